@@ -1,0 +1,511 @@
+//! `driftwatch baseline`: training data in, `statistics.json` + `constraints.json` out, as Model
+//! Monitor's suggest-baseline job writes them.
+//!
+//! - CSV is read as text and typed with Deequ's rules (so `3.0` is Fractional); headerless files
+//!   get Spark's names `_c0`, `_c1`, ...
+//! - JSON Lines: one object per line, columns by key in first-seen order; values typed as in
+//!   capture payloads.
+//! - Parquet: columns typed by schema (integers Integral, floats and decimals Fractional, strings
+//!   typed by content as Deequ does for string columns).
+//!
+//! Statistics use the Deequ KLL port (c = 0.64, k = 2048), population standard deviation, Spark's
+//! moment updates in row order, and 10 equal-width buckets; strings with at most 120 distinct
+//! values get categorical buckets and a `domains` constraint.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{
+    DataType, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type,
+    UInt32Type, UInt64Type, UInt8Type,
+};
+
+use super::files::{
+    ConstraintsFile, DistributionConstraintsFile, FeatureConstraints, MonitoringConfigFile,
+    NumConstraints, StatisticsFile, StringConstraints,
+};
+use super::stats_writer::{domain_of, statistics_file};
+use crate::payload::{decode_json, Table, Value};
+use crate::profile::{categories::Categories, FeatureProfile, InferredType};
+
+/// Input formats of `driftwatch baseline`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputFormat {
+    /// Comma-separated values.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+impl InputFormat {
+    /// Guesses the format from a file extension.
+    pub fn from_path(p: &Path) -> Option<InputFormat> {
+        match p.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "csv" | "txt" => Some(InputFormat::Csv),
+            "parquet" | "pq" => Some(InputFormat::Parquet),
+            "jsonl" | "ndjson" | "json" => Some(InputFormat::Jsonl),
+            _ => None,
+        }
+    }
+}
+
+/// Why a baseline could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The input cannot be opened or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A CSV or JSON Lines record is malformed.
+    #[error("{path}: line {line}: {detail}")]
+    Record {
+        /// The file.
+        path: String,
+        /// 1-based line.
+        line: u64,
+        /// What is wrong (never the data).
+        detail: String,
+    },
+    /// The Parquet file cannot be read.
+    #[error("{path}: parquet: {detail}")]
+    Parquet {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// No rows or no columns.
+    #[error("{path}: no rows to profile")]
+    Empty {
+        /// The file.
+        path: String,
+    },
+    /// Two columns share a name.
+    #[error("{path}: column {name:?} appears twice")]
+    DuplicateColumn {
+        /// The file.
+        path: String,
+        /// The name.
+        name: String,
+    },
+}
+
+/// The two baseline files.
+#[derive(Debug, Clone)]
+pub struct BuiltBaseline {
+    /// `statistics.json`.
+    pub statistics: StatisticsFile,
+    /// `constraints.json`.
+    pub constraints: ConstraintsFile,
+    /// Number of rows profiled.
+    pub rows: u64,
+}
+
+/// Column profiles being built.
+struct Columns {
+    names: Vec<String>,
+    profiles: Vec<FeatureProfile>,
+    rows: u64,
+}
+
+impl Columns {
+    fn new() -> Self {
+        Columns {
+            names: Vec::new(),
+            profiles: Vec::new(),
+            rows: 0,
+        }
+    }
+
+    fn add_column(&mut self, name: String, path: &str) -> Result<usize, BuildError> {
+        if self.names.contains(&name) {
+            return Err(BuildError::DuplicateColumn {
+                path: path.to_owned(),
+                name,
+            });
+        }
+        self.names.push(name);
+        let mut p = FeatureProfile {
+            categories: Categories::with_cap(crate::profile::categories::DEFAULT_CAP),
+            ..Default::default()
+        };
+        // Rows seen before this column appeared (JSON Lines) lacked it.
+        p.missing = self.rows;
+        self.profiles.push(p);
+        Ok(self.names.len() - 1)
+    }
+}
+
+/// Profiles a training file. `header` applies to CSV only.
+pub fn build(path: &Path, format: InputFormat, header: bool) -> Result<BuiltBaseline, BuildError> {
+    let display = path.display().to_string();
+    let cols = match format {
+        InputFormat::Csv => profile_csv(path, &display, header)?,
+        InputFormat::Jsonl => profile_jsonl(path, &display)?,
+        InputFormat::Parquet => profile_parquet(path, &display)?,
+    };
+    if cols.rows == 0 || cols.names.is_empty() {
+        return Err(BuildError::Empty { path: display });
+    }
+    Ok(finish(cols))
+}
+
+fn open(path: &Path, display: &str) -> Result<File, BuildError> {
+    File::open(path).map_err(|source| BuildError::Io {
+        path: display.to_owned(),
+        source,
+    })
+}
+
+fn profile_csv(path: &Path, display: &str, header: bool) -> Result<Columns, BuildError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(header)
+        .flexible(false)
+        .from_reader(BufReader::new(open(path, display)?));
+    let mut cols = Columns::new();
+    let csv_err = |e: csv::Error| -> BuildError {
+        let line = e.position().map(|p| p.line()).unwrap_or(0);
+        let detail = match e.kind() {
+            csv::ErrorKind::UnequalLengths {
+                expected_len, len, ..
+            } => {
+                format!("{len} fields where the first row has {expected_len}")
+            }
+            csv::ErrorKind::Utf8 { .. } => "not utf-8 text".to_owned(),
+            csv::ErrorKind::Io(io) => io.to_string(),
+            _ => "malformed csv".to_owned(),
+        };
+        BuildError::Record {
+            path: display.to_owned(),
+            line,
+            detail,
+        }
+    };
+    if header {
+        let h = reader.headers().map_err(csv_err)?.clone();
+        for name in h.iter() {
+            cols.add_column(name.trim().to_owned(), display)?;
+        }
+    }
+    let mut record = csv::StringRecord::new();
+    while reader.read_record(&mut record).map_err(csv_err)? {
+        if cols.names.is_empty() {
+            for i in 0..record.len() {
+                cols.add_column(format!("_c{i}"), display)?;
+            }
+        }
+        if record.len() != cols.names.len() {
+            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            return Err(BuildError::Record {
+                path: display.to_owned(),
+                line,
+                detail: format!(
+                    "{} fields where the header has {}",
+                    record.len(),
+                    cols.names.len()
+                ),
+            });
+        }
+        for (p, field) in cols.profiles.iter_mut().zip(record.iter()) {
+            p.observe(&Value::from_text(field), true);
+        }
+        cols.rows += 1;
+    }
+    Ok(cols)
+}
+
+fn profile_jsonl(path: &Path, display: &str) -> Result<Columns, BuildError> {
+    let mut reader = BufReader::new(open(path, display)?);
+    let mut cols = Columns::new();
+    let mut line = String::new();
+    let mut line_no = 0u64;
+    let mut seen: Vec<bool> = Vec::new();
+    loop {
+        line.clear();
+        let n = reader
+            .read_line(&mut line)
+            .map_err(|source| BuildError::Io {
+                path: display.to_owned(),
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let mut table = Table::default();
+        decode_json(&line, None, &mut table).map_err(|e| BuildError::Record {
+            path: display.to_owned(),
+            line: line_no,
+            detail: e.to_string(),
+        })?;
+        if table.row_count() != 1 || table.cells.iter().any(|c| c.name.is_none()) {
+            return Err(BuildError::Record {
+                path: display.to_owned(),
+                line: line_no,
+                detail: "expected one JSON object per line".into(),
+            });
+        }
+        seen.clear();
+        seen.resize(cols.names.len(), false);
+        for cell in table.row(0) {
+            let name = cell.name.as_deref().unwrap_or_default();
+            let idx = match cols.names.iter().position(|n| n == name) {
+                Some(i) => i,
+                None => {
+                    seen.push(false);
+                    cols.add_column(name.to_owned(), display)?
+                }
+            };
+            if seen[idx] {
+                return Err(BuildError::Record {
+                    path: display.to_owned(),
+                    line: line_no,
+                    detail: format!("key {name:?} appears twice"),
+                });
+            }
+            seen[idx] = true;
+            cols.profiles[idx].observe(&cell.value, true);
+        }
+        for (i, s) in seen.iter().enumerate() {
+            if !s {
+                cols.profiles[i].missing += 1;
+            }
+        }
+        cols.rows += 1;
+    }
+    Ok(cols)
+}
+
+fn profile_parquet(path: &Path, display: &str) -> Result<Columns, BuildError> {
+    let perr = |e: &dyn std::fmt::Display| BuildError::Parquet {
+        path: display.to_owned(),
+        detail: e.to_string(),
+    };
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(open(
+        path, display,
+    )?)
+    .map_err(|e| perr(&e))?;
+    let schema = builder.schema().clone();
+    let mut cols = Columns::new();
+    for f in schema.fields() {
+        cols.add_column(f.name().clone(), display)?;
+    }
+    let reader = builder
+        .with_batch_size(8192)
+        .build()
+        .map_err(|e| perr(&e))?;
+    for batch in reader {
+        let batch = batch.map_err(|e| perr(&e))?;
+        for (ci, col) in batch.columns().iter().enumerate() {
+            observe_arrow(col.as_ref(), &mut cols.profiles[ci], display)?;
+        }
+        cols.rows += batch.num_rows() as u64;
+    }
+    Ok(cols)
+}
+
+fn observe_arrow(col: &dyn Array, p: &mut FeatureProfile, display: &str) -> Result<(), BuildError> {
+    macro_rules! numbers {
+        ($t:ty, $integral:expr) => {{
+            let a = col.as_primitive::<$t>();
+            for i in 0..a.len() {
+                if a.is_null(i) {
+                    p.observe(&Value::Missing, false);
+                } else {
+                    let v = a.value(i) as f64;
+                    let value = if v.is_finite() {
+                        Value::Number {
+                            value: v,
+                            integral: $integral,
+                            text: std::borrow::Cow::Borrowed(""),
+                        }
+                    } else {
+                        Value::NonFinite
+                    };
+                    p.observe(&value, false);
+                }
+            }
+        }};
+    }
+    match col.data_type() {
+        DataType::Int8 => numbers!(Int8Type, true),
+        DataType::Int16 => numbers!(Int16Type, true),
+        DataType::Int32 => numbers!(Int32Type, true),
+        DataType::Int64 => numbers!(Int64Type, true),
+        DataType::UInt8 => numbers!(UInt8Type, true),
+        DataType::UInt16 => numbers!(UInt16Type, true),
+        DataType::UInt32 => numbers!(UInt32Type, true),
+        DataType::UInt64 => numbers!(UInt64Type, true),
+        DataType::Float32 => numbers!(Float32Type, false),
+        DataType::Float64 => numbers!(Float64Type, false),
+        DataType::Boolean => {
+            let a = col.as_boolean();
+            for i in 0..a.len() {
+                let v = if a.is_null(i) {
+                    Value::Missing
+                } else {
+                    Value::Bool(a.value(i))
+                };
+                p.observe(&v, false);
+            }
+        }
+        DataType::Utf8 => {
+            let a = col.as_string::<i32>();
+            for i in 0..a.len() {
+                let v = if a.is_null(i) {
+                    Value::Missing
+                } else {
+                    Value::from_text(a.value(i))
+                };
+                p.observe(&v, true);
+            }
+        }
+        DataType::LargeUtf8 => {
+            let a = col.as_string::<i64>();
+            for i in 0..a.len() {
+                let v = if a.is_null(i) {
+                    Value::Missing
+                } else {
+                    Value::from_text(a.value(i))
+                };
+                p.observe(&v, true);
+            }
+        }
+        other => {
+            // Dates, decimals, timestamps, nested types: profiled as their display text.
+            let fmt = arrow::util::display::ArrayFormatter::try_new(col, &Default::default())
+                .map_err(|e| BuildError::Parquet {
+                    path: display.to_owned(),
+                    detail: format!("column type {other} cannot be profiled: {e}"),
+                })?;
+            for i in 0..col.len() {
+                if col.is_null(i) {
+                    p.observe(&Value::Missing, false);
+                } else {
+                    let text = fmt.value(i).to_string();
+                    let v = if matches!(other, DataType::Decimal128(..) | DataType::Decimal256(..))
+                    {
+                        match text.parse::<f64>() {
+                            Ok(x) if x.is_finite() => Value::Number {
+                                value: x,
+                                integral: false,
+                                text: text.clone().into(),
+                            },
+                            _ => Value::NonFinite,
+                        }
+                    } else {
+                        Value::Text(text.into())
+                    };
+                    p.observe(&v, true);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn finish(cols: Columns) -> BuiltBaseline {
+    let statistics = statistics_file(
+        cols.rows,
+        cols.names
+            .iter()
+            .map(String::as_str)
+            .zip(cols.profiles.iter()),
+    );
+    let features = cols
+        .names
+        .iter()
+        .zip(&cols.profiles)
+        .map(|(name, p)| {
+            let inferred = p.types.inferred();
+            let rows = p.present() + p.missing;
+            let completeness = if rows > 0 {
+                p.present() as f64 / rows as f64
+            } else {
+                0.0
+            };
+            FeatureConstraints {
+                name: name.clone(),
+                inferred_type: Some(inferred.as_str().to_owned()),
+                completeness: Some(completeness),
+                num_constraints: inferred.is_numeric().then(|| NumConstraints {
+                    is_non_negative: Some(p.moments.n > 0 && p.moments.min >= 0.0),
+                }),
+                string_constraints: matches!(
+                    inferred,
+                    InferredType::String | InferredType::Boolean
+                )
+                .then(|| domain_of(p))
+                .flatten()
+                .map(|domains| StringConstraints {
+                    domains: Some(domains),
+                    overrides: None,
+                }),
+                overrides: None,
+            }
+        })
+        .collect();
+    let constraints = ConstraintsFile {
+        version: 0.0,
+        features,
+        monitoring_config: Some(suggested_monitoring_config()),
+    };
+    BuiltBaseline {
+        statistics,
+        constraints,
+        rows: cols.rows,
+    }
+}
+
+/// The `monitoring_config` Model Monitor's suggest-baseline job writes.
+pub fn suggested_monitoring_config() -> MonitoringConfigFile {
+    MonitoringConfigFile {
+        evaluate_constraints: Some("Enabled".into()),
+        emit_metrics: Some("Enabled".into()),
+        datatype_check_threshold: Some(1.0),
+        domain_content_threshold: Some(1.0),
+        distribution_constraints: Some(DistributionConstraintsFile {
+            perform_comparison: Some("Enabled".into()),
+            enable_comparisons: None,
+            comparison_threshold: Some(0.1),
+            comparison_method: Some("Robust".into()),
+            categorical_comparison_threshold: Some(0.1),
+            categorical_drift_method: Some("LInfinity".into()),
+        }),
+    }
+}
+
+/// Writes both files into `dir` (created if needed).
+pub fn write_dir(b: &BuiltBaseline, dir: &Path) -> Result<(), BuildError> {
+    let io = |path: &Path, source: std::io::Error| BuildError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    for (name, json) in [
+        (
+            super::STATISTICS_FILE,
+            serde_json::to_string_pretty(&b.statistics),
+        ),
+        (
+            super::CONSTRAINTS_FILE,
+            serde_json::to_string_pretty(&b.constraints),
+        ),
+    ] {
+        let path = dir.join(name);
+        let text = json.map_err(|e| io(&path, std::io::Error::other(e)))?;
+        std::fs::write(&path, text + "\n").map_err(|e| io(&path, e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! Data Capture: the record format, the S3 key layout, and where capture files come from.
+
+pub mod layout;
+pub mod local;
+mod record;
+
+pub use self::record::{decode_line, CaptureRecord, CapturedPayload, RecordError};

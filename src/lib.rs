@@ -1,0 +1,16 @@
+//! driftwatch: drift monitoring for models served on Amazon SageMaker.
+//!
+//! Data flow: capture files ([`capture`]) are decoded into rows ([`payload`]), profiled per
+//! window ([`profile`]), compared with a Model Monitor baseline ([`baseline`], [`drift`]),
+//! classified as sudden or gradual ([`classify`]) and published ([`publish`]). The drivers
+//! (`replay`, `serve`, Lambda) share one engine ([`pipeline`]).
+
+pub mod baseline;
+pub mod capture;
+pub mod drift;
+pub mod payload;
+pub mod profile;
+pub mod time;
+
+#[doc(hidden)]
+pub mod testing;
