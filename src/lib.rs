@@ -7,9 +7,15 @@
 
 pub mod baseline;
 pub mod capture;
+pub mod classify;
+pub mod config;
 pub mod drift;
 pub mod payload;
+pub mod pipeline;
 pub mod profile;
+pub mod publish;
+pub mod replay;
+pub mod synth;
 pub mod time;
 
 #[doc(hidden)]

@@ -1,1 +1,223 @@
-fn main() {}
+//! The `driftwatch` command: parses arguments and wires the library's parts together.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use driftwatch::baseline::build::{self, InputFormat};
+use driftwatch::config::Config;
+use driftwatch::publish::events::EventSettings;
+use driftwatch::replay::{self, ReplayOptions};
+use driftwatch::time::Duration;
+
+/// Drift monitoring for Amazon SageMaker endpoints.
+#[derive(Debug, Parser)]
+#[command(name = "driftwatch", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build statistics.json and constraints.json from training data, as Model Monitor's
+    /// suggest-baseline job does.
+    Baseline {
+        /// Training data: CSV, Parquet or JSON Lines.
+        #[arg(long)]
+        input: PathBuf,
+        /// Input format (default: from the file extension).
+        #[arg(long, value_enum)]
+        format: Option<InputFormat>,
+        /// The CSV has no header row (columns become _c0, _c1, ...).
+        #[arg(long)]
+        no_header: bool,
+        /// Folder to write statistics.json and constraints.json into.
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Replay captured files against a baseline: windows, checks, drift, episodes, events.
+    Replay {
+        /// Data Capture folder: the destination root, an endpoint folder or a variant folder.
+        #[arg(long)]
+        capture: PathBuf,
+        /// Folder holding statistics.json and constraints.json.
+        #[arg(long)]
+        baseline: PathBuf,
+        /// Window length, 1m to 1d.
+        #[arg(long, default_value = "1h", value_parser = parse_duration)]
+        window: Duration,
+        /// Write the events a rule target would receive, one JSON object per line.
+        #[arg(long)]
+        events: Option<PathBuf>,
+        /// Write per-window reports and drift_metrics.parquet below this folder.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Configuration file ([classifier] and [events] apply to replay).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    Duration::parse(s).ok_or_else(|| {
+        format!("{s:?} is not a duration; write a number and a unit, e.g. 15m, 1h, 1d")
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+enum Failure {
+    /// Bad input or flags: exit code 2.
+    Usage(anyhow::Error),
+    /// Anything else: exit code 1.
+    Runtime(anyhow::Error),
+}
+
+fn reject_s3(flag: &str, p: &std::path::Path) -> Result<(), Failure> {
+    if p.to_str().is_some_and(|s| s.starts_with("s3://")) {
+        return Err(Failure::Usage(anyhow::anyhow!(
+            "{flag} {}: s3:// locations are not supported by replay yet; copy them locally first (aws s3 sync)",
+            p.display()
+        )));
+    }
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Baseline {
+            input,
+            format,
+            no_header,
+            output,
+        } => {
+            reject_s3("--output", &output)?;
+            let format = match format.or_else(|| InputFormat::from_path(&input)) {
+                Some(f) => f,
+                None => {
+                    return Err(Failure::Usage(anyhow::anyhow!(
+                        "--input {}: cannot tell the format from the extension; pass --format csv|parquet|jsonl",
+                        input.display()
+                    )))
+                }
+            };
+            let built =
+                build::build(&input, format, !no_header).map_err(|e| Failure::Usage(e.into()))?;
+            build::write_dir(&built, &output).map_err(|e| Failure::Runtime(e.into()))?;
+            println!(
+                "profiled {} rows, {} features -> {}/statistics.json, {}/constraints.json",
+                built.rows,
+                built.statistics.features.len(),
+                output.display(),
+                output.display()
+            );
+            Ok(())
+        }
+        Command::Replay {
+            capture,
+            baseline,
+            window,
+            events,
+            output,
+            config,
+        } => {
+            reject_s3("--capture", &capture)?;
+            reject_s3("--baseline", &baseline)?;
+            if let Some(o) = &output {
+                reject_s3("--output", o)?;
+            }
+            let (classifier, event_settings) = match &config {
+                Some(path) => {
+                    let c = Config::load(path)
+                        .map_err(|e| Failure::Usage(anyhow::Error::new(e).context("--config")))?;
+                    let mut s = EventSettings {
+                        source: c.events.source.clone(),
+                        ..EventSettings::default()
+                    };
+                    if let Some(a) = c.events.account {
+                        s.account = a;
+                    }
+                    if let Some(r) = c.events.region {
+                        s.region = r;
+                    }
+                    (c.classifier, s)
+                }
+                None => (Default::default(), EventSettings::default()),
+            };
+            let opts = ReplayOptions {
+                capture,
+                baseline,
+                window,
+                events: events.clone(),
+                output: output.clone(),
+                classifier,
+                event_settings,
+                progress: true,
+            };
+            let summary = replay::run(&opts).map_err(|e| {
+                if e.is_usage() {
+                    Failure::Usage(e.into())
+                } else {
+                    Failure::Runtime(e.into())
+                }
+            })?;
+            let mut out = std::io::stdout().lock();
+            replay::print_summary(&summary, &mut out)
+                .context("writing the summary")
+                .map_err(Failure::Runtime)?;
+            if let Some(o) = &output {
+                println!(
+                    "\nreports: {}/<endpoint>/<variant>/yyyy/mm/dd/HH/",
+                    o.display()
+                );
+                println!(
+                    "metrics: {}/{} ({} rows)",
+                    o.display(),
+                    replay::METRICS_FILE,
+                    summary.metrics_rows
+                );
+            }
+            if let Some(e) = &events {
+                let n: u64 = summary.streams.iter().map(|s| s.events).sum();
+                println!("events:  {} ({n})", e.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::{fmt, EnvFilter};
+    let filter =
+        EnvFilter::try_from_env("DRIFTWATCH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("DRIFTWATCH_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init();
+    } else {
+        builder.compact().init();
+    }
+}

@@ -139,19 +139,23 @@ impl Timestamp {
         Some(Timestamp(base.0 + millis - offset_ms))
     }
 
-    /// Returns this instant plus `d`.
-    pub fn add(self, d: Duration) -> Self {
-        Timestamp(self.0 + d.0)
-    }
-
-    /// Returns this instant minus `d`.
-    pub fn sub(self, d: Duration) -> Self {
-        Timestamp(self.0 - d.0)
-    }
-
     /// Returns the start of the tumbling window of length `d` (aligned to the epoch) holding this instant.
     pub fn floor(self, d: Duration) -> Self {
         Timestamp(self.0.div_euclid(d.0) * d.0)
+    }
+}
+
+impl std::ops::Add<Duration> for Timestamp {
+    type Output = Timestamp;
+    fn add(self, d: Duration) -> Timestamp {
+        Timestamp(self.0 + d.0)
+    }
+}
+
+impl std::ops::Sub<Duration> for Timestamp {
+    type Output = Timestamp;
+    fn sub(self, d: Duration) -> Timestamp {
+        Timestamp(self.0 - d.0)
     }
 }
 
@@ -279,6 +283,9 @@ impl fmt::Display for Duration {
     /// Formats in the largest whole unit (`1h`, `15m`, `90s`, `1d`), falling back to `ms`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0;
+        if ms == 0 {
+            return f.write_str("0s");
+        }
         for (unit, name) in [
             (MS_PER_DAY, "d"),
             (MS_PER_HOUR, "h"),
@@ -325,7 +332,7 @@ impl Window {
         let start = t.floor(len);
         Window {
             start,
-            end: start.add(len),
+            end: start + len,
         }
     }
 }

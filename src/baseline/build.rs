@@ -165,11 +165,34 @@ fn open(path: &Path, display: &str) -> Result<File, BuildError> {
     })
 }
 
+/// Profiles CSV text from any reader (`display` names it in errors).
+pub fn build_csv<R: std::io::Read>(
+    input: R,
+    header: bool,
+    display: &str,
+) -> Result<BuiltBaseline, BuildError> {
+    let cols = profile_csv_reader(input, display, header)?;
+    if cols.rows == 0 || cols.names.is_empty() {
+        return Err(BuildError::Empty {
+            path: display.to_owned(),
+        });
+    }
+    Ok(finish(cols))
+}
+
 fn profile_csv(path: &Path, display: &str, header: bool) -> Result<Columns, BuildError> {
+    profile_csv_reader(BufReader::new(open(path, display)?), display, header)
+}
+
+fn profile_csv_reader<R: std::io::Read>(
+    input: R,
+    display: &str,
+    header: bool,
+) -> Result<Columns, BuildError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(header)
         .flexible(false)
-        .from_reader(BufReader::new(open(path, display)?));
+        .from_reader(input);
     let mut cols = Columns::new();
     let csv_err = |e: csv::Error| -> BuildError {
         let line = e.position().map(|p| p.line()).unwrap_or(0);
@@ -439,7 +462,7 @@ fn finish(cols: Columns) -> BuiltBaseline {
                 name: name.clone(),
                 inferred_type: Some(inferred.as_str().to_owned()),
                 completeness: Some(completeness),
-                num_constraints: inferred.is_numeric().then(|| NumConstraints {
+                num_constraints: inferred.is_numeric().then_some(NumConstraints {
                     is_non_negative: Some(p.moments.n > 0 && p.moments.min >= 0.0),
                 }),
                 string_constraints: matches!(

@@ -489,7 +489,9 @@ fn build_feature(
             .filter(|s| !s.data.is_empty());
         let (cdf, from_sketch) = match (sketch, kll) {
             (Some(s), _) => {
-                if !(s.parameters.k > 0.0) || !(s.parameters.c > 0.0 && s.parameters.c <= 1.0) {
+                let in_range =
+                    s.parameters.k > 0.0 && s.parameters.c > 0.0 && s.parameters.c <= 1.0;
+                if !in_range {
                     return Err(BaselineError::Invalid {
                         path: statistics_path.to_owned(),
                         feature: fs.name.clone(),

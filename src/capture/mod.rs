@@ -1,5 +1,7 @@
 //! Data Capture: the record format, the S3 key layout, and where capture files come from.
 
+#[doc(hidden)]
+pub mod fuzz;
 pub mod layout;
 pub mod local;
 mod record;

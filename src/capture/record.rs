@@ -160,7 +160,8 @@ mod tests {
 
     #[test]
     fn errors() {
-        let cases: &[(&str, fn(&RecordError) -> bool)] = &[
+        type Check = fn(&RecordError) -> bool;
+        let cases: &[(&str, Check)] = &[
             ("not json", |e| matches!(e, RecordError::Malformed { .. })),
             ("[1,2]", |e| matches!(e, RecordError::Malformed { .. })),
             (r#"{"captureData":{}}"#, |e| {

@@ -138,7 +138,7 @@ pub fn wasserstein_scored(
     scale: f64,
     b_process_scale: f64,
 ) -> Option<Scored> {
-    if !(scale > 0.0) || !scale.is_finite() {
+    if !scale.is_finite() || scale <= 0.0 {
         return None;
     }
     let (n, m) = (a.total(), b.total());

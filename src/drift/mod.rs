@@ -123,6 +123,10 @@ pub struct WindowDrift {
     pub features: Vec<FeatureDrift>,
     /// Model Monitor violations.
     pub violations: Vec<Violation>,
+    /// When most rows are one column short: the baseline feature whose absence fits the data
+    /// best (positional layouts name only the last columns as missing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_column: Option<String>,
 }
 
 /// Returns a view of a window feature's categories for the categorical distances.
@@ -158,13 +162,79 @@ pub fn compare(baseline: &Baseline, window: &WindowProfile, positional: bool) ->
         }
         features.push(fd);
     }
+    let missing_column = if positional {
+        guess_missing_column(baseline, window)
+    } else {
+        None
+    };
     if baseline.config.evaluate_constraints {
-        column_violations(baseline, window, positional, &mut violations);
+        column_violations(
+            baseline,
+            window,
+            positional,
+            missing_column.as_deref(),
+            &mut violations,
+        );
     }
     WindowDrift {
         features,
         violations,
+        missing_column,
     }
+}
+
+/// Infers which baseline column is absent from rows one column short: for each candidate `k`,
+/// positions before `k` map to themselves and positions from `k` on to the next feature; the
+/// candidate whose mapping fits the baseline best (type match times one minus the L-infinity
+/// distance, summed over positions) wins when it is clearly ahead of the runner-up.
+pub fn guess_missing_column(baseline: &Baseline, window: &WindowProfile) -> Option<String> {
+    let short = window.short_rows.as_ref()?;
+    let b = baseline.features.len();
+    let total_short: u64 = short.first().map(|p| p.present() + p.missing).unwrap_or(0);
+    if short.len() + 1 != b || total_short == 0 {
+        return None;
+    }
+    let fit = |p: &FeatureProfile, bf: &BaselineFeature| -> f64 {
+        if p.present() == 0 {
+            return 0.0;
+        }
+        let types = if bf.expected_type == InferredType::Unknown {
+            1.0
+        } else {
+            type_match(bf.expected_type, p)
+        };
+        let similar = if let (Some(nb), false) = (&bf.numeric, bf.is_categorical()) {
+            if p.moments.n == 0 {
+                0.0
+            } else {
+                1.0 - linf_numeric(&p.kll.cdf(), &nb.cdf)
+            }
+        } else if let Some(bc) = baseline_categories(bf) {
+            1.0 - linf_categorical(&window_categories(p), &bc)
+        } else {
+            0.5
+        };
+        types * similar
+    };
+    // same[j]: position j read as feature j; next[j]: position j read as feature j + 1.
+    let same: Vec<f64> = (0..b - 1)
+        .map(|j| fit(&short[j], &baseline.features[j]))
+        .collect();
+    let next: Vec<f64> = (0..b - 1)
+        .map(|j| fit(&short[j], &baseline.features[j + 1]))
+        .collect();
+    let mut scores: Vec<(f64, usize)> = (0..b)
+        .map(|k| {
+            (
+                same[..k].iter().sum::<f64>() + next[k..].iter().sum::<f64>(),
+                k,
+            )
+        })
+        .collect();
+    scores.sort_by(|x, y| y.0.total_cmp(&x.0));
+    let (best, k) = scores[0];
+    let runner_up = scores.get(1).map(|s| s.0).unwrap_or(0.0);
+    (best - runner_up > 0.5).then(|| baseline.features[k].name.clone())
 }
 
 fn compare_feature(bf: &BaselineFeature, wp: &FeatureProfile) -> FeatureDrift {
@@ -384,6 +454,7 @@ fn column_violations(
     baseline: &Baseline,
     window: &WindowProfile,
     positional: bool,
+    guess: Option<&str>,
     out: &mut Vec<Violation>,
 ) {
     let expected = baseline.features.len();
@@ -411,12 +482,15 @@ fn column_violations(
             .map(|(c, _)| *c as usize);
         if 2 * fewer > total {
             let observed = modal.unwrap_or(0).min(expected);
+            let hint = guess
+                .map(|g| format!(" (the data fits best without column {g})"))
+                .unwrap_or_default();
             for f in &baseline.features[observed..] {
                 out.push(Violation {
                     feature_name: f.name.clone(),
                     constraint_check_type: "missing_column_check".into(),
                     description: format!(
-                        "There are missing columns in current dataset. Number of columns in current dataset: {observed}, Number of columns in baseline constraints: {expected}"
+                        "There are missing columns in current dataset. Number of columns in current dataset: {observed}, Number of columns in baseline constraints: {expected}{hint}"
                     ),
                 });
             }

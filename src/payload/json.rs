@@ -35,10 +35,10 @@ pub fn decode_json<'a>(
     expect_rows: Option<usize>,
     table: &mut Table<'a>,
 ) -> Result<(), PayloadError> {
-    let mut docs = serde_json::Deserializer::from_str(body).into_iter::<&'a RawValue>();
+    let docs = serde_json::Deserializer::from_str(body).into_iter::<&'a RawValue>();
     let mut n_docs = 0usize;
     let first_row = table.row_count();
-    while let Some(doc) = docs.next() {
+    for doc in docs {
         let doc = doc.map_err(|e| PayloadError::Json {
             detail: json_error_detail(&e),
         })?;

@@ -370,6 +370,10 @@ pub struct WindowProfile {
     pub extra_columns: BTreeMap<String, u64>,
     /// What was left out, by reason.
     pub skipped: SkipCounts,
+    /// Positional layouts: a profile per position of rows exactly one column short of the
+    /// baseline (they are skipped as rows), so that the missing column can be inferred.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub short_rows: Option<Vec<FeatureProfile>>,
 }
 
 impl WindowProfile {
@@ -396,11 +400,20 @@ impl WindowProfile {
             *self.extra_columns.entry(k.clone()).or_default() += v;
         }
         self.skipped.merge(&other.skipped);
+        match (&mut self.short_rows, &other.short_rows) {
+            (Some(a), Some(b)) => a.iter_mut().zip(b).for_each(|(x, y)| x.merge(y)),
+            (None, Some(b)) => self.short_rows = Some(b.clone()),
+            _ => {}
+        }
     }
 
     /// Restores derived sketch fields after deserialization (checkpoints).
     pub fn rebuild(&mut self) {
-        for f in &mut self.features {
+        for f in self
+            .features
+            .iter_mut()
+            .chain(self.short_rows.iter_mut().flatten())
+        {
             f.kll.rebuild();
         }
     }

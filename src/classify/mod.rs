@@ -1,0 +1,1435 @@
+//! Sudden shift or gradual drift: a state machine per stream over the series of windows.
+//! The rules and their reasons are in `design.md` beside this file.
+
+mod shape;
+mod signals;
+pub mod trend;
+
+use std::collections::{BTreeSet, VecDeque};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use self::shape::{fit_group, Fit};
+use self::signals::{measure, past_view, reference, step, FeatureWindow, Reference, Step};
+use self::trend::{mann_kendall, Trend};
+use crate::baseline::{Baseline, Violation};
+use crate::capture::layout::StreamId;
+use crate::drift::{FeatureKind, WindowDrift};
+use crate::pipeline::ClosedWindow;
+use crate::profile::hll::mix64;
+use crate::profile::{SkipReason, WindowProfile};
+use crate::publish::metrics_table::FeatureExtras;
+use crate::time::{Duration, Timestamp};
+
+/// Sensitivity of the classifier. The defaults need no tuning on ordinary traffic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassifierConfig {
+    /// Noise floor constant for single-window decisions (L-infinity `c`; 2.5 is alpha ~1e-5).
+    pub noise_floor_c: f64,
+    /// Smallest L-infinity distance that is ever material.
+    pub min_effect: f64,
+    /// Windows with fewer rows are recorded but not judged.
+    pub min_rows: u64,
+    /// Windows merged as the "recent past" a step is measured against.
+    pub step_lookback: usize,
+    /// Share of the rise of the distance to the baseline a step must explain to be sudden.
+    pub step_share: f64,
+    /// Most judged windows a change's shape (step or ramp) is fitted over.
+    pub trend_windows: usize,
+    /// Change evidence (weighted chi-square units) the best of step and ramp must gain over no
+    /// change before a late change is decided.
+    pub change_evidence: f64,
+    /// Standardised level (mean, median or share, pooled over the last 4 judged windows) a late
+    /// change must reach.
+    pub z_level: f64,
+    /// Quiet judged windows before an episode is resolved.
+    pub cooldown: usize,
+    /// Consecutive judged windows a late change (found from the shape of a series) must be
+    /// seen in before it is decided.
+    pub confirm: usize,
+}
+
+impl Default for ClassifierConfig {
+    fn default() -> Self {
+        ClassifierConfig {
+            noise_floor_c: 2.8,
+            min_effect: 0.05,
+            min_rows: 30,
+            step_lookback: 3,
+            step_share: 0.7,
+            trend_windows: 48,
+            change_evidence: 20.0,
+            z_level: 3.0,
+            cooldown: 3,
+            confirm: 2,
+        }
+    }
+}
+
+/// What an episode (or a decision) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A step or a schema break: investigate.
+    Sudden,
+    /// A sustained trend: retrain.
+    Gradual,
+    /// The episode is over.
+    Resolved,
+}
+
+impl Kind {
+    /// Returns `sudden`, `gradual` or `resolved`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Sudden => "sudden",
+            Kind::Gradual => "gradual",
+            Kind::Resolved => "resolved",
+        }
+    }
+}
+
+/// Evidence about one feature in a decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureEvidence {
+    /// Feature name.
+    pub name: String,
+    /// `linf_robust` in the decision window.
+    pub value: Option<f64>,
+    /// The baseline's comparison threshold.
+    pub threshold: Option<f64>,
+    /// The L-infinity noise floor (c = 1.8).
+    pub noise_floor: Option<f64>,
+    /// Distance to the recent past.
+    pub step_value: Option<f64>,
+    /// The trend, for gradual drift.
+    pub trend: Option<Trend>,
+}
+
+/// One decision: the content of one event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// The kind announced.
+    pub kind: Kind,
+    /// Stable id of the episode.
+    pub episode_id: String,
+    /// Stable id of this event.
+    pub event_id: String,
+    /// End of the decision window.
+    pub detected_at: Timestamp,
+    /// Estimated start of the change.
+    pub onset: Timestamp,
+    /// Features involved, most affected first.
+    pub features: Vec<FeatureEvidence>,
+    /// Violations of those features in the decision window.
+    pub violations: Vec<Violation>,
+    /// Why.
+    pub evidence: Value,
+}
+
+/// An episode as the replay summary shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpisodeSummary {
+    /// Episode id.
+    pub id: String,
+    /// Kind of the first decision.
+    pub first_kind: Kind,
+    /// Kind after any change.
+    pub kind: Kind,
+    /// Estimated onset.
+    pub onset: Timestamp,
+    /// First decision (window end).
+    pub decided_at: Timestamp,
+    /// Resolution (window end), if resolved.
+    pub resolved_at: Option<Timestamp>,
+    /// Features, most affected first.
+    pub features: Vec<String>,
+    /// Events fired, resolution included.
+    pub events: u32,
+}
+
+impl fmt::Display for EpisodeSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.first_kind == self.kind {
+            self.kind.as_str().to_owned()
+        } else {
+            format!("{}->{}", self.first_kind.as_str(), self.kind.as_str())
+        };
+        let action = match self.kind {
+            Kind::Sudden => "investigate",
+            Kind::Gradual => "retrain",
+            Kind::Resolved => "none",
+        };
+        write!(
+            f,
+            "{kind:<16} {action:<11} onset {}  decided {}",
+            self.onset, self.decided_at
+        )?;
+        match self.resolved_at {
+            Some(r) => write!(f, "  resolved {r}")?,
+            None => write!(f, "  open")?,
+        }
+        let shown: Vec<&str> = self.features.iter().take(3).map(String::as_str).collect();
+        write!(f, "  features {}", shown.join(", "))?;
+        if self.features.len() > 3 {
+            write!(f, " (+{})", self.features.len() - 3)?;
+        }
+        Ok(())
+    }
+}
+
+/// What the classifier says about one window.
+#[derive(Debug, Clone, Default)]
+pub struct WindowOutcome {
+    /// Events to fire, in order.
+    pub decisions: Vec<Decision>,
+    /// The classifier's view of the window, for `drift.json`.
+    pub window_json: Value,
+    /// Per-feature columns for the metrics table.
+    pub extras: Vec<FeatureExtras>,
+}
+
+/// A schema or data-quality break (feature `""` for window-level breaks).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+struct Break {
+    feature: String,
+    signal: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Episode {
+    id: String,
+    first_kind: Kind,
+    kind: Kind,
+    onset: Timestamp,
+    decided_at: Timestamp,
+    features: Vec<String>,
+    events: u32,
+    kind_changes: u32,
+    quiet: usize,
+}
+
+/// The classifier of one stream. Serialisable, so that the service can checkpoint it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreamClassifier {
+    stream: StreamId,
+    cfg: ClassifierConfig,
+    first_start: Option<Timestamp>,
+    windows_seen: u64,
+    history: Vec<VecDeque<FeatureWindow>>,
+    last_step: Vec<Option<u64>>,
+    /// Consecutive judged windows each feature has shown a late change in.
+    shape_streak: Vec<usize>,
+    /// The last `step_lookback + 1` window profiles (the recent past of this window and of the
+    /// previous one, for two-window steps).
+    recent: VecDeque<WindowProfile>,
+    prev_breaks: BTreeSet<Break>,
+    episode: Option<Episode>,
+    finished: Vec<EpisodeSummary>,
+}
+
+/// A step found in this window (one-window) or over the last two windows.
+#[derive(Debug, Clone, Copy)]
+struct StepHit {
+    feature: usize,
+    step: Step,
+    windows: u32,
+}
+
+/// A change found late, from the shape of a series: a ramp (gradual) or a small step (sudden).
+#[derive(Debug, Clone)]
+struct ShapeHit {
+    feature: usize,
+    kind: Kind,
+    series: &'static str,
+    category: Option<String>,
+    z_pool: f64,
+    fit: Fit,
+    onset_x: f64,
+    trend: Option<Trend>,
+}
+
+/// One series of one feature, ready for the level and shape tests: one member (mean, median,
+/// distance) or a group of members observed together (the shares of all categories).
+struct Series {
+    name: &'static str,
+    /// Member labels (category values for shares; empty otherwise).
+    labels: Vec<String>,
+    /// `(x, deviation from the baseline, weight = 1 / variance)` per member, judged windows in
+    /// order (every member has the same `x`s).
+    members: Vec<Vec<(f64, f64, f64)>>,
+    /// Rows behind each point.
+    rows: Vec<f64>,
+    /// Variance of the baseline's own estimate, per member.
+    base_var: Vec<f64>,
+    /// Smallest material deviation (of the member that moved most).
+    min_dev: f64,
+    /// Degrees of freedom of the level and change statistics (categories - 1 for shares).
+    df: usize,
+}
+
+/// The pooled level of a series.
+#[derive(Debug, Clone, Copy)]
+struct Level {
+    /// One-sided standard-normal equivalent of the level statistic (signed for one member).
+    z: f64,
+    /// Pooled deviation of the member that moved most.
+    dev: f64,
+    /// That member.
+    member: usize,
+}
+
+impl StreamClassifier {
+    /// Creates the classifier of a stream.
+    pub fn new(stream: StreamId, baseline: &Baseline, cfg: ClassifierConfig) -> Self {
+        let n = baseline.features.len();
+        StreamClassifier {
+            stream,
+            cfg,
+            first_start: None,
+            windows_seen: 0,
+            history: vec![VecDeque::new(); n],
+            last_step: vec![None; n],
+            shape_streak: vec![0; n],
+            recent: VecDeque::new(),
+            prev_breaks: BTreeSet::new(),
+            episode: None,
+            finished: Vec::new(),
+        }
+    }
+
+    /// Returns every episode so far, open ones included.
+    pub fn episodes(&self) -> Vec<EpisodeSummary> {
+        let mut out = self.finished.clone();
+        if let Some(e) = &self.episode {
+            out.push(summary_of(e, None));
+        }
+        out
+    }
+
+    /// Restores derived sketch fields after deserialization.
+    pub fn rebuild(&mut self) {
+        for p in &mut self.recent {
+            p.rebuild();
+        }
+    }
+
+    fn merged(&self, range: std::ops::Range<usize>) -> Option<WindowProfile> {
+        let mut acc: Option<WindowProfile> = None;
+        for p in self.recent.range(range) {
+            match &mut acc {
+                None => acc = Some(p.clone()),
+                Some(a) => a.merge(p),
+            }
+        }
+        acc
+    }
+
+    /// Takes one closed window (in data order) and returns the decisions it triggers.
+    pub fn observe(
+        &mut self,
+        baseline: &Baseline,
+        closed: &ClosedWindow,
+        drift: &WindowDrift,
+    ) -> WindowOutcome {
+        let cfg = self.cfg.clone();
+        let idx = self.windows_seen;
+        self.windows_seen += 1;
+        let start = closed.window.start;
+        let first = *self.first_start.get_or_insert(start);
+        let x = (start.millis() - first.millis()) as f64 / Duration::from_hours(1).millis() as f64;
+
+        // The recent past of this window, and of the previous window (for two-window steps).
+        let r = self.recent.len();
+        let lookback = cfg.step_lookback;
+        let past = self.merged(r.saturating_sub(lookback)..r);
+        let two = (r > lookback).then(|| {
+            let past2 = self.merged(r - 1 - lookback..r - 1);
+            let mut cur2 = self.recent[r - 1].clone();
+            cur2.merge(&closed.profile);
+            (cur2, past2)
+        });
+
+        let mut windows: Vec<FeatureWindow> = Vec::with_capacity(baseline.features.len());
+        for (i, bf) in baseline.features.iter().enumerate() {
+            let mut fw = measure(
+                bf,
+                &drift.features[i],
+                &closed.profile.features[i],
+                past.as_ref().map(|p| &p.features[i]),
+                cfg.noise_floor_c,
+            );
+            fw.start = Some(start);
+            fw.x = x;
+            fw.judged = fw.n >= cfg.min_rows as f64;
+            windows.push(fw);
+        }
+
+        // Window-level: are there enough records to judge at all?
+        let bad_rows = closed.profile.skipped.get(SkipReason::ColumnCount)
+            + closed.profile.skipped.get(SkipReason::UndecodablePayload)
+            + closed.profile.skipped.get(SkipReason::UnsupportedPayload)
+            + closed.profile.skipped.get(SkipReason::MalformedLine);
+        let seen_rows = closed.profile.rows + bad_rows;
+        let window_judged = seen_rows >= cfg.min_rows;
+
+        let (breaks, break_detail) = if window_judged {
+            self.breaks(
+                baseline,
+                closed,
+                drift,
+                &windows,
+                past.as_ref(),
+                bad_rows,
+                seen_rows,
+            )
+        } else {
+            (BTreeSet::new(), Vec::new())
+        };
+        let new_breaks: Vec<Break> = breaks.difference(&self.prev_breaks).cloned().collect();
+
+        // Steps: this window against its recent past, or the last two windows against theirs.
+        let mut steps: Vec<StepHit> = Vec::new();
+        for (i, fw) in windows.iter().enumerate() {
+            if !fw.judged {
+                continue;
+            }
+            if let Some(st) = fw
+                .step
+                .filter(|s| s.qualifies(cfg.min_effect, cfg.step_share))
+            {
+                steps.push(StepHit {
+                    feature: i,
+                    step: st,
+                    windows: 1,
+                });
+                continue;
+            }
+            if let Some((cur2, Some(past2))) = &two {
+                let kind = drift.features[i].kind;
+                let st = step(
+                    &baseline.features[i],
+                    kind,
+                    &cur2.features[i],
+                    &past2.features[i],
+                    cfg.noise_floor_c,
+                );
+                // The current window must itself be off the baseline, so that a step that
+                // already reverted is not announced.
+                let current_off = matches!((fw.d_ref, fw.floor_ref), (Some(d), Some(f)) if d > f);
+                if let Some(st) =
+                    st.filter(|s| current_off && s.qualifies(cfg.min_effect, cfg.step_share))
+                {
+                    steps.push(StepHit {
+                        feature: i,
+                        step: st,
+                        windows: 2,
+                    });
+                }
+            }
+        }
+        steps.sort_by(|a, b| {
+            (b.step.d_step - b.step.floor_dec).total_cmp(&(a.step.d_step - a.step.floor_dec))
+        });
+        for s in &steps {
+            self.last_step[s.feature] = Some(idx);
+        }
+        let monitored = drift
+            .features
+            .iter()
+            .filter(|f| f.kind != FeatureKind::Unmonitored)
+            .count();
+        let many_stepping = steps.len() >= 3 && steps.len() as f64 >= 0.3 * monitored as f64;
+
+        // Record the history, then look at shapes.
+        let keep = cfg.trend_windows + 8;
+        for (h, fw) in self.history.iter_mut().zip(&windows) {
+            h.push_back(fw.clone());
+            while h.len() > keep {
+                h.pop_front();
+            }
+        }
+        let mut shapes: Vec<ShapeHit> = Vec::new();
+        if window_judged {
+            for (i, bf) in baseline.features.iter().enumerate() {
+                let hit = if steps.iter().any(|s| s.feature == i)
+                    || drift.features[i].kind == FeatureKind::Unmonitored
+                {
+                    None
+                } else {
+                    self.shape_evidence(i, bf, drift.features[i].kind, idx, &cfg)
+                };
+                match hit {
+                    Some(hit) => {
+                        self.shape_streak[i] += 1;
+                        if self.shape_streak[i] >= cfg.confirm {
+                            shapes.push(hit);
+                        }
+                    }
+                    None => self.shape_streak[i] = 0,
+                }
+            }
+        }
+        shapes.sort_by(|a, b| b.z_pool.abs().total_cmp(&a.z_pool.abs()));
+
+        // The recent past moves on.
+        self.recent.push_back(closed.profile.clone());
+        while self.recent.len() > lookback + 1 {
+            self.recent.pop_front();
+        }
+
+        let mut decisions = Vec::new();
+        if window_judged {
+            let ctx = DecisionContext {
+                baseline,
+                closed,
+                drift,
+                windows: &windows,
+                steps: &steps,
+                many_stepping,
+                shapes: &shapes,
+                breaks: &breaks,
+                new_breaks: &new_breaks,
+                break_detail: &break_detail,
+            };
+            decisions = self.transition(&ctx, &cfg);
+            self.prev_breaks = breaks.clone();
+        }
+
+        let state = match &self.episode {
+            None => "stable",
+            Some(e) => e.kind.as_str(),
+        };
+        let name = |i: usize| baseline.features[i].name.clone();
+        let window_json = json!({
+            "state": state,
+            "episodeId": self.episode.as_ref().map(|e| e.id.clone()),
+            "judged": window_judged,
+            "stepping": steps.iter().map(|s| name(s.feature)).collect::<Vec<_>>(),
+            "changing": shapes.iter().map(|s| json!({"feature": name(s.feature), "kind": s.kind.as_str(), "series": s.series, "z": round6(s.z_pool)})).collect::<Vec<_>>(),
+            "breaks": break_detail,
+            "decisions": decisions.iter().map(|d| d.kind.as_str()).collect::<Vec<_>>(),
+        });
+        let extras = windows
+            .iter()
+            .map(|fw| FeatureExtras {
+                step_distance: fw.step.map(|s| s.d_step),
+                step_noise_floor: fw.step.map(|s| s.floor),
+                state: Some(state.to_owned()),
+            })
+            .collect();
+        WindowOutcome {
+            decisions,
+            window_json,
+            extras,
+        }
+    }
+
+    /// Schema and data-quality breaks against the baseline in this window.
+    #[allow(clippy::too_many_arguments)]
+    fn breaks(
+        &self,
+        baseline: &Baseline,
+        closed: &ClosedWindow,
+        drift: &WindowDrift,
+        windows: &[FeatureWindow],
+        past: Option<&WindowProfile>,
+        bad_rows: u64,
+        seen_rows: u64,
+    ) -> (BTreeSet<Break>, Vec<Value>) {
+        let cfg = &self.cfg;
+        let mut breaks = BTreeSet::new();
+        let mut detail = Vec::new();
+        let share = bad_rows as f64 / seen_rows.max(1) as f64;
+        if share > 0.5 {
+            breaks.insert(Break {
+                feature: String::new(),
+                signal: "rows_skipped".into(),
+            });
+            detail.push(json!({"feature": null, "signal": "rows_skipped", "value": round6(share)}));
+        }
+        let _ = closed;
+        for v in &drift.violations {
+            let (signal, feature) = match v.constraint_check_type.as_str() {
+                // Positional layouts name the last column; the inferred one is more useful.
+                "missing_column_check" => (
+                    "missing_column",
+                    drift
+                        .missing_column
+                        .clone()
+                        .unwrap_or_else(|| v.feature_name.clone()),
+                ),
+                "extra_column_check" => ("extra_column", v.feature_name.clone()),
+                _ => continue,
+            };
+            if breaks.insert(Break {
+                feature: feature.clone(),
+                signal: signal.into(),
+            }) {
+                detail.push(
+                    json!({"feature": feature, "signal": signal, "checkFeature": v.feature_name}),
+                );
+            }
+        }
+        for (i, bf) in baseline.features.iter().enumerate() {
+            let fd = &drift.features[i];
+            if fd.present + fd.missing < cfg.min_rows {
+                continue;
+            }
+            let pv = past.map(|p| past_view(bf, &p.features[i]));
+            let mut add = |signal: &str, value: f64, before: Option<f64>| {
+                breaks.insert(Break {
+                    feature: bf.name.clone(),
+                    signal: signal.into(),
+                });
+                detail.push(json!({"feature": bf.name, "signal": signal, "value": round6(value), "before": before.map(round6)}));
+            };
+            if let (Some(c), Some(cb)) = (fd.completeness, fd.baseline_completeness) {
+                if cb - c > 0.1 {
+                    add("null_flood", c, pv.as_ref().and_then(|p| p.completeness));
+                }
+            }
+            if let Some(tm) = fd.type_match {
+                if tm < 0.9 && bf.expected_type != crate::profile::InferredType::String {
+                    add("type_flip", tm, pv.as_ref().and_then(|p| p.type_match));
+                }
+            }
+            if let Some(u) = fd.unseen_share {
+                if u > 0.1 {
+                    add("unseen_categories", u, pv.as_ref().and_then(|p| p.unseen));
+                }
+            }
+            if let Some(k) = windows[i].unit_power {
+                add("unit_change", 10f64.powi(k), None);
+            }
+        }
+        (breaks, detail)
+    }
+
+    /// The series a late change is looked for in (design.md, "late changes").
+    fn series(
+        &self,
+        i: usize,
+        bf: &crate::baseline::BaselineFeature,
+        kind: FeatureKind,
+        span: &[&FeatureWindow],
+    ) -> Vec<Series> {
+        let cfg = &self.cfg;
+        let r: Reference = reference(bf);
+        let mut out = Vec::new();
+        let _ = i;
+        let single = |name: &'static str,
+                      value: &dyn Fn(&FeatureWindow) -> Option<f64>,
+                      var: f64,
+                      base_var: f64,
+                      min_dev: f64| {
+            let with: Vec<&&FeatureWindow> = span.iter().filter(|w| value(w).is_some()).collect();
+            Series {
+                name,
+                labels: vec![],
+                members: vec![with
+                    .iter()
+                    .filter_map(|w| Some((w.x, value(w)?, w.n / var)))
+                    .collect()],
+                rows: with.iter().map(|w| w.n).collect(),
+                base_var: vec![base_var],
+                min_dev,
+                df: 1,
+            }
+        };
+        match kind {
+            FeatureKind::Numeric => {
+                // The window mean is efficient for near-normal tails; for heavy tails (standard
+                // deviation far above IQR / 1.349) one large value moves it, so only the median
+                // is used there.
+                let heavy_tailed = r.iqr > 0.0 && r.sd > HEAVY_TAIL_RATIO * r.iqr / 1.349;
+                let discrete = r.mass_at_median.is_nan() || r.mass_at_median >= MAX_MASS_AT_MEDIAN;
+                if r.sd > 0.0 && r.sd.is_finite() && r.m > 0.0 && (!heavy_tailed || discrete) {
+                    let var = r.sd * r.sd;
+                    out.push(single(
+                        "mean",
+                        &|w| Some(w.mean? - r.mean),
+                        var,
+                        var / r.m,
+                        2.5 * cfg.min_effect * r.sd,
+                    ));
+                }
+                // The median's normal approximation holds for continuous data only.
+                if r.iqr > 0.0 && r.iqr.is_finite() && r.m > 0.0 && !discrete {
+                    let var = (0.93 * r.iqr).powi(2);
+                    out.push(single(
+                        "median",
+                        &|w| Some(w.median? - r.median),
+                        var,
+                        var / r.m,
+                        2.5 * cfg.min_effect * r.iqr / 1.349,
+                    ));
+                }
+            }
+            FeatureKind::Categorical => {
+                // The shares of all categories together (mass moves between two or more of them):
+                // Pearson weights, categories - 1 degrees of freedom.
+                let Some(cat) = &bf.categorical else {
+                    return out;
+                };
+                let with: Vec<&&FeatureWindow> = span
+                    .iter()
+                    .filter(|w| w.shares.len() == cat.counts.len())
+                    .collect();
+                let mut members = Vec::new();
+                let mut labels = Vec::new();
+                let mut base_var = Vec::new();
+                for (j, (value, count)) in cat.counts.iter().enumerate() {
+                    let pb = count / cat.total;
+                    if pb.is_nan() || pb <= 0.0 {
+                        continue;
+                    }
+                    members.push(
+                        with.iter()
+                            .map(|w| (w.x, w.shares[j] - pb, w.n / pb))
+                            .collect(),
+                    );
+                    labels.push(value.clone());
+                    base_var.push(pb / cat.total);
+                }
+                if members.len() >= 2 {
+                    out.push(Series {
+                        name: "category_shares",
+                        df: members.len() - 1,
+                        labels,
+                        members,
+                        rows: with.iter().map(|w| w.n).collect(),
+                        base_var,
+                        min_dev: cfg.min_effect / 2.0,
+                    });
+                }
+            }
+            FeatureKind::Unmonitored => {}
+        }
+        // Any distribution change: the L-infinity distance, its small-sample bias removed.
+        let with: Vec<&&FeatureWindow> = span
+            .iter()
+            .filter(|w| w.d_ref.is_some() && w.floor_ref.is_some())
+            .collect();
+        let dist: Vec<(f64, f64, f64)> = with
+            .iter()
+            .filter_map(|w| {
+                let d = w.d_ref?;
+                let scale = w.floor_ref? / crate::drift::distance::C_ALPHA;
+                let bias = 0.87 * scale;
+                Some((
+                    w.x,
+                    (d * d - bias * bias).max(0.0).sqrt(),
+                    1.0 / (0.25 * scale * scale),
+                ))
+            })
+            .collect();
+        out.push(Series {
+            name: "distance",
+            labels: vec![],
+            members: vec![dist],
+            rows: with.iter().map(|w| w.n).collect(),
+            base_var: vec![0.0],
+            min_dev: cfg.min_effect,
+            df: 1,
+        });
+        out
+    }
+
+    /// Returns, for feature `name`, each series' pooled level z, deviation, materiality bound,
+    /// change evidence, step-over-ramp and overdispersion, as the shape test sees them now
+    /// (diagnostics for tuning; see `examples/scenarios.rs` and `DRIFTWATCH_TRACE`).
+    #[doc(hidden)]
+    pub fn trace(&self, baseline: &Baseline, drift: &WindowDrift, name: &str) -> Vec<String> {
+        let Some(i) = baseline.position(name) else {
+            return vec![];
+        };
+        let judged: Vec<&FeatureWindow> = self.history[i].iter().filter(|w| w.judged).collect();
+        if judged.len() < 8 {
+            return vec![];
+        }
+        let span = &judged[judged.len() - self.cfg.trend_windows.min(judged.len())..];
+        self.series(i, &baseline.features[i], drift.features[i].kind, span)
+            .iter()
+            .map(|s| {
+                let f = fit_group(&s.members);
+                let phi = f.as_ref().map(|f| overdispersion(f, s)).unwrap_or(1.0);
+                let lvl = pooled_level(s, span, &self.cfg);
+                format!(
+                    "{}: z={:.2} dev={:.4} min_dev={:.4} ev={:.1}/{:.1} sor={:.1} phi={:.2} streak={}",
+                    s.name,
+                    lvl.map(|l| l.z / phi.sqrt()).unwrap_or(0.0),
+                    lvl.map(|l| l.dev).unwrap_or(0.0),
+                    s.min_dev,
+                    f.as_ref().map(|f| f.change_evidence() / phi).unwrap_or(0.0),
+                    evidence_threshold(self.cfg.change_evidence, s.df),
+                    f.as_ref().map(|f| f.step_over_ramp()).unwrap_or(0.0),
+                    phi,
+                    self.shape_streak[i],
+                )
+            })
+            .collect()
+    }
+
+    /// Looks for a change that no single step explains, and tells a ramp from a small step by the
+    /// shape of the series since it started (design.md).
+    fn shape_evidence(
+        &self,
+        i: usize,
+        bf: &crate::baseline::BaselineFeature,
+        kind: FeatureKind,
+        idx: u64,
+        cfg: &ClassifierConfig,
+    ) -> Option<ShapeHit> {
+        let h = &self.history[i];
+        let judged: Vec<&FeatureWindow> = h.iter().filter(|w| w.judged).collect();
+        if judged.len() < 8 {
+            return None;
+        }
+        let k = cfg.trend_windows.min(judged.len());
+        let span = &judged[judged.len() - k..];
+        // A step detected inside the span explains the change: that is the step's episode.
+        let span_windows = h
+            .iter()
+            .rev()
+            .take_while(|w| w.start >= span[0].start)
+            .count() as u64;
+        if self.last_step[i].is_some_and(|s| s + span_windows > idx) {
+            return None;
+        }
+        let mut best: Option<ShapeHit> = None;
+        for series in self.series(i, bf, kind, span) {
+            let n = series.rows.len();
+            if n < 8 {
+                continue;
+            }
+            let Some(f) = fit_group(&series.members) else {
+                continue;
+            };
+            // Overdispersion: when the series scatters more than its sampling variance says
+            // (heavy tails, sketch error), evidence is deflated by the scatter around the best
+            // change model.
+            let phi = overdispersion(&f, &series);
+            let Some(level) = pooled_level(&series, span, cfg) else {
+                continue;
+            };
+            let z = level.z / phi.sqrt();
+            if z.abs() <= cfg.z_level || level.dev.abs() < series.min_dev {
+                continue;
+            }
+            // The deviation is current, not only in the pooled past.
+            if !latest_agrees(&series, &level) {
+                continue;
+            }
+            if f.change_evidence() / phi < evidence_threshold(cfg.change_evidence, series.df) {
+                continue;
+            }
+            // The ramp must point where the level went.
+            let toward: f64 = f
+                .slopes
+                .iter()
+                .zip(&series.members)
+                .map(|(s, m)| {
+                    let last = m.last().map(|p| p.1).unwrap_or(0.0);
+                    s * last
+                })
+                .sum();
+            let (kind, tau) = if f.step_over_ramp() > STEP_MARGIN * series.df as f64 {
+                (Kind::Sudden, f.tau_step)
+            } else if toward > 0.0 {
+                (Kind::Gradual, f.tau_hinge)
+            } else {
+                continue;
+            };
+            let member = &series.members[level.member];
+            let ramp: Vec<(f64, f64)> = member[tau.min(n.saturating_sub(4))..]
+                .iter()
+                .map(|p| (p.0, p.1))
+                .collect();
+            let hit = ShapeHit {
+                feature: i,
+                kind,
+                series: series.name,
+                category: series.labels.get(level.member).cloned(),
+                z_pool: z,
+                onset_x: member[tau].0,
+                trend: mann_kendall(&ramp),
+                fit: f,
+            };
+            if best
+                .as_ref()
+                .is_none_or(|b| hit.z_pool.abs() > b.z_pool.abs())
+            {
+                best = Some(hit);
+            }
+        }
+        best
+    }
+
+    fn transition(&mut self, c: &DecisionContext<'_>, cfg: &ClassifierConfig) -> Vec<Decision> {
+        let end = c.closed.window.end;
+        let late_steps: Vec<&ShapeHit> =
+            c.shapes.iter().filter(|s| s.kind == Kind::Sudden).collect();
+        let ramps: Vec<&ShapeHit> = c
+            .shapes
+            .iter()
+            .filter(|s| s.kind == Kind::Gradual)
+            .collect();
+        let sudden_now = !c.steps.is_empty() || !c.new_breaks.is_empty() || !late_steps.is_empty();
+        let name = |i: usize| c.baseline.features[i].name.clone();
+        // Sudden features: broken ones first, then stepping ones by step size, then late steps.
+        let mut sudden_features: Vec<String> = Vec::new();
+        let push = |v: &mut Vec<String>, f: String| {
+            if !v.contains(&f) {
+                v.push(f);
+            }
+        };
+        for b in c.new_breaks {
+            if c.baseline.position(&b.feature).is_some() {
+                push(&mut sudden_features, b.feature.clone());
+            }
+        }
+        for s in c.steps {
+            push(&mut sudden_features, name(s.feature));
+        }
+        for s in &late_steps {
+            push(&mut sudden_features, name(s.feature));
+        }
+        let gradual_features: Vec<String> = ramps.iter().map(|s| name(s.feature)).collect();
+
+        let mut out = Vec::new();
+        match self.episode.take() {
+            None => {
+                if sudden_now {
+                    let onset = self.sudden_onset(c, &late_steps);
+                    let mut ep = self.open(Kind::Sudden, onset, end, sudden_features.clone());
+                    let evidence = sudden_evidence_json(c, &late_steps, &self.history);
+                    out.push(self.decision(
+                        &mut ep,
+                        Kind::Sudden,
+                        c,
+                        &sudden_features,
+                        evidence,
+                        &[],
+                    ));
+                    self.episode = Some(ep);
+                } else if !ramps.is_empty() {
+                    let onset = self.shape_onset(ramps[0], c.closed);
+                    let mut ep = self.open(Kind::Gradual, onset, end, gradual_features.clone());
+                    let evidence = gradual_evidence_json(c, &ramps, &self.history);
+                    out.push(self.decision(
+                        &mut ep,
+                        Kind::Gradual,
+                        c,
+                        &gradual_features,
+                        evidence,
+                        &ramps,
+                    ));
+                    self.episode = Some(ep);
+                }
+            }
+            Some(mut ep) => {
+                for f in sudden_features.iter().chain(&gradual_features) {
+                    push(&mut ep.features, f.clone());
+                }
+                let quiet = c.breaks.is_empty() && !self.episode_material(&ep, c, cfg);
+                // A gradual episode that turns into a step says so, once.
+                let fresh_step = !c.steps.is_empty() || !c.new_breaks.is_empty();
+                if ep.kind == Kind::Gradual && fresh_step && ep.kind_changes == 0 {
+                    ep.kind = Kind::Sudden;
+                    ep.kind_changes += 1;
+                    ep.quiet = 0;
+                    let mut ranked = sudden_features.clone();
+                    for f in &ep.features {
+                        push(&mut ranked, f.clone());
+                    }
+                    let evidence = sudden_evidence_json(c, &[], &self.history);
+                    out.push(self.decision(&mut ep, Kind::Sudden, c, &ranked, evidence, &[]));
+                    self.episode = Some(ep);
+                } else if quiet {
+                    ep.quiet += 1;
+                    if ep.quiet >= cfg.cooldown {
+                        let features = ep.features.clone();
+                        let evidence = json!({
+                            "decision": "quiet",
+                            "episodeKind": ep.kind.as_str(),
+                            "quietWindows": ep.quiet,
+                            "episodeDecidedAt": ep.decided_at.to_string(),
+                        });
+                        out.push(self.decision(
+                            &mut ep,
+                            Kind::Resolved,
+                            c,
+                            &features,
+                            evidence,
+                            &[],
+                        ));
+                        self.finished.push(summary_of(&ep, Some(end)));
+                    } else {
+                        self.episode = Some(ep);
+                    }
+                } else {
+                    ep.quiet = 0;
+                    self.episode = Some(ep);
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether any feature of the episode is still off the baseline: materially in this window,
+    /// or, for gradual episodes, by the pooled levels they were decided on (with hysteresis:
+    /// `z_level / 1.5`), so that a slow drift does not flap between open and resolved. A sudden
+    /// shift that reverted resolves on the windows alone.
+    fn episode_material(
+        &self,
+        ep: &Episode,
+        c: &DecisionContext<'_>,
+        cfg: &ClassifierConfig,
+    ) -> bool {
+        ep.features.iter().any(|name| {
+            let Some(i) = c.baseline.position(name) else {
+                return false;
+            };
+            let w = &c.windows[i];
+            if w.judged
+                && matches!((w.d_ref, w.floor_dec), (Some(d), Some(f)) if d > f.max(cfg.min_effect))
+            {
+                return true;
+            }
+            // A sudden shift that reverted resolves on the windows alone; gradual episodes also
+            // look at the pooled levels they were decided on (hysteresis against flapping).
+            if ep.kind != Kind::Gradual {
+                return false;
+            }
+            let judged: Vec<&FeatureWindow> = self.history[i].iter().filter(|w| w.judged).collect();
+            if judged.len() < 4 {
+                return false;
+            }
+            let span = &judged[judged.len().saturating_sub(cfg.trend_windows)..];
+            self.series(i, &c.baseline.features[i], c.drift.features[i].kind, span)
+                .iter()
+                .any(|s| {
+                    pooled_level(s, span, cfg)
+                        .is_some_and(|l| l.z.abs() > cfg.z_level / 1.5 && l.dev.abs() >= s.min_dev)
+                })
+        })
+    }
+
+    fn open(
+        &self,
+        kind: Kind,
+        onset: Timestamp,
+        decided_at: Timestamp,
+        features: Vec<String>,
+    ) -> Episode {
+        let h1 = mix64(
+            hash_str(&self.stream.endpoint)
+                ^ mix64(hash_str(&self.stream.variant))
+                ^ decided_at.millis() as u64,
+        );
+        let h2 = mix64(h1 ^ 0x5bd1_e995);
+        Episode {
+            id: uuid_from(h1, h2),
+            first_kind: kind,
+            kind,
+            onset,
+            decided_at,
+            features,
+            events: 0,
+            kind_changes: 0,
+            quiet: 0,
+        }
+    }
+
+    fn decision(
+        &self,
+        ep: &mut Episode,
+        kind: Kind,
+        c: &DecisionContext<'_>,
+        features: &[String],
+        evidence: Value,
+        shapes: &[&ShapeHit],
+    ) -> Decision {
+        ep.events += 1;
+        let end = c.closed.window.end;
+        let h1 = mix64(hash_str(&ep.id) ^ mix64(end.millis() as u64) ^ hash_str(kind.as_str()));
+        let event_id = uuid_from(h1, mix64(h1 ^ 0x9e37_79b9_7f4a_7c15));
+        let features: Vec<FeatureEvidence> = features
+            .iter()
+            .filter_map(|name| {
+                let i = c.baseline.position(name)?;
+                let fd = &c.drift.features[i];
+                let bf = &c.baseline.features[i];
+                let threshold = if fd.kind == FeatureKind::Categorical {
+                    bf.config.categorical_comparison_threshold
+                } else {
+                    bf.config.comparison_threshold
+                };
+                let step = c
+                    .steps
+                    .iter()
+                    .find(|s| s.feature == i)
+                    .map(|s| s.step.d_step)
+                    .or(c.windows[i].step.map(|s| s.d_step));
+                Some(FeatureEvidence {
+                    name: name.clone(),
+                    value: fd.linf_robust,
+                    threshold: Some(threshold),
+                    noise_floor: fd.linf_noise_floor,
+                    step_value: step,
+                    trend: shapes.iter().find(|t| t.feature == i).and_then(|t| t.trend),
+                })
+            })
+            .collect();
+        let names: BTreeSet<&str> = features.iter().map(|f| f.name.as_str()).collect();
+        let violations = c
+            .drift
+            .violations
+            .iter()
+            .filter(|v| {
+                names.contains(v.feature_name.as_str())
+                    || c.baseline.position(&v.feature_name).is_none()
+            })
+            .cloned()
+            .collect();
+        Decision {
+            kind,
+            episode_id: ep.id.clone(),
+            event_id,
+            detected_at: end,
+            onset: ep.onset,
+            features,
+            violations,
+            evidence,
+        }
+    }
+
+    fn sudden_onset(&self, c: &DecisionContext<'_>, late: &[&ShapeHit]) -> Timestamp {
+        let start = c.closed.window.start;
+        let len = c.closed.window.end.millis() - start.millis();
+        if let Some(s) = c.steps.first() {
+            // A two-window step started in the previous window; then walk back while the top
+            // feature was already off the baseline.
+            let mut onset = if s.windows == 2 {
+                start - Duration::from_millis(len)
+            } else {
+                start
+            };
+            let h = &self.history[s.feature];
+            let Some(cur) = h.back().and_then(|w| w.d_ref) else {
+                return onset;
+            };
+            for w in h.iter().rev().skip(s.windows as usize) {
+                match (w.d_ref, w.floor_ref, w.start) {
+                    (Some(d), Some(f), Some(st)) if d > f && d >= 0.25 * cur => onset = st,
+                    _ => break,
+                }
+            }
+            return onset;
+        }
+        if c.new_breaks.is_empty() {
+            if let Some(s) = late.first() {
+                return self.shape_onset(s, c.closed);
+            }
+        }
+        start
+    }
+
+    fn shape_onset(&self, hit: &ShapeHit, closed: &ClosedWindow) -> Timestamp {
+        let first = self.first_start.unwrap_or(closed.window.start);
+        let hours = hit.onset_x.clamp(
+            0.0,
+            (closed.window.start.millis() - first.millis()) as f64 / 3_600_000.0,
+        );
+        Timestamp::from_millis(first.millis() + (hours * 3_600_000.0).round() as i64)
+    }
+}
+
+/// How much better (weighted chi-square units) a step must fit than a ramp to be called a step.
+const STEP_MARGIN: f64 = 6.0;
+/// Above this share of the baseline at its median, the median series is not used (discrete data).
+const MAX_MASS_AT_MEDIAN: f64 = 0.02;
+/// Rows the pooled level aims for (see `pooled_level`).
+const POOL_ROWS: f64 = 2000.0;
+/// A standard deviation this many times the normal one for the IQR marks heavy tails.
+const HEAVY_TAIL_RATIO: f64 = 1.5;
+
+/// Everything a decision looks at.
+struct DecisionContext<'a> {
+    baseline: &'a Baseline,
+    closed: &'a ClosedWindow,
+    drift: &'a WindowDrift,
+    windows: &'a [FeatureWindow],
+    steps: &'a [StepHit],
+    many_stepping: bool,
+    shapes: &'a [ShapeHit],
+    breaks: &'a BTreeSet<Break>,
+    new_breaks: &'a [Break],
+    break_detail: &'a [Value],
+}
+
+/// The change evidence needed at `df` degrees of freedom: the chi-square quantile with the same
+/// tail probability as `base` has at one degree of freedom.
+fn evidence_threshold(base: f64, df: usize) -> f64 {
+    if df <= 1 {
+        return base;
+    }
+    use statrs::distribution::{ChiSquared, ContinuousCDF};
+    match (ChiSquared::new(1.0), ChiSquared::new(df as f64)) {
+        (Ok(one), Ok(many)) => many.inverse_cdf(one.cdf(base)),
+        _ => base,
+    }
+}
+
+/// Scatter of a series around its best change model, relative to its sampling variance (>= 1).
+fn overdispersion(f: &Fit, s: &Series) -> f64 {
+    let n = s.rows.len() as f64;
+    let dof = (n - 3.0) * s.df as f64;
+    if dof <= 0.0 {
+        return 1.0;
+    }
+    (f.sse_step.min(f.sse_hinge) / dof).max(1.0)
+}
+
+/// Whether the latest window deviates the way the pooled level does (one member: at least one
+/// standard error in its direction; a group: a Pearson statistic at least its expectation).
+fn latest_agrees(s: &Series, level: &Level) -> bool {
+    if s.members.len() == 1 {
+        let Some(p) = s.members[0].last() else {
+            return false;
+        };
+        return p.1 * level.z.signum() * p.2.sqrt() >= 1.0;
+    }
+    let x2: f64 = s
+        .members
+        .iter()
+        .filter_map(|m| m.last())
+        .map(|p| p.1 * p.1 * p.2)
+        .sum();
+    x2 >= s.df as f64
+}
+
+/// The level of a series over its last judged windows: at least four, more (up to twelve) until
+/// they hold `POOL_ROWS` rows, so that small night windows do not starve it of power. For the
+/// distance series the level counts only when the distance was above its 1.8 floor and
+/// `min_effect` in three of the last four judged windows.
+fn pooled_level(series: &Series, span: &[&FeatureWindow], cfg: &ClassifierConfig) -> Option<Level> {
+    let n = series.rows.len();
+    if n < 4 || span.len() < 4 {
+        return None;
+    }
+    let mut k = 4;
+    while k < n.min(12) && series.rows[n - k..].iter().sum::<f64>() < POOL_ROWS {
+        k += 1;
+    }
+    if series.name == "distance" {
+        let above = span[span.len() - 4..]
+            .iter()
+            .filter(|w| matches!((w.d_ref, w.floor_ref), (Some(d), Some(f)) if d > f.max(cfg.min_effect)))
+            .count();
+        if above < 3 {
+            return Some(Level {
+                z: 0.0,
+                dev: 0.0,
+                member: 0,
+            });
+        }
+        let last4 = &series.members[0][n - 4..];
+        let wsum: f64 = last4.iter().map(|p| p.2).sum();
+        let pooled = last4.iter().map(|p| p.1).sum::<f64>() / 4.0;
+        return Some(Level {
+            z: pooled * wsum.sqrt(),
+            dev: pooled,
+            member: 0,
+        });
+    }
+    let mut stat = 0.0;
+    let mut best = (0.0f64, 0usize, 0.0f64);
+    for (j, m) in series.members.iter().enumerate() {
+        let pts = &m[n - k..];
+        let wsum: f64 = pts.iter().map(|p| p.2).sum();
+        if wsum <= 0.0 {
+            return None;
+        }
+        let mean = pts.iter().map(|p| p.2 * p.1).sum::<f64>() / wsum;
+        let z = mean / (1.0 / wsum + series.base_var[j]).sqrt();
+        stat += z * z;
+        if mean.abs() > best.0.abs() {
+            best = (mean, j, z);
+        }
+    }
+    if series.members.len() == 1 {
+        return Some(Level {
+            z: best.2,
+            dev: best.0,
+            member: 0,
+        });
+    }
+    // A Pearson chi-square with `df` degrees of freedom, as a one-sided normal equivalent.
+    use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
+    let tail = ChiSquared::new(series.df as f64)
+        .map(|c| c.sf(stat))
+        .unwrap_or(1.0)
+        .max(1e-300);
+    let z = Normal::standard().inverse_cdf(1.0 - tail).min(40.0);
+    Some(Level {
+        z,
+        dev: best.0,
+        member: best.1,
+    })
+}
+
+fn summary_of(e: &Episode, resolved_at: Option<Timestamp>) -> EpisodeSummary {
+    EpisodeSummary {
+        id: e.id.clone(),
+        first_kind: e.first_kind,
+        kind: e.kind,
+        onset: e.onset,
+        decided_at: e.decided_at,
+        resolved_at,
+        features: e.features.clone(),
+        events: e.events,
+    }
+}
+
+fn series_json(
+    baseline: &Baseline,
+    history: &[VecDeque<FeatureWindow>],
+    features: &[usize],
+) -> Value {
+    let mut out = serde_json::Map::new();
+    for &i in features {
+        let h = &history[i];
+        let take = h.len().min(12);
+        let tail: Vec<&FeatureWindow> = h.iter().skip(h.len() - take).collect();
+        out.insert(
+            baseline.features[i].name.clone(),
+            json!({
+                "windowStarts": tail.iter().map(|w| w.start.map(|s| s.to_string())).collect::<Vec<_>>(),
+                "rows": tail.iter().map(|w| w.n).collect::<Vec<_>>(),
+                "distance": tail.iter().map(|w| w.d_ref.map(round6)).collect::<Vec<_>>(),
+                "noiseFloor": tail.iter().map(|w| w.floor_ref.map(round6)).collect::<Vec<_>>(),
+                "step": tail.iter().map(|w| w.step.map(|s| round6(s.d_step))).collect::<Vec<_>>(),
+                "stepNoiseFloor": tail.iter().map(|w| w.step.map(|s| round6(s.floor))).collect::<Vec<_>>(),
+            }),
+        );
+    }
+    Value::Object(out)
+}
+
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+fn shape_json(c: &DecisionContext<'_>, s: &ShapeHit) -> Value {
+    json!({
+        "feature": c.baseline.features[s.feature].name,
+        "series": s.series,
+        "category": s.category,
+        "levelZ": round6(s.z_pool),
+        "changeEvidence": round6(s.fit.change_evidence()),
+        "stepOverRamp": round6(s.fit.step_over_ramp()),
+        "rampSlopePerHour": s.fit.slope,
+        "mannKendall": s.trend,
+    })
+}
+
+fn sudden_evidence_json(
+    c: &DecisionContext<'_>,
+    late: &[&ShapeHit],
+    history: &[VecDeque<FeatureWindow>],
+) -> Value {
+    let step = c.steps.first().map(|s| {
+        let st = s.step;
+        let rise = (st.d_ref - st.d_ref_before).max(0.0);
+        json!({
+            "feature": c.baseline.features[s.feature].name,
+            "windows": s.windows,
+            "stepDistance": round6(st.d_step),
+            "stepNoiseFloor": round6(st.floor),
+            "stepDecisionFloor": round6(st.floor_dec),
+            "distance": round6(st.d_ref),
+            "distanceBefore": round6(st.d_ref_before),
+            "stepShare": if rise > 0.0 { Some(round6(st.d_step / rise)) } else { None },
+        })
+    });
+    let signals: Vec<&Value> = c
+        .break_detail
+        .iter()
+        .filter(|d| {
+            c.new_breaks.iter().any(|b| {
+                d.get("signal").and_then(Value::as_str) == Some(b.signal.as_str())
+                    && d.get("feature").and_then(Value::as_str).unwrap_or("") == b.feature
+            })
+        })
+        .collect();
+    let mut series_features: Vec<usize> = c.steps.iter().map(|s| s.feature).take(3).collect();
+    for b in c.new_breaks {
+        if let Some(i) = c.baseline.position(&b.feature) {
+            if !series_features.contains(&i) && series_features.len() < 3 {
+                series_features.push(i);
+            }
+        }
+    }
+    let decision = if !signals.is_empty() {
+        "schema"
+    } else if !c.steps.is_empty() {
+        "step"
+    } else {
+        "late_step"
+    };
+    json!({
+        "decision": decision,
+        "signals": signals,
+        "step": step,
+        "lateStep": late.first().map(|s| shape_json(c, s)),
+        "featuresStepping": c.steps.len(),
+        "featuresMonitored": c.windows.iter().filter(|w| w.d_ref.is_some()).count(),
+        "manyFeaturesStepping": c.many_stepping,
+        "likelyPipelineBug": !signals.is_empty() || c.many_stepping,
+        "series": series_json(c.baseline, history, &series_features),
+    })
+}
+
+fn gradual_evidence_json(
+    c: &DecisionContext<'_>,
+    ramps: &[&ShapeHit],
+    history: &[VecDeque<FeatureWindow>],
+) -> Value {
+    let top = ramps[0];
+    let w = &c.windows[top.feature];
+    let threshold = c.baseline.features[top.feature].config.comparison_threshold;
+    json!({
+        "decision": "trend",
+        "trend": shape_json(c, top),
+        "distance": w.d_ref.map(round6),
+        "noiseFloor": w.floor_ref.map(round6),
+        "comparisonThreshold": threshold,
+        "featuresTrending": ramps.iter().map(|g| c.baseline.features[g.feature].name.clone()).collect::<Vec<_>>(),
+        "series": series_json(c.baseline, history, &ramps.iter().map(|g| g.feature).take(3).collect::<Vec<_>>()),
+    })
+}
+
+fn hash_str(s: &str) -> u64 {
+    crate::profile::hll::hash_bytes(s.as_bytes())
+}
+
+/// Formats 128 bits as a UUID (version 8, RFC 9562 "custom").
+fn uuid_from(a: u64, b: u64) -> String {
+    let a = (a & 0xffff_ffff_ffff_0fff) | 0x0000_0000_0000_8000;
+    let b = (b & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xffff,
+        b >> 48,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,653 @@
+//! The configuration file (TOML), its `DRIFTWATCH_*` environment overrides, and validation.
+//!
+//! The same file serves `driftwatch serve` and `driftwatch replay --config` (replay uses
+//! `[classifier]` and `[events]`), so thresholds tuned on a laptop are the ones deployed.
+//! Unknown keys are rejected with their name; every value is checked once, here, and turned
+//! into runtime types, so later code never re-validates.
+//!
+//! Environment overrides: `DRIFTWATCH_<SECTION>_<KEY>` sets `[section] key`, e.g.
+//! `DRIFTWATCH_EVENTS_BUS=ml-drift`, `DRIFTWATCH_CLASSIFIER_MIN_ROWS=50`. Monitors are not
+//! overridable (they are a list); `DRIFTWATCH_LOG` and `DRIFTWATCH_LOG_FORMAT` are not config.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::classify::ClassifierConfig;
+use crate::time::{Duration, Timestamp};
+
+/// The file as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Where checkpoints live.
+    pub state: Option<StateSection>,
+    /// Where events go; omit to only log them.
+    pub events: Option<EventsSection>,
+    /// Where reports go.
+    pub reports: Option<ReportsSection>,
+    /// The `/healthz` and `/metrics` listener.
+    pub server: Option<ServerSection>,
+    /// Classifier sensitivity.
+    pub classifier: Option<ClassifierSection>,
+    /// Endpoints to watch.
+    #[serde(default, rename = "monitor")]
+    pub monitors: Vec<MonitorSection>,
+}
+
+/// `[state]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateSection {
+    /// `s3://bucket/prefix/` or a local folder.
+    pub uri: String,
+}
+
+/// `[events]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSection {
+    /// Event bus name or ARN; without it events are only logged.
+    pub bus: Option<String>,
+    /// Event `source` (default `driftwatch`; `aws.*` is reserved).
+    pub source: Option<String>,
+    /// Account id for envelopes written by `replay` (the service uses its own).
+    pub account: Option<String>,
+    /// Region for envelopes written by `replay` (the service uses its own).
+    pub region: Option<String>,
+}
+
+/// `[reports]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportsSection {
+    /// `s3://bucket/prefix/` or a local folder.
+    pub uri: String,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Address of `/healthz` and `/metrics` (default `0.0.0.0:9090`).
+    pub listen: Option<String>,
+    /// `/healthz` fails when no poll has succeeded for this long (default `10m`).
+    pub unhealthy_after: Option<String>,
+}
+
+/// `[classifier]`: see `src/classify/design.md`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifierSection {
+    /// L-infinity noise floor constant for single-window decisions (default 2.8).
+    pub noise_floor_c: Option<f64>,
+    /// Smallest material L-infinity distance (default 0.05).
+    pub min_effect: Option<f64>,
+    /// Windows with fewer rows are not judged (default 30).
+    pub min_rows: Option<u64>,
+    /// Windows merged as the recent past (default 3).
+    pub step_lookback: Option<usize>,
+    /// Share of the rise a step must explain to be sudden (default 0.7).
+    pub step_share: Option<f64>,
+    /// Most windows a change's shape is fitted over (default 48).
+    pub trend_windows: Option<usize>,
+    /// Evidence a late change must show over no change, in chi-square units (default 25).
+    pub change_evidence: Option<f64>,
+    /// Standardised level a trend must also reach (default 3.0).
+    pub z_level: Option<f64>,
+    /// Quiet windows before an episode resolves (default 3).
+    pub cooldown: Option<usize>,
+    /// Consecutive windows a late change must be seen in before it is decided (default 2).
+    pub confirm: Option<usize>,
+}
+
+/// One `[[monitor]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorSection {
+    /// SageMaker endpoint name.
+    pub endpoint: String,
+    /// Variant; all variants when omitted.
+    pub variant: Option<String>,
+    /// Data Capture destination; from DescribeEndpoint when omitted.
+    pub capture: Option<String>,
+    /// Baseline folder or prefix; from the endpoint's monitoring schedule when omitted.
+    pub baseline: Option<String>,
+    /// Window length (default `1h`).
+    pub window: Option<String>,
+    /// `earliest`, `now` (default) or an RFC 3339 time.
+    pub start: Option<String>,
+    /// How often to list new objects (default `60s`).
+    pub poll_interval: Option<String>,
+    /// How long an hour folder may still grow after the hour (default `5m`).
+    pub settle: Option<String>,
+}
+
+/// Where a monitor starts reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    /// From the oldest capture object.
+    Earliest,
+    /// From the time the monitor starts.
+    Now,
+    /// From a given time.
+    At(Timestamp),
+}
+
+/// A validated monitor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorConfig {
+    /// Endpoint name.
+    pub endpoint: String,
+    /// Variant, or all.
+    pub variant: Option<String>,
+    /// Capture destination URI, or discover.
+    pub capture: Option<String>,
+    /// Baseline URI, or discover.
+    pub baseline: Option<String>,
+    /// Window length.
+    pub window: Duration,
+    /// Where to start.
+    pub start: StartAt,
+    /// Poll interval.
+    pub poll_interval: Duration,
+    /// Settling time of an hour folder.
+    pub settle: Duration,
+}
+
+/// Validated events settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventsConfig {
+    /// Bus name or ARN.
+    pub bus: Option<String>,
+    /// Event source.
+    pub source: String,
+    /// Account for replay envelopes.
+    pub account: Option<String>,
+    /// Region for replay envelopes.
+    pub region: Option<String>,
+}
+
+/// Validated server settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Unhealthy after this long without a successful poll.
+    pub unhealthy_after: Duration,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Checkpoint store URI.
+    pub state: Option<String>,
+    /// Events.
+    pub events: EventsConfig,
+    /// Reports URI.
+    pub reports: Option<String>,
+    /// Server.
+    pub server: ServerConfig,
+    /// Classifier.
+    pub classifier: ClassifierConfig,
+    /// Monitors.
+    pub monitors: Vec<MonitorConfig>,
+}
+
+/// A configuration error, naming the file, the key and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The TOML does not parse, or has an unknown key or a wrong type.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message (it names the key and the line).
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("{path}: {key}: {message}")]
+    Invalid {
+        /// The file (or `environment`).
+        path: String,
+        /// The key, e.g. `[[monitor]] 2 window`.
+        key: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+const SECTIONS: [&str; 5] = ["state", "events", "reports", "server", "classifier"];
+const NOT_CONFIG: [&str; 3] = [
+    "DRIFTWATCH_LOG",
+    "DRIFTWATCH_LOG_FORMAT",
+    "DRIFTWATCH_CONFIG",
+];
+
+impl Config {
+    /// Reads, overrides from the environment, and validates a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        Config::from_toml(&text, &p, std::env::vars())
+    }
+
+    /// Parses TOML text with the given environment (`DRIFTWATCH_*` entries apply).
+    pub fn from_toml(
+        text: &str,
+        path: &str,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        apply_env(&mut table, env)?;
+        let file: ConfigFile =
+            table
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })?;
+        file.validate(path)
+    }
+}
+
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl Iterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    let mut vars: Vec<(String, String)> =
+        env.filter(|(k, _)| k.starts_with("DRIFTWATCH_")).collect();
+    vars.sort();
+    for (name, value) in vars {
+        if NOT_CONFIG.contains(&name.as_str()) {
+            continue;
+        }
+        let rest = name["DRIFTWATCH_".len()..].to_ascii_lowercase();
+        let Some((section, key)) = rest
+            .split_once('_')
+            .filter(|(s, k)| SECTIONS.contains(s) && !k.is_empty())
+        else {
+            return Err(ConfigError::Invalid {
+                path: "environment".into(),
+                key: name,
+                message: format!(
+                    "not a config override; use DRIFTWATCH_<SECTION>_<KEY> with a section among {}",
+                    SECTIONS.join(", ")
+                ),
+            });
+        };
+        let parsed = if let Ok(i) = value.parse::<i64>() {
+            toml::Value::Integer(i)
+        } else if let Ok(f) = value.parse::<f64>() {
+            toml::Value::Float(f)
+        } else if let Ok(b) = value.parse::<bool>() {
+            toml::Value::Boolean(b)
+        } else {
+            toml::Value::String(value)
+        };
+        let entry = table
+            .entry(section.to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        match entry {
+            toml::Value::Table(t) => {
+                t.insert(key.to_owned(), parsed);
+            }
+            _ => {
+                return Err(ConfigError::Invalid {
+                    path: "environment".into(),
+                    key: name,
+                    message: format!("[{section}] is not a table"),
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+fn duration(
+    path: &str,
+    key: &str,
+    v: Option<&str>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(s) => Duration::parse(s).ok_or_else(|| ConfigError::Invalid {
+            path: path.to_owned(),
+            key: key.to_owned(),
+            message: format!(
+                "{s:?} is not a duration; write a number and a unit, e.g. 90s, 15m, 1h, 1d"
+            ),
+        }),
+    }
+}
+
+impl ConfigFile {
+    /// Validates into runtime types.
+    pub fn validate(self, path: &str) -> Result<Config, ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            key: key.to_owned(),
+            message,
+        };
+        let events = self.events.unwrap_or_default();
+        let source = events
+            .source
+            .unwrap_or_else(|| crate::publish::events::DEFAULT_SOURCE.to_owned());
+        if source.is_empty() || source.len() > 256 || source.starts_with("aws.") {
+            return Err(invalid(
+                "[events] source",
+                format!(
+                    "{source:?}: use 1-256 characters not starting with \"aws.\" (reserved by AWS)"
+                ),
+            ));
+        }
+        if let Some(a) = &events.account {
+            if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid(
+                    "[events] account",
+                    format!("{a:?}: an AWS account id is 12 digits"),
+                ));
+            }
+        }
+        let server = self.server.unwrap_or(ServerSection {
+            listen: None,
+            unhealthy_after: None,
+        });
+        let listen_text = server.listen.as_deref().unwrap_or("0.0.0.0:9090");
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            invalid(
+                "[server] listen",
+                format!("{listen_text:?}: use host:port with an IP address, e.g. 0.0.0.0:9090"),
+            )
+        })?;
+        let unhealthy_after = duration(
+            path,
+            "[server] unhealthy_after",
+            server.unhealthy_after.as_deref(),
+            Duration::from_mins(10),
+        )?;
+        for (key, uri) in [
+            ("[state] uri", self.state.as_ref().map(|s| &s.uri)),
+            ("[reports] uri", self.reports.as_ref().map(|r| &r.uri)),
+        ] {
+            if let Some(u) = uri {
+                check_uri(u).map_err(|m| invalid(key, m))?;
+            }
+        }
+        let c = self.classifier.unwrap_or_default();
+        let d = ClassifierConfig::default();
+        let classifier = ClassifierConfig {
+            noise_floor_c: c.noise_floor_c.unwrap_or(d.noise_floor_c),
+            min_effect: c.min_effect.unwrap_or(d.min_effect),
+            min_rows: c.min_rows.unwrap_or(d.min_rows),
+            step_lookback: c.step_lookback.unwrap_or(d.step_lookback),
+            step_share: c.step_share.unwrap_or(d.step_share),
+            trend_windows: c.trend_windows.unwrap_or(d.trend_windows),
+            change_evidence: c.change_evidence.unwrap_or(d.change_evidence),
+            z_level: c.z_level.unwrap_or(d.z_level),
+            cooldown: c.cooldown.unwrap_or(d.cooldown),
+            confirm: c.confirm.unwrap_or(d.confirm),
+        };
+        let ranges: [(&str, f64, f64, f64); 6] = [
+            ("noise_floor_c", classifier.noise_floor_c, 0.5, 10.0),
+            ("min_effect", classifier.min_effect, 0.0, 1.0),
+            ("step_share", classifier.step_share, 0.0, 1.0),
+            ("change_evidence", classifier.change_evidence, 1.0, 1000.0),
+            ("z_level", classifier.z_level, 0.0, 50.0),
+            ("trend_windows", classifier.trend_windows as f64, 8.0, 500.0),
+        ];
+        for (k, v, lo, hi) in ranges {
+            if !(lo..=hi).contains(&v) {
+                return Err(invalid(
+                    &format!("[classifier] {k}"),
+                    format!("{v} is out of range; use {lo} to {hi}"),
+                ));
+            }
+        }
+        for (k, v) in [
+            ("step_lookback", classifier.step_lookback),
+            ("cooldown", classifier.cooldown),
+            ("confirm", classifier.confirm),
+        ] {
+            if v == 0 || v > 100 {
+                return Err(invalid(
+                    &format!("[classifier] {k}"),
+                    format!("{v} is out of range; use 1 to 100"),
+                ));
+            }
+        }
+        let mut monitors = Vec::with_capacity(self.monitors.len());
+        for (i, m) in self.monitors.into_iter().enumerate() {
+            let label = format!("[[monitor]] {} ({})", i + 1, m.endpoint);
+            let key = |k: &str| format!("{label} {k}");
+            if !valid_endpoint_name(&m.endpoint) {
+                return Err(invalid(&key("endpoint"), format!("{:?} is not a SageMaker endpoint name (letters, digits and hyphens, at most 63)", m.endpoint)));
+            }
+            let window = duration(
+                path,
+                &key("window"),
+                m.window.as_deref(),
+                Duration::from_hours(1),
+            )?;
+            if window < crate::replay::MIN_WINDOW || window > crate::replay::MAX_WINDOW {
+                return Err(invalid(
+                    &key("window"),
+                    format!("{window} is out of range; use 1m to 1d"),
+                ));
+            }
+            let poll_interval = duration(
+                path,
+                &key("poll_interval"),
+                m.poll_interval.as_deref(),
+                Duration::from_secs(60),
+            )?;
+            if poll_interval < Duration::from_secs(1) {
+                return Err(invalid(
+                    &key("poll_interval"),
+                    format!("{poll_interval}: use at least 1s"),
+                ));
+            }
+            let settle = duration(
+                path,
+                &key("settle"),
+                m.settle.as_deref(),
+                Duration::from_mins(5),
+            )?;
+            let start = match m.start.as_deref() {
+                None | Some("now") => StartAt::Now,
+                Some("earliest") => StartAt::Earliest,
+                Some(s) => StartAt::At(Timestamp::parse_rfc3339(s).ok_or_else(|| {
+                    invalid(&key("start"), format!("{s:?}: use \"earliest\", \"now\" or an RFC 3339 time such as 2026-03-01T00:00:00Z"))
+                })?),
+            };
+            for (k, u) in [("capture", &m.capture), ("baseline", &m.baseline)] {
+                if let Some(u) = u {
+                    check_uri(u).map_err(|msg| invalid(&key(k), msg))?;
+                }
+            }
+            let mc = MonitorConfig {
+                endpoint: m.endpoint,
+                variant: m.variant,
+                capture: m.capture,
+                baseline: m.baseline,
+                window,
+                start,
+                poll_interval,
+                settle,
+            };
+            if monitors
+                .iter()
+                .any(|o: &MonitorConfig| o.endpoint == mc.endpoint && o.variant == mc.variant)
+            {
+                return Err(invalid(
+                    &key("endpoint"),
+                    "the same endpoint and variant are listed twice".into(),
+                ));
+            }
+            monitors.push(mc);
+        }
+        Ok(Config {
+            state: self.state.map(|s| s.uri),
+            events: EventsConfig {
+                bus: events.bus,
+                source,
+                account: events.account,
+                region: events.region,
+            },
+            reports: self.reports.map(|r| r.uri),
+            server: ServerConfig {
+                listen,
+                unhealthy_after,
+            },
+            classifier,
+            monitors,
+        })
+    }
+}
+
+fn valid_endpoint_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+fn check_uri(u: &str) -> Result<(), String> {
+    if let Some(rest) = u.strip_prefix("s3://") {
+        let bucket = rest.split('/').next().unwrap_or("");
+        if bucket.len() < 3 || bucket.len() > 63 {
+            return Err(format!(
+                "{u:?}: the bucket name must have 3 to 63 characters"
+            ));
+        }
+        return Ok(());
+    }
+    if u.contains("://") {
+        return Err(format!("{u:?}: use s3://bucket/prefix/ or a local folder"));
+    }
+    if u.is_empty() {
+        return Err("empty; use s3://bucket/prefix/ or a local folder".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(name: &str) -> String {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/config")
+            .join(name);
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    #[test]
+    fn example_configs_load() {
+        let c =
+            Config::from_toml(&example("serve.toml"), "serve.toml", std::iter::empty()).unwrap();
+        assert_eq!(
+            c.state.as_deref(),
+            Some("s3://ml-capture/driftwatch/state/")
+        );
+        assert_eq!(c.events.bus.as_deref(), Some("ml-drift"));
+        assert_eq!(c.monitors.len(), 2);
+        assert_eq!(c.monitors[0].window, Duration::from_hours(1));
+        assert_eq!(c.monitors[0].start, StartAt::Earliest);
+        assert_eq!(c.monitors[0].settle, Duration::from_mins(5));
+        assert_eq!(c.monitors[1].start, StartAt::Now);
+        assert_eq!(c.monitors[1].variant, None);
+        assert_eq!(c.server.listen.port(), 9090);
+        let r =
+            Config::from_toml(&example("replay.toml"), "replay.toml", std::iter::empty()).unwrap();
+        assert_eq!(r.classifier.min_rows, 50);
+        assert!(r.monitors.is_empty());
+    }
+
+    #[test]
+    fn wrong_configs_name_the_key() {
+        let cases = [
+            ("wrong-key.toml", "unknown field `polling_interval`"),
+            (
+                "bad-window.toml",
+                "[[monitor]] 1 (loan-scoring-prod) window: 0s is out of range",
+            ),
+            ("aws-source.toml", "[events] source"),
+        ];
+        for (file, want) in cases {
+            let err = Config::from_toml(&example(file), file, std::iter::empty())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(want), "{file}: {err}");
+            assert!(err.starts_with(file), "{file}: {err}");
+        }
+    }
+
+    #[test]
+    fn env_overrides() {
+        let env = vec![
+            ("DRIFTWATCH_EVENTS_BUS".to_owned(), "other-bus".to_owned()),
+            ("DRIFTWATCH_CLASSIFIER_MIN_ROWS".to_owned(), "99".to_owned()),
+            ("DRIFTWATCH_LOG".to_owned(), "debug".to_owned()),
+            ("PATH".to_owned(), "/bin".to_owned()),
+        ];
+        let c = Config::from_toml(&example("serve.toml"), "serve.toml", env.into_iter()).unwrap();
+        assert_eq!(c.events.bus.as_deref(), Some("other-bus"));
+        assert_eq!(c.classifier.min_rows, 99);
+        let bad = vec![("DRIFTWATCH_NOPE_X".to_owned(), "1".to_owned())];
+        let err = Config::from_toml("", "x", bad.into_iter())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DRIFTWATCH_NOPE_X"), "{err}");
+        let bad = vec![("DRIFTWATCH_CLASSIFIER_MIN_ROWZ".to_owned(), "1".to_owned())];
+        let err = Config::from_toml("", "x", bad.into_iter())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("min_rowz"), "{err}");
+    }
+
+    #[test]
+    fn value_checks() {
+        let cases = [
+            (
+                "[classifier]\nnoise_floor_c = 0.1",
+                "[classifier] noise_floor_c",
+            ),
+            ("[server]\nlisten = \"localhost\"", "[server] listen"),
+            ("[state]\nuri = \"gs://x/y\"", "[state] uri"),
+            ("[[monitor]]\nendpoint = \"bad_name\"", "endpoint"),
+            (
+                "[[monitor]]\nendpoint = \"a\"\nstart = \"yesterday\"",
+                "start",
+            ),
+            (
+                "[[monitor]]\nendpoint = \"a\"\n[[monitor]]\nendpoint = \"a\"",
+                "listed twice",
+            ),
+            ("[events]\naccount = \"12\"", "[events] account"),
+        ];
+        for (text, want) in cases {
+            let err = Config::from_toml(text, "t.toml", std::iter::empty())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(want), "{text:?}: {err}");
+        }
+    }
+}

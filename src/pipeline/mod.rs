@@ -1,0 +1,502 @@
+//! The engine the three drivers share: capture objects in, closed window profiles out.
+//!
+//! A [`StreamEngine`] owns one stream (endpoint, variant). Each object is decoded into a partial
+//! profile per window, then merged into the open windows in object order; a window closes when
+//! the driver's watermark passes its end. Records for a window that has already closed are late:
+//! they are counted (`late_record`) and reported with file and line, never profiled twice and
+//! never dropped silently. See `design.md` beside this file for why this makes replay and
+//! service give the same windows.
+
+pub mod mapping;
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use self::mapping::{Layout, RowMapper};
+use crate::baseline::Baseline;
+use crate::capture::layout::StreamId;
+use crate::capture::{decode_line, CapturedPayload, RecordError};
+use crate::payload::{body_text, decode_body, PayloadError, Table};
+use crate::profile::{SkipCounts, SkipReason, WindowProfile};
+use crate::time::{Duration, Timestamp, Window};
+
+/// At most this many example issues are kept per window (all are counted).
+pub const ISSUES_PER_WINDOW: usize = 20;
+
+/// One record, row or value that was skipped, with where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordIssue {
+    /// Object key or file path.
+    pub file: String,
+    /// 1-based line in the file.
+    pub line: u64,
+    /// Why.
+    pub reason: SkipReason,
+    /// Detail without payload content (field, position, counts).
+    pub detail: String,
+}
+
+impl std::fmt::Display for RecordIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.file,
+            self.line,
+            self.reason.as_str(),
+            self.detail
+        )
+    }
+}
+
+/// A window whose profile is final.
+#[derive(Debug, Clone)]
+pub struct ClosedWindow {
+    /// The stream.
+    pub stream: StreamId,
+    /// Its time span.
+    pub window: Window,
+    /// Everything profiled in it.
+    pub profile: WindowProfile,
+    /// How columns were mapped.
+    pub layout: Layout,
+    /// The first [`ISSUES_PER_WINDOW`] issues attributed to this window.
+    pub issues: Vec<RecordIssue>,
+}
+
+/// Running totals of a stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamTotals {
+    /// Objects read.
+    pub files: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Non-blank lines read.
+    pub lines: u64,
+    /// Records whose rows went to a window (late ones excluded).
+    pub records: u64,
+    /// Rows profiled.
+    pub rows: u64,
+    /// Windows closed.
+    pub windows: u64,
+    /// Everything skipped, by reason.
+    pub skipped: SkipCounts,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct OpenWindow {
+    profile: WindowProfile,
+    issues: Vec<RecordIssue>,
+}
+
+impl OpenWindow {
+    fn push_issue(&mut self, issue: RecordIssue) {
+        if self.issues.len() < ISSUES_PER_WINDOW {
+            self.issues.push(issue);
+        }
+    }
+}
+
+/// The state of one stream: open windows, the column layout, totals.
+#[derive(Debug)]
+pub struct StreamEngine {
+    stream: StreamId,
+    baseline: Arc<Baseline>,
+    window: Duration,
+    mapper: Option<RowMapper>,
+    open: BTreeMap<Timestamp, OpenWindow>,
+    /// Windows ending at or before this instant are closed.
+    closed_through: Option<Timestamp>,
+    /// Skips and issues that belong to no open window yet (late or undatable records); they go
+    /// to the next window that closes.
+    pending: OpenWindow,
+    totals: StreamTotals,
+}
+
+impl StreamEngine {
+    /// Creates the engine of one stream.
+    pub fn new(stream: StreamId, baseline: Arc<Baseline>, window: Duration) -> Self {
+        let n = baseline.features.len();
+        StreamEngine {
+            stream,
+            baseline,
+            window,
+            mapper: None,
+            open: BTreeMap::new(),
+            closed_through: None,
+            pending: OpenWindow {
+                profile: WindowProfile::new(n),
+                issues: Vec::new(),
+            },
+            totals: StreamTotals::default(),
+        }
+    }
+
+    /// Returns the stream.
+    pub fn stream(&self) -> &StreamId {
+        &self.stream
+    }
+
+    /// Returns the totals so far.
+    pub fn totals(&self) -> &StreamTotals {
+        &self.totals
+    }
+
+    /// Returns the column layout, once decided.
+    pub fn layout(&self) -> Option<Layout> {
+        self.mapper.as_ref().map(RowMapper::layout)
+    }
+
+    /// Returns the start of the earliest open window.
+    pub fn earliest_open(&self) -> Option<Timestamp> {
+        self.open.keys().next().copied()
+    }
+
+    /// Reads one capture object. `hour` is its hour folder, which dates lines that cannot be
+    /// dated themselves. Every skipped record, row or value is passed to `on_issue` and counted.
+    pub fn ingest<R: BufRead>(
+        &mut self,
+        key: &str,
+        hour: Option<Timestamp>,
+        mut reader: R,
+        on_issue: &mut dyn FnMut(&RecordIssue),
+    ) -> std::io::Result<u64> {
+        let n_features = self.baseline.features.len();
+        let mut partial: BTreeMap<Timestamp, OpenWindow> = BTreeMap::new();
+        let mut undated = OpenWindow {
+            profile: WindowProfile::new(n_features),
+            issues: Vec::new(),
+        };
+        let mut buf = Vec::with_capacity(64 * 1024);
+        let mut line_no = 0u64;
+        let mut bytes = 0u64;
+        loop {
+            buf.clear();
+            let n = reader.read_until(b'\n', &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            bytes += n as u64;
+            line_no += 1;
+            let line = trim_line(&buf);
+            if line.is_empty() {
+                continue;
+            }
+            self.totals.lines += 1;
+            let issue = |reason: SkipReason, detail: String| RecordIssue {
+                file: key.to_owned(),
+                line: line_no,
+                reason,
+                detail,
+            };
+            let text = match std::str::from_utf8(line) {
+                Ok(t) => t,
+                Err(e) => {
+                    let i = issue(
+                        SkipReason::MalformedLine,
+                        format!("not utf-8 text at byte {}", e.valid_up_to()),
+                    );
+                    on_issue(&i);
+                    undated.profile.skipped.add(SkipReason::MalformedLine, 1);
+                    undated.push_issue(i);
+                    continue;
+                }
+            };
+            let record = match decode_line(text) {
+                Ok(r) => r,
+                Err(e) => {
+                    let reason = match &e {
+                        RecordError::Malformed { .. } => SkipReason::MalformedLine,
+                        RecordError::MissingField { .. } => SkipReason::MissingField,
+                        RecordError::BadTime { .. } => SkipReason::BadTime,
+                    };
+                    let i = issue(reason, e.to_string());
+                    on_issue(&i);
+                    undated.profile.skipped.add(reason, 1);
+                    undated.push_issue(i);
+                    continue;
+                }
+            };
+            let start = record.time.floor(self.window);
+            let slot = partial.entry(start).or_insert_with(|| OpenWindow {
+                profile: WindowProfile::new(n_features),
+                issues: Vec::new(),
+            });
+            if let Err((reason, detail)) =
+                self.profile_record(&record, slot, &mut |reason, detail| {
+                    let i = issue(reason, detail);
+                    on_issue(&i);
+                    i
+                })
+            {
+                let i = issue(reason, detail);
+                on_issue(&i);
+                slot.profile.skipped.add(reason, 1);
+                slot.push_issue(i);
+            }
+        }
+        self.totals.files += 1;
+        self.totals.bytes += bytes;
+        // Merge in window order; undated skips go to the window of the file's hour folder.
+        if let Some(h) = hour {
+            let start = h.floor(self.window);
+            let slot = partial.entry(start).or_insert_with(|| OpenWindow {
+                profile: WindowProfile::new(n_features),
+                issues: Vec::new(),
+            });
+            merge_open(slot, undated);
+        } else {
+            merge_open(&mut self.pending, undated);
+        }
+        for (start, part) in partial {
+            self.merge_partial(start, part);
+        }
+        Ok(bytes)
+    }
+
+    /// Decodes a record's bodies and maps its rows into `slot`. Errors that drop the record are
+    /// returned; issues about part of it go through `issue` and are kept in `slot`.
+    fn profile_record(
+        &mut self,
+        record: &crate::capture::CaptureRecord<'_>,
+        slot: &mut OpenWindow,
+        issue: &mut dyn FnMut(SkipReason, String) -> RecordIssue,
+    ) -> Result<(), (SkipReason, String)> {
+        let input_body = match &record.input {
+            Some(p) => Some(body_of(p).map_err(|e| payload_skip("endpointInput", &e))?),
+            None => None,
+        };
+        let mut input = None;
+        if let (Some(p), Some(body)) = (&record.input, &input_body) {
+            let mut t = Table::default();
+            decode_body(body, p.content_type.as_deref(), &p.encoding, None, &mut t)
+                .map_err(|e| payload_skip("endpointInput", &e))?;
+            input = Some(t);
+        }
+        let needs_output = match self.mapper.as_ref().map(RowMapper::layout) {
+            Some(Layout::Positional { output_cols: 0 }) => input.is_none(),
+            _ => true,
+        };
+        let mut output_error = None;
+        let output_body = match (&record.output, needs_output) {
+            (Some(p), true) => match body_of(p) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    output_error = Some(e);
+                    None
+                }
+            },
+            _ => None,
+        };
+        let mut output = None;
+        if let (Some(p), Some(body)) = (&record.output, &output_body) {
+            let mut t = Table::default();
+            let expect = input.as_ref().map(Table::row_count);
+            match decode_body(body, p.content_type.as_deref(), &p.encoding, expect, &mut t) {
+                Ok(()) => output = Some(t),
+                Err(e) => output_error = Some(e),
+            }
+        }
+        if let Some(e) = output_error {
+            if input.is_none() {
+                return Err(payload_skip("endpointOutput", &e));
+            }
+            let i = issue(
+                SkipReason::UnpairedOutput,
+                format!("endpointOutput: {e}; rows profiled without response columns"),
+            );
+            slot.push_issue(i);
+        }
+        let rows = input
+            .as_ref()
+            .map(Table::row_count)
+            .or(output.as_ref().map(Table::row_count))
+            .unwrap_or(0);
+        if rows == 0 {
+            return Err((SkipReason::UndecodablePayload, "body has no rows".into()));
+        }
+        let mapper = self.mapper.get_or_insert_with(|| {
+            let layout = Layout::decide(
+                self.baseline.features.len(),
+                input.as_ref().map(|t| t.row(0)),
+                output
+                    .as_ref()
+                    .filter(|t| t.row_count() > 0)
+                    .map(|t| t.row(0)),
+            );
+            RowMapper::new(&self.baseline, layout)
+        });
+        let outcome = mapper.map_record(input.as_ref(), output.as_ref(), &mut slot.profile);
+        slot.profile.records += 1;
+        if outcome.wrong_width > 0 {
+            let i = issue(
+                SkipReason::ColumnCount,
+                format!(
+                    "{} of {} rows have a column count other than the baseline's {}",
+                    outcome.wrong_width,
+                    rows,
+                    self.baseline.features.len()
+                ),
+            );
+            slot.push_issue(i);
+        }
+        if outcome.non_finite > 0 {
+            let i = issue(
+                SkipReason::NonFiniteValue,
+                format!(
+                    "{} NaN or infinite values counted as missing",
+                    outcome.non_finite
+                ),
+            );
+            slot.push_issue(i);
+        }
+        Ok(())
+    }
+
+    fn merge_partial(&mut self, start: Timestamp, part: OpenWindow) {
+        let end = start + self.window;
+        let late = self.closed_through.is_some_and(|c| end <= c);
+        if late {
+            let p = &part.profile;
+            // The late records are counted once, as late; their row- and value-level counts
+            // go with them. Records skipped for other reasons keep their own reason.
+            self.pending
+                .profile
+                .skipped
+                .add(SkipReason::LateRecord, p.records);
+            self.pending
+                .profile
+                .skipped
+                .merge(&keep_record_level(&p.skipped));
+            for i in part.issues {
+                self.pending.push_issue(i);
+            }
+            if p.records > 0 {
+                self.pending.push_issue(RecordIssue {
+                    file: String::new(),
+                    line: 0,
+                    reason: SkipReason::LateRecord,
+                    detail: format!(
+                        "{} records for window {} arrived after it closed",
+                        p.records,
+                        Window { start, end }.start
+                    ),
+                });
+            }
+            return;
+        }
+        let slot = self.open.entry(start).or_insert_with(|| OpenWindow {
+            profile: WindowProfile::new(self.baseline.features.len()),
+            issues: Vec::new(),
+        });
+        self.totals.records += part.profile.records;
+        self.totals.rows += part.profile.rows;
+        merge_open(slot, part);
+    }
+
+    /// Closes every window that ends at or before `t`, oldest first.
+    pub fn close_through(&mut self, t: Timestamp) -> Vec<ClosedWindow> {
+        self.closed_through = Some(self.closed_through.map_or(t, |c| c.max(t)));
+        let keep = self
+            .open
+            .split_off(&(t - self.window + Duration::from_millis(1)));
+        let due = std::mem::replace(&mut self.open, keep);
+        self.finish(due)
+    }
+
+    /// Closes every open window (end of a replay).
+    pub fn close_all(&mut self) -> Vec<ClosedWindow> {
+        let due = std::mem::take(&mut self.open);
+        if let Some(last) = due.keys().next_back() {
+            let end = *last + self.window;
+            self.closed_through = Some(self.closed_through.map_or(end, |c| c.max(end)));
+        }
+        self.finish(due)
+    }
+
+    fn finish(&mut self, due: BTreeMap<Timestamp, OpenWindow>) -> Vec<ClosedWindow> {
+        let layout = self
+            .layout()
+            .unwrap_or(Layout::Positional { output_cols: 0 });
+        let mut out = Vec::with_capacity(due.len());
+        for (start, mut w) in due {
+            if !self.pending.issues.is_empty() || self.pending.profile.skipped.total() > 0 {
+                let pending = std::mem::replace(
+                    &mut self.pending,
+                    OpenWindow {
+                        profile: WindowProfile::new(self.baseline.features.len()),
+                        issues: Vec::new(),
+                    },
+                );
+                merge_open(&mut w, pending);
+            }
+            self.totals.skipped.merge(&w.profile.skipped);
+            self.totals.windows += 1;
+            out.push(ClosedWindow {
+                stream: self.stream.clone(),
+                window: Window {
+                    start,
+                    end: start + self.window,
+                },
+                profile: w.profile,
+                layout,
+                issues: w.issues,
+            });
+        }
+        out
+    }
+
+    /// Returns counts that were skipped but not yet attributed to a closed window (reported at
+    /// the end of a replay so that nothing goes uncounted).
+    pub fn unattributed(&self) -> &SkipCounts {
+        &self.pending.profile.skipped
+    }
+}
+
+fn keep_record_level(s: &SkipCounts) -> SkipCounts {
+    let mut out = SkipCounts::default();
+    for (r, n) in s.iter() {
+        if r.drops_record() {
+            out.add(r, n);
+        }
+    }
+    out
+}
+
+fn merge_open(into: &mut OpenWindow, from: OpenWindow) {
+    into.profile.merge(&from.profile);
+    for i in from.issues {
+        into.push_issue(i);
+    }
+}
+
+fn body_of<'a>(p: &'a CapturedPayload<'a>) -> Result<std::borrow::Cow<'a, str>, PayloadError> {
+    body_text(&p.data, &p.encoding, p.content_type.as_deref())
+}
+
+fn payload_skip(side: &str, e: &PayloadError) -> (SkipReason, String) {
+    let reason = if e.is_unsupported() {
+        SkipReason::UnsupportedPayload
+    } else {
+        SkipReason::UndecodablePayload
+    };
+    (reason, format!("{side}: {e}"))
+}
+
+fn trim_line(b: &[u8]) -> &[u8] {
+    let mut end = b.len();
+    while end > 0 && matches!(b[end - 1], b'\n' | b'\r' | b' ' | b'\t') {
+        end -= 1;
+    }
+    let mut start = 0;
+    while start < end && matches!(b[start], b' ' | b'\t') {
+        start += 1;
+    }
+    &b[start..end]
+}
+
+#[cfg(test)]
+mod tests;

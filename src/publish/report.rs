@@ -1,0 +1,178 @@
+//! Per-window reports in Model Monitor's layout:
+//! `{endpoint}/{variant}/yyyy/mm/dd/HH/` holding `statistics.json` and
+//! `constraint_violations.json` (Model Monitor's schemas) and `drift.json` (every metric with
+//! its noise floor). The hour folder is the window's start; windows shorter than an hour add a
+//! minute folder (`HH/MM/`) so that they do not overwrite each other.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::store::{ObjectStore, StoreError};
+use crate::baseline::{statistics_file, Baseline, ViolationsFile};
+use crate::capture::layout::{hour_path, StreamId};
+use crate::drift::{FeatureDrift, WindowDrift};
+use crate::pipeline::mapping::Layout;
+use crate::pipeline::RecordIssue;
+use crate::profile::{SkipCounts, WindowProfile};
+use crate::time::{Duration, Window};
+
+/// The file names in a window's folder.
+pub const STATISTICS: &str = "statistics.json";
+/// Model Monitor's violations file name (not the documented `constraints_violations.json`).
+pub const VIOLATIONS: &str = "constraint_violations.json";
+/// driftwatch's metrics file.
+pub const DRIFT: &str = "drift.json";
+
+/// Returns the report folder of a window: `{endpoint}/{variant}/yyyy/mm/dd/HH[/MM]`.
+pub fn window_prefix(stream: &StreamId, window: &Window) -> String {
+    let mut p = format!(
+        "{}/{}/{}",
+        stream.endpoint,
+        stream.variant,
+        hour_path(window.start)
+    );
+    if window.end.millis() - window.start.millis() < Duration::from_hours(1).millis() {
+        p.push_str(&format!("/{:02}", window.start.civil().minute));
+    }
+    p
+}
+
+/// Everything known about one closed window, ready to report.
+#[derive(Debug, Clone)]
+pub struct WindowReport<'a> {
+    /// The stream.
+    pub stream: &'a StreamId,
+    /// The window.
+    pub window: Window,
+    /// Its profile.
+    pub profile: &'a WindowProfile,
+    /// The comparison with the baseline.
+    pub drift: &'a WindowDrift,
+    /// Column mapping used.
+    pub layout: Layout,
+    /// Example issues.
+    pub issues: &'a [RecordIssue],
+    /// The classifier's view of this window, if it ran.
+    pub classification: Option<serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct DriftFile<'a> {
+    version: u32,
+    endpoint: &'a str,
+    variant: &'a str,
+    window: WindowInfo,
+    baseline: &'a str,
+    layout: Layout,
+    skipped: &'a SkipCounts,
+    issues: Vec<String>,
+    column_counts: &'a BTreeMap<u32, u64>,
+    extra_columns: &'a BTreeMap<String, u64>,
+    violations: usize,
+    features: &'a [FeatureDrift],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    classification: Option<&'a serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct WindowInfo {
+    start: String,
+    end: String,
+    records: u64,
+    rows: u64,
+}
+
+/// Writes the three files of one window; returns the URIs of statistics and violations.
+pub fn write_window(
+    store: &dyn ObjectStore,
+    baseline: &Baseline,
+    r: &WindowReport<'_>,
+) -> Result<ReportUris, StoreError> {
+    let prefix = window_prefix(r.stream, &r.window);
+    let stats = statistics_file(
+        r.profile.rows,
+        baseline
+            .features
+            .iter()
+            .map(|f| f.name.as_str())
+            .zip(r.profile.features.iter()),
+    );
+    let violations = ViolationsFile {
+        violations: r.drift.violations.clone(),
+    };
+    let drift = DriftFile {
+        version: 1,
+        endpoint: &r.stream.endpoint,
+        variant: &r.stream.variant,
+        window: WindowInfo {
+            start: r.window.start.to_string(),
+            end: r.window.end.to_string(),
+            records: r.profile.records,
+            rows: r.profile.rows,
+        },
+        baseline: &baseline.source,
+        layout: r.layout,
+        skipped: &r.profile.skipped,
+        issues: r.issues.iter().map(ToString::to_string).collect(),
+        column_counts: &r.profile.column_counts,
+        extra_columns: &r.profile.extra_columns,
+        violations: r.drift.violations.len(),
+        features: &r.drift.features,
+        classification: r.classification.as_ref(),
+    };
+    let stats_key = format!("{prefix}/{STATISTICS}");
+    let viol_key = format!("{prefix}/{VIOLATIONS}");
+    store.put(&stats_key, &to_json(&stats)?)?;
+    store.put(&viol_key, &to_json(&violations)?)?;
+    store.put(&format!("{prefix}/{DRIFT}"), &to_json(&drift)?)?;
+    Ok(ReportUris {
+        statistics: store.uri(&stats_key),
+        violations: store.uri(&viol_key),
+    })
+}
+
+/// Where a window's Model Monitor files went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportUris {
+    /// `statistics.json`.
+    pub statistics: String,
+    /// `constraint_violations.json`.
+    pub violations: String,
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    let mut out = serde_json::to_vec_pretty(v).map_err(|e| StoreError::Remote {
+        uri: String::new(),
+        detail: e.to_string(),
+    })?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Timestamp;
+
+    #[test]
+    fn prefixes() {
+        let s = StreamId::new("loan-scoring-prod", "AllTraffic");
+        let t = Timestamp::parse_rfc3339("2026-03-03T16:45:00Z").unwrap();
+        let hour = Window::containing(t, Duration::from_hours(1));
+        assert_eq!(
+            window_prefix(&s, &hour),
+            "loan-scoring-prod/AllTraffic/2026/03/03/16"
+        );
+        let q = Window::containing(t, Duration::from_mins(15));
+        assert_eq!(
+            window_prefix(&s, &q),
+            "loan-scoring-prod/AllTraffic/2026/03/03/16/45"
+        );
+        let day = Window::containing(t, Duration::from_days(1));
+        assert_eq!(
+            window_prefix(&s, &day),
+            "loan-scoring-prod/AllTraffic/2026/03/03/00"
+        );
+    }
+}

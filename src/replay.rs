@@ -1,0 +1,433 @@
+//! `driftwatch replay`: captured files against a baseline, on a laptop, with no AWS account.
+//!
+//! Streams are replayed one after another; each stream's files in hour-folder order, closing a
+//! window once the replay has moved an hour past its end (see `pipeline/design.md`). Every closed
+//! window is compared with the baseline, classified, reported and, for `--events`, turned into
+//! the events a rule target would have received.
+
+use std::collections::BTreeMap;
+use std::io::{BufReader, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::baseline::{Baseline, BaselineError};
+use crate::capture::layout::StreamId;
+use crate::capture::local::{discover, CaptureFile, SourceError};
+use crate::classify::{ClassifierConfig, EpisodeSummary, StreamClassifier};
+use crate::drift::compare;
+use crate::pipeline::{ClosedWindow, RecordIssue, StreamEngine};
+use crate::profile::{SkipCounts, SkipReason};
+use crate::publish::events::{EventEnvelope, EventSettings};
+use crate::publish::metrics_table::MetricsTable;
+use crate::publish::report::{write_window, WindowReport};
+use crate::publish::store::{LocalStore, ObjectStore, StoreError};
+use crate::time::Duration;
+
+/// Shortest window `--window` accepts.
+pub const MIN_WINDOW: Duration = Duration::from_mins(1);
+/// Longest window `--window` accepts.
+pub const MAX_WINDOW: Duration = Duration::from_days(1);
+/// How far past a window's end the replay must be before the window closes.
+pub const REPLAY_GRACE: Duration = Duration::from_hours(1);
+/// File name of the metrics table inside `--output`.
+pub const METRICS_FILE: &str = "drift_metrics.parquet";
+/// Issues logged per stream and reason before the rest are only counted.
+const LOGGED_ISSUES: u64 = 5;
+
+/// What to replay and where the results go.
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    /// Data Capture folder (root, endpoint, variant, or one file).
+    pub capture: PathBuf,
+    /// Baseline folder.
+    pub baseline: PathBuf,
+    /// Window length.
+    pub window: Duration,
+    /// `--events FILE`.
+    pub events: Option<PathBuf>,
+    /// `--output DIR`.
+    pub output: Option<PathBuf>,
+    /// Classifier settings.
+    pub classifier: ClassifierConfig,
+    /// Event envelope settings.
+    pub event_settings: EventSettings,
+    /// Draw a progress bar on a terminal.
+    pub progress: bool,
+}
+
+/// Why a replay could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The baseline cannot be loaded.
+    #[error("--baseline {0}")]
+    Baseline(#[from] BaselineError),
+    /// The capture folder cannot be read.
+    #[error("--capture {0}")]
+    Source(#[from] SourceError),
+    /// A flag value is out of range.
+    #[error("{0}")]
+    Usage(String),
+    /// Reading a capture file failed.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Writing a report or the events failed.
+    #[error("{0}")]
+    Write(#[from] StoreError),
+    /// Writing the metrics table failed.
+    #[error("{0}")]
+    Table(#[from] crate::publish::metrics_table::TableError),
+}
+
+impl ReplayError {
+    /// Returns whether this is a problem with the command's input (exit code 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            ReplayError::Baseline(_) | ReplayError::Source(_) | ReplayError::Usage(_)
+        )
+    }
+}
+
+/// What a replay found in one stream.
+#[derive(Debug, Clone, Default)]
+pub struct StreamSummary {
+    /// The stream.
+    pub stream: Option<StreamId>,
+    /// Windows closed.
+    pub windows: u64,
+    /// Capture records profiled.
+    pub records: u64,
+    /// Rows profiled.
+    pub rows: u64,
+    /// Skipped records, rows and values by reason.
+    pub skipped: SkipCounts,
+    /// Windows with at least one violation.
+    pub windows_with_violations: u64,
+    /// Violations by feature.
+    pub violations_by_feature: BTreeMap<String, u64>,
+    /// Episodes found by the classifier.
+    pub episodes: Vec<EpisodeSummary>,
+    /// Events written.
+    pub events: u64,
+}
+
+/// The result of a replay.
+#[derive(Debug, Clone, Default)]
+pub struct ReplaySummary {
+    /// One entry per stream, in stream order.
+    pub streams: Vec<StreamSummary>,
+    /// Rows written to the metrics table.
+    pub metrics_rows: u64,
+}
+
+/// Checks `--window`.
+pub fn check_window(w: Duration) -> Result<Duration, ReplayError> {
+    if w < MIN_WINDOW || w > MAX_WINDOW {
+        return Err(ReplayError::Usage(format!(
+            "--window {w}: must be between {MIN_WINDOW} and {MAX_WINDOW} (e.g. 15m, 1h, 1d)"
+        )));
+    }
+    Ok(w)
+}
+
+/// Runs a replay. Issues (skipped records) are logged, a few per reason and stream, and all
+/// are counted in the summary and the reports.
+pub fn run(opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
+    let window = check_window(opts.window)?;
+    let baseline = Arc::new(Baseline::load_dir(&opts.baseline)?);
+    let streams = discover(&opts.capture)?;
+    let total_bytes: u64 = streams.values().flatten().map(|f| f.size).sum();
+    let bar = progress_bar(opts.progress, total_bytes);
+    let store = opts.output.as_ref().map(|o| LocalStore::new(o.clone()));
+    let mut table = match &opts.output {
+        Some(o) => Some(MetricsTable::create(&o.join(METRICS_FILE))?),
+        None => None,
+    };
+    let mut events_out = match &opts.events {
+        Some(p) => Some(EventsFile::create(p)?),
+        None => None,
+    };
+    let mut summary = ReplaySummary::default();
+    for (stream, files) in &streams {
+        bar.set_message(stream.to_string());
+        let mut ctx = StreamRun {
+            baseline: &baseline,
+            store: store.as_ref().map(|s| s as &dyn ObjectStore),
+            table: table.as_mut(),
+            events: events_out.as_mut(),
+            classifier: StreamClassifier::new(stream.clone(), &baseline, opts.classifier.clone()),
+            settings: &opts.event_settings,
+            summary: StreamSummary {
+                stream: Some(stream.clone()),
+                ..Default::default()
+            },
+        };
+        let engine = replay_stream(stream, files, &baseline, window, &bar, &mut ctx)?;
+        let totals = engine.totals();
+        ctx.summary.records = totals.records;
+        ctx.summary.rows = totals.rows;
+        ctx.summary.skipped = totals.skipped.clone();
+        ctx.summary.skipped.merge(engine.unattributed());
+        ctx.summary.episodes = ctx.classifier.episodes();
+        summary.streams.push(ctx.summary);
+    }
+    bar.finish_and_clear();
+    if let Some(t) = table {
+        summary.metrics_rows = t.close()?;
+    }
+    if let Some(e) = events_out {
+        e.close()?;
+    }
+    Ok(summary)
+}
+
+fn progress_bar(enabled: bool, total: u64) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} {msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// Per-stream sinks of a replay.
+struct StreamRun<'a> {
+    baseline: &'a Baseline,
+    store: Option<&'a dyn ObjectStore>,
+    table: Option<&'a mut MetricsTable>,
+    events: Option<&'a mut EventsFile>,
+    classifier: StreamClassifier,
+    settings: &'a EventSettings,
+    summary: StreamSummary,
+}
+
+fn replay_stream(
+    stream: &StreamId,
+    files: &[CaptureFile],
+    baseline: &Arc<Baseline>,
+    window: Duration,
+    bar: &ProgressBar,
+    ctx: &mut StreamRun<'_>,
+) -> Result<StreamEngine, ReplayError> {
+    let mut engine = StreamEngine::new(stream.clone(), baseline.clone(), window);
+    let mut logged: BTreeMap<SkipReason, u64> = BTreeMap::new();
+    for file in files {
+        if let Some(hour) = file.hour {
+            for closed in engine.close_through(hour - REPLAY_GRACE) {
+                handle_window(closed, ctx)?;
+            }
+        }
+        let f = std::fs::File::open(&file.path).map_err(|source| ReplayError::Read {
+            path: file.path.display().to_string(),
+            source,
+        })?;
+        let reader = BufReader::with_capacity(256 * 1024, f);
+        let mut on_issue = |i: &RecordIssue| {
+            let n = logged.entry(i.reason).or_default();
+            *n += 1;
+            if *n <= LOGGED_ISSUES {
+                bar.suspend(|| {
+                    tracing::warn!(stream = %stream, file = %i.file, line = i.line, reason = i.reason.as_str(), detail = %i.detail, "skipped");
+                });
+            }
+        };
+        engine
+            .ingest(&file.key, file.hour, reader, &mut on_issue)
+            .map_err(|source| ReplayError::Read {
+                path: file.path.display().to_string(),
+                source,
+            })?;
+        bar.inc(file.size);
+    }
+    for closed in engine.close_all() {
+        handle_window(closed, ctx)?;
+    }
+    for (reason, n) in logged {
+        if n > LOGGED_ISSUES {
+            bar.suspend(|| {
+                tracing::warn!(stream = %stream, reason = reason.as_str(), more = n - LOGGED_ISSUES, "further skipped records not logged; drift.json lists examples per window");
+            });
+        }
+    }
+    Ok(engine)
+}
+
+fn handle_window(closed: ClosedWindow, ctx: &mut StreamRun<'_>) -> Result<(), ReplayError> {
+    let drift = compare(ctx.baseline, &closed.profile, closed.layout.is_positional());
+    let outcome = ctx.classifier.observe(ctx.baseline, &closed, &drift);
+    let s = &mut ctx.summary;
+    s.windows += 1;
+    if !drift.violations.is_empty() {
+        s.windows_with_violations += 1;
+    }
+    for v in &drift.violations {
+        *s.violations_by_feature
+            .entry(v.feature_name.clone())
+            .or_default() += 1;
+    }
+    let mut uris = None;
+    if let Some(store) = ctx.store {
+        let report = WindowReport {
+            stream: &closed.stream,
+            window: closed.window,
+            profile: &closed.profile,
+            drift: &drift,
+            layout: closed.layout,
+            issues: &closed.issues,
+            classification: Some(outcome.window_json.clone()),
+        };
+        uris = Some(write_window(store, ctx.baseline, &report)?);
+    }
+    if let Some(t) = ctx.table.as_deref_mut() {
+        t.append(
+            &closed.stream,
+            &closed.window,
+            &closed.profile,
+            &drift,
+            &outcome.extras,
+        )?;
+    }
+    for decision in &outcome.decisions {
+        let envelope = EventEnvelope::build(
+            decision,
+            &closed,
+            &drift,
+            uris.as_ref(),
+            ctx.settings,
+            decision.detected_at,
+        );
+        if let Some(out) = ctx.events.as_deref_mut() {
+            out.write(&envelope)?;
+        }
+        ctx.summary.events += 1;
+    }
+    Ok(())
+}
+
+/// `--events FILE`: one envelope per line, in data time.
+struct EventsFile {
+    path: PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+}
+
+impl EventsFile {
+    fn create(path: &std::path::Path) -> Result<Self, ReplayError> {
+        let io = |source| StoreError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let f = std::fs::File::create(path).map_err(io)?;
+        Ok(EventsFile {
+            path: path.to_owned(),
+            out: std::io::BufWriter::new(f),
+        })
+    }
+
+    fn write(&mut self, e: &EventEnvelope) -> Result<(), ReplayError> {
+        let io = |source| StoreError::Io {
+            path: self.path.display().to_string(),
+            source,
+        };
+        let line = serde_json::to_string(e).map_err(|e| io(std::io::Error::other(e)))?;
+        self.out.write_all(line.as_bytes()).map_err(io)?;
+        self.out.write_all(b"\n").map_err(io)?;
+        Ok(())
+    }
+
+    fn close(mut self) -> Result<(), ReplayError> {
+        let path = self.path.display().to_string();
+        self.out.flush().map_err(|source| StoreError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        self.out
+            .get_ref()
+            .sync_all()
+            .map_err(|source| StoreError::Io { path, source })?;
+        Ok(())
+    }
+}
+
+/// Writes the end-of-replay table: per stream, windows, rows, skipped, violations, episodes.
+pub fn print_summary(s: &ReplaySummary, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:<36} {:>7} {:>9} {:>9} {:>8} {:>10}  features with violations",
+        "stream", "windows", "records", "rows", "skipped", "violating"
+    )?;
+    for st in &s.streams {
+        let name = st
+            .stream
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let mut feats: Vec<(&String, &u64)> = st.violations_by_feature.iter().collect();
+        feats.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        let shown: Vec<String> = feats
+            .iter()
+            .take(4)
+            .map(|(f, n)| format!("{f} ({n})"))
+            .collect();
+        let more = if feats.len() > 4 {
+            format!(", +{} more", feats.len() - 4)
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "{:<36} {:>7} {:>9} {:>9} {:>8} {:>10}  {}{}",
+            name,
+            st.windows,
+            st.records,
+            st.rows,
+            st.skipped.records_dropped(),
+            st.windows_with_violations,
+            if shown.is_empty() {
+                "-".to_owned()
+            } else {
+                shown.join(", ")
+            },
+            more
+        )?;
+        if st.skipped.total() > 0 {
+            let parts: Vec<String> = st
+                .skipped
+                .iter()
+                .map(|(r, n)| format!("{} {n}", r.as_str()))
+                .collect();
+            writeln!(out, "{:<36} skipped: {}", "", parts.join(", "))?;
+        }
+    }
+    let episodes: usize = s.streams.iter().map(|st| st.episodes.len()).sum();
+    writeln!(out)?;
+    if episodes == 0 {
+        writeln!(out, "episodes: none")?;
+    } else {
+        writeln!(out, "episodes:")?;
+        for st in &s.streams {
+            let name = st
+                .stream
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            for e in &st.episodes {
+                writeln!(out, "  {name}  {e}")?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,720 @@
+//! Synthetic Data Capture streams with known ground truth.
+//!
+//! Used for the bundled example, the scenario suite that scores the classifier, and benchmarks.
+//! Everything is deterministic from a seed (splitmix64), so a scenario is the same on every
+//! machine. A stream has a daily traffic cycle (quiet nights), multi-row CSV requests, a model
+//! score in the response, and at most one scripted change.
+
+pub mod suite;
+
+use std::fmt::Write as _;
+
+use crate::time::{Duration, Timestamp};
+
+/// A small, fast, deterministic random generator (splitmix64).
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeds the generator.
+    pub fn new(seed: u64) -> Self {
+        Rng(seed ^ 0x853c_49e6_748f_ea9b)
+    }
+
+    /// Returns 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        crate::profile::hll::mix64(self.0)
+    }
+
+    /// Returns a uniform number in [0, 1).
+    pub fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Returns a standard normal number (Box-Muller).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = self.uniform().max(1e-300);
+        let u2 = self.uniform();
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+
+    /// Returns an index drawn with the given weights.
+    pub fn weighted(&mut self, weights: &[f64]) -> usize {
+        let total: f64 = weights.iter().sum();
+        let mut r = self.uniform() * total;
+        for (i, w) in weights.iter().enumerate() {
+            if r < *w {
+                return i;
+            }
+            r -= w;
+        }
+        weights.len() - 1
+    }
+
+    /// Returns a Poisson-distributed count (normal approximation above 30).
+    pub fn poisson(&mut self, lambda: f64) -> u64 {
+        if lambda <= 0.0 {
+            return 0;
+        }
+        if lambda > 30.0 {
+            return (lambda + lambda.sqrt() * self.normal()).round().max(0.0) as u64;
+        }
+        let l = (-lambda).exp();
+        let (mut k, mut p) = (0u64, 1.0);
+        loop {
+            p *= self.uniform();
+            if p <= l {
+                return k;
+            }
+            k += 1;
+        }
+    }
+}
+
+/// How a feature's values are drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeatureKind {
+    /// Normal values written with `decimals` decimals.
+    Numeric {
+        /// Mean.
+        mean: f64,
+        /// Standard deviation.
+        sd: f64,
+        /// Decimals written.
+        decimals: usize,
+    },
+    /// Skewed positive values: `median * exp(sigma * normal)`, written with `decimals` decimals.
+    LogNormal {
+        /// Median.
+        median: f64,
+        /// Log-scale standard deviation.
+        sigma: f64,
+        /// Decimals written.
+        decimals: usize,
+    },
+    /// Whole numbers: a rounded normal clamped to `[lo, hi]`.
+    Integer {
+        /// Mean.
+        mean: f64,
+        /// Standard deviation.
+        sd: f64,
+        /// Smallest value.
+        lo: i64,
+        /// Largest value.
+        hi: i64,
+    },
+    /// One of `values` with `weights`.
+    Category {
+        /// The values.
+        values: Vec<String>,
+        /// Their weights.
+        weights: Vec<f64>,
+    },
+}
+
+/// One column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureSpec {
+    /// Column name.
+    pub name: String,
+    /// Distribution.
+    pub kind: FeatureKind,
+}
+
+impl FeatureSpec {
+    /// A numeric column.
+    pub fn numeric(name: &str, mean: f64, sd: f64, decimals: usize) -> Self {
+        FeatureSpec {
+            name: name.into(),
+            kind: FeatureKind::Numeric { mean, sd, decimals },
+        }
+    }
+    /// A skewed positive column.
+    pub fn lognormal(name: &str, median: f64, sigma: f64, decimals: usize) -> Self {
+        FeatureSpec {
+            name: name.into(),
+            kind: FeatureKind::LogNormal {
+                median,
+                sigma,
+                decimals,
+            },
+        }
+    }
+    /// An integer column.
+    pub fn integer(name: &str, mean: f64, sd: f64, lo: i64, hi: i64) -> Self {
+        FeatureSpec {
+            name: name.into(),
+            kind: FeatureKind::Integer { mean, sd, lo, hi },
+        }
+    }
+    /// A categorical column.
+    pub fn category(name: &str, values: &[(&str, f64)]) -> Self {
+        FeatureSpec {
+            name: name.into(),
+            kind: FeatureKind::Category {
+                values: values.iter().map(|v| v.0.to_string()).collect(),
+                weights: values.iter().map(|v| v.1).collect(),
+            },
+        }
+    }
+}
+
+/// A scripted change. Times are hours since the stream's start.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Nothing changes.
+    None,
+    /// The mean of a numeric feature jumps by `shift_sd` standard deviations.
+    MeanStep {
+        /// Feature index.
+        feature: usize,
+        /// When.
+        at: f64,
+        /// Size in standard deviations.
+        shift_sd: f64,
+    },
+    /// A numeric feature is written in other units (values times `factor`) for `hours`
+    /// (infinite: for good).
+    UnitChange {
+        /// Feature index.
+        feature: usize,
+        /// When.
+        at: f64,
+        /// For how long.
+        hours: f64,
+        /// Factor, e.g. 100.
+        factor: f64,
+    },
+    /// A categorical feature's codes are renamed (their case flips).
+    CategoryRename {
+        /// Feature index.
+        feature: usize,
+        /// When.
+        at: f64,
+    },
+    /// A feature goes empty (null) from `at` on, for `hours` (infinite: for good).
+    GoesNull {
+        /// Feature index.
+        feature: usize,
+        /// When.
+        at: f64,
+        /// For how long.
+        hours: f64,
+    },
+    /// A feature's column disappears from requests.
+    ColumnDropped {
+        /// Feature index.
+        feature: usize,
+        /// When.
+        at: f64,
+    },
+    /// A numeric mean creeps linearly by `total_sd` over `hours` (then stays).
+    MeanRamp {
+        /// Feature indices moving together (correlated drift when more than one).
+        features: Vec<usize>,
+        /// Start.
+        at: f64,
+        /// Length of the ramp.
+        hours: f64,
+        /// Total shift in standard deviations.
+        total_sd: f64,
+    },
+    /// A sub-population (mean shifted by `offset_sd`) grows to `share` over `hours`.
+    Mixture {
+        /// Feature index.
+        feature: usize,
+        /// Start.
+        at: f64,
+        /// Length of the growth.
+        hours: f64,
+        /// Final share of the sub-population.
+        share: f64,
+        /// Its mean offset in standard deviations.
+        offset_sd: f64,
+    },
+    /// Category weights move linearly to `to` over `hours`.
+    ShareDrift {
+        /// Feature index.
+        feature: usize,
+        /// Start.
+        at: f64,
+        /// Length.
+        hours: f64,
+        /// Final weights.
+        to: Vec<f64>,
+    },
+    /// A short excursion of the mean that returns.
+    Blip {
+        /// Feature index.
+        feature: usize,
+        /// Start.
+        at: f64,
+        /// Length.
+        hours: f64,
+        /// Size in standard deviations.
+        shift_sd: f64,
+    },
+}
+
+/// What a classifier should say about a stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Truth {
+    /// `none`, `sudden`, `gradual` or `blip`.
+    pub kind: &'static str,
+    /// When the change starts (hours since start).
+    pub onset_hours: Option<f64>,
+    /// Features that change.
+    pub features: Vec<String>,
+}
+
+/// A synthetic stream.
+#[derive(Debug, Clone)]
+pub struct StreamSpec {
+    /// Endpoint name.
+    pub endpoint: String,
+    /// Variant name.
+    pub variant: String,
+    /// First hour.
+    pub start: Timestamp,
+    /// Number of hours.
+    pub hours: u32,
+    /// Requests per hour at the daily peak (16:00 UTC); nights get 15% of it.
+    pub peak_rate: f64,
+    /// Largest number of rows per request.
+    pub max_rows: u32,
+    /// Input columns.
+    pub features: Vec<FeatureSpec>,
+    /// The scripted changes, in time order (usually one).
+    pub changes: Vec<Change>,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl StreamSpec {
+    /// Returns the ground truth of each scripted change (`none` when there is none).
+    pub fn truth(&self) -> Vec<Truth> {
+        let name = |i: &usize| self.features[*i].name.clone();
+        let mut out: Vec<Truth> =
+            self.changes
+                .iter()
+                .filter_map(|c| match c {
+                    Change::None => None,
+                    Change::MeanStep { feature, at, .. }
+                    | Change::UnitChange { feature, at, .. }
+                    | Change::CategoryRename { feature, at }
+                    | Change::ColumnDropped { feature, at }
+                    | Change::GoesNull { feature, at, .. } => Some(Truth {
+                        kind: "sudden",
+                        onset_hours: Some(*at),
+                        features: vec![name(feature)],
+                    }),
+                    Change::MeanRamp { features, at, .. } => Some(Truth {
+                        kind: "gradual",
+                        onset_hours: Some(*at),
+                        features: features.iter().map(name).collect(),
+                    }),
+                    Change::Mixture { feature, at, .. }
+                    | Change::ShareDrift { feature, at, .. } => Some(Truth {
+                        kind: "gradual",
+                        onset_hours: Some(*at),
+                        features: vec![name(feature)],
+                    }),
+                    Change::Blip { feature, at, .. } => Some(Truth {
+                        kind: "blip",
+                        onset_hours: Some(*at),
+                        features: vec![name(feature)],
+                    }),
+                })
+                .collect();
+        if out.is_empty() {
+            out.push(Truth {
+                kind: "none",
+                onset_hours: None,
+                features: vec![],
+            });
+        }
+        out
+    }
+
+    /// The model: a fixed logistic score of the numeric inputs (the response column).
+    fn score(&self, values: &[Option<f64>]) -> f64 {
+        let mut z = -0.5;
+        for (i, (f, v)) in self.features.iter().zip(values).enumerate() {
+            let w = if i % 2 == 0 { 0.8 } else { -0.5 };
+            match (&f.kind, v) {
+                (
+                    FeatureKind::Numeric { mean, sd, .. } | FeatureKind::Integer { mean, sd, .. },
+                    Some(v),
+                ) => {
+                    z += w * (v - mean) / sd.max(1e-9);
+                }
+                (FeatureKind::LogNormal { median, sigma, .. }, Some(lv)) => {
+                    z += w * (lv - median.ln()) / sigma.max(1e-9)
+                }
+                _ => {}
+            }
+        }
+        1.0 / (1.0 + (-z).exp())
+    }
+
+    /// Returns the training data as CSV with a header, the model score first (Model Monitor's
+    /// convention for baselines of captured output + input).
+    pub fn baseline_csv(&self, rows: usize) -> String {
+        let mut rng = Rng::new(self.seed ^ 0xba5e);
+        let mut out = String::from("score");
+        for f in &self.features {
+            out.push(',');
+            out.push_str(&f.name);
+        }
+        out.push('\n');
+        let mut cells = Vec::new();
+        for _ in 0..rows {
+            let (text, nums) = self.draw_row(&mut rng, -1.0, &mut cells);
+            let _ = write!(out, "{:.6}", self.score(&nums));
+            for t in text {
+                out.push(',');
+                out.push_str(&t);
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Draws one row at `t` hours (negative: training data, no change). Returns the text of each
+    /// column (absent columns omitted) and the numeric values the model sees.
+    fn draw_row(
+        &self,
+        rng: &mut Rng,
+        t: f64,
+        scratch: &mut Vec<Option<f64>>,
+    ) -> (Vec<String>, Vec<Option<f64>>) {
+        scratch.clear();
+        let mut text = Vec::with_capacity(self.features.len());
+        let mut nums = Vec::with_capacity(self.features.len());
+        for (i, f) in self.features.iter().enumerate() {
+            let active = |at: f64| t >= at;
+            let dropped = self.changes.iter().any(|c| matches!(c, Change::ColumnDropped { feature, at } if *feature == i && active(*at)));
+            if dropped {
+                nums.push(None);
+                continue;
+            }
+            let null = self
+                .changes
+                .iter()
+                .any(|c| matches!(c, Change::GoesNull { feature, at, hours } if *feature == i && active(*at) && t < at + hours));
+            if null {
+                text.push(String::new());
+                nums.push(None);
+                continue;
+            }
+            match &f.kind {
+                FeatureKind::Numeric { mean, sd, decimals } => {
+                    let mut v = self.numeric_value(rng, i, *mean, *sd, t);
+                    for c in &self.changes {
+                        if let Change::UnitChange {
+                            feature,
+                            at,
+                            hours,
+                            factor,
+                        } = c
+                        {
+                            if *feature == i && active(*at) && t < at + hours {
+                                v *= factor;
+                            }
+                        }
+                    }
+                    text.push(format!("{v:.decimals$}"));
+                    nums.push(Some(v));
+                }
+                FeatureKind::LogNormal {
+                    median,
+                    sigma,
+                    decimals,
+                } => {
+                    // Shifts act on the log scale: one "sd" is one sigma.
+                    let mut v = median * self.numeric_value(rng, i, 0.0, *sigma, t).exp();
+                    for c in &self.changes {
+                        if let Change::UnitChange {
+                            feature,
+                            at,
+                            hours,
+                            factor,
+                        } = c
+                        {
+                            if *feature == i && active(*at) && t < at + hours {
+                                v *= factor;
+                            }
+                        }
+                    }
+                    text.push(format!("{v:.decimals$}"));
+                    nums.push(Some(v.ln()));
+                }
+                FeatureKind::Integer { mean, sd, lo, hi } => {
+                    let v = self
+                        .numeric_value(rng, i, *mean, *sd, t)
+                        .round()
+                        .clamp(*lo as f64, *hi as f64);
+                    let factor = self.changes.iter().fold(1.0, |f, c| match c {
+                        Change::UnitChange {
+                            feature,
+                            at,
+                            hours,
+                            factor,
+                        } if *feature == i && active(*at) && t < at + hours => f * factor,
+                        _ => f,
+                    });
+                    if factor == 1.0 {
+                        text.push(format!("{}", v as i64));
+                    } else if factor > 1.0 {
+                        text.push(format!("{}", (v * factor) as i64));
+                    } else {
+                        text.push(format!("{:.3}", v * factor));
+                    }
+                    nums.push(Some(v));
+                }
+                FeatureKind::Category { values, weights } => {
+                    let mut w: Vec<f64> = weights.clone();
+                    for c in &self.changes {
+                        if let Change::ShareDrift {
+                            feature,
+                            at,
+                            hours,
+                            to,
+                        } = c
+                        {
+                            if *feature == i && active(*at) {
+                                let p = ((t - at) / hours).clamp(0.0, 1.0);
+                                w = weights
+                                    .iter()
+                                    .zip(to)
+                                    .map(|(a, b)| a + (b - a) * p)
+                                    .collect();
+                            }
+                        }
+                    }
+                    let mut v = values[rng.weighted(&w)].clone();
+                    if self.changes.iter().any(|c| matches!(c, Change::CategoryRename { feature, at } if *feature == i && active(*at))) {
+                        // Codes renamed: the case flips (CAR -> car, web -> WEB).
+                        v = if v == v.to_lowercase() { v.to_uppercase() } else { v.to_lowercase() };
+                    }
+                    text.push(v);
+                    nums.push(None);
+                }
+            }
+        }
+        (text, nums)
+    }
+
+    fn numeric_value(&self, rng: &mut Rng, i: usize, mean: f64, sd: f64, t: f64) -> f64 {
+        let mut shift = 0.0;
+        for c in &self.changes {
+            match c {
+                Change::MeanStep {
+                    feature,
+                    at,
+                    shift_sd,
+                } if *feature == i && t >= *at => shift += shift_sd,
+                Change::MeanRamp {
+                    features,
+                    at,
+                    hours,
+                    total_sd,
+                } if features.contains(&i) && t >= *at => {
+                    shift += total_sd * ((t - at) / hours).clamp(0.0, 1.0);
+                }
+                Change::Blip {
+                    feature,
+                    at,
+                    hours,
+                    shift_sd,
+                } if *feature == i && t >= *at && t < at + hours => shift += shift_sd,
+                Change::Mixture {
+                    feature,
+                    at,
+                    hours,
+                    share,
+                    offset_sd,
+                } if *feature == i && t >= *at => {
+                    let p = share * ((t - at) / hours).clamp(0.0, 1.0);
+                    if rng.uniform() < p {
+                        return mean + offset_sd * sd + 0.5 * sd * rng.normal();
+                    }
+                }
+                _ => {}
+            }
+        }
+        mean + shift * sd + sd * rng.normal()
+    }
+
+    /// Generates the capture files of every hour: `(hour start, [(file name, contents)])`.
+    /// Records within an hour are spread over files written about every 10 minutes.
+    pub fn generate(&self, mut each_hour: impl FnMut(Timestamp, Vec<(String, String)>)) {
+        let mut rng = Rng::new(self.seed);
+        let mut cells = Vec::new();
+        for h in 0..self.hours {
+            let hour = self.start + Duration::from_hours(i64::from(h));
+            let hod = f64::from(hour.civil().hour);
+            let cycle =
+                0.15 + 0.85 * (0.5 - 0.5 * (2.0 * std::f64::consts::PI * (hod - 4.0) / 24.0).cos());
+            let n = rng.poisson(self.peak_rate * cycle);
+            let mut times: Vec<i64> = (0..n)
+                .map(|_| (rng.uniform() * 3_600_000.0) as i64)
+                .collect();
+            times.sort_unstable();
+            let mut files: Vec<(String, String)> = Vec::new();
+            for (k, ms) in times.iter().enumerate() {
+                let t = hour + Duration::from_millis(*ms);
+                let bucket = (ms / 600_000) as usize;
+                while files.len() <= bucket {
+                    let minute = files.len() * 10;
+                    files.push((
+                        format!("{minute:02}-00-000-{:016x}.jsonl", rng.next_u64()),
+                        String::new(),
+                    ));
+                }
+                let rows = 1 + (rng.next_u64() % u64::from(self.max_rows)) as usize;
+                let th = (t.millis() - self.start.millis()) as f64 / 3_600_000.0;
+                let mut input = String::new();
+                let mut output = String::new();
+                for r in 0..rows {
+                    let (text, nums) = self.draw_row(&mut rng, th, &mut cells);
+                    if r > 0 {
+                        input.push('\n');
+                        output.push('\n');
+                    }
+                    input.push_str(&text.join(","));
+                    let _ = write!(output, "{:.6}", self.score(&nums));
+                }
+                let line = serde_json::json!({
+                    "captureData": {
+                        "endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": input, "encoding": "CSV"},
+                        "endpointOutput": {"observedContentType": "text/csv; charset=utf-8", "mode": "OUTPUT", "data": output, "encoding": "CSV"}
+                    },
+                    "eventMetadata": {"eventId": format!("{:016x}-{k}", self.seed), "inferenceTime": t.to_string()},
+                    "eventVersion": "0"
+                });
+                let file = &mut files[bucket].1;
+                file.push_str(&line.to_string());
+                file.push('\n');
+            }
+            files.retain(|f| !f.1.is_empty());
+            each_hour(hour, files);
+        }
+    }
+
+    /// Writes the capture files below `root` in the Data Capture layout.
+    pub fn write_capture(&self, root: &std::path::Path) -> std::io::Result<u64> {
+        let mut bytes = 0u64;
+        let mut err = None;
+        self.generate(|hour, files| {
+            if err.is_some() {
+                return;
+            }
+            let dir = root
+                .join(&self.endpoint)
+                .join(&self.variant)
+                .join(crate::capture::layout::hour_path(hour));
+            if let Err(e) = std::fs::create_dir_all(&dir) {
+                err = Some(e);
+                return;
+            }
+            for (name, text) in files {
+                bytes += text.len() as u64;
+                if let Err(e) = std::fs::write(dir.join(name), text) {
+                    err = Some(e);
+                    return;
+                }
+            }
+        });
+        match err {
+            Some(e) => Err(e),
+            None => Ok(bytes),
+        }
+    }
+}
+
+/// The bundled example stream (`examples/capture/`): on day 2 at 16:00 an upstream change sends
+/// `loan_amount` in cents for five hours (a sudden shift, fixed the same evening); from day 3 at
+/// 18:00 applicants' `income` creeps down by one standard deviation over two days (gradual).
+pub fn example_spec() -> StreamSpec {
+    StreamSpec {
+        endpoint: "loan-scoring-prod".into(),
+        variant: "AllTraffic".into(),
+        start: Timestamp::from_civil(2026, 3, 1, 0, 0, 0).unwrap_or(Timestamp::from_millis(0)),
+        hours: 120,
+        peak_rate: 100.0,
+        max_rows: 3,
+        features: loan_features(),
+        changes: vec![
+            Change::UnitChange {
+                feature: 0,
+                at: 40.0,
+                hours: 5.0,
+                factor: 100.0,
+            },
+            Change::MeanRamp {
+                features: vec![1],
+                at: 66.0,
+                hours: 48.0,
+                total_sd: -1.0,
+            },
+        ],
+        seed: 2026,
+    }
+}
+
+/// The feature set of the bundled loan-scoring example.
+pub fn loan_features() -> Vec<FeatureSpec> {
+    vec![
+        FeatureSpec::numeric("loan_amount", 15_000.0, 6_000.0, 2),
+        FeatureSpec::numeric("income", 62_000.0, 18_000.0, 2),
+        FeatureSpec::integer("term_months", 48.0, 12.0, 12, 84),
+        FeatureSpec::numeric("debt_to_income", 0.32, 0.09, 4),
+        FeatureSpec::integer("credit_lines", 7.0, 3.0, 0, 30),
+        FeatureSpec::category(
+            "home_ownership",
+            &[("RENT", 0.45), ("MORTGAGE", 0.4), ("OWN", 0.15)],
+        ),
+        FeatureSpec::category(
+            "purpose",
+            &[("DEBT", 0.5), ("CAR", 0.2), ("HOME", 0.2), ("OTHER", 0.1)],
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deterministic_and_shaped() {
+        let spec = StreamSpec {
+            endpoint: "ep".into(),
+            variant: "AllTraffic".into(),
+            start: Timestamp::parse_rfc3339("2026-03-01T00:00:00Z").unwrap(),
+            hours: 24,
+            peak_rate: 60.0,
+            max_rows: 3,
+            features: loan_features(),
+            changes: vec![],
+            seed: 7,
+        };
+        let mut a = vec![];
+        spec.generate(|h, f| a.push((h, f)));
+        let mut b = vec![];
+        spec.generate(|h, f| b.push((h, f)));
+        assert_eq!(a, b);
+        let per_hour: Vec<usize> = a
+            .iter()
+            .map(|(_, f)| f.iter().map(|x| x.1.lines().count()).sum())
+            .collect();
+        assert!(
+            per_hour[4] < per_hour[16],
+            "nights are quieter: {per_hour:?}"
+        );
+        let csv = spec.baseline_csv(10);
+        assert!(csv.starts_with("score,loan_amount,income,term_months"));
+        assert_eq!(csv.lines().count(), 11);
+    }
+}

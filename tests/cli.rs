@@ -1,0 +1,358 @@
+//! The `driftwatch` binary as a user runs it.
+
+#![allow(clippy::unwrap_used)] // tests: a panic is a failure with its message
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use driftwatch::baseline::{StatisticsFile, ViolationsFile};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the binary in `cwd` with a fixed region and no AWS environment.
+fn driftwatch(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_driftwatch"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env("DRIFTWATCH_LOG", "warn")
+        .output()
+        .expect("run driftwatch")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn replay_example(cwd: &Path) -> Output {
+    let capture = root().join("examples/capture");
+    let baseline = root().join("baselines/loan-scoring");
+    driftwatch(
+        cwd,
+        &[
+            "replay",
+            "--capture",
+            capture.to_str().unwrap(),
+            "--baseline",
+            baseline.to_str().unwrap(),
+            "--output",
+            "out",
+            "--events",
+            "events.jsonl",
+        ],
+    )
+}
+
+#[test]
+fn replay_of_the_bundled_example() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = replay_example(tmp.path());
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        text(&out.stderr)
+    );
+    // The summary shows both episodes.
+    assert!(stdout.contains("loan-scoring-prod/AllTraffic"), "{stdout}");
+    assert!(
+        stdout.contains("sudden") && stdout.contains("investigate"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("gradual") && stdout.contains("retrain"),
+        "{stdout}"
+    );
+
+    // Events: one per decision, in data time, exactly the envelope of DESIGN.md.
+    let events: Vec<serde_json::Value> = std::fs::read_to_string(tmp.path().join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let types: Vec<&str> = events
+        .iter()
+        .map(|e| e["detail-type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            "Sudden Data Shift Detected",
+            "Data Drift Resolved",
+            "Gradual Data Drift Detected"
+        ]
+    );
+    for e in &events {
+        for key in [
+            "version",
+            "id",
+            "detail-type",
+            "source",
+            "account",
+            "time",
+            "region",
+            "resources",
+            "detail",
+        ] {
+            assert!(e.get(key).is_some(), "missing {key}: {e}");
+        }
+        let d = &e["detail"];
+        for key in [
+            "schemaVersion",
+            "endpoint",
+            "variant",
+            "kind",
+            "action",
+            "episodeId",
+            "detectedAt",
+            "onset",
+            "window",
+            "features",
+            "violations",
+            "evidence",
+            "reports",
+        ] {
+            assert!(d.get(key).is_some(), "missing detail.{key}: {d}");
+        }
+        assert_eq!(e["time"], d["detectedAt"], "replay time is data time");
+        assert_eq!(e["source"], "driftwatch");
+        assert_eq!(
+            e["resources"][0],
+            "arn:aws:sagemaker:us-east-1:000000000000:endpoint/loan-scoring-prod"
+        );
+    }
+    assert_eq!(events[0]["detail"]["features"][0]["name"], "loan_amount");
+    assert_eq!(
+        events[0]["detail"]["episodeId"],
+        events[1]["detail"]["episodeId"]
+    );
+    assert_eq!(events[2]["detail"]["features"][0]["name"], "income");
+    insta::assert_json_snapshot!("example_events", events);
+
+    // Reports: Model Monitor's files and drift.json for every window, readable by their schemas.
+    let hour = tmp
+        .path()
+        .join("out/loan-scoring-prod/AllTraffic/2026/03/02/16");
+    let stats: StatisticsFile =
+        serde_json::from_str(&std::fs::read_to_string(hour.join("statistics.json")).unwrap())
+            .unwrap();
+    assert_eq!(stats.features.len(), 8);
+    let viol: ViolationsFile = serde_json::from_str(
+        &std::fs::read_to_string(hour.join("constraint_violations.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(viol
+        .violations
+        .iter()
+        .any(|v| v.feature_name == "loan_amount"
+            && v.constraint_check_type == "baseline_drift_check"));
+    let drift: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(hour.join("drift.json")).unwrap()).unwrap();
+    assert_eq!(drift["window"]["start"], "2026-03-02T16:00:00Z");
+    assert_eq!(drift["classification"]["state"], "sudden");
+    let windows = walk_count(&tmp.path().join("out/loan-scoring-prod"), "drift.json");
+    assert_eq!(windows, 120);
+
+    // The metrics table: one row per window and feature.
+    let file = std::fs::File::open(tmp.path().join("out/drift_metrics.parquet")).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
+    assert_eq!(rows, 120 * 8);
+}
+
+fn walk_count(dir: &Path, name: &str) -> usize {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            n += walk_count(&p, name);
+        } else if p.file_name().is_some_and(|f| f == name) {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn replays_are_deterministic() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    assert!(replay_example(a.path()).status.success());
+    assert!(replay_example(b.path()).status.success());
+    let read = |d: &Path, p: &str| std::fs::read(d.join(p)).unwrap();
+    assert_eq!(
+        read(a.path(), "events.jsonl"),
+        read(b.path(), "events.jsonl")
+    );
+    let w = "out/loan-scoring-prod/AllTraffic/2026/03/04/12/drift.json";
+    assert_eq!(read(a.path(), w), read(b.path(), w));
+}
+
+#[test]
+fn input_errors_exit_2_and_name_the_flag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let capture = root().join("examples/capture");
+    let capture = capture.to_str().unwrap();
+    let baseline = root().join("baselines/loan-scoring");
+    let baseline = baseline.to_str().unwrap();
+    std::fs::create_dir_all(tmp.path().join("empty")).unwrap();
+    let wrong_config = root().join("examples/config/wrong-key.toml");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["replay", "--capture", capture, "--baseline", "no-such-dir"],
+            "--baseline no-such-dir: not found",
+        ),
+        (
+            vec!["replay", "--capture", "empty", "--baseline", baseline],
+            "--capture empty: no .jsonl capture files",
+        ),
+        (
+            vec!["replay", "--capture", "missing", "--baseline", baseline],
+            "--capture missing: not found",
+        ),
+        (
+            vec![
+                "replay",
+                "--capture",
+                capture,
+                "--baseline",
+                baseline,
+                "--window",
+                "0s",
+            ],
+            "--window 0s: must be between 1m and 1d",
+        ),
+        (
+            vec![
+                "replay",
+                "--capture",
+                capture,
+                "--baseline",
+                baseline,
+                "--window",
+                "2d",
+            ],
+            "--window 2d: must be between 1m and 1d",
+        ),
+        (
+            vec![
+                "replay",
+                "--capture",
+                capture,
+                "--baseline",
+                baseline,
+                "--window",
+                "soon",
+            ],
+            "is not a duration",
+        ),
+        (
+            vec![
+                "replay",
+                "--capture",
+                capture,
+                "--baseline",
+                baseline,
+                "--config",
+                wrong_config.to_str().unwrap(),
+            ],
+            "unknown field `polling_interval`",
+        ),
+        (
+            vec![
+                "replay",
+                "--capture",
+                "s3://bucket/prefix/",
+                "--baseline",
+                baseline,
+            ],
+            "--capture s3://bucket/prefix/: s3:// locations are not supported by replay yet",
+        ),
+        (
+            vec!["baseline", "--input", "train.xlsx", "--output", "out"],
+            "pass --format csv|parquet|jsonl",
+        ),
+        (
+            vec!["baseline", "--input", "nope.csv", "--output", "out"],
+            "nope.csv: No such file",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = driftwatch(tmp.path(), &args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn baseline_command_writes_model_monitor_files() {
+    let Some(fx) = driftwatch::testing::sagemaker_fixtures() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = fx.join("aws__sagemaker-python-sdk/tests/data/pipeline/quality_check_step/data_quality/baseline_dataset.csv");
+    let out = driftwatch(
+        tmp.path(),
+        &[
+            "baseline",
+            "--input",
+            csv.to_str().unwrap(),
+            "--no-header",
+            "--output",
+            "bl",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("profiled 100 rows, 6 features"));
+    let ours: StatisticsFile = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("bl/statistics.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ours.features[0].name, "_c0");
+    // The files load back as a baseline a replay can use.
+    driftwatch::baseline::Baseline::load_dir(&tmp.path().join("bl")).unwrap();
+}
+
+#[test]
+fn replay_config_sets_envelope_and_sensitivity() {
+    let tmp = tempfile::tempdir().unwrap();
+    let capture = root().join("examples/capture");
+    let baseline = root().join("baselines/loan-scoring");
+    let config = root().join("examples/config/replay.toml");
+    let out = driftwatch(
+        tmp.path(),
+        &[
+            "replay",
+            "--capture",
+            capture.to_str().unwrap(),
+            "--baseline",
+            baseline.to_str().unwrap(),
+            "--events",
+            "e.jsonl",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let first = std::fs::read_to_string(tmp.path().join("e.jsonl")).unwrap();
+    let e: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    assert_eq!(e["source"], "com.example.drift");
+    assert_eq!(e["account"], "123456789012");
+    assert_eq!(e["region"], "eu-west-1");
+    assert_eq!(
+        e["resources"][0],
+        "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/loan-scoring-prod"
+    );
+    assert_eq!(
+        e["detail"]["reports"]["statistics"],
+        serde_json::Value::Null,
+        "no --output, no report URIs"
+    );
+}
