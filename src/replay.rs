@@ -29,8 +29,6 @@ use crate::time::Duration;
 pub const MIN_WINDOW: Duration = Duration::from_mins(1);
 /// Longest window `--window` accepts.
 pub const MAX_WINDOW: Duration = Duration::from_days(1);
-/// How far past a window's end the replay must be before the window closes.
-pub const REPLAY_GRACE: Duration = Duration::from_hours(1);
 /// File name of the metrics table inside `--output`.
 pub const METRICS_FILE: &str = "drift_metrics.parquet";
 /// Issues logged per stream and reason before the rest are only counted.
@@ -223,10 +221,8 @@ fn replay_stream(
     let mut engine = StreamEngine::new(stream.clone(), baseline.clone(), window);
     let mut logged: BTreeMap<SkipReason, u64> = BTreeMap::new();
     for file in files {
-        if let Some(hour) = file.hour {
-            for closed in engine.close_through(hour - REPLAY_GRACE) {
-                handle_window(closed, ctx)?;
-            }
+        for closed in engine.advance_to_folder(file.hour) {
+            handle_window(closed, ctx)?;
         }
         let f = std::fs::File::open(&file.path).map_err(|source| ReplayError::Read {
             path: file.path.display().to_string(),
@@ -302,7 +298,6 @@ fn handle_window(closed: ClosedWindow, ctx: &mut StreamRun<'_>) -> Result<(), Re
         let envelope = EventEnvelope::build(
             decision,
             &closed,
-            &drift,
             uris.as_ref(),
             ctx.settings,
             decision.detected_at,

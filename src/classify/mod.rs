@@ -378,7 +378,6 @@ impl StreamClassifier {
         let (breaks, break_detail) = if window_judged {
             self.breaks(
                 baseline,
-                closed,
                 drift,
                 &windows,
                 past.as_ref(),
@@ -528,11 +527,9 @@ impl StreamClassifier {
     }
 
     /// Schema and data-quality breaks against the baseline in this window.
-    #[allow(clippy::too_many_arguments)]
     fn breaks(
         &self,
         baseline: &Baseline,
-        closed: &ClosedWindow,
         drift: &WindowDrift,
         windows: &[FeatureWindow],
         past: Option<&WindowProfile>,
@@ -550,7 +547,6 @@ impl StreamClassifier {
             });
             detail.push(json!({"feature": null, "signal": "rows_skipped", "value": round6(share)}));
         }
-        let _ = closed;
         for v in &drift.violations {
             let (signal, feature) = match v.constraint_check_type.as_str() {
                 // Positional layouts name the last column; the inferred one is more useful.
@@ -611,7 +607,6 @@ impl StreamClassifier {
     /// The series a late change is looked for in (design.md, "late changes").
     fn series(
         &self,
-        i: usize,
         bf: &crate::baseline::BaselineFeature,
         kind: FeatureKind,
         span: &[&FeatureWindow],
@@ -619,7 +614,6 @@ impl StreamClassifier {
         let cfg = &self.cfg;
         let r: Reference = reference(bf);
         let mut out = Vec::new();
-        let _ = i;
         let single = |name: &'static str,
                       value: &dyn Fn(&FeatureWindow) -> Option<f64>,
                       var: f64,
@@ -751,7 +745,7 @@ impl StreamClassifier {
             return vec![];
         }
         let span = &judged[judged.len() - self.cfg.trend_windows.min(judged.len())..];
-        self.series(i, &baseline.features[i], drift.features[i].kind, span)
+        self.series(&baseline.features[i], drift.features[i].kind, span)
             .iter()
             .map(|s| {
                 let f = fit_group(&s.members);
@@ -800,7 +794,7 @@ impl StreamClassifier {
             return None;
         }
         let mut best: Option<ShapeHit> = None;
-        for series in self.series(i, bf, kind, span) {
+        for series in self.series(bf, kind, span) {
             let n = series.rows.len();
             if n < 8 {
                 continue;
@@ -1009,7 +1003,7 @@ impl StreamClassifier {
                 return false;
             }
             let span = &judged[judged.len().saturating_sub(cfg.trend_windows)..];
-            self.series(i, &c.baseline.features[i], c.drift.features[i].kind, span)
+            self.series(&c.baseline.features[i], c.drift.features[i].kind, span)
                 .iter()
                 .any(|s| {
                     pooled_level(s, span, cfg)

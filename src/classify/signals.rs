@@ -3,8 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::baseline::BaselineFeature;
-use crate::drift::distance::{linf_categorical, linf_floor, linf_numeric, CategoryCounts, C_ALPHA};
-use crate::drift::{window_categories, FeatureDrift, FeatureKind};
+use crate::drift::distance::{linf_categorical, linf_floor, linf_numeric, C_ALPHA};
+use crate::drift::{
+    baseline_categories, type_match, unseen_share, window_categories, FeatureDrift, FeatureKind,
+};
 use crate::profile::{FeatureProfile, InferredType};
 use crate::time::Timestamp;
 
@@ -198,22 +200,18 @@ pub fn step(
             })
         }
         FeatureKind::Categorical => {
-            let cat = bf.categorical.as_ref()?;
+            let bc = baseline_categories(bf)?;
             let (cc, pc) = (window_categories(current), window_categories(past));
             let (n, np) = (cc.total(), pc.total());
             if n <= 0.0 || np <= 0.0 {
                 return None;
             }
-            let bc = CategoryCounts {
-                counts: cat.counts.iter().map(|(v, c)| (v.as_str(), *c)).collect(),
-                other: 0.0,
-            };
             Some(Step {
                 d_step: linf_categorical(&cc, &pc),
                 floor: linf_floor(n, np),
                 floor_dec: dec(n, np),
                 d_ref: linf_categorical(&cc, &bc),
-                d_ref_floor_dec: dec(n, cat.total),
+                d_ref_floor_dec: dec(n, bc.total()),
                 d_ref_before: linf_categorical(&pc, &bc),
             })
         }
@@ -234,30 +232,9 @@ pub struct PastView {
 
 /// Returns what the recent past looked like for one feature.
 pub fn past_view(bf: &BaselineFeature, p: &FeatureProfile) -> PastView {
-    let present = p.present();
-    let type_match = (present > 0 && bf.expected_type != InferredType::Unknown).then(|| {
-        use crate::payload::ValueType::*;
-        let ok: u64 = [Integral, Fractional, Boolean, String]
-            .into_iter()
-            .filter(|t| bf.expected_type.accepts(*t))
-            .map(|t| p.types.get(t))
-            .sum();
-        ok as f64 / present as f64
-    });
-    let unseen = bf.categorical.as_ref().and_then(|cat| {
-        let wc = window_categories(p);
-        let n = wc.total();
-        (n > 0.0).then(|| {
-            let unseen: f64 = wc
-                .counts
-                .iter()
-                .filter(|(k, _)| !cat.index.contains_key(**k))
-                .map(|(_, v)| v)
-                .sum::<f64>()
-                + wc.other;
-            unseen / n
-        })
-    });
+    let type_match = (p.present() > 0 && bf.expected_type != InferredType::Unknown)
+        .then(|| type_match(bf.expected_type, p));
+    let unseen = baseline_categories(bf).and_then(|bc| unseen_share(&window_categories(p), &bc));
     PastView {
         completeness: p.completeness(),
         type_match,

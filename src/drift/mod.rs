@@ -142,7 +142,8 @@ pub fn window_categories(p: &FeatureProfile) -> CategoryCounts<'_> {
     }
 }
 
-fn baseline_categories(f: &BaselineFeature) -> Option<CategoryCounts<'_>> {
+/// Returns a view of a baseline feature's categories for the categorical distances.
+pub(crate) fn baseline_categories(f: &BaselineFeature) -> Option<CategoryCounts<'_>> {
     let cat = f.categorical.as_ref()?;
     Some(CategoryCounts {
         counts: cat.counts.iter().map(|(v, c)| (v.as_str(), *c)).collect(),
@@ -309,14 +310,7 @@ fn compare_feature(bf: &BaselineFeature, wp: &FeatureProfile) -> FeatureDrift {
         let wc = window_categories(wp);
         let n = wc.total();
         if n > 0.0 {
-            let unseen: f64 = wc
-                .counts
-                .iter()
-                .filter(|(k, _)| !bc.counts.contains_key(*k))
-                .map(|(_, v)| v)
-                .sum::<f64>()
-                + wc.other;
-            fd.unseen_share = Some(unseen / n);
+            fd.unseen_share = unseen_share(&wc, &bc);
             let simple = linf_categorical(&wc, &bc);
             let robust = linf_robust(simple, n, m);
             fd.linf_simple = Some(simple);
@@ -356,8 +350,27 @@ fn compare_feature(bf: &BaselineFeature, wp: &FeatureProfile) -> FeatureDrift {
     fd
 }
 
-/// Share of present values that conform to the expected type.
-fn type_match(expected: InferredType, wp: &FeatureProfile) -> f64 {
+/// Share of categorical values (overflow included) not among the baseline's values.
+pub(crate) fn unseen_share(
+    window: &CategoryCounts<'_>,
+    baseline: &CategoryCounts<'_>,
+) -> Option<f64> {
+    let n = window.total();
+    if n <= 0.0 {
+        return None;
+    }
+    let unseen: f64 = window
+        .counts
+        .iter()
+        .filter(|(k, _)| !baseline.counts.contains_key(*k))
+        .map(|(_, v)| v)
+        .sum::<f64>()
+        + window.other;
+    Some(unseen / n)
+}
+
+/// Share of present values that conform to the expected type (callers check there are some).
+pub(crate) fn type_match(expected: InferredType, wp: &FeatureProfile) -> f64 {
     use crate::payload::ValueType::*;
     let t = &wp.types;
     let matching: u64 = [Integral, Fractional, Boolean, String]

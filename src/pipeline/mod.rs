@@ -23,6 +23,9 @@ use crate::payload::{body_text, decode_body, PayloadError, Table};
 use crate::profile::{SkipCounts, SkipReason, WindowProfile};
 use crate::time::{Duration, Timestamp, Window};
 
+/// How far past a window's end the hour folders must be before it closes (design.md).
+pub const REPLAY_GRACE: Duration = Duration::from_hours(1);
+
 /// At most this many example issues are kept per window (all are counted).
 pub const ISSUES_PER_WINDOW: usize = 20;
 
@@ -395,6 +398,16 @@ impl StreamEngine {
         self.totals.records += part.profile.records;
         self.totals.rows += part.profile.rows;
         merge_open(slot, part);
+    }
+
+    /// Moves the watermark for the next object, from hour folder `hour`, in data order: closes
+    /// the windows that folder shows complete (ending at or before `hour - REPLAY_GRACE`).
+    /// Objects outside the hour layout (`None`) close nothing.
+    pub fn advance_to_folder(&mut self, hour: Option<Timestamp>) -> Vec<ClosedWindow> {
+        match hour {
+            Some(h) => self.close_through(h - REPLAY_GRACE),
+            None => Vec::new(),
+        }
     }
 
     /// Closes every window that ends at or before `t`, oldest first.

@@ -8,7 +8,6 @@ use serde::Serialize;
 use crate::baseline::Violation;
 use crate::classify::trend::Trend;
 use crate::classify::{Decision, Kind};
-use crate::drift::WindowDrift;
 use crate::pipeline::ClosedWindow;
 use crate::publish::report::ReportUris;
 use crate::time::Timestamp;
@@ -178,7 +177,6 @@ impl EventEnvelope {
     pub fn build(
         d: &Decision,
         closed: &ClosedWindow,
-        _drift: &WindowDrift,
         reports: Option<&ReportUris>,
         settings: &EventSettings,
         time: Timestamp,

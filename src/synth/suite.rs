@@ -401,7 +401,7 @@ pub fn run(
     };
     let mut err = None;
     spec.generate(|hour, files| {
-        for closed in engine.close_through(hour - crate::replay::REPLAY_GRACE) {
+        for closed in engine.advance_to_folder(Some(hour)) {
             handle(closed, &mut out);
         }
         for (name, text) in files {
