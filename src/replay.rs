@@ -116,6 +116,16 @@ pub struct StreamSummary {
     pub events: u64,
 }
 
+impl StreamSummary {
+    /// Returns `endpoint/variant`.
+    pub fn name(&self) -> String {
+        self.stream
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+}
+
 /// The result of a replay.
 #[derive(Debug, Clone, Default)]
 pub struct ReplaySummary {
@@ -365,11 +375,7 @@ pub fn print_summary(s: &ReplaySummary, out: &mut dyn Write) -> std::io::Result<
         "stream", "windows", "records", "rows", "skipped", "violating"
     )?;
     for st in &s.streams {
-        let name = st
-            .stream
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default();
+        let name = st.name();
         let mut feats: Vec<(&String, &u64)> = st.violations_by_feature.iter().collect();
         feats.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
         let shown: Vec<String> = feats
@@ -414,11 +420,7 @@ pub fn print_summary(s: &ReplaySummary, out: &mut dyn Write) -> std::io::Result<
     } else {
         writeln!(out, "episodes:")?;
         for st in &s.streams {
-            let name = st
-                .stream
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default();
+            let name = st.name();
             for e in &st.episodes {
                 writeln!(out, "  {name}  {e}")?;
             }

@@ -27,29 +27,27 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn replay_example(cwd: &Path) -> Output {
+/// Replays the bundled example in `cwd` with extra flags.
+fn replay_example(cwd: &Path, extra: &[&str]) -> Output {
     let capture = root().join("examples/capture");
     let baseline = root().join("baselines/loan-scoring");
-    driftwatch(
-        cwd,
-        &[
-            "replay",
-            "--capture",
-            capture.to_str().unwrap(),
-            "--baseline",
-            baseline.to_str().unwrap(),
-            "--output",
-            "out",
-            "--events",
-            "events.jsonl",
-        ],
-    )
+    let mut args = vec![
+        "replay",
+        "--capture",
+        capture.to_str().unwrap(),
+        "--baseline",
+        baseline.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    driftwatch(cwd, &args)
 }
+
+const OUT_AND_EVENTS: &[&str] = &["--output", "out", "--events", "events.jsonl"];
 
 #[test]
 fn replay_of_the_bundled_example() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = replay_example(tmp.path());
+    let out = replay_example(tmp.path(), OUT_AND_EVENTS);
     let stdout = text(&out.stdout);
     assert!(
         out.status.success(),
@@ -183,8 +181,8 @@ fn walk_count(dir: &Path, name: &str) -> usize {
 fn replays_are_deterministic() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
-    assert!(replay_example(a.path()).status.success());
-    assert!(replay_example(b.path()).status.success());
+    assert!(replay_example(a.path(), OUT_AND_EVENTS).status.success());
+    assert!(replay_example(b.path(), OUT_AND_EVENTS).status.success());
     let read = |d: &Path, p: &str| std::fs::read(d.join(p)).unwrap();
     assert_eq!(
         read(a.path(), "events.jsonl"),
@@ -323,22 +321,10 @@ fn baseline_command_writes_model_monitor_files() {
 #[test]
 fn replay_config_sets_envelope_and_sensitivity() {
     let tmp = tempfile::tempdir().unwrap();
-    let capture = root().join("examples/capture");
-    let baseline = root().join("baselines/loan-scoring");
     let config = root().join("examples/config/replay.toml");
-    let out = driftwatch(
+    let out = replay_example(
         tmp.path(),
-        &[
-            "replay",
-            "--capture",
-            capture.to_str().unwrap(),
-            "--baseline",
-            baseline.to_str().unwrap(),
-            "--events",
-            "e.jsonl",
-            "--config",
-            config.to_str().unwrap(),
-        ],
+        &["--events", "e.jsonl", "--config", config.to_str().unwrap()],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let first = std::fs::read_to_string(tmp.path().join("e.jsonl")).unwrap();

@@ -410,20 +410,7 @@ impl StreamSpec {
             }
             match &f.kind {
                 FeatureKind::Numeric { mean, sd, decimals } => {
-                    let mut v = self.numeric_value(rng, i, *mean, *sd, t);
-                    for c in &self.changes {
-                        if let Change::UnitChange {
-                            feature,
-                            at,
-                            hours,
-                            factor,
-                        } = c
-                        {
-                            if *feature == i && active(*at) && t < at + hours {
-                                v *= factor;
-                            }
-                        }
-                    }
+                    let v = self.numeric_value(rng, i, *mean, *sd, t) * self.unit_factor(i, t);
                     text.push(format!("{v:.decimals$}"));
                     nums.push(Some(v));
                 }
@@ -433,20 +420,9 @@ impl StreamSpec {
                     decimals,
                 } => {
                     // Shifts act on the log scale: one "sd" is one sigma.
-                    let mut v = median * self.numeric_value(rng, i, 0.0, *sigma, t).exp();
-                    for c in &self.changes {
-                        if let Change::UnitChange {
-                            feature,
-                            at,
-                            hours,
-                            factor,
-                        } = c
-                        {
-                            if *feature == i && active(*at) && t < at + hours {
-                                v *= factor;
-                            }
-                        }
-                    }
+                    let v = median
+                        * self.numeric_value(rng, i, 0.0, *sigma, t).exp()
+                        * self.unit_factor(i, t);
                     text.push(format!("{v:.decimals$}"));
                     nums.push(Some(v.ln()));
                 }
@@ -455,15 +431,7 @@ impl StreamSpec {
                         .numeric_value(rng, i, *mean, *sd, t)
                         .round()
                         .clamp(*lo as f64, *hi as f64);
-                    let factor = self.changes.iter().fold(1.0, |f, c| match c {
-                        Change::UnitChange {
-                            feature,
-                            at,
-                            hours,
-                            factor,
-                        } if *feature == i && active(*at) && t < at + hours => f * factor,
-                        _ => f,
-                    });
+                    let factor = self.unit_factor(i, t);
                     if factor == 1.0 {
                         text.push(format!("{}", v as i64));
                     } else if factor > 1.0 {
@@ -504,6 +472,19 @@ impl StreamSpec {
             }
         }
         (text, nums)
+    }
+
+    /// The product of the unit changes active on feature `i` at `t` hours.
+    fn unit_factor(&self, i: usize, t: f64) -> f64 {
+        self.changes.iter().fold(1.0, |f, c| match c {
+            Change::UnitChange {
+                feature,
+                at,
+                hours,
+                factor,
+            } if *feature == i && t >= *at && t < at + hours => f * factor,
+            _ => f,
+        })
     }
 
     fn numeric_value(&self, rng: &mut Rng, i: usize, mean: f64, sd: f64, t: f64) -> f64 {
