@@ -10,18 +10,10 @@ use driftwatch::time::Timestamp;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let get = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let get = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let out = PathBuf::from(get("--out").ok_or_else(|| anyhow::anyhow!("--out DIR is required"))?);
     let hours: u32 = get("--hours").map(|h| h.parse()).transpose()?.unwrap_or(48);
-    let peak: f64 = get("--peak")
-        .map(|h| h.parse())
-        .transpose()?
-        .unwrap_or(3000.0);
+    let peak: f64 = get("--peak").map(|h| h.parse()).transpose()?.unwrap_or(3000.0);
     let spec = StreamSpec {
         endpoint: "bench".into(),
         variant: "AllTraffic".into(),

@@ -24,9 +24,6 @@ fn main() -> anyhow::Result<()> {
     let built = build(&tmp, InputFormat::Csv, true)?;
     write_dir(&built, &root.join("baselines/loan-scoring"))?;
     std::fs::remove_file(&tmp)?;
-    println!(
-        "wrote {bytes} bytes of capture to {} and baselines/loan-scoring/",
-        capture.display()
-    );
+    println!("wrote {bytes} bytes of capture to {} and baselines/loan-scoring/", capture.display());
     Ok(())
 }

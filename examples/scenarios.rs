@@ -12,16 +12,10 @@ fn main() -> anyhow::Result<()> {
             .ok_or_else(|| anyhow::anyhow!("--window: bad duration"))?,
         None => Duration::from_hours(1),
     };
-    let only: Option<&String> = args
-        .iter()
-        .position(|a| a == "--only")
-        .and_then(|i| args.get(i + 1));
+    let only: Option<&String> = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1));
     let mut cfg = ClassifierConfig::default();
     let flag = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse::<f64>().ok())
+        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse::<f64>().ok())
     };
     if let Some(v) = flag("--change-evidence") {
         cfg.change_evidence = v;
@@ -33,25 +27,15 @@ fn main() -> anyhow::Result<()> {
         cfg.z_level = v;
     }
     let mut scores = Vec::new();
-    let random: Option<usize> = args
-        .iter()
-        .position(|a| a == "--random")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok());
-    let seed: u64 = args
-        .iter()
-        .position(|a| a == "--seed")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1);
+    let random: Option<usize> =
+        args.iter().position(|a| a == "--random").and_then(|i| args.get(i + 1)).and_then(|n| n.parse().ok());
+    let seed: u64 =
+        args.iter().position(|a| a == "--seed").and_then(|i| args.get(i + 1)).and_then(|n| n.parse().ok()).unwrap_or(1);
     let scenarios = match random {
         Some(n) => random_suite_of(
             n,
             seed,
-            args.iter()
-                .position(|a| a == "--kind")
-                .and_then(|i| args.get(i + 1))
-                .map(String::as_str),
+            args.iter().position(|a| a == "--kind").and_then(|i| args.get(i + 1)).map(String::as_str),
         ),
         None => suite(),
     };
@@ -73,22 +57,10 @@ fn main() -> anyhow::Result<()> {
                     sc.name,
                     d.kind.as_str(),
                     e["decision"],
-                    e["trend"]["series"]
-                        .as_str()
-                        .or(e["lateStep"]["series"].as_str())
-                        .unwrap_or("-"),
-                    e["trend"]["levelZ"]
-                        .as_f64()
-                        .or(e["lateStep"]["levelZ"].as_f64())
-                        .unwrap_or(0.0),
-                    e["trend"]["changeEvidence"]
-                        .as_f64()
-                        .or(e["lateStep"]["changeEvidence"].as_f64())
-                        .unwrap_or(0.0),
-                    e["trend"]["stepOverRamp"]
-                        .as_f64()
-                        .or(e["lateStep"]["stepOverRamp"].as_f64())
-                        .unwrap_or(0.0),
+                    e["trend"]["series"].as_str().or(e["lateStep"]["series"].as_str()).unwrap_or("-"),
+                    e["trend"]["levelZ"].as_f64().or(e["lateStep"]["levelZ"].as_f64()).unwrap_or(0.0),
+                    e["trend"]["changeEvidence"].as_f64().or(e["lateStep"]["changeEvidence"].as_f64()).unwrap_or(0.0),
+                    e["trend"]["stepOverRamp"].as_f64().or(e["lateStep"]["stepOverRamp"].as_f64()).unwrap_or(0.0),
                     d.features.first().map(|f| f.name.as_str()).unwrap_or("-"),
                 );
             }

@@ -52,9 +52,10 @@ pub struct EventsSection {
     pub bus: Option<String>,
     /// Event `source` (default `driftwatch`; `aws.*` is reserved).
     pub source: Option<String>,
-    /// Account id for envelopes written by `replay` (the service uses its own).
+    /// Account id in the events' `resources` ARNs; `serve` falls back to the account in the
+    /// bus ARN (without either, events carry no resources).
     pub account: Option<String>,
-    /// Region for envelopes written by `replay` (the service uses its own).
+    /// Region in the events' `resources` ARNs; `serve` falls back to the SDK's region.
     pub region: Option<String>,
 }
 
@@ -163,9 +164,9 @@ pub struct EventsConfig {
     pub bus: Option<String>,
     /// Event source.
     pub source: String,
-    /// Account for replay envelopes.
+    /// Account in resource ARNs.
     pub account: Option<String>,
-    /// Region for replay envelopes.
+    /// Region in resource ARNs.
     pub region: Option<String>,
 }
 
@@ -227,20 +228,13 @@ pub enum ConfigError {
 }
 
 const SECTIONS: [&str; 5] = ["state", "events", "reports", "server", "classifier"];
-const NOT_CONFIG: [&str; 3] = [
-    "DRIFTWATCH_LOG",
-    "DRIFTWATCH_LOG_FORMAT",
-    "DRIFTWATCH_CONFIG",
-];
+const NOT_CONFIG: [&str; 3] = ["DRIFTWATCH_LOG", "DRIFTWATCH_LOG_FORMAT", "DRIFTWATCH_CONFIG"];
 
 impl Config {
     /// Reads, overrides from the environment, and validates a file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: p.clone(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: p.clone(), source })?;
         Config::from_toml(&text, &p, std::env::vars())
     }
 
@@ -250,38 +244,25 @@ impl Config {
         path: &str,
         env: impl Iterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
         apply_env(&mut table, env)?;
-        let file: ConfigFile =
-            table
-                .try_into()
-                .map_err(|e: toml::de::Error| ConfigError::Parse {
-                    path: path.to_owned(),
-                    message: e.to_string(),
-                })?;
+        let file: ConfigFile = table
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
         file.validate(path)
     }
 }
 
-fn apply_env(
-    table: &mut toml::Table,
-    env: impl Iterator<Item = (String, String)>,
-) -> Result<(), ConfigError> {
-    let mut vars: Vec<(String, String)> =
-        env.filter(|(k, _)| k.starts_with("DRIFTWATCH_")).collect();
+fn apply_env(table: &mut toml::Table, env: impl Iterator<Item = (String, String)>) -> Result<(), ConfigError> {
+    let mut vars: Vec<(String, String)> = env.filter(|(k, _)| k.starts_with("DRIFTWATCH_")).collect();
     vars.sort();
     for (name, value) in vars {
         if NOT_CONFIG.contains(&name.as_str()) {
             continue;
         }
         let rest = name["DRIFTWATCH_".len()..].to_ascii_lowercase();
-        let Some((section, key)) = rest
-            .split_once('_')
-            .filter(|(s, k)| SECTIONS.contains(s) && !k.is_empty())
-        else {
+        let Some((section, key)) = rest.split_once('_').filter(|(s, k)| SECTIONS.contains(s) && !k.is_empty()) else {
             return Err(ConfigError::Invalid {
                 path: "environment".into(),
                 key: name,
@@ -291,18 +272,14 @@ fn apply_env(
                 ),
             });
         };
-        let parsed = if let Ok(i) = value.parse::<i64>() {
-            toml::Value::Integer(i)
-        } else if let Ok(f) = value.parse::<f64>() {
-            toml::Value::Float(f)
-        } else if let Ok(b) = value.parse::<bool>() {
-            toml::Value::Boolean(b)
-        } else {
-            toml::Value::String(value)
+        // [classifier] keys are numbers; every other overridable key is a string (an account
+        // id such as 123456789012 must stay one).
+        let parsed = match (section, value.parse::<i64>(), value.parse::<f64>()) {
+            ("classifier", Ok(i), _) => toml::Value::Integer(i),
+            ("classifier", _, Ok(f)) => toml::Value::Float(f),
+            _ => toml::Value::String(value),
         };
-        let entry = table
-            .entry(section.to_owned())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = table.entry(section.to_owned()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
         match entry {
             toml::Value::Table(t) => {
                 t.insert(key.to_owned(), parsed);
@@ -319,20 +296,13 @@ fn apply_env(
     Ok(())
 }
 
-fn duration(
-    path: &str,
-    key: &str,
-    v: Option<&str>,
-    default: Duration,
-) -> Result<Duration, ConfigError> {
+fn duration(path: &str, key: &str, v: Option<&str>, default: Duration) -> Result<Duration, ConfigError> {
     match v {
         None => Ok(default),
         Some(s) => Duration::parse(s).ok_or_else(|| ConfigError::Invalid {
             path: path.to_owned(),
             key: key.to_owned(),
-            message: format!(
-                "{s:?} is not a duration; write a number and a unit, e.g. 90s, 15m, 1h, 1d"
-            ),
+            message: format!("{s:?} is not a duration; write a number and a unit, e.g. 90s, 15m, 1h, 1d"),
         }),
     }
 }
@@ -340,48 +310,28 @@ fn duration(
 impl ConfigFile {
     /// Validates into runtime types.
     pub fn validate(self, path: &str) -> Result<Config, ConfigError> {
-        let invalid = |key: &str, message: String| ConfigError::Invalid {
-            path: path.to_owned(),
-            key: key.to_owned(),
-            message,
-        };
+        let invalid =
+            |key: &str, message: String| ConfigError::Invalid { path: path.to_owned(), key: key.to_owned(), message };
         let events = self.events.unwrap_or_default();
-        let source = events
-            .source
-            .unwrap_or_else(|| crate::publish::events::DEFAULT_SOURCE.to_owned());
+        let source = events.source.unwrap_or_else(|| crate::publish::events::DEFAULT_SOURCE.to_owned());
         if source.is_empty() || source.len() > 256 || source.starts_with("aws.") {
             return Err(invalid(
                 "[events] source",
-                format!(
-                    "{source:?}: use 1-256 characters not starting with \"aws.\" (reserved by AWS)"
-                ),
+                format!("{source:?}: use 1-256 characters not starting with \"aws.\" (reserved by AWS)"),
             ));
         }
         if let Some(a) = &events.account {
             if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(invalid(
-                    "[events] account",
-                    format!("{a:?}: an AWS account id is 12 digits"),
-                ));
+                return Err(invalid("[events] account", format!("{a:?}: an AWS account id is 12 digits")));
             }
         }
-        let server = self.server.unwrap_or(ServerSection {
-            listen: None,
-            unhealthy_after: None,
-        });
+        let server = self.server.unwrap_or(ServerSection { listen: None, unhealthy_after: None });
         let listen_text = server.listen.as_deref().unwrap_or("0.0.0.0:9090");
         let listen: SocketAddr = listen_text.parse().map_err(|_| {
-            invalid(
-                "[server] listen",
-                format!("{listen_text:?}: use host:port with an IP address, e.g. 0.0.0.0:9090"),
-            )
+            invalid("[server] listen", format!("{listen_text:?}: use host:port with an IP address, e.g. 0.0.0.0:9090"))
         })?;
-        let unhealthy_after = duration(
-            path,
-            "[server] unhealthy_after",
-            server.unhealthy_after.as_deref(),
-            Duration::from_mins(10),
-        )?;
+        let unhealthy_after =
+            duration(path, "[server] unhealthy_after", server.unhealthy_after.as_deref(), Duration::from_mins(10))?;
         for (key, uri) in [
             ("[state] uri", self.state.as_ref().map(|s| &s.uri)),
             ("[reports] uri", self.reports.as_ref().map(|r| &r.uri)),
@@ -414,10 +364,7 @@ impl ConfigFile {
         ];
         for (k, v, lo, hi) in ranges {
             if !(lo..=hi).contains(&v) {
-                return Err(invalid(
-                    &format!("[classifier] {k}"),
-                    format!("{v} is out of range; use {lo} to {hi}"),
-                ));
+                return Err(invalid(&format!("[classifier] {k}"), format!("{v} is out of range; use {lo} to {hi}")));
             }
         }
         for (k, v) in [
@@ -426,10 +373,7 @@ impl ConfigFile {
             ("confirm", classifier.confirm),
         ] {
             if v == 0 || v > 100 {
-                return Err(invalid(
-                    &format!("[classifier] {k}"),
-                    format!("{v} is out of range; use 1 to 100"),
-                ));
+                return Err(invalid(&format!("[classifier] {k}"), format!("{v} is out of range; use 1 to 100")));
             }
         }
         let mut monitors = Vec::with_capacity(self.monitors.len());
@@ -437,43 +381,32 @@ impl ConfigFile {
             let label = format!("[[monitor]] {} ({})", i + 1, m.endpoint);
             let key = |k: &str| format!("{label} {k}");
             if !valid_endpoint_name(&m.endpoint) {
-                return Err(invalid(&key("endpoint"), format!("{:?} is not a SageMaker endpoint name (letters, digits and hyphens, at most 63)", m.endpoint)));
+                return Err(invalid(
+                    &key("endpoint"),
+                    format!(
+                        "{:?} is not a SageMaker endpoint name (letters, digits and hyphens, at most 63)",
+                        m.endpoint
+                    ),
+                ));
             }
-            let window = duration(
-                path,
-                &key("window"),
-                m.window.as_deref(),
-                Duration::from_hours(1),
-            )?;
+            let window = duration(path, &key("window"), m.window.as_deref(), Duration::from_hours(1))?;
             if window < crate::replay::MIN_WINDOW || window > crate::replay::MAX_WINDOW {
-                return Err(invalid(
-                    &key("window"),
-                    format!("{window} is out of range; use 1m to 1d"),
-                ));
+                return Err(invalid(&key("window"), format!("{window} is out of range; use 1m to 1d")));
             }
-            let poll_interval = duration(
-                path,
-                &key("poll_interval"),
-                m.poll_interval.as_deref(),
-                Duration::from_secs(60),
-            )?;
+            let poll_interval =
+                duration(path, &key("poll_interval"), m.poll_interval.as_deref(), Duration::from_secs(60))?;
             if poll_interval < Duration::from_secs(1) {
-                return Err(invalid(
-                    &key("poll_interval"),
-                    format!("{poll_interval}: use at least 1s"),
-                ));
+                return Err(invalid(&key("poll_interval"), format!("{poll_interval}: use at least 1s")));
             }
-            let settle = duration(
-                path,
-                &key("settle"),
-                m.settle.as_deref(),
-                Duration::from_mins(5),
-            )?;
+            let settle = duration(path, &key("settle"), m.settle.as_deref(), Duration::from_mins(5))?;
             let start = match m.start.as_deref() {
                 None | Some("now") => StartAt::Now,
                 Some("earliest") => StartAt::Earliest,
                 Some(s) => StartAt::At(Timestamp::parse_rfc3339(s).ok_or_else(|| {
-                    invalid(&key("start"), format!("{s:?}: use \"earliest\", \"now\" or an RFC 3339 time such as 2026-03-01T00:00:00Z"))
+                    invalid(
+                        &key("start"),
+                        format!("{s:?}: use \"earliest\", \"now\" or an RFC 3339 time such as 2026-03-01T00:00:00Z"),
+                    )
                 })?),
             };
             for (k, u) in [("capture", &m.capture), ("baseline", &m.baseline)] {
@@ -491,30 +424,16 @@ impl ConfigFile {
                 poll_interval,
                 settle,
             };
-            if monitors
-                .iter()
-                .any(|o: &MonitorConfig| o.endpoint == mc.endpoint && o.variant == mc.variant)
-            {
-                return Err(invalid(
-                    &key("endpoint"),
-                    "the same endpoint and variant are listed twice".into(),
-                ));
+            if monitors.iter().any(|o: &MonitorConfig| o.endpoint == mc.endpoint && o.variant == mc.variant) {
+                return Err(invalid(&key("endpoint"), "the same endpoint and variant are listed twice".into()));
             }
             monitors.push(mc);
         }
         Ok(Config {
             state: self.state.map(|s| s.uri),
-            events: EventsConfig {
-                bus: events.bus,
-                source,
-                account: events.account,
-                region: events.region,
-            },
+            events: EventsConfig { bus: events.bus, source, account: events.account, region: events.region },
             reports: self.reports.map(|r| r.uri),
-            server: ServerConfig {
-                listen,
-                unhealthy_after,
-            },
+            server: ServerConfig { listen, unhealthy_after },
             classifier,
             monitors,
         })
@@ -533,9 +452,7 @@ fn check_uri(u: &str) -> Result<(), String> {
     if let Some(rest) = u.strip_prefix("s3://") {
         let bucket = rest.split('/').next().unwrap_or("");
         if bucket.len() < 3 || bucket.len() > 63 {
-            return Err(format!(
-                "{u:?}: the bucket name must have 3 to 63 characters"
-            ));
+            return Err(format!("{u:?}: the bucket name must have 3 to 63 characters"));
         }
         return Ok(());
     }
@@ -553,20 +470,14 @@ mod tests {
     use super::*;
 
     fn example(name: &str) -> String {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("examples/config")
-            .join(name);
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/config").join(name);
         std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
     }
 
     #[test]
     fn example_configs_load() {
-        let c =
-            Config::from_toml(&example("serve.toml"), "serve.toml", std::iter::empty()).unwrap();
-        assert_eq!(
-            c.state.as_deref(),
-            Some("s3://ml-capture/driftwatch/state/")
-        );
+        let c = Config::from_toml(&example("serve.toml"), "serve.toml", std::iter::empty()).unwrap();
+        assert_eq!(c.state.as_deref(), Some("s3://ml-capture/driftwatch/state/"));
         assert_eq!(c.events.bus.as_deref(), Some("ml-drift"));
         assert_eq!(c.monitors.len(), 2);
         assert_eq!(c.monitors[0].window, Duration::from_hours(1));
@@ -575,8 +486,7 @@ mod tests {
         assert_eq!(c.monitors[1].start, StartAt::Now);
         assert_eq!(c.monitors[1].variant, None);
         assert_eq!(c.server.listen.port(), 9090);
-        let r =
-            Config::from_toml(&example("replay.toml"), "replay.toml", std::iter::empty()).unwrap();
+        let r = Config::from_toml(&example("replay.toml"), "replay.toml", std::iter::empty()).unwrap();
         assert_eq!(r.classifier.min_rows, 50);
         assert!(r.monitors.is_empty());
     }
@@ -585,16 +495,11 @@ mod tests {
     fn wrong_configs_name_the_key() {
         let cases = [
             ("wrong-key.toml", "unknown field `polling_interval`"),
-            (
-                "bad-window.toml",
-                "[[monitor]] 1 (loan-scoring-prod) window: 0s is out of range",
-            ),
+            ("bad-window.toml", "[[monitor]] 1 (loan-scoring-prod) window: 0s is out of range"),
             ("aws-source.toml", "[events] source"),
         ];
         for (file, want) in cases {
-            let err = Config::from_toml(&example(file), file, std::iter::empty())
-                .unwrap_err()
-                .to_string();
+            let err = Config::from_toml(&example(file), file, std::iter::empty()).unwrap_err().to_string();
             assert!(err.contains(want), "{file}: {err}");
             assert!(err.starts_with(file), "{file}: {err}");
         }
@@ -605,48 +510,39 @@ mod tests {
         let env = vec![
             ("DRIFTWATCH_EVENTS_BUS".to_owned(), "other-bus".to_owned()),
             ("DRIFTWATCH_CLASSIFIER_MIN_ROWS".to_owned(), "99".to_owned()),
+            ("DRIFTWATCH_CLASSIFIER_Z_LEVEL".to_owned(), "2.5".to_owned()),
+            ("DRIFTWATCH_EVENTS_ACCOUNT".to_owned(), "123456789012".to_owned()),
+            ("DRIFTWATCH_SERVER_UNHEALTHY_AFTER".to_owned(), "10m".to_owned()),
             ("DRIFTWATCH_LOG".to_owned(), "debug".to_owned()),
             ("PATH".to_owned(), "/bin".to_owned()),
         ];
         let c = Config::from_toml(&example("serve.toml"), "serve.toml", env.into_iter()).unwrap();
         assert_eq!(c.events.bus.as_deref(), Some("other-bus"));
         assert_eq!(c.classifier.min_rows, 99);
+        assert_eq!(c.classifier.z_level, 2.5);
+        assert_eq!(c.events.account.as_deref(), Some("123456789012"), "digits stay a string");
+        assert_eq!(c.server.unhealthy_after, crate::time::Duration::from_mins(10));
         let bad = vec![("DRIFTWATCH_NOPE_X".to_owned(), "1".to_owned())];
-        let err = Config::from_toml("", "x", bad.into_iter())
-            .unwrap_err()
-            .to_string();
+        let err = Config::from_toml("", "x", bad.into_iter()).unwrap_err().to_string();
         assert!(err.contains("DRIFTWATCH_NOPE_X"), "{err}");
         let bad = vec![("DRIFTWATCH_CLASSIFIER_MIN_ROWZ".to_owned(), "1".to_owned())];
-        let err = Config::from_toml("", "x", bad.into_iter())
-            .unwrap_err()
-            .to_string();
+        let err = Config::from_toml("", "x", bad.into_iter()).unwrap_err().to_string();
         assert!(err.contains("min_rowz"), "{err}");
     }
 
     #[test]
     fn value_checks() {
         let cases = [
-            (
-                "[classifier]\nnoise_floor_c = 0.1",
-                "[classifier] noise_floor_c",
-            ),
+            ("[classifier]\nnoise_floor_c = 0.1", "[classifier] noise_floor_c"),
             ("[server]\nlisten = \"localhost\"", "[server] listen"),
             ("[state]\nuri = \"gs://x/y\"", "[state] uri"),
             ("[[monitor]]\nendpoint = \"bad_name\"", "endpoint"),
-            (
-                "[[monitor]]\nendpoint = \"a\"\nstart = \"yesterday\"",
-                "start",
-            ),
-            (
-                "[[monitor]]\nendpoint = \"a\"\n[[monitor]]\nendpoint = \"a\"",
-                "listed twice",
-            ),
+            ("[[monitor]]\nendpoint = \"a\"\nstart = \"yesterday\"", "start"),
+            ("[[monitor]]\nendpoint = \"a\"\n[[monitor]]\nendpoint = \"a\"", "listed twice"),
             ("[events]\naccount = \"12\"", "[events] account"),
         ];
         for (text, want) in cases {
-            let err = Config::from_toml(text, "t.toml", std::iter::empty())
-                .unwrap_err()
-                .to_string();
+            let err = Config::from_toml(text, "t.toml", std::iter::empty()).unwrap_err().to_string();
             assert!(err.contains(want), "{text:?}: {err}");
         }
     }

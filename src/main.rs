@@ -58,17 +58,31 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Watch endpoints: read new Data Capture objects from S3, publish events to EventBridge,
+    /// write reports and checkpoints; serve /healthz and /metrics. Stops cleanly on SIGTERM.
+    #[cfg(feature = "aws")]
+    Serve {
+        /// Configuration file (see examples/config/serve.toml).
+        #[arg(long, env = "DRIFTWATCH_CONFIG")]
+        config: PathBuf,
+        /// How long shutdown may take to write checkpoints and send the outbox.
+        #[arg(long, default_value = "20s", value_parser = parse_duration)]
+        shutdown_timeout: Duration,
+    },
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    Duration::parse(s).ok_or_else(|| {
-        format!("{s:?} is not a duration; write a number and a unit, e.g. 15m, 1h, 1d")
-    })
+    Duration::parse(s).ok_or_else(|| format!("{s:?} is not a duration; write a number and a unit, e.g. 15m, 1h, 1d"))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    #[cfg(feature = "aws")]
+    let service = matches!(cli.command, Command::Serve { .. });
+    #[cfg(not(feature = "aws"))]
+    let service = false;
+    // JSON logs for the service (containers, CloudWatch), readable ones for the CLI.
+    init_logging(service);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(e)) => {
@@ -101,12 +115,7 @@ fn reject_s3(flag: &str, p: &std::path::Path) -> Result<(), Failure> {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::Baseline {
-            input,
-            format,
-            no_header,
-            output,
-        } => {
+        Command::Baseline { input, format, no_header, output } => {
             reject_s3("--output", &output)?;
             let format = match format.or_else(|| InputFormat::from_path(&input)) {
                 Some(f) => f,
@@ -117,8 +126,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     )))
                 }
             };
-            let built =
-                build::build(&input, format, !no_header).map_err(|e| Failure::Usage(e.into()))?;
+            let built = build::build(&input, format, !no_header).map_err(|e| Failure::Usage(e.into()))?;
             build::write_dir(&built, &output).map_err(|e| Failure::Runtime(e.into()))?;
             println!(
                 "profiled {} rows, {} features -> {}/statistics.json, {}/constraints.json",
@@ -129,14 +137,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             );
             Ok(())
         }
-        Command::Replay {
-            capture,
-            baseline,
-            window,
-            events,
-            output,
-            config,
-        } => {
+        Command::Replay { capture, baseline, window, events, output, config } => {
             reject_s3("--capture", &capture)?;
             reject_s3("--baseline", &baseline)?;
             if let Some(o) = &output {
@@ -144,12 +145,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             let (classifier, event_settings) = match &config {
                 Some(path) => {
-                    let c = Config::load(path)
-                        .map_err(|e| Failure::Usage(anyhow::Error::new(e).context("--config")))?;
-                    let mut s = EventSettings {
-                        source: c.events.source.clone(),
-                        ..EventSettings::default()
-                    };
+                    let c =
+                        Config::load(path).map_err(|e| Failure::Usage(anyhow::Error::new(e).context("--config")))?;
+                    let mut s = EventSettings { source: c.events.source.clone(), ..EventSettings::default() };
                     if let Some(a) = c.events.account {
                         s.account = a;
                     }
@@ -178,20 +176,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
             })?;
             let mut out = std::io::stdout().lock();
-            replay::print_summary(&summary, &mut out)
-                .context("writing the summary")
-                .map_err(Failure::Runtime)?;
+            replay::print_summary(&summary, &mut out).context("writing the summary").map_err(Failure::Runtime)?;
             if let Some(o) = &output {
-                println!(
-                    "\nreports: {}/<endpoint>/<variant>/yyyy/mm/dd/HH/",
-                    o.display()
-                );
-                println!(
-                    "metrics: {}/{} ({} rows)",
-                    o.display(),
-                    replay::METRICS_FILE,
-                    summary.metrics_rows
-                );
+                println!("\nreports: {}/<endpoint>/<variant>/yyyy/mm/dd/HH/", o.display());
+                println!("metrics: {}/{} ({} rows)", o.display(), replay::METRICS_FILE, summary.metrics_rows);
             }
             if let Some(e) = &events {
                 let n: u64 = summary.streams.iter().map(|s| s.events).sum();
@@ -199,24 +187,36 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        #[cfg(feature = "aws")]
+        Command::Serve { config, shutdown_timeout } => {
+            let config =
+                Config::load(&config).map_err(|e| Failure::Usage(anyhow::Error::new(e).context("--config")))?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")
+                .map_err(Failure::Runtime)?;
+            let timeout = std::time::Duration::from_millis(shutdown_timeout.millis().max(0) as u64);
+            runtime.block_on(driftwatch::serve::wiring::serve(config, timeout)).map_err(|e| match e {
+                driftwatch::serve::ServeError::Config(_)
+                | driftwatch::serve::ServeError::Discovery(_)
+                | driftwatch::serve::ServeError::Baseline { .. } => Failure::Usage(e.into()),
+                other => Failure::Runtime(other.into()),
+            })
+        }
     }
 }
 
-fn init_logging() {
+fn init_logging(json_by_default: bool) {
     use tracing_subscriber::{fmt, EnvFilter};
-    let filter =
-        EnvFilter::try_from_env("DRIFTWATCH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = std::env::var("DRIFTWATCH_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let builder = fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false);
+    let filter = EnvFilter::try_from_env("DRIFTWATCH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = match std::env::var("DRIFTWATCH_LOG_FORMAT") {
+        Ok(f) => f.eq_ignore_ascii_case("json"),
+        Err(_) => json_by_default,
+    };
+    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
     if json {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .init();
+        builder.json().flatten_event(true).with_current_span(false).init();
     } else {
         builder.compact().init();
     }

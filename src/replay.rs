@@ -21,8 +21,8 @@ use crate::pipeline::{ClosedWindow, RecordIssue, StreamEngine};
 use crate::profile::{SkipCounts, SkipReason};
 use crate::publish::events::{EventEnvelope, EventSettings};
 use crate::publish::metrics_table::MetricsTable;
-use crate::publish::report::{write_window, WindowReport};
-use crate::publish::store::{LocalStore, ObjectStore, StoreError};
+use crate::publish::report::{render_window, ReportUris, WindowReport};
+use crate::store::{LocalStore, ObjectStore, StoreError};
 use crate::time::Duration;
 
 /// Shortest window `--window` accepts.
@@ -86,10 +86,7 @@ pub enum ReplayError {
 impl ReplayError {
     /// Returns whether this is a problem with the command's input (exit code 2).
     pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            ReplayError::Baseline(_) | ReplayError::Source(_) | ReplayError::Usage(_)
-        )
+        matches!(self, ReplayError::Baseline(_) | ReplayError::Source(_) | ReplayError::Usage(_))
     }
 }
 
@@ -119,10 +116,7 @@ pub struct StreamSummary {
 impl StreamSummary {
     /// Returns `endpoint/variant`.
     pub fn name(&self) -> String {
-        self.stream
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default()
+        self.stream.as_ref().map(ToString::to_string).unwrap_or_default()
     }
 }
 
@@ -167,15 +161,12 @@ pub fn run(opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
         bar.set_message(stream.to_string());
         let mut ctx = StreamRun {
             baseline: &baseline,
-            store: store.as_ref().map(|s| s as &dyn ObjectStore),
+            store: store.as_ref(),
             table: table.as_mut(),
             events: events_out.as_mut(),
             classifier: StreamClassifier::new(stream.clone(), &baseline, opts.classifier.clone()),
             settings: &opts.event_settings,
-            summary: StreamSummary {
-                stream: Some(stream.clone()),
-                ..Default::default()
-            },
+            summary: StreamSummary { stream: Some(stream.clone()), ..Default::default() },
         };
         let engine = replay_stream(stream, files, &baseline, window, &bar, &mut ctx)?;
         let totals = engine.totals();
@@ -201,9 +192,9 @@ fn progress_bar(enabled: bool, total: u64) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} {msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-    ) {
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} {msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
@@ -212,7 +203,7 @@ fn progress_bar(enabled: bool, total: u64) -> ProgressBar {
 /// Per-stream sinks of a replay.
 struct StreamRun<'a> {
     baseline: &'a Baseline,
-    store: Option<&'a dyn ObjectStore>,
+    store: Option<&'a LocalStore>,
     table: Option<&'a mut MetricsTable>,
     events: Option<&'a mut EventsFile>,
     classifier: StreamClassifier,
@@ -234,10 +225,8 @@ fn replay_stream(
         for closed in engine.advance_to_folder(file.hour) {
             handle_window(closed, ctx)?;
         }
-        let f = std::fs::File::open(&file.path).map_err(|source| ReplayError::Read {
-            path: file.path.display().to_string(),
-            source,
-        })?;
+        let f = std::fs::File::open(&file.path)
+            .map_err(|source| ReplayError::Read { path: file.path.display().to_string(), source })?;
         let reader = BufReader::with_capacity(256 * 1024, f);
         let mut on_issue = |i: &RecordIssue| {
             let n = logged.entry(i.reason).or_default();
@@ -250,10 +239,7 @@ fn replay_stream(
         };
         engine
             .ingest(&file.key, file.hour, reader, &mut on_issue)
-            .map_err(|source| ReplayError::Read {
-                path: file.path.display().to_string(),
-                source,
-            })?;
+            .map_err(|source| ReplayError::Read { path: file.path.display().to_string(), source })?;
         bar.inc(file.size);
     }
     for closed in engine.close_all() {
@@ -278,9 +264,7 @@ fn handle_window(closed: ClosedWindow, ctx: &mut StreamRun<'_>) -> Result<(), Re
         s.windows_with_violations += 1;
     }
     for v in &drift.violations {
-        *s.violations_by_feature
-            .entry(v.feature_name.clone())
-            .or_default() += 1;
+        *s.violations_by_feature.entry(v.feature_name.clone()).or_default() += 1;
     }
     let mut uris = None;
     if let Some(store) = ctx.store {
@@ -293,25 +277,20 @@ fn handle_window(closed: ClosedWindow, ctx: &mut StreamRun<'_>) -> Result<(), Re
             issues: &closed.issues,
             classification: Some(outcome.window_json.clone()),
         };
-        uris = Some(write_window(store, ctx.baseline, &report)?);
+        let rendered = render_window(ctx.baseline, &report);
+        for (key, bytes) in &rendered.files {
+            store.put_sync(key, bytes)?;
+        }
+        uris = Some(ReportUris {
+            statistics: store.uri(&rendered.statistics_key),
+            violations: store.uri(&rendered.violations_key),
+        });
     }
     if let Some(t) = ctx.table.as_deref_mut() {
-        t.append(
-            &closed.stream,
-            &closed.window,
-            &closed.profile,
-            &drift,
-            &outcome.extras,
-        )?;
+        t.append(&closed.stream, &closed.window, &closed.profile, &drift, &outcome.extras)?;
     }
     for decision in &outcome.decisions {
-        let envelope = EventEnvelope::build(
-            decision,
-            &closed,
-            uris.as_ref(),
-            ctx.settings,
-            decision.detected_at,
-        );
+        let envelope = EventEnvelope::build(decision, &closed, uris.as_ref(), ctx.settings, decision.detected_at);
         if let Some(out) = ctx.events.as_deref_mut() {
             out.write(&envelope)?;
         }
@@ -328,25 +307,16 @@ struct EventsFile {
 
 impl EventsFile {
     fn create(path: &std::path::Path) -> Result<Self, ReplayError> {
-        let io = |source| StoreError::Io {
-            path: path.display().to_string(),
-            source,
-        };
+        let io = |source| StoreError::Io { path: path.display().to_string(), source };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
         let f = std::fs::File::create(path).map_err(io)?;
-        Ok(EventsFile {
-            path: path.to_owned(),
-            out: std::io::BufWriter::new(f),
-        })
+        Ok(EventsFile { path: path.to_owned(), out: std::io::BufWriter::new(f) })
     }
 
     fn write(&mut self, e: &EventEnvelope) -> Result<(), ReplayError> {
-        let io = |source| StoreError::Io {
-            path: self.path.display().to_string(),
-            source,
-        };
+        let io = |source| StoreError::Io { path: self.path.display().to_string(), source };
         let line = serde_json::to_string(e).map_err(|e| io(std::io::Error::other(e)))?;
         self.out.write_all(line.as_bytes()).map_err(io)?;
         self.out.write_all(b"\n").map_err(io)?;
@@ -355,14 +325,8 @@ impl EventsFile {
 
     fn close(mut self) -> Result<(), ReplayError> {
         let path = self.path.display().to_string();
-        self.out.flush().map_err(|source| StoreError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        self.out
-            .get_ref()
-            .sync_all()
-            .map_err(|source| StoreError::Io { path, source })?;
+        self.out.flush().map_err(|source| StoreError::Io { path: path.clone(), source })?;
+        self.out.get_ref().sync_all().map_err(|source| StoreError::Io { path, source })?;
         Ok(())
     }
 }
@@ -378,16 +342,8 @@ pub fn print_summary(s: &ReplaySummary, out: &mut dyn Write) -> std::io::Result<
         let name = st.name();
         let mut feats: Vec<(&String, &u64)> = st.violations_by_feature.iter().collect();
         feats.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
-        let shown: Vec<String> = feats
-            .iter()
-            .take(4)
-            .map(|(f, n)| format!("{f} ({n})"))
-            .collect();
-        let more = if feats.len() > 4 {
-            format!(", +{} more", feats.len() - 4)
-        } else {
-            String::new()
-        };
+        let shown: Vec<String> = feats.iter().take(4).map(|(f, n)| format!("{f} ({n})")).collect();
+        let more = if feats.len() > 4 { format!(", +{} more", feats.len() - 4) } else { String::new() };
         writeln!(
             out,
             "{:<36} {:>7} {:>9} {:>9} {:>8} {:>10}  {}{}",
@@ -397,19 +353,11 @@ pub fn print_summary(s: &ReplaySummary, out: &mut dyn Write) -> std::io::Result<
             st.rows,
             st.skipped.records_dropped(),
             st.windows_with_violations,
-            if shown.is_empty() {
-                "-".to_owned()
-            } else {
-                shown.join(", ")
-            },
+            if shown.is_empty() { "-".to_owned() } else { shown.join(", ") },
             more
         )?;
         if st.skipped.total() > 0 {
-            let parts: Vec<String> = st
-                .skipped
-                .iter()
-                .map(|(r, n)| format!("{} {n}", r.as_str()))
-                .collect();
+            let parts: Vec<String> = st.skipped.iter().map(|(r, n)| format!("{} {n}", r.as_str())).collect();
             writeln!(out, "{:<36} skipped: {}", "", parts.join(", "))?;
         }
     }

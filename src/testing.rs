@@ -11,10 +11,7 @@ pub fn sagemaker_fixtures() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!(
-            "skipping: {} not found (the shared fixtures sit beside the project)",
-            dir.display()
-        );
+        eprintln!("skipping: {} not found (the shared fixtures sit beside the project)", dir.display());
         None
     }
 }

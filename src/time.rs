@@ -29,14 +29,7 @@ impl Timestamp {
     }
 
     /// Builds an instant from a UTC civil date and time; `None` when a field is out of range.
-    pub fn from_civil(
-        year: i64,
-        month: u32,
-        day: u32,
-        hour: u32,
-        min: u32,
-        sec: u32,
-    ) -> Option<Self> {
+    pub fn from_civil(year: i64, month: u32, day: u32, hour: u32, min: u32, sec: u32) -> Option<Self> {
         if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
             return None;
         }
@@ -85,12 +78,7 @@ impl Timestamp {
             }
             Some(v)
         };
-        if b[4] != b'-'
-            || b[7] != b'-'
-            || !matches!(b[10], b'T' | b't' | b' ')
-            || b[13] != b':'
-            || b[16] != b':'
-        {
+        if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
             return None;
         }
         let year = i64::from(num(0..4)?);
@@ -182,11 +170,7 @@ impl fmt::Display for Timestamp {
     /// Formats as RFC 3339 in UTC; milliseconds only when not zero.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = self.civil();
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            c.year, c.month, c.day, c.hour, c.minute, c.second
-        )?;
+        write!(f, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", c.year, c.month, c.day, c.hour, c.minute, c.second)?;
         if c.millis != 0 {
             write!(f, ".{:03}", c.millis)?;
         }
@@ -203,8 +187,7 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = std::borrow::Cow::<str>::deserialize(d)?;
-        Timestamp::parse_rfc3339(&s)
-            .ok_or_else(|| serde::de::Error::custom(format!("invalid RFC 3339 time: {s}")))
+        Timestamp::parse_rfc3339(&s).ok_or_else(|| serde::de::Error::custom(format!("invalid RFC 3339 time: {s}")))
     }
 }
 
@@ -286,12 +269,7 @@ impl fmt::Display for Duration {
         if ms == 0 {
             return f.write_str("0s");
         }
-        for (unit, name) in [
-            (MS_PER_DAY, "d"),
-            (MS_PER_HOUR, "h"),
-            (MS_PER_MIN, "m"),
-            (MS_PER_SEC, "s"),
-        ] {
+        for (unit, name) in [(MS_PER_DAY, "d"), (MS_PER_HOUR, "h"), (MS_PER_MIN, "m"), (MS_PER_SEC, "s")] {
             if ms != 0 && ms % unit == 0 {
                 return write!(f, "{}{}", ms / unit, name);
             }
@@ -310,9 +288,7 @@ impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         Duration::parse(&s).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "invalid duration {s:?}: use a number and a unit, e.g. 90s, 15m, 1h, 1d"
-            ))
+            serde::de::Error::custom(format!("invalid duration {s:?}: use a number and a unit, e.g. 90s, 15m, 1h, 1d"))
         })
     }
 }
@@ -330,10 +306,7 @@ impl Window {
     /// Returns the tumbling window of length `len` that holds `t`.
     pub fn containing(t: Timestamp, len: Duration) -> Self {
         let start = t.floor(len);
-        Window {
-            start,
-            end: start + len,
-        }
+        Window { start, end: start + len }
     }
 }
 

@@ -31,13 +31,7 @@ fn text(b: &[u8]) -> String {
 fn replay_example(cwd: &Path, extra: &[&str]) -> Output {
     let capture = root().join("examples/capture");
     let baseline = root().join("baselines/loan-scoring");
-    let mut args = vec![
-        "replay",
-        "--capture",
-        capture.to_str().unwrap(),
-        "--baseline",
-        baseline.to_str().unwrap(),
-    ];
+    let mut args = vec!["replay", "--capture", capture.to_str().unwrap(), "--baseline", baseline.to_str().unwrap()];
     args.extend_from_slice(extra);
     driftwatch(cwd, &args)
 }
@@ -49,21 +43,11 @@ fn replay_of_the_bundled_example() {
     let tmp = tempfile::tempdir().unwrap();
     let out = replay_example(tmp.path(), OUT_AND_EVENTS);
     let stdout = text(&out.stdout);
-    assert!(
-        out.status.success(),
-        "stdout:\n{stdout}\nstderr:\n{}",
-        text(&out.stderr)
-    );
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", text(&out.stderr));
     // The summary shows both episodes.
     assert!(stdout.contains("loan-scoring-prod/AllTraffic"), "{stdout}");
-    assert!(
-        stdout.contains("sudden") && stdout.contains("investigate"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("gradual") && stdout.contains("retrain"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("sudden") && stdout.contains("investigate"), "{stdout}");
+    assert!(stdout.contains("gradual") && stdout.contains("retrain"), "{stdout}");
 
     // Events: one per decision, in data time, exactly the envelope of DESIGN.md.
     let events: Vec<serde_json::Value> = std::fs::read_to_string(tmp.path().join("events.jsonl"))
@@ -71,30 +55,10 @@ fn replay_of_the_bundled_example() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let types: Vec<&str> = events
-        .iter()
-        .map(|e| e["detail-type"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        types,
-        vec![
-            "Sudden Data Shift Detected",
-            "Data Drift Resolved",
-            "Gradual Data Drift Detected"
-        ]
-    );
+    let types: Vec<&str> = events.iter().map(|e| e["detail-type"].as_str().unwrap()).collect();
+    assert_eq!(types, vec!["Sudden Data Shift Detected", "Data Drift Resolved", "Gradual Data Drift Detected"]);
     for e in &events {
-        for key in [
-            "version",
-            "id",
-            "detail-type",
-            "source",
-            "account",
-            "time",
-            "region",
-            "resources",
-            "detail",
-        ] {
+        for key in ["version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"] {
             assert!(e.get(key).is_some(), "missing {key}: {e}");
         }
         let d = &e["detail"];
@@ -117,36 +81,24 @@ fn replay_of_the_bundled_example() {
         }
         assert_eq!(e["time"], d["detectedAt"], "replay time is data time");
         assert_eq!(e["source"], "driftwatch");
-        assert_eq!(
-            e["resources"][0],
-            "arn:aws:sagemaker:us-east-1:000000000000:endpoint/loan-scoring-prod"
-        );
+        assert_eq!(e["resources"][0], "arn:aws:sagemaker:us-east-1:000000000000:endpoint/loan-scoring-prod");
     }
     assert_eq!(events[0]["detail"]["features"][0]["name"], "loan_amount");
-    assert_eq!(
-        events[0]["detail"]["episodeId"],
-        events[1]["detail"]["episodeId"]
-    );
+    assert_eq!(events[0]["detail"]["episodeId"], events[1]["detail"]["episodeId"]);
     assert_eq!(events[2]["detail"]["features"][0]["name"], "income");
     insta::assert_json_snapshot!("example_events", events);
 
     // Reports: Model Monitor's files and drift.json for every window, readable by their schemas.
-    let hour = tmp
-        .path()
-        .join("out/loan-scoring-prod/AllTraffic/2026/03/02/16");
+    let hour = tmp.path().join("out/loan-scoring-prod/AllTraffic/2026/03/02/16");
     let stats: StatisticsFile =
-        serde_json::from_str(&std::fs::read_to_string(hour.join("statistics.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(hour.join("statistics.json")).unwrap()).unwrap();
     assert_eq!(stats.features.len(), 8);
-    let viol: ViolationsFile = serde_json::from_str(
-        &std::fs::read_to_string(hour.join("constraint_violations.json")).unwrap(),
-    )
-    .unwrap();
+    let viol: ViolationsFile =
+        serde_json::from_str(&std::fs::read_to_string(hour.join("constraint_violations.json")).unwrap()).unwrap();
     assert!(viol
         .violations
         .iter()
-        .any(|v| v.feature_name == "loan_amount"
-            && v.constraint_check_type == "baseline_drift_check"));
+        .any(|v| v.feature_name == "loan_amount" && v.constraint_check_type == "baseline_drift_check"));
     let drift: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(hour.join("drift.json")).unwrap()).unwrap();
     assert_eq!(drift["window"]["start"], "2026-03-02T16:00:00Z");
@@ -156,10 +108,7 @@ fn replay_of_the_bundled_example() {
 
     // The metrics table: one row per window and feature.
     let file = std::fs::File::open(tmp.path().join("out/drift_metrics.parquet")).unwrap();
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
     let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
     assert_eq!(rows, 120 * 8);
 }
@@ -184,10 +133,7 @@ fn replays_are_deterministic() {
     assert!(replay_example(a.path(), OUT_AND_EVENTS).status.success());
     assert!(replay_example(b.path(), OUT_AND_EVENTS).status.success());
     let read = |d: &Path, p: &str| std::fs::read(d.join(p)).unwrap();
-    assert_eq!(
-        read(a.path(), "events.jsonl"),
-        read(b.path(), "events.jsonl")
-    );
+    assert_eq!(read(a.path(), "events.jsonl"), read(b.path(), "events.jsonl"));
     let w = "out/loan-scoring-prod/AllTraffic/2026/03/04/12/drift.json";
     assert_eq!(read(a.path(), w), read(b.path(), w));
 }
@@ -202,84 +148,28 @@ fn input_errors_exit_2_and_name_the_flag() {
     std::fs::create_dir_all(tmp.path().join("empty")).unwrap();
     let wrong_config = root().join("examples/config/wrong-key.toml");
     let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["replay", "--capture", capture, "--baseline", "no-such-dir"], "--baseline no-such-dir: not found"),
+        (vec!["replay", "--capture", "empty", "--baseline", baseline], "--capture empty: no .jsonl capture files"),
+        (vec!["replay", "--capture", "missing", "--baseline", baseline], "--capture missing: not found"),
         (
-            vec!["replay", "--capture", capture, "--baseline", "no-such-dir"],
-            "--baseline no-such-dir: not found",
-        ),
-        (
-            vec!["replay", "--capture", "empty", "--baseline", baseline],
-            "--capture empty: no .jsonl capture files",
-        ),
-        (
-            vec!["replay", "--capture", "missing", "--baseline", baseline],
-            "--capture missing: not found",
-        ),
-        (
-            vec![
-                "replay",
-                "--capture",
-                capture,
-                "--baseline",
-                baseline,
-                "--window",
-                "0s",
-            ],
+            vec!["replay", "--capture", capture, "--baseline", baseline, "--window", "0s"],
             "--window 0s: must be between 1m and 1d",
         ),
         (
-            vec![
-                "replay",
-                "--capture",
-                capture,
-                "--baseline",
-                baseline,
-                "--window",
-                "2d",
-            ],
+            vec!["replay", "--capture", capture, "--baseline", baseline, "--window", "2d"],
             "--window 2d: must be between 1m and 1d",
         ),
+        (vec!["replay", "--capture", capture, "--baseline", baseline, "--window", "soon"], "is not a duration"),
         (
-            vec![
-                "replay",
-                "--capture",
-                capture,
-                "--baseline",
-                baseline,
-                "--window",
-                "soon",
-            ],
-            "is not a duration",
-        ),
-        (
-            vec![
-                "replay",
-                "--capture",
-                capture,
-                "--baseline",
-                baseline,
-                "--config",
-                wrong_config.to_str().unwrap(),
-            ],
+            vec!["replay", "--capture", capture, "--baseline", baseline, "--config", wrong_config.to_str().unwrap()],
             "unknown field `polling_interval`",
         ),
         (
-            vec![
-                "replay",
-                "--capture",
-                "s3://bucket/prefix/",
-                "--baseline",
-                baseline,
-            ],
+            vec!["replay", "--capture", "s3://bucket/prefix/", "--baseline", baseline],
             "--capture s3://bucket/prefix/: s3:// locations are not supported by replay yet",
         ),
-        (
-            vec!["baseline", "--input", "train.xlsx", "--output", "out"],
-            "pass --format csv|parquet|jsonl",
-        ),
-        (
-            vec!["baseline", "--input", "nope.csv", "--output", "out"],
-            "nope.csv: No such file",
-        ),
+        (vec!["baseline", "--input", "train.xlsx", "--output", "out"], "pass --format csv|parquet|jsonl"),
+        (vec!["baseline", "--input", "nope.csv", "--output", "out"], "nope.csv: No such file"),
     ];
     for (args, want) in cases {
         let out = driftwatch(tmp.path(), &args);
@@ -295,24 +185,13 @@ fn baseline_command_writes_model_monitor_files() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let csv = fx.join("aws__sagemaker-python-sdk/tests/data/pipeline/quality_check_step/data_quality/baseline_dataset.csv");
-    let out = driftwatch(
-        tmp.path(),
-        &[
-            "baseline",
-            "--input",
-            csv.to_str().unwrap(),
-            "--no-header",
-            "--output",
-            "bl",
-        ],
-    );
+    let csv =
+        fx.join("aws__sagemaker-python-sdk/tests/data/pipeline/quality_check_step/data_quality/baseline_dataset.csv");
+    let out = driftwatch(tmp.path(), &["baseline", "--input", csv.to_str().unwrap(), "--no-header", "--output", "bl"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("profiled 100 rows, 6 features"));
-    let ours: StatisticsFile = serde_json::from_str(
-        &std::fs::read_to_string(tmp.path().join("bl/statistics.json")).unwrap(),
-    )
-    .unwrap();
+    let ours: StatisticsFile =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("bl/statistics.json")).unwrap()).unwrap();
     assert_eq!(ours.features[0].name, "_c0");
     // The files load back as a baseline a replay can use.
     driftwatch::baseline::Baseline::load_dir(&tmp.path().join("bl")).unwrap();
@@ -322,23 +201,13 @@ fn baseline_command_writes_model_monitor_files() {
 fn replay_config_sets_envelope_and_sensitivity() {
     let tmp = tempfile::tempdir().unwrap();
     let config = root().join("examples/config/replay.toml");
-    let out = replay_example(
-        tmp.path(),
-        &["--events", "e.jsonl", "--config", config.to_str().unwrap()],
-    );
+    let out = replay_example(tmp.path(), &["--events", "e.jsonl", "--config", config.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let first = std::fs::read_to_string(tmp.path().join("e.jsonl")).unwrap();
     let e: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
     assert_eq!(e["source"], "com.example.drift");
     assert_eq!(e["account"], "123456789012");
     assert_eq!(e["region"], "eu-west-1");
-    assert_eq!(
-        e["resources"][0],
-        "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/loan-scoring-prod"
-    );
-    assert_eq!(
-        e["detail"]["reports"]["statistics"],
-        serde_json::Value::Null,
-        "no --output, no report URIs"
-    );
+    assert_eq!(e["resources"][0], "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/loan-scoring-prod");
+    assert_eq!(e["detail"]["reports"]["statistics"], serde_json::Value::Null, "no --output, no report URIs");
 }

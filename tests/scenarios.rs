@@ -18,15 +18,7 @@ fn scenario_suite_meets_targets() {
     let half = scenarios.len() / 2;
     let (a, b) = scenarios.split_at(half);
     let run_all = |part: &[driftwatch::synth::suite::Scenario]| -> Vec<Score> {
-        part.iter()
-            .map(|sc| {
-                score(
-                    sc,
-                    &run(&sc.spec, window, &cfg).expect("scenario runs"),
-                    window,
-                )
-            })
-            .collect()
+        part.iter().map(|sc| score(sc, &run(&sc.spec, window, &cfg).expect("scenario runs"), window)).collect()
     };
     let scores: Vec<Score> = std::thread::scope(|s| {
         let h = s.spawn(|| run_all(b));

@@ -18,13 +18,13 @@ use std::path::Path;
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{
-    DataType, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type,
-    UInt32Type, UInt64Type, UInt8Type,
+    DataType, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type,
+    UInt8Type,
 };
 
 use super::files::{
-    ConstraintsFile, DistributionConstraintsFile, FeatureConstraints, MonitoringConfigFile,
-    NumConstraints, StatisticsFile, StringConstraints,
+    ConstraintsFile, DistributionConstraintsFile, FeatureConstraints, MonitoringConfigFile, NumConstraints,
+    StatisticsFile, StringConstraints,
 };
 use super::stats_writer::{domain_of, statistics_file};
 use crate::payload::{decode_json, Table, Value};
@@ -118,19 +118,12 @@ struct Columns {
 
 impl Columns {
     fn new() -> Self {
-        Columns {
-            names: Vec::new(),
-            profiles: Vec::new(),
-            rows: 0,
-        }
+        Columns { names: Vec::new(), profiles: Vec::new(), rows: 0 }
     }
 
     fn add_column(&mut self, name: String, path: &str) -> Result<usize, BuildError> {
         if self.names.contains(&name) {
-            return Err(BuildError::DuplicateColumn {
-                path: path.to_owned(),
-                name,
-            });
+            return Err(BuildError::DuplicateColumn { path: path.to_owned(), name });
         }
         self.names.push(name);
         let mut p = FeatureProfile {
@@ -159,23 +152,14 @@ pub fn build(path: &Path, format: InputFormat, header: bool) -> Result<BuiltBase
 }
 
 fn open(path: &Path, display: &str) -> Result<File, BuildError> {
-    File::open(path).map_err(|source| BuildError::Io {
-        path: display.to_owned(),
-        source,
-    })
+    File::open(path).map_err(|source| BuildError::Io { path: display.to_owned(), source })
 }
 
 /// Profiles CSV text from any reader (`display` names it in errors).
-pub fn build_csv<R: std::io::Read>(
-    input: R,
-    header: bool,
-    display: &str,
-) -> Result<BuiltBaseline, BuildError> {
+pub fn build_csv<R: std::io::Read>(input: R, header: bool, display: &str) -> Result<BuiltBaseline, BuildError> {
     let cols = profile_csv_reader(input, display, header)?;
     if cols.rows == 0 || cols.names.is_empty() {
-        return Err(BuildError::Empty {
-            path: display.to_owned(),
-        });
+        return Err(BuildError::Empty { path: display.to_owned() });
     }
     Ok(finish(cols))
 }
@@ -184,33 +168,20 @@ fn profile_csv(path: &Path, display: &str, header: bool) -> Result<Columns, Buil
     profile_csv_reader(BufReader::new(open(path, display)?), display, header)
 }
 
-fn profile_csv_reader<R: std::io::Read>(
-    input: R,
-    display: &str,
-    header: bool,
-) -> Result<Columns, BuildError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(header)
-        .flexible(false)
-        .from_reader(input);
+fn profile_csv_reader<R: std::io::Read>(input: R, display: &str, header: bool) -> Result<Columns, BuildError> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(header).flexible(false).from_reader(input);
     let mut cols = Columns::new();
     let csv_err = |e: csv::Error| -> BuildError {
         let line = e.position().map(|p| p.line()).unwrap_or(0);
         let detail = match e.kind() {
-            csv::ErrorKind::UnequalLengths {
-                expected_len, len, ..
-            } => {
+            csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
                 format!("{len} fields where the first row has {expected_len}")
             }
             csv::ErrorKind::Utf8 { .. } => "not utf-8 text".to_owned(),
             csv::ErrorKind::Io(io) => io.to_string(),
             _ => "malformed csv".to_owned(),
         };
-        BuildError::Record {
-            path: display.to_owned(),
-            line,
-            detail,
-        }
+        BuildError::Record { path: display.to_owned(), line, detail }
     };
     if header {
         let h = reader.headers().map_err(csv_err)?.clone();
@@ -230,11 +201,7 @@ fn profile_csv_reader<R: std::io::Read>(
             return Err(BuildError::Record {
                 path: display.to_owned(),
                 line,
-                detail: format!(
-                    "{} fields where the header has {}",
-                    record.len(),
-                    cols.names.len()
-                ),
+                detail: format!("{} fields where the header has {}", record.len(), cols.names.len()),
             });
         }
         for (p, field) in cols.profiles.iter_mut().zip(record.iter()) {
@@ -253,12 +220,7 @@ fn profile_jsonl(path: &Path, display: &str) -> Result<Columns, BuildError> {
     let mut seen: Vec<bool> = Vec::new();
     loop {
         line.clear();
-        let n = reader
-            .read_line(&mut line)
-            .map_err(|source| BuildError::Io {
-                path: display.to_owned(),
-                source,
-            })?;
+        let n = reader.read_line(&mut line).map_err(|source| BuildError::Io { path: display.to_owned(), source })?;
         if n == 0 {
             break;
         }
@@ -311,23 +273,15 @@ fn profile_jsonl(path: &Path, display: &str) -> Result<Columns, BuildError> {
 }
 
 fn profile_parquet(path: &Path, display: &str) -> Result<Columns, BuildError> {
-    let perr = |e: &dyn std::fmt::Display| BuildError::Parquet {
-        path: display.to_owned(),
-        detail: e.to_string(),
-    };
-    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(open(
-        path, display,
-    )?)
-    .map_err(|e| perr(&e))?;
+    let perr = |e: &dyn std::fmt::Display| BuildError::Parquet { path: display.to_owned(), detail: e.to_string() };
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(open(path, display)?)
+        .map_err(|e| perr(&e))?;
     let schema = builder.schema().clone();
     let mut cols = Columns::new();
     for f in schema.fields() {
         cols.add_column(f.name().clone(), display)?;
     }
-    let reader = builder
-        .with_batch_size(8192)
-        .build()
-        .map_err(|e| perr(&e))?;
+    let reader = builder.with_batch_size(8192).build().map_err(|e| perr(&e))?;
     for batch in reader {
         let batch = batch.map_err(|e| perr(&e))?;
         for (ci, col) in batch.columns().iter().enumerate() {
@@ -348,11 +302,7 @@ fn observe_arrow(col: &dyn Array, p: &mut FeatureProfile, display: &str) -> Resu
                 } else {
                     let v = a.value(i) as f64;
                     let value = if v.is_finite() {
-                        Value::Number {
-                            value: v,
-                            integral: $integral,
-                            text: std::borrow::Cow::Borrowed(""),
-                        }
+                        Value::Number { value: v, integral: $integral, text: std::borrow::Cow::Borrowed("") }
                     } else {
                         Value::NonFinite
                     };
@@ -375,56 +325,42 @@ fn observe_arrow(col: &dyn Array, p: &mut FeatureProfile, display: &str) -> Resu
         DataType::Boolean => {
             let a = col.as_boolean();
             for i in 0..a.len() {
-                let v = if a.is_null(i) {
-                    Value::Missing
-                } else {
-                    Value::Bool(a.value(i))
-                };
+                let v = if a.is_null(i) { Value::Missing } else { Value::Bool(a.value(i)) };
                 p.observe(&v, false);
             }
         }
         DataType::Utf8 => {
             let a = col.as_string::<i32>();
             for i in 0..a.len() {
-                let v = if a.is_null(i) {
-                    Value::Missing
-                } else {
-                    Value::from_text(a.value(i))
-                };
+                let v = if a.is_null(i) { Value::Missing } else { Value::from_text(a.value(i)) };
                 p.observe(&v, true);
             }
         }
         DataType::LargeUtf8 => {
             let a = col.as_string::<i64>();
             for i in 0..a.len() {
-                let v = if a.is_null(i) {
-                    Value::Missing
-                } else {
-                    Value::from_text(a.value(i))
-                };
+                let v = if a.is_null(i) { Value::Missing } else { Value::from_text(a.value(i)) };
                 p.observe(&v, true);
             }
         }
         other => {
             // Dates, decimals, timestamps, nested types: profiled as their display text.
-            let fmt = arrow::util::display::ArrayFormatter::try_new(col, &Default::default())
-                .map_err(|e| BuildError::Parquet {
+            let fmt = arrow::util::display::ArrayFormatter::try_new(col, &Default::default()).map_err(|e| {
+                BuildError::Parquet {
                     path: display.to_owned(),
                     detail: format!("column type {other} cannot be profiled: {e}"),
-                })?;
+                }
+            })?;
             for i in 0..col.len() {
                 if col.is_null(i) {
                     p.observe(&Value::Missing, false);
                 } else {
                     let text = fmt.value(i).to_string();
-                    let v = if matches!(other, DataType::Decimal128(..) | DataType::Decimal256(..))
-                    {
+                    let v = if matches!(other, DataType::Decimal128(..) | DataType::Decimal256(..)) {
                         match text.parse::<f64>() {
-                            Ok(x) if x.is_finite() => Value::Number {
-                                value: x,
-                                integral: false,
-                                text: text.clone().into(),
-                            },
+                            Ok(x) if x.is_finite() => {
+                                Value::Number { value: x, integral: false, text: text.clone().into() }
+                            }
                             _ => Value::NonFinite,
                         }
                     } else {
@@ -439,13 +375,7 @@ fn observe_arrow(col: &dyn Array, p: &mut FeatureProfile, display: &str) -> Resu
 }
 
 fn finish(cols: Columns) -> BuiltBaseline {
-    let statistics = statistics_file(
-        cols.rows,
-        cols.names
-            .iter()
-            .map(String::as_str)
-            .zip(cols.profiles.iter()),
-    );
+    let statistics = statistics_file(cols.rows, cols.names.iter().map(String::as_str).zip(cols.profiles.iter()));
     let features = cols
         .names
         .iter()
@@ -453,42 +383,25 @@ fn finish(cols: Columns) -> BuiltBaseline {
         .map(|(name, p)| {
             let inferred = p.types.inferred();
             let rows = p.present() + p.missing;
-            let completeness = if rows > 0 {
-                p.present() as f64 / rows as f64
-            } else {
-                0.0
-            };
+            let completeness = if rows > 0 { p.present() as f64 / rows as f64 } else { 0.0 };
             FeatureConstraints {
                 name: name.clone(),
                 inferred_type: Some(inferred.as_str().to_owned()),
                 completeness: Some(completeness),
-                num_constraints: inferred.is_numeric().then_some(NumConstraints {
-                    is_non_negative: Some(p.moments.n > 0 && p.moments.min >= 0.0),
-                }),
-                string_constraints: matches!(
-                    inferred,
-                    InferredType::String | InferredType::Boolean
-                )
-                .then(|| domain_of(p))
-                .flatten()
-                .map(|domains| StringConstraints {
-                    domains: Some(domains),
-                    overrides: None,
-                }),
+                num_constraints: inferred
+                    .is_numeric()
+                    .then_some(NumConstraints { is_non_negative: Some(p.moments.n > 0 && p.moments.min >= 0.0) }),
+                string_constraints: matches!(inferred, InferredType::String | InferredType::Boolean)
+                    .then(|| domain_of(p))
+                    .flatten()
+                    .map(|domains| StringConstraints { domains: Some(domains), overrides: None }),
                 overrides: None,
             }
         })
         .collect();
-    let constraints = ConstraintsFile {
-        version: 0.0,
-        features,
-        monitoring_config: Some(suggested_monitoring_config()),
-    };
-    BuiltBaseline {
-        statistics,
-        constraints,
-        rows: cols.rows,
-    }
+    let constraints =
+        ConstraintsFile { version: 0.0, features, monitoring_config: Some(suggested_monitoring_config()) };
+    BuiltBaseline { statistics, constraints, rows: cols.rows }
 }
 
 /// The `monitoring_config` Model Monitor's suggest-baseline job writes.
@@ -511,20 +424,11 @@ pub fn suggested_monitoring_config() -> MonitoringConfigFile {
 
 /// Writes both files into `dir` (created if needed).
 pub fn write_dir(b: &BuiltBaseline, dir: &Path) -> Result<(), BuildError> {
-    let io = |path: &Path, source: std::io::Error| BuildError::Io {
-        path: path.display().to_string(),
-        source,
-    };
+    let io = |path: &Path, source: std::io::Error| BuildError::Io { path: path.display().to_string(), source };
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     for (name, json) in [
-        (
-            super::STATISTICS_FILE,
-            serde_json::to_string_pretty(&b.statistics),
-        ),
-        (
-            super::CONSTRAINTS_FILE,
-            serde_json::to_string_pretty(&b.constraints),
-        ),
+        (super::STATISTICS_FILE, serde_json::to_string_pretty(&b.statistics)),
+        (super::CONSTRAINTS_FILE, serde_json::to_string_pretty(&b.constraints)),
     ] {
         let path = dir.join(name);
         let text = json.map_err(|e| io(&path, std::io::Error::other(e)))?;

@@ -382,9 +382,7 @@ pub mod lenient {
                 "NaN" | "nan" => Ok(f64::NAN),
                 "Infinity" | "inf" | "+Infinity" => Ok(f64::INFINITY),
                 "-Infinity" | "-inf" => Ok(f64::NEG_INFINITY),
-                t => t
-                    .parse()
-                    .map_err(|_| E::custom(format!("expected a number, found the string {v:?}"))),
+                t => t.parse().map_err(|_| E::custom(format!("expected a number, found the string {v:?}"))),
             }
         }
     }
@@ -437,19 +435,10 @@ mod tests {
         ] {
             assert_eq!(serde_json::from_str::<T>(json).unwrap().a, check, "{json}");
         }
-        assert!(serde_json::from_str::<T>(r#"{"a": "NaN"}"#)
-            .unwrap()
-            .a
-            .is_nan());
-        assert!(serde_json::from_str::<T>(r#"{"a": null}"#)
-            .unwrap()
-            .a
-            .is_nan());
+        assert!(serde_json::from_str::<T>(r#"{"a": "NaN"}"#).unwrap().a.is_nan());
+        assert!(serde_json::from_str::<T>(r#"{"a": null}"#).unwrap().a.is_nan());
         assert!(serde_json::from_str::<T>(r#"{"a": "x"}"#).is_err());
-        assert_eq!(
-            serde_json::to_string(&T { a: f64::NAN }).unwrap(),
-            r#"{"a":"NaN"}"#
-        );
+        assert_eq!(serde_json::to_string(&T { a: f64::NAN }).unwrap(), r#"{"a":"NaN"}"#);
     }
 
     #[test]

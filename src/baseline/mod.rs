@@ -62,9 +62,7 @@ pub enum BaselineError {
         detail: String,
     },
     /// The statistics list no features.
-    #[error(
-        "{path}: no features (only data-quality baselines are supported, not model-quality ones)"
-    )]
+    #[error("{path}: no features (only data-quality baselines are supported, not model-quality ones)")]
     NoFeatures {
         /// The file.
         path: String,
@@ -131,27 +129,16 @@ impl Default for MonitoringConfig {
 
 impl MonitoringConfig {
     /// Applies a `monitoring_config` (or per-feature override) on top of `self`.
-    fn apply(
-        &mut self,
-        file: &MonitoringConfigFile,
-        path: &str,
-        feature: &str,
-    ) -> Result<(), BaselineError> {
-        let invalid = |detail: String| BaselineError::Invalid {
-            path: path.to_owned(),
-            feature: feature.to_owned(),
-            detail,
-        };
+    fn apply(&mut self, file: &MonitoringConfigFile, path: &str, feature: &str) -> Result<(), BaselineError> {
+        let invalid =
+            |detail: String| BaselineError::Invalid { path: path.to_owned(), feature: feature.to_owned(), detail };
         if let Some(v) = &file.evaluate_constraints {
-            self.evaluate_constraints = enabled(v).ok_or_else(|| {
-                invalid(format!(
-                    "evaluate_constraints {v:?}: use Enabled or Disabled"
-                ))
-            })?;
+            self.evaluate_constraints =
+                enabled(v).ok_or_else(|| invalid(format!("evaluate_constraints {v:?}: use Enabled or Disabled")))?;
         }
         if let Some(v) = &file.emit_metrics {
-            self.emit_metrics = enabled(v)
-                .ok_or_else(|| invalid(format!("emit_metrics {v:?}: use Enabled or Disabled")))?;
+            self.emit_metrics =
+                enabled(v).ok_or_else(|| invalid(format!("emit_metrics {v:?}: use Enabled or Disabled")))?;
         }
         if let Some(v) = file.datatype_check_threshold {
             self.datatype_check_threshold = v;
@@ -164,9 +151,8 @@ impl MonitoringConfig {
                 self.perform_comparison = v;
             }
             if let Some(v) = &d.perform_comparison {
-                self.perform_comparison = enabled(v).ok_or_else(|| {
-                    invalid(format!("perform_comparison {v:?}: use Enabled or Disabled"))
-                })?;
+                self.perform_comparison =
+                    enabled(v).ok_or_else(|| invalid(format!("perform_comparison {v:?}: use Enabled or Disabled")))?;
             }
             if let Some(v) = d.comparison_threshold {
                 self.comparison_threshold = v;
@@ -181,11 +167,7 @@ impl MonitoringConfig {
                 self.comparison_method = match v.as_str() {
                     "Simple" | "linf_simple" => ComparisonMethod::Simple,
                     "Robust" | "linf_robust" => ComparisonMethod::Robust,
-                    other => {
-                        return Err(invalid(format!(
-                            "comparison_method {other:?}: use Simple or Robust"
-                        )))
-                    }
+                    other => return Err(invalid(format!("comparison_method {other:?}: use Simple or Robust"))),
                 };
             }
             if let Some(v) = &d.categorical_drift_method {
@@ -193,9 +175,7 @@ impl MonitoringConfig {
                     "LInfinity" => CategoricalMethod::LInfinity,
                     "ChiSquared" => CategoricalMethod::ChiSquared,
                     other => {
-                        return Err(invalid(format!(
-                            "categorical_drift_method {other:?}: use LInfinity or ChiSquared"
-                        )))
+                        return Err(invalid(format!("categorical_drift_method {other:?}: use LInfinity or ChiSquared")))
                     }
                 };
             }
@@ -204,10 +184,7 @@ impl MonitoringConfig {
             ("datatype_check_threshold", self.datatype_check_threshold),
             ("domain_content_threshold", self.domain_content_threshold),
             ("comparison_threshold", self.comparison_threshold),
-            (
-                "categorical_comparison_threshold",
-                self.categorical_comparison_threshold,
-            ),
+            ("categorical_comparison_threshold", self.categorical_comparison_threshold),
         ] {
             if !v.is_finite() || v < 0.0 {
                 return Err(invalid(format!("{name} {v}: must be a number >= 0")));
@@ -291,13 +268,8 @@ pub struct BaselineFeature {
 impl BaselineFeature {
     /// Returns whether the window profile should also count numbers as categories.
     pub fn is_categorical(&self) -> bool {
-        matches!(
-            self.expected_type,
-            InferredType::String | InferredType::Boolean
-        ) || matches!(
-            self.stats_type,
-            InferredType::String | InferredType::Boolean
-        )
+        matches!(self.expected_type, InferredType::String | InferredType::Boolean)
+            || matches!(self.stats_type, InferredType::String | InferredType::Boolean)
     }
 }
 
@@ -317,29 +289,22 @@ pub struct Baseline {
 impl Baseline {
     /// Loads `statistics.json` and `constraints.json` from a folder.
     pub fn load_dir(dir: &Path) -> Result<Baseline, BaselineError> {
-        let meta = std::fs::metadata(dir).map_err(|_| BaselineError::Missing {
-            path: dir.display().to_string(),
-        })?;
+        let meta = std::fs::metadata(dir).map_err(|_| BaselineError::Missing { path: dir.display().to_string() })?;
         if !meta.is_dir() {
             return Err(BaselineError::Invalid {
                 path: dir.display().to_string(),
                 feature: String::new(),
-                detail:
-                    "not a folder (pass the folder that holds statistics.json and constraints.json)"
-                        .into(),
+                detail: "not a folder (pass the folder that holds statistics.json and constraints.json)".into(),
             });
         }
         let read = |name: &str| -> Result<(PathBuf, String), BaselineError> {
             let p = dir.join(name);
             match std::fs::read_to_string(&p) {
                 Ok(s) => Ok((p, s)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(BaselineError::Missing {
-                    path: p.display().to_string(),
-                }),
-                Err(e) => Err(BaselineError::Io {
-                    path: p.display().to_string(),
-                    source: e,
-                }),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Err(BaselineError::Missing { path: p.display().to_string() })
+                }
+                Err(e) => Err(BaselineError::Io { path: p.display().to_string(), source: e }),
             }
         };
         let (sp, stats) = read(STATISTICS_FILE)?;
@@ -375,9 +340,7 @@ impl Baseline {
         source: &str,
     ) -> Result<Baseline, BaselineError> {
         if stats.features.is_empty() {
-            return Err(BaselineError::NoFeatures {
-                path: statistics_path.to_owned(),
-            });
+            return Err(BaselineError::NoFeatures { path: statistics_path.to_owned() });
         }
         let mut config = MonitoringConfig::default();
         if let Some(mc) = &cons.monitoring_config {
@@ -398,13 +361,7 @@ impl Baseline {
                 });
             }
             let constraints = by_name.get(fs.name.as_str()).copied();
-            features.push(build_feature(
-                fs,
-                constraints,
-                &config,
-                statistics_path,
-                constraints_path,
-            )?);
+            features.push(build_feature(fs, constraints, &config, statistics_path, constraints_path)?);
         }
         // Constraints without statistics: still checked (type, completeness), no distribution.
         for c in &cons.features {
@@ -415,21 +372,10 @@ impl Baseline {
                     numerical_statistics: None,
                     string_statistics: None,
                 };
-                features.push(build_feature(
-                    &fs,
-                    Some(c),
-                    &config,
-                    statistics_path,
-                    constraints_path,
-                )?);
+                features.push(build_feature(&fs, Some(c), &config, statistics_path, constraints_path)?);
             }
         }
-        Ok(Baseline {
-            source: source.to_owned(),
-            item_count: stats.dataset.map(|d| d.item_count.0),
-            features,
-            config,
-        })
+        Ok(Baseline { source: source.to_owned(), item_count: stats.dataset.map(|d| d.item_count.0), features, config })
     }
 
     /// Returns the position of a feature by name.
@@ -443,12 +389,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(text: &str, path: &str) -> Result<
         path: path.to_owned(),
         line: e.line(),
         column: e.column(),
-        message: e
-            .to_string()
-            .split(" at line ")
-            .next()
-            .unwrap_or("")
-            .to_owned(),
+        message: e.to_string().split(" at line ").next().unwrap_or("").to_owned(),
     })
 }
 
@@ -460,20 +401,12 @@ fn build_feature(
     constraints_path: &str,
 ) -> Result<BaselineFeature, BaselineError> {
     let stats_type = InferredType::parse(&fs.inferred_type);
-    let expected_type = cons
-        .and_then(|c| c.inferred_type.as_deref())
-        .map(InferredType::parse)
-        .unwrap_or(stats_type);
+    let expected_type = cons.and_then(|c| c.inferred_type.as_deref()).map(InferredType::parse).unwrap_or(stats_type);
     let mut config = global.clone();
     if let Some(c) = cons {
-        for o in [
-            c.overrides.as_ref(),
-            c.string_constraints
-                .as_ref()
-                .and_then(|s| s.overrides.as_ref()),
-        ]
-        .into_iter()
-        .flatten()
+        for o in [c.overrides.as_ref(), c.string_constraints.as_ref().and_then(|s| s.overrides.as_ref())]
+            .into_iter()
+            .flatten()
         {
             config.apply(o, constraints_path, &fs.name)?;
         }
@@ -484,13 +417,10 @@ fn build_feature(
         num_present = ns.common.num_present.0;
         num_missing = ns.common.num_missing.0;
         let kll = ns.distribution.as_ref().and_then(|d| d.kll.as_ref());
-        let sketch = kll
-            .and_then(|k| k.sketch.as_ref())
-            .filter(|s| !s.data.is_empty());
+        let sketch = kll.and_then(|k| k.sketch.as_ref()).filter(|s| !s.data.is_empty());
         let (cdf, from_sketch) = match (sketch, kll) {
             (Some(s), _) => {
-                let in_range =
-                    s.parameters.k > 0.0 && s.parameters.c > 0.0 && s.parameters.c <= 1.0;
+                let in_range = s.parameters.k > 0.0 && s.parameters.c > 0.0 && s.parameters.c <= 1.0;
                 if !in_range {
                     return Err(BaselineError::Invalid {
                         path: statistics_path.to_owned(),
@@ -501,10 +431,7 @@ fn build_feature(
                         ),
                     });
                 }
-                (
-                    WeightedCdf::from_levels(s.data.iter().map(Vec::as_slice)),
-                    true,
-                )
+                (WeightedCdf::from_levels(s.data.iter().map(Vec::as_slice)), true)
             }
             (None, Some(k)) if !k.buckets.is_empty() => (cdf_from_buckets(&k.buckets), false),
             _ => (WeightedCdf::default(), false),
@@ -529,12 +456,7 @@ fn build_feature(
     if let Some(ss) = &fs.string_statistics {
         num_present = ss.common.num_present.0;
         num_missing = ss.common.num_missing.0;
-        if let Some(buckets) = ss
-            .distribution
-            .as_ref()
-            .and_then(|d| d.categorical.as_ref())
-            .map(|c| &c.buckets)
-        {
+        if let Some(buckets) = ss.distribution.as_ref().and_then(|d| d.categorical.as_ref()).map(|c| &c.buckets) {
             let mut counts: Vec<(String, f64)> = Vec::with_capacity(buckets.len());
             let mut index = FxHashMap::default();
             for b in buckets {
@@ -554,11 +476,7 @@ fn build_feature(
             }
             let total: f64 = counts.iter().map(|c| c.1).sum();
             if total > 0.0 {
-                categorical = Some(CategoricalBaseline {
-                    counts,
-                    index,
-                    total,
-                });
+                categorical = Some(CategoricalBaseline { counts, index, total });
             }
         }
     }
@@ -575,9 +493,7 @@ fn build_feature(
         numeric,
         categorical,
         completeness: cons.and_then(|c| c.completeness),
-        is_non_negative: cons
-            .and_then(|c| c.num_constraints.as_ref())
-            .and_then(|n| n.is_non_negative),
+        is_non_negative: cons.and_then(|c| c.num_constraints.as_ref()).and_then(|n| n.is_non_negative),
         domains,
         config,
     })
@@ -585,12 +501,7 @@ fn build_feature(
 
 /// Without a sketch, each bucket's count sits at its midpoint: an approximation of the CDF.
 fn cdf_from_buckets(buckets: &[KllBucket]) -> WeightedCdf {
-    WeightedCdf::from_points(
-        buckets
-            .iter()
-            .map(|b| ((b.lower_bound + b.upper_bound) / 2.0, b.count))
-            .collect(),
-    )
+    WeightedCdf::from_points(buckets.iter().map(|b| ((b.lower_bound + b.upper_bound) / 2.0, b.count)).collect())
 }
 
 #[cfg(test)]

@@ -4,10 +4,9 @@
 //! reports (each window's statistics, so dashboards built on Model Monitor's output keep working).
 
 use super::files::{
-    CategoricalBucket, CategoricalDistribution, CommonStatistics, Count, DatasetStatistics,
-    FeatureStatistics, KllBucket, KllDistribution, KllParameters, KllSketchData,
-    NumericalDistribution, NumericalStatistics, StatisticsFile, StringDistribution,
-    StringStatistics,
+    CategoricalBucket, CategoricalDistribution, CommonStatistics, Count, DatasetStatistics, FeatureStatistics,
+    KllBucket, KllDistribution, KllParameters, KllSketchData, NumericalDistribution, NumericalStatistics,
+    StatisticsFile, StringDistribution, StringStatistics,
 };
 use crate::profile::kll::equal_width_buckets;
 use crate::profile::{FeatureProfile, InferredType};
@@ -24,10 +23,7 @@ pub fn feature_statistics(name: &str, p: &FeatureProfile) -> FeatureStatistics {
     let present = p.present();
     let rows = present + p.missing;
     let completeness = (rows > 0).then(|| present as f64 / rows as f64);
-    let common = CommonStatistics {
-        num_present: Count(present as f64),
-        num_missing: Count(p.missing as f64),
-    };
+    let common = CommonStatistics { num_present: Count(present as f64), num_missing: Count(p.missing as f64) };
     if inferred.is_numeric() {
         let m = &p.moments;
         let cdf = p.kll.cdf();
@@ -36,11 +32,7 @@ pub fn feature_statistics(name: &str, p: &FeatureProfile) -> FeatureStatistics {
             kll: Some(KllDistribution {
                 buckets: equal_width_buckets(&cdf, m.min, m.max, KLL_BUCKETS)
                     .into_iter()
-                    .map(|(lower_bound, upper_bound, count)| KllBucket {
-                        lower_bound,
-                        upper_bound,
-                        count,
-                    })
+                    .map(|(lower_bound, upper_bound, count)| KllBucket { lower_bound, upper_bound, count })
                     .collect(),
                 sketch: Some(KllSketchData {
                     parameters: KllParameters { c, k: f64::from(k) },
@@ -76,10 +68,7 @@ pub fn feature_statistics(name: &str, p: &FeatureProfile) -> FeatureStatistics {
                     .categories
                     .sorted()
                     .into_iter()
-                    .map(|(value, count)| CategoricalBucket {
-                        value: value.to_owned(),
-                        count: count as f64,
-                    })
+                    .map(|(value, count)| CategoricalBucket { value: value.to_owned(), count: count as f64 })
                     .collect(),
             }),
         });
@@ -104,9 +93,7 @@ pub fn statistics_file<'a>(
 ) -> StatisticsFile {
     StatisticsFile {
         version: 0.0,
-        dataset: Some(DatasetStatistics {
-            item_count: Count(item_count as f64),
-        }),
+        dataset: Some(DatasetStatistics { item_count: Count(item_count as f64) }),
         features: features.map(|(n, p)| feature_statistics(n, p)).collect(),
     }
 }
@@ -121,12 +108,7 @@ pub fn domain_of(p: &FeatureProfile) -> Option<Vec<String>> {
     if !exact || p.categories.len() > CARDINALITY_THRESHOLD || p.categories.is_empty() {
         return None;
     }
-    let mut values: Vec<String> = p
-        .categories
-        .sorted()
-        .into_iter()
-        .map(|(v, _)| v.to_owned())
-        .collect();
+    let mut values: Vec<String> = p.categories.sorted().into_iter().map(|(v, _)| v.to_owned()).collect();
     values.sort();
     Some(values)
 }

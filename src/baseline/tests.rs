@@ -3,8 +3,7 @@ use super::files::*;
 use super::*;
 use crate::testing::sagemaker_fixtures;
 
-const SDK_DQ: &str =
-    "aws__sagemaker-python-sdk/tests/data/pipeline/quality_check_step/data_quality";
+const SDK_DQ: &str = "aws__sagemaker-python-sdk/tests/data/pipeline/quality_check_step/data_quality";
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -20,18 +19,12 @@ fn golden_statistics_from_fixture_csv() {
     let want: StatisticsFile = serde_json::from_str(&read(&dir.join("statistics.json"))).unwrap();
     let got = build(&dir.join("baseline_dataset.csv"), InputFormat::Csv, false).unwrap();
     assert_eq!(got.rows, 100);
-    assert_eq!(
-        got.statistics.dataset.as_ref().unwrap().item_count,
-        want.dataset.as_ref().unwrap().item_count
-    );
+    assert_eq!(got.statistics.dataset.as_ref().unwrap().item_count, want.dataset.as_ref().unwrap().item_count);
     assert_eq!(got.statistics.features.len(), want.features.len());
     for (g, w) in got.statistics.features.iter().zip(&want.features) {
         assert_eq!(g.name, w.name);
         assert_eq!(g.inferred_type, w.inferred_type, "{}", w.name);
-        let (gn, wn) = (
-            g.numerical_statistics.as_ref().unwrap(),
-            w.numerical_statistics.as_ref().unwrap(),
-        );
+        let (gn, wn) = (g.numerical_statistics.as_ref().unwrap(), w.numerical_statistics.as_ref().unwrap());
         assert_eq!(gn.common, wn.common, "{}", w.name);
         for (what, a, b) in [
             ("mean", gn.mean, wn.mean),
@@ -49,8 +42,7 @@ fn golden_statistics_from_fixture_csv() {
         assert_eq!(gk.sketch, wk.sketch, "{} sketch", w.name);
     }
     // And the constraints Model Monitor suggested for it.
-    let want_c: ConstraintsFile =
-        serde_json::from_str(&read(&dir.join("good_cases/constraints.json"))).unwrap();
+    let want_c: ConstraintsFile = serde_json::from_str(&read(&dir.join("good_cases/constraints.json"))).unwrap();
     for (g, w) in got.constraints.features.iter().zip(&want_c.features) {
         assert_eq!(g.name, w.name);
         assert_eq!(g.inferred_type, w.inferred_type);
@@ -61,14 +53,8 @@ fn golden_statistics_from_fixture_csv() {
     let wmc = want_c.monitoring_config.as_ref().unwrap();
     assert_eq!(mc.datatype_check_threshold, wmc.datatype_check_threshold);
     assert_eq!(mc.domain_content_threshold, wmc.domain_content_threshold);
-    let (d, wd) = (
-        mc.distribution_constraints.as_ref().unwrap(),
-        wmc.distribution_constraints.as_ref().unwrap(),
-    );
-    assert_eq!(
-        (&d.comparison_method, d.comparison_threshold),
-        (&wd.comparison_method, wd.comparison_threshold)
-    );
+    let (d, wd) = (mc.distribution_constraints.as_ref().unwrap(), wmc.distribution_constraints.as_ref().unwrap());
+    assert_eq!((&d.comparison_method, d.comparison_threshold), (&wd.comparison_method, wd.comparison_threshold));
 }
 
 /// Every statistics/constraints file in the fixtures parses, whatever its vintage.
@@ -83,13 +69,11 @@ fn every_fixture_file_parses() {
         let text = read(&entry);
         match name {
             "statistics.json" => {
-                serde_json::from_str::<StatisticsFile>(&text)
-                    .unwrap_or_else(|e| panic!("{}: {e}", entry.display()));
+                serde_json::from_str::<StatisticsFile>(&text).unwrap_or_else(|e| panic!("{}: {e}", entry.display()));
                 seen += 1;
             }
             "constraints.json" => {
-                serde_json::from_str::<ConstraintsFile>(&text)
-                    .unwrap_or_else(|e| panic!("{}: {e}", entry.display()));
+                serde_json::from_str::<ConstraintsFile>(&text).unwrap_or_else(|e| panic!("{}: {e}", entry.display()));
                 seen += 1;
             }
             "constraint_violations.json" => {
@@ -163,24 +147,15 @@ fn loads_fixture_baselines_into_runtime_form() {
         "fixture",
     )
     .unwrap();
-    assert_eq!(
-        old.features.len(),
-        2,
-        "second_message comes from constraints only"
-    );
+    assert_eq!(old.features.len(), 2, "second_message comes from constraints only");
     assert_eq!(old.config.comparison_threshold, 1.0);
     let cat = old.features[0].categorical.as_ref().unwrap();
     assert_eq!(cat.total, 418.0);
     assert!(old.features[1].numeric.is_none() && old.features[1].categorical.is_none());
-    assert!(old.features[0]
-        .domains
-        .as_ref()
-        .unwrap()
-        .contains("preproc-not-YET-supported-for-csv-json"));
+    assert!(old.features[0].domains.as_ref().unwrap().contains("preproc-not-YET-supported-for-csv-json"));
 
     // A model-quality statistics file is refused with a clear error.
-    let mq =
-        fx.join("aws__sagemaker-python-sdk/tests/data/pipeline/quality_check_step/model_quality");
+    let mq = fx.join("aws__sagemaker-python-sdk/tests/data/pipeline/quality_check_step/model_quality");
     let err = Baseline::from_json(
         &read(&mq.join("statistics.json")),
         "model_quality/statistics.json",
@@ -213,10 +188,7 @@ fn handles_shapes_newer_containers_write() {
     assert!(amount.std_dev.is_nan());
     assert_eq!(amount.cdf.total(), 3.0, "level 1 weighs 2");
     assert!(b.features[1].categorical.is_none());
-    assert_eq!(
-        b.config.categorical_drift_method,
-        CategoricalMethod::ChiSquared
-    );
+    assert_eq!(b.config.categorical_drift_method, CategoricalMethod::ChiSquared);
     assert_eq!(b.config.categorical_comparison_threshold, 0.2);
     assert!(!b.features[2].config.evaluate_constraints);
     assert!(b.features[2].is_categorical());
@@ -232,11 +204,7 @@ fn clear_errors_for_bad_baselines() {
             r#"{"monitoring_config":{"distribution_constraints":{"comparison_method":"Fancy"}}}"#,
             "comparison_method \"Fancy\"",
         ),
-        (
-            stats,
-            r#"{"monitoring_config":{"datatype_check_threshold":-1}}"#,
-            "datatype_check_threshold -1",
-        ),
+        (stats, r#"{"monitoring_config":{"datatype_check_threshold":-1}}"#, "datatype_check_threshold -1"),
         (
             r#"{"features":[{"name":"a","inferred_type":"Integral"},{"name":"a","inferred_type":"Integral"}]}"#,
             "{}",
@@ -245,17 +213,13 @@ fn clear_errors_for_bad_baselines() {
         (r#"{"features":[]}"#, "{}", "no features"),
     ];
     for (s, c, want) in cases {
-        let err = Baseline::from_json(s, "stats.json", c, "cons.json", "t")
-            .unwrap_err()
-            .to_string();
+        let err = Baseline::from_json(s, "stats.json", c, "cons.json", "t").unwrap_err().to_string();
         assert!(err.contains(want), "{err:?} should contain {want:?}");
     }
     let tmp = tempfile::tempdir().unwrap();
     let err = Baseline::load_dir(tmp.path()).unwrap_err().to_string();
     assert!(err.contains("statistics.json: not found"), "{err}");
-    let err = Baseline::load_dir(&tmp.path().join("nope"))
-        .unwrap_err()
-        .to_string();
+    let err = Baseline::load_dir(&tmp.path().join("nope")).unwrap_err().to_string();
     assert!(err.contains("nope: not found"), "{err}");
 }
 
@@ -268,9 +232,7 @@ fn builds_from_jsonl_and_parquet_alike() {
     let n = 300;
     let amounts: Vec<f64> = (0..n).map(|i| f64::from(i) * 1.5).collect();
     let counts: Vec<i64> = (0..n).map(|i| i64::from(i % 7)).collect();
-    let states: Vec<&str> = (0..n)
-        .map(|i| ["CA", "NY", "TX"][(i % 3) as usize])
-        .collect();
+    let states: Vec<&str> = (0..n).map(|i| ["CA", "NY", "TX"][(i % 3) as usize]).collect();
     let mut jsonl = String::new();
     for i in 0..n as usize {
         jsonl.push_str(&format!(
@@ -296,43 +258,19 @@ fn builds_from_jsonl_and_parquet_alike() {
     assert_eq!(a.constraints, b.constraints);
     let f = &a.statistics.features;
     assert_eq!(
-        (
-            f[0].inferred_type.as_str(),
-            f[1].inferred_type.as_str(),
-            f[2].inferred_type.as_str()
-        ),
+        (f[0].inferred_type.as_str(), f[1].inferred_type.as_str(), f[2].inferred_type.as_str()),
         ("Fractional", "Integral", "String")
     );
     let state = f[2].string_statistics.as_ref().unwrap();
     assert_eq!(state.distinct_count, 3.0);
-    assert_eq!(
-        state
-            .distribution
-            .as_ref()
-            .unwrap()
-            .categorical
-            .as_ref()
-            .unwrap()
-            .buckets
-            .len(),
-        3
-    );
-    let domains = a.constraints.features[2]
-        .string_constraints
-        .as_ref()
-        .unwrap()
-        .domains
-        .clone()
-        .unwrap();
+    assert_eq!(state.distribution.as_ref().unwrap().categorical.as_ref().unwrap().buckets.len(), 3);
+    let domains = a.constraints.features[2].string_constraints.as_ref().unwrap().domains.clone().unwrap();
     assert_eq!(domains, vec!["CA", "NY", "TX"]);
     // The built files load back as a baseline.
     build::write_dir(&a, &tmp.path().join("out")).unwrap();
     let loaded = Baseline::load_dir(&tmp.path().join("out")).unwrap();
     assert_eq!(loaded.features.len(), 3);
-    assert_eq!(
-        loaded.features[0].numeric.as_ref().unwrap().cdf.total(),
-        300.0
-    );
+    assert_eq!(loaded.features[0].numeric.as_ref().unwrap().cdf.total(), 300.0);
 }
 
 #[test]
@@ -343,13 +281,7 @@ fn csv_errors_name_file_and_line() {
     let err = build(&p, InputFormat::Csv, true).unwrap_err().to_string();
     assert!(err.contains("bad.csv: line 3"), "{err}");
     std::fs::write(&p, "a,a\n1,2\n").unwrap();
-    assert!(build(&p, InputFormat::Csv, true)
-        .unwrap_err()
-        .to_string()
-        .contains("appears twice"));
+    assert!(build(&p, InputFormat::Csv, true).unwrap_err().to_string().contains("appears twice"));
     std::fs::write(&p, "a,b\n").unwrap();
-    assert!(build(&p, InputFormat::Csv, true)
-        .unwrap_err()
-        .to_string()
-        .contains("no rows"));
+    assert!(build(&p, InputFormat::Csv, true).unwrap_err().to_string().contains("no rows"));
 }

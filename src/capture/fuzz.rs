@@ -14,23 +14,11 @@ pub fn decode_capture_bytes(data: &[u8]) -> usize {
     };
     let mut rows = 0;
     for payload in [&record.input, &record.output].into_iter().flatten() {
-        let Ok(body) = body_text(
-            &payload.data,
-            &payload.encoding,
-            payload.content_type.as_deref(),
-        ) else {
+        let Ok(body) = body_text(&payload.data, &payload.encoding, payload.content_type.as_deref()) else {
             continue;
         };
         let mut t = Table::default();
-        if decode_body(
-            &body,
-            payload.content_type.as_deref(),
-            &payload.encoding,
-            None,
-            &mut t,
-        )
-        .is_ok()
-        {
+        if decode_body(&body, payload.content_type.as_deref(), &payload.encoding, None, &mut t).is_ok() {
             for row in t.rows() {
                 let mut p = crate::profile::FeatureProfile::default();
                 for c in row {
@@ -64,23 +52,10 @@ mod tests {
     /// values).
     fn csv_body() -> impl Strategy<Value = (String, usize, usize)> {
         (1usize..6, 1usize..5).prop_flat_map(|(cols, rows)| {
-            proptest::collection::vec(proptest::collection::vec(csv_cell(), cols), rows).prop_map(
-                move |cells| {
-                    let real = cells
-                        .iter()
-                        .filter(|r| !(cols == 1 && r[0].is_empty()))
-                        .count();
-                    (
-                        cells
-                            .iter()
-                            .map(|r| r.join(","))
-                            .collect::<Vec<_>>()
-                            .join("\n"),
-                        real,
-                        cols,
-                    )
-                },
-            )
+            proptest::collection::vec(proptest::collection::vec(csv_cell(), cols), rows).prop_map(move |cells| {
+                let real = cells.iter().filter(|r| !(cols == 1 && r[0].is_empty())).count();
+                (cells.iter().map(|r| r.join(",")).collect::<Vec<_>>().join("\n"), real, cols)
+            })
         })
     }
 

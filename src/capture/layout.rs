@@ -21,10 +21,7 @@ pub struct StreamId {
 impl StreamId {
     /// Builds a stream id.
     pub fn new(endpoint: impl Into<String>, variant: impl Into<String>) -> Self {
-        StreamId {
-            endpoint: endpoint.into(),
-            variant: variant.into(),
-        }
+        StreamId { endpoint: endpoint.into(), variant: variant.into() }
     }
 }
 
@@ -41,14 +38,7 @@ pub fn parse_hour(parts: &[&str]) -> Option<Timestamp> {
     if !(digits(y, 4) && digits(m, 2) && digits(d, 2) && digits(h, 2)) {
         return None;
     }
-    Timestamp::from_civil(
-        y.parse().ok()?,
-        m.parse().ok()?,
-        d.parse().ok()?,
-        h.parse().ok()?,
-        0,
-        0,
-    )
+    Timestamp::from_civil(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?, h.parse().ok()?, 0, 0)
 }
 
 /// Returns the hour folder path `yyyy/mm/dd/HH` of an instant.
@@ -75,18 +65,10 @@ pub fn split_key(key: &str) -> KeyParts<'_> {
     if parts.len() >= 4 {
         if let Some(hour) = parse_hour(&parts[parts.len() - 4..]) {
             parts.truncate(parts.len() - 4);
-            return KeyParts {
-                dirs: parts,
-                hour: Some(hour),
-                name,
-            };
+            return KeyParts { dirs: parts, hour: Some(hour), name };
         }
     }
-    KeyParts {
-        dirs: parts,
-        hour: None,
-        name,
-    }
+    KeyParts { dirs: parts, hour: None, name }
 }
 
 /// Names the stream of a key below a capture root.
@@ -115,28 +97,16 @@ mod tests {
         assert_eq!(k.dirs, vec!["datacapture", "ep", "AllTraffic"]);
         assert_eq!(k.hour.unwrap().to_string(), "2022-04-18T00:00:00Z");
         assert_eq!(k.name, "20-48-871-0b7b.jsonl");
-        assert_eq!(
-            stream_of(&k, "root", "parent"),
-            StreamId::new("ep", "AllTraffic")
-        );
+        assert_eq!(stream_of(&k, "root", "parent"), StreamId::new("ep", "AllTraffic"));
 
         let k = split_key("AllTraffic/2022/04/18/23/a.jsonl");
-        assert_eq!(
-            stream_of(&k, "ep", "capture"),
-            StreamId::new("ep", "AllTraffic")
-        );
+        assert_eq!(stream_of(&k, "ep", "capture"), StreamId::new("ep", "AllTraffic"));
         let k = split_key("2022/04/18/23/a.jsonl");
-        assert_eq!(
-            stream_of(&k, "Shadow-01", "ep"),
-            StreamId::new("ep", "Shadow-01")
-        );
+        assert_eq!(stream_of(&k, "Shadow-01", "ep"), StreamId::new("ep", "Shadow-01"));
 
         let k = split_key("loose/file.jsonl");
         assert_eq!(k.hour, None);
         assert_eq!(split_key("ep/v/2022/13/18/00/a.jsonl").hour, None);
-        assert_eq!(
-            hour_path(Timestamp::parse_rfc3339("2026-03-03T07:59:00Z").unwrap()),
-            "2026/03/03/07"
-        );
+        assert_eq!(hour_path(Timestamp::parse_rfc3339("2026-03-03T07:59:00Z").unwrap()), "2026/03/03/07");
     }
 }

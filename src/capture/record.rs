@@ -99,25 +99,15 @@ pub enum RecordError {
 
 /// Decodes one line of a capture file.
 pub fn decode_line(line: &str) -> Result<CaptureRecord<'_>, RecordError> {
-    let raw: RawRecord<'_> = serde_json::from_str(line).map_err(|e| RecordError::Malformed {
-        detail: json_error_detail(&e),
-    })?;
-    let meta = raw.event_metadata.ok_or(RecordError::MissingField {
-        field: "eventMetadata",
-    })?;
-    let time_text = meta.inference_time.ok_or(RecordError::MissingField {
-        field: "eventMetadata.inferenceTime",
-    })?;
-    let time = Timestamp::parse_rfc3339(&time_text).ok_or_else(|| RecordError::BadTime {
-        value: time_text.chars().take(40).collect(),
-    })?;
-    let data = raw.capture_data.ok_or(RecordError::MissingField {
-        field: "captureData",
-    })?;
+    let raw: RawRecord<'_> =
+        serde_json::from_str(line).map_err(|e| RecordError::Malformed { detail: json_error_detail(&e) })?;
+    let meta = raw.event_metadata.ok_or(RecordError::MissingField { field: "eventMetadata" })?;
+    let time_text = meta.inference_time.ok_or(RecordError::MissingField { field: "eventMetadata.inferenceTime" })?;
+    let time = Timestamp::parse_rfc3339(&time_text)
+        .ok_or_else(|| RecordError::BadTime { value: time_text.chars().take(40).collect() })?;
+    let data = raw.capture_data.ok_or(RecordError::MissingField { field: "captureData" })?;
     if data.input.is_none() && data.output.is_none() {
-        return Err(RecordError::MissingField {
-            field: "captureData.endpointInput",
-        });
+        return Err(RecordError::MissingField { field: "captureData.endpointInput" });
     }
     Ok(CaptureRecord {
         time,
@@ -141,10 +131,7 @@ mod tests {
         let input = r.input.unwrap();
         assert!(matches!(input.data, Cow::Borrowed("1,2")));
         assert_eq!(input.encoding, "CSV");
-        assert_eq!(
-            r.output.unwrap().content_type.as_deref(),
-            Some("text/csv; charset=utf-8")
-        );
+        assert_eq!(r.output.unwrap().content_type.as_deref(), Some("text/csv; charset=utf-8"));
         assert_eq!(r.inference_id, None);
     }
 
@@ -164,33 +151,16 @@ mod tests {
         let cases: &[(&str, Check)] = &[
             ("not json", |e| matches!(e, RecordError::Malformed { .. })),
             ("[1,2]", |e| matches!(e, RecordError::Malformed { .. })),
-            (r#"{"captureData":{}}"#, |e| {
-                matches!(
-                    e,
-                    RecordError::MissingField {
-                        field: "eventMetadata"
-                    }
-                )
+            (r#"{"captureData":{}}"#, |e| matches!(e, RecordError::MissingField { field: "eventMetadata" })),
+            (r#"{"eventMetadata":{"inferenceTime":"{%s}"},"captureData":{}}"#, |e| {
+                matches!(e, RecordError::BadTime { .. })
             }),
-            (
-                r#"{"eventMetadata":{"inferenceTime":"{%s}"},"captureData":{}}"#,
-                |e| matches!(e, RecordError::BadTime { .. }),
-            ),
-            (
-                r#"{"eventMetadata":{"inferenceTime":"2022-04-18T00:21:48Z"},"captureData":{}}"#,
-                |e| matches!(e, RecordError::MissingField { .. }),
-            ),
-            (
-                r#"{"eventMetadata":{"inferenceTime":"2022-04-18T00:21:48Z"}}"#,
-                |e| {
-                    matches!(
-                        e,
-                        RecordError::MissingField {
-                            field: "captureData"
-                        }
-                    )
-                },
-            ),
+            (r#"{"eventMetadata":{"inferenceTime":"2022-04-18T00:21:48Z"},"captureData":{}}"#, |e| {
+                matches!(e, RecordError::MissingField { .. })
+            }),
+            (r#"{"eventMetadata":{"inferenceTime":"2022-04-18T00:21:48Z"}}"#, |e| {
+                matches!(e, RecordError::MissingField { field: "captureData" })
+            }),
         ];
         for (line, check) in cases {
             let e = decode_line(line).unwrap_err();

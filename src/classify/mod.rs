@@ -162,11 +162,7 @@ impl fmt::Display for EpisodeSummary {
             Kind::Gradual => "retrain",
             Kind::Resolved => "none",
         };
-        write!(
-            f,
-            "{kind:<16} {action:<11} onset {}  decided {}",
-            self.onset, self.decided_at
-        )?;
+        write!(f, "{kind:<16} {action:<11} onset {}  decided {}", self.onset, self.decided_at)?;
         match self.resolved_at {
             Some(r) => write!(f, "  resolved {r}")?,
             None => write!(f, "  open")?,
@@ -328,12 +324,7 @@ impl StreamClassifier {
     }
 
     /// Takes one closed window (in data order) and returns the decisions it triggers.
-    pub fn observe(
-        &mut self,
-        baseline: &Baseline,
-        closed: &ClosedWindow,
-        drift: &WindowDrift,
-    ) -> WindowOutcome {
+    pub fn observe(&mut self, baseline: &Baseline, closed: &ClosedWindow, drift: &WindowDrift) -> WindowOutcome {
         let cfg = self.cfg.clone();
         let idx = self.windows_seen;
         self.windows_seen += 1;
@@ -376,14 +367,7 @@ impl StreamClassifier {
         let window_judged = seen_rows >= cfg.min_rows;
 
         let (breaks, break_detail) = if window_judged {
-            self.breaks(
-                baseline,
-                drift,
-                &windows,
-                past.as_ref(),
-                bad_rows,
-                seen_rows,
-            )
+            self.breaks(baseline, drift, &windows, past.as_ref(), bad_rows, seen_rows)
         } else {
             (BTreeSet::new(), Vec::new())
         };
@@ -395,51 +379,26 @@ impl StreamClassifier {
             if !fw.judged {
                 continue;
             }
-            if let Some(st) = fw
-                .step
-                .filter(|s| s.qualifies(cfg.min_effect, cfg.step_share))
-            {
-                steps.push(StepHit {
-                    feature: i,
-                    step: st,
-                    windows: 1,
-                });
+            if let Some(st) = fw.step.filter(|s| s.qualifies(cfg.min_effect, cfg.step_share)) {
+                steps.push(StepHit { feature: i, step: st, windows: 1 });
                 continue;
             }
             if let Some((cur2, Some(past2))) = &two {
                 let kind = drift.features[i].kind;
-                let st = step(
-                    &baseline.features[i],
-                    kind,
-                    &cur2.features[i],
-                    &past2.features[i],
-                    cfg.noise_floor_c,
-                );
+                let st = step(&baseline.features[i], kind, &cur2.features[i], &past2.features[i], cfg.noise_floor_c);
                 // The current window must itself be off the baseline, so that a step that
                 // already reverted is not announced.
                 let current_off = matches!((fw.d_ref, fw.floor_ref), (Some(d), Some(f)) if d > f);
-                if let Some(st) =
-                    st.filter(|s| current_off && s.qualifies(cfg.min_effect, cfg.step_share))
-                {
-                    steps.push(StepHit {
-                        feature: i,
-                        step: st,
-                        windows: 2,
-                    });
+                if let Some(st) = st.filter(|s| current_off && s.qualifies(cfg.min_effect, cfg.step_share)) {
+                    steps.push(StepHit { feature: i, step: st, windows: 2 });
                 }
             }
         }
-        steps.sort_by(|a, b| {
-            (b.step.d_step - b.step.floor_dec).total_cmp(&(a.step.d_step - a.step.floor_dec))
-        });
+        steps.sort_by(|a, b| (b.step.d_step - b.step.floor_dec).total_cmp(&(a.step.d_step - a.step.floor_dec)));
         for s in &steps {
             self.last_step[s.feature] = Some(idx);
         }
-        let monitored = drift
-            .features
-            .iter()
-            .filter(|f| f.kind != FeatureKind::Unmonitored)
-            .count();
+        let monitored = drift.features.iter().filter(|f| f.kind != FeatureKind::Unmonitored).count();
         let many_stepping = steps.len() >= 3 && steps.len() as f64 >= 0.3 * monitored as f64;
 
         // Record the history, then look at shapes.
@@ -453,8 +412,7 @@ impl StreamClassifier {
         let mut shapes: Vec<ShapeHit> = Vec::new();
         if window_judged {
             for (i, bf) in baseline.features.iter().enumerate() {
-                let hit = if steps.iter().any(|s| s.feature == i)
-                    || drift.features[i].kind == FeatureKind::Unmonitored
+                let hit = if steps.iter().any(|s| s.feature == i) || drift.features[i].kind == FeatureKind::Unmonitored
                 {
                     None
                 } else {
@@ -519,11 +477,7 @@ impl StreamClassifier {
                 state: Some(state.to_owned()),
             })
             .collect();
-        WindowOutcome {
-            decisions,
-            window_json,
-            extras,
-        }
+        WindowOutcome { decisions, window_json, extras }
     }
 
     /// Schema and data-quality breaks against the baseline in this window.
@@ -541,32 +495,20 @@ impl StreamClassifier {
         let mut detail = Vec::new();
         let share = bad_rows as f64 / seen_rows.max(1) as f64;
         if share > 0.5 {
-            breaks.insert(Break {
-                feature: String::new(),
-                signal: "rows_skipped".into(),
-            });
+            breaks.insert(Break { feature: String::new(), signal: "rows_skipped".into() });
             detail.push(json!({"feature": null, "signal": "rows_skipped", "value": round6(share)}));
         }
         for v in &drift.violations {
             let (signal, feature) = match v.constraint_check_type.as_str() {
                 // Positional layouts name the last column; the inferred one is more useful.
-                "missing_column_check" => (
-                    "missing_column",
-                    drift
-                        .missing_column
-                        .clone()
-                        .unwrap_or_else(|| v.feature_name.clone()),
-                ),
+                "missing_column_check" => {
+                    ("missing_column", drift.missing_column.clone().unwrap_or_else(|| v.feature_name.clone()))
+                }
                 "extra_column_check" => ("extra_column", v.feature_name.clone()),
                 _ => continue,
             };
-            if breaks.insert(Break {
-                feature: feature.clone(),
-                signal: signal.into(),
-            }) {
-                detail.push(
-                    json!({"feature": feature, "signal": signal, "checkFeature": v.feature_name}),
-                );
+            if breaks.insert(Break { feature: feature.clone(), signal: signal.into() }) {
+                detail.push(json!({"feature": feature, "signal": signal, "checkFeature": v.feature_name}));
             }
         }
         for (i, bf) in baseline.features.iter().enumerate() {
@@ -576,11 +518,10 @@ impl StreamClassifier {
             }
             let pv = past.map(|p| past_view(bf, &p.features[i]));
             let mut add = |signal: &str, value: f64, before: Option<f64>| {
-                breaks.insert(Break {
-                    feature: bf.name.clone(),
-                    signal: signal.into(),
-                });
-                detail.push(json!({"feature": bf.name, "signal": signal, "value": round6(value), "before": before.map(round6)}));
+                breaks.insert(Break { feature: bf.name.clone(), signal: signal.into() });
+                detail.push(
+                    json!({"feature": bf.name, "signal": signal, "value": round6(value), "before": before.map(round6)}),
+                );
             };
             if let (Some(c), Some(cb)) = (fd.completeness, fd.baseline_completeness) {
                 if cb - c > 0.1 {
@@ -605,12 +546,7 @@ impl StreamClassifier {
     }
 
     /// The series a late change is looked for in (design.md, "late changes").
-    fn series(
-        &self,
-        bf: &crate::baseline::BaselineFeature,
-        kind: FeatureKind,
-        span: &[&FeatureWindow],
-    ) -> Vec<Series> {
+    fn series(&self, bf: &crate::baseline::BaselineFeature, kind: FeatureKind, span: &[&FeatureWindow]) -> Vec<Series> {
         let cfg = &self.cfg;
         let r: Reference = reference(bf);
         let mut out = Vec::new();
@@ -623,10 +559,7 @@ impl StreamClassifier {
             Series {
                 name,
                 labels: vec![],
-                members: vec![with
-                    .iter()
-                    .filter_map(|w| Some((w.x, value(w)?, w.n / var)))
-                    .collect()],
+                members: vec![with.iter().filter_map(|w| Some((w.x, value(w)?, w.n / var))).collect()],
                 rows: with.iter().map(|w| w.n).collect(),
                 base_var: vec![base_var],
                 min_dev,
@@ -642,13 +575,7 @@ impl StreamClassifier {
                 let discrete = r.mass_at_median.is_nan() || r.mass_at_median >= MAX_MASS_AT_MEDIAN;
                 if r.sd > 0.0 && r.sd.is_finite() && r.m > 0.0 && (!heavy_tailed || discrete) {
                     let var = r.sd * r.sd;
-                    out.push(single(
-                        "mean",
-                        &|w| Some(w.mean? - r.mean),
-                        var,
-                        var / r.m,
-                        2.5 * cfg.min_effect * r.sd,
-                    ));
+                    out.push(single("mean", &|w| Some(w.mean? - r.mean), var, var / r.m, 2.5 * cfg.min_effect * r.sd));
                 }
                 // The median's normal approximation holds for continuous data only.
                 if r.iqr > 0.0 && r.iqr.is_finite() && r.m > 0.0 && !discrete {
@@ -668,10 +595,7 @@ impl StreamClassifier {
                 let Some(cat) = &bf.categorical else {
                     return out;
                 };
-                let with: Vec<&&FeatureWindow> = span
-                    .iter()
-                    .filter(|w| w.shares.len() == cat.counts.len())
-                    .collect();
+                let with: Vec<&&FeatureWindow> = span.iter().filter(|w| w.shares.len() == cat.counts.len()).collect();
                 let mut members = Vec::new();
                 let mut labels = Vec::new();
                 let mut base_var = Vec::new();
@@ -680,11 +604,7 @@ impl StreamClassifier {
                     if pb.is_nan() || pb <= 0.0 {
                         continue;
                     }
-                    members.push(
-                        with.iter()
-                            .map(|w| (w.x, w.shares[j] - pb, w.n / pb))
-                            .collect(),
-                    );
+                    members.push(with.iter().map(|w| (w.x, w.shares[j] - pb, w.n / pb)).collect());
                     labels.push(value.clone());
                     base_var.push(pb / cat.total);
                 }
@@ -703,21 +623,14 @@ impl StreamClassifier {
             FeatureKind::Unmonitored => {}
         }
         // Any distribution change: the L-infinity distance, its small-sample bias removed.
-        let with: Vec<&&FeatureWindow> = span
-            .iter()
-            .filter(|w| w.d_ref.is_some() && w.floor_ref.is_some())
-            .collect();
+        let with: Vec<&&FeatureWindow> = span.iter().filter(|w| w.d_ref.is_some() && w.floor_ref.is_some()).collect();
         let dist: Vec<(f64, f64, f64)> = with
             .iter()
             .filter_map(|w| {
                 let d = w.d_ref?;
                 let scale = w.floor_ref? / crate::drift::distance::C_ALPHA;
                 let bias = 0.87 * scale;
-                Some((
-                    w.x,
-                    (d * d - bias * bias).max(0.0).sqrt(),
-                    1.0 / (0.25 * scale * scale),
-                ))
+                Some((w.x, (d * d - bias * bias).max(0.0).sqrt(), 1.0 / (0.25 * scale * scale)))
             })
             .collect();
         out.push(Series {
@@ -785,11 +698,7 @@ impl StreamClassifier {
         let k = cfg.trend_windows.min(judged.len());
         let span = &judged[judged.len() - k..];
         // A step detected inside the span explains the change: that is the step's episode.
-        let span_windows = h
-            .iter()
-            .rev()
-            .take_while(|w| w.start >= span[0].start)
-            .count() as u64;
+        let span_windows = h.iter().rev().take_while(|w| w.start >= span[0].start).count() as u64;
         if self.last_step[i].is_some_and(|s| s + span_windows > idx) {
             return None;
         }
@@ -838,10 +747,7 @@ impl StreamClassifier {
                 continue;
             };
             let member = &series.members[level.member];
-            let ramp: Vec<(f64, f64)> = member[tau.min(n.saturating_sub(4))..]
-                .iter()
-                .map(|p| (p.0, p.1))
-                .collect();
+            let ramp: Vec<(f64, f64)> = member[tau.min(n.saturating_sub(4))..].iter().map(|p| (p.0, p.1)).collect();
             let hit = ShapeHit {
                 feature: i,
                 kind,
@@ -852,10 +758,7 @@ impl StreamClassifier {
                 trend: mann_kendall(&ramp),
                 fit: f,
             };
-            if best
-                .as_ref()
-                .is_none_or(|b| hit.z_pool.abs() > b.z_pool.abs())
-            {
+            if best.as_ref().is_none_or(|b| hit.z_pool.abs() > b.z_pool.abs()) {
                 best = Some(hit);
             }
         }
@@ -864,13 +767,8 @@ impl StreamClassifier {
 
     fn transition(&mut self, c: &DecisionContext<'_>, cfg: &ClassifierConfig) -> Vec<Decision> {
         let end = c.closed.window.end;
-        let late_steps: Vec<&ShapeHit> =
-            c.shapes.iter().filter(|s| s.kind == Kind::Sudden).collect();
-        let ramps: Vec<&ShapeHit> = c
-            .shapes
-            .iter()
-            .filter(|s| s.kind == Kind::Gradual)
-            .collect();
+        let late_steps: Vec<&ShapeHit> = c.shapes.iter().filter(|s| s.kind == Kind::Sudden).collect();
+        let ramps: Vec<&ShapeHit> = c.shapes.iter().filter(|s| s.kind == Kind::Gradual).collect();
         let sudden_now = !c.steps.is_empty() || !c.new_breaks.is_empty() || !late_steps.is_empty();
         let name = |i: usize| c.baseline.features[i].name.clone();
         // Sudden features: broken ones first, then stepping ones by step size, then late steps.
@@ -900,27 +798,13 @@ impl StreamClassifier {
                     let onset = self.sudden_onset(c, &late_steps);
                     let mut ep = self.open(Kind::Sudden, onset, end, sudden_features.clone());
                     let evidence = sudden_evidence_json(c, &late_steps, &self.history);
-                    out.push(self.decision(
-                        &mut ep,
-                        Kind::Sudden,
-                        c,
-                        &sudden_features,
-                        evidence,
-                        &[],
-                    ));
+                    out.push(self.decision(&mut ep, Kind::Sudden, c, &sudden_features, evidence, &[]));
                     self.episode = Some(ep);
                 } else if !ramps.is_empty() {
                     let onset = self.shape_onset(ramps[0], c.closed);
                     let mut ep = self.open(Kind::Gradual, onset, end, gradual_features.clone());
                     let evidence = gradual_evidence_json(c, &ramps, &self.history);
-                    out.push(self.decision(
-                        &mut ep,
-                        Kind::Gradual,
-                        c,
-                        &gradual_features,
-                        evidence,
-                        &ramps,
-                    ));
+                    out.push(self.decision(&mut ep, Kind::Gradual, c, &gradual_features, evidence, &ramps));
                     self.episode = Some(ep);
                 }
             }
@@ -952,14 +836,7 @@ impl StreamClassifier {
                             "quietWindows": ep.quiet,
                             "episodeDecidedAt": ep.decided_at.to_string(),
                         });
-                        out.push(self.decision(
-                            &mut ep,
-                            Kind::Resolved,
-                            c,
-                            &features,
-                            evidence,
-                            &[],
-                        ));
+                        out.push(self.decision(&mut ep, Kind::Resolved, c, &features, evidence, &[]));
                         self.finished.push(summary_of(&ep, Some(end)));
                     } else {
                         self.episode = Some(ep);
@@ -977,20 +854,13 @@ impl StreamClassifier {
     /// or, for gradual episodes, by the pooled levels they were decided on (with hysteresis:
     /// `z_level / 1.5`), so that a slow drift does not flap between open and resolved. A sudden
     /// shift that reverted resolves on the windows alone.
-    fn episode_material(
-        &self,
-        ep: &Episode,
-        c: &DecisionContext<'_>,
-        cfg: &ClassifierConfig,
-    ) -> bool {
+    fn episode_material(&self, ep: &Episode, c: &DecisionContext<'_>, cfg: &ClassifierConfig) -> bool {
         ep.features.iter().any(|name| {
             let Some(i) = c.baseline.position(name) else {
                 return false;
             };
             let w = &c.windows[i];
-            if w.judged
-                && matches!((w.d_ref, w.floor_dec), (Some(d), Some(f)) if d > f.max(cfg.min_effect))
-            {
+            if w.judged && matches!((w.d_ref, w.floor_dec), (Some(d), Some(f)) if d > f.max(cfg.min_effect)) {
                 return true;
             }
             // A sudden shift that reverted resolves on the windows alone; gradual episodes also
@@ -1003,27 +873,15 @@ impl StreamClassifier {
                 return false;
             }
             let span = &judged[judged.len().saturating_sub(cfg.trend_windows)..];
-            self.series(&c.baseline.features[i], c.drift.features[i].kind, span)
-                .iter()
-                .any(|s| {
-                    pooled_level(s, span, cfg)
-                        .is_some_and(|l| l.z.abs() > cfg.z_level / 1.5 && l.dev.abs() >= s.min_dev)
-                })
+            self.series(&c.baseline.features[i], c.drift.features[i].kind, span).iter().any(|s| {
+                pooled_level(s, span, cfg).is_some_and(|l| l.z.abs() > cfg.z_level / 1.5 && l.dev.abs() >= s.min_dev)
+            })
         })
     }
 
-    fn open(
-        &self,
-        kind: Kind,
-        onset: Timestamp,
-        decided_at: Timestamp,
-        features: Vec<String>,
-    ) -> Episode {
-        let h1 = mix64(
-            hash_str(&self.stream.endpoint)
-                ^ mix64(hash_str(&self.stream.variant))
-                ^ decided_at.millis() as u64,
-        );
+    fn open(&self, kind: Kind, onset: Timestamp, decided_at: Timestamp, features: Vec<String>) -> Episode {
+        let h1 =
+            mix64(hash_str(&self.stream.endpoint) ^ mix64(hash_str(&self.stream.variant)) ^ decided_at.millis() as u64);
         let h2 = mix64(h1 ^ 0x5bd1_e995);
         Episode {
             id: uuid_from(h1, h2),
@@ -1083,10 +941,7 @@ impl StreamClassifier {
             .drift
             .violations
             .iter()
-            .filter(|v| {
-                names.contains(v.feature_name.as_str())
-                    || c.baseline.position(&v.feature_name).is_none()
-            })
+            .filter(|v| names.contains(v.feature_name.as_str()) || c.baseline.position(&v.feature_name).is_none())
             .cloned()
             .collect();
         Decision {
@@ -1107,11 +962,7 @@ impl StreamClassifier {
         if let Some(s) = c.steps.first() {
             // A two-window step started in the previous window; then walk back while the top
             // feature was already off the baseline.
-            let mut onset = if s.windows == 2 {
-                start - Duration::from_millis(len)
-            } else {
-                start
-            };
+            let mut onset = if s.windows == 2 { start - Duration::from_millis(len) } else { start };
             let h = &self.history[s.feature];
             let Some(cur) = h.back().and_then(|w| w.d_ref) else {
                 return onset;
@@ -1134,10 +985,7 @@ impl StreamClassifier {
 
     fn shape_onset(&self, hit: &ShapeHit, closed: &ClosedWindow) -> Timestamp {
         let first = self.first_start.unwrap_or(closed.window.start);
-        let hours = hit.onset_x.clamp(
-            0.0,
-            (closed.window.start.millis() - first.millis()) as f64 / 3_600_000.0,
-        );
+        let hours = hit.onset_x.clamp(0.0, (closed.window.start.millis() - first.millis()) as f64 / 3_600_000.0);
         Timestamp::from_millis(first.millis() + (hours * 3_600_000.0).round() as i64)
     }
 }
@@ -1197,12 +1045,7 @@ fn latest_agrees(s: &Series, level: &Level) -> bool {
         };
         return p.1 * level.z.signum() * p.2.sqrt() >= 1.0;
     }
-    let x2: f64 = s
-        .members
-        .iter()
-        .filter_map(|m| m.last())
-        .map(|p| p.1 * p.1 * p.2)
-        .sum();
+    let x2: f64 = s.members.iter().filter_map(|m| m.last()).map(|p| p.1 * p.1 * p.2).sum();
     x2 >= s.df as f64
 }
 
@@ -1225,20 +1068,12 @@ fn pooled_level(series: &Series, span: &[&FeatureWindow], cfg: &ClassifierConfig
             .filter(|w| matches!((w.d_ref, w.floor_ref), (Some(d), Some(f)) if d > f.max(cfg.min_effect)))
             .count();
         if above < 3 {
-            return Some(Level {
-                z: 0.0,
-                dev: 0.0,
-                member: 0,
-            });
+            return Some(Level { z: 0.0, dev: 0.0, member: 0 });
         }
         let last4 = &series.members[0][n - 4..];
         let wsum: f64 = last4.iter().map(|p| p.2).sum();
         let pooled = last4.iter().map(|p| p.1).sum::<f64>() / 4.0;
-        return Some(Level {
-            z: pooled * wsum.sqrt(),
-            dev: pooled,
-            member: 0,
-        });
+        return Some(Level { z: pooled * wsum.sqrt(), dev: pooled, member: 0 });
     }
     let mut stat = 0.0;
     let mut best = (0.0f64, 0usize, 0.0f64);
@@ -1256,24 +1091,13 @@ fn pooled_level(series: &Series, span: &[&FeatureWindow], cfg: &ClassifierConfig
         }
     }
     if series.members.len() == 1 {
-        return Some(Level {
-            z: best.2,
-            dev: best.0,
-            member: 0,
-        });
+        return Some(Level { z: best.2, dev: best.0, member: 0 });
     }
     // A Pearson chi-square with `df` degrees of freedom, as a one-sided normal equivalent.
     use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
-    let tail = ChiSquared::new(series.df as f64)
-        .map(|c| c.sf(stat))
-        .unwrap_or(1.0)
-        .max(1e-300);
+    let tail = ChiSquared::new(series.df as f64).map(|c| c.sf(stat)).unwrap_or(1.0).max(1e-300);
     let z = Normal::standard().inverse_cdf(1.0 - tail).min(40.0);
-    Some(Level {
-        z,
-        dev: best.0,
-        member: best.1,
-    })
+    Some(Level { z, dev: best.0, member: best.1 })
 }
 
 fn summary_of(e: &Episode, resolved_at: Option<Timestamp>) -> EpisodeSummary {
@@ -1289,11 +1113,7 @@ fn summary_of(e: &Episode, resolved_at: Option<Timestamp>) -> EpisodeSummary {
     }
 }
 
-fn series_json(
-    baseline: &Baseline,
-    history: &[VecDeque<FeatureWindow>],
-    features: &[usize],
-) -> Value {
+fn series_json(baseline: &Baseline, history: &[VecDeque<FeatureWindow>], features: &[usize]) -> Value {
     let mut out = serde_json::Map::new();
     for &i in features {
         let h = &history[i];
@@ -1331,11 +1151,7 @@ fn shape_json(c: &DecisionContext<'_>, s: &ShapeHit) -> Value {
     })
 }
 
-fn sudden_evidence_json(
-    c: &DecisionContext<'_>,
-    late: &[&ShapeHit],
-    history: &[VecDeque<FeatureWindow>],
-) -> Value {
+fn sudden_evidence_json(c: &DecisionContext<'_>, late: &[&ShapeHit], history: &[VecDeque<FeatureWindow>]) -> Value {
     let step = c.steps.first().map(|s| {
         let st = s.step;
         let rise = (st.d_ref - st.d_ref_before).max(0.0);
@@ -1388,11 +1204,7 @@ fn sudden_evidence_json(
     })
 }
 
-fn gradual_evidence_json(
-    c: &DecisionContext<'_>,
-    ramps: &[&ShapeHit],
-    history: &[VecDeque<FeatureWindow>],
-) -> Value {
+fn gradual_evidence_json(c: &DecisionContext<'_>, ramps: &[&ShapeHit], history: &[VecDeque<FeatureWindow>]) -> Value {
     let top = ramps[0];
     let w = &c.windows[top.feature];
     let threshold = c.baseline.features[top.feature].config.comparison_threshold;

@@ -138,15 +138,7 @@ mod tests {
 
     fn series(f: impl Fn(f64) -> f64, n: usize, noise: f64, seed: u64) -> Vec<(f64, f64, f64)> {
         let mut rng = Rng::new(seed);
-        (0..n)
-            .map(|i| {
-                (
-                    i as f64,
-                    f(i as f64) + noise * rng.normal(),
-                    1.0 / (noise * noise),
-                )
-            })
-            .collect()
+        (0..n).map(|i| (i as f64, f(i as f64) + noise * rng.normal(), 1.0 / (noise * noise))).collect()
     }
 
     #[test]
@@ -155,23 +147,11 @@ mod tests {
         // noise, give or take about 13 with it, so a seed or two in 20 may fall short of 6.
         let (mut steps, mut ramps) = (0, 0);
         for seed in 0..20 {
-            let step = fit(&series(
-                |x| if x >= 15.0 { 1.0 } else { 0.0 },
-                30,
-                0.2,
-                seed,
-            ))
-            .unwrap();
+            let step = fit(&series(|x| if x >= 15.0 { 1.0 } else { 0.0 }, 30, 0.2, seed)).unwrap();
             assert!(step.change_evidence() > 16.0, "{step:?}");
             assert_eq!(step.tau_step, 15);
             steps += usize::from(step.step_over_ramp() > 6.0);
-            let ramp = fit(&series(
-                |x| if x >= 10.0 { (x - 10.0) * 0.1 } else { 0.0 },
-                30,
-                0.2,
-                seed,
-            ))
-            .unwrap();
+            let ramp = fit(&series(|x| if x >= 10.0 { (x - 10.0) * 0.1 } else { 0.0 }, 30, 0.2, seed)).unwrap();
             assert!(ramp.change_evidence() > 16.0, "{ramp:?}");
             assert!((ramp.slope - 0.1).abs() < 0.04, "{ramp:?}");
             assert!((7..=13).contains(&ramp.tau_hinge), "{ramp:?}");
@@ -184,24 +164,11 @@ mod tests {
     #[test]
     fn groups_share_one_change_point() {
         // Mass moves from one category to another: each alone is weak, together strong.
-        let a = series(
-            |x| if x >= 10.0 { -(x - 10.0) * 0.01 } else { 0.0 },
-            30,
-            0.05,
-            1,
-        );
-        let b = series(
-            |x| if x >= 10.0 { (x - 10.0) * 0.01 } else { 0.0 },
-            30,
-            0.05,
-            2,
-        );
+        let a = series(|x| if x >= 10.0 { -(x - 10.0) * 0.01 } else { 0.0 }, 30, 0.05, 1);
+        let b = series(|x| if x >= 10.0 { (x - 10.0) * 0.01 } else { 0.0 }, 30, 0.05, 2);
         let single = fit(&a).unwrap();
         let both = fit_group(&[a, b]).unwrap();
-        assert!(
-            both.change_evidence() > 1.5 * single.change_evidence(),
-            "{both:?} vs {single:?}"
-        );
+        assert!(both.change_evidence() > 1.5 * single.change_evidence(), "{both:?} vs {single:?}");
         assert!(both.step_over_ramp() < 0.0);
         assert_eq!(both.slopes.len(), 2);
         assert!(both.slopes[0] < 0.0 && both.slopes[1] > 0.0);

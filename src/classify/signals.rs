@@ -4,9 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::baseline::BaselineFeature;
 use crate::drift::distance::{linf_categorical, linf_floor, linf_numeric, C_ALPHA};
-use crate::drift::{
-    baseline_categories, type_match, unseen_share, window_categories, FeatureDrift, FeatureKind,
-};
+use crate::drift::{baseline_categories, type_match, unseen_share, window_categories, FeatureDrift, FeatureKind};
 use crate::profile::{FeatureProfile, InferredType};
 use crate::time::Timestamp;
 
@@ -96,11 +94,8 @@ pub fn reference(bf: &BaselineFeature) -> Reference {
         Some(nb) => {
             let q = |p| nb.cdf.quantile(p).unwrap_or(f64::NAN);
             let total = nb.cdf.total();
-            let mass = if total > 0.0 {
-                (nb.cdf.rank(nb.median) - nb.cdf.rank_exclusive(nb.median)) / total
-            } else {
-                1.0
-            };
+            let mass =
+                if total > 0.0 { (nb.cdf.rank(nb.median) - nb.cdf.rank_exclusive(nb.median)) / total } else { 1.0 };
             Reference {
                 m: total,
                 mean: nb.mean,
@@ -110,10 +105,7 @@ pub fn reference(bf: &BaselineFeature) -> Reference {
                 mass_at_median: mass,
             }
         }
-        None => Reference {
-            m: bf.categorical.as_ref().map(|c| c.total).unwrap_or(0.0),
-            ..Default::default()
-        },
+        None => Reference { m: bf.categorical.as_ref().map(|c| c.total).unwrap_or(0.0), ..Default::default() },
     }
 }
 
@@ -142,13 +134,8 @@ pub fn measure(
                 let cdf = window.kll.cdf();
                 fw.mean = Some(window.moments.deequ_mean());
                 fw.median = cdf.quantile(0.5);
-                fw.unit_power = unit_power(
-                    window.moments.n,
-                    &cdf,
-                    nb.cdf.quantile(0.25),
-                    nb.median,
-                    nb.cdf.quantile(0.75),
-                );
+                fw.unit_power =
+                    unit_power(window.moments.n, &cdf, nb.cdf.quantile(0.25), nb.median, nb.cdf.quantile(0.75));
             }
         }
         FeatureKind::Categorical => {
@@ -158,11 +145,8 @@ pub fn measure(
             let wc = window_categories(window);
             fw.n = wc.total();
             if fw.n > 0.0 {
-                fw.shares = cat
-                    .counts
-                    .iter()
-                    .map(|(v, _)| wc.counts.get(v.as_str()).copied().unwrap_or(0.0) / fw.n)
-                    .collect();
+                fw.shares =
+                    cat.counts.iter().map(|(v, _)| wc.counts.get(v.as_str()).copied().unwrap_or(0.0) / fw.n).collect();
             }
         }
         FeatureKind::Unmonitored => fw.n = window.present() as f64,
@@ -232,32 +216,18 @@ pub struct PastView {
 
 /// Returns what the recent past looked like for one feature.
 pub fn past_view(bf: &BaselineFeature, p: &FeatureProfile) -> PastView {
-    let type_match = (p.present() > 0 && bf.expected_type != InferredType::Unknown)
-        .then(|| type_match(bf.expected_type, p));
+    let type_match =
+        (p.present() > 0 && bf.expected_type != InferredType::Unknown).then(|| type_match(bf.expected_type, p));
     let unseen = baseline_categories(bf).and_then(|bc| unseen_share(&window_categories(p), &bc));
-    PastView {
-        completeness: p.completeness(),
-        type_match,
-        unseen,
-    }
+    PastView { completeness: p.completeness(), type_match, unseen }
 }
 
 /// Returns `k != 0` when the window's quartiles are all the baseline's times about `10^k`.
-fn unit_power(
-    n: u64,
-    cdf: &crate::profile::WeightedCdf,
-    b25: Option<f64>,
-    b50: f64,
-    b75: Option<f64>,
-) -> Option<i32> {
+fn unit_power(n: u64, cdf: &crate::profile::WeightedCdf, b25: Option<f64>, b50: f64, b75: Option<f64>) -> Option<i32> {
     if n < 20 {
         return None;
     }
-    let pairs = [
-        (cdf.quantile(0.25)?, b25?),
-        (cdf.quantile(0.5)?, b50),
-        (cdf.quantile(0.75)?, b75?),
-    ];
+    let pairs = [(cdf.quantile(0.25)?, b25?), (cdf.quantile(0.5)?, b50), (cdf.quantile(0.75)?, b75?)];
     let mut k: Option<i32> = None;
     for (wq, bq) in pairs {
         if wq == 0.0 || bq == 0.0 || (wq > 0.0) != (bq > 0.0) {

@@ -38,10 +38,7 @@ fn windows(b: &Baseline, hours: i64, rows: usize, shift: impl Fn(i64) -> f64) ->
             let s = start + Duration::from_hours(h);
             ClosedWindow {
                 stream: StreamId::new("ep", "v"),
-                window: Window {
-                    start: s,
-                    end: s + Duration::from_hours(1),
-                },
+                window: Window { start: s, end: s + Duration::from_hours(1) },
                 profile: p,
                 layout: Layout::Positional { output_cols: 0 },
                 issues: vec![],
@@ -71,23 +68,12 @@ fn stationary_windows_raise_nothing() {
 #[test]
 fn a_step_is_sudden_at_once_and_resolves_after_cooldown() {
     let b = baseline();
-    let ws = windows(
-        &b,
-        40,
-        400,
-        |h| if (20..26).contains(&h) { 1.0 } else { 0.0 },
-    );
+    let ws = windows(&b, 40, 400, |h| if (20..26).contains(&h) { 1.0 } else { 0.0 });
     let (d, c) = run(&b, &ws);
-    let kinds: Vec<(Kind, String)> = d
-        .iter()
-        .map(|d| (d.kind, d.detected_at.to_string()))
-        .collect();
+    let kinds: Vec<(Kind, String)> = d.iter().map(|d| (d.kind, d.detected_at.to_string())).collect();
     assert_eq!(
         kinds,
-        vec![
-            (Kind::Sudden, "2026-03-01T21:00:00Z".to_owned()),
-            (Kind::Resolved, "2026-03-02T05:00:00Z".to_owned()),
-        ]
+        vec![(Kind::Sudden, "2026-03-01T21:00:00Z".to_owned()), (Kind::Resolved, "2026-03-02T05:00:00Z".to_owned()),]
     );
     assert_eq!(d[0].onset.to_string(), "2026-03-01T20:00:00Z");
     assert_eq!(d[0].features[0].name, "x");
@@ -101,22 +87,9 @@ fn a_step_is_sudden_at_once_and_resolves_after_cooldown() {
 #[test]
 fn a_ramp_is_gradual_with_an_onset_near_its_start() {
     let b = baseline();
-    let ws = windows(&b, 72, 400, |h| {
-        if h >= 24 {
-            (h - 24) as f64 / 48.0
-        } else {
-            0.0
-        }
-    });
+    let ws = windows(&b, 72, 400, |h| if h >= 24 { (h - 24) as f64 / 48.0 } else { 0.0 });
     let (d, _) = run(&b, &ws);
-    assert_eq!(
-        d.len(),
-        1,
-        "{:#?}",
-        d.iter()
-            .map(|d| (d.kind, d.detected_at))
-            .collect::<Vec<_>>()
-    );
+    assert_eq!(d.len(), 1, "{:#?}", d.iter().map(|d| (d.kind, d.detected_at)).collect::<Vec<_>>());
     assert_eq!(d[0].kind, Kind::Gradual);
     let onset_h = (d[0].onset.millis() - ws[0].window.start.millis()) / 3_600_000;
     assert!((18..=30).contains(&onset_h), "onset hour {onset_h}");
@@ -170,10 +143,7 @@ fn classifier_state_round_trips_through_json() {
             out_b.extend(r.observe(&b, w, &d).decisions);
         }
     }
-    assert_eq!(
-        out_a, out_b,
-        "a checkpointed classifier decides exactly as the original"
-    );
+    assert_eq!(out_a, out_b, "a checkpointed classifier decides exactly as the original");
     assert!(!out_a.is_empty());
 }
 
@@ -182,8 +152,5 @@ fn ids_are_uuids() {
     let id = uuid_from(0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210);
     assert_eq!(id.len(), 36);
     assert_eq!(&id[14..15], "8", "version 8");
-    assert!(
-        matches!(&id[19..20], "8" | "9" | "a" | "b"),
-        "variant: {id}"
-    );
+    assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "variant: {id}");
 }

@@ -74,13 +74,7 @@ pub fn mann_kendall(points: &[(f64, f64)]) -> Option<Trend> {
     let p_value = 0.5 * erfc(z.abs() / std::f64::consts::SQRT_2);
     slopes.sort_by(f64::total_cmp);
     let slope = median_sorted(&slopes).unwrap_or(0.0);
-    Some(Trend {
-        n,
-        s,
-        tau: s as f64 / (nf * (nf - 1.0) / 2.0),
-        p_value,
-        slope,
-    })
+    Some(Trend { n, s, tau: s as f64 / (nf * (nf - 1.0) / 2.0), p_value, slope })
 }
 
 fn median_sorted(v: &[f64]) -> Option<f64> {
@@ -88,11 +82,7 @@ fn median_sorted(v: &[f64]) -> Option<f64> {
         return None;
     }
     let m = v.len() / 2;
-    Some(if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    })
+    Some(if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 })
 }
 
 /// Returns the median of unsorted values.
@@ -108,14 +98,8 @@ mod tests {
 
     #[test]
     fn increasing_series_is_significant() {
-        let pts: Vec<(f64, f64)> = (0..8)
-            .map(|i| {
-                (
-                    f64::from(i),
-                    f64::from(i) * 0.5 + if i % 2 == 0 { 0.1 } else { 0.0 },
-                )
-            })
-            .collect();
+        let pts: Vec<(f64, f64)> =
+            (0..8).map(|i| (f64::from(i), f64::from(i) * 0.5 + if i % 2 == 0 { 0.1 } else { 0.0 })).collect();
         let t = mann_kendall(&pts).unwrap();
         assert_eq!(t.s, 28);
         assert!((t.tau - 1.0).abs() < 1e-12);
@@ -126,11 +110,8 @@ mod tests {
 
     #[test]
     fn flat_and_noisy_series_are_not() {
-        let pts: Vec<(f64, f64)> = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0]
-            .iter()
-            .enumerate()
-            .map(|(i, &y)| (i as f64, y))
-            .collect();
+        let pts: Vec<(f64, f64)> =
+            [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0].iter().enumerate().map(|(i, &y)| (i as f64, y)).collect();
         let t = mann_kendall(&pts).unwrap();
         assert!(t.p_value > 0.05, "{t:?}");
         let flat: Vec<(f64, f64)> = (0..6).map(|i| (f64::from(i), 1.0)).collect();

@@ -132,12 +132,7 @@ pub fn wasserstein1(a: &WeightedCdf, b: &WeightedCdf) -> f64 {
 
 /// Returns the Wasserstein distance divided by `scale`, with its floor; `None` when the scale
 /// is not positive.
-pub fn wasserstein_scored(
-    a: &WeightedCdf,
-    b: &WeightedCdf,
-    scale: f64,
-    b_process_scale: f64,
-) -> Option<Scored> {
+pub fn wasserstein_scored(a: &WeightedCdf, b: &WeightedCdf, scale: f64, b_process_scale: f64) -> Option<Scored> {
     if !scale.is_finite() || scale <= 0.0 {
         return None;
     }
@@ -155,15 +150,7 @@ pub fn wasserstein_scored(
 pub fn chi2_critical(df: usize) -> f64 {
     static TABLE: OnceLock<Vec<f64>> = OnceLock::new();
     let table = TABLE.get_or_init(|| {
-        (0..=256)
-            .map(|df| {
-                if df == 0 {
-                    0.0
-                } else {
-                    chi2_quantile(df as f64, 1.0 - ALPHA)
-                }
-            })
-            .collect()
+        (0..=256).map(|df| if df == 0 { 0.0 } else { chi2_quantile(df as f64, 1.0 - ALPHA) }).collect()
     });
     match table.get(df) {
         Some(v) => *v,
@@ -207,14 +194,8 @@ pub fn psi_js(a: &[f64], b: &[f64]) -> Option<(Scored, Scored)> {
     }
     let scale = (1.0 / n + 1.0 / m) * chi2_critical(k - 1);
     Some((
-        Scored {
-            value: psi,
-            noise_floor: scale,
-        },
-        Scored {
-            value: js.max(0.0).sqrt(),
-            noise_floor: (scale / 8.0).sqrt(),
-        },
+        Scored { value: psi, noise_floor: scale },
+        Scored { value: js.max(0.0).sqrt(), noise_floor: (scale / 8.0).sqrt() },
     ))
 }
 
@@ -259,14 +240,8 @@ pub fn aligned(a: &CategoryCounts<'_>, b: &CategoryCounts<'_>) -> (Vec<f64>, Vec
     let mut keys: Vec<&str> = a.counts.keys().chain(b.counts.keys()).copied().collect();
     keys.sort_unstable();
     keys.dedup();
-    let mut va: Vec<f64> = keys
-        .iter()
-        .map(|k| a.counts.get(k).copied().unwrap_or(0.0))
-        .collect();
-    let mut vb: Vec<f64> = keys
-        .iter()
-        .map(|k| b.counts.get(k).copied().unwrap_or(0.0))
-        .collect();
+    let mut va: Vec<f64> = keys.iter().map(|k| a.counts.get(k).copied().unwrap_or(0.0)).collect();
+    let mut vb: Vec<f64> = keys.iter().map(|k| b.counts.get(k).copied().unwrap_or(0.0)).collect();
     if a.other > 0.0 || b.other > 0.0 {
         va.push(a.other);
         vb.push(b.other);
@@ -292,12 +267,7 @@ pub struct ChiSquare {
 
 /// Runs [`ChiSquare`]; `None` when fewer than two categories remain or a side is empty.
 pub fn chi_square(sample: &CategoryCounts<'_>, expected: &CategoryCounts<'_>) -> Option<ChiSquare> {
-    let sample_sum: f64 = sample
-        .counts
-        .iter()
-        .filter(|(k, _)| expected.counts.contains_key(*k))
-        .map(|(_, v)| v)
-        .sum();
+    let sample_sum: f64 = sample.counts.iter().filter(|(k, _)| expected.counts.contains_key(*k)).map(|(_, v)| v).sum();
     let expected_sum: f64 = expected.counts.values().sum();
     if sample_sum <= 0.0 || expected_sum <= 0.0 {
         return None;
@@ -306,51 +276,27 @@ pub fn chi_square(sample: &CategoryCounts<'_>, expected: &CategoryCounts<'_>) ->
         let mut keys: Vec<&&str> = expected.counts.keys().collect();
         keys.sort_unstable();
         keys.into_iter()
-            .map(|k| {
-                (
-                    sample.counts.get(*k).copied().unwrap_or(0.0),
-                    expected.counts[*k] / expected_sum * sample_sum,
-                )
-            })
+            .map(|k| (sample.counts.get(*k).copied().unwrap_or(0.0), expected.counts[*k] / expected_sum * sample_sum))
             .collect()
     };
     loop {
         if cats.len() < 2 {
             return None;
         }
-        let (threshold, max_below) = if cats.len() > 2 {
-            (5.0, (0.2 * cats.len() as f64) as usize)
-        } else {
-            (10.0, 0)
-        };
+        let (threshold, max_below) = if cats.len() > 2 { (5.0, (0.2 * cats.len() as f64) as usize) } else { (10.0, 0) };
         let below = cats.iter().filter(|c| c.1 < threshold).count();
         if below <= max_below {
             break;
         }
-        let (imin, _) = cats
-            .iter()
-            .enumerate()
-            .min_by(|x, y| x.1 .1.total_cmp(&y.1 .1))?;
+        let (imin, _) = cats.iter().enumerate().min_by(|x, y| x.1 .1.total_cmp(&y.1 .1))?;
         let smallest = cats.remove(imin);
-        let (i2, _) = cats
-            .iter()
-            .enumerate()
-            .min_by(|x, y| x.1 .1.total_cmp(&y.1 .1))?;
+        let (i2, _) = cats.iter().enumerate().min_by(|x, y| x.1 .1.total_cmp(&y.1 .1))?;
         cats[i2].0 += smallest.0;
         cats[i2].1 += smallest.1;
     }
-    let statistic: f64 = cats
-        .iter()
-        .filter(|c| c.1 > 0.0)
-        .map(|(o, e)| (o - e) * (o - e) / e)
-        .sum();
+    let statistic: f64 = cats.iter().filter(|c| c.1 > 0.0).map(|(o, e)| (o - e) * (o - e) / e).sum();
     let df = cats.len() - 1;
-    Some(ChiSquare {
-        statistic,
-        df,
-        p_value: chi2_p_value(statistic, df),
-        noise_floor: chi2_critical(df),
-    })
+    Some(ChiSquare { statistic, df, p_value: chi2_p_value(statistic, df), noise_floor: chi2_critical(df) })
 }
 
 #[cfg(test)]
@@ -369,7 +315,8 @@ mod tests {
         let Some(fx) = crate::testing::sagemaker_fixtures() else {
             return;
         };
-        let path = fx.join("aws__sagemaker-python-sdk/tests/data/pipeline/quality_check_step/data_quality/statistics.json");
+        let path =
+            fx.join("aws__sagemaker-python-sdk/tests/data/pipeline/quality_check_step/data_quality/statistics.json");
         let stats: crate::baseline::StatisticsFile =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let sketch = |i: usize| {
@@ -389,11 +336,9 @@ mod tests {
                 .data;
             WeightedCdf::from_levels(data.iter().map(Vec::as_slice))
         };
-        for (a, b, simple, robust) in [
-            (0, 1, 0.76, 0.505441558772843),
-            (2, 5, 0.40, 0.145441558772843),
-            (3, 4, 0.10, 0.0),
-        ] {
+        for (a, b, simple, robust) in
+            [(0, 1, 0.76, 0.505441558772843), (2, 5, 0.40, 0.145441558772843), (3, 4, 0.10, 0.0)]
+        {
             let s = linf_numeric(&sketch(a), &sketch(b));
             assert!((s - simple).abs() < 1e-12, "_c{a} vs _c{b}: {s}");
             let r = linf_robust(s, 100.0, 100.0);
@@ -435,20 +380,13 @@ mod tests {
         let (psi, js) = psi_js(&shifted.bin_weights(&edges), &w).unwrap();
         assert!(psi.value > psi.noise_floor && js.value > js.noise_floor);
         // Discrete baselines give fewer bins.
-        assert_eq!(
-            cdf(&[1.0, 1.0, 2.0, 2.0, 3.0, 3.0]).decile_edges(),
-            vec![1.0, 2.0, 3.0]
-        );
+        assert_eq!(cdf(&[1.0, 1.0, 2.0, 2.0, 3.0, 3.0]).decile_edges(), vec![1.0, 2.0, 3.0]);
     }
 
     #[test]
     fn chi2_table() {
         // chi2_1(0.997) = z(0.9985)^2 = 2.9677^2 = 8.807; others by the CDF round trip.
-        assert!(
-            (chi2_critical(1) - 8.807).abs() < 0.01,
-            "{}",
-            chi2_critical(1)
-        );
+        assert!((chi2_critical(1) - 8.807).abs() < 0.01, "{}", chi2_critical(1));
         for df in [2, 9, 40, 300] {
             let p = 1.0 - chi2_p_value(chi2_critical(df), df);
             assert!((p - 0.997).abs() < 1e-6, "df {df}: {p}");
@@ -457,10 +395,7 @@ mod tests {
     }
 
     fn counts<'a>(pairs: &[(&'a str, f64)]) -> CategoryCounts<'a> {
-        CategoryCounts {
-            counts: pairs.iter().copied().collect(),
-            other: 0.0,
-        }
+        CategoryCounts { counts: pairs.iter().copied().collect(), other: 0.0 }
     }
 
     #[test]
@@ -483,9 +418,7 @@ mod tests {
     #[test]
     fn kll_sketch_distances_match_exact_ones_for_large_windows() {
         // A window of 20,000 values through the Deequ sketch vs the exact sample.
-        let values: Vec<f64> = (0..20_000)
-            .map(|i| f64::from((i * 7919) % 20_000))
-            .collect();
+        let values: Vec<f64> = (0..20_000).map(|i| f64::from((i * 7919) % 20_000)).collect();
         let mut k = Kll::default();
         values.iter().for_each(|&v| k.update(v));
         let shifted = cdf(&values.iter().map(|v| v + 2000.0).collect::<Vec<_>>());

@@ -18,8 +18,8 @@ pub mod distance;
 use serde::Serialize;
 
 use self::distance::{
-    chi_square, linf_categorical, linf_floor, linf_numeric, linf_robust, psi_js,
-    wasserstein_scored, CategoryCounts, ChiSquare, Scored,
+    chi_square, linf_categorical, linf_floor, linf_numeric, linf_robust, psi_js, wasserstein_scored, CategoryCounts,
+    ChiSquare, Scored,
 };
 use crate::baseline::{Baseline, BaselineFeature, CategoricalMethod, ComparisonMethod, Violation};
 use crate::profile::{FeatureProfile, InferredType, WindowProfile};
@@ -109,10 +109,7 @@ pub struct FeatureDrift {
 impl FeatureDrift {
     /// Returns the headline distance (L-infinity simple) and its floor, if computed.
     pub fn linf(&self) -> Option<Scored> {
-        Some(Scored {
-            value: self.linf_simple?,
-            noise_floor: self.linf_noise_floor?,
-        })
+        Some(Scored { value: self.linf_simple?, noise_floor: self.linf_noise_floor? })
     }
 }
 
@@ -132,12 +129,7 @@ pub struct WindowDrift {
 /// Returns a view of a window feature's categories for the categorical distances.
 pub fn window_categories(p: &FeatureProfile) -> CategoryCounts<'_> {
     CategoryCounts {
-        counts: p
-            .categories
-            .sorted()
-            .into_iter()
-            .map(|(v, c)| (v, c as f64))
-            .collect(),
+        counts: p.categories.sorted().into_iter().map(|(v, c)| (v, c as f64)).collect(),
         other: p.categories.overflow() as f64,
     }
 }
@@ -145,10 +137,7 @@ pub fn window_categories(p: &FeatureProfile) -> CategoryCounts<'_> {
 /// Returns a view of a baseline feature's categories for the categorical distances.
 pub(crate) fn baseline_categories(f: &BaselineFeature) -> Option<CategoryCounts<'_>> {
     let cat = f.categorical.as_ref()?;
-    Some(CategoryCounts {
-        counts: cat.counts.iter().map(|(v, c)| (v.as_str(), *c)).collect(),
-        other: 0.0,
-    })
+    Some(CategoryCounts { counts: cat.counts.iter().map(|(v, c)| (v.as_str(), *c)).collect(), other: 0.0 })
 }
 
 /// Compares a window with the baseline. `positional` says whether columns were mapped by
@@ -163,25 +152,11 @@ pub fn compare(baseline: &Baseline, window: &WindowProfile, positional: bool) ->
         }
         features.push(fd);
     }
-    let missing_column = if positional {
-        guess_missing_column(baseline, window)
-    } else {
-        None
-    };
+    let missing_column = if positional { guess_missing_column(baseline, window) } else { None };
     if baseline.config.evaluate_constraints {
-        column_violations(
-            baseline,
-            window,
-            positional,
-            missing_column.as_deref(),
-            &mut violations,
-        );
+        column_violations(baseline, window, positional, missing_column.as_deref(), &mut violations);
     }
-    WindowDrift {
-        features,
-        violations,
-        missing_column,
-    }
+    WindowDrift { features, violations, missing_column }
 }
 
 /// Infers which baseline column is absent from rows one column short: for each candidate `k`,
@@ -199,11 +174,7 @@ pub fn guess_missing_column(baseline: &Baseline, window: &WindowProfile) -> Opti
         if p.present() == 0 {
             return 0.0;
         }
-        let types = if bf.expected_type == InferredType::Unknown {
-            1.0
-        } else {
-            type_match(bf.expected_type, p)
-        };
+        let types = if bf.expected_type == InferredType::Unknown { 1.0 } else { type_match(bf.expected_type, p) };
         let similar = if let (Some(nb), false) = (&bf.numeric, bf.is_categorical()) {
             if p.moments.n == 0 {
                 0.0
@@ -218,20 +189,10 @@ pub fn guess_missing_column(baseline: &Baseline, window: &WindowProfile) -> Opti
         types * similar
     };
     // same[j]: position j read as feature j; next[j]: position j read as feature j + 1.
-    let same: Vec<f64> = (0..b - 1)
-        .map(|j| fit(&short[j], &baseline.features[j]))
-        .collect();
-    let next: Vec<f64> = (0..b - 1)
-        .map(|j| fit(&short[j], &baseline.features[j + 1]))
-        .collect();
-    let mut scores: Vec<(f64, usize)> = (0..b)
-        .map(|k| {
-            (
-                same[..k].iter().sum::<f64>() + next[k..].iter().sum::<f64>(),
-                k,
-            )
-        })
-        .collect();
+    let same: Vec<f64> = (0..b - 1).map(|j| fit(&short[j], &baseline.features[j])).collect();
+    let next: Vec<f64> = (0..b - 1).map(|j| fit(&short[j], &baseline.features[j + 1])).collect();
+    let mut scores: Vec<(f64, usize)> =
+        (0..b).map(|k| (same[..k].iter().sum::<f64>() + next[k..].iter().sum::<f64>(), k)).collect();
     scores.sort_by(|x, y| y.0.total_cmp(&x.0));
     let (best, k) = scores[0];
     let runner_up = scores.get(1).map(|s| s.0).unwrap_or(0.0);
@@ -330,12 +291,7 @@ fn compare_feature(bf: &BaselineFeature, wp: &FeatureProfile) -> FeatureDrift {
                             ComparisonMethod::Robust => ("linf_robust", robust),
                         };
                         let threshold = cfg.categorical_comparison_threshold;
-                        Some(DriftCheck {
-                            metric,
-                            value,
-                            threshold,
-                            violated: value > threshold,
-                        })
+                        Some(DriftCheck { metric, value, threshold, violated: value > threshold })
                     }
                     CategoricalMethod::ChiSquared => fd.chi_square.map(|c| DriftCheck {
                         metric: "chi_square_p_value",
@@ -351,21 +307,14 @@ fn compare_feature(bf: &BaselineFeature, wp: &FeatureProfile) -> FeatureDrift {
 }
 
 /// Share of categorical values (overflow included) not among the baseline's values.
-pub(crate) fn unseen_share(
-    window: &CategoryCounts<'_>,
-    baseline: &CategoryCounts<'_>,
-) -> Option<f64> {
+pub(crate) fn unseen_share(window: &CategoryCounts<'_>, baseline: &CategoryCounts<'_>) -> Option<f64> {
     let n = window.total();
     if n <= 0.0 {
         return None;
     }
-    let unseen: f64 = window
-        .counts
-        .iter()
-        .filter(|(k, _)| !baseline.counts.contains_key(*k))
-        .map(|(_, v)| v)
-        .sum::<f64>()
-        + window.other;
+    let unseen: f64 =
+        window.counts.iter().filter(|(k, _)| !baseline.counts.contains_key(*k)).map(|(_, v)| v).sum::<f64>()
+            + window.other;
     Some(unseen / n)
 }
 
@@ -385,19 +334,10 @@ fn pct(x: f64) -> String {
     format!("{:?}%", x * 100.0)
 }
 
-fn feature_violations(
-    bf: &BaselineFeature,
-    wp: &FeatureProfile,
-    fd: &FeatureDrift,
-    out: &mut Vec<Violation>,
-) {
+fn feature_violations(bf: &BaselineFeature, wp: &FeatureProfile, fd: &FeatureDrift, out: &mut Vec<Violation>) {
     let cfg = &bf.config;
     let mut push = |check: &str, description: String| {
-        out.push(Violation {
-            feature_name: bf.name.clone(),
-            constraint_check_type: check.to_owned(),
-            description,
-        });
+        out.push(Violation { feature_name: bf.name.clone(), constraint_check_type: check.to_owned(), description });
     };
     if let Some(share) = fd.type_match {
         if share < cfg.datatype_check_threshold {
@@ -426,28 +366,16 @@ fn feature_violations(
     }
     if let Some(dc) = fd.drift_check.as_ref().filter(|d| d.violated) {
         let description = if dc.metric == "chi_square_p_value" {
-            format!(
-                "Baseline drift chi-square p-value: {:?} is below threshold: {:?}",
-                dc.value, dc.threshold
-            )
+            format!("Baseline drift chi-square p-value: {:?} is below threshold: {:?}", dc.value, dc.threshold)
         } else {
-            format!(
-                "Baseline drift distance: {:?} exceeds threshold: {:?}",
-                dc.value, dc.threshold
-            )
+            format!("Baseline drift distance: {:?} exceeds threshold: {:?}", dc.value, dc.threshold)
         };
         push("baseline_drift_check", description);
     }
     if let Some(domain) = &bf.domains {
         let present = wp.present();
         if present > 0 && !domain.is_empty() {
-            let known: u64 = wp
-                .categories
-                .sorted()
-                .iter()
-                .filter(|(v, _)| domain.contains(*v))
-                .map(|(_, c)| c)
-                .sum();
+            let known: u64 = wp.categories.sorted().iter().filter(|(v, _)| domain.contains(*v)).map(|(_, c)| c).sum();
             let share = known as f64 / present as f64;
             if share < cfg.domain_content_threshold {
                 push(
@@ -476,28 +404,13 @@ fn column_violations(
         if total == 0 {
             return;
         }
-        let fewer: u64 = window
-            .column_counts
-            .iter()
-            .filter(|(c, _)| (**c as usize) < expected)
-            .map(|(_, n)| n)
-            .sum();
-        let more: u64 = window
-            .column_counts
-            .iter()
-            .filter(|(c, _)| (**c as usize) > expected)
-            .map(|(_, n)| n)
-            .sum();
-        let modal = window
-            .column_counts
-            .iter()
-            .max_by_key(|(c, n)| (**n, std::cmp::Reverse(**c)))
-            .map(|(c, _)| *c as usize);
+        let fewer: u64 = window.column_counts.iter().filter(|(c, _)| (**c as usize) < expected).map(|(_, n)| n).sum();
+        let more: u64 = window.column_counts.iter().filter(|(c, _)| (**c as usize) > expected).map(|(_, n)| n).sum();
+        let modal =
+            window.column_counts.iter().max_by_key(|(c, n)| (**n, std::cmp::Reverse(**c))).map(|(c, _)| *c as usize);
         if 2 * fewer > total {
             let observed = modal.unwrap_or(0).min(expected);
-            let hint = guess
-                .map(|g| format!(" (the data fits best without column {g})"))
-                .unwrap_or_default();
+            let hint = guess.map(|g| format!(" (the data fits best without column {g})")).unwrap_or_default();
             for f in &baseline.features[observed..] {
                 out.push(Violation {
                     feature_name: f.name.clone(),

@@ -10,12 +10,7 @@ fn baseline() -> Baseline {
     let tmp = tempfile::tempdir().unwrap();
     let mut csv = String::from("amount,count,state\n");
     for i in 0..2000 {
-        csv.push_str(&format!(
-            "{}.5,{},{}\n",
-            (i * 7919) % 1000,
-            i % 10,
-            ["CA", "NY", "TX"][i % 3]
-        ));
+        csv.push_str(&format!("{}.5,{},{}\n", (i * 7919) % 1000, i % 10, ["CA", "NY", "TX"][i % 3]));
     }
     let p = tmp.path().join("train.csv");
     std::fs::write(&p, csv).unwrap();
@@ -48,16 +43,11 @@ fn like_baseline(n: usize, shift: f64) -> Vec<[String; 3]> {
 }
 
 fn as_refs(rows: &[[String; 3]]) -> Vec<[&str; 3]> {
-    rows.iter()
-        .map(|r| [r[0].as_str(), r[1].as_str(), r[2].as_str()])
-        .collect()
+    rows.iter().map(|r| [r[0].as_str(), r[1].as_str(), r[2].as_str()]).collect()
 }
 
 fn checks(d: &WindowDrift) -> Vec<(String, String)> {
-    d.violations
-        .iter()
-        .map(|v| (v.feature_name.clone(), v.constraint_check_type.clone()))
-        .collect()
+    d.violations.iter().map(|v| (v.feature_name.clone(), v.constraint_check_type.clone())).collect()
 }
 
 #[test]
@@ -82,11 +72,7 @@ fn a_window_like_the_baseline_has_no_violations() {
 #[test]
 fn each_check_fires_on_its_own_break() {
     let b = baseline();
-    type Case = (
-        &'static str,
-        Box<dyn Fn(&mut Vec<[String; 3]>)>,
-        Vec<(&'static str, &'static str)>,
-    );
+    type Case = (&'static str, Box<dyn Fn(&mut Vec<[String; 3]>)>, Vec<(&'static str, &'static str)>);
     let cases: Vec<Case> = vec![
         (
             "shift",
@@ -97,26 +83,10 @@ fn each_check_fires_on_its_own_break() {
             }),
             vec![("amount", "baseline_drift_check")],
         ),
-        (
-            "strings in an integral column",
-            Box::new(|r| r[0][1] = "n/a".into()),
-            vec![("count", "data_type_check")],
-        ),
-        (
-            "fractional in an integral column",
-            Box::new(|r| r[3][1] = "2.5".into()),
-            vec![("count", "data_type_check")],
-        ),
-        (
-            "missing values",
-            Box::new(|r| r[5][0] = String::new()),
-            vec![("amount", "completeness_check")],
-        ),
-        (
-            "unseen category",
-            Box::new(|r| r[7][2] = "ca".into()),
-            vec![("state", "categorical_values_check")],
-        ),
+        ("strings in an integral column", Box::new(|r| r[0][1] = "n/a".into()), vec![("count", "data_type_check")]),
+        ("fractional in an integral column", Box::new(|r| r[3][1] = "2.5".into()), vec![("count", "data_type_check")]),
+        ("missing values", Box::new(|r| r[5][0] = String::new()), vec![("amount", "completeness_check")]),
+        ("unseen category", Box::new(|r| r[7][2] = "ca".into()), vec![("state", "categorical_values_check")]),
         (
             "category codes renamed",
             Box::new(|r| {
@@ -124,10 +94,7 @@ fn each_check_fires_on_its_own_break() {
                     x[2] = x[2].to_lowercase()
                 }
             }),
-            vec![
-                ("state", "baseline_drift_check"),
-                ("state", "categorical_values_check"),
-            ],
+            vec![("state", "baseline_drift_check"), ("state", "categorical_values_check")],
         ),
     ];
     for (name, mutate, want) in cases {
@@ -135,10 +102,7 @@ fn each_check_fires_on_its_own_break() {
         mutate(&mut rows);
         let d = compare(&b, &window(&b, &as_refs(&rows)), true);
         let got = checks(&d);
-        let want: Vec<(String, String)> = want
-            .iter()
-            .map(|(f, c)| (f.to_string(), c.to_string()))
-            .collect();
+        let want: Vec<(String, String)> = want.iter().map(|(f, c)| (f.to_string(), c.to_string())).collect();
         assert_eq!(got, want, "{name}: {:#?}", d.violations);
     }
 }
@@ -160,10 +124,7 @@ fn violation_texts_follow_model_monitor() {
     let d = compare(&b, &window(&b, &as_refs(&rows)), true);
     // The aws-samples drift pipeline parses this with `distance: (.+) exceeds threshold: (.+)`.
     let desc = &d.violations[0].description;
-    assert!(
-        desc.starts_with("Baseline drift distance: ") && desc.ends_with(" exceeds threshold: 0.1"),
-        "{desc}"
-    );
+    assert!(desc.starts_with("Baseline drift distance: ") && desc.ends_with(" exceeds threshold: 0.1"), "{desc}");
 }
 
 #[test]
@@ -177,18 +138,12 @@ fn column_checks_need_most_rows() {
     // The schema lost a column: every row has 2.
     let mut w = WindowProfile::new(3);
     w.column_counts.insert(2, 50);
-    assert_eq!(
-        checks(&compare(&b, &w, true)),
-        vec![("state".into(), "missing_column_check".into())]
-    );
+    assert_eq!(checks(&compare(&b, &w, true)), vec![("state".into(), "missing_column_check".into())]);
     let mut w = WindowProfile::new(3);
     w.column_counts.insert(5, 50);
     assert_eq!(
         checks(&compare(&b, &w, true)),
-        vec![
-            ("_c3".into(), "extra_column_check".into()),
-            ("_c4".into(), "extra_column_check".into())
-        ]
+        vec![("_c3".into(), "extra_column_check".into()), ("_c4".into(), "extra_column_check".into())]
     );
     // Named layout: a key absent from most rows, an extra key in most rows.
     let mut w = window(&b, &as_refs(&rows));
@@ -196,10 +151,7 @@ fn column_checks_need_most_rows() {
     w.extra_columns.insert("score".into(), 100);
     assert_eq!(
         checks(&compare(&b, &w, false)),
-        vec![
-            ("count".into(), "missing_column_check".into()),
-            ("score".into(), "extra_column_check".into())
-        ]
+        vec![("count".into(), "missing_column_check".into()), ("score".into(), "extra_column_check".into())]
     );
 }
 
@@ -209,10 +161,7 @@ fn disabled_evaluation_and_chi_squared_method() {
     let mut rows = like_baseline(1000, 0.0);
     rows[0][1] = "n/a".into();
     b.features[1].config.evaluate_constraints = false;
-    assert_eq!(
-        checks(&compare(&b, &window(&b, &as_refs(&rows)), true)),
-        vec![]
-    );
+    assert_eq!(checks(&compare(&b, &window(&b, &as_refs(&rows)), true)), vec![]);
 
     let mut b = baseline();
     b.features[2].config.categorical_drift_method = crate::baseline::CategoricalMethod::ChiSquared;

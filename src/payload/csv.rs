@@ -12,18 +12,12 @@ pub fn decode_csv<'a>(body: &'a str, table: &mut Table<'a>) -> Result<(), Payloa
     if !body.as_bytes().contains(&b'"') {
         for line in body.split('\n') {
             let line = line.strip_suffix('\r').unwrap_or(line);
-            if line
-                .trim_matches(|c: char| c.is_ascii_whitespace())
-                .is_empty()
-            {
+            if line.trim_matches(|c: char| c.is_ascii_whitespace()).is_empty() {
                 continue;
             }
             let start = table.cells.len();
             for field in line.split(',') {
-                table.cells.push(Cell {
-                    name: None,
-                    value: Value::from_text(field),
-                });
+                table.cells.push(Cell { name: None, value: Value::from_text(field) });
             }
             table.end_row(start);
         }
@@ -46,11 +40,7 @@ fn decode_quoted<'a>(body: &'a str, table: &mut Table<'a>) -> Result<(), Payload
             let mut j = i + 1;
             loop {
                 match b.get(j) {
-                    None => {
-                        return Err(PayloadError::Csv {
-                            detail: "unterminated quoted field".into(),
-                        })
-                    }
+                    None => return Err(PayloadError::Csv { detail: "unterminated quoted field".into() }),
                     Some(b'"') if b.get(j + 1) == Some(&b'"') => {
                         owned.push_str(&body[seg..=j]);
                         j += 2;
@@ -67,15 +57,10 @@ fn decode_quoted<'a>(body: &'a str, table: &mut Table<'a>) -> Result<(), Payload
             match b.get(j) {
                 None | Some(b',' | b'\n' | b'\r') => {}
                 Some(_) => {
-                    return Err(PayloadError::Csv {
-                        detail: "text after a closing quote".into(),
-                    });
+                    return Err(PayloadError::Csv { detail: "text after a closing quote".into() });
                 }
             }
-            table.cells.push(Cell {
-                name: None,
-                value: Value::from_owned_text(owned),
-            });
+            table.cells.push(Cell { name: None, value: Value::from_owned_text(owned) });
             row_has_content = true;
             i = j;
         } else {
@@ -84,16 +69,10 @@ fn decode_quoted<'a>(body: &'a str, table: &mut Table<'a>) -> Result<(), Payload
                 j += 1;
             }
             let field = &body[i..j];
-            if !field
-                .trim_matches(|c: char| c.is_ascii_whitespace())
-                .is_empty()
-            {
+            if !field.trim_matches(|c: char| c.is_ascii_whitespace()).is_empty() {
                 row_has_content = true;
             }
-            table.cells.push(Cell {
-                name: None,
-                value: Value::from_text(field),
-            });
+            table.cells.push(Cell { name: None, value: Value::from_text(field) });
             i = j;
         }
         // After a field: a comma, a line break or the end.
@@ -120,11 +99,7 @@ fn decode_quoted<'a>(body: &'a str, table: &mut Table<'a>) -> Result<(), Payload
                 row_start = table.cells.len();
                 row_has_content = false;
             }
-            Some(_) => {
-                return Err(PayloadError::Csv {
-                    detail: "field scanner stopped inside a field".into(),
-                })
-            }
+            Some(_) => return Err(PayloadError::Csv { detail: "field scanner stopped inside a field".into() }),
         }
     }
 }
@@ -136,17 +111,11 @@ mod tests {
     fn rows(body: &str) -> Vec<Vec<Value<'_>>> {
         let mut t = Table::default();
         decode_csv(body, &mut t).unwrap();
-        t.rows()
-            .map(|r| r.iter().map(|c| c.value.clone()).collect())
-            .collect()
+        t.rows().map(|r| r.iter().map(|c| c.value.clone()).collect()).collect()
     }
 
     fn num(v: f64, text: &str) -> Value<'_> {
-        Value::Number {
-            value: v,
-            integral: !text.contains(['.', 'e', 'E']),
-            text: text.into(),
-        }
+        Value::Number { value: v, integral: !text.contains(['.', 'e', 'E']), text: text.into() }
     }
 
     #[test]
@@ -154,23 +123,11 @@ mod tests {
         let cases: Vec<(&str, Vec<Vec<Value>>)> = vec![
             ("1,2", vec![vec![num(1.0, "1"), num(2.0, "2")]]),
             ("1,2\n", vec![vec![num(1.0, "1"), num(2.0, "2")]]),
-            (
-                "1,2\r\n3,4\r\n",
-                vec![
-                    vec![num(1.0, "1"), num(2.0, "2")],
-                    vec![num(3.0, "3"), num(4.0, "4")],
-                ],
-            ),
-            (
-                "1,,3",
-                vec![vec![num(1.0, "1"), Value::Missing, num(3.0, "3")]],
-            ),
+            ("1,2\r\n3,4\r\n", vec![vec![num(1.0, "1"), num(2.0, "2")], vec![num(3.0, "3"), num(4.0, "4")]]),
+            ("1,,3", vec![vec![num(1.0, "1"), Value::Missing, num(3.0, "3")]]),
             ("\n\n1\n\n", vec![vec![num(1.0, "1")]]),
             ("", vec![]),
-            (
-                "a,b",
-                vec![vec![Value::Text("a".into()), Value::Text("b".into())]],
-            ),
+            ("a,b", vec![vec![Value::Text("a".into()), Value::Text("b".into())]]),
         ];
         for (body, want) in cases {
             assert_eq!(rows(body), want, "{body:?}");

@@ -30,25 +30,17 @@ const ROW_ARRAY_KEYS: [&str; 4] = ["instances", "inputs", "predictions", "output
 /// `expect_rows` is the number of rows of the paired input, if any: a bare array of scalars of
 /// exactly that length (more than one) is read as one value per row, which is how many
 /// regression and classification servers answer a batch.
-pub fn decode_json<'a>(
-    body: &'a str,
-    expect_rows: Option<usize>,
-    table: &mut Table<'a>,
-) -> Result<(), PayloadError> {
+pub fn decode_json<'a>(body: &'a str, expect_rows: Option<usize>, table: &mut Table<'a>) -> Result<(), PayloadError> {
     let docs = serde_json::Deserializer::from_str(body).into_iter::<&'a RawValue>();
     let mut n_docs = 0usize;
     let first_row = table.row_count();
     for doc in docs {
-        let doc = doc.map_err(|e| PayloadError::Json {
-            detail: json_error_detail(&e),
-        })?;
+        let doc = doc.map_err(|e| PayloadError::Json { detail: json_error_detail(&e) })?;
         n_docs += 1;
         doc_rows(doc, expect_rows, table)?;
     }
     if n_docs == 0 {
-        return Err(PayloadError::Json {
-            detail: "empty body".into(),
-        });
+        return Err(PayloadError::Json { detail: "empty body".into() });
     }
     debug_assert!(table.row_count() >= first_row);
     Ok(())
@@ -69,11 +61,7 @@ fn first_byte(raw: &RawValue) -> u8 {
     raw.get().as_bytes().first().copied().unwrap_or(b' ')
 }
 
-fn doc_rows<'a>(
-    doc: &'a RawValue,
-    expect_rows: Option<usize>,
-    table: &mut Table<'a>,
-) -> Result<(), PayloadError> {
+fn doc_rows<'a>(doc: &'a RawValue, expect_rows: Option<usize>, table: &mut Table<'a>) -> Result<(), PayloadError> {
     match first_byte(doc) {
         b'{' => {
             let obj = parse_object(doc)?;
@@ -95,10 +83,7 @@ fn doc_rows<'a>(
             if all_scalars && !(elems.len() > 1 && expect_rows == Some(elems.len())) {
                 let start = table.cells.len();
                 for e in elems {
-                    table.cells.push(Cell {
-                        name: None,
-                        value: scalar(e)?,
-                    });
+                    table.cells.push(Cell { name: None, value: scalar(e)? });
                 }
                 table.end_row(start);
             } else {
@@ -120,10 +105,7 @@ fn element_row<'a>(elem: &'a RawValue, table: &mut Table<'a>) -> Result<(), Payl
             if let [(k, v)] = obj.0.as_slice() {
                 if k == "features" && first_byte(v) == b'[' {
                     for e in parse_array(v)? {
-                        table.cells.push(Cell {
-                            name: None,
-                            value: scalar(e)?,
-                        });
+                        table.cells.push(Cell { name: None, value: scalar(e)? });
                     }
                     table.end_row(start);
                     return Ok(());
@@ -133,16 +115,10 @@ fn element_row<'a>(elem: &'a RawValue, table: &mut Table<'a>) -> Result<(), Payl
         }
         b'[' => {
             for e in parse_array(elem)? {
-                table.cells.push(Cell {
-                    name: None,
-                    value: scalar(e)?,
-                });
+                table.cells.push(Cell { name: None, value: scalar(e)? });
             }
         }
-        _ => table.cells.push(Cell {
-            name: None,
-            value: scalar(elem)?,
-        }),
+        _ => table.cells.push(Cell { name: None, value: scalar(elem)? }),
     }
     table.end_row(start);
     Ok(())
@@ -151,10 +127,7 @@ fn element_row<'a>(elem: &'a RawValue, table: &mut Table<'a>) -> Result<(), Payl
 fn object_row<'a>(obj: Object<'a>, table: &mut Table<'a>) -> Result<(), PayloadError> {
     let start = table.cells.len();
     for (k, v) in obj.0 {
-        table.cells.push(Cell {
-            name: Some(k),
-            value: scalar(v)?,
-        });
+        table.cells.push(Cell { name: Some(k), value: scalar(v)? });
     }
     table.end_row(start);
     Ok(())
@@ -165,11 +138,8 @@ fn scalar(raw: &RawValue) -> Result<Value<'_>, PayloadError> {
     let text = raw.get();
     match text.as_bytes().first() {
         Some(b'"') => {
-            let s: Cow<'_, str> = BorrowedStr::deserialize(raw)
-                .map_err(|e| PayloadError::Json {
-                    detail: json_error_detail(&e),
-                })?
-                .0;
+            let s: Cow<'_, str> =
+                BorrowedStr::deserialize(raw).map_err(|e| PayloadError::Json { detail: json_error_detail(&e) })?.0;
             Ok(match s {
                 Cow::Borrowed(b) => Value::from_text(b),
                 Cow::Owned(o) => Value::from_owned_text(o),
@@ -188,13 +158,9 @@ fn scalar(raw: &RawValue) -> Result<Value<'_>, PayloadError> {
                 }),
                 _ => Ok(Value::NonFinite),
             },
-            None => Err(PayloadError::Json {
-                detail: "unreadable number".into(),
-            }),
+            None => Err(PayloadError::Json { detail: "unreadable number".into() }),
         },
-        None => Err(PayloadError::Json {
-            detail: "empty value".into(),
-        }),
+        None => Err(PayloadError::Json { detail: "empty value".into() }),
     }
 }
 
@@ -202,9 +168,7 @@ fn scalar(raw: &RawValue) -> Result<Value<'_>, PayloadError> {
 struct BorrowedStr<'a>(#[serde(borrow)] Cow<'a, str>);
 
 fn parse_array(raw: &RawValue) -> Result<Vec<&RawValue>, PayloadError> {
-    serde_json::from_str(raw.get()).map_err(|e| PayloadError::Json {
-        detail: json_error_detail(&e),
-    })
+    serde_json::from_str(raw.get()).map_err(|e| PayloadError::Json { detail: json_error_detail(&e) })
 }
 
 /// A JSON object's members in document order, values unparsed.
@@ -212,10 +176,7 @@ struct Object<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
 
 fn parse_object(raw: &RawValue) -> Result<Object<'_>, PayloadError> {
     let mut de = serde_json::Deserializer::from_str(raw.get());
-    de.deserialize_map(ObjectVisitor)
-        .map_err(|e| PayloadError::Json {
-            detail: json_error_detail(&e),
-        })
+    de.deserialize_map(ObjectVisitor).map_err(|e| PayloadError::Json { detail: json_error_detail(&e) })
 }
 
 struct ObjectVisitor;
@@ -245,20 +206,12 @@ mod tests {
         let mut t = Table::default();
         decode_json(body, expect, &mut t).unwrap();
         t.rows()
-            .map(|r| {
-                r.iter()
-                    .map(|c| (c.name.as_ref().map(|n| n.to_string()), c.value.clone()))
-                    .collect()
-            })
+            .map(|r| r.iter().map(|c| (c.name.as_ref().map(|n| n.to_string()), c.value.clone())).collect())
             .collect()
     }
 
     fn n(v: f64, text: &str, integral: bool) -> Value<'_> {
-        Value::Number {
-            value: v,
-            integral,
-            text: text.into(),
-        }
+        Value::Number { value: v, integral, text: text.into() }
     }
 
     #[test]
@@ -270,10 +223,7 @@ mod tests {
 
     #[test]
     fn instances_of_features() {
-        let r = decode(
-            r#"{"instances": [{"features": [28, 2.5]}, {"features": [43, 1]}]}"#,
-            None,
-        );
+        let r = decode(r#"{"instances": [{"features": [28, 2.5]}, {"features": [43, 1]}]}"#, None);
         assert_eq!(
             r,
             vec![
@@ -285,10 +235,7 @@ mod tests {
 
     #[test]
     fn predictions_objects_by_key() {
-        let r = decode(
-            r#"{"predictions": [{"score": 0.98, "predicted_label": 1}]}"#,
-            None,
-        );
+        let r = decode(r#"{"predictions": [{"score": 0.98, "predicted_label": 1}]}"#, None);
         assert_eq!(
             r,
             vec![vec![
@@ -302,10 +249,7 @@ mod tests {
     fn json_lines_bodies() {
         let r = decode("{\"features\":[1,2]}\n{\"features\":[3,4]}\n", None);
         assert_eq!(r.len(), 2);
-        let r = decode(
-            "{\"predicted_label\":1,\"score\":0.5}\n{\"predicted_label\":0,\"score\":0.1}\n",
-            None,
-        );
+        let r = decode("{\"predicted_label\":1,\"score\":0.5}\n{\"predicted_label\":0,\"score\":0.1}\n", None);
         assert_eq!(r.len(), 2);
         assert_eq!(r[1][1], (Some("score".into()), n(0.1, "0.1", false)));
     }
@@ -315,18 +259,12 @@ mod tests {
         assert_eq!(decode("[1, 2, 3]", None).len(), 1);
         assert_eq!(decode("[1, 2, 3]", Some(3)).len(), 3);
         assert_eq!(decode("[[1, 2], [3, 4]]", None).len(), 2);
-        assert_eq!(
-            decode("0.75", None),
-            vec![vec![(None, n(0.75, "0.75", false))]]
-        );
+        assert_eq!(decode("0.75", None), vec![vec![(None, n(0.75, "0.75", false))]]);
     }
 
     #[test]
     fn flat_object_and_values() {
-        let r = decode(
-            r#"{"a": null, "b": "x\"y", "c": true, "d": "3.0", "e": [1]}"#,
-            None,
-        );
+        let r = decode(r#"{"a": null, "b": "x\"y", "c": true, "d": "3.0", "e": [1]}"#, None);
         let vals: Vec<_> = r[0].iter().map(|(_, v)| v.clone()).collect();
         assert_eq!(
             vals,

@@ -99,10 +99,7 @@ pub enum PayloadError {
 impl PayloadError {
     /// Returns whether the body is of a kind driftwatch does not read (as opposed to broken).
     pub fn is_unsupported(&self) -> bool {
-        matches!(
-            self,
-            PayloadError::Unsupported { .. } | PayloadError::NotText { .. }
-        )
+        matches!(self, PayloadError::Unsupported { .. } | PayloadError::NotText { .. })
     }
 }
 
@@ -118,15 +115,8 @@ pub enum Format {
 /// Returns the format named by a content type (parameters ignored), falling back to the
 /// capture encoding when the content type is unknown.
 pub fn format_of(content_type: Option<&str>, encoding: &str) -> Option<Format> {
-    let media = content_type
-        .map(|ct| {
-            ct.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default();
+    let media =
+        content_type.map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase()).unwrap_or_default();
     match media.as_str() {
         "text/csv" | "application/csv" | "text/x-csv" | "text/plain" => return Some(Format::Csv),
         "application/json"
@@ -157,14 +147,10 @@ pub fn body_text<'a>(
     }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(data.trim().as_bytes())
-        .map_err(|e| PayloadError::Base64 {
-            detail: base64_detail(&e),
-        })?;
+        .map_err(|e| PayloadError::Base64 { detail: base64_detail(&e) })?;
     String::from_utf8(bytes)
         .map(Cow::Owned)
-        .map_err(|_| PayloadError::NotText {
-            content_type: content_type.unwrap_or("").to_owned(),
-        })
+        .map_err(|_| PayloadError::NotText { content_type: content_type.unwrap_or("").to_owned() })
 }
 
 fn base64_detail(e: &base64::DecodeError) -> String {
@@ -225,14 +211,8 @@ mod tests {
         let mut t = Table::default();
         decode_body(&body, Some("text/csv"), "BASE64", None, &mut t).unwrap();
         assert_eq!(t.row_count(), 2);
-        assert!(matches!(
-            body_text(&Cow::Borrowed("@@@"), "BASE64", None),
-            Err(PayloadError::Base64 { .. })
-        ));
+        assert!(matches!(body_text(&Cow::Borrowed("@@@"), "BASE64", None), Err(PayloadError::Base64 { .. })));
         let not_text = Cow::Borrowed("//79"); // 0xff 0xfe 0xfd
-        assert!(matches!(
-            body_text(&not_text, "BASE64", None),
-            Err(PayloadError::NotText { .. })
-        ));
+        assert!(matches!(body_text(&not_text, "BASE64", None), Err(PayloadError::NotText { .. })));
     }
 }

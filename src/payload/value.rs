@@ -61,13 +61,9 @@ impl<'a> Value<'a> {
             Value::Missing => Value::Missing,
             Value::NonFinite => Value::NonFinite,
             Value::Bool(b) => Value::Bool(b),
-            Value::Number {
-                value, integral, ..
-            } => Value::Number {
-                value,
-                integral,
-                text: Cow::Owned(raw.trim().to_owned()),
-            },
+            Value::Number { value, integral, .. } => {
+                Value::Number { value, integral, text: Cow::Owned(raw.trim().to_owned()) }
+            }
             Value::Text(_) => Value::Text(Cow::Owned(raw.trim().to_owned())),
         }
     }
@@ -81,11 +77,7 @@ impl<'a> Value<'a> {
             Some(kind) => {
                 let integral = kind == ValueType::Integral;
                 match parse_number(s) {
-                    Some(v) if v.is_finite() => Value::Number {
-                        value: v,
-                        integral,
-                        text: wrap(s),
-                    },
+                    Some(v) if v.is_finite() => Value::Number { value: v, integral, text: wrap(s) },
                     _ => Value::NonFinite,
                 }
             }
@@ -112,9 +104,7 @@ impl<'a> Value<'a> {
 
 fn is_non_finite_word(s: &str) -> bool {
     let t = s.strip_prefix(['+', '-']).unwrap_or(s);
-    t.eq_ignore_ascii_case("nan")
-        || t.eq_ignore_ascii_case("inf")
-        || t.eq_ignore_ascii_case("infinity")
+    t.eq_ignore_ascii_case("nan") || t.eq_ignore_ascii_case("inf") || t.eq_ignore_ascii_case("infinity")
 }
 
 /// Parses a text that matched a numeric pattern; Deequ allows one space after the sign.
@@ -217,22 +207,8 @@ mod tests {
         assert_eq!(Value::from_text("NaN"), Value::NonFinite);
         assert_eq!(Value::from_text("-Infinity"), Value::NonFinite);
         assert_eq!(Value::from_text("1e999"), Value::NonFinite);
-        assert_eq!(
-            Value::from_text(" 3.0 "),
-            Value::Number {
-                value: 3.0,
-                integral: false,
-                text: "3.0".into()
-            }
-        );
-        assert_eq!(
-            Value::from_text("- 4"),
-            Value::Number {
-                value: -4.0,
-                integral: true,
-                text: "- 4".into()
-            }
-        );
+        assert_eq!(Value::from_text(" 3.0 "), Value::Number { value: 3.0, integral: false, text: "3.0".into() });
+        assert_eq!(Value::from_text("- 4"), Value::Number { value: -4.0, integral: true, text: "- 4".into() });
         assert_eq!(Value::from_text("CA").value_type(), Some(ValueType::String));
     }
 }

@@ -31,11 +31,7 @@ pub enum Layout {
 
 impl Layout {
     /// Decides the layout from a record's first request and response rows.
-    pub fn decide(
-        baseline_cols: usize,
-        input: Option<&[Cell<'_>]>,
-        output: Option<&[Cell<'_>]>,
-    ) -> Layout {
+    pub fn decide(baseline_cols: usize, input: Option<&[Cell<'_>]>, output: Option<&[Cell<'_>]>) -> Layout {
         let named = |row: &[Cell<'_>]| !row.is_empty() && row.iter().all(|c| c.name.is_some());
         match (input, output) {
             (Some(i), _) if named(i) => Layout::Named,
@@ -43,16 +39,12 @@ impl Layout {
                 if i.len() == baseline_cols {
                     Layout::Positional { output_cols: 0 }
                 } else {
-                    Layout::Positional {
-                        output_cols: o.len(),
-                    }
+                    Layout::Positional { output_cols: o.len() }
                 }
             }
             (Some(_), None) => Layout::Positional { output_cols: 0 },
             (None, Some(o)) if named(o) => Layout::Named,
-            (None, Some(o)) => Layout::Positional {
-                output_cols: o.len(),
-            },
+            (None, Some(o)) => Layout::Positional { output_cols: o.len() },
             (None, None) => Layout::Positional { output_cols: 0 },
         }
     }
@@ -92,17 +84,8 @@ impl RowMapper {
         RowMapper {
             layout,
             width: baseline.features.len(),
-            by_name: baseline
-                .features
-                .iter()
-                .enumerate()
-                .map(|(i, f)| (f.name.clone(), i))
-                .collect(),
-            categorical: baseline
-                .features
-                .iter()
-                .map(|f| f.is_categorical())
-                .collect(),
+            by_name: baseline.features.iter().enumerate().map(|(i, f)| (f.name.clone(), i)).collect(),
+            categorical: baseline.features.iter().map(|f| f.is_categorical()).collect(),
             seen: vec![false; baseline.features.len()],
         }
     }
@@ -137,18 +120,12 @@ impl RowMapper {
                 Some(t) => t.row(r),
                 None => &[],
             };
-            let out_row: Option<&[Cell<'_>]> = if paired {
-                output.map(|t| t.row(r))
-            } else {
-                None
-            };
+            let out_row: Option<&[Cell<'_>]> = if paired { output.map(|t| t.row(r)) } else { None };
             if output_expected && out_row.is_none() {
                 out.unpaired += 1;
             }
             let profiled = match self.layout {
-                Layout::Positional { output_cols } => {
-                    self.positional(in_row, out_row, output_cols, w, &mut out)
-                }
+                Layout::Positional { output_cols } => self.positional(in_row, out_row, output_cols, w, &mut out),
                 Layout::Named => {
                     self.named(in_row, out_row, w, &mut out);
                     true
@@ -180,9 +157,7 @@ impl RowMapper {
             _ => output_cols,
         };
         let width = out_width + in_row.len();
-        *w.column_counts
-            .entry(u32::try_from(width).unwrap_or(u32::MAX))
-            .or_default() += 1;
+        *w.column_counts.entry(u32::try_from(width).unwrap_or(u32::MAX)).or_default() += 1;
         if width != self.width {
             if width > self.width {
                 for i in self.width..width {
@@ -191,9 +166,7 @@ impl RowMapper {
             } else if width + 1 == self.width {
                 // One column short: profile the row by position so that the missing column
                 // can be inferred (see drift::guess_missing_column).
-                let short = w
-                    .short_rows
-                    .get_or_insert_with(|| vec![Default::default(); width]);
+                let short = w.short_rows.get_or_insert_with(|| vec![Default::default(); width]);
                 let out_cells = out_row.filter(|_| output_cols > 0).unwrap_or(&[]);
                 for (p, c) in short.iter_mut().zip(out_cells.iter().chain(in_row)) {
                     p.observe(&c.value, true);
@@ -232,11 +205,7 @@ impl RowMapper {
                 }
                 Some(_) => {}
                 None => {
-                    let key = c
-                        .name
-                        .as_deref()
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| format!("_c{pos}"));
+                    let key = c.name.as_deref().map(str::to_owned).unwrap_or_else(|| format!("_c{pos}"));
                     *w.extra_columns.entry(key).or_default() += 1;
                 }
             }
@@ -282,15 +251,9 @@ mod tests {
         let b = baseline(&["label", "a", "b"]);
         let i = table("1,2", "text/csv");
         let o = table("0.5", "text/csv");
-        assert_eq!(
-            Layout::decide(3, Some(i.row(0)), Some(o.row(0))),
-            Layout::Positional { output_cols: 1 }
-        );
+        assert_eq!(Layout::decide(3, Some(i.row(0)), Some(o.row(0))), Layout::Positional { output_cols: 1 });
         let i3 = table("1,2,3", "text/csv");
-        assert_eq!(
-            Layout::decide(3, Some(i3.row(0)), Some(o.row(0))),
-            Layout::Positional { output_cols: 0 }
-        );
+        assert_eq!(Layout::decide(3, Some(i3.row(0)), Some(o.row(0))), Layout::Positional { output_cols: 0 });
         let named = table(r#"{"a": 1, "b": 2}"#, "application/json");
         assert_eq!(Layout::decide(3, Some(named.row(0)), None), Layout::Named);
         drop(b);
@@ -304,13 +267,7 @@ mod tests {
         let i = table("1,2\n3,4\n", "text/csv");
         let o = table("0.1\n0.9\n", "text/csv");
         let r = m.map_record(Some(&i), Some(&o), &mut w);
-        assert_eq!(
-            r,
-            RowOutcome {
-                profiled: 2,
-                ..Default::default()
-            }
-        );
+        assert_eq!(r, RowOutcome { profiled: 2, ..Default::default() });
         assert_eq!(w.features[0].moments.sum, 1.0);
         assert_eq!(w.features[1].moments.sum, 4.0);
         assert_eq!(w.features[2].moments.sum, 6.0);
@@ -345,14 +302,8 @@ mod tests {
         let b = baseline(&["a", "b", "score"]);
         let mut m = RowMapper::new(&b, Layout::Named);
         let mut w = WindowProfile::new(3);
-        let i = table(
-            r#"{"instances": [{"b": 2, "a": 1, "zip": "x"}, {"a": 3}]}"#,
-            "application/json",
-        );
-        let o = table(
-            r#"{"predictions": [{"score": 0.5}, {"score": 0.7}]}"#,
-            "application/json",
-        );
+        let i = table(r#"{"instances": [{"b": 2, "a": 1, "zip": "x"}, {"a": 3}]}"#, "application/json");
+        let o = table(r#"{"predictions": [{"score": 0.5}, {"score": 0.7}]}"#, "application/json");
         m.map_record(Some(&i), Some(&o), &mut w);
         assert_eq!(w.features[0].moments.sum, 4.0);
         assert_eq!(w.features[1].absent, 1);

@@ -23,9 +23,6 @@ use crate::payload::{body_text, decode_body, PayloadError, Table};
 use crate::profile::{SkipCounts, SkipReason, WindowProfile};
 use crate::time::{Duration, Timestamp, Window};
 
-/// How far past a window's end the hour folders must be before it closes (design.md).
-pub const REPLAY_GRACE: Duration = Duration::from_hours(1);
-
 /// At most this many example issues are kept per window (all are counted).
 pub const ISSUES_PER_WINDOW: usize = 20;
 
@@ -44,14 +41,7 @@ pub struct RecordIssue {
 
 impl std::fmt::Display for RecordIssue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}: {}: {}",
-            self.file,
-            self.line,
-            self.reason.as_str(),
-            self.detail
-        )
+        write!(f, "{}:{}: {}: {}", self.file, self.line, self.reason.as_str(), self.detail)
     }
 }
 
@@ -89,7 +79,7 @@ pub struct StreamTotals {
     pub skipped: SkipCounts,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct OpenWindow {
     profile: WindowProfile,
     issues: Vec<RecordIssue>,
@@ -101,6 +91,17 @@ impl OpenWindow {
             self.issues.push(issue);
         }
     }
+}
+
+/// What a checkpoint keeps of an engine (versioned by the checkpoint format).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineState {
+    window: Duration,
+    layout: Option<Layout>,
+    open: BTreeMap<Timestamp, OpenWindow>,
+    closed_through: Option<Timestamp>,
+    pending: OpenWindow,
+    totals: StreamTotals,
 }
 
 /// The state of one stream: open windows, the column layout, totals.
@@ -130,12 +131,56 @@ impl StreamEngine {
             mapper: None,
             open: BTreeMap::new(),
             closed_through: None,
-            pending: OpenWindow {
-                profile: WindowProfile::new(n),
-                issues: Vec::new(),
-            },
+            pending: OpenWindow { profile: WindowProfile::new(n), issues: Vec::new() },
             totals: StreamTotals::default(),
         }
+    }
+
+    /// Returns what a checkpoint must keep to resume exactly.
+    pub fn snapshot(&self) -> EngineState {
+        EngineState {
+            window: self.window,
+            layout: self.layout(),
+            open: self.open.clone(),
+            closed_through: self.closed_through,
+            pending: self.pending.clone(),
+            totals: self.totals.clone(),
+        }
+    }
+
+    /// Resumes from a snapshot; fails when it does not fit the baseline or the window length.
+    pub fn restore(stream: StreamId, baseline: Arc<Baseline>, state: EngineState) -> Result<Self, String> {
+        let n = baseline.features.len();
+        let fits = |w: &OpenWindow| w.profile.features.len() == n;
+        if !state.open.values().all(fits) || !fits(&state.pending) {
+            return Err(format!("the checkpoint has windows of another feature count than the baseline's {n}"));
+        }
+        let mut open = state.open;
+        for w in open.values_mut() {
+            w.profile.rebuild();
+        }
+        let mut pending = state.pending;
+        pending.profile.rebuild();
+        Ok(StreamEngine {
+            mapper: state.layout.map(|l| RowMapper::new(&baseline, l)),
+            stream,
+            baseline,
+            window: state.window,
+            open,
+            closed_through: state.closed_through,
+            pending,
+            totals: state.totals,
+        })
+    }
+
+    /// Returns the window length.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// Returns the end of the data time through which windows are closed.
+    pub fn closed_through(&self) -> Option<Timestamp> {
+        self.closed_through
     }
 
     /// Returns the stream.
@@ -169,10 +214,7 @@ impl StreamEngine {
     ) -> std::io::Result<u64> {
         let n_features = self.baseline.features.len();
         let mut partial: BTreeMap<Timestamp, OpenWindow> = BTreeMap::new();
-        let mut undated = OpenWindow {
-            profile: WindowProfile::new(n_features),
-            issues: Vec::new(),
-        };
+        let mut undated = OpenWindow { profile: WindowProfile::new(n_features), issues: Vec::new() };
         let mut buf = Vec::with_capacity(64 * 1024);
         let mut line_no = 0u64;
         let mut bytes = 0u64;
@@ -198,10 +240,7 @@ impl StreamEngine {
             let text = match std::str::from_utf8(line) {
                 Ok(t) => t,
                 Err(e) => {
-                    let i = issue(
-                        SkipReason::MalformedLine,
-                        format!("not utf-8 text at byte {}", e.valid_up_to()),
-                    );
+                    let i = issue(SkipReason::MalformedLine, format!("not utf-8 text at byte {}", e.valid_up_to()));
                     on_issue(&i);
                     undated.profile.skipped.add(SkipReason::MalformedLine, 1);
                     undated.push_issue(i);
@@ -224,17 +263,14 @@ impl StreamEngine {
                 }
             };
             let start = record.time.floor(self.window);
-            let slot = partial.entry(start).or_insert_with(|| OpenWindow {
-                profile: WindowProfile::new(n_features),
-                issues: Vec::new(),
-            });
-            if let Err((reason, detail)) =
-                self.profile_record(&record, slot, &mut |reason, detail| {
-                    let i = issue(reason, detail);
-                    on_issue(&i);
-                    i
-                })
-            {
+            let slot = partial
+                .entry(start)
+                .or_insert_with(|| OpenWindow { profile: WindowProfile::new(n_features), issues: Vec::new() });
+            if let Err((reason, detail)) = self.profile_record(&record, slot, &mut |reason, detail| {
+                let i = issue(reason, detail);
+                on_issue(&i);
+                i
+            }) {
                 let i = issue(reason, detail);
                 on_issue(&i);
                 slot.profile.skipped.add(reason, 1);
@@ -246,10 +282,9 @@ impl StreamEngine {
         // Merge in window order; undated skips go to the window of the file's hour folder.
         if let Some(h) = hour {
             let start = h.floor(self.window);
-            let slot = partial.entry(start).or_insert_with(|| OpenWindow {
-                profile: WindowProfile::new(n_features),
-                issues: Vec::new(),
-            });
+            let slot = partial
+                .entry(start)
+                .or_insert_with(|| OpenWindow { profile: WindowProfile::new(n_features), issues: Vec::new() });
             merge_open(slot, undated);
         } else {
             merge_open(&mut self.pending, undated);
@@ -313,11 +348,7 @@ impl StreamEngine {
             );
             slot.push_issue(i);
         }
-        let rows = input
-            .as_ref()
-            .map(Table::row_count)
-            .or(output.as_ref().map(Table::row_count))
-            .unwrap_or(0);
+        let rows = input.as_ref().map(Table::row_count).or(output.as_ref().map(Table::row_count)).unwrap_or(0);
         if rows == 0 {
             return Err((SkipReason::UndecodablePayload, "body has no rows".into()));
         }
@@ -325,10 +356,7 @@ impl StreamEngine {
             let layout = Layout::decide(
                 self.baseline.features.len(),
                 input.as_ref().map(|t| t.row(0)),
-                output
-                    .as_ref()
-                    .filter(|t| t.row_count() > 0)
-                    .map(|t| t.row(0)),
+                output.as_ref().filter(|t| t.row_count() > 0).map(|t| t.row(0)),
             );
             RowMapper::new(&self.baseline, layout)
         });
@@ -349,10 +377,7 @@ impl StreamEngine {
         if outcome.non_finite > 0 {
             let i = issue(
                 SkipReason::NonFiniteValue,
-                format!(
-                    "{} NaN or infinite values counted as missing",
-                    outcome.non_finite
-                ),
+                format!("{} NaN or infinite values counted as missing", outcome.non_finite),
             );
             slot.push_issue(i);
         }
@@ -366,14 +391,8 @@ impl StreamEngine {
             let p = &part.profile;
             // The late records are counted once, as late; their row- and value-level counts
             // go with them. Records skipped for other reasons keep their own reason.
-            self.pending
-                .profile
-                .skipped
-                .add(SkipReason::LateRecord, p.records);
-            self.pending
-                .profile
-                .skipped
-                .merge(&keep_record_level(&p.skipped));
+            self.pending.profile.skipped.add(SkipReason::LateRecord, p.records);
+            self.pending.profile.skipped.merge(&keep_record_level(&p.skipped));
             for i in part.issues {
                 self.pending.push_issue(i);
             }
@@ -400,12 +419,13 @@ impl StreamEngine {
         merge_open(slot, part);
     }
 
-    /// Moves the watermark for the next object, from hour folder `hour`, in data order: closes
-    /// the windows that folder shows complete (ending at or before `hour - REPLAY_GRACE`).
-    /// Objects outside the hour layout (`None`) close nothing.
+    /// Moves the watermark for the next object, from hour folder `hour`, in data order: Data
+    /// Capture files a record under the hour of its invocation, so windows ending at or before
+    /// that hour can get no more records and close (design.md). Objects outside the hour layout
+    /// (`None`) close nothing.
     pub fn advance_to_folder(&mut self, hour: Option<Timestamp>) -> Vec<ClosedWindow> {
         match hour {
-            Some(h) => self.close_through(h - REPLAY_GRACE),
+            Some(h) => self.close_through(h),
             None => Vec::new(),
         }
     }
@@ -413,9 +433,7 @@ impl StreamEngine {
     /// Closes every window that ends at or before `t`, oldest first.
     pub fn close_through(&mut self, t: Timestamp) -> Vec<ClosedWindow> {
         self.closed_through = Some(self.closed_through.map_or(t, |c| c.max(t)));
-        let keep = self
-            .open
-            .split_off(&(t - self.window + Duration::from_millis(1)));
+        let keep = self.open.split_off(&(t - self.window + Duration::from_millis(1)));
         let due = std::mem::replace(&mut self.open, keep);
         self.finish(due)
     }
@@ -431,18 +449,13 @@ impl StreamEngine {
     }
 
     fn finish(&mut self, due: BTreeMap<Timestamp, OpenWindow>) -> Vec<ClosedWindow> {
-        let layout = self
-            .layout()
-            .unwrap_or(Layout::Positional { output_cols: 0 });
+        let layout = self.layout().unwrap_or(Layout::Positional { output_cols: 0 });
         let mut out = Vec::with_capacity(due.len());
         for (start, mut w) in due {
             if !self.pending.issues.is_empty() || self.pending.profile.skipped.total() > 0 {
                 let pending = std::mem::replace(
                     &mut self.pending,
-                    OpenWindow {
-                        profile: WindowProfile::new(self.baseline.features.len()),
-                        issues: Vec::new(),
-                    },
+                    OpenWindow { profile: WindowProfile::new(self.baseline.features.len()), issues: Vec::new() },
                 );
                 merge_open(&mut w, pending);
             }
@@ -450,10 +463,7 @@ impl StreamEngine {
             self.totals.windows += 1;
             out.push(ClosedWindow {
                 stream: self.stream.clone(),
-                window: Window {
-                    start,
-                    end: start + self.window,
-                },
+                window: Window { start, end: start + self.window },
                 profile: w.profile,
                 layout,
                 issues: w.issues,
@@ -491,11 +501,7 @@ fn body_of<'a>(p: &'a CapturedPayload<'a>) -> Result<std::borrow::Cow<'a, str>, 
 }
 
 fn payload_skip(side: &str, e: &PayloadError) -> (SkipReason, String) {
-    let reason = if e.is_unsupported() {
-        SkipReason::UnsupportedPayload
-    } else {
-        SkipReason::UndecodablePayload
-    };
+    let reason = if e.is_unsupported() { SkipReason::UnsupportedPayload } else { SkipReason::UndecodablePayload };
     (reason, format!("{side}: {e}"))
 }
 

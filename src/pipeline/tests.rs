@@ -19,18 +19,13 @@ fn line(time: &str, input: &str) -> String {
 fn ingest(e: &mut StreamEngine, key: &str, hour: Option<&str>, text: &str) -> Vec<RecordIssue> {
     let mut issues = vec![];
     let hour = hour.map(|h| Timestamp::parse_rfc3339(h).unwrap());
-    e.ingest(key, hour, text.as_bytes(), &mut |i| issues.push(i.clone()))
-        .unwrap();
+    e.ingest(key, hour, text.as_bytes(), &mut |i| issues.push(i.clone())).unwrap();
     issues
 }
 
 #[test]
 fn bad_lines_are_counted_with_file_and_line() {
-    let mut e = StreamEngine::new(
-        StreamId::new("ep", "v"),
-        baseline(2),
-        Duration::from_hours(1),
-    );
+    let mut e = StreamEngine::new(StreamId::new("ep", "v"), baseline(2), Duration::from_hours(1));
     let text = [
         line("2026-03-03T16:10:00Z", "1,2\n3,4"),
         "not json".into(),
@@ -44,12 +39,7 @@ fn bad_lines_are_counted_with_file_and_line() {
                "eventMetadata": {"inferenceTime": "2026-03-03T16:41:00Z"}}).to_string(),
     ]
     .join("\n");
-    let issues = ingest(
-        &mut e,
-        "ep/v/2026/03/03/16/a.jsonl",
-        Some("2026-03-03T16:00:00Z"),
-        &text,
-    );
+    let issues = ingest(&mut e, "ep/v/2026/03/03/16/a.jsonl", Some("2026-03-03T16:00:00Z"), &text);
     let got: Vec<(u64, &str)> = issues.iter().map(|i| (i.line, i.reason.as_str())).collect();
     assert_eq!(
         got,
@@ -62,21 +52,12 @@ fn bad_lines_are_counted_with_file_and_line() {
             (8, "unsupported_payload"),
         ]
     );
-    assert!(issues
-        .iter()
-        .all(|i| i.file == "ep/v/2026/03/03/16/a.jsonl"));
-    assert!(
-        !issues[4].detail.contains("@@"),
-        "no payload content in issues: {}",
-        issues[4].detail
-    );
+    assert!(issues.iter().all(|i| i.file == "ep/v/2026/03/03/16/a.jsonl"));
+    assert!(!issues[4].detail.contains("@@"), "no payload content in issues: {}", issues[4].detail);
     let closed = e.close_all();
     assert_eq!(closed.len(), 1);
     let w = &closed[0].profile;
-    assert_eq!(
-        w.records, 3,
-        "the two good records and the one whose only row had 3 columns"
-    );
+    assert_eq!(w.records, 3, "the two good records and the one whose only row had 3 columns");
     assert_eq!(w.rows, 3);
     for (reason, n) in [
         (SkipReason::MalformedLine, 1),
@@ -93,17 +74,8 @@ fn bad_lines_are_counted_with_file_and_line() {
 
 #[test]
 fn late_records_are_counted_not_profiled() {
-    let mut e = StreamEngine::new(
-        StreamId::new("ep", "v"),
-        baseline(2),
-        Duration::from_hours(1),
-    );
-    ingest(
-        &mut e,
-        "h16",
-        Some("2026-03-03T16:00:00Z"),
-        &line("2026-03-03T16:10:00Z", "1,2"),
-    );
+    let mut e = StreamEngine::new(StreamId::new("ep", "v"), baseline(2), Duration::from_hours(1));
+    ingest(&mut e, "h16", Some("2026-03-03T16:00:00Z"), &line("2026-03-03T16:10:00Z", "1,2"));
     let closed = e.close_through(Timestamp::parse_rfc3339("2026-03-03T17:00:00Z").unwrap());
     assert_eq!(closed.len(), 1);
     // A file for 16:00 arrives after the window closed.
@@ -111,27 +83,15 @@ fn late_records_are_counted_not_profiled() {
         &mut e,
         "late",
         Some("2026-03-03T16:00:00Z"),
-        &[
-            line("2026-03-03T16:50:00Z", "1,2"),
-            line("2026-03-03T16:51:00Z", "1,2"),
-        ]
-        .join("\n"),
+        &[line("2026-03-03T16:50:00Z", "1,2"), line("2026-03-03T16:51:00Z", "1,2")].join("\n"),
     );
     assert!(issues.is_empty());
-    ingest(
-        &mut e,
-        "h17",
-        Some("2026-03-03T17:00:00Z"),
-        &line("2026-03-03T17:10:00Z", "5,6"),
-    );
+    ingest(&mut e, "h17", Some("2026-03-03T17:00:00Z"), &line("2026-03-03T17:10:00Z", "5,6"));
     let closed = e.close_all();
     assert_eq!(closed.len(), 1);
     assert_eq!(closed[0].profile.rows, 1);
     assert_eq!(closed[0].profile.skipped.get(SkipReason::LateRecord), 2);
-    assert!(closed[0]
-        .issues
-        .iter()
-        .any(|i| i.reason == SkipReason::LateRecord));
+    assert!(closed[0].issues.iter().any(|i| i.reason == SkipReason::LateRecord));
     assert_eq!(e.totals().records, 2);
 }
 
@@ -160,9 +120,7 @@ fn a_120_hour_replay_accounts_for_every_row_once() {
                 continue;
             }
             let rows = 1 + next() % 4;
-            let body: Vec<String> = (0..rows)
-                .map(|r| format!("{},{}", r, next() % 100))
-                .collect();
+            let body: Vec<String> = (0..rows).map(|r| format!("{},{}", r, next() % 100)).collect();
             text.push_str(&line(&t.to_string(), &body.join("\n")));
             text.push('\n');
             good_lines += 1;
@@ -171,12 +129,7 @@ fn a_120_hour_replay_accounts_for_every_row_once() {
         }
         files.push((hour, text));
     }
-    for window in [
-        Duration::from_mins(15),
-        Duration::from_hours(1),
-        Duration::from_hours(6),
-        Duration::from_days(1),
-    ] {
+    for window in [Duration::from_mins(15), Duration::from_hours(1), Duration::from_hours(6), Duration::from_days(1)] {
         let mut e = StreamEngine::new(StreamId::new("ep", "v"), baseline(2), window);
         let mut closed = vec![];
         for (hour, text) in &files {
@@ -186,36 +139,21 @@ fn a_120_hour_replay_accounts_for_every_row_once() {
         closed.extend(e.close_all());
         let rows: u64 = closed.iter().map(|c| c.profile.rows).sum();
         let records: u64 = closed.iter().map(|c| c.profile.records).sum();
-        let malformed: u64 = closed
-            .iter()
-            .map(|c| c.profile.skipped.get(SkipReason::MalformedLine))
-            .sum();
-        let late: u64 = closed
-            .iter()
-            .map(|c| c.profile.skipped.get(SkipReason::LateRecord))
-            .sum();
-        assert_eq!(
-            (rows, records, malformed, late),
-            (total_rows, good_lines, bad_lines, 0),
-            "window {window}"
-        );
+        let malformed: u64 = closed.iter().map(|c| c.profile.skipped.get(SkipReason::MalformedLine)).sum();
+        let late: u64 = closed.iter().map(|c| c.profile.skipped.get(SkipReason::LateRecord)).sum();
+        assert_eq!((rows, records, malformed, late), (total_rows, good_lines, bad_lines, 0), "window {window}");
         assert_eq!(e.unattributed().total(), 0);
         // Windows do not overlap and are in order.
         for pair in closed.windows(2) {
-            assert!(
-                pair[0].window.end <= pair[1].window.start,
-                "window {window}"
-            );
+            assert!(pair[0].window.end <= pair[1].window.start, "window {window}");
         }
         if window == Duration::from_hours(1) {
             assert_eq!(closed.len(), 120);
             let by_window: Vec<u64> = closed.iter().map(|c| c.profile.rows).collect();
             assert_eq!(by_window, rows_by_hour);
         }
-        let count_rows: u64 = closed
-            .iter()
-            .map(|c| c.profile.features[0].present() + c.profile.features[0].missing)
-            .sum();
+        let count_rows: u64 =
+            closed.iter().map(|c| c.profile.features[0].present() + c.profile.features[0].missing).sum();
         assert_eq!(count_rows, total_rows);
     }
 }

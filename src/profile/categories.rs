@@ -55,13 +55,7 @@ impl PartialEq for Categories {
 impl Categories {
     /// Creates an empty counter keeping at most `cap` distinct values (at least one).
     pub fn with_cap(cap: usize) -> Self {
-        Categories {
-            cap: cap.max(1),
-            entries: Vec::new(),
-            overflow: 0,
-            index: FxHashMap::default(),
-            threshold: None,
-        }
+        Categories { cap: cap.max(1), entries: Vec::new(), overflow: 0, index: FxHashMap::default(), threshold: None }
     }
 
     /// Counts `n` occurrences of `value`.
@@ -84,23 +78,14 @@ impl Categories {
             }
         }
         self.index.insert(value.into(), self.entries.len());
-        self.entries.push(Entry {
-            value: value.into(),
-            count: n,
-            hash,
-        });
+        self.entries.push(Entry { value: value.into(), count: n, hash });
         if self.entries.len() > self.cap {
             self.evict_largest_hash();
         }
     }
 
     fn evict_largest_hash(&mut self) {
-        let Some((i, _)) = self
-            .entries
-            .iter()
-            .enumerate()
-            .max_by_key(|(_, e)| (e.hash, &e.value))
-        else {
+        let Some((i, _)) = self.entries.iter().enumerate().max_by_key(|(_, e)| (e.hash, &e.value)) else {
             return;
         };
         let evicted = self.entries.swap_remove(i);
@@ -144,10 +129,7 @@ impl Categories {
 
     /// Returns the count of `value` (0 when unseen or not kept).
     pub fn get(&self, value: &str) -> u64 {
-        self.index
-            .get(value)
-            .map(|&i| self.entries[i].count)
-            .unwrap_or(0)
+        self.index.get(value).map(|&i| self.entries[i].count).unwrap_or(0)
     }
 
     /// Returns the total count, overflow included.

@@ -114,15 +114,9 @@ mod registers {
             return Err(serde::de::Error::custom("hll registers: wrong length"));
         }
         let nib = |c: u8| -> Result<u8, D::Error> {
-            (c as char)
-                .to_digit(16)
-                .map(|d| d as u8)
-                .ok_or_else(|| serde::de::Error::custom("hll registers: not hex"))
+            (c as char).to_digit(16).map(|d| d as u8).ok_or_else(|| serde::de::Error::custom("hll registers: not hex"))
         };
-        bytes
-            .chunks(2)
-            .map(|p| Ok((nib(p[0])? << 4) | nib(p[1])?))
-            .collect()
+        bytes.chunks(2).map(|p| Ok((nib(p[0])? << 4) | nib(p[1])?)).collect()
     }
 }
 

@@ -17,7 +17,7 @@ pub const DEFAULT_K: u32 = 2048;
 pub const DEFAULT_C: f64 = 0.64;
 
 /// A mergeable quantile sketch over finite `f64` values.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Kll {
     k: u32,
     c: f64,
@@ -37,6 +37,14 @@ struct Level {
     offset: u8,
 }
 
+impl PartialEq for Kll {
+    /// Sketches are equal when their parameters and levels (items, compaction state) are; the
+    /// cached capacities are derived from those.
+    fn eq(&self, other: &Self) -> bool {
+        self.k == other.k && self.c == other.c && self.levels == other.levels
+    }
+}
+
 impl Default for Kll {
     fn default() -> Self {
         Kll::new(DEFAULT_K, DEFAULT_C)
@@ -46,14 +54,7 @@ impl Default for Kll {
 impl Kll {
     /// Creates an empty sketch with size `k` and shrinking factor `c`.
     pub fn new(k: u32, c: f64) -> Self {
-        let mut s = Kll {
-            k,
-            c,
-            levels: Vec::new(),
-            capacities: Vec::new(),
-            actual: 0,
-            total_capacity: 0,
-        };
+        let mut s = Kll { k, c, levels: Vec::new(), capacities: Vec::new(), actual: 0, total_capacity: 0 };
         s.expand();
         s
     }
@@ -74,11 +75,7 @@ impl Kll {
     }
 
     fn expand(&mut self) {
-        self.levels.push(Level {
-            items: Vec::new(),
-            compactions: 0,
-            offset: 0,
-        });
+        self.levels.push(Level { items: Vec::new(), compactions: 0, offset: 0 });
         let cap = self.capacity(self.levels.len() - 1);
         self.capacities.push(cap);
         self.total_capacity += cap;
@@ -136,11 +133,7 @@ impl Kll {
 
     /// Returns the total weight (the number of values seen, up to compaction rounding).
     pub fn weight(&self) -> u64 {
-        self.levels
-            .iter()
-            .enumerate()
-            .map(|(i, l)| (l.items.len() as u64) << i)
-            .sum()
+        self.levels.iter().enumerate().map(|(i, l)| (l.items.len() as u64) << i).sum()
     }
 
     /// Returns whether no value was added.
@@ -162,11 +155,7 @@ impl Level {
         if self.compactions % 2 == 1 {
             self.offset = 1 - self.offset;
         }
-        let tail = if items % 2 == 1 {
-            Some(self.items[items - 1])
-        } else {
-            None
-        };
+        let tail = if items % 2 == 1 { Some(self.items[items - 1]) } else { None };
         let sorted = &mut self.items[..len];
         sorted.sort_unstable_by(f64::total_cmp);
         out.extend(sorted.iter().skip(usize::from(self.offset)).step_by(2));
@@ -275,9 +264,7 @@ impl WeightedCdf {
     /// Returns bin edges at the deciles (duplicates removed): bins are `(-inf, e0]`,
     /// `(e0, e1]`, ..., `(e_last, inf)`.
     pub fn decile_edges(&self) -> Vec<f64> {
-        let mut edges: Vec<f64> = (1..10)
-            .filter_map(|i| self.quantile(f64::from(i) / 10.0))
-            .collect();
+        let mut edges: Vec<f64> = (1..10).filter_map(|i| self.quantile(f64::from(i) / 10.0)).collect();
         edges.dedup();
         edges
     }
@@ -323,12 +310,7 @@ impl WeightedCdf {
 
 /// Ten equal-width buckets from `min` to `max` counted as Deequ's `KLLSketch.computeMetricFrom`
 /// does: `[lo, hi)` by exclusive ranks, the last bucket closed.
-pub fn equal_width_buckets(
-    cdf: &WeightedCdf,
-    min: f64,
-    max: f64,
-    n: usize,
-) -> Vec<(f64, f64, f64)> {
+pub fn equal_width_buckets(cdf: &WeightedCdf, min: f64, max: f64, n: usize) -> Vec<(f64, f64, f64)> {
     (0..n)
         .map(|i| {
             let lo = min + (max - min) * i as f64 / n as f64;
@@ -366,21 +348,14 @@ mod tests {
         k.update(1.0);
         assert_eq!(k.levels().count(), 2);
         // 2051 items: 2050 compacted to 1025 of weight 2, one odd item stays.
-        assert_eq!(
-            k.levels().map(|l| l.len()).collect::<Vec<_>>(),
-            vec![1, 1025]
-        );
+        assert_eq!(k.levels().map(|l| l.len()).collect::<Vec<_>>(), vec![1, 1025]);
         assert_eq!(k.weight(), 2051);
     }
 
     #[test]
     fn offsets_alternate_like_deequ() {
         // compactions 0,1,2,3 use offsets 0,1,1,0.
-        let mut l = Level {
-            items: vec![],
-            compactions: 0,
-            offset: 0,
-        };
+        let mut l = Level { items: vec![], compactions: 0, offset: 0 };
         let mut seen = vec![];
         for _ in 0..4 {
             l.items = vec![4.0, 3.0, 2.0, 1.0];
@@ -388,15 +363,7 @@ mod tests {
             l.compact_into(&mut out);
             seen.push(out);
         }
-        assert_eq!(
-            seen,
-            vec![
-                vec![1.0, 3.0],
-                vec![2.0, 4.0],
-                vec![2.0, 4.0],
-                vec![1.0, 3.0]
-            ]
-        );
+        assert_eq!(seen, vec![vec![1.0, 3.0], vec![2.0, 4.0], vec![2.0, 4.0], vec![1.0, 3.0]]);
     }
 
     #[test]

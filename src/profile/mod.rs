@@ -177,11 +177,7 @@ impl FeatureProfile {
                 self.missing += 1;
                 self.non_finite += 1;
             }
-            Value::Number {
-                value,
-                integral,
-                text,
-            } => {
+            Value::Number { value, integral, text } => {
                 if *integral {
                     self.types.integral += 1;
                 } else {
@@ -342,10 +338,7 @@ impl SkipCounts {
 
     /// Returns the number of records dropped whole.
     pub fn records_dropped(&self) -> u64 {
-        self.iter()
-            .filter(|(r, _)| r.drops_record())
-            .map(|(_, n)| n)
-            .sum()
+        self.iter().filter(|(r, _)| r.drops_record()).map(|(_, n)| n).sum()
     }
 
     /// Returns the total over all reasons.
@@ -379,10 +372,7 @@ pub struct WindowProfile {
 impl WindowProfile {
     /// Creates an empty profile for `n_features` baseline features.
     pub fn new(n_features: usize) -> Self {
-        WindowProfile {
-            features: vec![FeatureProfile::default(); n_features],
-            ..Default::default()
-        }
+        WindowProfile { features: vec![FeatureProfile::default(); n_features], ..Default::default() }
     }
 
     /// Merges `other` into `self`; both must describe the same features.
@@ -409,11 +399,7 @@ impl WindowProfile {
 
     /// Restores derived sketch fields after deserialization (checkpoints).
     pub fn rebuild(&mut self) {
-        for f in self
-            .features
-            .iter_mut()
-            .chain(self.short_rows.iter_mut().flatten())
-        {
+        for f in self.features.iter_mut().chain(self.short_rows.iter_mut().flatten()) {
             f.kll.rebuild();
         }
     }
@@ -437,21 +423,14 @@ mod tests {
     }
 
     fn profile(values: &[Value<'_>], cap: usize) -> FeatureProfile {
-        let mut p = FeatureProfile {
-            categories: Categories::with_cap(cap),
-            ..Default::default()
-        };
+        let mut p = FeatureProfile { categories: Categories::with_cap(cap), ..Default::default() };
         for v in values {
             p.observe(v, true);
         }
         p
     }
 
-    fn assert_merge_law(
-        a: &[Value<'static>],
-        b: &[Value<'static>],
-        cap: usize,
-    ) -> Result<(), TestCaseError> {
+    fn assert_merge_law(a: &[Value<'static>], b: &[Value<'static>], cap: usize) -> Result<(), TestCaseError> {
         let mut merged = profile(a, cap);
         merged.merge(&profile(b, cap));
         let all: Vec<_> = a.iter().chain(b).cloned().collect();
@@ -466,24 +445,9 @@ mod tests {
         prop_assert_eq!(m.min.to_bits(), w.min.to_bits());
         prop_assert_eq!(m.max.to_bits(), w.max.to_bits());
         let tol = |x: f64| 1e-9 * (1.0 + x.abs());
-        prop_assert!(
-            (m.mean - w.mean).abs() <= tol(w.mean),
-            "mean {} vs {}",
-            m.mean,
-            w.mean
-        );
-        prop_assert!(
-            (m.sum - w.sum).abs() <= 1e-6 * (1.0 + w.sum.abs()),
-            "sum {} vs {}",
-            m.sum,
-            w.sum
-        );
-        prop_assert!(
-            (m.m2 - w.m2).abs() <= 1e-7 * (1.0 + w.m2.abs()),
-            "m2 {} vs {}",
-            m.m2,
-            w.m2
-        );
+        prop_assert!((m.mean - w.mean).abs() <= tol(w.mean), "mean {} vs {}", m.mean, w.mean);
+        prop_assert!((m.sum - w.sum).abs() <= 1e-6 * (1.0 + w.sum.abs()), "sum {} vs {}", m.sum, w.sum);
+        prop_assert!((m.m2 - w.m2).abs() <= 1e-7 * (1.0 + w.m2.abs()), "m2 {} vs {}", m.m2, w.m2);
         // Quantiles: ranks agree within the sketch's error bound (1% of the count).
         let (cm, cw) = (merged.kll.cdf(), whole.kll.cdf());
         prop_assert_eq!(cm.total(), cw.total());
@@ -529,15 +493,7 @@ mod tests {
 
     #[test]
     fn inferred_type_rules() {
-        let t = |integral, fractional, boolean, string| {
-            TypeCounts {
-                integral,
-                fractional,
-                boolean,
-                string,
-            }
-            .inferred()
-        };
+        let t = |integral, fractional, boolean, string| TypeCounts { integral, fractional, boolean, string }.inferred();
         assert_eq!(t(0, 0, 0, 0), InferredType::Unknown);
         assert_eq!(t(5, 0, 0, 0), InferredType::Integral);
         assert_eq!(t(5, 1, 0, 0), InferredType::Fractional);

@@ -27,14 +27,7 @@ pub struct Moments {
 
 impl Default for Moments {
     fn default() -> Self {
-        Moments {
-            n: 0,
-            mean: 0.0,
-            m2: 0.0,
-            sum: 0.0,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-        }
+        Moments { n: 0, mean: 0.0, m2: 0.0, sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY }
     }
 }
 
@@ -135,9 +128,7 @@ mod tests {
 
     #[test]
     fn merge_matches_sequential() {
-        let xs: Vec<f64> = (0..1000)
-            .map(|i| ((i * 37) % 101) as f64 * 0.5 - 7.0)
-            .collect();
+        let xs: Vec<f64> = (0..1000).map(|i| ((i * 37) % 101) as f64 * 0.5 - 7.0).collect();
         let mut all = Moments::default();
         xs.iter().for_each(|&x| all.update(x));
         let (a, b) = xs.split_at(313);
@@ -153,9 +144,6 @@ mod tests {
         empty.merge(&all);
         assert_eq!(empty, all);
         let json = serde_json::to_string(&Moments::default()).unwrap();
-        assert_eq!(
-            serde_json::from_str::<Moments>(&json).unwrap(),
-            Moments::default()
-        );
+        assert_eq!(serde_json::from_str::<Moments>(&json).unwrap(), Moments::default());
     }
 }

@@ -4,12 +4,11 @@
 //! [`ROW_GROUP`] rows, so memory stays bounded however long the replay.
 
 use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, Float64Builder, StringBuilder, TimestampMillisecondBuilder, UInt64Builder,
-};
+use arrow::array::{ArrayRef, Float64Builder, StringBuilder, TimestampMillisecondBuilder, UInt64Builder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
@@ -79,11 +78,7 @@ pub fn schema() -> SchemaRef {
         Field::new("missing", DataType::UInt64, false),
         Field::new("non_finite", DataType::UInt64, false),
     ];
-    fields.extend(
-        FLOAT_COLUMNS
-            .iter()
-            .map(|n| Field::new(*n, DataType::Float64, true)),
-    );
+    fields.extend(FLOAT_COLUMNS.iter().map(|n| Field::new(*n, DataType::Float64, true)));
     fields.push(Field::new("drift_check_metric", DataType::Utf8, true));
     fields.push(Field::new("violations", DataType::Utf8, false));
     fields.push(Field::new("state", DataType::Utf8, true));
@@ -138,10 +133,7 @@ impl Builders {
             present: UInt64Builder::new(),
             missing: UInt64Builder::new(),
             non_finite: UInt64Builder::new(),
-            floats: FLOAT_COLUMNS
-                .iter()
-                .map(|_| Float64Builder::new())
-                .collect(),
+            floats: FLOAT_COLUMNS.iter().map(|_| Float64Builder::new()).collect(),
             check_metric: StringBuilder::new(),
             violations: StringBuilder::new(),
             state: StringBuilder::new(),
@@ -165,11 +157,7 @@ impl Builders {
             Arc::new(self.missing.finish()),
             Arc::new(self.non_finite.finish()),
         ];
-        cols.extend(
-            self.floats
-                .iter_mut()
-                .map(|b| Arc::new(b.finish()) as ArrayRef),
-        );
+        cols.extend(self.floats.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
         cols.push(Arc::new(self.check_metric.finish()));
         cols.push(Arc::new(self.violations.finish()));
         cols.push(Arc::new(self.state.finish()));
@@ -178,39 +166,48 @@ impl Builders {
     }
 }
 
-/// Writes the metrics table to a Parquet file.
-pub struct MetricsTable {
+/// Writes the metrics table as Parquet, to a file (replay) or to memory (one window, service).
+pub struct MetricsTable<W: Write + Send = File> {
     path: PathBuf,
     schema: SchemaRef,
-    writer: ArrowWriter<File>,
+    writer: ArrowWriter<W>,
     builders: Builders,
     rows: u64,
 }
 
-impl MetricsTable {
+impl MetricsTable<File> {
     /// Creates (or truncates) the file.
     pub fn create(path: &Path) -> Result<Self, TableError> {
-        let err = |detail: String| TableError {
-            path: path.display().to_string(),
-            detail,
-        };
+        let err = |detail: String| TableError { path: path.display().to_string(), detail };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
         }
         let file = File::create(path).map_err(|e| err(e.to_string()))?;
+        Self::with_writer(file, path)
+    }
+}
+
+impl MetricsTable<Vec<u8>> {
+    /// Writes to memory; `name` names the table in errors.
+    pub fn in_memory(name: &str) -> Result<Self, TableError> {
+        Self::with_writer(Vec::new(), Path::new(name))
+    }
+
+    /// Finishes the file and returns its bytes.
+    pub fn into_bytes(mut self) -> Result<Vec<u8>, TableError> {
+        self.flush()?;
+        let path = self.path.display().to_string();
+        self.writer.into_inner().map_err(|e| TableError { path, detail: e.to_string() })
+    }
+}
+
+impl<W: Write + Send> MetricsTable<W> {
+    fn with_writer(w: W, path: &Path) -> Result<Self, TableError> {
+        let err = |detail: String| TableError { path: path.display().to_string(), detail };
         let schema = schema();
-        let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .build();
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
-            .map_err(|e| err(e.to_string()))?;
-        Ok(MetricsTable {
-            path: path.to_owned(),
-            schema,
-            writer,
-            builders: Builders::new(),
-            rows: 0,
-        })
+        let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+        let writer = ArrowWriter::try_new(w, schema.clone(), Some(props)).map_err(|e| err(e.to_string()))?;
+        Ok(MetricsTable { path: path.to_owned(), schema, writer, builders: Builders::new(), rows: 0 })
     }
 
     /// Appends one window's rows; `extras` is aligned with the features (or empty).
@@ -271,8 +268,7 @@ impl MetricsTable {
             for (builder, v) in b.floats.iter_mut().zip(values) {
                 builder.append_option(v.filter(|x| x.is_finite()));
             }
-            b.check_metric
-                .append_option(f.drift_check.as_ref().map(|d| d.metric));
+            b.check_metric.append_option(f.drift_check.as_ref().map(|d| d.metric));
             let checks: Vec<&str> = drift
                 .violations
                 .iter()
@@ -294,10 +290,8 @@ impl MetricsTable {
         if self.builders.len == 0 {
             return Ok(());
         }
-        let err = |e: &dyn std::fmt::Display| TableError {
-            path: self.path.display().to_string(),
-            detail: e.to_string(),
-        };
+        let err =
+            |e: &dyn std::fmt::Display| TableError { path: self.path.display().to_string(), detail: e.to_string() };
         let batch = self.builders.finish(&self.schema).map_err(|e| err(&e))?;
         self.writer.write(&batch).map_err(|e| err(&e))?;
         self.writer.flush().map_err(|e| err(&e))?;
@@ -308,10 +302,7 @@ impl MetricsTable {
     pub fn close(mut self) -> Result<u64, TableError> {
         self.flush()?;
         let path = self.path.display().to_string();
-        self.writer.close().map_err(|e| TableError {
-            path,
-            detail: e.to_string(),
-        })?;
+        self.writer.close().map_err(|e| TableError { path, detail: e.to_string() })?;
         Ok(self.rows)
     }
 }

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::store::{ObjectStore, StoreError};
 use crate::baseline::{statistics_file, Baseline, ViolationsFile};
 use crate::capture::layout::{hour_path, StreamId};
 use crate::drift::{FeatureDrift, WindowDrift};
@@ -26,12 +25,7 @@ pub const DRIFT: &str = "drift.json";
 
 /// Returns the report folder of a window: `{endpoint}/{variant}/yyyy/mm/dd/HH[/MM]`.
 pub fn window_prefix(stream: &StreamId, window: &Window) -> String {
-    let mut p = format!(
-        "{}/{}/{}",
-        stream.endpoint,
-        stream.variant,
-        hour_path(window.start)
-    );
+    let mut p = format!("{}/{}/{}", stream.endpoint, stream.variant, hour_path(window.start));
     if window.end.millis() - window.start.millis() < Duration::from_hours(1).millis() {
         p.push_str(&format!("/{:02}", window.start.civil().minute));
     }
@@ -83,24 +77,26 @@ struct WindowInfo {
     rows: u64,
 }
 
-/// Writes the three files of one window; returns the URIs of statistics and violations.
-pub fn write_window(
-    store: &dyn ObjectStore,
-    baseline: &Baseline,
-    r: &WindowReport<'_>,
-) -> Result<ReportUris, StoreError> {
+/// A window's report files, rendered.
+#[derive(Debug, Clone)]
+pub struct RenderedReport {
+    /// `(key, bytes)` of each file, below the reports root.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Key of `statistics.json`.
+    pub statistics_key: String,
+    /// Key of `constraint_violations.json`.
+    pub violations_key: String,
+}
+
+/// Renders the three files of one window (writing them is the caller's: replay writes to a
+/// folder, the service to its reports store).
+pub fn render_window(baseline: &Baseline, r: &WindowReport<'_>) -> RenderedReport {
     let prefix = window_prefix(r.stream, &r.window);
     let stats = statistics_file(
         r.profile.rows,
-        baseline
-            .features
-            .iter()
-            .map(|f| f.name.as_str())
-            .zip(r.profile.features.iter()),
+        baseline.features.iter().map(|f| f.name.as_str()).zip(r.profile.features.iter()),
     );
-    let violations = ViolationsFile {
-        violations: r.drift.violations.clone(),
-    };
+    let violations = ViolationsFile { violations: r.drift.violations.clone() };
     let drift = DriftFile {
         version: 1,
         endpoint: &r.stream.endpoint,
@@ -121,15 +117,17 @@ pub fn write_window(
         features: &r.drift.features,
         classification: r.classification.as_ref(),
     };
-    let stats_key = format!("{prefix}/{STATISTICS}");
-    let viol_key = format!("{prefix}/{VIOLATIONS}");
-    store.put(&stats_key, &to_json(&stats)?)?;
-    store.put(&viol_key, &to_json(&violations)?)?;
-    store.put(&format!("{prefix}/{DRIFT}"), &to_json(&drift)?)?;
-    Ok(ReportUris {
-        statistics: store.uri(&stats_key),
-        violations: store.uri(&viol_key),
-    })
+    let statistics_key = format!("{prefix}/{STATISTICS}");
+    let violations_key = format!("{prefix}/{VIOLATIONS}");
+    RenderedReport {
+        files: vec![
+            (statistics_key.clone(), to_json(&stats)),
+            (violations_key.clone(), to_json(&violations)),
+            (format!("{prefix}/{DRIFT}"), to_json(&drift)),
+        ],
+        statistics_key,
+        violations_key,
+    }
 }
 
 /// Where a window's Model Monitor files went.
@@ -141,13 +139,11 @@ pub struct ReportUris {
     pub violations: String,
 }
 
-fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
-    let mut out = serde_json::to_vec_pretty(v).map_err(|e| StoreError::Remote {
-        uri: String::new(),
-        detail: e.to_string(),
-    })?;
+fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
+    // These types serialise infallibly (string keys, no maps with non-string keys).
+    let mut out = serde_json::to_vec_pretty(v).unwrap_or_default();
     out.push(b'\n');
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
@@ -160,19 +156,10 @@ mod tests {
         let s = StreamId::new("loan-scoring-prod", "AllTraffic");
         let t = Timestamp::parse_rfc3339("2026-03-03T16:45:00Z").unwrap();
         let hour = Window::containing(t, Duration::from_hours(1));
-        assert_eq!(
-            window_prefix(&s, &hour),
-            "loan-scoring-prod/AllTraffic/2026/03/03/16"
-        );
+        assert_eq!(window_prefix(&s, &hour), "loan-scoring-prod/AllTraffic/2026/03/03/16");
         let q = Window::containing(t, Duration::from_mins(15));
-        assert_eq!(
-            window_prefix(&s, &q),
-            "loan-scoring-prod/AllTraffic/2026/03/03/16/45"
-        );
+        assert_eq!(window_prefix(&s, &q), "loan-scoring-prod/AllTraffic/2026/03/03/16/45");
         let day = Window::containing(t, Duration::from_days(1));
-        assert_eq!(
-            window_prefix(&s, &day),
-            "loan-scoring-prod/AllTraffic/2026/03/03/00"
-        );
+        assert_eq!(window_prefix(&s, &day), "loan-scoring-prod/AllTraffic/2026/03/03/00");
     }
 }

@@ -125,28 +125,15 @@ pub struct FeatureSpec {
 impl FeatureSpec {
     /// A numeric column.
     pub fn numeric(name: &str, mean: f64, sd: f64, decimals: usize) -> Self {
-        FeatureSpec {
-            name: name.into(),
-            kind: FeatureKind::Numeric { mean, sd, decimals },
-        }
+        FeatureSpec { name: name.into(), kind: FeatureKind::Numeric { mean, sd, decimals } }
     }
     /// A skewed positive column.
     pub fn lognormal(name: &str, median: f64, sigma: f64, decimals: usize) -> Self {
-        FeatureSpec {
-            name: name.into(),
-            kind: FeatureKind::LogNormal {
-                median,
-                sigma,
-                decimals,
-            },
-        }
+        FeatureSpec { name: name.into(), kind: FeatureKind::LogNormal { median, sigma, decimals } }
     }
     /// An integer column.
     pub fn integer(name: &str, mean: f64, sd: f64, lo: i64, hi: i64) -> Self {
-        FeatureSpec {
-            name: name.into(),
-            kind: FeatureKind::Integer { mean, sd, lo, hi },
-        }
+        FeatureSpec { name: name.into(), kind: FeatureKind::Integer { mean, sd, lo, hi } }
     }
     /// A categorical column.
     pub fn category(name: &str, values: &[(&str, f64)]) -> Self {
@@ -295,44 +282,33 @@ impl StreamSpec {
     /// Returns the ground truth of each scripted change (`none` when there is none).
     pub fn truth(&self) -> Vec<Truth> {
         let name = |i: &usize| self.features[*i].name.clone();
-        let mut out: Vec<Truth> =
-            self.changes
-                .iter()
-                .filter_map(|c| match c {
-                    Change::None => None,
-                    Change::MeanStep { feature, at, .. }
-                    | Change::UnitChange { feature, at, .. }
-                    | Change::CategoryRename { feature, at }
-                    | Change::ColumnDropped { feature, at }
-                    | Change::GoesNull { feature, at, .. } => Some(Truth {
-                        kind: "sudden",
-                        onset_hours: Some(*at),
-                        features: vec![name(feature)],
-                    }),
-                    Change::MeanRamp { features, at, .. } => Some(Truth {
-                        kind: "gradual",
-                        onset_hours: Some(*at),
-                        features: features.iter().map(name).collect(),
-                    }),
-                    Change::Mixture { feature, at, .. }
-                    | Change::ShareDrift { feature, at, .. } => Some(Truth {
-                        kind: "gradual",
-                        onset_hours: Some(*at),
-                        features: vec![name(feature)],
-                    }),
-                    Change::Blip { feature, at, .. } => Some(Truth {
-                        kind: "blip",
-                        onset_hours: Some(*at),
-                        features: vec![name(feature)],
-                    }),
-                })
-                .collect();
+        let mut out: Vec<Truth> = self
+            .changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::None => None,
+                Change::MeanStep { feature, at, .. }
+                | Change::UnitChange { feature, at, .. }
+                | Change::CategoryRename { feature, at }
+                | Change::ColumnDropped { feature, at }
+                | Change::GoesNull { feature, at, .. } => {
+                    Some(Truth { kind: "sudden", onset_hours: Some(*at), features: vec![name(feature)] })
+                }
+                Change::MeanRamp { features, at, .. } => Some(Truth {
+                    kind: "gradual",
+                    onset_hours: Some(*at),
+                    features: features.iter().map(name).collect(),
+                }),
+                Change::Mixture { feature, at, .. } | Change::ShareDrift { feature, at, .. } => {
+                    Some(Truth { kind: "gradual", onset_hours: Some(*at), features: vec![name(feature)] })
+                }
+                Change::Blip { feature, at, .. } => {
+                    Some(Truth { kind: "blip", onset_hours: Some(*at), features: vec![name(feature)] })
+                }
+            })
+            .collect();
         if out.is_empty() {
-            out.push(Truth {
-                kind: "none",
-                onset_hours: None,
-                features: vec![],
-            });
+            out.push(Truth { kind: "none", onset_hours: None, features: vec![] });
         }
         out
     }
@@ -343,10 +319,7 @@ impl StreamSpec {
         for (i, (f, v)) in self.features.iter().zip(values).enumerate() {
             let w = if i % 2 == 0 { 0.8 } else { -0.5 };
             match (&f.kind, v) {
-                (
-                    FeatureKind::Numeric { mean, sd, .. } | FeatureKind::Integer { mean, sd, .. },
-                    Some(v),
-                ) => {
+                (FeatureKind::Numeric { mean, sd, .. } | FeatureKind::Integer { mean, sd, .. }, Some(v)) => {
                     z += w * (v - mean) / sd.max(1e-9);
                 }
                 (FeatureKind::LogNormal { median, sigma, .. }, Some(lv)) => {
@@ -383,18 +356,16 @@ impl StreamSpec {
 
     /// Draws one row at `t` hours (negative: training data, no change). Returns the text of each
     /// column (absent columns omitted) and the numeric values the model sees.
-    fn draw_row(
-        &self,
-        rng: &mut Rng,
-        t: f64,
-        scratch: &mut Vec<Option<f64>>,
-    ) -> (Vec<String>, Vec<Option<f64>>) {
+    fn draw_row(&self, rng: &mut Rng, t: f64, scratch: &mut Vec<Option<f64>>) -> (Vec<String>, Vec<Option<f64>>) {
         scratch.clear();
         let mut text = Vec::with_capacity(self.features.len());
         let mut nums = Vec::with_capacity(self.features.len());
         for (i, f) in self.features.iter().enumerate() {
             let active = |at: f64| t >= at;
-            let dropped = self.changes.iter().any(|c| matches!(c, Change::ColumnDropped { feature, at } if *feature == i && active(*at)));
+            let dropped = self
+                .changes
+                .iter()
+                .any(|c| matches!(c, Change::ColumnDropped { feature, at } if *feature == i && active(*at)));
             if dropped {
                 nums.push(None);
                 continue;
@@ -414,23 +385,14 @@ impl StreamSpec {
                     text.push(format!("{v:.decimals$}"));
                     nums.push(Some(v));
                 }
-                FeatureKind::LogNormal {
-                    median,
-                    sigma,
-                    decimals,
-                } => {
+                FeatureKind::LogNormal { median, sigma, decimals } => {
                     // Shifts act on the log scale: one "sd" is one sigma.
-                    let v = median
-                        * self.numeric_value(rng, i, 0.0, *sigma, t).exp()
-                        * self.unit_factor(i, t);
+                    let v = median * self.numeric_value(rng, i, 0.0, *sigma, t).exp() * self.unit_factor(i, t);
                     text.push(format!("{v:.decimals$}"));
                     nums.push(Some(v.ln()));
                 }
                 FeatureKind::Integer { mean, sd, lo, hi } => {
-                    let v = self
-                        .numeric_value(rng, i, *mean, *sd, t)
-                        .round()
-                        .clamp(*lo as f64, *hi as f64);
+                    let v = self.numeric_value(rng, i, *mean, *sd, t).round().clamp(*lo as f64, *hi as f64);
                     let factor = self.unit_factor(i, t);
                     if factor == 1.0 {
                         text.push(format!("{}", v as i64));
@@ -444,25 +406,19 @@ impl StreamSpec {
                 FeatureKind::Category { values, weights } => {
                     let mut w: Vec<f64> = weights.clone();
                     for c in &self.changes {
-                        if let Change::ShareDrift {
-                            feature,
-                            at,
-                            hours,
-                            to,
-                        } = c
-                        {
+                        if let Change::ShareDrift { feature, at, hours, to } = c {
                             if *feature == i && active(*at) {
                                 let p = ((t - at) / hours).clamp(0.0, 1.0);
-                                w = weights
-                                    .iter()
-                                    .zip(to)
-                                    .map(|(a, b)| a + (b - a) * p)
-                                    .collect();
+                                w = weights.iter().zip(to).map(|(a, b)| a + (b - a) * p).collect();
                             }
                         }
                     }
                     let mut v = values[rng.weighted(&w)].clone();
-                    if self.changes.iter().any(|c| matches!(c, Change::CategoryRename { feature, at } if *feature == i && active(*at))) {
+                    if self
+                        .changes
+                        .iter()
+                        .any(|c| matches!(c, Change::CategoryRename { feature, at } if *feature == i && active(*at)))
+                    {
                         // Codes renamed: the case flips (CAR -> car, web -> WEB).
                         v = if v == v.to_lowercase() { v.to_uppercase() } else { v.to_lowercase() };
                     }
@@ -477,12 +433,9 @@ impl StreamSpec {
     /// The product of the unit changes active on feature `i` at `t` hours.
     fn unit_factor(&self, i: usize, t: f64) -> f64 {
         self.changes.iter().fold(1.0, |f, c| match c {
-            Change::UnitChange {
-                feature,
-                at,
-                hours,
-                factor,
-            } if *feature == i && t >= *at && t < at + hours => f * factor,
+            Change::UnitChange { feature, at, hours, factor } if *feature == i && t >= *at && t < at + hours => {
+                f * factor
+            }
             _ => f,
         })
     }
@@ -491,32 +444,14 @@ impl StreamSpec {
         let mut shift = 0.0;
         for c in &self.changes {
             match c {
-                Change::MeanStep {
-                    feature,
-                    at,
-                    shift_sd,
-                } if *feature == i && t >= *at => shift += shift_sd,
-                Change::MeanRamp {
-                    features,
-                    at,
-                    hours,
-                    total_sd,
-                } if features.contains(&i) && t >= *at => {
+                Change::MeanStep { feature, at, shift_sd } if *feature == i && t >= *at => shift += shift_sd,
+                Change::MeanRamp { features, at, hours, total_sd } if features.contains(&i) && t >= *at => {
                     shift += total_sd * ((t - at) / hours).clamp(0.0, 1.0);
                 }
-                Change::Blip {
-                    feature,
-                    at,
-                    hours,
-                    shift_sd,
-                } if *feature == i && t >= *at && t < at + hours => shift += shift_sd,
-                Change::Mixture {
-                    feature,
-                    at,
-                    hours,
-                    share,
-                    offset_sd,
-                } if *feature == i && t >= *at => {
+                Change::Blip { feature, at, hours, shift_sd } if *feature == i && t >= *at && t < at + hours => {
+                    shift += shift_sd
+                }
+                Change::Mixture { feature, at, hours, share, offset_sd } if *feature == i && t >= *at => {
                     let p = share * ((t - at) / hours).clamp(0.0, 1.0);
                     if rng.uniform() < p {
                         return mean + offset_sd * sd + 0.5 * sd * rng.normal();
@@ -536,12 +471,9 @@ impl StreamSpec {
         for h in 0..self.hours {
             let hour = self.start + Duration::from_hours(i64::from(h));
             let hod = f64::from(hour.civil().hour);
-            let cycle =
-                0.15 + 0.85 * (0.5 - 0.5 * (2.0 * std::f64::consts::PI * (hod - 4.0) / 24.0).cos());
+            let cycle = 0.15 + 0.85 * (0.5 - 0.5 * (2.0 * std::f64::consts::PI * (hod - 4.0) / 24.0).cos());
             let n = rng.poisson(self.peak_rate * cycle);
-            let mut times: Vec<i64> = (0..n)
-                .map(|_| (rng.uniform() * 3_600_000.0) as i64)
-                .collect();
+            let mut times: Vec<i64> = (0..n).map(|_| (rng.uniform() * 3_600_000.0) as i64).collect();
             times.sort_unstable();
             let mut files: Vec<(String, String)> = Vec::new();
             for (k, ms) in times.iter().enumerate() {
@@ -549,10 +481,7 @@ impl StreamSpec {
                 let bucket = (ms / 600_000) as usize;
                 while files.len() <= bucket {
                     let minute = files.len() * 10;
-                    files.push((
-                        format!("{minute:02}-00-000-{:016x}.jsonl", rng.next_u64()),
-                        String::new(),
-                    ));
+                    files.push((format!("{minute:02}-00-000-{:016x}.jsonl", rng.next_u64()), String::new()));
                 }
                 let rows = 1 + (rng.next_u64() % u64::from(self.max_rows)) as usize;
                 let th = (t.millis() - self.start.millis()) as f64 / 3_600_000.0;
@@ -592,10 +521,7 @@ impl StreamSpec {
             if err.is_some() {
                 return;
             }
-            let dir = root
-                .join(&self.endpoint)
-                .join(&self.variant)
-                .join(crate::capture::layout::hour_path(hour));
+            let dir = root.join(&self.endpoint).join(&self.variant).join(crate::capture::layout::hour_path(hour));
             if let Err(e) = std::fs::create_dir_all(&dir) {
                 err = Some(e);
                 return;
@@ -628,18 +554,8 @@ pub fn example_spec() -> StreamSpec {
         max_rows: 3,
         features: loan_features(),
         changes: vec![
-            Change::UnitChange {
-                feature: 0,
-                at: 40.0,
-                hours: 5.0,
-                factor: 100.0,
-            },
-            Change::MeanRamp {
-                features: vec![1],
-                at: 66.0,
-                hours: 48.0,
-                total_sd: -1.0,
-            },
+            Change::UnitChange { feature: 0, at: 40.0, hours: 5.0, factor: 100.0 },
+            Change::MeanRamp { features: vec![1], at: 66.0, hours: 48.0, total_sd: -1.0 },
         ],
         seed: 2026,
     }
@@ -653,14 +569,8 @@ pub fn loan_features() -> Vec<FeatureSpec> {
         FeatureSpec::integer("term_months", 48.0, 12.0, 12, 84),
         FeatureSpec::numeric("debt_to_income", 0.32, 0.09, 4),
         FeatureSpec::integer("credit_lines", 7.0, 3.0, 0, 30),
-        FeatureSpec::category(
-            "home_ownership",
-            &[("RENT", 0.45), ("MORTGAGE", 0.4), ("OWN", 0.15)],
-        ),
-        FeatureSpec::category(
-            "purpose",
-            &[("DEBT", 0.5), ("CAR", 0.2), ("HOME", 0.2), ("OTHER", 0.1)],
-        ),
+        FeatureSpec::category("home_ownership", &[("RENT", 0.45), ("MORTGAGE", 0.4), ("OWN", 0.15)]),
+        FeatureSpec::category("purpose", &[("DEBT", 0.5), ("CAR", 0.2), ("HOME", 0.2), ("OTHER", 0.1)]),
     ]
 }
 
@@ -686,14 +596,8 @@ mod tests {
         let mut b = vec![];
         spec.generate(|h, f| b.push((h, f)));
         assert_eq!(a, b);
-        let per_hour: Vec<usize> = a
-            .iter()
-            .map(|(_, f)| f.iter().map(|x| x.1.lines().count()).sum())
-            .collect();
-        assert!(
-            per_hour[4] < per_hour[16],
-            "nights are quieter: {per_hour:?}"
-        );
+        let per_hour: Vec<usize> = a.iter().map(|(_, f)| f.iter().map(|x| x.1.lines().count()).sum()).collect();
+        assert!(per_hour[4] < per_hour[16], "nights are quieter: {per_hour:?}");
         let csv = spec.baseline_csv(10);
         assert!(csv.starts_with("score,loan_amount,income,term_months"));
         assert_eq!(csv.lines().count(), 11);

@@ -35,13 +35,7 @@ pub fn payment_features() -> Vec<FeatureSpec> {
         FeatureSpec::category("channel", &[("web", 0.55), ("app", 0.35), ("pos", 0.10)]),
         FeatureSpec::category(
             "merchant_type",
-            &[
-                ("grocery", 0.3),
-                ("fuel", 0.15),
-                ("travel", 0.1),
-                ("online", 0.35),
-                ("other", 0.1),
-            ],
+            &[("grocery", 0.3), ("fuel", 0.15), ("travel", 0.1), ("online", 0.35), ("other", 0.1)],
         ),
         FeatureSpec::numeric("velocity_24h", 3.0, 1.2, 1),
     ]
@@ -77,18 +71,9 @@ pub fn suite() -> Vec<Scenario> {
     let s = |name: &'static str, spec: StreamSpec| Scenario { name, spec };
     vec![
         // Stationary: quiet nights, busy days, and one stream with several times more traffic.
-        s(
-            "stationary",
-            stream("stationary", loan(), 168, 300.0, vec![], 11),
-        ),
-        s(
-            "stationary-busy",
-            stream("stationary-busy", pay(), 96, 2500.0, vec![], 12),
-        ),
-        s(
-            "stationary-sparse",
-            stream("stationary-sparse", pay(), 168, 40.0, vec![], 13),
-        ),
+        s("stationary", stream("stationary", loan(), 168, 300.0, vec![], 11)),
+        s("stationary-busy", stream("stationary-busy", pay(), 96, 2500.0, vec![], 12)),
+        s("stationary-sparse", stream("stationary-sparse", pay(), 168, 40.0, vec![], 13)),
         // Sudden.
         s(
             "unit-change",
@@ -97,102 +82,30 @@ pub fn suite() -> Vec<Scenario> {
                 loan(),
                 96,
                 300.0,
-                vec![UnitChange {
-                    feature: 0,
-                    at: 50.0,
-                    hours: inf,
-                    factor: 100.0,
-                }],
+                vec![UnitChange { feature: 0, at: 50.0, hours: inf, factor: 100.0 }],
                 21,
             ),
         ),
         s(
             "category-rename",
-            stream(
-                "category-rename",
-                pay(),
-                96,
-                300.0,
-                vec![CategoryRename {
-                    feature: 4,
-                    at: 61.0,
-                }],
-                22,
-            ),
+            stream("category-rename", pay(), 96, 300.0, vec![CategoryRename { feature: 4, at: 61.0 }], 22),
         ),
-        s(
-            "goes-null",
-            stream(
-                "goes-null",
-                loan(),
-                96,
-                300.0,
-                vec![GoesNull {
-                    feature: 3,
-                    at: 45.0,
-                    hours: inf,
-                }],
-                23,
-            ),
-        ),
+        s("goes-null", stream("goes-null", loan(), 96, 300.0, vec![GoesNull { feature: 3, at: 45.0, hours: inf }], 23)),
         s(
             "column-dropped",
-            stream(
-                "column-dropped",
-                pay(),
-                96,
-                300.0,
-                vec![ColumnDropped {
-                    feature: 5,
-                    at: 70.0,
-                }],
-                24,
-            ),
+            stream("column-dropped", pay(), 96, 300.0, vec![ColumnDropped { feature: 5, at: 70.0 }], 24),
         ),
         s(
             "mean-step",
-            stream(
-                "mean-step",
-                loan(),
-                96,
-                300.0,
-                vec![MeanStep {
-                    feature: 1,
-                    at: 55.0,
-                    shift_sd: 1.0,
-                }],
-                25,
-            ),
+            stream("mean-step", loan(), 96, 300.0, vec![MeanStep { feature: 1, at: 55.0, shift_sd: 1.0 }], 25),
         ),
         s(
             "outage-reverts",
-            stream(
-                "outage-reverts",
-                pay(),
-                96,
-                300.0,
-                vec![GoesNull {
-                    feature: 2,
-                    at: 40.0,
-                    hours: 3.0,
-                }],
-                26,
-            ),
+            stream("outage-reverts", pay(), 96, 300.0, vec![GoesNull { feature: 2, at: 40.0, hours: 3.0 }], 26),
         ),
         s(
             "mean-step-busy",
-            stream(
-                "mean-step-busy",
-                pay(),
-                72,
-                2000.0,
-                vec![MeanStep {
-                    feature: 2,
-                    at: 40.0,
-                    shift_sd: 0.5,
-                }],
-                27,
-            ),
+            stream("mean-step-busy", pay(), 72, 2000.0, vec![MeanStep { feature: 2, at: 40.0, shift_sd: 0.5 }], 27),
         ),
         // Gradual, calibrated to the reference streams: ramps of two to three days on
         // which Model Monitor's robust rule fires after about a day (see the table's column).
@@ -203,12 +116,7 @@ pub fn suite() -> Vec<Scenario> {
                 loan(),
                 168,
                 300.0,
-                vec![MeanRamp {
-                    features: vec![1],
-                    at: 36.0,
-                    hours: 60.0,
-                    total_sd: -1.0,
-                }],
+                vec![MeanRamp { features: vec![1], at: 36.0, hours: 60.0, total_sd: -1.0 }],
                 31,
             ),
         ),
@@ -219,13 +127,7 @@ pub fn suite() -> Vec<Scenario> {
                 pay(),
                 168,
                 300.0,
-                vec![Mixture {
-                    feature: 0,
-                    at: 40.0,
-                    hours: 60.0,
-                    share: 0.4,
-                    offset_sd: 2.0,
-                }],
+                vec![Mixture { feature: 0, at: 40.0, hours: 60.0, share: 0.4, offset_sd: 2.0 }],
                 32,
             ),
         ),
@@ -236,12 +138,7 @@ pub fn suite() -> Vec<Scenario> {
                 pay(),
                 168,
                 300.0,
-                vec![ShareDrift {
-                    feature: 4,
-                    at: 30.0,
-                    hours: 48.0,
-                    to: vec![0.05, 0.15, 0.1, 0.6, 0.1],
-                }],
+                vec![ShareDrift { feature: 4, at: 30.0, hours: 48.0, to: vec![0.05, 0.15, 0.1, 0.6, 0.1] }],
                 33,
             ),
         ),
@@ -252,12 +149,7 @@ pub fn suite() -> Vec<Scenario> {
                 loan(),
                 168,
                 300.0,
-                vec![MeanRamp {
-                    features: vec![0, 1],
-                    at: 48.0,
-                    hours: 48.0,
-                    total_sd: 1.0,
-                }],
+                vec![MeanRamp { features: vec![0, 1], at: 48.0, hours: 48.0, total_sd: 1.0 }],
                 34,
             ),
         ),
@@ -268,12 +160,7 @@ pub fn suite() -> Vec<Scenario> {
                 pay(),
                 120,
                 1500.0,
-                vec![MeanRamp {
-                    features: vec![5],
-                    at: 24.0,
-                    hours: 72.0,
-                    total_sd: 1.0,
-                }],
+                vec![MeanRamp { features: vec![5], at: 24.0, hours: 72.0, total_sd: 1.0 }],
                 35,
             ),
         ),
@@ -286,12 +173,7 @@ pub fn suite() -> Vec<Scenario> {
                 pay(),
                 168,
                 300.0,
-                vec![ShareDrift {
-                    feature: 4,
-                    at: 30.0,
-                    hours: 72.0,
-                    to: vec![0.15, 0.15, 0.1, 0.5, 0.1],
-                }],
+                vec![ShareDrift { feature: 4, at: 30.0, hours: 72.0, to: vec![0.15, 0.15, 0.1, 0.5, 0.1] }],
                 36,
             ),
         ),
@@ -302,31 +184,14 @@ pub fn suite() -> Vec<Scenario> {
                 pay(),
                 120,
                 1500.0,
-                vec![MeanRamp {
-                    features: vec![5],
-                    at: 24.0,
-                    hours: 72.0,
-                    total_sd: 0.6,
-                }],
+                vec![MeanRamp { features: vec![5], at: 24.0, hours: 72.0, total_sd: 0.6 }],
                 37,
             ),
         ),
         // A blip that returns: nothing, or a resolved episode; never retrain.
         s(
             "blip",
-            stream(
-                "blip",
-                loan(),
-                96,
-                300.0,
-                vec![Blip {
-                    feature: 1,
-                    at: 50.0,
-                    hours: 2.0,
-                    shift_sd: 1.5,
-                }],
-                41,
-            ),
+            stream("blip", loan(), 96, 300.0, vec![Blip { feature: 1, at: 50.0, hours: 2.0, shift_sd: 1.5 }], 41),
         ),
     ]
 }
@@ -353,22 +218,12 @@ pub struct ScenarioRun {
 pub fn baseline_of(spec: &StreamSpec) -> Result<Baseline, String> {
     let csv = spec.baseline_csv(BASELINE_ROWS);
     let built = build_csv(csv.as_bytes(), true, "training.csv").map_err(|e| e.to_string())?;
-    Baseline::from_files(
-        built.statistics,
-        "statistics.json",
-        built.constraints,
-        "constraints.json",
-        "synthetic",
-    )
-    .map_err(|e| e.to_string())
+    Baseline::from_files(built.statistics, "statistics.json", built.constraints, "constraints.json", "synthetic")
+        .map_err(|e| e.to_string())
 }
 
 /// Runs a stream through the engine and the classifier, in memory, as `replay` would.
-pub fn run(
-    spec: &StreamSpec,
-    window: Duration,
-    cfg: &ClassifierConfig,
-) -> Result<ScenarioRun, String> {
+pub fn run(spec: &StreamSpec, window: Duration, cfg: &ClassifierConfig) -> Result<ScenarioRun, String> {
     let baseline = Arc::new(baseline_of(spec)?);
     let stream = crate::capture::layout::StreamId::new(&spec.endpoint, &spec.variant);
     let mut engine = StreamEngine::new(stream.clone(), baseline.clone(), window);
@@ -379,10 +234,7 @@ pub fn run(
         let o = classifier.observe(&baseline, &closed, &drift);
         if let Ok(name) = std::env::var("DRIFTWATCH_TRACE") {
             for line in classifier.trace(&baseline, &drift, &name) {
-                println!(
-                    "TRACE {} rows={} {line}",
-                    closed.window.start, closed.profile.rows
-                );
+                println!("TRACE {} rows={} {line}", closed.window.start, closed.profile.rows);
             }
         }
         out.decisions.extend(o.decisions);
@@ -455,29 +307,13 @@ pub fn score(sc: &Scenario, run: &ScenarioRun, window: Duration) -> Score {
         onset_hours: None,
         features: vec![],
     });
-    let onset = truth
-        .onset_hours
-        .map(|h| Timestamp::from_millis(sc.spec.start.millis() + (h * 3_600_000.0) as i64));
-    let after: Vec<&Decision> = run
-        .decisions
-        .iter()
-        .filter(|d| onset.is_some_and(|o| d.detected_at > o))
-        .collect();
-    let before = run
-        .decisions
-        .iter()
-        .filter(|d| onset.is_none_or(|o| d.detected_at <= o))
-        .count();
+    let onset = truth.onset_hours.map(|h| Timestamp::from_millis(sc.spec.start.millis() + (h * 3_600_000.0) as i64));
+    let after: Vec<&Decision> = run.decisions.iter().filter(|d| onset.is_some_and(|o| d.detected_at > o)).collect();
+    let before = run.decisions.iter().filter(|d| onset.is_none_or(|o| d.detected_at <= o)).count();
     let first = after.iter().find(|d| d.kind != Kind::Resolved);
-    let got = first
-        .map(|d| d.kind.as_str().to_owned())
-        .unwrap_or_else(|| "none".into());
-    let max_events_per_episode = run
-        .episodes
-        .iter()
-        .map(|e| e.events - u32::from(e.resolved_at.is_some()))
-        .max()
-        .unwrap_or(0);
+    let got = first.map(|d| d.kind.as_str().to_owned()).unwrap_or_else(|| "none".into());
+    let max_events_per_episode =
+        run.episodes.iter().map(|e| e.events - u32::from(e.resolved_at.is_some())).max().unwrap_or(0);
     let w = window.millis();
     let (delay_hours, delay_windows) = match (first, onset) {
         (Some(d), Some(o)) => (
@@ -492,12 +328,8 @@ pub fn score(sc: &Scenario, run: &ScenarioRun, window: Duration) -> Score {
             .find(|(t, fs)| *t > o && fs.iter().any(|f| truth.features.contains(f)))
             .map(|(t, _)| (t.millis() - o.millis()) as f64 / 3_600_000.0)
     });
-    let feature_rank = first.and_then(|d| {
-        d.features
-            .iter()
-            .position(|f| truth.features.contains(&f.name))
-            .map(|p| p + 1)
-    });
+    let feature_rank =
+        first.and_then(|d| d.features.iter().position(|f| truth.features.contains(&f.name)).map(|p| p + 1));
     let wrong_kind_after = match truth.kind {
         "sudden" => after.iter().filter(|d| d.kind == Kind::Gradual).count(),
         "gradual" => after.iter().filter(|d| d.kind == Kind::Sudden).count(),
@@ -514,9 +346,7 @@ pub fn score(sc: &Scenario, run: &ScenarioRun, window: Duration) -> Score {
         && false_events == 0
         && max_events_per_episode <= 2
         && match truth.kind {
-            "sudden" => {
-                delay_windows.is_some_and(|d| d <= 1) && feature_rank.is_some_and(|r| r <= 2)
-            }
+            "sudden" => delay_windows.is_some_and(|d| d <= 1) && feature_rank.is_some_and(|r| r <= 2),
             "gradual" => feature_rank.is_some_and(|r| r <= 2),
             _ => true,
         };
@@ -548,36 +378,18 @@ pub fn table(scores: &[Score]) -> String {
             s.expected,
             s.got,
             if s.kind_right { "yes" } else { "**no**" },
-            s.delay_hours
-                .map(|d| format!("{d:.1}"))
-                .unwrap_or_else(|| "-".into()),
-            s.model_monitor_delay_hours
-                .map(|d| format!("{d:.0}"))
-                .unwrap_or_else(|| "never".into()),
-            s.feature_rank
-                .map(|r| r.to_string())
-                .unwrap_or_else(|| "-".into()),
+            s.delay_hours.map(|d| format!("{d:.1}")).unwrap_or_else(|| "-".into()),
+            s.model_monitor_delay_hours.map(|d| format!("{d:.0}")).unwrap_or_else(|| "never".into()),
+            s.feature_rank.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
             s.false_events,
             s.max_events_per_episode,
             if s.pass { "yes" } else { "**no**" },
         );
     }
     let standard = |s: &&Score| s.expected == "gradual" && !s.name.starts_with("hard-");
-    let gradual: Vec<f64> = scores
-        .iter()
-        .filter(standard)
-        .filter_map(|s| s.delay_hours)
-        .collect();
-    let mm: Vec<f64> = scores
-        .iter()
-        .filter(standard)
-        .filter_map(|s| s.model_monitor_delay_hours)
-        .collect();
-    let hard: Vec<f64> = scores
-        .iter()
-        .filter(|s| s.name.starts_with("hard-"))
-        .filter_map(|s| s.delay_hours)
-        .collect();
+    let gradual: Vec<f64> = scores.iter().filter(standard).filter_map(|s| s.delay_hours).collect();
+    let mm: Vec<f64> = scores.iter().filter(standard).filter_map(|s| s.model_monitor_delay_hours).collect();
+    let hard: Vec<f64> = scores.iter().filter(|s| s.name.starts_with("hard-")).filter_map(|s| s.delay_hours).collect();
     let _ = writeln!(
         out,
         "\nmedian gradual delay: {} h (Model Monitor's rule: {} h; hard scenarios: {} h); scenarios passing: {}/{}",
@@ -594,27 +406,15 @@ pub fn table(scores: &[Score]) -> String {
 fn random_feature(rng: &mut super::Rng, i: usize) -> FeatureSpec {
     let name = format!("f{i}");
     match rng.next_u64() % 5 {
-        0 => FeatureSpec::numeric(
-            &name,
-            rng.uniform() * 100.0 - 50.0,
-            0.5 + rng.uniform() * 20.0,
-            3,
-        ),
-        1 => FeatureSpec::lognormal(
-            &name,
-            1.0 + rng.uniform() * 500.0,
-            0.3 + rng.uniform() * 0.9,
-            2,
-        ),
+        0 => FeatureSpec::numeric(&name, rng.uniform() * 100.0 - 50.0, 0.5 + rng.uniform() * 20.0, 3),
+        1 => FeatureSpec::lognormal(&name, 1.0 + rng.uniform() * 500.0, 0.3 + rng.uniform() * 0.9, 2),
         2 => {
             let mean = 5.0 + rng.uniform() * 50.0;
             FeatureSpec::integer(&name, mean, 1.0 + rng.uniform() * mean / 3.0, 0, 1000)
         }
         _ => {
             let k = 3 + (rng.next_u64() % 6) as usize;
-            let names = [
-                "alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta",
-            ];
+            let names = ["alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta"];
             let w: Vec<f64> = (0..k).map(|_| 0.2 + rng.uniform()).collect();
             let values: Vec<(&str, f64)> = names[..k].iter().copied().zip(w).collect();
             FeatureSpec::category(&name, &values)
@@ -634,9 +434,7 @@ pub fn random_suite_of(n: usize, seed: u64, only: Option<&str>) -> Vec<Scenario>
     let mut out = Vec::with_capacity(n);
     for k in 0..n {
         let n_features = 4 + (rng.next_u64() % 8) as usize;
-        let features: Vec<FeatureSpec> = (0..n_features)
-            .map(|i| random_feature(&mut rng, i))
-            .collect();
+        let features: Vec<FeatureSpec> = (0..n_features).map(|i| random_feature(&mut rng, i)).collect();
         let peak = [150.0, 400.0, 1200.0, 3000.0][(rng.next_u64() % 4) as usize];
         let onset = 24.0 + (rng.uniform() * 48.0).round();
         let numeric: Vec<usize> = features
@@ -651,21 +449,13 @@ pub fn random_suite_of(n: usize, seed: u64, only: Option<&str>) -> Vec<Scenario>
             .filter(|(_, f)| matches!(f.kind, super::FeatureKind::Category { .. }))
             .map(|(i, _)| i)
             .collect();
-        let pick =
-            |rng: &mut super::Rng, v: &[usize]| v[(rng.next_u64() % v.len() as u64) as usize];
-        let mut kinds = vec![
-            "none", "step", "unit", "null", "outage", "drop", "ramp", "mixture", "blip",
-        ];
+        let pick = |rng: &mut super::Rng, v: &[usize]| v[(rng.next_u64() % v.len() as u64) as usize];
+        let mut kinds = vec!["none", "step", "unit", "null", "outage", "drop", "ramp", "mixture", "blip"];
         if !categorical.is_empty() {
             kinds.extend(["rename", "shares"]);
         }
         if numeric.is_empty() {
-            kinds.retain(|k| {
-                matches!(
-                    *k,
-                    "none" | "null" | "outage" | "drop" | "rename" | "shares"
-                )
-            });
+            kinds.retain(|k| matches!(*k, "none" | "null" | "outage" | "drop" | "rename" | "shares"));
         }
         let drawn = kinds[(rng.next_u64() % kinds.len() as u64) as usize];
         let kind = only.unwrap_or(drawn);
@@ -675,8 +465,7 @@ pub fn random_suite_of(n: usize, seed: u64, only: Option<&str>) -> Vec<Scenario>
             "step" => Change::MeanStep {
                 feature: pick(&mut rng, &numeric),
                 at: onset,
-                shift_sd: (0.6 + rng.uniform() * 1.4)
-                    * if rng.uniform() < 0.5 { -1.0 } else { 1.0 },
+                shift_sd: (0.6 + rng.uniform() * 1.4) * if rng.uniform() < 0.5 { -1.0 } else { 1.0 },
             },
             "unit" => Change::UnitChange {
                 feature: pick(&mut rng, &numeric),
@@ -694,10 +483,7 @@ pub fn random_suite_of(n: usize, seed: u64, only: Option<&str>) -> Vec<Scenario>
                 at: onset,
                 hours: 2.0 + (rng.uniform() * 4.0).round(),
             },
-            "drop" => Change::ColumnDropped {
-                feature: (rng.next_u64() % n_features as u64) as usize,
-                at: onset,
-            },
+            "drop" => Change::ColumnDropped { feature: (rng.next_u64() % n_features as u64) as usize, at: onset },
             "ramp" => {
                 let f = pick(&mut rng, &numeric);
                 let mut fs = vec![f];
@@ -711,8 +497,7 @@ pub fn random_suite_of(n: usize, seed: u64, only: Option<&str>) -> Vec<Scenario>
                     features: fs,
                     at: onset,
                     hours: ramp_hours,
-                    total_sd: (0.8 + rng.uniform() * 0.8)
-                        * if rng.uniform() < 0.5 { -1.0 } else { 1.0 },
+                    total_sd: (0.8 + rng.uniform() * 0.8) * if rng.uniform() < 0.5 { -1.0 } else { 1.0 },
                 }
             }
             "mixture" => Change::Mixture {
@@ -722,10 +507,7 @@ pub fn random_suite_of(n: usize, seed: u64, only: Option<&str>) -> Vec<Scenario>
                 share: 0.3 + rng.uniform() * 0.3,
                 offset_sd: 1.5 + rng.uniform() * 1.5,
             },
-            "rename" => Change::CategoryRename {
-                feature: pick(&mut rng, &categorical),
-                at: onset,
-            },
+            "rename" => Change::CategoryRename { feature: pick(&mut rng, &categorical), at: onset },
             "shares" => {
                 let f = pick(&mut rng, &categorical);
                 let super::FeatureKind::Category { weights, .. } = &features[f].kind else {
@@ -734,23 +516,12 @@ pub fn random_suite_of(n: usize, seed: u64, only: Option<&str>) -> Vec<Scenario>
                 let total: f64 = weights.iter().sum();
                 // Move a fifth to a third of the mass from the largest category to the smallest.
                 let mut to: Vec<f64> = weights.iter().map(|w| w / total).collect();
-                let (imax, _) =
-                    to.iter()
-                        .enumerate()
-                        .fold((0, 0.0), |b, (i, &w)| if w > b.1 { (i, w) } else { b });
-                let (imin, _) =
-                    to.iter()
-                        .enumerate()
-                        .fold((0, 2.0), |b, (i, &w)| if w < b.1 { (i, w) } else { b });
+                let (imax, _) = to.iter().enumerate().fold((0, 0.0), |b, (i, &w)| if w > b.1 { (i, w) } else { b });
+                let (imin, _) = to.iter().enumerate().fold((0, 2.0), |b, (i, &w)| if w < b.1 { (i, w) } else { b });
                 let moved = to[imax] * (0.5 + rng.uniform() * 0.4);
                 to[imax] -= moved;
                 to[imin] += moved;
-                Change::ShareDrift {
-                    feature: f,
-                    at: onset,
-                    hours: ramp_hours,
-                    to,
-                }
+                Change::ShareDrift { feature: f, at: onset, hours: ramp_hours, to }
             }
             _ => Change::Blip {
                 feature: pick(&mut rng, &numeric),
@@ -759,23 +530,12 @@ pub fn random_suite_of(n: usize, seed: u64, only: Option<&str>) -> Vec<Scenario>
                 shift_sd: 1.0 + rng.uniform(),
             },
         };
-        let changes = if change == Change::None {
-            vec![]
-        } else {
-            vec![change]
-        };
+        let changes = if change == Change::None { vec![] } else { vec![change] };
         let hours = (onset + ramp_hours + 24.0) as u32;
         let name: &'static str = Box::leak(format!("random-{k}-{kind}").into_boxed_str());
         out.push(Scenario {
             name,
-            spec: stream(
-                name,
-                features,
-                hours,
-                peak,
-                changes,
-                seed.wrapping_mul(1000) + k as u64,
-            ),
+            spec: stream(name, features, hours, peak, changes, seed.wrapping_mul(1000) + k as u64),
         });
     }
     out

@@ -1,0 +1,64 @@
+//! The one place that sets up AWS clients: a pinned behaviour version (an SDK upgrade cannot
+//! silently change retries, timeouts or checksums), standard retries, timeouts, and path-style
+//! S3 when the endpoint is overridden (`AWS_ENDPOINT_URL`, e.g. the moto server in tests).
+//! Credentials and region come from the standard chain (environment, profile, ECS task role,
+//! EKS pod identity or IRSA, instance metadata).
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+
+/// The pinned SDK behaviour version.
+pub fn behavior_version() -> BehaviorVersion {
+    BehaviorVersion::v2026_01_12()
+}
+
+/// Loads the shared SDK configuration from the environment.
+pub async fn sdk_config() -> SdkConfig {
+    loader().load().await
+}
+
+/// The configuration loader with the pinned behaviour version, retries and timeouts; tests add
+/// an endpoint, a region and credentials before loading.
+pub fn loader() -> aws_config::ConfigLoader {
+    aws_config::defaults(behavior_version()).retry_config(RetryConfig::standard().with_max_attempts(4)).timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .operation_attempt_timeout(Duration::from_secs(30))
+            .operation_timeout(Duration::from_secs(90))
+            .build(),
+    )
+}
+
+/// An S3 client; path-style addressing when the endpoint is overridden.
+pub fn s3(conf: &SdkConfig) -> aws_sdk_s3::Client {
+    let b = aws_sdk_s3::config::Builder::from(conf).force_path_style(conf.endpoint_url().is_some());
+    aws_sdk_s3::Client::from_conf(b.build())
+}
+
+/// An EventBridge client.
+pub fn eventbridge(conf: &SdkConfig) -> aws_sdk_eventbridge::Client {
+    aws_sdk_eventbridge::Client::new(conf)
+}
+
+/// A SageMaker client (discovery only).
+pub fn sagemaker(conf: &SdkConfig) -> aws_sdk_sagemaker::Client {
+    aws_sdk_sagemaker::Client::new(conf)
+}
+
+/// Formats an SDK error with its whole chain (service code and message included).
+pub fn error_text<E: std::error::Error>(e: &E) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !out.contains(&t) {
+            out.push_str(": ");
+            out.push_str(&t);
+        }
+        src = s.source();
+    }
+    out
+}

@@ -1,0 +1,167 @@
+//! Per-stream checkpoints: what has been read and everything needed to resume exactly.
+//!
+//! One object per stream, `checkpoints/{endpoint}/{variant}.json` in the state store: a
+//! versioned serde enum, so the format can change; written atomically (temp file, fsync and
+//! rename locally; one PutObject on S3) and skipped when nothing changed. See
+//! `pipeline/design.md` for why a restart from it neither loses nor double-counts.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::capture::layout::StreamId;
+use crate::classify::StreamClassifier;
+use crate::pipeline::EngineState;
+use crate::profile::hll::hash_bytes;
+use crate::publish::bus::OutboxEntry;
+use crate::store::{ObjectStore, StoreError};
+use crate::time::{Duration, Timestamp};
+
+/// How far a stream has read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// The first hour folder not read yet (every folder before it has been read).
+    pub next_hour: Option<Timestamp>,
+    /// Keys read in the most recent folders, to find objects that land after their folder
+    /// settled (they are read then, and their records counted as late).
+    pub recent: BTreeMap<Timestamp, BTreeSet<String>>,
+}
+
+/// Everything a stream needs to resume.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreamCheckpoint {
+    /// The stream.
+    pub stream: StreamId,
+    /// The window length it was written with (a different one cannot resume it).
+    pub window: Duration,
+    /// Where the baseline came from.
+    pub baseline: String,
+    /// Listing cursor.
+    pub cursor: Cursor,
+    /// Open windows and totals.
+    pub engine: EngineState,
+    /// Classifier history and episodes.
+    pub classifier: StreamClassifier,
+    /// Events the bus has not taken yet.
+    pub outbox: Vec<OutboxEntry>,
+}
+
+/// The stored form: a versioned enum, externally tagged (`{"v1": {...}}`). (An internally
+/// tagged enum would buffer its content, and maps with integer keys would not read back.)
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Checkpoint {
+    /// Format 1.
+    #[serde(rename = "v1")]
+    V1(Box<StreamCheckpoint>),
+}
+
+/// Why a checkpoint could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The object is not a checkpoint this version reads.
+    #[error("{uri}: unreadable checkpoint: {detail}")]
+    Corrupt {
+        /// The object.
+        uri: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// Reads and writes checkpoints in a state store, skipping writes of unchanged state.
+#[derive(Debug)]
+pub struct CheckpointStore<S> {
+    store: S,
+    last: BTreeMap<StreamId, u64>,
+}
+
+/// The key of a stream's checkpoint.
+pub fn key(stream: &StreamId) -> String {
+    format!("checkpoints/{}/{}.json", stream.endpoint, stream.variant)
+}
+
+impl<S: ObjectStore> CheckpointStore<S> {
+    /// Uses `store`.
+    pub fn new(store: S) -> Self {
+        CheckpointStore { store, last: BTreeMap::new() }
+    }
+
+    /// Returns the underlying store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Loads a stream's checkpoint, if it has one.
+    pub async fn load(&mut self, stream: &StreamId) -> Result<Option<StreamCheckpoint>, CheckpointError> {
+        let k = key(stream);
+        let Some(bytes) = self.store.get(&k).await? else { return Ok(None) };
+        let cp: Checkpoint = serde_json::from_slice(&bytes)
+            .map_err(|e| CheckpointError::Corrupt { uri: self.store.uri(&k), detail: e.to_string() })?;
+        self.last.insert(stream.clone(), hash_bytes(&bytes));
+        let Checkpoint::V1(mut cp) = cp;
+        cp.classifier.rebuild();
+        Ok(Some(*cp))
+    }
+
+    /// Writes a stream's checkpoint unless it equals the last one read or written; returns
+    /// whether it wrote.
+    pub async fn save(&mut self, cp: StreamCheckpoint) -> Result<bool, CheckpointError> {
+        let stream = cp.stream.clone();
+        let k = key(&stream);
+        let bytes = serde_json::to_vec(&Checkpoint::V1(Box::new(cp)))
+            .map_err(|e| CheckpointError::Corrupt { uri: self.store.uri(&k), detail: e.to_string() })?;
+        let h = hash_bytes(&bytes);
+        if self.last.get(&stream) == Some(&h) {
+            return Ok(false);
+        }
+        self.store.put(&k, bytes).await?;
+        self.last.insert(stream, h);
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::baseline::build::build_csv;
+    use crate::baseline::Baseline;
+    use crate::pipeline::StreamEngine;
+    use crate::store::MemoryStore;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn checkpoints_round_trip_and_skip_unchanged_writes() {
+        let built = build_csv("a,b\n1,x\n2,y\n".as_bytes(), true, "t").unwrap();
+        let baseline = Arc::new(Baseline::from_files(built.statistics, "s", built.constraints, "c", "t").unwrap());
+        let id = StreamId::new("ep", "v");
+        let mut engine = StreamEngine::new(id.clone(), baseline.clone(), Duration::from_hours(1));
+        let line = serde_json::json!({"captureData": {"endpointInput": {"observedContentType": "text/csv", "data": "1,x\n3,z\n4", "encoding": "CSV"}},
+            "eventMetadata": {"inferenceTime": "2026-03-03T16:10:00Z"}}).to_string();
+        engine.ingest("k", None, line.as_bytes(), &mut |_| {}).unwrap();
+        let cp = StreamCheckpoint {
+            stream: id.clone(),
+            window: Duration::from_hours(1),
+            baseline: "t".into(),
+            cursor: Cursor {
+                next_hour: Some(Timestamp::from_millis(3_600_000)),
+                recent: BTreeMap::from([(Timestamp::from_millis(0), BTreeSet::from(["a".to_owned()]))]),
+            },
+            engine: engine.snapshot(),
+            classifier: StreamClassifier::new(id.clone(), &baseline, Default::default()),
+            outbox: vec![],
+        };
+        let store = MemoryStore::default();
+        let mut cps = CheckpointStore::new(store.clone());
+        assert!(cps.save(cp.clone()).await.unwrap());
+        assert!(!cps.save(cp.clone()).await.unwrap(), "unchanged: not written again");
+        let mut fresh = CheckpointStore::new(store);
+        let back = fresh.load(&id).await.unwrap().unwrap();
+        assert_eq!(back.engine, cp.engine);
+        assert_eq!(back.cursor, cp.cursor);
+        let restored = StreamEngine::restore(id, baseline, back.engine).unwrap();
+        assert_eq!(restored.snapshot(), engine.snapshot());
+    }
+}

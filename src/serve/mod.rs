@@ -1,0 +1,786 @@
+//! `driftwatch serve`: the long-running agent (and, one pass at a time, the Lambda handler).
+//!
+//! Per stream, each poll: list the capture objects from the cursor on; read every hour folder
+//! that has *settled* (its hour ended `settle` ago), in key order, exactly as `replay` does;
+//! close the windows those folders complete; write their reports; queue their events in the
+//! outbox; checkpoint; then send the outbox. Objects that land in a folder after it settled are
+//! found by re-listing the last few folders and counted as late. See `pipeline/design.md`.
+
+#[cfg(feature = "aws")]
+pub mod http;
+#[cfg(feature = "aws")]
+pub mod wiring;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
+
+use crate::baseline::{Baseline, BaselineError, CONSTRAINTS_FILE, STATISTICS_FILE};
+use crate::capture::layout::{hour_path, split_key, StreamId};
+use crate::checkpoint::{CheckpointError, CheckpointStore, Cursor, StreamCheckpoint};
+use crate::classify::{ClassifierConfig, StreamClassifier};
+use crate::config::{Config, MonitorConfig, StartAt};
+use crate::discovery::{Discovery, DiscoveryError};
+use crate::drift::compare;
+use crate::pipeline::{ClosedWindow, RecordIssue, StreamEngine};
+use crate::publish::bus::{publish, BusEntry, EventBus, OutboxEntry};
+use crate::publish::events::{EventEnvelope, EventSettings};
+use crate::publish::metrics_table::MetricsTable;
+use crate::publish::report::{render_window, ReportUris, WindowReport};
+use crate::store::{Location, ObjectStore, StoreError};
+use crate::telemetry;
+use crate::time::{Duration, Timestamp};
+
+/// Folders re-listed after they settled, to find objects that land late.
+pub const LATE_SCAN_FOLDERS: usize = 3;
+/// Capture objects fetched concurrently (memory is bounded by this many objects).
+pub const FETCH_CONCURRENCY: usize = 8;
+
+/// Wall-clock time, injectable for tests.
+pub trait Clock: Send + Sync {
+    /// Returns the current time.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        Timestamp::from_millis(ms)
+    }
+}
+
+/// A clock tests move by hand.
+#[derive(Debug, Clone)]
+pub struct ManualClock(Arc<Mutex<Timestamp>>);
+
+impl ManualClock {
+    /// Starts at `t`.
+    pub fn new(t: Timestamp) -> Self {
+        ManualClock(Arc::new(Mutex::new(t)))
+    }
+
+    /// Sets the time.
+    pub fn set(&self, t: Timestamp) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = t;
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        self.0.lock().map(|g| *g).unwrap_or(Timestamp::from_millis(0))
+    }
+}
+
+/// Why the service cannot start or a poll failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A configuration problem found at start.
+    #[error("{0}")]
+    Config(String),
+    /// A SageMaker lookup failed.
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    /// A baseline cannot be loaded.
+    #[error("[[monitor]] {endpoint}: baseline: {source}")]
+    Baseline {
+        /// The endpoint.
+        endpoint: String,
+        /// The error.
+        source: BaselineError,
+    },
+    /// A store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A checkpoint cannot be read or written.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// Rendering a report failed.
+    #[error("report: {0}")]
+    Report(String),
+    /// Reading a capture object failed.
+    #[error("{uri}: {detail}")]
+    Read {
+        /// The object.
+        uri: String,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+/// Opens the store of a location (S3 needs clients the caller owns).
+pub trait StoreFactory<S>: Send + Sync {
+    /// Returns a store for `location`.
+    fn open(&self, location: &Location) -> Result<S, StoreError>;
+}
+
+impl<S, F: Fn(&Location) -> Result<S, StoreError> + Send + Sync> StoreFactory<S> for F {
+    fn open(&self, location: &Location) -> Result<S, StoreError> {
+        self(location)
+    }
+}
+
+/// The service's health, shared with the HTTP endpoints.
+#[derive(Debug, Default)]
+pub struct Health {
+    inner: Mutex<HealthState>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct HealthState {
+    ready: bool,
+    last_success: BTreeMap<String, Timestamp>,
+}
+
+impl Health {
+    fn set_ready(&self) {
+        if let Ok(mut g) = self.inner.lock() {
+            g.ready = true;
+        }
+    }
+
+    fn poll_succeeded(&self, monitor: &str, at: Timestamp) {
+        if let Ok(mut g) = self.inner.lock() {
+            g.last_success.insert(monitor.to_owned(), at);
+        }
+    }
+
+    /// Returns `(healthy, per-monitor seconds since the last successful poll)`: healthy when
+    /// configuration and baselines are loaded and every monitor polled successfully within
+    /// `unhealthy_after`.
+    pub fn check(&self, now: Timestamp, unhealthy_after: Duration) -> (bool, Vec<(String, Option<f64>)>) {
+        let Ok(g) = self.inner.lock() else { return (false, vec![]) };
+        let ages: Vec<(String, Option<f64>)> = g
+            .last_success
+            .iter()
+            .map(|(m, t)| (m.clone(), Some((now.millis() - t.millis()) as f64 / 1000.0)))
+            .collect();
+        let fresh = ages.iter().all(|(_, a)| a.is_some_and(|s| s * 1000.0 <= unhealthy_after.millis() as f64));
+        (g.ready && fresh && !ages.is_empty(), ages)
+    }
+}
+
+struct StreamRuntime {
+    id: StreamId,
+    /// Key prefix of the stream in its capture store: `{endpoint}/{variant}/`.
+    prefix: String,
+    engine: StreamEngine,
+    classifier: StreamClassifier,
+    cursor: Cursor,
+    outbox: Vec<OutboxEntry>,
+    /// The endpoint's ARN, for `resources`.
+    resource: Option<String>,
+}
+
+struct MonitorRuntime<S> {
+    cfg: MonitorConfig,
+    capture: S,
+    baseline: Arc<Baseline>,
+    streams: BTreeMap<StreamId, StreamRuntime>,
+    next_poll: Timestamp,
+    start: Timestamp,
+}
+
+/// What one poll of one stream did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PollReport {
+    /// Hour folders read.
+    pub folders: u64,
+    /// Objects read.
+    pub objects: u64,
+    /// Windows closed.
+    pub windows: u64,
+    /// Events queued.
+    pub events_queued: u64,
+    /// Events the bus took.
+    pub events_sent: u64,
+}
+
+/// The running service.
+pub struct Service<S, B> {
+    monitors: Vec<MonitorRuntime<S>>,
+    state: CheckpointStore<S>,
+    reports: Option<S>,
+    bus: Option<B>,
+    clock: Arc<dyn Clock>,
+    settings: EventSettings,
+    classifier: ClassifierConfig,
+    health: Arc<Health>,
+    factory: Box<dyn StoreFactory<S>>,
+    /// Retries of retryable PutEvents failures within a pass, and the first backoff.
+    pub retries: (u32, StdDuration),
+}
+
+/// Splits an object URI (`s3://bucket/dir/file` or a path) into its folder and file name.
+fn split_object_uri(uri: &str) -> (Location, String) {
+    let trimmed = uri.trim_end_matches('/');
+    match trimmed.rsplit_once('/') {
+        Some((dir, file)) => (Location::parse(&format!("{dir}/")), file.to_owned()),
+        None => (Location::parse("."), trimmed.to_owned()),
+    }
+}
+
+async fn read_text<S: ObjectStore>(store: &S, key: &str) -> Result<String, BaselineError> {
+    match store.get(key).await {
+        Ok(Some(bytes)) => String::from_utf8(bytes).map_err(|_| BaselineError::Parse {
+            path: store.uri(key),
+            line: 0,
+            column: 0,
+            message: "not utf-8 text".into(),
+        }),
+        Ok(None) => Err(BaselineError::Missing { path: store.uri(key) }),
+        Err(e) => Err(BaselineError::Io { path: store.uri(key), source: std::io::Error::other(e.to_string()) }),
+    }
+}
+
+impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
+    /// Resolves every monitor (discovering capture and baseline where the config leaves them
+    /// out), loads baselines and checkpoints. Any problem is a startup error naming the monitor.
+    pub async fn start<D: Discovery>(
+        config: &Config,
+        discovery: &D,
+        factory: Box<dyn StoreFactory<S>>,
+        bus: Option<B>,
+        clock: Arc<dyn Clock>,
+        settings: EventSettings,
+    ) -> Result<Self, ServeError> {
+        let state_uri = config.state.as_deref().ok_or_else(|| {
+            ServeError::Config(
+                "[state] uri is required by serve: checkpoints live there (s3://bucket/prefix/ or a folder)".into(),
+            )
+        })?;
+        if config.monitors.is_empty() {
+            return Err(ServeError::Config("no [[monitor]]: add one per endpoint to watch".into()));
+        }
+        let state = CheckpointStore::new(factory.open(&Location::parse(state_uri))?);
+        let reports = match &config.reports {
+            Some(u) => Some(factory.open(&Location::parse(u))?),
+            None => None,
+        };
+        let now = clock.now();
+        let mut monitors = Vec::new();
+        for m in &config.monitors {
+            let capture_uri = match &m.capture {
+                Some(u) => u.clone(),
+                None => discovery.capture_destination(&m.endpoint).await?,
+            };
+            let capture = factory.open(&Location::parse(&capture_uri))?;
+            let baseline = load_baseline(m, discovery, factory.as_ref()).await?;
+            let start = match m.start {
+                StartAt::Earliest => Timestamp::from_millis(0),
+                StartAt::Now => now.floor(Duration::from_hours(1)),
+                StartAt::At(t) => t.floor(Duration::from_hours(1)),
+            };
+            tracing::info!(endpoint = %m.endpoint, capture = %capture_uri, baseline = %baseline.source, features = baseline.features.len(), "monitor ready");
+            monitors.push(MonitorRuntime {
+                cfg: m.clone(),
+                capture,
+                baseline: Arc::new(baseline),
+                streams: BTreeMap::new(),
+                next_poll: now,
+                start,
+            });
+        }
+        let health = Arc::new(Health::default());
+        health.set_ready();
+        Ok(Service {
+            monitors,
+            state,
+            reports,
+            bus,
+            clock,
+            settings,
+            classifier: config.classifier.clone(),
+            health,
+            factory,
+            retries: (3, StdDuration::from_millis(200)),
+        })
+    }
+
+    /// Returns the shared health (for `/healthz`).
+    pub fn health(&self) -> Arc<Health> {
+        self.health.clone()
+    }
+
+    /// Returns the store factory (the Lambda handler reuses it).
+    pub fn factory(&self) -> &dyn StoreFactory<S> {
+        self.factory.as_ref()
+    }
+
+    /// Returns the earliest time a monitor is due.
+    pub fn next_due(&self) -> Option<Timestamp> {
+        self.monitors.iter().map(|m| m.next_poll).min()
+    }
+
+    /// Polls every monitor that is due (all of them when `all`). Errors are logged per monitor
+    /// and the others go on; returns the per-stream reports and the number of failed monitors.
+    pub async fn poll(&mut self, all: bool) -> (BTreeMap<StreamId, PollReport>, usize) {
+        let now = self.clock.now();
+        let mut reports = BTreeMap::new();
+        let mut failed = 0;
+        for i in 0..self.monitors.len() {
+            if !all && self.monitors[i].next_poll > now {
+                continue;
+            }
+            match self.poll_monitor(i).await {
+                Ok(r) => {
+                    reports.extend(r);
+                    self.health.poll_succeeded(&self.monitors[i].cfg.endpoint, self.clock.now());
+                }
+                Err(e) => {
+                    failed += 1;
+                    tracing::error!(endpoint = %self.monitors[i].cfg.endpoint, error = %e, "poll failed");
+                    metrics::counter!(telemetry::POLL_FAILURES, "endpoint" => self.monitors[i].cfg.endpoint.clone())
+                        .increment(1);
+                }
+            }
+            let m = &mut self.monitors[i];
+            m.next_poll = now + m.cfg.poll_interval;
+        }
+        (reports, failed)
+    }
+
+    async fn poll_monitor(&mut self, i: usize) -> Result<BTreeMap<StreamId, PollReport>, ServeError> {
+        self.discover_streams(i).await?;
+        let ids: Vec<StreamId> = self.monitors[i].streams.keys().cloned().collect();
+        let mut out = BTreeMap::new();
+        for id in ids {
+            let report = self.poll_stream(i, &id).await?;
+            out.insert(id, report);
+        }
+        Ok(out)
+    }
+
+    /// Adds the monitor's streams not yet known: the configured variant, or every variant
+    /// folder under the endpoint's capture prefix.
+    async fn discover_streams(&mut self, i: usize) -> Result<(), ServeError> {
+        let m = &self.monitors[i];
+        let endpoint = m.cfg.endpoint.clone();
+        let variants: Vec<String> = match &m.cfg.variant {
+            Some(v) => vec![v.clone()],
+            None => {
+                let keys = m.capture.list(&format!("{endpoint}/"), None).await?;
+                let set: BTreeSet<String> = keys
+                    .iter()
+                    .filter_map(|o| o.key.strip_prefix(&format!("{endpoint}/"))?.split('/').next().map(str::to_owned))
+                    .collect();
+                set.into_iter().filter(|v| !v.is_empty()).collect()
+            }
+        };
+        for v in variants {
+            let id = StreamId::new(&endpoint, &v);
+            if self.monitors[i].streams.contains_key(&id) {
+                continue;
+            }
+            let rt = self.open_stream(i, id.clone()).await?;
+            self.monitors[i].streams.insert(id, rt);
+        }
+        Ok(())
+    }
+
+    async fn open_stream(&mut self, i: usize, id: StreamId) -> Result<StreamRuntime, ServeError> {
+        let m = &self.monitors[i];
+        let baseline = m.baseline.clone();
+        let prefix = format!("{}/{}/", id.endpoint, id.variant);
+        // Without a known account the endpoint's ARN cannot be built; `resources` stays empty.
+        let resource = (!self.settings.account.is_empty()).then(|| self.settings.endpoint_arn(&id.endpoint));
+        match self.state.load(&id).await? {
+            Some(cp) => {
+                if cp.window != m.cfg.window {
+                    return Err(ServeError::Config(format!(
+                        "{id}: the checkpoint was written with window {} but the config says {}; delete {} to start over",
+                        cp.window,
+                        m.cfg.window,
+                        self.state.store().uri(&crate::checkpoint::key(&id))
+                    )));
+                }
+                let engine = StreamEngine::restore(id.clone(), baseline, cp.engine)
+                    .map_err(|e| ServeError::Config(format!("{id}: {e}")))?;
+                tracing::info!(stream = %id, next_hour = ?cp.cursor.next_hour.map(|t| t.to_string()), outbox = cp.outbox.len(), "resumed from checkpoint");
+                Ok(StreamRuntime {
+                    id,
+                    prefix,
+                    engine,
+                    classifier: cp.classifier,
+                    cursor: cp.cursor,
+                    outbox: cp.outbox,
+                    resource,
+                })
+            }
+            None => {
+                let cursor = Cursor { next_hour: (m.start.millis() > 0).then_some(m.start), recent: BTreeMap::new() };
+                Ok(StreamRuntime {
+                    engine: StreamEngine::new(id.clone(), baseline.clone(), m.cfg.window),
+                    classifier: StreamClassifier::new(id.clone(), &baseline, self.classifier.clone()),
+                    id,
+                    prefix,
+                    cursor,
+                    outbox: Vec::new(),
+                    resource,
+                })
+            }
+        }
+    }
+
+    async fn poll_stream(&mut self, i: usize, id: &StreamId) -> Result<PollReport, ServeError> {
+        let now = self.clock.now();
+        let settle = self.monitors[i].cfg.settle;
+        // Folders whose hour ended `settle` ago are complete; windows ending there can close.
+        let settled_end = (now - settle).floor(Duration::from_hours(1));
+        let mut report = PollReport::default();
+        let Some(mut rt) = self.monitors[i].streams.remove(id) else { return Ok(report) };
+        let result = self.poll_stream_inner(i, &mut rt, settled_end, &mut report).await;
+        self.monitors[i].streams.insert(id.clone(), rt);
+        result.map(|()| report)
+    }
+
+    async fn poll_stream_inner(
+        &mut self,
+        i: usize,
+        rt: &mut StreamRuntime,
+        settled_end: Timestamp,
+        report: &mut PollReport,
+    ) -> Result<(), ServeError> {
+        let stream_label = rt.id.to_string();
+        // List from the oldest folder still watched for late objects.
+        let list_from = rt.cursor.recent.keys().next().copied().into_iter().chain(rt.cursor.next_hour).min();
+        let start_after = list_from.map(|h| format!("{}{}", rt.prefix, hour_path(h)));
+        let listed = self.monitors[i].capture.list(&rt.prefix, start_after.as_deref()).await?;
+        let mut folders: BTreeMap<Timestamp, Vec<(String, u64)>> = BTreeMap::new();
+        for o in listed {
+            let rel = &o.key[rt.prefix.len().min(o.key.len())..];
+            let parts = split_key(rel);
+            match parts.hour {
+                Some(h) if parts.dirs.is_empty() && o.key.ends_with(".jsonl") => {
+                    folders.entry(h).or_default().push((o.key, o.size))
+                }
+                _ => tracing::debug!(key = %o.key, "not a capture object; ignored"),
+            }
+        }
+        // Objects that landed in folders already read: their records are late.
+        let late: Vec<(Timestamp, String)> = folders
+            .iter()
+            .filter(|(h, _)| rt.cursor.recent.contains_key(h))
+            .flat_map(|(h, objs)| {
+                let seen = &rt.cursor.recent[h];
+                objs.iter().filter(|(k, _)| !seen.contains(k)).map(|(k, _)| (*h, k.clone())).collect::<Vec<_>>()
+            })
+            .collect();
+        for (hour, key) in late {
+            tracing::warn!(stream = %stream_label, key = %key, "object landed after its hour folder settled; its records count as late");
+            self.ingest_objects(i, rt, hour, std::slice::from_ref(&key)).await?;
+            if let Some(set) = rt.cursor.recent.get_mut(&hour) {
+                set.insert(key);
+            }
+            report.objects += 1;
+        }
+        // New settled folders, in order.
+        let due: Vec<Timestamp> = folders
+            .keys()
+            .copied()
+            .filter(|h| rt.cursor.next_hour.is_none_or(|n| *h >= n) && *h + Duration::from_hours(1) <= settled_end)
+            .collect();
+        for hour in due {
+            let keys: Vec<String> = folders[&hour].iter().map(|(k, _)| k.clone()).collect();
+            let closed = rt.engine.advance_to_folder(Some(hour));
+            self.handle_closed(i, rt, closed, report).await?;
+            self.ingest_objects(i, rt, hour, &keys).await?;
+            let closed = rt.engine.close_through(hour + Duration::from_hours(1));
+            self.handle_closed(i, rt, closed, report).await?;
+            rt.cursor.next_hour = Some(hour + Duration::from_hours(1));
+            rt.cursor.recent.insert(hour, keys.iter().cloned().collect());
+            while rt.cursor.recent.len() > LATE_SCAN_FOLDERS {
+                rt.cursor.recent.pop_first();
+            }
+            report.folders += 1;
+            report.objects += keys.len() as u64;
+            self.checkpoint(i, rt).await?;
+        }
+        // Time has passed beyond the data: windows up to the settled horizon are complete.
+        if rt.cursor.next_hour.is_none_or(|n| n < settled_end) {
+            rt.cursor.next_hour = Some(settled_end);
+        }
+        let closed = rt.engine.close_through(settled_end);
+        self.handle_closed(i, rt, closed, report).await?;
+        if let Some(t) = rt.engine.closed_through() {
+            let lag = (self.clock.now().millis() - t.millis()) as f64 / 1000.0;
+            metrics::gauge!(telemetry::POLL_LAG, "stream" => stream_label.clone()).set(lag);
+        }
+        self.checkpoint(i, rt).await?;
+        report.events_sent += self.flush_outbox(i, rt).await?;
+        Ok(())
+    }
+
+    /// Reads objects of one folder in key order, fetching up to [`FETCH_CONCURRENCY`] ahead.
+    async fn ingest_objects(
+        &mut self,
+        i: usize,
+        rt: &mut StreamRuntime,
+        hour: Timestamp,
+        keys: &[String],
+    ) -> Result<(), ServeError> {
+        let label = rt.id.to_string();
+        let capture = &self.monitors[i].capture;
+        let mut issue_log: BTreeMap<crate::profile::SkipReason, u64> = BTreeMap::new();
+        for chunk in keys.chunks(FETCH_CONCURRENCY) {
+            let fetched = futures_util::future::join_all(chunk.iter().map(|k| capture.get(k))).await;
+            for (key, bytes) in chunk.iter().zip(fetched) {
+                let bytes = bytes?
+                    .ok_or_else(|| ServeError::Read { uri: capture.uri(key), detail: "listed but gone".into() })?;
+                let mut on_issue = |issue: &RecordIssue| {
+                    let n = issue_log.entry(issue.reason).or_default();
+                    *n += 1;
+                    if *n <= 5 {
+                        tracing::warn!(stream = %label, file = %issue.file, line = issue.line, reason = issue.reason.as_str(), detail = %issue.detail, "skipped");
+                    }
+                    metrics::counter!(telemetry::SKIPPED, "stream" => label.clone(), "reason" => issue.reason.as_str())
+                        .increment(1);
+                };
+                let before = rt.engine.totals().rows;
+                rt.engine
+                    .ingest(key, Some(hour), &bytes[..], &mut on_issue)
+                    .map_err(|e| ServeError::Read { uri: capture.uri(key), detail: e.to_string() })?;
+                metrics::counter!(telemetry::OBJECTS, "stream" => label.clone()).increment(1);
+                metrics::counter!(telemetry::BYTES, "stream" => label.clone()).increment(bytes.len() as u64);
+                metrics::counter!(telemetry::ROWS, "stream" => label.clone())
+                    .increment(rt.engine.totals().rows - before);
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_closed(
+        &mut self,
+        i: usize,
+        rt: &mut StreamRuntime,
+        closed: Vec<ClosedWindow>,
+        report: &mut PollReport,
+    ) -> Result<(), ServeError> {
+        let baseline = self.monitors[i].baseline.clone();
+        for cw in closed {
+            let drift = compare(&baseline, &cw.profile, cw.layout.is_positional());
+            let outcome = rt.classifier.observe(&baseline, &cw, &drift);
+            report.windows += 1;
+            metrics::counter!(telemetry::WINDOWS_CLOSED, "stream" => rt.id.to_string()).increment(1);
+            let mut uris = None;
+            if let Some(store) = &self.reports {
+                let wr = WindowReport {
+                    stream: &cw.stream,
+                    window: cw.window,
+                    profile: &cw.profile,
+                    drift: &drift,
+                    layout: cw.layout,
+                    issues: &cw.issues,
+                    classification: Some(outcome.window_json.clone()),
+                };
+                let rendered = render_window(&baseline, &wr);
+                for (key, bytes) in rendered.files {
+                    store.put(&key, bytes).await?;
+                }
+                let mut table =
+                    MetricsTable::in_memory("drift_metrics").map_err(|e| ServeError::Report(e.to_string()))?;
+                table
+                    .append(&cw.stream, &cw.window, &cw.profile, &drift, &outcome.extras)
+                    .map_err(|e| ServeError::Report(e.to_string()))?;
+                let bytes = table.into_bytes().map_err(|e| ServeError::Report(e.to_string()))?;
+                store.put(&metrics_key(&cw), bytes).await?;
+                uris = Some(ReportUris {
+                    statistics: store.uri(&rendered.statistics_key),
+                    violations: store.uri(&rendered.violations_key),
+                });
+            }
+            for d in &outcome.decisions {
+                let mut envelope = EventEnvelope::build(d, &cw, uris.as_ref(), &self.settings, self.clock.now());
+                envelope.resources = rt.resource.iter().cloned().collect();
+                tracing::info!(stream = %rt.id, kind = d.kind.as_str(), episode = %d.episode_id, detected_at = %d.detected_at, "drift decision");
+                rt.outbox.push(OutboxEntry {
+                    id: d.event_id.clone(),
+                    entry: envelope.bus_entry(),
+                    attempts: 0,
+                    last_error: None,
+                });
+                report.events_queued += 1;
+            }
+        }
+        Ok(())
+    }
+
+    async fn checkpoint(&mut self, i: usize, rt: &StreamRuntime) -> Result<(), ServeError> {
+        let cp = StreamCheckpoint {
+            stream: rt.id.clone(),
+            window: rt.engine.window(),
+            baseline: self.monitors[i].baseline.source.clone(),
+            cursor: rt.cursor.clone(),
+            engine: rt.engine.snapshot(),
+            classifier: rt.classifier.clone(),
+            outbox: rt.outbox.clone(),
+        };
+        self.state.save(cp).await?;
+        Ok(())
+    }
+
+    /// Sends the stream's outbox; logs events when there is no bus. Returns events sent.
+    async fn flush_outbox(&mut self, i: usize, rt: &mut StreamRuntime) -> Result<u64, ServeError> {
+        if rt.outbox.is_empty() {
+            return Ok(0);
+        }
+        let Some(bus) = &self.bus else {
+            for e in rt.outbox.drain(..) {
+                tracing::info!(id = %e.id, detail_type = %e.entry.detail_type, detail = %e.entry.detail, "event (no [events] bus: logged only)");
+            }
+            self.checkpoint(i, rt).await?;
+            return Ok(0);
+        };
+        let outbox = std::mem::take(&mut rt.outbox);
+        let outcome = publish(bus, outbox, self.retries.0, self.retries.1).await;
+        let label = rt.id.to_string();
+        for (id, event_id) in &outcome.sent {
+            tracing::info!(stream = %label, id = %id, event_id = %event_id, "event sent");
+        }
+        metrics::counter!(telemetry::EVENTS_SENT, "stream" => label.clone()).increment(outcome.sent.len() as u64);
+        for (id, err) in &outcome.dropped {
+            tracing::error!(stream = %label, id = %id, error = %err, "event dropped after repeated refusals");
+            metrics::counter!(telemetry::EVENTS_FAILED, "stream" => label.clone(), "reason" => "dropped").increment(1);
+        }
+        if let Some(e) = &outcome.error {
+            tracing::warn!(stream = %label, error = %e, waiting = outcome.remaining.len(), "the bus did not take the events; they wait in the outbox");
+            metrics::counter!(telemetry::EVENTS_FAILED, "stream" => label.clone(), "reason" => "call").increment(1);
+        }
+        let sent = outcome.sent.len() as u64;
+        rt.outbox = outcome.remaining;
+        metrics::gauge!(telemetry::OUTBOX, "stream" => label).set(rt.outbox.len() as f64);
+        self.checkpoint(i, rt).await?;
+        Ok(sent)
+    }
+
+    /// Writes every stream's checkpoint and tries once more to send the outboxes (shutdown).
+    pub async fn flush(&mut self) -> Result<(), ServeError> {
+        for i in 0..self.monitors.len() {
+            let ids: Vec<StreamId> = self.monitors[i].streams.keys().cloned().collect();
+            for id in ids {
+                let Some(mut rt) = self.monitors[i].streams.remove(&id) else { continue };
+                let r = async {
+                    self.checkpoint(i, &rt).await?;
+                    self.flush_outbox(i, &mut rt).await
+                }
+                .await;
+                self.monitors[i].streams.insert(id, rt);
+                r?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns the events waiting in every outbox.
+    pub fn outbox_len(&self) -> usize {
+        self.monitors.iter().flat_map(|m| m.streams.values()).map(|s| s.outbox.len()).sum()
+    }
+}
+
+fn metrics_key(cw: &ClosedWindow) -> String {
+    let c = cw.window.start.civil();
+    format!(
+        "drift_metrics/endpoint={}/variant={}/date={:04}-{:02}-{:02}/{:02}{:02}.parquet",
+        cw.stream.endpoint, cw.stream.variant, c.year, c.month, c.day, c.hour, c.minute
+    )
+}
+
+async fn load_baseline<S: ObjectStore, D: Discovery>(
+    m: &MonitorConfig,
+    discovery: &D,
+    factory: &dyn StoreFactory<S>,
+) -> Result<Baseline, ServeError> {
+    let err = |source| ServeError::Baseline { endpoint: m.endpoint.clone(), source };
+    let (stats_at, cons_at) = match &m.baseline {
+        Some(u) => {
+            let loc = Location::parse(u);
+            ((loc.clone(), STATISTICS_FILE.to_owned()), (loc, CONSTRAINTS_FILE.to_owned()))
+        }
+        None => {
+            let uris = discovery.baseline(&m.endpoint).await?;
+            (split_object_uri(&uris.statistics), split_object_uri(&uris.constraints))
+        }
+    };
+    let stats_store = factory.open(&stats_at.0)?;
+    let cons_store = factory.open(&cons_at.0)?;
+    let stats = read_text(&stats_store, &stats_at.1).await.map_err(err)?;
+    let cons = read_text(&cons_store, &cons_at.1).await.map_err(err)?;
+    let source = m.baseline.clone().unwrap_or_else(|| stats_store.uri(""));
+    Baseline::from_json(&stats, &stats_store.uri(&stats_at.1), &cons, &cons_store.uri(&cons_at.1), &source).map_err(err)
+}
+
+/// Runs polls until `stop` resolves, then flushes within `shutdown_timeout`.
+pub async fn run<S: ObjectStore + 'static, B: EventBus>(
+    mut service: Service<S, B>,
+    stop: impl std::future::Future<Output = ()>,
+    shutdown_timeout: StdDuration,
+) -> Result<(), ServeError> {
+    tokio::pin!(stop);
+    loop {
+        service.poll(false).await;
+        let now = service.clock.now();
+        let wait = service.next_due().map(|t| (t.millis() - now.millis()).max(0)).unwrap_or(60_000);
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tokio::time::sleep(StdDuration::from_millis(wait as u64)) => {}
+        }
+    }
+    tracing::info!(timeout_s = shutdown_timeout.as_secs(), "stopping: writing checkpoints and sending the outbox");
+    match tokio::time::timeout(shutdown_timeout, service.flush()).await {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::error!("shutdown flush did not finish in time; the outbox stays in the last checkpoint");
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+/// Converts an envelope to its PutEvents entry (used by the service).
+impl EventEnvelope {
+    /// Returns the PutEvents entry of this event. A detail that would exceed the 256 KB batch
+    /// limit loses its `evidence.series` first, then all but the first 20 features and 50
+    /// violations.
+    pub fn bus_entry(&self) -> BusEntry {
+        let mut detail = self.detail.clone();
+        let mut entry = entry_of(self, &detail);
+        if entry.size() > crate::publish::bus::MAX_BATCH_BYTES {
+            if let Some(obj) = detail.evidence.as_object_mut() {
+                obj.remove("series");
+                // The full series stays in the window's drift.json.
+                obj.insert("seriesOmitted".into(), serde_json::Value::Bool(true));
+            }
+            entry = entry_of(self, &detail);
+        }
+        if entry.size() > crate::publish::bus::MAX_BATCH_BYTES {
+            let omitted = (detail.features.len().saturating_sub(20), detail.violations.len().saturating_sub(50));
+            detail.features.truncate(20);
+            detail.violations.truncate(50);
+            if let Some(obj) = detail.evidence.as_object_mut() {
+                obj.insert("featuresOmitted".into(), omitted.0.into());
+                obj.insert("violationsOmitted".into(), omitted.1.into());
+            }
+            entry = entry_of(self, &detail);
+        }
+        entry
+    }
+}
+
+fn entry_of(e: &EventEnvelope, detail: &crate::publish::events::EventDetail) -> BusEntry {
+    BusEntry {
+        source: e.source.clone(),
+        detail_type: e.detail_type.to_owned(),
+        detail: serde_json::to_string(detail).unwrap_or_else(|_| "{}".to_owned()),
+        resources: e.resources.clone(),
+    }
+}

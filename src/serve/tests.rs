@@ -1,0 +1,438 @@
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::*;
+use crate::baseline::build::build_csv;
+use crate::config::Config;
+use crate::discovery::StaticDiscovery;
+use crate::publish::bus::{BusError, MemoryBus, Script};
+use crate::store::{MemoryStore, ObjectInfo};
+use crate::synth::{example_spec, StreamSpec};
+
+/// Stores by location name, shared between service instances (a "restart" keeps them).
+#[derive(Clone, Default)]
+struct World {
+    stores: Arc<Mutex<BTreeMap<String, FlakyStore>>>,
+}
+
+/// A memory store that can fail its n-th put from now (a crash in the middle of a poll).
+#[derive(Clone, Default)]
+struct FlakyStore {
+    inner: MemoryStore,
+    fail_put_in: Arc<AtomicUsize>,
+}
+
+impl ObjectStore for FlakyStore {
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        let n = self.fail_put_in.load(Ordering::SeqCst);
+        if n > 0 {
+            self.fail_put_in.store(n - 1, Ordering::SeqCst);
+            if n == 1 {
+                return Err(StoreError::Remote { uri: key.into(), detail: "injected crash".into() });
+            }
+        }
+        self.inner.put(key, bytes).await
+    }
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn list(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {
+        self.inner.list(prefix, start_after).await
+    }
+    fn uri(&self, key: &str) -> String {
+        self.inner.uri(key)
+    }
+}
+
+impl World {
+    fn store(&self, name: &str) -> FlakyStore {
+        let mut g = self.stores.lock().unwrap();
+        g.entry(name.to_owned()).or_default().clone()
+    }
+
+    fn factory(&self) -> Box<dyn StoreFactory<FlakyStore>> {
+        let w = self.clone();
+        Box::new(move |loc: &Location| -> Result<FlakyStore, StoreError> {
+            let name = match loc {
+                Location::Local(p) => p.display().to_string(),
+                Location::S3 { bucket, prefix } => format!("s3://{bucket}/{prefix}"),
+            };
+            Ok(w.store(name.trim_end_matches('/')))
+        })
+    }
+
+    /// Puts a stream's capture files (as a Data Capture destination would) and its baseline.
+    async fn load(&self, spec: &StreamSpec) -> Vec<(Timestamp, String)> {
+        let capture = self.store("capture");
+        let mut keys = Vec::new();
+        let mut files = Vec::new();
+        spec.generate(|hour, fs| files.push((hour, fs)));
+        for (hour, fs) in files {
+            for (name, text) in fs {
+                let key = format!("{}/{}/{}/{name}", spec.endpoint, spec.variant, hour_path(hour));
+                capture.put(&key, text.into_bytes()).await.unwrap();
+                keys.push((hour, key));
+            }
+        }
+        let built = build_csv(spec.baseline_csv(5000).as_bytes(), true, "t").unwrap();
+        let b = self.store("baseline");
+        b.put(STATISTICS_FILE, serde_json::to_vec(&built.statistics).unwrap()).await.unwrap();
+        b.put(CONSTRAINTS_FILE, serde_json::to_vec(&built.constraints).unwrap()).await.unwrap();
+        keys
+    }
+}
+
+fn config(spec: &StreamSpec, settle: &str) -> Config {
+    let text = format!(
+        r#"[state]
+uri = "state"
+[reports]
+uri = "reports"
+[events]
+bus = "b"
+account = "123456789012"
+[[monitor]]
+endpoint = "{}"
+capture = "capture"
+baseline = "baseline"
+start = "earliest"
+settle = "{settle}"
+"#,
+        spec.endpoint
+    );
+    Config::from_toml(&text, "t.toml", std::iter::empty()).unwrap()
+}
+
+async fn service(world: &World, cfg: &Config, clock: &ManualClock, bus: &MemoryBus) -> Service<FlakyStore, MemoryBus> {
+    let settings = EventSettings { account: "123456789012".into(), ..EventSettings::default() };
+    let mut s = Service::start(
+        cfg,
+        &StaticDiscovery::default(),
+        world.factory(),
+        Some(bus.clone()),
+        Arc::new(clock.clone()),
+        settings,
+    )
+    .await
+    .unwrap();
+    s.retries = (2, StdDuration::from_millis(1));
+    s
+}
+
+fn hours(n: i64) -> Duration {
+    Duration::from_hours(n)
+}
+
+fn small_example() -> StreamSpec {
+    let mut spec = example_spec();
+    spec.hours = 96;
+    spec
+}
+
+/// Every report object's bytes, and every delivered event's detail without its report URIs.
+fn outputs(world: &World, bus: &MemoryBus) -> (BTreeMap<String, Vec<u8>>, Vec<serde_json::Value>) {
+    let reports = world.store("reports").inner;
+    let rt = tokio::runtime::Handle::current();
+    let files = reports
+        .keys()
+        .into_iter()
+        .map(|k| {
+            let v = tokio::task::block_in_place(|| rt.block_on(reports.get(&k))).unwrap().unwrap();
+            (k, v)
+        })
+        .collect();
+    let events = bus
+        .accepted()
+        .iter()
+        .map(|e| {
+            let mut d: serde_json::Value = serde_json::from_str(&e.detail).unwrap();
+            d.as_object_mut().unwrap().remove("reports");
+            serde_json::json!({"detail-type": e.detail_type, "detail": d})
+        })
+        .collect();
+    (files, events)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn the_service_decides_what_replay_decides() {
+    let world = World::default();
+    let spec = small_example();
+    world.load(&spec).await;
+    let clock = ManualClock::new(spec.start + hours(200));
+    let bus = MemoryBus::default();
+    let cfg = config(&spec, "5m");
+    let mut s = service(&world, &cfg, &clock, &bus).await;
+    let (reports, failed) = s.poll(true).await;
+    assert_eq!(failed, 0);
+    let r = &reports[&StreamId::new("loan-scoring-prod", "AllTraffic")];
+    assert_eq!((r.folders, r.windows), (96, 96), "every folder read, every window closed");
+
+    // The same data through replay.
+    let tmp = tempfile::tempdir().unwrap();
+    spec.write_capture(&tmp.path().join("capture")).unwrap();
+    let built = build_csv(spec.baseline_csv(5000).as_bytes(), true, "t").unwrap();
+    crate::baseline::build::write_dir(&built, &tmp.path().join("baseline")).unwrap();
+    let opts = crate::replay::ReplayOptions {
+        capture: tmp.path().join("capture"),
+        baseline: tmp.path().join("baseline"),
+        window: hours(1),
+        events: Some(tmp.path().join("events.jsonl")),
+        output: Some(tmp.path().join("out")),
+        classifier: Default::default(),
+        event_settings: EventSettings::default(),
+        progress: false,
+    };
+    crate::replay::run(&opts).unwrap();
+
+    // Same windows: every replay window's drift.json equals the service's (but the baseline's
+    // name, which is the path it was read from).
+    let (files, events) = outputs(&world, &bus);
+    let strip = |bytes: &[u8]| {
+        let mut v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        v.as_object_mut().unwrap().remove("baseline");
+        v
+    };
+    let mut compared = 0;
+    for (key, bytes) in &files {
+        if key.ends_with("drift.json") {
+            let replayed = std::fs::read(tmp.path().join("out").join(key)).ok();
+            if let Some(rb) = replayed {
+                assert_eq!(strip(bytes), strip(&rb), "{key}");
+                compared += 1;
+            }
+        }
+        if key.ends_with("statistics.json") {
+            let rb = std::fs::read(tmp.path().join("out").join(key)).unwrap();
+            assert_eq!(bytes, &rb, "{key}");
+        }
+    }
+    assert_eq!(compared, 96);
+    // Same events, in the same order.
+    let replayed: Vec<serde_json::Value> = std::fs::read_to_string(tmp.path().join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut e: serde_json::Value = serde_json::from_str(l).unwrap();
+            e["detail"].as_object_mut().unwrap().remove("reports");
+            serde_json::json!({"detail-type": e["detail-type"], "detail": e["detail"]})
+        })
+        .collect();
+    assert_eq!(events.len(), 3);
+    assert_eq!(events, replayed);
+    assert!(files
+        .keys()
+        .any(|k| k.starts_with("drift_metrics/endpoint=loan-scoring-prod/variant=AllTraffic/date=2026-03-02/1600")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn folders_are_read_once_settled_and_late_objects_count_as_late() {
+    let world = World::default();
+    let mut spec = small_example();
+    spec.hours = 6;
+    spec.changes.clear();
+    let keys = world.load(&spec).await;
+    let clock = ManualClock::new(spec.start + Duration::from_mins(70));
+    let bus = MemoryBus::default();
+    let cfg = config(&spec, "10m");
+    let mut s = service(&world, &cfg, &clock, &bus).await;
+    let id = StreamId::new("loan-scoring-prod", "AllTraffic");
+    // 01:10: folder 00 ended 70 minutes ago but settles at 01:10 exactly (hour + 1h + 10m).
+    let (r, _) = s.poll(true).await;
+    assert_eq!(r[&id].folders, 1);
+    clock.set(spec.start + Duration::from_mins(69 + 60));
+    let (r, _) = s.poll(true).await;
+    assert_eq!(r[&id].folders, 0, "folder 01 settles at 02:10");
+    clock.set(spec.start + Duration::from_mins(130));
+    let (r, _) = s.poll(true).await;
+    assert_eq!((r[&id].folders, r[&id].windows), (1, 1));
+    // A file lands in folder 01 after it settled: read on the next poll, its records late.
+    let (_, late_key) = keys.iter().find(|(h, _)| *h == spec.start + hours(1)).unwrap();
+    let capture = world.store("capture");
+    let body = capture.get(late_key).await.unwrap().unwrap();
+    let late = late_key.replace(".jsonl", "-late.jsonl");
+    capture.put(&late, body.clone()).await.unwrap();
+    clock.set(spec.start + Duration::from_mins(190));
+    let (r, _) = s.poll(true).await;
+    let folder2 = keys.iter().filter(|(h, _)| *h == spec.start + hours(2)).count() as u64;
+    assert_eq!(r[&id].objects, 1 + folder2, "the late object and folder 02's");
+    let records = body.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as u64;
+    let drift: serde_json::Value = serde_json::from_slice(
+        &world.store("reports").get("loan-scoring-prod/AllTraffic/2026/03/01/02/drift.json").await.unwrap().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(drift["skipped"]["late_record"], records, "{}", drift["skipped"]);
+    assert!(drift["issues"].as_array().unwrap().iter().any(|i| i.as_str().unwrap().contains("late_record")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn crashes_at_any_point_give_the_same_reports_and_events() {
+    let spec = small_example();
+    // The uninterrupted run, polled hourly as time passes.
+    let reference = World::default();
+    reference.load(&spec).await;
+    let clock = ManualClock::new(spec.start);
+    let bus = MemoryBus::default();
+    let cfg = config(&spec, "5m");
+    let mut s = service(&reference, &cfg, &clock, &bus).await;
+    for h in 1..=100 {
+        clock.set(spec.start + hours(h) + Duration::from_mins(6));
+        s.poll(true).await;
+    }
+    let want = outputs(&reference, &bus);
+    assert_eq!(want.1.len(), 3);
+
+    // The same, with crashes: a put fails in the middle of a poll (reports or checkpoint), the
+    // service is dropped and started again from the state store.
+    let world = World::default();
+    world.load(&spec).await;
+    let clock = ManualClock::new(spec.start);
+    let bus = MemoryBus::default();
+    let mut s = service(&world, &cfg, &clock, &bus).await;
+    let mut rng = crate::synth::Rng::new(5);
+    let mut crashes = 0;
+    for h in 1..=100 {
+        clock.set(spec.start + hours(h) + Duration::from_mins(6));
+        if rng.uniform() < 0.3 {
+            let target = if rng.uniform() < 0.5 { "reports" } else { "state" };
+            world.store(target).fail_put_in.store(1 + (rng.next_u64() % 6) as usize, Ordering::SeqCst);
+        }
+        let (_, failed) = s.poll(true).await;
+        if failed > 0 {
+            crashes += 1;
+            for name in ["reports", "state"] {
+                world.store(name).fail_put_in.store(0, Ordering::SeqCst);
+            }
+            drop(s);
+            s = service(&world, &cfg, &clock, &bus).await;
+            s.poll(true).await;
+        }
+    }
+    assert!(crashes >= 10, "only {crashes} crashes");
+    let got = outputs(&world, &bus);
+    let (got_keys, want_keys): (Vec<&String>, Vec<&String>) = (got.0.keys().collect(), want.0.keys().collect());
+    assert!(got_keys == want_keys, "report keys differ: {} vs {}", got_keys.len(), want_keys.len());
+    for (k, v) in &want.0 {
+        assert!(&got.0[k] == v, "{k} differs");
+    }
+    // A crash between a successful PutEvents and the checkpoint that records it sends those
+    // events again on restart (EventBridge has no idempotency key). A repeat is byte-identical
+    // and carries the same (episodeId, detail-type), the dedupe key; nothing is lost.
+    let mut unique: Vec<serde_json::Value> = Vec::new();
+    for e in &got.1 {
+        let key = |v: &serde_json::Value| (v["detail"]["episodeId"].clone(), v["detail-type"].clone());
+        match unique.iter().find(|u| key(u) == key(e)) {
+            Some(u) => assert!(u == e, "a repeat with the same key differs"),
+            None => unique.push(e.clone()),
+        }
+    }
+    assert!(unique == want.1, "events differ after deduplication: {} vs {}", unique.len(), want.1.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_missing_bus_keeps_events_until_it_exists() {
+    let world = World::default();
+    let spec = small_example();
+    world.load(&spec).await;
+    let clock = ManualClock::new(spec.start + hours(200));
+    let bus = MemoryBus::default();
+    for _ in 0..2 {
+        bus.script(Script::Fail(BusError::NotFound("b".into())));
+    }
+    let cfg = config(&spec, "5m");
+    let mut s = service(&world, &cfg, &clock, &bus).await;
+    s.poll(true).await;
+    assert_eq!(s.outbox_len(), 3);
+    assert!(bus.accepted().is_empty());
+    // A restart keeps the outbox (it is in the checkpoint).
+    drop(s);
+    let mut s = service(&world, &cfg, &clock, &bus).await;
+    s.poll(true).await;
+    assert_eq!(s.outbox_len(), 3, "still missing");
+    s.poll(true).await;
+    assert_eq!(s.outbox_len(), 0, "the bus exists now");
+    assert_eq!(bus.accepted().len(), 3);
+    let types: Vec<String> = bus.accepted().iter().map(|e| e.detail_type.clone()).collect();
+    assert_eq!(types, vec!["Sudden Data Shift Detected", "Data Drift Resolved", "Gradual Data Drift Detected"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn health_and_startup_errors() {
+    let world = World::default();
+    let spec = small_example();
+    world.load(&spec).await;
+    let t0 = spec.start + hours(200);
+    let clock = ManualClock::new(t0);
+    let bus = MemoryBus::default();
+    let cfg = config(&spec, "5m");
+    let mut s = service(&world, &cfg, &clock, &bus).await;
+    let health = s.health();
+    assert!(!health.check(t0, Duration::from_mins(10)).0, "not healthy before a poll");
+    s.poll(true).await;
+    assert!(health.check(t0, Duration::from_mins(10)).0);
+    assert!(!health.check(t0 + Duration::from_mins(11), Duration::from_mins(10)).0);
+
+    // A monitor whose endpoint has no capture and no configured capture: a clear error.
+    let text = "[state]\nuri = \"state\"\n[[monitor]]\nendpoint = \"no-capture\"\nbaseline = \"baseline\"\n";
+    let cfg = Config::from_toml(text, "t.toml", std::iter::empty()).unwrap();
+    let err = Service::<FlakyStore, MemoryBus>::start(
+        &cfg,
+        &StaticDiscovery::default(),
+        world.factory(),
+        None,
+        Arc::new(clock.clone()),
+        EventSettings::default(),
+    )
+    .await
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("endpoint no-capture: Data Capture is not enabled"), "{err}");
+    let text = "[[monitor]]\nendpoint = \"x\"\n";
+    let cfg = Config::from_toml(text, "t.toml", std::iter::empty()).unwrap();
+    let err = Service::<FlakyStore, MemoryBus>::start(
+        &cfg,
+        &StaticDiscovery::default(),
+        world.factory(),
+        None,
+        Arc::new(clock),
+        EventSettings::default(),
+    )
+    .await
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("[state] uri is required"), "{err}");
+}
+
+#[test]
+fn oversized_events_are_trimmed_to_fit() {
+    use crate::publish::events::{EventDetail, EventReports, EventWindow};
+    let big = serde_json::json!({"series": "x".repeat(300_000), "decision": "step"});
+    let env = EventEnvelope {
+        version: "0",
+        id: "i".into(),
+        detail_type: "Sudden Data Shift Detected",
+        source: "driftwatch".into(),
+        account: "1".into(),
+        time: "t".into(),
+        region: "r".into(),
+        resources: vec![],
+        detail: EventDetail {
+            schema_version: "1",
+            endpoint: "e".into(),
+            variant: "v".into(),
+            kind: "sudden",
+            action: "investigate",
+            episode_id: "ep".into(),
+            detected_at: "t".into(),
+            onset: "t".into(),
+            window: EventWindow { start: "s".into(), end: "e".into(), records: 1 },
+            features: vec![],
+            violations: vec![],
+            evidence: big,
+            reports: EventReports { statistics: None, violations: None },
+        },
+    };
+    let e = env.bus_entry();
+    assert!(e.size() < crate::publish::bus::MAX_BATCH_BYTES);
+    assert!(e.detail.contains("\"decision\":\"step\""));
+    assert!(e.detail.contains("\"seriesOmitted\":true"), "a trimmed event says so");
+}

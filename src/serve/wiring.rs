@@ -1,0 +1,126 @@
+//! Wires the service to AWS: clients, stores, discovery, the event bus, Prometheus, the HTTP
+//! endpoints and the signals. `main` calls [`serve`].
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use metrics_exporter_prometheus::PrometheusBuilder;
+
+use super::{http, run, ServeError, Service, SystemClock};
+use crate::config::Config;
+use crate::discovery::SageMakerDiscovery;
+use crate::publish::eventbridge::EventBridgeBus;
+use crate::publish::events::EventSettings;
+use crate::store::{AnyStore, Location, StoreError};
+
+/// Returns the account id in an event bus ARN (`arn:aws:events:region:account:event-bus/name`).
+pub fn account_of_bus(bus: &str) -> Option<String> {
+    let parts: Vec<&str> = bus.split(':').collect();
+    match parts.as_slice() {
+        ["arn", _, "events", _, account, _] if account.len() == 12 => Some((*account).to_owned()),
+        _ => None,
+    }
+}
+
+/// Runs `driftwatch serve` until SIGTERM or SIGINT, then flushes within `shutdown_timeout`.
+pub async fn serve(config: Config, shutdown_timeout: StdDuration) -> Result<(), ServeError> {
+    let sdk = crate::aws::sdk_config().await;
+    let s3 = crate::aws::s3(&sdk);
+    let discovery = SageMakerDiscovery::new(crate::aws::sagemaker(&sdk));
+    let bus = config.events.bus.as_ref().map(|b| EventBridgeBus::new(crate::aws::eventbridge(&sdk), b.clone()));
+    let account = config
+        .events
+        .account
+        .clone()
+        .or_else(|| config.events.bus.as_deref().and_then(account_of_bus))
+        .unwrap_or_default();
+    if account.is_empty() {
+        tracing::warn!("no account known (set [events] account or give the bus as an ARN): events carry no resources");
+    }
+    let settings = EventSettings {
+        source: config.events.source.clone(),
+        account,
+        region: config
+            .events
+            .region
+            .clone()
+            .or_else(|| sdk.region().map(|r| r.to_string()))
+            .unwrap_or_else(|| "us-east-1".into()),
+        partition: "aws".into(),
+    };
+    let factory = Box::new(move |loc: &Location| -> Result<AnyStore, StoreError> { AnyStore::open(loc, Some(&s3)) });
+    let clock = Arc::new(SystemClock);
+    let prometheus = PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| ServeError::Config(format!("metrics recorder: {e}")))?;
+    crate::telemetry::describe();
+
+    let service = Service::start(&config, &discovery, factory, bus, clock.clone(), settings).await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let app = http::router(service.health(), clock, config.server.unhealthy_after, prometheus);
+    let mut http_rx = stop_rx.clone();
+    let addr = config.server.listen;
+    let server = tokio::spawn(async move {
+        http::serve(addr, app, async move {
+            let _ = http_rx.changed().await;
+        })
+        .await
+    });
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let mut run_rx = stop_rx;
+    let result = run(
+        service,
+        async move {
+            let _ = run_rx.changed().await;
+        },
+        shutdown_timeout,
+    )
+    .await;
+    match tokio::time::timeout(StdDuration::from_secs(2), server).await {
+        Ok(Ok(Err(e))) => tracing::error!(error = %e, "http server failed"),
+        Ok(Err(e)) => tracing::error!(error = %e, "http server task failed"),
+        _ => {}
+    }
+    tracing::info!("stopped");
+    result
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM"),
+                    _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT"),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; SIGINT only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_from_bus_arns() {
+        assert_eq!(
+            account_of_bus("arn:aws:events:eu-west-1:123456789012:event-bus/ml-drift").as_deref(),
+            Some("123456789012")
+        );
+        assert_eq!(account_of_bus("ml-drift"), None);
+    }
+}

@@ -1,0 +1,342 @@
+//! Object stores: where capture objects are read from and where reports and checkpoints go.
+//!
+//! One small trait, three implementations: a local folder, memory (tests), and S3 (`s3.rs`,
+//! with the `aws` feature). Locations are URIs: `s3://bucket/prefix/` or a local folder.
+
+use std::future::Future;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+#[cfg(feature = "aws")]
+pub mod s3;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A local file system error.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A remote store error.
+    #[error("{uri}: {detail}")]
+    Remote {
+        /// The object or prefix.
+        uri: String,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+/// One listed object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Key relative to the store's root, `/`-separated.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// A place for objects named by `/`-separated keys below a root.
+pub trait ObjectStore: Send + Sync {
+    /// Writes `bytes` under `key`, replacing what was there. Readers never see a partial object
+    /// (temp file and rename locally; one PutObject on S3).
+    fn put(&self, key: &str, bytes: Vec<u8>) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Returns the object under `key`, or `None` when there is none.
+    fn get(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+
+    /// Lists every object whose key starts with `prefix` and sorts after `start_after` (when
+    /// given), in key order, following pagination to the end.
+    fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<ObjectInfo>, StoreError>> + Send;
+
+    /// Returns a human-readable location of `key` (a path or an `s3://` URI).
+    fn uri(&self, key: &str) -> String;
+}
+
+/// Objects as files below a folder.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+impl LocalStore {
+    /// Uses `root` (created on first write).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        LocalStore { root: root.into() }
+    }
+
+    /// Returns the path of `key`.
+    pub fn path(&self, key: &str) -> PathBuf {
+        key.split('/').filter(|p| !p.is_empty()).fold(self.root.clone(), |p, c| p.join(c))
+    }
+
+    /// Writes `bytes` under `key` atomically, synchronously (for the replay driver).
+    pub fn put_sync(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        write_atomic(&self.path(key), bytes)
+    }
+
+    /// Reads `key`, synchronously.
+    pub fn get_sync(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.path(key);
+        match std::fs::read(&path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StoreError::Io { path: path.display().to_string(), source }),
+        }
+    }
+
+    fn list_sync(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {
+        let mut out = Vec::new();
+        walk(&self.root, &self.root, &mut out)?;
+        out.retain(|o| o.key.starts_with(prefix) && start_after.is_none_or(|s| o.key.as_str() > s));
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<ObjectInfo>) -> Result<(), StoreError> {
+    let io = |p: &Path, source| StoreError::Io { path: p.display().to_string(), source };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| io(dir, e))?;
+        let path = entry.path();
+        let name = entry.file_name();
+        if name.to_str().is_some_and(|n| n.starts_with('.')) {
+            continue;
+        }
+        let ft = entry.file_type().map_err(|e| io(&path, e))?;
+        if ft.is_dir() {
+            walk(root, &path, out)?;
+        } else {
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            let key = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            let size = entry.metadata().map_err(|e| io(&path, e))?.len();
+            out.push(ObjectInfo { key, size });
+        }
+    }
+    Ok(())
+}
+
+impl ObjectStore for LocalStore {
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        self.put_sync(key, &bytes)
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get_sync(key)
+    }
+
+    async fn list(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {
+        self.list_sync(prefix, start_after)
+    }
+
+    fn uri(&self, key: &str) -> String {
+        self.path(key).display().to_string()
+    }
+}
+
+/// Objects in memory (tests). Clones share their contents.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    objects: Arc<Mutex<std::collections::BTreeMap<String, Vec<u8>>>>,
+}
+
+impl MemoryStore {
+    /// Returns every key, in order.
+    pub fn keys(&self) -> Vec<String> {
+        self.objects.lock().map(|m| m.keys().cloned().collect()).unwrap_or_default()
+    }
+}
+
+impl ObjectStore for MemoryStore {
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        let mut m =
+            self.objects.lock().map_err(|_| StoreError::Remote { uri: key.into(), detail: "poisoned".into() })?;
+        m.insert(key.to_owned(), bytes);
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let m = self.objects.lock().map_err(|_| StoreError::Remote { uri: key.into(), detail: "poisoned".into() })?;
+        Ok(m.get(key).cloned())
+    }
+
+    async fn list(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {
+        let m =
+            self.objects.lock().map_err(|_| StoreError::Remote { uri: prefix.into(), detail: "poisoned".into() })?;
+        Ok(m.iter()
+            .filter(|(k, _)| k.starts_with(prefix) && start_after.is_none_or(|s| k.as_str() > s))
+            .map(|(k, v)| ObjectInfo { key: k.clone(), size: v.len() as u64 })
+            .collect())
+    }
+
+    fn uri(&self, key: &str) -> String {
+        format!("memory://{key}")
+    }
+}
+
+/// A store chosen at run time from a location.
+#[derive(Debug, Clone)]
+pub enum AnyStore {
+    /// A local folder.
+    Local(LocalStore),
+    /// Memory (tests).
+    Memory(MemoryStore),
+    /// S3.
+    #[cfg(feature = "aws")]
+    S3(s3::S3Store),
+}
+
+impl AnyStore {
+    /// Opens a location; S3 locations need a client.
+    #[cfg(feature = "aws")]
+    pub fn open(location: &Location, s3: Option<&aws_sdk_s3::Client>) -> Result<AnyStore, StoreError> {
+        match location {
+            Location::Local(p) => Ok(AnyStore::Local(LocalStore::new(p.clone()))),
+            Location::S3 { bucket, prefix } => match s3 {
+                Some(c) => Ok(AnyStore::S3(s3::S3Store::new(c.clone(), bucket.clone(), prefix.clone()))),
+                None => {
+                    Err(StoreError::Remote { uri: format!("s3://{bucket}/{prefix}"), detail: "no S3 client".into() })
+                }
+            },
+        }
+    }
+}
+
+impl ObjectStore for AnyStore {
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Local(s) => s.put(key, bytes).await,
+            AnyStore::Memory(s) => s.put(key, bytes).await,
+            #[cfg(feature = "aws")]
+            AnyStore::S3(s) => s.put(key, bytes).await,
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self {
+            AnyStore::Local(s) => s.get(key).await,
+            AnyStore::Memory(s) => s.get(key).await,
+            #[cfg(feature = "aws")]
+            AnyStore::S3(s) => s.get(key).await,
+        }
+    }
+
+    async fn list(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {
+        match self {
+            AnyStore::Local(s) => s.list(prefix, start_after).await,
+            AnyStore::Memory(s) => s.list(prefix, start_after).await,
+            #[cfg(feature = "aws")]
+            AnyStore::S3(s) => s.list(prefix, start_after).await,
+        }
+    }
+
+    fn uri(&self, key: &str) -> String {
+        match self {
+            AnyStore::Local(s) => s.uri(key),
+            AnyStore::Memory(s) => s.uri(key),
+            #[cfg(feature = "aws")]
+            AnyStore::S3(s) => s.uri(key),
+        }
+    }
+}
+
+/// Writes a file atomically: a temporary file beside it, fsync, rename, fsync of the folder.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let io = |p: &Path, source| StoreError::Io { path: p.display().to_string(), source };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("object");
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
+        f.write_all(bytes).map_err(|e| io(&tmp, e))?;
+        f.sync_all().map_err(|e| io(&tmp, e))?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| io(path, e))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        // Make the rename durable; not every file system supports syncing a folder.
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// A location: an S3 bucket and prefix, or a local folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// `s3://bucket/prefix/` (the prefix without leading slash, with a trailing slash unless empty).
+    S3 {
+        /// Bucket.
+        bucket: String,
+        /// Key prefix.
+        prefix: String,
+    },
+    /// A local folder.
+    Local(PathBuf),
+}
+
+impl Location {
+    /// Parses `s3://bucket/prefix` (a trailing slash is added) or a local path.
+    pub fn parse(uri: &str) -> Location {
+        match uri.strip_prefix("s3://") {
+            Some(rest) => {
+                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+                let prefix = prefix.trim_matches('/');
+                let prefix = if prefix.is_empty() { String::new() } else { format!("{prefix}/") };
+                Location::S3 { bucket: bucket.to_owned(), prefix }
+            }
+            None => Location::Local(PathBuf::from(uri)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn round_trip(s: &impl ObjectStore) {
+        assert_eq!(s.get("a/b.json").await.unwrap(), None);
+        s.put("a/b.json", b"{}".to_vec()).await.unwrap();
+        s.put("a/b.json", b"{\"x\":1}".to_vec()).await.unwrap();
+        s.put("a/c.json", b"1".to_vec()).await.unwrap();
+        s.put("b/d.json", b"2".to_vec()).await.unwrap();
+        assert_eq!(s.get("a/b.json").await.unwrap().unwrap(), b"{\"x\":1}");
+        let keys = |v: Vec<ObjectInfo>| v.into_iter().map(|o| o.key).collect::<Vec<_>>();
+        assert_eq!(keys(s.list("a/", None).await.unwrap()), vec!["a/b.json", "a/c.json"]);
+        assert_eq!(keys(s.list("a/", Some("a/b.json")).await.unwrap()), vec!["a/c.json"]);
+        assert_eq!(keys(s.list("", None).await.unwrap()), vec!["a/b.json", "a/c.json", "b/d.json"]);
+    }
+
+    #[tokio::test]
+    async fn local_and_memory_stores_behave_alike() {
+        let tmp = tempfile::tempdir().unwrap();
+        let local = LocalStore::new(tmp.path().join("out"));
+        round_trip(&local).await;
+        let names: Vec<_> =
+            std::fs::read_dir(tmp.path().join("out/a")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 2, "no temp files left: {names:?}");
+        round_trip(&MemoryStore::default()).await;
+        assert!(LocalStore::new(tmp.path().join("missing")).list_sync("", None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn locations() {
+        assert_eq!(Location::parse("s3://b/p/q"), Location::S3 { bucket: "b".into(), prefix: "p/q/".into() });
+        assert_eq!(Location::parse("s3://b/"), Location::S3 { bucket: "b".into(), prefix: String::new() });
+        assert_eq!(Location::parse("s3://b"), Location::S3 { bucket: "b".into(), prefix: String::new() });
+        assert_eq!(Location::parse("/tmp/x"), Location::Local("/tmp/x".into()));
+    }
+}

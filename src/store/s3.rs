@@ -1,0 +1,76 @@
+//! Objects in S3 below `s3://bucket/prefix/`.
+
+use aws_sdk_s3::primitives::ByteStream;
+
+use super::{ObjectInfo, ObjectStore, StoreError};
+use crate::aws::error_text;
+
+/// An S3 bucket and prefix as an object store.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    prefix: String,
+}
+
+impl S3Store {
+    /// Uses `bucket` and `prefix` (empty, or ending with `/`).
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>, prefix: impl Into<String>) -> Self {
+        S3Store { client, bucket: bucket.into(), prefix: prefix.into() }
+    }
+
+    fn full(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    fn err(&self, key: &str, e: &impl std::error::Error) -> StoreError {
+        StoreError::Remote { uri: self.uri(key), detail: error_text(e) }
+    }
+}
+
+impl ObjectStore for S3Store {
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.full(key))
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|e| self.err(key, &e))?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.client.get_object().bucket(&self.bucket).key(self.full(key)).send().await {
+            Ok(out) => {
+                let data = out.body.collect().await.map_err(|e| self.err(key, &e))?;
+                Ok(Some(data.into_bytes().to_vec()))
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) => Err(self.err(key, &e)),
+        }
+    }
+
+    async fn list(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {
+        let mut req = self.client.list_objects_v2().bucket(&self.bucket).prefix(self.full(prefix));
+        if let Some(s) = start_after {
+            req = req.start_after(self.full(s));
+        }
+        let mut pages = req.into_paginator().send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.err(prefix, &e))?;
+            for obj in page.contents() {
+                let Some(key) = obj.key() else { continue };
+                let rel = key.strip_prefix(&self.prefix).unwrap_or(key);
+                out.push(ObjectInfo { key: rel.to_owned(), size: obj.size().unwrap_or(0).max(0) as u64 });
+            }
+        }
+        Ok(out)
+    }
+
+    fn uri(&self, key: &str) -> String {
+        format!("s3://{}/{}{key}", self.bucket, self.prefix)
+    }
+}

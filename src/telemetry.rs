@@ -1,0 +1,42 @@
+//! Every metric driftwatch emits, in one place, with its description. Labels are kept to the
+//! stream (`endpoint/variant`), a skip reason or an outcome: low cardinality by construction.
+
+/// Capture objects read.
+pub const OBJECTS: &str = "driftwatch_objects_read_total";
+/// Bytes of capture objects read.
+pub const BYTES: &str = "driftwatch_bytes_read_total";
+/// Rows profiled.
+pub const ROWS: &str = "driftwatch_rows_total";
+/// Records, rows or values skipped, by reason.
+pub const SKIPPED: &str = "driftwatch_skipped_total";
+/// Windows closed.
+pub const WINDOWS_CLOSED: &str = "driftwatch_windows_closed_total";
+/// Events the bus accepted.
+pub const EVENTS_SENT: &str = "driftwatch_events_sent_total";
+/// Event publishing failures: a failed call (`call`) or an event given up (`dropped`).
+pub const EVENTS_FAILED: &str = "driftwatch_events_failed_total";
+/// Events waiting in the outbox.
+pub const OUTBOX: &str = "driftwatch_outbox_events";
+/// Seconds between now and the data time through which windows are closed.
+pub const POLL_LAG: &str = "driftwatch_poll_lag_seconds";
+/// Polls that failed (listing, reading, writing).
+pub const POLL_FAILURES: &str = "driftwatch_poll_failures_total";
+
+/// Registers the descriptions with the installed recorder.
+pub fn describe() {
+    use metrics::{describe_counter, describe_gauge, Unit};
+    describe_counter!(OBJECTS, Unit::Count, "Capture objects read.");
+    describe_counter!(BYTES, Unit::Bytes, "Bytes of capture objects read.");
+    describe_counter!(ROWS, Unit::Count, "Rows profiled.");
+    describe_counter!(SKIPPED, Unit::Count, "Records, rows or values skipped, by reason.");
+    describe_counter!(WINDOWS_CLOSED, Unit::Count, "Windows closed.");
+    describe_counter!(EVENTS_SENT, Unit::Count, "Events the event bus accepted.");
+    describe_counter!(
+        EVENTS_FAILED,
+        Unit::Count,
+        "Failed PutEvents calls (reason=call) and events given up (reason=dropped)."
+    );
+    describe_gauge!(OUTBOX, Unit::Count, "Events waiting in the outbox.");
+    describe_gauge!(POLL_LAG, Unit::Seconds, "Seconds between now and the data time through which windows are closed.");
+    describe_counter!(POLL_FAILURES, Unit::Count, "Polls that failed.");
+}

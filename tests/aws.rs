@@ -1,0 +1,806 @@
+//! Integration tests against a local AWS emulator (moto server, started by `./scripts/test`,
+//! which sets `MOTO_ENDPOINT`). Without that variable every test here skips with a
+//! message, so a plain `cargo test` stays green. Every test uses its own bucket, bus, queue and
+//! endpoint names, so they run in parallel on one server.
+#![cfg(feature = "aws")]
+#![allow(clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_config::Region;
+use aws_sdk_s3::config::Credentials;
+use aws_sdk_sagemaker::types as sm;
+use driftwatch::capture::layout::StreamId;
+use driftwatch::checkpoint::CheckpointStore;
+use driftwatch::config::Config;
+use driftwatch::discovery::{BaselineUris, Discovery, DiscoveryError, SageMakerDiscovery, StaticDiscovery};
+use driftwatch::publish::bus::{publish, BusEntry, BusError, EntryOutcome, EventBus, OutboxEntry};
+use driftwatch::publish::eventbridge::EventBridgeBus;
+use driftwatch::publish::events::EventSettings;
+use driftwatch::serve::{ManualClock, Service};
+use driftwatch::store::s3::S3Store;
+use driftwatch::store::{AnyStore, Location, ObjectInfo, ObjectStore, StoreError};
+use driftwatch::time::Timestamp;
+use serde_json::{json, Value};
+
+const ACCOUNT: &str = "123456789012";
+const REGION: &str = "us-east-1";
+const ENV: &str = "MOTO_ENDPOINT";
+
+/// The emulator endpoint, or `None` after saying why the test is skipped.
+fn emulator() -> Option<String> {
+    match std::env::var(ENV) {
+        Ok(e) if !e.is_empty() => Some(e),
+        _ => {
+            eprintln!("skipped: {ENV} is not set (./scripts/test starts a moto server and sets it)");
+            None
+        }
+    }
+}
+
+macro_rules! emulator_or_skip {
+    () => {
+        match emulator() {
+            Some(e) => e,
+            None => return,
+        }
+    };
+}
+
+/// A name no other test (or earlier run against the same server) uses: lowercase, short.
+fn unique(base: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    format!("{base}-{:x}{n}", (nanos ^ (std::process::id() as u64) << 20) & 0xff_ffff)
+}
+
+struct Aws {
+    s3: aws_sdk_s3::Client,
+    events: aws_sdk_eventbridge::Client,
+    sqs: aws_sdk_sqs::Client,
+    sagemaker: aws_sdk_sagemaker::Client,
+}
+
+/// Clients set up exactly as the service sets them up, pointed at the emulator.
+async fn aws(endpoint: &str) -> Aws {
+    let conf = driftwatch::aws::loader()
+        .endpoint_url(endpoint)
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+        .load()
+        .await;
+    Aws {
+        s3: driftwatch::aws::s3(&conf),
+        events: driftwatch::aws::eventbridge(&conf),
+        sqs: aws_sdk_sqs::Client::new(&conf),
+        sagemaker: driftwatch::aws::sagemaker(&conf),
+    }
+}
+
+impl Aws {
+    async fn bucket(&self, base: &str) -> String {
+        let name = unique(base);
+        self.s3.create_bucket().bucket(&name).send().await.unwrap();
+        name
+    }
+
+    /// A bus, a queue, and a rule sending the bus's driftwatch events to the queue.
+    async fn bus_to_queue(&self, base: &str) -> (String, String) {
+        let bus = unique(base);
+        let queue = self.create_bus_to_queue(&bus).await;
+        (bus, queue)
+    }
+
+    /// Creates `bus`, a queue, and a rule sending the bus's driftwatch events to the queue;
+    /// returns the queue's URL.
+    async fn create_bus_to_queue(&self, bus: &str) -> String {
+        self.events.create_event_bus().name(bus).send().await.unwrap();
+        let queue_url = self.sqs.create_queue().queue_name(unique("queue")).send().await.unwrap().queue_url.unwrap();
+        let arn = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+            .clone();
+        let rule = unique("drift");
+        self.events
+            .put_rule()
+            .name(&rule)
+            .event_bus_name(bus)
+            .event_pattern(json!({"source": ["driftwatch"]}).to_string())
+            .send()
+            .await
+            .unwrap();
+        let target = aws_sdk_eventbridge::types::Target::builder().id("queue").arn(arn).build().unwrap();
+        self.events.put_targets().rule(&rule).event_bus_name(bus).targets(target).send().await.unwrap();
+        queue_url
+    }
+
+    /// Uploads the bundled example capture under `s3://bucket/datacapture/{endpoint}/` and its
+    /// baseline under `s3://bucket/baselines/loan/`; returns the capture files relative to the
+    /// variant folder.
+    async fn upload_example(&self, bucket: &str, endpoint: &str) -> Vec<PathBuf> {
+        let example = example_dir();
+        let mut files = Vec::new();
+        let mut stack = vec![example.clone()];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    files.push(p.strip_prefix(&example).unwrap().to_owned());
+                }
+            }
+        }
+        files.sort();
+        let started = Instant::now();
+        for chunk in files.chunks(32) {
+            let puts = chunk.iter().map(|rel| {
+                let key = format!("datacapture/{endpoint}/AllTraffic/{}", rel.display());
+                let example = &example;
+                async move { self.put_file(bucket, &key, &example.join(rel)).await }
+            });
+            futures_util::future::join_all(puts).await;
+        }
+        eprintln!("uploaded {} capture objects in {:.1} s", files.len(), started.elapsed().as_secs_f64());
+        for f in ["statistics.json", "constraints.json"] {
+            self.put_file(bucket, &format!("baselines/loan/{f}"), &baseline_dir().join(f)).await;
+        }
+        files
+    }
+
+    /// Every message in the queue (deleted as read), bodies parsed.
+    async fn drain(&self, queue_url: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        loop {
+            let got = self
+                .sqs
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            let msgs = got.messages.unwrap_or_default();
+            if msgs.is_empty() {
+                return out;
+            }
+            for m in msgs {
+                out.push(serde_json::from_str(m.body().unwrap()).unwrap());
+                self.sqs
+                    .delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    async fn put_file(&self, bucket: &str, key: &str, path: &Path) {
+        let body = std::fs::read(path).unwrap();
+        self.s3.put_object().bucket(bucket).key(key).body(body.into()).send().await.unwrap();
+    }
+
+    /// A model, an endpoint config (with Data Capture to `capture` when given) and an endpoint.
+    async fn endpoint(&self, name: &str, capture: Option<&str>) {
+        let model = unique("model");
+        self.sagemaker
+            .create_model()
+            .model_name(&model)
+            .execution_role_arn(format!("arn:aws:iam::{ACCOUNT}:role/sm"))
+            .primary_container(
+                sm::ContainerDefinition::builder().image("123.dkr.ecr.us-east-1.amazonaws.com/m:1").build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let variant = sm::ProductionVariant::builder()
+            .variant_name("AllTraffic")
+            .model_name(&model)
+            .initial_instance_count(1)
+            .instance_type(sm::ProductionVariantInstanceType::MlM5Large)
+            .build();
+        let mut cfg = self
+            .sagemaker
+            .create_endpoint_config()
+            .endpoint_config_name(format!("{name}-cfg"))
+            .production_variants(variant);
+        if let Some(uri) = capture {
+            cfg = cfg.data_capture_config(
+                sm::DataCaptureConfig::builder()
+                    .enable_capture(true)
+                    .initial_sampling_percentage(100)
+                    .destination_s3_uri(uri)
+                    .capture_options(sm::CaptureOption::builder().capture_mode(sm::CaptureMode::Input).build())
+                    .capture_options(sm::CaptureOption::builder().capture_mode(sm::CaptureMode::Output).build())
+                    .build(),
+            );
+        }
+        cfg.send().await.unwrap();
+        self.sagemaker
+            .create_endpoint()
+            .endpoint_name(name)
+            .endpoint_config_name(format!("{name}-cfg"))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// A data-quality schedule for `endpoint`: the baseline embedded in the schedule, or (with
+    /// `via_job_definition`) in a job definition the schedule names.
+    async fn schedule(&self, endpoint: &str, baseline: &BaselineUris, via_job_definition: bool) {
+        let role = format!("arn:aws:iam::{ACCOUNT}:role/monitor");
+        let stats = sm::MonitoringStatisticsResource::builder().s3_uri(&baseline.statistics).build();
+        let cons = sm::MonitoringConstraintsResource::builder().s3_uri(&baseline.constraints).build();
+        let input = sm::EndpointInput::builder().endpoint_name(endpoint).local_path("/opt/ml/processing/input").build();
+        let output = sm::MonitoringOutputConfig::builder()
+            .monitoring_outputs(
+                sm::MonitoringOutput::builder()
+                    .s3_output(
+                        sm::MonitoringS3Output::builder()
+                            .s3_uri("s3://out/x")
+                            .local_path("/opt/ml/processing/output")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        let cluster = sm::MonitoringClusterConfig::builder()
+            .instance_count(1)
+            .instance_type(sm::ProcessingInstanceType::MlM5Xlarge)
+            .volume_size_in_gb(20)
+            .build();
+        let resources = sm::MonitoringResources::builder().cluster_config(cluster).build();
+        let image = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer";
+        let mut config = sm::MonitoringScheduleConfig::builder().monitoring_type(sm::MonitoringType::DataQuality);
+        if via_job_definition {
+            let job = unique("dq-job");
+            self.sagemaker
+                .create_data_quality_job_definition()
+                .job_definition_name(&job)
+                .data_quality_baseline_config(
+                    sm::DataQualityBaselineConfig::builder()
+                        .statistics_resource(stats)
+                        .constraints_resource(cons)
+                        .build(),
+                )
+                .data_quality_app_specification(sm::DataQualityAppSpecification::builder().image_uri(image).build())
+                .data_quality_job_input(sm::DataQualityJobInput::builder().endpoint_input(input).build())
+                .data_quality_job_output_config(output)
+                .job_resources(resources)
+                .role_arn(role)
+                .send()
+                .await
+                .unwrap();
+            config = config.monitoring_job_definition_name(job);
+        } else {
+            let definition = sm::MonitoringJobDefinition::builder()
+                .baseline_config(
+                    sm::MonitoringBaselineConfig::builder()
+                        .statistics_resource(stats)
+                        .constraints_resource(cons)
+                        .build(),
+                )
+                .monitoring_inputs(sm::MonitoringInput::builder().endpoint_input(input).build())
+                .monitoring_output_config(output)
+                .monitoring_resources(resources)
+                .monitoring_app_specification(sm::MonitoringAppSpecification::builder().image_uri(image).build())
+                .role_arn(role)
+                .build();
+            config = config.monitoring_job_definition(definition);
+        }
+        self.sagemaker
+            .create_monitoring_schedule()
+            .monitoring_schedule_name(unique("dq"))
+            .monitoring_schedule_config(config.build())
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn s3_store_lists_in_key_order_across_pages_and_reads_back() {
+    let endpoint = emulator_or_skip!();
+    let aws = aws(&endpoint).await;
+    let bucket = aws.bucket("store").await;
+    let store = S3Store::new(aws.s3.clone(), &bucket, "capture/");
+    // 1 105 objects: ListObjectsV2 pages hold 1 000, so listing must follow continuation tokens.
+    let keys: Vec<String> =
+        (0..1105).map(|i| format!("ep/AllTraffic/2026/03/01/{:02}/{i:05}.jsonl", i / 100)).collect();
+    for chunk in keys.chunks(64) {
+        futures_util::future::join_all(chunk.iter().map(|k| store.put(k, k.as_bytes().to_vec())))
+            .await
+            .into_iter()
+            .for_each(|r| r.unwrap());
+    }
+    store.put("other/x.jsonl", b"x".to_vec()).await.unwrap();
+    aws.s3.put_object().bucket(&bucket).key("outside.jsonl").body(b"y".to_vec().into()).send().await.unwrap();
+
+    let all = store.list("ep/", None).await.unwrap();
+    assert_eq!(
+        all.iter().map(|o| o.key.clone()).collect::<Vec<_>>(),
+        keys,
+        "every key, in order, relative to the store"
+    );
+    assert_eq!(all[7], ObjectInfo { key: keys[7].clone(), size: keys[7].len() as u64 });
+    // After a folder: exactly the keys that sort after it.
+    let after = store.list("ep/", Some("ep/AllTraffic/2026/03/01/10")).await.unwrap();
+    assert_eq!(after.len(), 105);
+    assert_eq!(after[0].key, "ep/AllTraffic/2026/03/01/10/01000.jsonl");
+    assert!(store.list("ep/", Some("ep/zzz")).await.unwrap().is_empty());
+
+    assert_eq!(store.get(&keys[3]).await.unwrap().unwrap(), keys[3].as_bytes());
+    assert_eq!(store.get("ep/missing.jsonl").await.unwrap(), None, "a missing key is None, not an error");
+    assert_eq!(store.uri("a/b"), format!("s3://{bucket}/capture/a/b"));
+
+    // A missing bucket is an error that names it.
+    let gone = S3Store::new(aws.s3.clone(), unique("no-such-bucket"), "");
+    let err = gone.list("", None).await.unwrap_err().to_string();
+    assert!(err.contains("no-such-bucket") && err.contains("NoSuchBucket"), "{err}");
+}
+
+#[tokio::test]
+async fn discovery_finds_capture_and_baselines_through_sagemaker() {
+    let endpoint = emulator_or_skip!();
+    let aws = aws(&endpoint).await;
+    let d = SageMakerDiscovery::new(aws.sagemaker.clone());
+    let (with_capture, without_capture, via_job, no_schedule) =
+        (unique("ep-a"), unique("ep-b"), unique("ep-c"), unique("ep-d"));
+    aws.endpoint(&with_capture, Some("s3://bucket/datacapture")).await;
+    aws.endpoint(&without_capture, None).await;
+    aws.endpoint(&via_job, Some("s3://bucket/dc2")).await;
+    aws.endpoint(&no_schedule, Some("s3://bucket/dc3")).await;
+    let embedded =
+        BaselineUris { statistics: "s3://b/a/statistics.json".into(), constraints: "s3://b/a/constraints.json".into() };
+    let referenced =
+        BaselineUris { statistics: "s3://b/c/statistics.json".into(), constraints: "s3://b/c/constraints.json".into() };
+    aws.schedule(&with_capture, &embedded, false).await;
+    aws.schedule(&via_job, &referenced, true).await;
+
+    assert_eq!(d.capture_destination(&with_capture).await.unwrap(), "s3://bucket/datacapture");
+    assert_eq!(
+        d.capture_destination(&without_capture).await,
+        Err(DiscoveryError::NoCapture { endpoint: without_capture.clone() })
+    );
+    let missing = unique("ep-missing");
+    assert_eq!(d.capture_destination(&missing).await, Err(DiscoveryError::NoEndpoint { endpoint: missing.clone() }));
+
+    assert_eq!(d.baseline(&with_capture).await.unwrap(), embedded);
+    assert_eq!(d.baseline(&via_job).await.unwrap(), referenced, "through DescribeDataQualityJobDefinition");
+    assert_eq!(d.baseline(&no_schedule).await, Err(DiscoveryError::NoBaseline { endpoint: no_schedule.clone() }));
+}
+
+fn entry(detail: &str) -> BusEntry {
+    BusEntry {
+        source: "driftwatch".into(),
+        detail_type: "Sudden Data Shift Detected".into(),
+        detail: detail.into(),
+        resources: vec![format!("arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/ep")],
+    }
+}
+
+#[tokio::test]
+async fn events_reach_a_rule_target_and_failures_are_per_entry() {
+    let endpoint = emulator_or_skip!();
+    let aws = aws(&endpoint).await;
+    let (bus, queue) = aws.bus_to_queue("events").await;
+    // The bus given as an ARN, as [events] bus may be.
+    let eb = EventBridgeBus::new(aws.events.clone(), format!("arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{bus}"));
+
+    // One good entry next to a malformed one: the good one is delivered, the bad one refused.
+    let outcomes = eb.put_events(&[entry(r#"{"episodeId":"e1"}"#), entry("{not json")]).await.unwrap();
+    assert!(matches!(&outcomes[0], EntryOutcome::Sent { event_id } if !event_id.is_empty()), "{outcomes:?}");
+    assert!(matches!(&outcomes[1], EntryOutcome::Failed { code, .. } if code == "MalformedDetail"), "{outcomes:?}");
+    let got = aws.drain(&queue).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["source"], "driftwatch");
+    assert_eq!(got[0]["detail-type"], "Sudden Data Shift Detected");
+    assert_eq!(got[0]["detail"], json!({"episodeId": "e1"}));
+    assert_eq!(got[0]["resources"], json!([format!("arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/ep")]));
+
+    // Through the outbox: 23 events go in three batches; the refused one stays, counted.
+    let mut outbox: Vec<OutboxEntry> = (0..23)
+        .map(|i| OutboxEntry {
+            id: format!("id{i}"),
+            entry: entry(&json!({"episodeId": format!("e{i}")}).to_string()),
+            attempts: 0,
+            last_error: None,
+        })
+        .collect();
+    outbox[5].entry.detail = "[".into();
+    let out = publish(&eb, outbox, 2, Duration::from_millis(10)).await;
+    assert_eq!(out.sent.len(), 22);
+    assert_eq!(out.remaining.len(), 1);
+    assert_eq!((out.remaining[0].id.as_str(), out.remaining[0].attempts), ("id5", 1));
+    assert!(out.remaining[0].last_error.as_deref().unwrap_or("").contains("MalformedDetail"));
+    let got = aws.drain(&queue).await;
+    assert_eq!(got.len(), 22);
+    let mut ids: Vec<String> = got.iter().map(|e| e["detail"]["episodeId"].as_str().unwrap().to_owned()).collect();
+    ids.sort_by_key(|s| s[1..].parse::<u32>().unwrap());
+    assert_eq!(ids, (0..23).filter(|i| *i != 5).map(|i| format!("e{i}")).collect::<Vec<_>>());
+
+    // A bus that does not exist is a call-level NotFound (the service keeps its outbox).
+    let none = EventBridgeBus::new(aws.events.clone(), unique("no-such-bus"));
+    assert!(matches!(none.put_events(&[entry("{}")]).await, Err(BusError::NotFound(_))));
+}
+
+fn example_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/capture/loan-scoring-prod/AllTraffic")
+}
+
+fn baseline_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("baselines/loan-scoring")
+}
+
+fn at(s: &str) -> Timestamp {
+    Timestamp::parse_rfc3339(s).unwrap()
+}
+
+/// The service on S3 with a clock the test moves: it reads hour folders once they settle, counts
+/// an object that lands in a folder already read as late, keeps events in its outbox while the
+/// bus does not exist and delivers them once it does; and it measures how long one settled
+/// folder takes from the poll to the event in the queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_on_s3_counts_late_objects_and_holds_events_until_the_bus_exists() {
+    let endpoint = emulator_or_skip!();
+    let aws = aws(&endpoint).await;
+    let bucket = aws.bucket("late").await;
+    let ep = unique("loan");
+    aws.upload_example(&bucket, &ep).await;
+    let bus = unique("later");
+    let cfg = Config::from_toml(
+        &format!(
+            r#"[state]
+uri = "s3://{bucket}/state/"
+[reports]
+uri = "s3://{bucket}/reports/"
+[events]
+bus = "{bus}"
+account = "{ACCOUNT}"
+[[monitor]]
+endpoint = "{ep}"
+capture = "s3://{bucket}/datacapture/"
+baseline = "s3://{bucket}/baselines/loan/"
+start = "earliest"
+settle = "10m"
+"#
+        ),
+        "test.toml",
+        std::iter::empty(),
+    )
+    .unwrap();
+    let s3 = aws.s3.clone();
+    let factory = Box::new(move |loc: &Location| -> Result<AnyStore, StoreError> { AnyStore::open(loc, Some(&s3)) });
+    let clock = ManualClock::new(at("2026-03-02T12:10:00Z"));
+    let settings = EventSettings { account: ACCOUNT.into(), region: REGION.into(), ..EventSettings::default() };
+    let eb = EventBridgeBus::new(aws.events.clone(), &bus);
+    let mut service =
+        Service::start(&cfg, &StaticDiscovery::default(), factory, Some(eb), Arc::new(clock.clone()), settings)
+            .await
+            .unwrap();
+    let id = StreamId::new(&ep, "AllTraffic");
+
+    // 12:10 on day 2: folders through 11:00 are settled; nothing has happened yet.
+    let (r, failed) = service.poll(true).await;
+    assert_eq!((failed, r[&id].folders, r[&id].events_queued), (0, 36, 0));
+    // 17:10: the unit change at 16:00 is decided; the bus does not exist, the event waits.
+    clock.set(at("2026-03-02T17:10:00Z"));
+    let (r, failed) = service.poll(true).await;
+    assert_eq!((failed, r[&id].folders, r[&id].events_queued, r[&id].events_sent), (0, 5, 1, 0));
+    assert_eq!(service.outbox_len(), 1);
+
+    // The bus appears, and an object lands in folder 16, which was read already.
+    let queue = aws.create_bus_to_queue(&bus).await;
+    let folder = format!("datacapture/{ep}/AllTraffic/2026/03/02/16/");
+    let listed = aws.s3.list_objects_v2().bucket(&bucket).prefix(&folder).send().await.unwrap();
+    let first = listed.contents()[0].key().unwrap().to_owned();
+    let body = aws
+        .s3
+        .get_object()
+        .bucket(&bucket)
+        .key(&first)
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    let records = body.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as u64;
+    aws.s3
+        .put_object()
+        .bucket(&bucket)
+        .key(first.replace(".jsonl", "-late.jsonl"))
+        .body(body.to_vec().into())
+        .send()
+        .await
+        .unwrap();
+
+    // 00:05: the late object, folders 17 to 22, and the waiting event delivered.
+    clock.set(at("2026-03-03T00:05:00Z"));
+    let (r, failed) = service.poll(true).await;
+    assert_eq!((failed, r[&id].folders, r[&id].events_sent), (0, 6, 1));
+    assert_eq!(service.outbox_len(), 0);
+    let got = aws.drain(&queue).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["detail-type"], "Sudden Data Shift Detected");
+    assert_eq!(got[0]["detail"]["onset"], "2026-03-02T16:00:00Z");
+    let reports = S3Store::new(aws.s3.clone(), &bucket, "reports/");
+    let drift: Value = serde_json::from_slice(
+        &reports.get(&format!("{ep}/AllTraffic/2026/03/02/17/drift.json")).await.unwrap().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(drift["skipped"]["late_record"], records, "{}", drift["skipped"]);
+
+    // 00:10: folder 23 settles; the window it completes resolves the episode. Latency from the
+    // poll that finds the folder to the event in the queue:
+    clock.set(at("2026-03-03T00:10:00Z"));
+    let t0 = Instant::now();
+    let (r, _) = service.poll(true).await;
+    let polled = t0.elapsed();
+    let first = aws.sqs.receive_message().queue_url(&queue).wait_time_seconds(5).send().await.unwrap();
+    let delivered = t0.elapsed();
+    let body: Value = serde_json::from_str(first.messages()[0].body().unwrap()).unwrap();
+    assert_eq!((r[&id].folders, r[&id].events_sent), (1, 1));
+    assert_eq!(body["detail-type"], "Data Drift Resolved");
+    eprintln!(
+        "one settled folder: poll {:.0} ms; the event in the queue {:.0} ms after the poll began",
+        polled.as_secs_f64() * 1e3,
+        delivered.as_secs_f64() * 1e3
+    );
+}
+
+/// A free loopback port (bound, then released for the child).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, text.split("\r\n\r\n").nth(1).unwrap_or("").to_owned()))
+}
+
+struct Agent {
+    child: Child,
+    log: PathBuf,
+}
+
+fn start_agent(endpoint: &str, config: &Path, log: &Path) -> Agent {
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_driftwatch"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("DRIFTWATCH_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    Agent { child, log: log.to_owned() }
+}
+
+impl Agent {
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// Drops `detail.reports` (report URIs differ between S3 and a local folder).
+fn comparable(e: &Value) -> Value {
+    let mut d = e["detail"].clone();
+    d.as_object_mut().unwrap().remove("reports");
+    json!({"detail-type": e["detail-type"], "detail": d})
+}
+
+/// The real binary against S3, SageMaker and EventBridge, killed with SIGKILL again and again
+/// while it works through five days of capture: its reports equal `replay`'s, and its events,
+/// deduplicated on (episodeId, detail-type), equal replay's; a repeat is identical.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_killed_repeatedly_reports_what_replay_reports() {
+    let endpoint = emulator_or_skip!();
+    let aws = aws(&endpoint).await;
+    let bucket = aws.bucket("serve").await;
+    let (bus, queue) = aws.bus_to_queue("serve").await;
+    let ep = unique("loan");
+
+    // The example capture under a unique endpoint name, in S3 and (for replay) in a folder.
+    let files = aws.upload_example(&bucket, &ep).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let (example, local) = (example_dir(), tmp.path().join("capture").join(&ep).join("AllTraffic"));
+    for rel in &files {
+        std::fs::create_dir_all(local.join(rel).parent().unwrap()).unwrap();
+        std::fs::copy(example.join(rel), local.join(rel)).unwrap();
+    }
+    let baseline_dir = baseline_dir();
+    // Capture and baseline are found through SageMaker, as they would be in an account.
+    aws.endpoint(&ep, Some(&format!("s3://{bucket}/datacapture"))).await;
+    let uris = BaselineUris {
+        statistics: format!("s3://{bucket}/baselines/loan/statistics.json"),
+        constraints: format!("s3://{bucket}/baselines/loan/constraints.json"),
+    };
+    aws.schedule(&ep, &uris, false).await;
+
+    let port = free_port();
+    let config = tmp.path().join("serve.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[state]
+uri = "s3://{bucket}/driftwatch/state/"
+[reports]
+uri = "s3://{bucket}/driftwatch/reports/"
+[events]
+bus = "arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{bus}"
+[server]
+listen = "127.0.0.1:{port}"
+[[monitor]]
+endpoint = "{ep}"
+start = "earliest"
+poll_interval = "1s"
+"#
+        ),
+    )
+    .unwrap();
+
+    // Kill it at uneven moments while it works, then let it finish.
+    let log = tmp.path().join("serve.log");
+    let mut checkpoints = CheckpointStore::new(S3Store::new(aws.s3.clone(), &bucket, "driftwatch/state/"));
+    let stream = StreamId::new(&ep, "AllTraffic");
+    let done_hour = driftwatch::time::Timestamp::from_civil(2026, 3, 6, 0, 0, 0).unwrap();
+    let started = Instant::now();
+    let mut agent = start_agent(&endpoint, &config, &log);
+    let mut kills = 0;
+    let mut resumed_at = Vec::new();
+    for pause_ms in [500u64, 900, 400, 700, 600, 800] {
+        std::thread::sleep(Duration::from_millis(pause_ms));
+        agent.child.kill().unwrap();
+        agent.child.wait().unwrap();
+        kills += 1;
+        let mut cps = CheckpointStore::new(S3Store::new(aws.s3.clone(), &bucket, "driftwatch/state/"));
+        let at = cps.load(&stream).await.unwrap().and_then(|c| c.cursor.next_hour);
+        resumed_at.push(at.map(|t| t.to_string()).unwrap_or_else(|| "start".into()));
+        agent = start_agent(&endpoint, &config, &log);
+    }
+    let finished = loop {
+        assert!(started.elapsed() < Duration::from_secs(240), "serve did not finish; log tail:\n{}", agent.log_tail());
+        if let Some(status) = agent.child.try_wait().unwrap() {
+            panic!("serve exited with {status}; log tail:\n{}", agent.log_tail());
+        }
+        let cp = checkpoints.load(&stream).await.unwrap();
+        if cp.is_some_and(|c| c.cursor.next_hour.is_some_and(|h| h > done_hour) && c.outbox.is_empty()) {
+            break started.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    eprintln!(
+        "{kills} kills (resumed at {resumed_at:?}); all 120 hours done {:.1} s after the first start",
+        finished.as_secs_f64()
+    );
+    assert!(resumed_at.iter().filter(|r| *r != "start").count() >= 3, "kills should land mid-work: {resumed_at:?}");
+
+    // /healthz and /metrics answer and show no data.
+    // (The last start may still be loading when the checkpoint says done.)
+    let mut healthz = None;
+    for _ in 0..100 {
+        healthz = http_get(port, "/healthz").filter(|(status, _)| *status == 200);
+        if healthz.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, body) =
+        healthz.unwrap_or_else(|| panic!("no healthy /healthz on {port}; log tail:\n{}", agent.log_tail()));
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("income") && !body.contains("loan_amount"), "{body}");
+    let (status, metrics) = http_get(port, "/metrics").unwrap();
+    assert_eq!(status, 200);
+    assert!(metrics.contains("driftwatch_"), "{metrics}");
+
+    // A clean stop on SIGTERM.
+    let ok = Command::new("kill").args(["-TERM", &agent.child.id().to_string()]).status().unwrap();
+    assert!(ok.success());
+    let status = agent.child.wait().unwrap();
+    assert!(status.success(), "exit {status}; log tail:\n{}", agent.log_tail());
+
+    // The same data through replay.
+    let out = tmp.path().join("replay");
+    let events_file = tmp.path().join("events.jsonl");
+    let replay = Command::new(env!("CARGO_BIN_EXE_driftwatch"))
+        .args(["replay", "--capture"])
+        .arg(tmp.path().join("capture"))
+        .arg("--baseline")
+        .arg(&baseline_dir)
+        .arg("--output")
+        .arg(&out)
+        .arg("--events")
+        .arg(&events_file)
+        .output()
+        .unwrap();
+    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+
+    // Reports: every replay window's statistics.json is byte-identical in S3; drift.json too
+    // (but the baseline's name, which is where it was read from).
+    let reports = S3Store::new(aws.s3.clone(), &bucket, "driftwatch/reports/");
+    let listed = reports.list("", None).await.unwrap();
+    let mut compared = 0;
+    for o in &listed {
+        let local = out.join(&o.key);
+        if o.key.ends_with("statistics.json") || o.key.ends_with("drift.json") {
+            let theirs = std::fs::read(&local).unwrap_or_else(|_| panic!("replay has no {}", o.key));
+            let ours = reports.get(&o.key).await.unwrap().unwrap();
+            if o.key.ends_with("statistics.json") {
+                assert!(ours == theirs, "{} differs", o.key);
+            } else {
+                let strip = |b: &[u8]| {
+                    let mut v: Value = serde_json::from_slice(b).unwrap();
+                    v.as_object_mut().unwrap().remove("baseline");
+                    v
+                };
+                assert_eq!(strip(&ours), strip(&theirs), "{}", o.key);
+            }
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 240, "120 windows, two files each");
+    let parquet = listed
+        .iter()
+        .filter(|o| o.key.starts_with(&format!("drift_metrics/endpoint={ep}/variant=AllTraffic/date=2026-03-0")))
+        .count();
+    assert_eq!(parquet, 120, "one metrics file per window");
+
+    // Events: delivered through the rule to the queue in the EventBridge envelope.
+    let got = aws.drain(&queue).await;
+    let want: Vec<Value> = std::fs::read_to_string(&events_file)
+        .unwrap()
+        .lines()
+        .map(|l| comparable(&serde_json::from_str(l).unwrap()))
+        .collect();
+    let mut unique_events: Vec<Value> = Vec::new();
+    for e in &got {
+        assert_eq!(e["source"], "driftwatch");
+        assert_eq!(
+            e["resources"],
+            json!([format!("arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{}", ep.to_lowercase())])
+        );
+        let c = comparable(e);
+        let key = |v: &Value| (v["detail"]["episodeId"].clone(), v["detail-type"].clone());
+        match unique_events.iter().find(|u| key(u) == key(&c)) {
+            Some(u) => assert_eq!(u, &c, "a repeat differs"),
+            None => unique_events.push(c),
+        }
+    }
+    let order = |e: &Value| (e["detail"]["detectedAt"].to_string(), e["detail-type"].to_string());
+    unique_events.sort_by_key(order);
+    let mut want_sorted = want.clone();
+    want_sorted.sort_by_key(order);
+    assert_eq!(want.len(), 3);
+    assert_eq!(unique_events, want_sorted, "{} delivered ({} unique)", got.len(), unique_events.len());
+    eprintln!("{} events delivered, {} unique, equal to replay's", got.len(), unique_events.len());
+}
