@@ -345,6 +345,10 @@ async fn s3_store_lists_in_key_order_across_pages_and_reads_back() {
     assert_eq!(after[0].key, "ep/AllTraffic/2026/03/01/10/01000.jsonl");
     assert!(store.list("ep/", Some("ep/zzz")).await.unwrap().is_empty());
 
+    // Folders with one delimited listing (how the service finds variants).
+    assert_eq!(store.folders("").await.unwrap(), vec!["ep", "other"]);
+    assert_eq!(store.folders("ep/AllTraffic/2026/03/01/").await.unwrap().len(), 12);
+
     assert_eq!(store.get(&keys[3]).await.unwrap().unwrap(), keys[3].as_bytes());
     assert_eq!(store.get("ep/missing.jsonl").await.unwrap(), None, "a missing key is None, not an error");
     assert_eq!(store.uri("a/b"), format!("s3://{bucket}/capture/a/b"));

@@ -11,7 +11,7 @@ pub mod http;
 #[cfg(feature = "aws")]
 pub mod wiring;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
@@ -366,14 +366,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         let endpoint = m.cfg.endpoint.clone();
         let variants: Vec<String> = match &m.cfg.variant {
             Some(v) => vec![v.clone()],
-            None => {
-                let keys = m.capture.list(&format!("{endpoint}/"), None).await?;
-                let set: BTreeSet<String> = keys
-                    .iter()
-                    .filter_map(|o| o.key.strip_prefix(&format!("{endpoint}/"))?.split('/').next().map(str::to_owned))
-                    .collect();
-                set.into_iter().filter(|v| !v.is_empty()).collect()
-            }
+            None => m.capture.folders(&format!("{endpoint}/")).await?,
         };
         for v in variants {
             let id = StreamId::new(&endpoint, &v);
@@ -402,8 +395,12 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                         self.state.store().uri(&crate::checkpoint::key(&id))
                     )));
                 }
+                let checkpoint_uri = self.state.store().uri(&crate::checkpoint::key(&id));
+                if cp.baseline != baseline.source {
+                    tracing::warn!(stream = %id, was = %cp.baseline, now = %baseline.source, "the baseline changed since the checkpoint; windows already open keep their profiles");
+                }
                 let engine = StreamEngine::restore(id.clone(), baseline, cp.engine)
-                    .map_err(|e| ServeError::Config(format!("{id}: {e}")))?;
+                    .map_err(|e| ServeError::Config(format!("{id}: {e}; delete {checkpoint_uri} to start over")))?;
                 tracing::info!(stream = %id, next_hour = ?cp.cursor.next_hour.map(|t| t.to_string()), outbox = cp.outbox.len(), "resumed from checkpoint");
                 Ok(StreamRuntime {
                     id,

@@ -39,6 +39,9 @@ impl ObjectStore for FlakyStore {
     async fn list(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {
         self.inner.list(prefix, start_after).await
     }
+    async fn folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.folders(prefix).await
+    }
     fn uri(&self, key: &str) -> String {
         self.inner.uri(key)
     }

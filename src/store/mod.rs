@@ -58,8 +58,22 @@ pub trait ObjectStore: Send + Sync {
         start_after: Option<&str>,
     ) -> impl Future<Output = Result<Vec<ObjectInfo>, StoreError>> + Send;
 
+    /// Returns the names of the folders directly below `prefix` (empty, or ending with `/`), in
+    /// order: the first path segment of every key below it that has one more `/`. One S3 listing
+    /// with a delimiter, however many objects the folders hold.
+    fn folders(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
     /// Returns a human-readable location of `key` (a path or an `s3://` URI).
     fn uri(&self, key: &str) -> String;
+}
+
+/// The folder names below `prefix` among `keys` (for stores that list everything anyway).
+fn folders_of<'a>(keys: impl Iterator<Item = &'a str>, prefix: &str) -> Vec<String> {
+    let set: std::collections::BTreeSet<&str> = keys
+        .filter_map(|k| k.strip_prefix(prefix)?.split_once('/').map(|(f, _)| f))
+        .filter(|f| !f.is_empty())
+        .collect();
+    set.into_iter().map(str::to_owned).collect()
 }
 
 /// Objects as files below a folder.
@@ -96,7 +110,9 @@ impl LocalStore {
 
     fn list_sync(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {
         let mut out = Vec::new();
-        walk(&self.root, &self.root, &mut out)?;
+        // Only the folder the prefix is in can hold matching keys.
+        let dir = prefix.rsplit_once('/').map(|(d, _)| self.path(d)).unwrap_or_else(|| self.root.clone());
+        walk(&self.root, &dir, &mut out)?;
         out.retain(|o| o.key.starts_with(prefix) && start_after.is_none_or(|s| o.key.as_str() > s));
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
@@ -143,6 +159,23 @@ impl ObjectStore for LocalStore {
         self.list_sync(prefix, start_after)
     }
 
+    async fn folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let dir = self.path(prefix);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(source) => return Err(StoreError::Io { path: dir.display().to_string(), source }),
+        };
+        let mut out: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
     fn uri(&self, key: &str) -> String {
         self.path(key).display().to_string()
     }
@@ -181,6 +214,12 @@ impl ObjectStore for MemoryStore {
             .filter(|(k, _)| k.starts_with(prefix) && start_after.is_none_or(|s| k.as_str() > s))
             .map(|(k, v)| ObjectInfo { key: k.clone(), size: v.len() as u64 })
             .collect())
+    }
+
+    async fn folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let m =
+            self.objects.lock().map_err(|_| StoreError::Remote { uri: prefix.into(), detail: "poisoned".into() })?;
+        Ok(folders_of(m.keys().map(String::as_str), prefix))
     }
 
     fn uri(&self, key: &str) -> String {
@@ -241,6 +280,15 @@ impl ObjectStore for AnyStore {
             AnyStore::Memory(s) => s.list(prefix, start_after).await,
             #[cfg(feature = "aws")]
             AnyStore::S3(s) => s.list(prefix, start_after).await,
+        }
+    }
+
+    async fn folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        match self {
+            AnyStore::Local(s) => s.folders(prefix).await,
+            AnyStore::Memory(s) => s.folders(prefix).await,
+            #[cfg(feature = "aws")]
+            AnyStore::S3(s) => s.folders(prefix).await,
         }
     }
 
@@ -318,6 +366,12 @@ mod tests {
         assert_eq!(keys(s.list("a/", None).await.unwrap()), vec!["a/b.json", "a/c.json"]);
         assert_eq!(keys(s.list("a/", Some("a/b.json")).await.unwrap()), vec!["a/c.json"]);
         assert_eq!(keys(s.list("", None).await.unwrap()), vec!["a/b.json", "a/c.json", "b/d.json"]);
+        assert_eq!(keys(s.list("a/b", None).await.unwrap()), vec!["a/b.json"], "a prefix inside a name");
+        s.put("c/x/y/z.json", b"3".to_vec()).await.unwrap();
+        assert_eq!(s.folders("").await.unwrap(), vec!["a", "b", "c"]);
+        assert_eq!(s.folders("c/").await.unwrap(), vec!["x"]);
+        assert_eq!(s.folders("b/").await.unwrap(), Vec::<String>::new());
+        assert_eq!(s.folders("nope/").await.unwrap(), Vec::<String>::new());
     }
 
     #[tokio::test]

@@ -70,6 +70,23 @@ impl ObjectStore for S3Store {
         Ok(out)
     }
 
+    async fn folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let full = self.full(prefix);
+        let mut pages =
+            self.client.list_objects_v2().bucket(&self.bucket).prefix(&full).delimiter("/").into_paginator().send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.err(prefix, &e))?;
+            for p in page.common_prefixes() {
+                let name = p.prefix().and_then(|p| p.strip_prefix(&full)).map(|p| p.trim_end_matches('/'));
+                if let Some(n) = name.filter(|n| !n.is_empty()) {
+                    out.push(n.to_owned());
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn uri(&self, key: &str) -> String {
         format!("s3://{}/{}{key}", self.bucket, self.prefix)
     }
