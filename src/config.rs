@@ -228,7 +228,8 @@ pub enum ConfigError {
 }
 
 const SECTIONS: [&str; 5] = ["state", "events", "reports", "server", "classifier"];
-const NOT_CONFIG: [&str; 3] = ["DRIFTWATCH_LOG", "DRIFTWATCH_LOG_FORMAT", "DRIFTWATCH_CONFIG"];
+const NOT_CONFIG: [&str; 4] =
+    ["DRIFTWATCH_LOG", "DRIFTWATCH_LOG_FORMAT", "DRIFTWATCH_CONFIG", "DRIFTWATCH_CONFIG_TEXT"];
 
 impl Config {
     /// Reads, overrides from the environment, and validates a file.

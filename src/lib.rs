@@ -14,6 +14,7 @@ pub mod classify;
 pub mod config;
 pub mod discovery;
 pub mod drift;
+pub mod lambda;
 pub mod payload;
 pub mod pipeline;
 pub mod profile;

@@ -76,6 +76,12 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn main() -> ExitCode {
+    // Started by the Lambda runtime (provided.al2023 runs `bootstrap` with no arguments).
+    #[cfg(feature = "aws")]
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() && std::env::args_os().len() == 1 {
+        init_logging(true);
+        return lambda_main();
+    }
     let cli = Cli::parse();
     #[cfg(feature = "aws")]
     let service = matches!(cli.command, Command::Serve { .. });
@@ -91,6 +97,24 @@ fn main() -> ExitCode {
         }
         Err(Failure::Runtime(e)) => {
             eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(feature = "aws")]
+fn lambda_main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(driftwatch::lambda::run()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "lambda runtime stopped");
             ExitCode::from(1)
         }
     }

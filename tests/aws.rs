@@ -616,6 +616,35 @@ impl Agent {
     }
 }
 
+/// Replays the example, copied under endpoint `ep` below `dir`, into `dir/replay`; returns that
+/// folder and the events, [`comparable`].
+fn replay(dir: &Path, ep: &str, files: &[PathBuf]) -> (PathBuf, Vec<Value>) {
+    let (example, local) = (example_dir(), dir.join("capture").join(ep).join("AllTraffic"));
+    for rel in files {
+        std::fs::create_dir_all(local.join(rel).parent().unwrap()).unwrap();
+        std::fs::copy(example.join(rel), local.join(rel)).unwrap();
+    }
+    let (out, events) = (dir.join("replay"), dir.join("events.jsonl"));
+    let run = Command::new(env!("CARGO_BIN_EXE_driftwatch"))
+        .args(["replay", "--capture"])
+        .arg(dir.join("capture"))
+        .arg("--baseline")
+        .arg(baseline_dir())
+        .arg("--output")
+        .arg(&out)
+        .arg("--events")
+        .arg(&events)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let events = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .map(|l| comparable(&serde_json::from_str(l).unwrap()))
+        .collect();
+    (out, events)
+}
+
 /// Drops `detail.reports` (report URIs differ between S3 and a local folder).
 fn comparable(e: &Value) -> Value {
     let mut d = e["detail"].clone();
@@ -637,12 +666,6 @@ async fn serve_killed_repeatedly_reports_what_replay_reports() {
     // The example capture under a unique endpoint name, in S3 and (for replay) in a folder.
     let files = aws.upload_example(&bucket, &ep).await;
     let tmp = tempfile::tempdir().unwrap();
-    let (example, local) = (example_dir(), tmp.path().join("capture").join(&ep).join("AllTraffic"));
-    for rel in &files {
-        std::fs::create_dir_all(local.join(rel).parent().unwrap()).unwrap();
-        std::fs::copy(example.join(rel), local.join(rel)).unwrap();
-    }
-    let baseline_dir = baseline_dir();
     // Capture and baseline are found through SageMaker, as they would be in an account.
     aws.endpoint(&ep, Some(&format!("s3://{bucket}/datacapture"))).await;
     let uris = BaselineUris {
@@ -734,20 +757,7 @@ poll_interval = "1s"
     assert!(status.success(), "exit {status}; log tail:\n{}", agent.log_tail());
 
     // The same data through replay.
-    let out = tmp.path().join("replay");
-    let events_file = tmp.path().join("events.jsonl");
-    let replay = Command::new(env!("CARGO_BIN_EXE_driftwatch"))
-        .args(["replay", "--capture"])
-        .arg(tmp.path().join("capture"))
-        .arg("--baseline")
-        .arg(&baseline_dir)
-        .arg("--output")
-        .arg(&out)
-        .arg("--events")
-        .arg(&events_file)
-        .output()
-        .unwrap();
-    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    let (out, want) = replay(tmp.path(), &ep, &files);
 
     // Reports: every replay window's statistics.json is byte-identical in S3; drift.json too
     // (but the baseline's name, which is where it was read from).
@@ -781,11 +791,6 @@ poll_interval = "1s"
 
     // Events: delivered through the rule to the queue in the EventBridge envelope.
     let got = aws.drain(&queue).await;
-    let want: Vec<Value> = std::fs::read_to_string(&events_file)
-        .unwrap()
-        .lines()
-        .map(|l| comparable(&serde_json::from_str(l).unwrap()))
-        .collect();
     let mut unique_events: Vec<Value> = Vec::new();
     for e in &got {
         assert_eq!(e["source"], "driftwatch");
@@ -807,4 +812,231 @@ poll_interval = "1s"
     assert_eq!(want.len(), 3);
     assert_eq!(unique_events, want_sorted, "{} delivered ({} unique)", got.len(), unique_events.len());
     eprintln!("{} events delivered, {} unique, equal to replay's", got.len(), unique_events.len());
+}
+
+/// A fake Lambda Runtime API on loopback: hands out queued invocations on
+/// `GET /2018-06-01/runtime/invocation/next` (holding the request while the queue is empty, as
+/// Lambda does), and records responses, errors and init errors.
+#[derive(Clone, Default)]
+struct FakeRuntime {
+    state: Arc<std::sync::Mutex<RuntimeState>>,
+}
+
+#[derive(Default)]
+struct RuntimeState {
+    /// (request id, milliseconds until the deadline, payload)
+    queue: std::collections::VecDeque<(String, u64, String)>,
+    /// (request id or "init", "response" | "error", body)
+    results: Vec<(String, String, String)>,
+}
+
+impl FakeRuntime {
+    /// Starts serving; returns the `host:port` for `AWS_LAMBDA_RUNTIME_API`.
+    fn start(&self) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let me = self.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { return };
+                let me = me.clone();
+                std::thread::spawn(move || me.serve_connection(conn));
+            }
+        });
+        addr
+    }
+
+    fn invoke(&self, id: &str, deadline_ms: u64, payload: Value) {
+        self.state.lock().unwrap().queue.push_back((id.into(), deadline_ms, payload.to_string()));
+    }
+
+    fn results(&self) -> Vec<(String, String, String)> {
+        self.state.lock().unwrap().results.clone()
+    }
+
+    fn serve_connection(&self, conn: std::net::TcpStream) {
+        use std::io::BufRead;
+        let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+        let mut conn = conn;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let mut parts = line.split_whitespace();
+            let (method, path) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
+            let mut length = 0;
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                    return;
+                }
+                if h == "\r\n" {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let body = String::from_utf8_lossy(&body).into_owned();
+            let (status, headers, reply) = if method == "GET" && path == "/2018-06-01/runtime/invocation/next" {
+                let (id, deadline_ms, payload) = loop {
+                    if let Some(next) = self.state.lock().unwrap().queue.pop_front() {
+                        break next;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                };
+                let now =
+                    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+                let headers = format!(
+                    "Lambda-Runtime-Aws-Request-Id: {id}\r\nLambda-Runtime-Deadline-Ms: {}\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:{REGION}:{ACCOUNT}:function:driftwatch\r\nLambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\nContent-Type: application/json\r\n",
+                    now + deadline_ms
+                );
+                (200, headers, payload)
+            } else if method == "POST" {
+                let segments: Vec<&str> = path.split('/').collect();
+                let record = match segments.as_slice() {
+                    ["", "2018-06-01", "runtime", "invocation", id, kind] => Some((id.to_string(), kind.to_string())),
+                    ["", "2018-06-01", "runtime", "init", "error"] => Some(("init".into(), "error".into())),
+                    _ => None,
+                };
+                match record {
+                    Some((id, kind)) => {
+                        self.state.lock().unwrap().results.push((id, kind, body));
+                        (202, String::new(), r#"{"status":"OK"}"#.to_owned())
+                    }
+                    None => (404, String::new(), "{}".to_owned()),
+                }
+            } else {
+                (404, String::new(), "{}".to_owned())
+            };
+            let head = format!("HTTP/1.1 {status} X\r\n{headers}Content-Length: {}\r\n\r\n", reply.len());
+            if conn.write_all(head.as_bytes()).and_then(|_| conn.write_all(reply.as_bytes())).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn start_lambda(endpoint: &str, api: &str, config_uri: &str, log: &Path) -> Child {
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_driftwatch"))
+        .env("AWS_LAMBDA_RUNTIME_API", api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "driftwatch")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("DRIFTWATCH_CONFIG", config_uri)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap()
+}
+
+/// The real binary started as a Lambda function against a fake Runtime API, with its AWS calls
+/// going to moto: a first invocation with little time stops early and checkpoints; the second
+/// finishes; together they give replay's events. A missing config is an init error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_binary_resumes_across_invocations_and_reports_init_errors() {
+    let endpoint = emulator_or_skip!();
+    let aws = aws(&endpoint).await;
+    let bucket = aws.bucket("lambda").await;
+    let (bus, queue) = aws.bus_to_queue("lambda").await;
+    let ep = unique("loan");
+    let files = aws.upload_example(&bucket, &ep).await;
+    let config = format!(
+        r#"[state]
+uri = "s3://{bucket}/state/"
+[reports]
+uri = "s3://{bucket}/reports/"
+[events]
+bus = "{bus}"
+account = "{ACCOUNT}"
+[[monitor]]
+endpoint = "{ep}"
+capture = "s3://{bucket}/datacapture/"
+baseline = "s3://{bucket}/baselines/loan/"
+start = "earliest"
+"#
+    );
+    aws.s3
+        .put_object()
+        .bucket(&bucket)
+        .key("config/driftwatch.toml")
+        .body(config.into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("lambda.log");
+    let tail = || {
+        let t = std::fs::read_to_string(&log).unwrap_or_default();
+        t.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+    };
+
+    let runtime = FakeRuntime::default();
+    let api = runtime.start();
+    let scheduled = json!({"version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": ACCOUNT, "time": "2026-11-29T12:00:00Z", "region": REGION, "resources": [], "detail": {}});
+    runtime.invoke("req-1", 3_500, scheduled.clone());
+    runtime.invoke("req-2", 300_000, scheduled);
+    let mut child = start_lambda(&endpoint, &api, &format!("s3://{bucket}/config/driftwatch.toml"), &log);
+    let started = Instant::now();
+    while runtime.results().len() < 2 {
+        assert!(started.elapsed() < Duration::from_secs(180), "no answers; log tail:\n{}", tail());
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the function exited with {status}; log tail:\n{}", tail());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let results = runtime.results();
+    let answer = |i: usize| -> Value {
+        let (id, kind, body) = &results[i];
+        assert_eq!((id.as_str(), kind.as_str()), (["req-1", "req-2"][i], "response"), "{body}\nlog tail:\n{}", tail());
+        serde_json::from_str(body).unwrap()
+    };
+    let (first, second) = (answer(0), answer(1));
+    let folders = |a: &Value| a["streams"][0]["folders"].as_u64().unwrap();
+    assert_eq!(first["stoppedEarly"], true, "{first}");
+    assert!((1..120).contains(&folders(&first)), "{first}");
+    assert_eq!(second["stoppedEarly"], false, "{second}");
+    assert_eq!(folders(&first) + folders(&second), 120, "every folder read once: {first} {second}");
+    eprintln!(
+        "lambda: first invocation (3.5 s) read {} folders, the second the other {}",
+        folders(&first),
+        folders(&second)
+    );
+
+    let (_, want) = replay(tmp.path(), &ep, &files);
+    let got: Vec<Value> = aws.drain(&queue).await.iter().map(comparable).collect();
+    assert_eq!(got, want, "the function's events are replay's");
+
+    // A configuration that is not there: an init error through the Runtime API, then exit.
+    let runtime = FakeRuntime::default();
+    let api = runtime.start();
+    let mut child = start_lambda(&endpoint, &api, &format!("s3://{bucket}/config/missing.toml"), &log);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(240), "still running; log tail:\n{}", tail());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(!status.success());
+    let results = runtime.results();
+    assert_eq!(results.len(), 1, "{results:?}");
+    let (id, kind, body) = &results[0];
+    assert_eq!((id.as_str(), kind.as_str()), ("init", "error"));
+    let body: Value = serde_json::from_str(body).unwrap();
+    assert!(body["errorMessage"].as_str().unwrap().contains("missing.toml: not found"), "{body}");
 }

@@ -35,6 +35,8 @@ use crate::time::{Duration, Timestamp};
 pub const LATE_SCAN_FOLDERS: usize = 3;
 /// Capture objects fetched concurrently (memory is bounded by this many objects).
 pub const FETCH_CONCURRENCY: usize = 8;
+/// Time kept free before a deadline for the last checkpoint and the outbox.
+pub const DEADLINE_RESERVE: StdDuration = StdDuration::from_secs(2);
 
 /// Wall-clock time, injectable for tests.
 pub trait Clock: Send + Sync {
@@ -202,6 +204,9 @@ pub struct PollReport {
     pub events_queued: u64,
     /// Events the bus took.
     pub events_sent: u64,
+    /// The poll stopped before reading every settled folder because the deadline was near;
+    /// the next poll goes on from the checkpoint.
+    pub stopped_early: bool,
 }
 
 /// The running service.
@@ -217,6 +222,8 @@ pub struct Service<S, B> {
     factory: Box<dyn StoreFactory<S>>,
     /// Retries of retryable PutEvents failures within a pass, and the first backoff.
     pub retries: (u32, StdDuration),
+    deadline: Option<std::time::Instant>,
+    slowest_folder: StdDuration,
 }
 
 /// Splits an object URI (`s3://bucket/dir/file` or a path) into its folder and file name.
@@ -302,7 +309,28 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
             health,
             factory,
             retries: (3, StdDuration::from_millis(200)),
+            deadline: None,
+            slowest_folder: StdDuration::ZERO,
         })
+    }
+
+    /// From now on, polls start another folder only while twice the slowest folder so far plus
+    /// [`DEADLINE_RESERVE`] fits before `deadline`, and say when they stopped early (the Lambda
+    /// handler sets the invocation's deadline). `None` lifts it.
+    pub fn set_deadline(&mut self, deadline: Option<std::time::Instant>) {
+        self.deadline = deadline;
+    }
+
+    fn time_for_a_folder(&self) -> bool {
+        self.deadline.is_none_or(|d| std::time::Instant::now() + self.slowest_folder * 2 + DEADLINE_RESERVE < d)
+    }
+
+    /// Forgets every stream's in-memory state, so the next poll starts from the checkpoints
+    /// (a Lambda instance may have been idle while another one went on).
+    pub fn reload_from_checkpoints(&mut self) {
+        for m in &mut self.monitors {
+            m.streams.clear();
+        }
     }
 
     /// Returns the shared health (for `/healthz`).
@@ -433,6 +461,10 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         // Folders whose hour ended `settle` ago are complete; windows ending there can close.
         let settled_end = (now - settle).floor(Duration::from_hours(1));
         let mut report = PollReport::default();
+        if !self.time_for_a_folder() {
+            report.stopped_early = true;
+            return Ok(report);
+        }
         let Some(mut rt) = self.monitors[i].streams.remove(id) else { return Ok(report) };
         let result = self.poll_stream_inner(i, &mut rt, settled_end, &mut report).await;
         self.monitors[i].streams.insert(id.clone(), rt);
@@ -486,6 +518,11 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
             .filter(|h| rt.cursor.next_hour.is_none_or(|n| *h >= n) && *h + Duration::from_hours(1) <= settled_end)
             .collect();
         for hour in due {
+            if !self.time_for_a_folder() {
+                report.stopped_early = true;
+                break;
+            }
+            let started = std::time::Instant::now();
             let keys: Vec<String> = folders[&hour].iter().map(|(k, _)| k.clone()).collect();
             let closed = rt.engine.advance_to_folder(Some(hour));
             self.handle_closed(i, rt, closed, report).await?;
@@ -500,13 +537,17 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
             report.folders += 1;
             report.objects += keys.len() as u64;
             self.checkpoint(i, rt).await?;
+            self.slowest_folder = self.slowest_folder.max(started.elapsed());
         }
-        // Time has passed beyond the data: windows up to the settled horizon are complete.
-        if rt.cursor.next_hour.is_none_or(|n| n < settled_end) {
-            rt.cursor.next_hour = Some(settled_end);
+        // Time has passed beyond the data: windows up to the settled horizon are complete
+        // (unless folders before it are still unread).
+        if !report.stopped_early {
+            if rt.cursor.next_hour.is_none_or(|n| n < settled_end) {
+                rt.cursor.next_hour = Some(settled_end);
+            }
+            let closed = rt.engine.close_through(settled_end);
+            self.handle_closed(i, rt, closed, report).await?;
         }
-        let closed = rt.engine.close_through(settled_end);
-        self.handle_closed(i, rt, closed, report).await?;
         if let Some(t) = rt.engine.closed_through() {
             let lag = (self.clock.now().millis() - t.millis()) as f64 / 1000.0;
             metrics::gauge!(telemetry::POLL_LAG, "stream" => stream_label.clone()).set(lag);
@@ -674,6 +715,11 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
             }
         }
         Ok(())
+    }
+
+    /// Returns the number of configured monitors.
+    pub fn monitor_count(&self) -> usize {
+        self.monitors.len()
     }
 
     /// Returns the events waiting in every outbox.

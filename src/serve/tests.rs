@@ -439,3 +439,37 @@ fn oversized_events_are_trimmed_to_fit() {
     assert!(e.detail.contains("\"decision\":\"step\""));
     assert!(e.detail.contains("\"seriesOmitted\":true"), "a trimmed event says so");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_lambda_pass_stops_for_its_deadline_and_the_next_goes_on() {
+    use std::time::Instant;
+    let spec = small_example();
+    let cfg = config(&spec, "5m");
+    let clock = ManualClock::new(spec.start + hours(200));
+    // The reference: one poll without a deadline.
+    let reference = World::default();
+    reference.load(&spec).await;
+    let bus = MemoryBus::default();
+    service(&reference, &cfg, &clock, &bus).await.poll(true).await;
+    let want = outputs(&reference, &bus);
+
+    let world = World::default();
+    world.load(&spec).await;
+    let bus = MemoryBus::default();
+    let mut s = service(&world, &cfg, &clock, &bus).await;
+    // Less time than the reserve: no folder is started, nothing is skipped.
+    let soon = Instant::now() + DEADLINE_RESERVE / 2;
+    let summary = crate::lambda::invoke(&mut s, soon).await.unwrap();
+    assert!(summary.stopped_early);
+    assert_eq!(summary.streams.iter().map(|r| r.folders).sum::<u64>(), 0);
+    // The next invocation (from the checkpoints, as a fresh instance would) does the rest.
+    let summary = crate::lambda::invoke(&mut s, Instant::now() + StdDuration::from_secs(600)).await.unwrap();
+    assert!(!summary.stopped_early);
+    assert_eq!((summary.streams[0].folders, summary.streams[0].events_sent, summary.outbox), (96, 3, 0));
+    let got = outputs(&world, &bus);
+    assert!(got.0 == want.0, "reports differ");
+    assert_eq!(got.1, want.1);
+    let json = serde_json::to_value(&summary).unwrap();
+    assert_eq!(json["streams"][0]["stream"], "loan-scoring-prod/AllTraffic");
+    assert_eq!(json["stoppedEarly"], false);
+}

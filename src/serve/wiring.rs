@@ -1,12 +1,14 @@
 //! Wires the service to AWS: clients, stores, discovery, the event bus, Prometheus, the HTTP
-//! endpoints and the signals. `main` calls [`serve`].
+//! endpoints and the signals. `main` calls [`serve`]; the Lambda handler [`aws_service`].
 
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use metrics_exporter_prometheus::PrometheusBuilder;
 
-use super::{http, run, ServeError, Service, SystemClock};
+use aws_config::SdkConfig;
+
+use super::{http, run, Clock, ServeError, Service, SystemClock};
 use crate::config::Config;
 use crate::discovery::SageMakerDiscovery;
 use crate::publish::eventbridge::EventBridgeBus;
@@ -22,12 +24,16 @@ pub fn account_of_bus(bus: &str) -> Option<String> {
     }
 }
 
-/// Runs `driftwatch serve` until SIGTERM or SIGINT, then flushes within `shutdown_timeout`.
-pub async fn serve(config: Config, shutdown_timeout: StdDuration) -> Result<(), ServeError> {
-    let sdk = crate::aws::sdk_config().await;
-    let s3 = crate::aws::s3(&sdk);
-    let discovery = SageMakerDiscovery::new(crate::aws::sagemaker(&sdk));
-    let bus = config.events.bus.as_ref().map(|b| EventBridgeBus::new(crate::aws::eventbridge(&sdk), b.clone()));
+/// The service wired to AWS (S3 stores, SageMaker discovery, the EventBridge bus), loaded and
+/// ready for its first poll; shared by `serve` and the Lambda handler.
+pub async fn aws_service(
+    config: &Config,
+    sdk: &SdkConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<Service<AnyStore, EventBridgeBus>, ServeError> {
+    let s3 = crate::aws::s3(sdk);
+    let discovery = SageMakerDiscovery::new(crate::aws::sagemaker(sdk));
+    let bus = config.events.bus.as_ref().map(|b| EventBridgeBus::new(crate::aws::eventbridge(sdk), b.clone()));
     let account = config
         .events
         .account
@@ -49,13 +55,18 @@ pub async fn serve(config: Config, shutdown_timeout: StdDuration) -> Result<(), 
         partition: "aws".into(),
     };
     let factory = Box::new(move |loc: &Location| -> Result<AnyStore, StoreError> { AnyStore::open(loc, Some(&s3)) });
+    Service::start(config, &discovery, factory, bus, clock, settings).await
+}
+
+/// Runs `driftwatch serve` until SIGTERM or SIGINT, then flushes within `shutdown_timeout`.
+pub async fn serve(config: Config, shutdown_timeout: StdDuration) -> Result<(), ServeError> {
+    let sdk = crate::aws::sdk_config().await;
     let clock = Arc::new(SystemClock);
     let prometheus = PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| ServeError::Config(format!("metrics recorder: {e}")))?;
     crate::telemetry::describe();
-
-    let service = Service::start(&config, &discovery, factory, bus, clock.clone(), settings).await?;
+    let service = aws_service(&config, &sdk, clock.clone()).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = http::router(service.health(), clock, config.server.unhealthy_after, prometheus);
     let mut http_rx = stop_rx.clone();

@@ -1,0 +1,214 @@
+//! driftwatch as a Lambda function (`provided.al2023`): the same binary, started by the Lambda
+//! runtime (`AWS_LAMBDA_RUNTIME_API` set, no arguments), handles each invocation, usually a
+//! scheduled EventBridge event whose payload it ignores, with one pass of [`invoke`] over every
+//! configured monitor.
+//!
+//! A pass reads what settled since the checkpoint, closes due windows, writes reports, publishes
+//! and checkpoints, exactly as one poll of `serve`. It starts another hour folder only while
+//! there is time for it before the invocation's deadline, so it always ends with a checkpoint;
+//! the next invocation goes on from there. Each pass starts from the checkpoints in the state
+//! store rather than from memory, because another instance may have run in between. Run at most
+//! one invocation at a time (reserved concurrency 1): two writers to one checkpoint would
+//! double-count.
+//!
+//! Configuration: `DRIFTWATCH_CONFIG_TEXT` (the TOML itself) or `DRIFTWATCH_CONFIG` (a path in
+//! the package or an `s3://` URI), plus the usual `DRIFTWATCH_<SECTION>_<KEY>` overrides.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::capture::layout::StreamId;
+use crate::publish::bus::EventBus;
+use crate::serve::{PollReport, Service};
+use crate::store::ObjectStore;
+
+/// The function's response: what one invocation did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvocationSummary {
+    /// Per stream (`endpoint/variant`).
+    pub streams: Vec<StreamSummary>,
+    /// Some settled folders were left for the next invocation (the deadline was near).
+    pub stopped_early: bool,
+    /// Events waiting in outboxes after the pass.
+    pub outbox: usize,
+    /// Monitors whose pass failed (listed in the logs; the invocation then fails).
+    pub failed_monitors: usize,
+}
+
+/// One stream's part of an invocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamSummary {
+    /// `endpoint/variant`.
+    pub stream: String,
+    /// Hour folders read.
+    pub folders: u64,
+    /// Capture objects read.
+    pub objects: u64,
+    /// Windows closed.
+    pub windows: u64,
+    /// Events decided.
+    pub events_queued: u64,
+    /// Events the bus took.
+    pub events_sent: u64,
+}
+
+/// Why an invocation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InvocationError {
+    /// Some monitors could not be polled; the others were, and everything is checkpointed.
+    #[error("{failed} of {monitors} monitors failed (see the logs); the rest is checkpointed")]
+    Monitors {
+        /// Failed monitors.
+        failed: usize,
+        /// All monitors.
+        monitors: usize,
+    },
+}
+
+/// One pass over every monitor, stopping in time for `deadline`.
+pub async fn invoke<S: ObjectStore + 'static, B: EventBus>(
+    service: &mut Service<S, B>,
+    deadline: Instant,
+) -> Result<InvocationSummary, InvocationError> {
+    service.reload_from_checkpoints();
+    service.set_deadline(Some(deadline));
+    let (reports, failed) = service.poll(true).await;
+    service.set_deadline(None);
+    let summary = summarize(&reports, failed, service.outbox_len());
+    tracing::info!(
+        streams = summary.streams.len(),
+        stopped_early = summary.stopped_early,
+        outbox = summary.outbox,
+        failed,
+        "invocation done"
+    );
+    if failed > 0 {
+        return Err(InvocationError::Monitors { failed, monitors: service.monitor_count() });
+    }
+    Ok(summary)
+}
+
+fn summarize(reports: &BTreeMap<StreamId, PollReport>, failed: usize, outbox: usize) -> InvocationSummary {
+    InvocationSummary {
+        streams: reports
+            .iter()
+            .map(|(id, r)| StreamSummary {
+                stream: id.to_string(),
+                folders: r.folders,
+                objects: r.objects,
+                windows: r.windows,
+                events_queued: r.events_queued,
+                events_sent: r.events_sent,
+            })
+            .collect(),
+        stopped_early: reports.values().any(|r| r.stopped_early),
+        outbox,
+        failed_monitors: failed,
+    }
+}
+
+#[cfg(feature = "aws")]
+pub use self::runtime::run;
+
+#[cfg(feature = "aws")]
+impl From<InvocationError> for lambda_runtime::Diagnostic {
+    fn from(e: InvocationError) -> Self {
+        lambda_runtime::Diagnostic { error_type: "MonitorsFailed".into(), error_message: e.to_string() }
+    }
+}
+
+#[cfg(feature = "aws")]
+mod runtime {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant, SystemTime};
+
+    use lambda_runtime::{service_fn, LambdaEvent};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use crate::config::Config;
+    use crate::serve::wiring::aws_service;
+    use crate::serve::{ServeError, SystemClock};
+    use crate::store::{AnyStore, Location, ObjectStore};
+
+    /// The environment variable holding the TOML configuration itself.
+    pub const CONFIG_TEXT: &str = "DRIFTWATCH_CONFIG_TEXT";
+    /// The environment variable naming the configuration (a path or an `s3://` URI).
+    pub const CONFIG_AT: &str = "DRIFTWATCH_CONFIG";
+
+    /// Runs the Lambda runtime loop: loads the configuration and the baselines once (an error
+    /// there is reported to the Runtime API as an init error), then serves invocations.
+    pub async fn run() -> Result<(), lambda_runtime::Error> {
+        let sdk = crate::aws::sdk_config().await;
+        let service = match load_config(&sdk).await {
+            Ok(config) => aws_service(&config, &sdk, Arc::new(SystemClock)).await,
+            Err(e) => Err(e),
+        };
+        let service = match service {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "init failed");
+                report_init_error(&e.to_string()).await;
+                return Err(e.into());
+            }
+        };
+        let service = Arc::new(tokio::sync::Mutex::new(service));
+        lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+            let service = service.clone();
+            async move {
+                let left = event.context.deadline().duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
+                let mut s = service.lock().await;
+                super::invoke(&mut s, Instant::now() + left).await
+            }
+        }))
+        .await
+    }
+
+    async fn load_config(sdk: &aws_config::SdkConfig) -> Result<Config, ServeError> {
+        let err = |e: crate::config::ConfigError| ServeError::Config(e.to_string());
+        if let Ok(text) = std::env::var(CONFIG_TEXT) {
+            return Config::from_toml(&text, CONFIG_TEXT, std::env::vars()).map_err(err);
+        }
+        let Ok(at) = std::env::var(CONFIG_AT) else {
+            return Err(ServeError::Config(format!(
+                "no configuration: set {CONFIG_TEXT} (the TOML) or {CONFIG_AT} (a path or an s3:// URI)"
+            )));
+        };
+        if !at.starts_with("s3://") {
+            return Config::load(std::path::Path::new(&at)).map_err(err);
+        }
+        let (dir, file) = at.rsplit_once('/').unwrap_or((&at, ""));
+        let store = AnyStore::open(&Location::parse(dir), Some(&crate::aws::s3(sdk)))?;
+        let bytes =
+            store.get(file).await?.ok_or_else(|| ServeError::Config(format!("{CONFIG_AT}: {at}: not found")))?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| ServeError::Config(format!("{CONFIG_AT}: {at}: not UTF-8 text")))?;
+        Config::from_toml(&text, &at, std::env::vars()).map_err(err)
+    }
+
+    /// Tells the Runtime API that initialization failed (`POST /runtime/init/error`), so the
+    /// error shows in the invocation's result and logs.
+    async fn report_init_error(message: &str) {
+        let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else { return };
+        let body = serde_json::json!({"errorType": "Runtime.InitError", "errorMessage": message}).to_string();
+        let request = format!(
+            "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\nLambda-Runtime-Function-Error-Type: Runtime.InitError\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let sent = async {
+            let mut stream = tokio::net::TcpStream::connect(&api).await?;
+            stream.write_all(request.as_bytes()).await?;
+            let mut answer = Vec::new();
+            stream.read_to_end(&mut answer).await?;
+            Ok::<_, std::io::Error>(answer)
+        };
+        match tokio::time::timeout(Duration::from_secs(5), sent).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not report the init error"),
+            Err(_) => tracing::warn!("reporting the init error timed out"),
+        }
+    }
+}
