@@ -129,21 +129,15 @@ mod runtime {
     use lambda_runtime::{service_fn, LambdaEvent};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    use crate::config::Config;
-    use crate::serve::wiring::aws_service;
-    use crate::serve::{ServeError, SystemClock};
-    use crate::store::{AnyStore, Location, ObjectStore};
-
-    /// The environment variable holding the TOML configuration itself.
-    pub const CONFIG_TEXT: &str = "DRIFTWATCH_CONFIG_TEXT";
-    /// The environment variable naming the configuration (a path or an `s3://` URI).
-    pub const CONFIG_AT: &str = "DRIFTWATCH_CONFIG";
+    use crate::serve::wiring::{aws_service, load_config, CONFIG_AT};
+    use crate::serve::SystemClock;
 
     /// Runs the Lambda runtime loop: loads the configuration and the baselines once (an error
     /// there is reported to the Runtime API as an init error), then serves invocations.
     pub async fn run() -> Result<(), lambda_runtime::Error> {
         let sdk = crate::aws::sdk_config().await;
-        let service = match load_config(&sdk).await {
+        let at = std::env::var(CONFIG_AT).ok();
+        let service = match load_config(at.as_deref(), &sdk).await {
             Ok(config) => aws_service(&config, &sdk, Arc::new(SystemClock)).await,
             Err(e) => Err(e),
         };
@@ -165,28 +159,6 @@ mod runtime {
             }
         }))
         .await
-    }
-
-    async fn load_config(sdk: &aws_config::SdkConfig) -> Result<Config, ServeError> {
-        let err = |e: crate::config::ConfigError| ServeError::Config(e.to_string());
-        if let Ok(text) = std::env::var(CONFIG_TEXT) {
-            return Config::from_toml(&text, CONFIG_TEXT, std::env::vars()).map_err(err);
-        }
-        let Ok(at) = std::env::var(CONFIG_AT) else {
-            return Err(ServeError::Config(format!(
-                "no configuration: set {CONFIG_TEXT} (the TOML) or {CONFIG_AT} (a path or an s3:// URI)"
-            )));
-        };
-        if !at.starts_with("s3://") {
-            return Config::load(std::path::Path::new(&at)).map_err(err);
-        }
-        let (dir, file) = at.rsplit_once('/').unwrap_or((&at, ""));
-        let store = AnyStore::open(&Location::parse(dir), Some(&crate::aws::s3(sdk)))?;
-        let bytes =
-            store.get(file).await?.ok_or_else(|| ServeError::Config(format!("{CONFIG_AT}: {at}: not found")))?;
-        let text =
-            String::from_utf8(bytes).map_err(|_| ServeError::Config(format!("{CONFIG_AT}: {at}: not UTF-8 text")))?;
-        Config::from_toml(&text, &at, std::env::vars()).map_err(err)
     }
 
     /// Tells the Runtime API that initialization failed (`POST /runtime/init/error`), so the

@@ -62,12 +62,24 @@ enum Command {
     /// write reports and checkpoints; serve /healthz and /metrics. Stops cleanly on SIGTERM.
     #[cfg(feature = "aws")]
     Serve {
-        /// Configuration file (see examples/config/serve.toml).
+        /// Configuration: a file or an s3:// URI (see examples/config/serve.toml); without it,
+        /// the TOML in DRIFTWATCH_CONFIG_TEXT.
         #[arg(long, env = "DRIFTWATCH_CONFIG")]
-        config: PathBuf,
+        config: Option<String>,
         /// How long shutdown may take to write checkpoints and send the outbox.
         #[arg(long, default_value = "20s", value_parser = parse_duration)]
         shutdown_timeout: Duration,
+    },
+    /// Exit 0 when the service's /healthz answers 200, 1 otherwise (container health checks in
+    /// an image without a shell).
+    #[cfg(feature = "aws")]
+    Healthcheck {
+        /// The health URL.
+        #[arg(long, default_value = "http://127.0.0.1:9090/healthz")]
+        url: String,
+        /// How long to wait for an answer.
+        #[arg(long, default_value = "3s", value_parser = parse_duration)]
+        timeout: Duration,
     },
 }
 
@@ -212,16 +224,23 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         #[cfg(feature = "aws")]
+        Command::Healthcheck { url, timeout } => {
+            let timeout = std::time::Duration::from_millis(timeout.millis().max(1) as u64);
+            match driftwatch::serve::http::probe(&url, timeout) {
+                Ok(200) => Ok(()),
+                Ok(code) => Err(Failure::Runtime(anyhow::anyhow!("{url}: status {code}"))),
+                Err(e) => Err(Failure::Runtime(anyhow::anyhow!(e))),
+            }
+        }
+        #[cfg(feature = "aws")]
         Command::Serve { config, shutdown_timeout } => {
-            let config =
-                Config::load(&config).map_err(|e| Failure::Usage(anyhow::Error::new(e).context("--config")))?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .context("starting the async runtime")
                 .map_err(Failure::Runtime)?;
             let timeout = std::time::Duration::from_millis(shutdown_timeout.millis().max(0) as u64);
-            runtime.block_on(driftwatch::serve::wiring::serve(config, timeout)).map_err(|e| match e {
+            runtime.block_on(driftwatch::serve::wiring::serve(config.as_deref(), timeout)).map_err(|e| match e {
                 driftwatch::serve::ServeError::Config(_)
                 | driftwatch::serve::ServeError::Discovery(_)
                 | driftwatch::serve::ServeError::Baseline { .. } => Failure::Usage(e.into()),

@@ -591,11 +591,12 @@ struct Agent {
     log: PathBuf,
 }
 
-fn start_agent(endpoint: &str, config: &Path, log: &Path) -> Agent {
+fn start_agent(endpoint: &str, config: &Path, log: &Path, cwd: &Path) -> Agent {
     let file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_driftwatch"))
         .args(["serve", "--config"])
         .arg(config)
+        .current_dir(cwd)
         .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -702,7 +703,11 @@ poll_interval = "1s"
     let stream = StreamId::new(&ep, "AllTraffic");
     let done_hour = driftwatch::time::Timestamp::from_civil(2026, 3, 6, 0, 0, 0).unwrap();
     let started = Instant::now();
-    let mut agent = start_agent(&endpoint, &config, &log);
+    // An empty working folder that must stay empty: with state and reports in S3 the service
+    // writes no local file, so a read-only root file system is fine.
+    let cwd = tmp.path().join("cwd");
+    std::fs::create_dir(&cwd).unwrap();
+    let mut agent = start_agent(&endpoint, &config, &log, &cwd);
     let mut kills = 0;
     let mut resumed_at = Vec::new();
     for pause_ms in [500u64, 900, 400, 700, 600, 800] {
@@ -713,7 +718,7 @@ poll_interval = "1s"
         let mut cps = CheckpointStore::new(S3Store::new(aws.s3.clone(), &bucket, "driftwatch/state/"));
         let at = cps.load(&stream).await.unwrap().and_then(|c| c.cursor.next_hour);
         resumed_at.push(at.map(|t| t.to_string()).unwrap_or_else(|| "start".into()));
-        agent = start_agent(&endpoint, &config, &log);
+        agent = start_agent(&endpoint, &config, &log, &cwd);
     }
     let finished = loop {
         assert!(started.elapsed() < Duration::from_secs(240), "serve did not finish; log tail:\n{}", agent.log_tail());
@@ -746,6 +751,13 @@ poll_interval = "1s"
         healthz.unwrap_or_else(|| panic!("no healthy /healthz on {port}; log tail:\n{}", agent.log_tail()));
     assert_eq!(status, 200, "{body}");
     assert!(!body.contains("income") && !body.contains("loan_amount"), "{body}");
+    // The container's health check command (the image has no shell or curl).
+    let check = |url: String| {
+        Command::new(env!("CARGO_BIN_EXE_driftwatch")).args(["healthcheck", "--url", &url]).output().unwrap()
+    };
+    assert!(check(format!("http://127.0.0.1:{port}/healthz")).status.success());
+    let refused = check(format!("http://127.0.0.1:{}/healthz", free_port()));
+    assert_eq!(refused.status.code(), Some(1), "{}", String::from_utf8_lossy(&refused.stderr));
     let (status, metrics) = http_get(port, "/metrics").unwrap();
     assert_eq!(status, 200);
     assert!(metrics.contains("driftwatch_"), "{metrics}");
@@ -755,6 +767,7 @@ poll_interval = "1s"
     assert!(ok.success());
     let status = agent.child.wait().unwrap();
     assert!(status.success(), "exit {status}; log tail:\n{}", agent.log_tail());
+    assert_eq!(std::fs::read_dir(&cwd).unwrap().count(), 0, "serve wrote to its working folder");
 
     // The same data through replay.
     let (out, want) = replay(tmp.path(), &ep, &files);
@@ -922,9 +935,26 @@ impl FakeRuntime {
     }
 }
 
+/// The function under test: the binary cargo built, or the packaged `bootstrap` named by
+/// `LAMBDA_TEST_BOOTSTRAP` (a command line, e.g. `qemu-aarch64-static -L
+/// /usr/aarch64-linux-gnu /tmp/pkg/bootstrap` for the arm64 zip; ./scripts/test sets it after
+/// `cargo lambda build`).
+fn lambda_command() -> Command {
+    match std::env::var("LAMBDA_TEST_BOOTSTRAP") {
+        Ok(line) if !line.trim().is_empty() => {
+            eprintln!("lambda: running the packaged function: {line}");
+            let mut words = line.split_whitespace();
+            let mut cmd = Command::new(words.next().unwrap());
+            cmd.args(words);
+            cmd
+        }
+        _ => Command::new(env!("CARGO_BIN_EXE_driftwatch")),
+    }
+}
+
 fn start_lambda(endpoint: &str, api: &str, config_uri: &str, log: &Path) -> Child {
     let file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_driftwatch"))
+    lambda_command()
         .env("AWS_LAMBDA_RUNTIME_API", api)
         .env("AWS_LAMBDA_FUNCTION_NAME", "driftwatch")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")

@@ -62,3 +62,25 @@ pub async fn serve(
     tracing::info!(%addr, "serving /healthz and /metrics");
     axum::serve(listener, app).with_graceful_shutdown(stop).await
 }
+
+/// Asks a `/healthz` URL (`http://host:port/path`) for its status code, within `timeout`: the
+/// `driftwatch healthcheck` command, for container health checks in an image with no shell or
+/// curl.
+pub fn probe(url: &str, timeout: std::time::Duration) -> Result<u16, String> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").ok_or_else(|| format!("{url}: only http:// URLs are probed"))?;
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(host)
+        .map_err(|e| format!("{url}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{url}: no address"))?;
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{url}: {e}"))?;
+    stream.set_read_timeout(Some(timeout)).map_err(|e| format!("{url}: {e}"))?;
+    stream.set_write_timeout(Some(timeout)).map_err(|e| format!("{url}: {e}"))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+        .map_err(|e| format!("{url}: {e}"))?;
+    let mut head = [0u8; 64];
+    let n = stream.read(&mut head).map_err(|e| format!("{url}: {e}"))?;
+    let text = String::from_utf8_lossy(&head[..n]);
+    text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| format!("{url}: not an HTTP answer"))
+}

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::discovery::SageMakerDiscovery;
 use crate::publish::eventbridge::EventBridgeBus;
 use crate::publish::events::EventSettings;
-use crate::store::{AnyStore, Location, StoreError};
+use crate::store::{AnyStore, Location, ObjectStore, StoreError};
 
 /// Returns the account id in an event bus ARN (`arn:aws:events:region:account:event-bus/name`).
 pub fn account_of_bus(bus: &str) -> Option<String> {
@@ -22,6 +22,34 @@ pub fn account_of_bus(bus: &str) -> Option<String> {
         ["arn", _, "events", _, account, _] if account.len() == 12 => Some((*account).to_owned()),
         _ => None,
     }
+}
+
+/// The environment variable naming the configuration (a path or an `s3://` URI).
+pub const CONFIG_AT: &str = "DRIFTWATCH_CONFIG";
+/// The environment variable holding the TOML configuration itself (containers without a
+/// config file, Lambda).
+pub const CONFIG_TEXT: &str = "DRIFTWATCH_CONFIG_TEXT";
+
+/// Loads the configuration from `at` (a path or an `s3://` URI) or, without it, from
+/// [`CONFIG_TEXT`]; `DRIFTWATCH_<SECTION>_<KEY>` overrides apply either way.
+pub async fn load_config(at: Option<&str>, sdk: &SdkConfig) -> Result<Config, ServeError> {
+    let err = |e: crate::config::ConfigError| ServeError::Config(e.to_string());
+    let Some(at) = at else {
+        return match std::env::var(CONFIG_TEXT) {
+            Ok(text) => Config::from_toml(&text, CONFIG_TEXT, std::env::vars()).map_err(err),
+            Err(_) => Err(ServeError::Config(format!(
+                "no configuration: pass --config (a path or an s3:// URI), or set {CONFIG_AT} or {CONFIG_TEXT} (the TOML)"
+            ))),
+        };
+    };
+    if !at.starts_with("s3://") {
+        return Config::load(std::path::Path::new(at)).map_err(err);
+    }
+    let (dir, file) = at.rsplit_once('/').unwrap_or((at, ""));
+    let store = AnyStore::open(&Location::parse(dir), Some(&crate::aws::s3(sdk)))?;
+    let bytes = store.get(file).await?.ok_or_else(|| ServeError::Config(format!("{at}: not found")))?;
+    let text = String::from_utf8(bytes).map_err(|_| ServeError::Config(format!("{at}: not UTF-8 text")))?;
+    Config::from_toml(&text, at, std::env::vars()).map_err(err)
 }
 
 /// The service wired to AWS (S3 stores, SageMaker discovery, the EventBridge bus), loaded and
@@ -58,9 +86,11 @@ pub async fn aws_service(
     Service::start(config, &discovery, factory, bus, clock, settings).await
 }
 
-/// Runs `driftwatch serve` until SIGTERM or SIGINT, then flushes within `shutdown_timeout`.
-pub async fn serve(config: Config, shutdown_timeout: StdDuration) -> Result<(), ServeError> {
+/// Runs `driftwatch serve` until SIGTERM or SIGINT, then flushes within `shutdown_timeout`;
+/// the configuration comes from `config_at` or the environment ([`load_config`]).
+pub async fn serve(config_at: Option<&str>, shutdown_timeout: StdDuration) -> Result<(), ServeError> {
     let sdk = crate::aws::sdk_config().await;
+    let config = load_config(config_at, &sdk).await?;
     let clock = Arc::new(SystemClock);
     let prometheus = PrometheusBuilder::new()
         .install_recorder()

@@ -1,0 +1,130 @@
+"""Checks the rules in deploy/rules.yaml against the events driftwatch produces.
+
+The events are the bundled example's (tests/snapshots/cli__example_events.snap, which
+tests/cli.rs compares with a real replay on every run): a sudden shift, its resolution, and a
+gradual drift. Each rule's pattern goes on its own bus in the moto server at MOTO_ENDPOINT, with
+an SQS queue as its target; every event is put on every bus, and each rule must receive exactly
+the detail-types it is meant for. The retraining target's pipeline parameters must have names
+EventBridge accepts and paths that exist in the gradual event.
+
+    MOTO_ENDPOINT=http://127.0.0.1:PORT python tests/check_rules.py
+"""
+
+import json
+import os
+import re
+import sys
+import uuid
+from pathlib import Path
+
+import boto3
+from cfnlint.decode import cfn_yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SUDDEN, GRADUAL, RESOLVED = "Sudden Data Shift Detected", "Gradual Data Drift Detected", "Data Drift Resolved"
+# What each rule is for.
+EXPECTED = {
+    "GradualDriftRule": {GRADUAL},
+    "SuddenShiftRule": {SUDDEN},
+    "AuditRule": {SUDDEN, GRADUAL, RESOLVED},
+}
+
+
+def resolve(node, params):
+    """Replaces {"Ref": parameter} by the parameter's default."""
+    if isinstance(node, dict):
+        if set(node) == {"Ref"} and node["Ref"] in params:
+            return params[node["Ref"]]
+        return {k: resolve(v, params) for k, v in node.items()}
+    if isinstance(node, list):
+        return [resolve(v, params) for v in node]
+    return node
+
+
+def json_path(event, path):
+    node = event
+    for part in path.removeprefix("$.").split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def main():
+    endpoint = os.environ.get("MOTO_ENDPOINT")
+    if not endpoint:
+        sys.exit("MOTO_ENDPOINT is not set (./scripts/test starts moto and sets it)")
+    template = cfn_yaml.load(str(ROOT / "deploy/rules.yaml"))
+    params = {name: p.get("Default") for name, p in template["Parameters"].items()}
+    rules = {
+        name: r["Properties"]
+        for name, r in template["Resources"].items()
+        if r["Type"] == "AWS::Events::Rule" and "EventPattern" in r["Properties"]
+    }
+    snapshot = (ROOT / "tests/snapshots/cli__example_events.snap").read_text()
+    events = json.loads(snapshot.split("---", 2)[2])
+    kinds = sorted({e["detail-type"] for e in events})
+    assert kinds == sorted({SUDDEN, GRADUAL, RESOLVED}), kinds
+    # driftwatch's events under another source must match nothing.
+    stranger = dict(events[0], source="not-driftwatch")
+
+    session = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    eb, sqs = boto3.client("events", **session), boto3.client("sqs", **session)
+    failures = []
+    assert set(rules) == set(EXPECTED), f"rules in the template: {sorted(rules)}"
+    for name, rule in rules.items():
+        pattern = resolve(rule["EventPattern"], params)
+        suffix = uuid.uuid4().hex[:8]
+        bus = f"check-{name}-{suffix}"
+        eb.create_event_bus(Name=bus)
+        queue = sqs.create_queue(QueueName=f"check-{name}-{suffix}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        eb.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern))
+        eb.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+        for e in events + [stranger]:
+            out = eb.put_events(
+                Entries=[
+                    {
+                        "Source": e["source"],
+                        "DetailType": e["detail-type"],
+                        "Detail": json.dumps(e["detail"]),
+                        "Resources": e["resources"],
+                        "EventBusName": bus,
+                    }
+                ]
+            )
+            assert out["FailedEntryCount"] == 0, out
+        got = []
+        while True:
+            msgs = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+            if not msgs:
+                break
+            for m in msgs:
+                got.append(json.loads(m["Body"]))
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+        received = sorted(g["detail-type"] for g in got)
+        want = sorted(e["detail-type"] for e in events if e["detail-type"] in EXPECTED[name])
+        status = "ok" if received == want else "WRONG"
+        print(f"{status}: {name} {json.dumps(pattern)} received {received}")
+        if received != want:
+            failures.append(f"{name}: received {received}, expected {want}")
+        if any(g["source"] != events[0]["source"] for g in got):
+            failures.append(f"{name}: matched an event from another source")
+
+    # The retraining pipeline's parameters.
+    gradual = next(e for e in events if e["detail-type"] == GRADUAL)
+    for target in rules["GradualDriftRule"]["Targets"]:
+        for p in target.get("SageMakerPipelineParameters", {}).get("PipelineParameterList", []):
+            if not re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*", p["Name"]):
+                failures.append(f"pipeline parameter name {p['Name']!r} is not accepted by EventBridge")
+            value = p["Value"]
+            if value.startswith("$.") and not isinstance(json_path(gradual, value), str):
+                failures.append(f"pipeline parameter {p['Name']}: {value} is not a string in the gradual event")
+            else:
+                print(f"ok: pipeline parameter {p['Name']} = {value} -> {json_path(gradual, value)!r}")
+    if failures:
+        sys.exit("rules check failed:\n  " + "\n  ".join(failures))
+
+
+if __name__ == "__main__":
+    main()

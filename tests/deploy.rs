@@ -1,0 +1,82 @@
+//! The deploy files against the binary: the container's entry point and command, the ECS
+//! command with its inline configuration, and the EKS ConfigMap's configuration. (The linters
+//! run in ./scripts/test; the event rules are checked against moto by tests/check_rules.py.)
+#![cfg(feature = "aws")]
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+use driftwatch::config::Config;
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
+}
+
+/// The JSON array after `instruction` in the Dockerfile (exec form).
+fn exec_form(dockerfile: &str, instruction: &str) -> Vec<String> {
+    let line = dockerfile.lines().rev().find(|l| l.starts_with(&format!("{instruction} ["))).unwrap();
+    serde_json::from_str(&line[instruction.len()..]).unwrap()
+}
+
+#[test]
+fn the_container_runs_serve_with_its_config_file() {
+    let dockerfile = read("deploy/Dockerfile");
+    let entrypoint = exec_form(&dockerfile, "ENTRYPOINT");
+    assert_eq!(entrypoint, ["/usr/local/bin/driftwatch"]);
+    assert!(dockerfile.contains("COPY --from=build /driftwatch /usr/local/bin/driftwatch"));
+    assert!(dockerfile.lines().any(|l| l == "USER 65532:65532"), "a numeric non-root user");
+    let cmd = exec_form(&dockerfile, "CMD");
+    // The binary accepts the command; without the mounted file it says which file is missing.
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_driftwatch")).args(&cmd).env_remove("DRIFTWATCH_CONFIG").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("/etc/driftwatch/driftwatch.toml"), "{stderr}");
+}
+
+#[test]
+fn the_ecs_command_reads_its_config_from_the_environment() {
+    let template = read("deploy/ecs/driftwatch.yaml");
+    let line = template.lines().find(|l| l.trim_start().starts_with("Command: [serve")).unwrap();
+    let inner = line.trim().trim_start_matches("Command: [").trim_end_matches(']');
+    let args: Vec<&str> = inner.split(", ").collect();
+    assert_eq!(args, ["serve", "--shutdown-timeout", "20s"]);
+    assert!(template.contains("- Name: DRIFTWATCH_CONFIG_TEXT"));
+    let out = Command::new(env!("CARGO_BIN_EXE_driftwatch"))
+        .args(&args)
+        .env_remove("DRIFTWATCH_CONFIG")
+        .env("DRIFTWATCH_CONFIG_TEXT", "[[monitor]]\nendpoint = \"a\"\nwindow = \"0s\"\n")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("DRIFTWATCH_CONFIG_TEXT") && stderr.contains("window"), "{stderr}");
+    // And with neither a file nor the text, it says what to set.
+    let out = Command::new(env!("CARGO_BIN_EXE_driftwatch"))
+        .args(&args)
+        .env_remove("DRIFTWATCH_CONFIG")
+        .env_remove("DRIFTWATCH_CONFIG_TEXT")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("DRIFTWATCH_CONFIG_TEXT"), "{stderr}");
+}
+
+#[test]
+fn the_eks_configmap_holds_a_valid_config() {
+    let manifest = read("deploy/eks/driftwatch.yaml");
+    let mut lines = manifest.lines().skip_while(|l| !l.trim_start().starts_with("driftwatch.toml: |"));
+    let header = lines.next().unwrap();
+    let indent = header.len() - header.trim_start().len() + 2;
+    let toml: String = lines
+        .take_while(|l| l.is_empty() || l.len() - l.trim_start().len() >= indent)
+        .map(|l| format!("{}\n", l.get(indent..).unwrap_or("")))
+        .collect();
+    let config = Config::from_toml(&toml, "deploy/eks/driftwatch.yaml", std::iter::empty()).unwrap();
+    assert_eq!(config.monitors.len(), 1);
+    assert_eq!(config.server.listen.port(), 9090, "the port the probes and the Service use");
+    assert!(manifest.contains("args: [serve, --config, /etc/driftwatch/driftwatch.toml"));
+    assert!(manifest.contains("mountPath: /etc/driftwatch"));
+}
