@@ -95,8 +95,15 @@ impl<S: ObjectStore> CheckpointStore<S> {
     }
 
     /// Loads a stream's checkpoint, if it has one.
+    ///
+    /// Whether there is one is decided by listing its key, not by a read that may fail: S3
+    /// answers a read of a missing key with 403, not 404, unless the caller may list the whole
+    /// bucket, and `deploy/iam.yaml` grants listing only below the state prefix.
     pub async fn load(&mut self, stream: &StreamId) -> Result<Option<StreamCheckpoint>, CheckpointError> {
         let k = key(stream);
+        if !self.store.list(&k, None).await?.iter().any(|o| o.key == k) {
+            return Ok(None);
+        }
         let Some(bytes) = self.store.get(&k).await? else { return Ok(None) };
         let cp: Checkpoint = serde_json::from_slice(&bytes)
             .map_err(|e| CheckpointError::Corrupt { uri: self.store.uri(&k), detail: e.to_string() })?;
