@@ -1,37 +1,61 @@
-//! Writes a synthetic Data Capture stream and its baseline, for benchmarks and experiments:
-//! `cargo run --release --example generate -- --out DIR [--hours 48] [--peak 3000]`.
-//! The stream is the loan-scoring example's features, stationary.
+//! Writes a synthetic Data Capture stream, its training data and its baseline, for benchmarks:
+//!
+//! ```text
+//! cargo run --release --example generate -- --out DIR [--mb 100] [--features 12] [--max-rows 4] [--peak 20000]
+//! ```
+//!
+//! The stream is stationary: `--features` mixed columns (`synth::bench_features`: numbers,
+//! skewed amounts, integers, ratios and categories), CSV requests of 1 to `--max-rows` rows with
+//! a model score in the response, `--peak` requests an hour at the daily peak, hour after hour
+//! until at least `--mb` megabytes of capture are written. `DIR/training.csv` is the training
+//! data (score first, then the features, with a header) and `DIR/baseline/` its Model Monitor
+//! baseline; `DIR/capture/` is the capture root.
 
 use std::path::PathBuf;
 
 use driftwatch::baseline::build::{build_csv, write_dir};
-use driftwatch::synth::{loan_features, StreamSpec};
-use driftwatch::time::Timestamp;
+use driftwatch::synth::{bench_features, StreamSpec};
+use driftwatch::time::{Duration, Timestamp};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let get = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let out = PathBuf::from(get("--out").ok_or_else(|| anyhow::anyhow!("--out DIR is required"))?);
-    let hours: u32 = get("--hours").map(|h| h.parse()).transpose()?.unwrap_or(48);
-    let peak: f64 = get("--peak").map(|h| h.parse()).transpose()?.unwrap_or(3000.0);
-    let spec = StreamSpec {
+    let mb: f64 = get("--mb").map(|v| v.parse()).transpose()?.unwrap_or(100.0);
+    let features: usize = get("--features").map(|v| v.parse()).transpose()?.unwrap_or(12);
+    let max_rows: u32 = get("--max-rows").map(|v| v.parse()).transpose()?.unwrap_or(4);
+    let peak: f64 = get("--peak").map(|v| v.parse()).transpose()?.unwrap_or(20_000.0);
+    anyhow::ensure!((1..=500).contains(&features), "--features {features}: between 1 and 500");
+    anyhow::ensure!(max_rows >= 1, "--max-rows {max_rows}: at least 1");
+    let start = Timestamp::from_civil(2026, 3, 1, 0, 0, 0).ok_or_else(|| anyhow::anyhow!("date"))?;
+    let spec = |hour: u32| StreamSpec {
         endpoint: "bench".into(),
         variant: "AllTraffic".into(),
-        start: Timestamp::from_civil(2026, 3, 1, 0, 0, 0).ok_or_else(|| anyhow::anyhow!("date"))?,
-        hours,
+        start: start + Duration::from_hours(i64::from(hour)),
+        hours: 1,
         peak_rate: peak,
-        max_rows: 3,
-        features: loan_features(),
+        max_rows,
+        features: bench_features(features),
         changes: vec![],
-        seed: 99,
+        seed: 99 + u64::from(hour),
     };
-    let bytes = spec.write_capture(&out.join("capture"))?;
-    let built = build_csv(spec.baseline_csv(20_000).as_bytes(), true, "training.csv")?;
+    let target = (mb * 1e6) as u64;
+    let capture = out.join("capture");
+    if capture.exists() {
+        std::fs::remove_dir_all(&capture)?;
+    }
+    let (mut bytes, mut hours) = (0u64, 0u32);
+    while bytes < target {
+        bytes += spec(hours).write_capture(&capture)?;
+        hours += 1;
+    }
+    let training = spec(0).baseline_csv(20_000);
+    std::fs::write(out.join("training.csv"), &training)?;
+    let built = build_csv(training.as_bytes(), true, "training.csv")?;
     write_dir(&built, &out.join("baseline"))?;
     println!(
-        "wrote {bytes} bytes of capture to {}/capture and a baseline to {}/baseline",
-        out.display(),
-        out.display()
+        "wrote {bytes} bytes of capture ({hours} hours, {features} features) to {}, training.csv and baseline/",
+        capture.display()
     );
     Ok(())
 }

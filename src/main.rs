@@ -57,6 +57,10 @@ enum Command {
         /// Configuration file ([classifier] and [events] apply to replay).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Threads that read and decode capture files (default: one per core). Windows,
+        /// reports and events are the same whatever the number.
+        #[arg(long, default_value_t = 0, hide_default_value = true)]
+        threads: usize,
     },
     /// Watch endpoints: read new Data Capture objects from S3, publish events to EventBridge,
     /// write reports and checkpoints; serve /healthz and /metrics. Stops cleanly on SIGTERM.
@@ -173,7 +177,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             );
             Ok(())
         }
-        Command::Replay { capture, baseline, window, events, output, config } => {
+        Command::Replay { capture, baseline, window, events, output, config, threads } => {
             reject_s3("--capture", &capture)?;
             reject_s3("--baseline", &baseline)?;
             if let Some(o) = &output {
@@ -203,6 +207,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 classifier,
                 event_settings,
                 progress: true,
+                threads,
             };
             let summary = replay::run(&opts).map_err(|e| {
                 if e.is_usage() {

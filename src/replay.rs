@@ -17,7 +17,7 @@ use crate::capture::layout::StreamId;
 use crate::capture::local::{discover, CaptureFile, SourceError};
 use crate::classify::{ClassifierConfig, EpisodeSummary, StreamClassifier};
 use crate::drift::compare;
-use crate::pipeline::{ClosedWindow, RecordIssue, StreamEngine};
+use crate::pipeline::{ClosedWindow, ObjectDecoder, RecordIssue, StreamEngine};
 use crate::profile::{SkipCounts, SkipReason};
 use crate::publish::events::{EventEnvelope, EventSettings};
 use crate::publish::metrics_table::MetricsTable;
@@ -53,6 +53,9 @@ pub struct ReplayOptions {
     pub event_settings: EventSettings,
     /// Draw a progress bar on a terminal.
     pub progress: bool,
+    /// Threads that read and decode capture files (0: one per core). Results are the same
+    /// whatever the number.
+    pub threads: usize,
 }
 
 /// Why a replay could not run.
@@ -74,6 +77,14 @@ pub enum ReplayError {
         path: String,
         /// The error.
         source: std::io::Error,
+    },
+    /// A decoding thread failed (a bug: the file is not at fault).
+    #[error("{path}: {detail}")]
+    Decode {
+        /// The file being decoded.
+        path: String,
+        /// What happened.
+        detail: String,
     },
     /// Writing a report or the events failed.
     #[error("{0}")]
@@ -143,6 +154,7 @@ pub fn check_window(w: Duration) -> Result<Duration, ReplayError> {
 /// are counted in the summary and the reports.
 pub fn run(opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
     let window = check_window(opts.window)?;
+    let threads = thread_count(opts.threads);
     let baseline = Arc::new(Baseline::load_dir(&opts.baseline)?);
     let streams = discover(&opts.capture)?;
     let total_bytes: u64 = streams.values().flatten().map(|f| f.size).sum();
@@ -168,7 +180,7 @@ pub fn run(opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
             settings: &opts.event_settings,
             summary: StreamSummary { stream: Some(stream.clone()), ..Default::default() },
         };
-        let engine = replay_stream(stream, files, &baseline, window, &bar, &mut ctx)?;
+        let engine = replay_stream(stream, files, &baseline, window, threads, &bar, &mut ctx)?;
         let totals = engine.totals();
         ctx.summary.records = totals.records;
         ctx.summary.rows = totals.rows;
@@ -211,48 +223,226 @@ struct StreamRun<'a> {
     summary: StreamSummary,
 }
 
+/// At most this many decoded objects per decoding thread wait to be merged: enough to keep
+/// every thread busy while the merge or one file is slow.
+const IN_FLIGHT_PER_THREAD: usize = 4;
+/// Memory that decoded objects waiting to be merged may take: each holds a partial profile,
+/// at most about [`PARTIAL_BYTES_PER_FEATURE`] per feature (a full sketch, distinct registers,
+/// categories), so wide baselines get fewer objects in flight (never fewer than one per thread).
+const IN_FLIGHT_BUDGET: usize = 24 << 20;
+/// See [`IN_FLIGHT_BUDGET`].
+const PARTIAL_BYTES_PER_FEATURE: usize = 56 << 10;
+
+/// How many decoded objects may wait to be merged, for `threads` threads and a baseline of
+/// `features` features.
+fn in_flight(threads: usize, features: usize) -> usize {
+    let by_memory = IN_FLIGHT_BUDGET / (features.max(1) * PARTIAL_BYTES_PER_FEATURE);
+    by_memory.clamp(threads, threads * IN_FLIGHT_PER_THREAD)
+}
+
+/// Returns the number of decoding threads for `--threads` (0: one per core).
+pub fn thread_count(requested: usize) -> usize {
+    if requested > 0 {
+        requested
+    } else {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    }
+}
+
+/// The issues a replay logs: the first [`LOGGED_ISSUES`] per reason and stream; the rest are
+/// only counted.
+#[derive(Default)]
+struct IssueLog {
+    logged: BTreeMap<SkipReason, u64>,
+}
+
+impl IssueLog {
+    fn log(&mut self, stream: &StreamId, bar: &ProgressBar, i: &RecordIssue) {
+        let n = self.logged.entry(i.reason).or_default();
+        *n += 1;
+        if *n <= LOGGED_ISSUES {
+            bar.suspend(|| {
+                tracing::warn!(stream = %stream, file = %i.file, line = i.line, reason = i.reason.as_str(), detail = %i.detail, "skipped");
+            });
+        }
+    }
+
+    fn count(&mut self, reason: SkipReason, n: u64) {
+        *self.logged.entry(reason).or_default() += n;
+    }
+
+    fn finish(self, stream: &StreamId, bar: &ProgressBar) {
+        for (reason, n) in self.logged {
+            if n > LOGGED_ISSUES {
+                bar.suspend(|| {
+                    tracing::warn!(stream = %stream, reason = reason.as_str(), more = n - LOGGED_ISSUES, "further skipped records not logged; drift.json lists examples per window");
+                });
+            }
+        }
+    }
+}
+
+/// What a decoding thread hands back for one file: the decoded object, the first issues of
+/// each reason (for the log) and how many more there were.
+struct Decoded {
+    object: crate::pipeline::DecodedObject,
+    issues: Vec<RecordIssue>,
+    more: BTreeMap<SkipReason, u64>,
+}
+
+fn open_capture(file: &CaptureFile) -> Result<BufReader<std::fs::File>, ReplayError> {
+    let f = std::fs::File::open(&file.path)
+        .map_err(|source| ReplayError::Read { path: file.path.display().to_string(), source })?;
+    Ok(BufReader::with_capacity(256 * 1024, f))
+}
+
+fn decode_file(decoder: &mut ObjectDecoder, file: &CaptureFile) -> Result<Decoded, ReplayError> {
+    let reader = open_capture(file)?;
+    let mut issues = Vec::new();
+    let mut kept: BTreeMap<SkipReason, u64> = BTreeMap::new();
+    let mut more: BTreeMap<SkipReason, u64> = BTreeMap::new();
+    let mut on_issue = |i: &RecordIssue| {
+        let n = kept.entry(i.reason).or_default();
+        if *n < LOGGED_ISSUES {
+            *n += 1;
+            issues.push(i.clone());
+        } else {
+            *more.entry(i.reason).or_default() += 1;
+        }
+    };
+    let object = decoder
+        .decode(&file.key, file.hour, reader, &mut on_issue)
+        .map_err(|source| ReplayError::Read { path: file.path.display().to_string(), source })?;
+    Ok(Decoded { object, issues, more })
+}
+
 fn replay_stream(
     stream: &StreamId,
     files: &[CaptureFile],
     baseline: &Arc<Baseline>,
     window: Duration,
+    threads: usize,
     bar: &ProgressBar,
     ctx: &mut StreamRun<'_>,
 ) -> Result<StreamEngine, ReplayError> {
     let mut engine = StreamEngine::new(stream.clone(), baseline.clone(), window);
-    let mut logged: BTreeMap<SkipReason, u64> = BTreeMap::new();
-    for file in files {
+    let mut log = IssueLog::default();
+    // One by one until the column layout is decided (by the first decodable record), then,
+    // with more than one thread, decoded in parallel and merged in order.
+    let mut next = 0;
+    while next < files.len() && (threads <= 1 || engine.layout().is_none()) {
+        let file = &files[next];
         for closed in engine.advance_to_folder(file.hour) {
             handle_window(closed, ctx)?;
         }
-        let f = std::fs::File::open(&file.path)
-            .map_err(|source| ReplayError::Read { path: file.path.display().to_string(), source })?;
-        let reader = BufReader::with_capacity(256 * 1024, f);
-        let mut on_issue = |i: &RecordIssue| {
-            let n = logged.entry(i.reason).or_default();
-            *n += 1;
-            if *n <= LOGGED_ISSUES {
-                bar.suspend(|| {
-                    tracing::warn!(stream = %stream, file = %i.file, line = i.line, reason = i.reason.as_str(), detail = %i.detail, "skipped");
-                });
-            }
-        };
+        let reader = open_capture(file)?;
         engine
-            .ingest(&file.key, file.hour, reader, &mut on_issue)
+            .ingest(&file.key, file.hour, reader, &mut |i| log.log(stream, bar, i))
             .map_err(|source| ReplayError::Read { path: file.path.display().to_string(), source })?;
         bar.inc(file.size);
+        next += 1;
+    }
+    if let Some(decoder) = engine.decoder().filter(|_| next < files.len()) {
+        let in_flight = in_flight(threads, baseline.features.len());
+        decode_in_parallel(&files[next..], &decoder, threads, in_flight, |file, decoded| {
+            for closed in engine.advance_to_folder(file.hour) {
+                handle_window(closed, ctx)?;
+            }
+            for i in &decoded.issues {
+                log.log(stream, bar, i);
+            }
+            for (r, n) in decoded.more {
+                log.count(r, n);
+            }
+            engine.apply(decoded.object);
+            bar.inc(file.size);
+            Ok(())
+        })?;
     }
     for closed in engine.close_all() {
         handle_window(closed, ctx)?;
     }
-    for (reason, n) in logged {
-        if n > LOGGED_ISSUES {
-            bar.suspend(|| {
-                tracing::warn!(stream = %stream, reason = reason.as_str(), more = n - LOGGED_ISSUES, "further skipped records not logged; drift.json lists examples per window");
+    log.finish(stream, bar);
+    Ok(engine)
+}
+
+/// Decodes `files` on `threads` threads and hands each result to `merge` in file order, on
+/// the calling thread. At most `in_flight` files are decoded but not yet merged at any time.
+/// The first error (reading a file, or from `merge`) stops the work.
+fn decode_in_parallel(
+    files: &[CaptureFile],
+    decoder: &ObjectDecoder,
+    threads: usize,
+    in_flight: usize,
+    mut merge: impl FnMut(&CaptureFile, Decoded) -> Result<(), ReplayError>,
+) -> Result<(), ReplayError> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+    use std::sync::Mutex;
+
+    let next = AtomicUsize::new(0);
+    // A credit per file that may be decoded ahead of the merge; a thread takes one before it
+    // takes a file, the merge returns one per merged file.
+    let (credit_tx, credit_rx) = mpsc::sync_channel::<()>(in_flight);
+    for _ in 0..in_flight {
+        let _ = credit_tx.send(());
+    }
+    let credit_rx = Mutex::new(credit_rx);
+    std::thread::scope(|scope| {
+        // Owned here, so that leaving early (an error) drops it before the threads are joined
+        // and wakes the ones waiting for a credit.
+        let credit_tx = credit_tx;
+        let (done_tx, done_rx) = mpsc::channel::<(usize, Result<Decoded, ReplayError>)>();
+        for _ in 0..threads {
+            let (credit_rx, next, done_tx) = (&credit_rx, &next, done_tx.clone());
+            let mut decoder = decoder.clone();
+            scope.spawn(move || loop {
+                let credit = match credit_rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                if credit.is_err() {
+                    return;
+                }
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(file) = files.get(i) else { return };
+                let decoded =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode_file(&mut decoder, file)))
+                        .unwrap_or_else(|_| {
+                            Err(ReplayError::Decode {
+                                path: file.path.display().to_string(),
+                                detail: "the decoder panicked".into(),
+                            })
+                        });
+                if done_tx.send((i, decoded)).is_err() {
+                    return;
+                }
             });
         }
-    }
-    Ok(engine)
+        drop(done_tx);
+        let mut waiting: BTreeMap<usize, Result<Decoded, ReplayError>> = BTreeMap::new();
+        for (i, file) in files.iter().enumerate() {
+            let decoded = loop {
+                if let Some(d) = waiting.remove(&i) {
+                    break d;
+                }
+                match done_rx.recv() {
+                    Ok((j, d)) => {
+                        waiting.insert(j, d);
+                    }
+                    Err(_) => {
+                        return Err(ReplayError::Decode {
+                            path: file.path.display().to_string(),
+                            detail: "every decoding thread stopped".into(),
+                        })
+                    }
+                }
+            };
+            merge(file, decoded?)?;
+            let _ = credit_tx.send(());
+        }
+        Ok(())
+    })
 }
 
 fn handle_window(closed: ClosedWindow, ctx: &mut StreamRun<'_>) -> Result<(), ReplayError> {

@@ -126,16 +126,73 @@ fn walk_count(dir: &Path, name: &str) -> usize {
     n
 }
 
+/// Every file below `dir`, by relative path.
+fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
 #[test]
-fn replays_are_deterministic() {
-    let a = tempfile::tempdir().unwrap();
-    let b = tempfile::tempdir().unwrap();
-    assert!(replay_example(a.path(), OUT_AND_EVENTS).status.success());
-    assert!(replay_example(b.path(), OUT_AND_EVENTS).status.success());
-    let read = |d: &Path, p: &str| std::fs::read(d.join(p)).unwrap();
-    assert_eq!(read(a.path(), "events.jsonl"), read(b.path(), "events.jsonl"));
-    let w = "out/loan-scoring-prod/AllTraffic/2026/03/04/12/drift.json";
-    assert_eq!(read(a.path(), w), read(b.path(), w));
+fn replays_are_identical_whatever_the_thread_count() {
+    // The example, with broken lines in a few files, so that skipped records and their
+    // examples go through the parallel path too.
+    let work = tempfile::tempdir().unwrap();
+    let capture = work.path().join("capture");
+    let src = root().join("examples/capture");
+    for (rel, bytes) in tree(&src) {
+        let p = capture.join(&rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let mut bytes = bytes;
+        if rel.contains("/02/1") && rel.contains("/20-00") {
+            bytes.extend_from_slice(b"not json\n{\"captureData\":{}}\n");
+        }
+        std::fs::write(p, bytes).unwrap();
+    }
+    let baseline = root().join("baselines/loan-scoring");
+    let run = |threads: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = driftwatch(
+            dir.path(),
+            &[
+                "replay",
+                "--capture",
+                capture.to_str().unwrap(),
+                "--baseline",
+                baseline.to_str().unwrap(),
+                "--output",
+                "out",
+                "--events",
+                "events.jsonl",
+                "--threads",
+                threads,
+            ],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        (text(&out.stdout), tree(dir.path()))
+    };
+    let (summary, files) = run("1");
+    assert!(summary.contains("skipped: malformed_line 10, missing_field 10"), "{summary}");
+    assert!(files.len() > 360, "{} files", files.len());
+    for threads in ["2", "3", "7"] {
+        let (s, f) = run(threads);
+        assert_eq!(s, summary, "summary with {threads} threads");
+        assert_eq!(f.keys().collect::<Vec<_>>(), files.keys().collect::<Vec<_>>(), "{threads} threads");
+        for (k, v) in &files {
+            assert!(f[k] == *v, "{k} differs with {threads} threads");
+        }
+    }
 }
 
 #[test]

@@ -80,3 +80,48 @@ fn the_eks_configmap_holds_a_valid_config() {
     assert!(manifest.contains("args: [serve, --config, /etc/driftwatch/driftwatch.toml"));
     assert!(manifest.contains("mountPath: /etc/driftwatch"));
 }
+
+/// The build stage's context: what `COPY` takes from the repository must be let through by
+/// `.dockerignore`, and with only that the manifest must load (every declared target's file
+/// present), or `docker build` fails.
+#[test]
+fn the_image_build_context_holds_what_the_manifest_needs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dockerfile = read("deploy/Dockerfile");
+    let ignore = read(".dockerignore");
+    let allowed: Vec<&str> = ignore.lines().filter_map(|l| l.trim().strip_prefix('!')).collect();
+    assert!(ignore.lines().any(|l| l.trim() == "*"), "the context starts from nothing");
+    let copied: Vec<&str> = dockerfile
+        .lines()
+        .filter(|l| l.starts_with("COPY ") && !l.contains("--from="))
+        .flat_map(|l| {
+            let parts: Vec<&str> = l.split_whitespace().skip(1).collect();
+            parts[..parts.len() - 1].to_vec()
+        })
+        .collect();
+    assert!(copied.contains(&"Cargo.toml") && copied.contains(&"src"), "{copied:?}");
+    let ctx = tempfile::tempdir().unwrap();
+    for p in &copied {
+        assert!(allowed.contains(p), "{p} is copied but .dockerignore leaves it out");
+        let status = Command::new("cp").arg("-r").arg(root.join(p)).arg(ctx.path().join(p)).status().unwrap();
+        assert!(status.success(), "copying {p}");
+    }
+    let out = Command::new(env!("CARGO"))
+        // `fetch` parses every target (unlike `metadata`); offline and for this platform only,
+        // it needs nothing the test build did not already download.
+        .args(["fetch", "--offline", "--target", host_triple().as_str(), "--manifest-path"])
+        .arg(ctx.path().join("Cargo.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the manifest does not load from the image's context: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn host_triple() -> String {
+    let out = Command::new("rustc").arg("-vV").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.lines().find_map(|l| l.strip_prefix("host: ")).unwrap().to_owned()
+}

@@ -1,6 +1,7 @@
 //! The body of the `decode_line` fuzz target (`fuzz/fuzz_targets/decode_line.rs`), as a plain
 //! function so that a stable proptest runs the same code: any bytes go through line decoding,
-//! body decoding and row mapping, and must not panic.
+//! body decoding and row mapping, and must not panic; where the fast line scanner answers, its
+//! record must be serde_json's.
 
 use crate::payload::{body_text, decode_body, Table};
 
@@ -9,6 +10,13 @@ pub fn decode_capture_bytes(data: &[u8]) -> usize {
     let Ok(text) = std::str::from_utf8(data) else {
         return 0;
     };
+    // The fast line scanner may only answer where serde_json gives the same record.
+    if let Some(fast) = super::scan::record(text) {
+        match serde_json::from_str::<super::record::RawRecord<'_>>(text) {
+            Ok(slow) => assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "fast and serde_json records differ"),
+            Err(e) => panic!("the fast path accepted a line serde_json rejects: {e}"),
+        }
+    }
     let Ok(record) = super::decode_line(text) else {
         return 0;
     };

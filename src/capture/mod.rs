@@ -5,5 +5,6 @@ pub mod fuzz;
 pub mod layout;
 pub mod local;
 mod record;
+mod scan;
 
 pub use self::record::{decode_line, CaptureRecord, CapturedPayload, RecordError};

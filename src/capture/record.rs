@@ -48,30 +48,31 @@ pub struct CapturedPayload<'a> {
     pub data: Cow<'a, str>,
 }
 
-#[derive(Deserialize)]
-struct RawRecord<'a> {
+/// The fields of a line that driftwatch reads (serde_json's view; `scan` builds the same).
+#[derive(Debug, Deserialize)]
+pub(super) struct RawRecord<'a> {
     #[serde(rename = "captureData", borrow)]
-    capture_data: Option<RawCaptureData<'a>>,
+    pub(super) capture_data: Option<RawCaptureData<'a>>,
     #[serde(rename = "eventMetadata", borrow)]
-    event_metadata: Option<RawEventMetadata<'a>>,
+    pub(super) event_metadata: Option<RawEventMetadata<'a>>,
 }
 
-#[derive(Deserialize)]
-struct RawCaptureData<'a> {
+#[derive(Debug, Deserialize)]
+pub(super) struct RawCaptureData<'a> {
     #[serde(rename = "endpointInput", borrow)]
-    input: Option<CapturedPayload<'a>>,
+    pub(super) input: Option<CapturedPayload<'a>>,
     #[serde(rename = "endpointOutput", borrow)]
-    output: Option<CapturedPayload<'a>>,
+    pub(super) output: Option<CapturedPayload<'a>>,
 }
 
-#[derive(Deserialize)]
-struct RawEventMetadata<'a> {
+#[derive(Debug, Deserialize)]
+pub(super) struct RawEventMetadata<'a> {
     #[serde(rename = "eventId", borrow, default)]
-    event_id: Option<Cow<'a, str>>,
+    pub(super) event_id: Option<Cow<'a, str>>,
     #[serde(rename = "inferenceId", borrow, default)]
-    inference_id: Option<Cow<'a, str>>,
+    pub(super) inference_id: Option<Cow<'a, str>>,
     #[serde(rename = "inferenceTime", borrow, default)]
-    inference_time: Option<Cow<'a, str>>,
+    pub(super) inference_time: Option<Cow<'a, str>>,
 }
 
 /// Why a line is not a usable capture record.
@@ -99,8 +100,10 @@ pub enum RecordError {
 
 /// Decodes one line of a capture file.
 pub fn decode_line(line: &str) -> Result<CaptureRecord<'_>, RecordError> {
-    let raw: RawRecord<'_> =
-        serde_json::from_str(line).map_err(|e| RecordError::Malformed { detail: json_error_detail(&e) })?;
+    let raw: RawRecord<'_> = match super::scan::record(line) {
+        Some(raw) => raw,
+        None => serde_json::from_str(line).map_err(|e| RecordError::Malformed { detail: json_error_detail(&e) })?,
+    };
     let meta = raw.event_metadata.ok_or(RecordError::MissingField { field: "eventMetadata" })?;
     let time_text = meta.inference_time.ok_or(RecordError::MissingField { field: "eventMetadata.inferenceTime" })?;
     let time = Timestamp::parse_rfc3339(&time_text)

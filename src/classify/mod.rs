@@ -12,14 +12,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use self::shape::{fit_group, Fit};
-use self::signals::{measure, past_view, reference, step, FeatureWindow, Reference, Step};
+use self::signals::{measure, past_view, reference, step, FeatureWindow, PastView, Reference, Step};
 use self::trend::{mann_kendall, Trend};
 use crate::baseline::{Baseline, Violation};
 use crate::capture::layout::StreamId;
 use crate::drift::{FeatureKind, WindowDrift};
 use crate::pipeline::ClosedWindow;
 use crate::profile::hll::mix64;
-use crate::profile::{SkipReason, WindowProfile};
+use crate::profile::{FeatureProfile, SkipReason, WindowProfile};
 use crate::publish::metrics_table::FeatureExtras;
 use crate::time::{Duration, Timestamp};
 
@@ -221,6 +221,11 @@ pub struct StreamClassifier {
     /// The last `step_lookback + 1` window profiles (the recent past of this window and of the
     /// previous one, for two-window steps).
     recent: VecDeque<WindowProfile>,
+    /// The recent past merged for the last window observed (its index, the merged profile):
+    /// the next window's two-window step uses exactly this merge. Not checkpointed; recomputed
+    /// from `recent` after a restore, with the same result.
+    #[serde(skip)]
+    last_past: Option<(u64, Vec<FeatureProfile>)>,
     prev_breaks: BTreeSet<Break>,
     episode: Option<Episode>,
     finished: Vec<EpisodeSummary>,
@@ -290,6 +295,7 @@ impl StreamClassifier {
             last_step: vec![None; n],
             shape_streak: vec![0; n],
             recent: VecDeque::new(),
+            last_past: None,
             prev_breaks: BTreeSet::new(),
             episode: None,
             finished: Vec::new(),
@@ -312,12 +318,14 @@ impl StreamClassifier {
         }
     }
 
-    fn merged(&self, range: std::ops::Range<usize>) -> Option<WindowProfile> {
-        let mut acc: Option<WindowProfile> = None;
+    /// Feature `i` of the recent windows in `range`, merged in order (as merging the whole
+    /// profiles would give it).
+    fn merged_feature(&self, range: std::ops::Range<usize>, i: usize) -> Option<FeatureProfile> {
+        let mut acc: Option<FeatureProfile> = None;
         for p in self.recent.range(range) {
             match &mut acc {
-                None => acc = Some(p.clone()),
-                Some(a) => a.merge(p),
+                None => acc = Some(p.features[i].clone()),
+                Some(a) => a.merge(&p.features[i]),
             }
         }
         acc
@@ -332,31 +340,34 @@ impl StreamClassifier {
         let first = *self.first_start.get_or_insert(start);
         let x = (start.millis() - first.millis()) as f64 / Duration::from_hours(1).millis() as f64;
 
-        // The recent past of this window, and of the previous window (for two-window steps).
+        // The recent past of this window, merged feature by feature (so that only one
+        // feature's merge is held at a time), and kept for the next window's two-window step.
         let r = self.recent.len();
         let lookback = cfg.step_lookback;
-        let past = self.merged(r.saturating_sub(lookback)..r);
-        let two = (r > lookback).then(|| {
-            let past2 = self.merged(r - 1 - lookback..r - 1);
-            let mut cur2 = self.recent[r - 1].clone();
-            cur2.merge(&closed.profile);
-            (cur2, past2)
-        });
-
+        let past_range = r.saturating_sub(lookback)..r;
+        let mut past: Vec<FeatureProfile> = Vec::new();
+        let mut past_views: Vec<Option<PastView>> = Vec::with_capacity(baseline.features.len());
         let mut windows: Vec<FeatureWindow> = Vec::with_capacity(baseline.features.len());
         for (i, bf) in baseline.features.iter().enumerate() {
-            let mut fw = measure(
-                bf,
-                &drift.features[i],
-                &closed.profile.features[i],
-                past.as_ref().map(|p| &p.features[i]),
-                cfg.noise_floor_c,
-            );
+            let past_i = self.merged_feature(past_range.clone(), i);
+            let mut fw =
+                measure(bf, &drift.features[i], &closed.profile.features[i], past_i.as_ref(), cfg.noise_floor_c);
             fw.start = Some(start);
             fw.x = x;
             fw.judged = fw.n >= cfg.min_rows as f64;
             windows.push(fw);
+            past_views.push(past_i.as_ref().map(|p| past_view(bf, p)));
+            if let Some(mut p) = past_i {
+                p.trim();
+                past.push(p);
+            }
         }
+        // The previous window's recent past is the same windows merged in the same order: kept
+        // from the last window when there is one.
+        let mut past2: Option<Vec<FeatureProfile>> = match self.last_past.take() {
+            Some((i, p)) if i + 1 == idx && p.len() == baseline.features.len() => Some(p),
+            _ => None,
+        };
 
         // Window-level: are there enough records to judge at all?
         let bad_rows = closed.profile.skipped.get(SkipReason::ColumnCount)
@@ -367,7 +378,7 @@ impl StreamClassifier {
         let window_judged = seen_rows >= cfg.min_rows;
 
         let (breaks, break_detail) = if window_judged {
-            self.breaks(baseline, drift, &windows, past.as_ref(), bad_rows, seen_rows)
+            self.breaks(baseline, drift, &windows, &past_views, bad_rows, seen_rows)
         } else {
             (BTreeSet::new(), Vec::new())
         };
@@ -383,9 +394,22 @@ impl StreamClassifier {
                 steps.push(StepHit { feature: i, step: st, windows: 1 });
                 continue;
             }
-            if let Some((cur2, Some(past2))) = &two {
+            if r > lookback {
                 let kind = drift.features[i].kind;
-                let st = step(&baseline.features[i], kind, &cur2.features[i], &past2.features[i], cfg.noise_floor_c);
+                let mut cur2 = self.recent[r - 1].features[i].clone();
+                cur2.merge(&closed.profile.features[i]);
+                let fresh;
+                let past2_i = match &mut past2 {
+                    Some(p) => &p[i],
+                    None => {
+                        fresh = self.merged_feature(r - 1 - lookback..r - 1, i);
+                        match &fresh {
+                            Some(f) => f,
+                            None => continue,
+                        }
+                    }
+                };
+                let st = step(&baseline.features[i], kind, &cur2, past2_i, cfg.noise_floor_c);
                 // The current window must itself be off the baseline, so that a step that
                 // already reverted is not announced.
                 let current_off = matches!((fw.d_ref, fw.floor_ref), (Some(d), Some(f)) if d > f);
@@ -432,7 +456,15 @@ impl StreamClassifier {
         shapes.sort_by(|a, b| b.z_pool.abs().total_cmp(&a.z_pool.abs()));
 
         // The recent past moves on.
-        self.recent.push_back(closed.profile.clone());
+        drop(past2);
+        self.last_past = (past.len() == baseline.features.len()).then_some((idx, past));
+        let mut kept = closed.profile.clone();
+        kept.trim();
+        for f in &mut kept.features {
+            // Nothing here reads distinct counts; their registers are most of a small profile.
+            f.distinct = Default::default();
+        }
+        self.recent.push_back(kept);
         while self.recent.len() > lookback + 1 {
             self.recent.pop_front();
         }
@@ -486,7 +518,7 @@ impl StreamClassifier {
         baseline: &Baseline,
         drift: &WindowDrift,
         windows: &[FeatureWindow],
-        past: Option<&WindowProfile>,
+        past: &[Option<PastView>],
         bad_rows: u64,
         seen_rows: u64,
     ) -> (BTreeSet<Break>, Vec<Value>) {
@@ -516,7 +548,7 @@ impl StreamClassifier {
             if fd.present + fd.missing < cfg.min_rows {
                 continue;
             }
-            let pv = past.map(|p| past_view(bf, &p.features[i]));
+            let pv = past.get(i).cloned().flatten();
             let mut add = |signal: &str, value: f64, before: Option<f64>| {
                 breaks.insert(Break { feature: bf.name.clone(), signal: signal.into() });
                 detail.push(

@@ -70,22 +70,25 @@ pub fn linf_numeric(a: &WeightedCdf, b: &WeightedCdf) -> f64 {
     let (mut i, mut j) = (0, 0);
     let (mut fa, mut fb) = (0.0, 0.0);
     let mut best: f64 = 0.0;
-    while i < av.len() || j < bv.len() {
-        let x = match (av.get(i), bv.get(j)) {
-            (Some(&x), Some(&y)) => x.min(y),
-            (Some(&x), None) => x,
-            (None, Some(&y)) => y,
-            (None, None) => break,
-        };
-        if av.get(i) == Some(&x) {
+    // A merge walk over both sorted value lists; equal values (0.0 and -0.0 included) step
+    // both CDFs at once.
+    while i < av.len() && j < bv.len() {
+        let (x, y) = (av[i], bv[j]);
+        if x <= y {
             fa = ac[i] / n;
             i += 1;
         }
-        if bv.get(j) == Some(&x) {
+        if y <= x {
             fb = bc[j] / m;
             j += 1;
         }
         best = best.max((fa - fb).abs());
+    }
+    for &c in &ac[i..] {
+        best = best.max((c / n - fb).abs());
+    }
+    for &c in &bc[j..] {
+        best = best.max((fa - c / m).abs());
     }
     best
 }
@@ -343,6 +346,54 @@ mod tests {
             assert!((s - simple).abs() < 1e-12, "_c{a} vs _c{b}: {s}");
             let r = linf_robust(s, 100.0, 100.0);
             assert!((r - robust).abs() < 1e-12, "_c{a} vs _c{b} robust: {r}");
+        }
+    }
+
+    /// The definition the merge walk must reproduce bit for bit: the largest difference over
+    /// the union of values, stepping each CDF at its own values.
+    fn linf_reference(a: &WeightedCdf, b: &WeightedCdf) -> f64 {
+        let (n, m) = (a.total(), b.total());
+        if n <= 0.0 || m <= 0.0 {
+            return 0.0;
+        }
+        let (av, ac, bv, bc) = (a.values(), a.cumulative(), b.values(), b.cumulative());
+        let (mut i, mut j, mut fa, mut fb, mut best) = (0, 0, 0.0, 0.0, 0.0f64);
+        while i < av.len() || j < bv.len() {
+            let x = match (av.get(i), bv.get(j)) {
+                (Some(&x), Some(&y)) => x.min(y),
+                (Some(&x), None) => x,
+                (None, Some(&y)) => y,
+                (None, None) => break,
+            };
+            if av.get(i) == Some(&x) {
+                fa = ac[i] / n;
+                i += 1;
+            }
+            if bv.get(j) == Some(&x) {
+                fb = bc[j] / m;
+                j += 1;
+            }
+            best = best.max((fa - fb).abs());
+        }
+        best
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn linf_walk_matches_its_definition(
+            a in proptest::collection::vec((-20i32..20, 1u32..4), 0..60),
+            b in proptest::collection::vec((-20i32..20, 1u32..4), 0..60),
+        ) {
+            // Halves, with -0.0 among the zeros, and weights like a sketch's levels.
+            let points = |v: &[(i32, u32)]| -> Vec<(f64, f64)> {
+                v.iter().enumerate().map(|(k, &(x, w))| {
+                    let x = if x == 0 && k % 2 == 1 { -0.0 } else { f64::from(x) / 2.0 };
+                    (x, f64::from(1u32 << w))
+                }).collect()
+            };
+            let (ca, cb) = (WeightedCdf::from_points(points(&a)), WeightedCdf::from_points(points(&b)));
+            proptest::prop_assert_eq!(linf_numeric(&ca, &cb).to_bits(), linf_reference(&ca, &cb).to_bits());
+            proptest::prop_assert_eq!(linf_numeric(&cb, &ca).to_bits(), linf_reference(&cb, &ca).to_bits());
         }
     }
 

@@ -9,21 +9,33 @@ use super::{Cell, PayloadError, Table, Value};
 
 /// Appends the rows of a CSV body to `table`.
 pub fn decode_csv<'a>(body: &'a str, table: &mut Table<'a>) -> Result<(), PayloadError> {
-    if !body.as_bytes().contains(&b'"') {
-        for line in body.split('\n') {
-            let line = line.strip_suffix('\r').unwrap_or(line);
-            if line.trim_matches(|c: char| c.is_ascii_whitespace()).is_empty() {
-                continue;
-            }
-            let start = table.cells.len();
-            for field in line.split(',') {
-                table.cells.push(Cell { name: None, value: Value::from_text(field) });
-            }
-            table.end_row(start);
-        }
-        return Ok(());
+    let b = body.as_bytes();
+    if b.contains(&b'"') {
+        return decode_quoted(body, table);
     }
-    decode_quoted(body, table)
+    let mut line_start = 0;
+    while line_start < b.len() {
+        let line_end = b[line_start..].iter().position(|&c| c == b'\n').map_or(b.len(), |p| line_start + p);
+        let next = line_end + 1;
+        let end = if line_end > line_start && b[line_end - 1] == b'\r' { line_end - 1 } else { line_end };
+        if b[line_start..end].iter().all(u8::is_ascii_whitespace) {
+            line_start = next;
+            continue;
+        }
+        let row = table.cells.len();
+        let mut field = line_start;
+        for (i, &c) in b[line_start..end].iter().enumerate() {
+            if c == b',' {
+                let at = line_start + i;
+                table.cells.push(Cell { name: None, value: Value::from_text(&body[field..at]) });
+                field = at + 1;
+            }
+        }
+        table.cells.push(Cell { name: None, value: Value::from_text(&body[field..end]) });
+        table.end_row(row);
+        line_start = next;
+    }
+    Ok(())
 }
 
 /// The slow path: a state machine over the whole body, for bodies with quotes.
@@ -131,6 +143,26 @@ mod tests {
         ];
         for (body, want) in cases {
             assert_eq!(rows(body), want, "{body:?}");
+        }
+    }
+
+    /// The plain definition the fast path must match: lines, then commas.
+    fn reference(body: &str) -> Vec<Vec<Value<'_>>> {
+        let mut out = Vec::new();
+        for line in body.split('\n') {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            if line.trim_matches(|c: char| c.is_ascii_whitespace()).is_empty() {
+                continue;
+            }
+            out.push(line.split(',').map(Value::from_text).collect());
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn unquoted_bodies_split_as_defined(body in "[0-9a-c,. \t\r\n-]{0,80}") {
+            proptest::prop_assert_eq!(rows(&body), reference(&body));
         }
     }
 

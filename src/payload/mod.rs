@@ -28,7 +28,7 @@ pub struct Cell<'a> {
 }
 
 /// Rows of cells, stored flat; cells borrow from the body where they can.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Table<'a> {
     /// All cells, row after row.
     pub cells: Vec<Cell<'a>>,
@@ -36,6 +36,17 @@ pub struct Table<'a> {
 }
 
 impl<'a> Table<'a> {
+    /// Empties the table and returns it with its allocations, free of any borrow, so that one
+    /// table serves every record of an object.
+    pub fn recycle<'b>(mut self) -> Table<'b> {
+        self.cells.clear();
+        self.ends.clear();
+        // An empty vector collects in place, keeping its allocation (`filter` could not change
+        // the lifetime).
+        #[allow(clippy::unnecessary_filter_map)]
+        Table { cells: self.cells.into_iter().filter_map(|_| None).collect(), ends: self.ends }
+    }
+
     /// Closes the row whose first cell is at `start`.
     pub fn end_row(&mut self, start: usize) {
         debug_assert_eq!(start, self.ends.last().copied().unwrap_or(0));
@@ -202,6 +213,18 @@ mod tests {
         for (ct, enc, want) in cases {
             assert_eq!(format_of(ct, enc), want, "{ct:?} {enc}");
         }
+    }
+
+    #[test]
+    fn recycled_tables_keep_their_allocations() {
+        let body = String::from("1,2,3\n4,5,6");
+        let mut t = Table::default();
+        decode_body(&body, Some("text/csv"), "CSV", None, &mut t).unwrap();
+        let cap = t.cells.capacity();
+        let t: Table<'static> = t.recycle();
+        drop(body);
+        assert!(t.cells.is_empty() && t.row_count() == 0);
+        assert_eq!(t.cells.capacity(), cap);
     }
 
     #[test]

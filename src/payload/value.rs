@@ -69,22 +69,22 @@ impl<'a> Value<'a> {
     }
 
     fn classify(raw: &'a str, wrap: impl FnOnce(&'a str) -> Cow<'a, str>) -> Value<'a> {
-        let s = raw.trim_matches(|c: char| c.is_ascii_whitespace());
-        if s.is_empty() {
+        let s = raw.trim_ascii();
+        let Some(&head) = s.as_bytes().first() else {
             return Value::Missing;
-        }
-        match number_type(s.as_bytes()) {
-            Some(kind) => {
+        };
+        match scan_number(s.as_bytes()) {
+            Some((kind, fast)) => {
                 let integral = kind == ValueType::Integral;
-                match parse_number(s) {
+                match fast.or_else(|| parse_number(s)) {
                     Some(v) if v.is_finite() => Value::Number { value: v, integral, text: wrap(s) },
                     _ => Value::NonFinite,
                 }
             }
-            None => match s {
-                "true" => Value::Bool(true),
-                "false" => Value::Bool(false),
-                _ if is_non_finite_word(s) => Value::NonFinite,
+            None => match head {
+                b't' if s == "true" => Value::Bool(true),
+                b'f' if s == "false" => Value::Bool(false),
+                b'n' | b'N' | b'i' | b'I' | b'+' | b'-' if is_non_finite_word(s) => Value::NonFinite,
                 _ => Value::Text(wrap(s)),
             },
         }
@@ -107,6 +107,12 @@ fn is_non_finite_word(s: &str) -> bool {
     t.eq_ignore_ascii_case("nan") || t.eq_ignore_ascii_case("inf") || t.eq_ignore_ascii_case("infinity")
 }
 
+/// Exact powers of ten up to 1e22 (the largest exactly representable in an `f64`).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
+];
+
 /// Parses a text that matched a numeric pattern; Deequ allows one space after the sign.
 fn parse_number(s: &str) -> Option<f64> {
     match s.as_bytes() {
@@ -116,6 +122,115 @@ fn parse_number(s: &str) -> Option<f64> {
         }
         _ => s.parse().ok(),
     }
+}
+
+/// Matches Deequ's numeric patterns and parses the common plain numbers in the same pass:
+/// returns the type, and the value when the fast path applies (`None` then means "ask
+/// `str::parse`").
+///
+/// The fast path: when the digits fit 2^53 and the decimal exponent is within ±22,
+/// `digits / 10^k` (or `digits * 10^k`) is one correctly rounded operation on exact operands,
+/// so the result is the same `f64` as `str::parse` gives (Clinger's fast path).
+#[inline]
+fn scan_number(b: &[u8]) -> Option<(ValueType, Option<f64>)> {
+    let mut i = 0;
+    let neg = match b.first() {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    // Deequ allows one space after the sign; such text goes to the slow path.
+    let mut fast = true;
+    if b.get(i) == Some(&b' ') {
+        i += 1;
+        fast = false;
+    }
+    let mut mantissa: u64 = 0;
+    let mut digits = 0u32;
+    let int_start = i;
+    while let Some(&c) = b.get(i) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+        i += 1;
+    }
+    if i == int_start {
+        return None;
+    }
+    digits += (i - int_start) as u32;
+    let mut exp10: i32 = 0;
+    let mut kind = ValueType::Integral;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let frac_start = i;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+            i += 1;
+        }
+        if i == frac_start {
+            return None;
+        }
+        let n = (i - frac_start) as u32;
+        digits += n;
+        exp10 -= n as i32;
+        kind = ValueType::Fractional;
+    }
+    if i < b.len() {
+        if !matches!(b[i], b'e' | b'E') {
+            return None;
+        }
+        i += 1;
+        let neg_exp = match b.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let exp_start = i;
+        let mut e: i32 = 0;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            if i - exp_start < 4 {
+                e = e * 10 + i32::from(c - b'0');
+            } else {
+                fast = false;
+            }
+            i += 1;
+        }
+        if i == exp_start {
+            return None;
+        }
+        exp10 += if neg_exp { -e } else { e };
+        kind = ValueType::Fractional;
+    }
+    let fast = fast && digits <= 19 && mantissa <= (1u64 << 53) && (-22..=22).contains(&exp10);
+    let value = fast.then(|| {
+        let m = mantissa as f64;
+        let v = if exp10 < 0 { m / POW10[exp10.unsigned_abs() as usize] } else { m * POW10[exp10 as usize] };
+        if neg {
+            -v
+        } else {
+            v
+        }
+    });
+    Some((kind, value))
 }
 
 /// Returns `Some(Integral | Fractional)` when `b` matches Deequ's numeric patterns.
@@ -195,6 +310,87 @@ mod tests {
         ];
         for (s, want) in cases {
             assert_eq!(number_type(s.as_bytes()), *want, "{s:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_path_gives_what_parse_gives(
+            int in 0u64..10_000_000_000_000_000,
+            frac in proptest::option::of(0u64..1_000_000_000),
+            zeros in 0usize..4,
+            exp in proptest::option::of(-30i32..30),
+            neg in proptest::bool::ANY,
+        ) {
+            let mut s = format!("{}{int}", if neg { "-" } else { "" });
+            if let Some(f) = frac {
+                s.push('.');
+                s.push_str(&"0".repeat(zeros));
+                s.push_str(&f.to_string());
+            }
+            if let Some(e) = exp {
+                s.push_str(&format!("e{e}"));
+            }
+            let want: f64 = s.parse().unwrap();
+            let (_, fast) = scan_number(s.as_bytes()).unwrap();
+            if let Some(got) = fast {
+                proptest::prop_assert_eq!(got.to_bits(), want.to_bits(), "{}", s);
+            }
+            // Plain numbers of up to 15 digits always take the fast path.
+            let digits = s.bytes().filter(u8::is_ascii_digit).count();
+            if exp.is_none() && digits <= 15 && zeros + frac.map_or(0, |f| f.to_string().len()) <= 22 {
+                proptest::prop_assert!(fast.is_some(), "{}", s);
+            }
+        }
+
+        #[test]
+        fn any_float_text_round_trips(x in proptest::num::f64::NORMAL | proptest::num::f64::SUBNORMAL | proptest::num::f64::ZERO) {
+            for s in [format!("{x}"), format!("{x:e}"), format!("{x:.3}"), format!("{x:.12}")] {
+                let want: f64 = s.parse().unwrap();
+                let (_, fast) = scan_number(s.as_bytes()).unwrap();
+                let got = fast.or_else(|| parse_number(&s)).unwrap();
+                proptest::prop_assert_eq!(got.to_bits(), want.to_bits(), "{}", s);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_pass_scan_agrees_with_the_pattern_and_parse(s in "[-+]? ?[0-9]{0,21}(\\.[0-9]{0,8})?([eE][-+]?[0-9]{0,6})?|[-+0-9. eE]{0,12}") {
+            let b = s.as_bytes();
+            let scanned = scan_number(b);
+            proptest::prop_assert_eq!(scanned.map(|x| x.0), number_type(b), "{:?}", s);
+            if let Some((_, Some(v))) = scanned {
+                let want = parse_number(&s).unwrap();
+                proptest::prop_assert_eq!(v.to_bits(), want.to_bits(), "{:?}", s);
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_corners() {
+        let cases = [
+            ("0", true),
+            ("-0", true),
+            ("-0.00", true),
+            ("0.1", true),
+            ("-17.25", true),
+            ("+4", true),
+            ("1e22", true),
+            ("1.5e-21", true),
+            ("9007199254740992", true),
+            ("9007199254740993", false),
+            ("123456789012345678901", false),
+            ("1e23", false),
+            ("1e0004", true),
+            ("1e00004", false),
+        ];
+        for (s, takes_fast_path) in cases {
+            let want: f64 = s.parse().unwrap();
+            let (_, fast) = scan_number(s.as_bytes()).unwrap();
+            assert_eq!(fast.is_some(), takes_fast_path, "{s}");
+            let got = fast.or_else(|| parse_number(s)).unwrap();
+            assert_eq!(got.to_bits(), want.to_bits(), "{s}");
         }
     }
 

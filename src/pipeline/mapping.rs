@@ -56,7 +56,7 @@ impl Layout {
 }
 
 /// Maps rows of one stream into window profiles.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RowMapper {
     layout: Layout,
     width: usize,

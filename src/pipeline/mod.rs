@@ -203,185 +203,69 @@ impl StreamEngine {
         self.open.keys().next().copied()
     }
 
+    /// Returns a decoder for this stream's objects, once the column layout is decided (`None`
+    /// before: the first decodable record decides it, so objects are read one by one, with
+    /// [`StreamEngine::ingest`], until then). Objects decoded by clones of it, in any order and
+    /// on any thread, then [applied](StreamEngine::apply) in data order, give exactly what
+    /// `ingest` gives.
+    pub fn decoder(&self) -> Option<ObjectDecoder> {
+        self.mapper.as_ref().map(|m| ObjectDecoder {
+            baseline: self.baseline.clone(),
+            window: self.window,
+            mapper: Some(m.clone()),
+            spare: Default::default(),
+        })
+    }
+
     /// Reads one capture object. `hour` is its hour folder, which dates lines that cannot be
     /// dated themselves. Every skipped record, row or value is passed to `on_issue` and counted.
     pub fn ingest<R: BufRead>(
         &mut self,
         key: &str,
         hour: Option<Timestamp>,
-        mut reader: R,
+        reader: R,
         on_issue: &mut dyn FnMut(&RecordIssue),
     ) -> std::io::Result<u64> {
-        let n_features = self.baseline.features.len();
-        let mut partial: BTreeMap<Timestamp, OpenWindow> = BTreeMap::new();
-        let mut undated = OpenWindow { profile: WindowProfile::new(n_features), issues: Vec::new() };
-        let mut buf = Vec::with_capacity(64 * 1024);
-        let mut line_no = 0u64;
-        let mut bytes = 0u64;
-        loop {
-            buf.clear();
-            let n = reader.read_until(b'\n', &mut buf)?;
-            if n == 0 {
-                break;
-            }
-            bytes += n as u64;
-            line_no += 1;
-            let line = trim_line(&buf);
-            if line.is_empty() {
-                continue;
-            }
-            self.totals.lines += 1;
-            let issue = |reason: SkipReason, detail: String| RecordIssue {
-                file: key.to_owned(),
-                line: line_no,
-                reason,
-                detail,
-            };
-            let text = match std::str::from_utf8(line) {
-                Ok(t) => t,
-                Err(e) => {
-                    let i = issue(SkipReason::MalformedLine, format!("not utf-8 text at byte {}", e.valid_up_to()));
-                    on_issue(&i);
-                    undated.profile.skipped.add(SkipReason::MalformedLine, 1);
-                    undated.push_issue(i);
-                    continue;
-                }
-            };
-            let record = match decode_line(text) {
-                Ok(r) => r,
-                Err(e) => {
-                    let reason = match &e {
-                        RecordError::Malformed { .. } => SkipReason::MalformedLine,
-                        RecordError::MissingField { .. } => SkipReason::MissingField,
-                        RecordError::BadTime { .. } => SkipReason::BadTime,
-                    };
-                    let i = issue(reason, e.to_string());
-                    on_issue(&i);
-                    undated.profile.skipped.add(reason, 1);
-                    undated.push_issue(i);
-                    continue;
-                }
-            };
-            let start = record.time.floor(self.window);
-            let slot = partial
-                .entry(start)
-                .or_insert_with(|| OpenWindow { profile: WindowProfile::new(n_features), issues: Vec::new() });
-            if let Err((reason, detail)) = self.profile_record(&record, slot, &mut |reason, detail| {
-                let i = issue(reason, detail);
-                on_issue(&i);
-                i
-            }) {
-                let i = issue(reason, detail);
-                on_issue(&i);
-                slot.profile.skipped.add(reason, 1);
-                slot.push_issue(i);
+        let mut decoder = ObjectDecoder {
+            baseline: self.baseline.clone(),
+            window: self.window,
+            mapper: self.mapper.take(),
+            spare: Default::default(),
+        };
+        let decoded = decoder.decode(key, hour, reader, on_issue);
+        self.mapper = decoder.mapper;
+        let decoded = decoded?;
+        let bytes = decoded.bytes;
+        self.apply(decoded);
+        Ok(bytes)
+    }
+
+    /// Merges a decoded object into the open windows (objects must come in data order, and
+    /// the watermark must have been moved for each, as for [`StreamEngine::ingest`]).
+    pub fn apply(&mut self, decoded: DecodedObject) {
+        let DecodedObject { hour, mut windows, undated, lines, bytes, layout } = decoded;
+        if self.mapper.is_none() {
+            if let Some(l) = layout {
+                self.mapper = Some(RowMapper::new(&self.baseline, l));
             }
         }
+        self.totals.lines += lines;
         self.totals.files += 1;
         self.totals.bytes += bytes;
         // Merge in window order; undated skips go to the window of the file's hour folder.
         if let Some(h) = hour {
             let start = h.floor(self.window);
-            let slot = partial
+            let n_features = self.baseline.features.len();
+            let slot = windows
                 .entry(start)
                 .or_insert_with(|| OpenWindow { profile: WindowProfile::new(n_features), issues: Vec::new() });
             merge_open(slot, undated);
         } else {
             merge_open(&mut self.pending, undated);
         }
-        for (start, part) in partial {
+        for (start, part) in windows {
             self.merge_partial(start, part);
         }
-        Ok(bytes)
-    }
-
-    /// Decodes a record's bodies and maps its rows into `slot`. Errors that drop the record are
-    /// returned; issues about part of it go through `issue` and are kept in `slot`.
-    fn profile_record(
-        &mut self,
-        record: &crate::capture::CaptureRecord<'_>,
-        slot: &mut OpenWindow,
-        issue: &mut dyn FnMut(SkipReason, String) -> RecordIssue,
-    ) -> Result<(), (SkipReason, String)> {
-        let input_body = match &record.input {
-            Some(p) => Some(body_of(p).map_err(|e| payload_skip("endpointInput", &e))?),
-            None => None,
-        };
-        let mut input = None;
-        if let (Some(p), Some(body)) = (&record.input, &input_body) {
-            let mut t = Table::default();
-            decode_body(body, p.content_type.as_deref(), &p.encoding, None, &mut t)
-                .map_err(|e| payload_skip("endpointInput", &e))?;
-            input = Some(t);
-        }
-        let needs_output = match self.mapper.as_ref().map(RowMapper::layout) {
-            Some(Layout::Positional { output_cols: 0 }) => input.is_none(),
-            _ => true,
-        };
-        let mut output_error = None;
-        let output_body = match (&record.output, needs_output) {
-            (Some(p), true) => match body_of(p) {
-                Ok(b) => Some(b),
-                Err(e) => {
-                    output_error = Some(e);
-                    None
-                }
-            },
-            _ => None,
-        };
-        let mut output = None;
-        if let (Some(p), Some(body)) = (&record.output, &output_body) {
-            let mut t = Table::default();
-            let expect = input.as_ref().map(Table::row_count);
-            match decode_body(body, p.content_type.as_deref(), &p.encoding, expect, &mut t) {
-                Ok(()) => output = Some(t),
-                Err(e) => output_error = Some(e),
-            }
-        }
-        if let Some(e) = output_error {
-            if input.is_none() {
-                return Err(payload_skip("endpointOutput", &e));
-            }
-            let i = issue(
-                SkipReason::UnpairedOutput,
-                format!("endpointOutput: {e}; rows profiled without response columns"),
-            );
-            slot.push_issue(i);
-        }
-        let rows = input.as_ref().map(Table::row_count).or(output.as_ref().map(Table::row_count)).unwrap_or(0);
-        if rows == 0 {
-            return Err((SkipReason::UndecodablePayload, "body has no rows".into()));
-        }
-        let mapper = self.mapper.get_or_insert_with(|| {
-            let layout = Layout::decide(
-                self.baseline.features.len(),
-                input.as_ref().map(|t| t.row(0)),
-                output.as_ref().filter(|t| t.row_count() > 0).map(|t| t.row(0)),
-            );
-            RowMapper::new(&self.baseline, layout)
-        });
-        let outcome = mapper.map_record(input.as_ref(), output.as_ref(), &mut slot.profile);
-        slot.profile.records += 1;
-        if outcome.wrong_width > 0 {
-            let i = issue(
-                SkipReason::ColumnCount,
-                format!(
-                    "{} of {} rows have a column count other than the baseline's {}",
-                    outcome.wrong_width,
-                    rows,
-                    self.baseline.features.len()
-                ),
-            );
-            slot.push_issue(i);
-        }
-        if outcome.non_finite > 0 {
-            let i = issue(
-                SkipReason::NonFiniteValue,
-                format!("{} NaN or infinite values counted as missing", outcome.non_finite),
-            );
-            slot.push_issue(i);
-        }
-        Ok(())
     }
 
     fn merge_partial(&mut self, start: Timestamp, part: OpenWindow) {
@@ -461,6 +345,8 @@ impl StreamEngine {
             }
             self.totals.skipped.merge(&w.profile.skipped);
             self.totals.windows += 1;
+            // A closed window is compared many times (baseline, recent past, reports).
+            w.profile.cache_cdfs();
             out.push(ClosedWindow {
                 stream: self.stream.clone(),
                 window: Window { start, end: start + self.window },
@@ -476,6 +362,229 @@ impl StreamEngine {
     /// the end of a replay so that nothing goes uncounted).
     pub fn unattributed(&self) -> &SkipCounts {
         &self.pending.profile.skipped
+    }
+}
+
+/// One capture object decoded into per-window partial profiles, ready to merge.
+#[derive(Debug)]
+pub struct DecodedObject {
+    hour: Option<Timestamp>,
+    windows: BTreeMap<Timestamp, OpenWindow>,
+    undated: OpenWindow,
+    lines: u64,
+    bytes: u64,
+    layout: Option<Layout>,
+}
+
+impl DecodedObject {
+    /// Returns the bytes read.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+/// The decoding half of a [`StreamEngine`]: turns one capture object into partial window
+/// profiles without touching the engine, so that objects can be decoded in parallel.
+#[derive(Debug, Clone)]
+pub struct ObjectDecoder {
+    baseline: Arc<Baseline>,
+    window: Duration,
+    mapper: Option<RowMapper>,
+    /// Request and response tables, emptied and reused for every record.
+    spare: (Table<'static>, Table<'static>),
+}
+
+impl ObjectDecoder {
+    /// Decodes one capture object (see [`StreamEngine::ingest`]); every skipped record, row or
+    /// value is passed to `on_issue` and counted in the result.
+    pub fn decode<R: BufRead>(
+        &mut self,
+        key: &str,
+        hour: Option<Timestamp>,
+        mut reader: R,
+        on_issue: &mut dyn FnMut(&RecordIssue),
+    ) -> std::io::Result<DecodedObject> {
+        let n_features = self.baseline.features.len();
+        let mut partial: BTreeMap<Timestamp, OpenWindow> = BTreeMap::new();
+        let mut undated = OpenWindow { profile: WindowProfile::new(n_features), issues: Vec::new() };
+        let mut buf = Vec::with_capacity(64 * 1024);
+        let mut line_no = 0u64;
+        let mut bytes = 0u64;
+        let mut lines = 0u64;
+        loop {
+            buf.clear();
+            let n = reader.read_until(b'\n', &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            bytes += n as u64;
+            line_no += 1;
+            let line = trim_line(&buf);
+            if line.is_empty() {
+                continue;
+            }
+            lines += 1;
+            let issue = |reason: SkipReason, detail: String| RecordIssue {
+                file: key.to_owned(),
+                line: line_no,
+                reason,
+                detail,
+            };
+            let text = match std::str::from_utf8(line) {
+                Ok(t) => t,
+                Err(e) => {
+                    let i = issue(SkipReason::MalformedLine, format!("not utf-8 text at byte {}", e.valid_up_to()));
+                    on_issue(&i);
+                    undated.profile.skipped.add(SkipReason::MalformedLine, 1);
+                    undated.push_issue(i);
+                    continue;
+                }
+            };
+            let record = match decode_line(text) {
+                Ok(r) => r,
+                Err(e) => {
+                    let reason = match &e {
+                        RecordError::Malformed { .. } => SkipReason::MalformedLine,
+                        RecordError::MissingField { .. } => SkipReason::MissingField,
+                        RecordError::BadTime { .. } => SkipReason::BadTime,
+                    };
+                    let i = issue(reason, e.to_string());
+                    on_issue(&i);
+                    undated.profile.skipped.add(reason, 1);
+                    undated.push_issue(i);
+                    continue;
+                }
+            };
+            let start = record.time.floor(self.window);
+            let slot = partial
+                .entry(start)
+                .or_insert_with(|| OpenWindow { profile: WindowProfile::new(n_features), issues: Vec::new() });
+            if let Err((reason, detail)) = self.profile_record(&record, slot, &mut |reason, detail| {
+                let i = issue(reason, detail);
+                on_issue(&i);
+                i
+            }) {
+                let i = issue(reason, detail);
+                on_issue(&i);
+                slot.profile.skipped.add(reason, 1);
+                slot.push_issue(i);
+            }
+        }
+        let layout = self.mapper.as_ref().map(RowMapper::layout);
+        Ok(DecodedObject { hour, windows: partial, undated, lines, bytes, layout })
+    }
+
+    /// Decodes a record's bodies and maps its rows into `slot`. Errors that drop the record are
+    /// returned; issues about part of it go through `issue` and are kept in `slot`.
+    fn profile_record(
+        &mut self,
+        record: &crate::capture::CaptureRecord<'_>,
+        slot: &mut OpenWindow,
+        issue: &mut dyn FnMut(SkipReason, String) -> RecordIssue,
+    ) -> Result<(), (SkipReason, String)> {
+        let input_body = match &record.input {
+            Some(p) => Some(body_of(p).map_err(|e| payload_skip("endpointInput", &e))?),
+            None => None,
+        };
+        // With a request-only layout the response is not read at all.
+        let needs_output = match self.mapper.as_ref().map(RowMapper::layout) {
+            Some(Layout::Positional { output_cols: 0 }) => record.input.is_none(),
+            _ => true,
+        };
+        let (output_body, output_error) = match (&record.output, needs_output) {
+            (Some(p), true) => match body_of(p) {
+                Ok(b) => (Some(b), None),
+                Err(e) => (None, Some(e)),
+            },
+            _ => (None, None),
+        };
+        let (spare_in, spare_out) = std::mem::take(&mut self.spare);
+        let (mut input, mut output) = (spare_in.recycle(), spare_out.recycle());
+        let result = self.profile_bodies(
+            record,
+            input_body.as_deref(),
+            output_body.as_deref(),
+            output_error,
+            (&mut input, &mut output),
+            slot,
+            issue,
+        );
+        self.spare = (input.recycle(), output.recycle());
+        result
+    }
+
+    /// [`ObjectDecoder::profile_record`] once the body texts are known, decoding them into
+    /// `tables` (empty on entry).
+    #[allow(clippy::too_many_arguments)]
+    fn profile_bodies<'b>(
+        &mut self,
+        record: &crate::capture::CaptureRecord<'_>,
+        input_body: Option<&'b str>,
+        output_body: Option<&'b str>,
+        mut output_error: Option<PayloadError>,
+        tables: (&mut Table<'b>, &mut Table<'b>),
+        slot: &mut OpenWindow,
+        issue: &mut dyn FnMut(SkipReason, String) -> RecordIssue,
+    ) -> Result<(), (SkipReason, String)> {
+        let (input_table, output_table) = tables;
+        let mut input = None;
+        if let (Some(p), Some(body)) = (&record.input, input_body) {
+            decode_body(body, p.content_type.as_deref(), &p.encoding, None, input_table)
+                .map_err(|e| payload_skip("endpointInput", &e))?;
+            input = Some(&*input_table);
+        }
+        let mut output = None;
+        if let (Some(p), Some(body)) = (&record.output, output_body) {
+            let expect = input.map(Table::row_count);
+            match decode_body(body, p.content_type.as_deref(), &p.encoding, expect, output_table) {
+                Ok(()) => output = Some(&*output_table),
+                Err(e) => output_error = Some(e),
+            }
+        }
+        if let Some(e) = output_error {
+            if input.is_none() {
+                return Err(payload_skip("endpointOutput", &e));
+            }
+            let i = issue(
+                SkipReason::UnpairedOutput,
+                format!("endpointOutput: {e}; rows profiled without response columns"),
+            );
+            slot.push_issue(i);
+        }
+        let rows = input.map(Table::row_count).or(output.map(Table::row_count)).unwrap_or(0);
+        if rows == 0 {
+            return Err((SkipReason::UndecodablePayload, "body has no rows".into()));
+        }
+        let mapper = self.mapper.get_or_insert_with(|| {
+            let layout = Layout::decide(
+                self.baseline.features.len(),
+                input.map(|t| t.row(0)),
+                output.filter(|t| t.row_count() > 0).map(|t| t.row(0)),
+            );
+            RowMapper::new(&self.baseline, layout)
+        });
+        let outcome = mapper.map_record(input, output, &mut slot.profile);
+        slot.profile.records += 1;
+        if outcome.wrong_width > 0 {
+            let i = issue(
+                SkipReason::ColumnCount,
+                format!(
+                    "{} of {} rows have a column count other than the baseline's {}",
+                    outcome.wrong_width,
+                    rows,
+                    self.baseline.features.len()
+                ),
+            );
+            slot.push_issue(i);
+        }
+        if outcome.non_finite > 0 {
+            let i = issue(
+                SkipReason::NonFiniteValue,
+                format!("{} NaN or infinite values counted as missing", outcome.non_finite),
+            );
+            slot.push_issue(i);
+        }
+        Ok(())
     }
 }
 

@@ -17,7 +17,7 @@ pub const DEFAULT_K: u32 = 2048;
 pub const DEFAULT_C: f64 = 0.64;
 
 /// A mergeable quantile sketch over finite `f64` values.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Kll {
     k: u32,
     c: f64,
@@ -28,6 +28,9 @@ pub struct Kll {
     actual: usize,
     #[serde(skip)]
     total_capacity: usize,
+    /// The CDF of the current items, when [`Kll::cache_cdf`] built it; dropped by any change.
+    #[serde(skip)]
+    cdf: Option<WeightedCdf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +38,21 @@ struct Level {
     items: Vec<f64>,
     compactions: u32,
     offset: u8,
+}
+
+impl Clone for Kll {
+    /// Clones the sketch without its cached CDF (a copy is rarely compared as often).
+    fn clone(&self) -> Self {
+        Kll {
+            k: self.k,
+            c: self.c,
+            levels: self.levels.clone(),
+            capacities: self.capacities.clone(),
+            actual: self.actual,
+            total_capacity: self.total_capacity,
+            cdf: None,
+        }
+    }
 }
 
 impl PartialEq for Kll {
@@ -54,13 +72,14 @@ impl Default for Kll {
 impl Kll {
     /// Creates an empty sketch with size `k` and shrinking factor `c`.
     pub fn new(k: u32, c: f64) -> Self {
-        let mut s = Kll { k, c, levels: Vec::new(), capacities: Vec::new(), actual: 0, total_capacity: 0 };
+        let mut s = Kll { k, c, levels: Vec::new(), capacities: Vec::new(), actual: 0, total_capacity: 0, cdf: None };
         s.expand();
         s
     }
 
     /// Restores derived fields after deserialization.
     pub fn rebuild(&mut self) {
+        self.cdf.take();
         if self.levels.is_empty() {
             self.expand();
         }
@@ -85,6 +104,7 @@ impl Kll {
     #[inline]
     pub fn update(&mut self, value: f64) {
         debug_assert!(value.is_finite());
+        self.cdf.take();
         self.levels[0].items.push(value);
         self.actual += 1;
         if self.actual > self.total_capacity {
@@ -99,7 +119,7 @@ impl Kll {
                     self.expand();
                 }
                 let (low, high) = self.levels.split_at_mut(h + 1);
-                low[h].compact_into(&mut high[0].items);
+                low[h].compact_into(&mut high[0].items, h == 0);
                 self.actual = self.levels.iter().map(|l| l.items.len()).sum();
                 return;
             }
@@ -108,6 +128,7 @@ impl Kll {
 
     /// Merges `other` into `self` as Deequ does: level-wise concatenation, then compaction.
     pub fn merge(&mut self, other: &Kll) {
+        self.cdf.take();
         while self.levels.len() < other.levels.len() {
             self.expand();
         }
@@ -141,15 +162,47 @@ impl Kll {
         self.actual == 0
     }
 
-    /// Returns the weighted CDF of the sketch's items.
-    pub fn cdf(&self) -> WeightedCdf {
-        WeightedCdf::from_levels(self.levels())
+    /// Returns the weighted CDF of the sketch's items: the cached one after
+    /// [`Kll::cache_cdf`], else built now.
+    pub fn cdf(&self) -> std::borrow::Cow<'_, WeightedCdf> {
+        match &self.cdf {
+            Some(c) => std::borrow::Cow::Borrowed(c),
+            None => std::borrow::Cow::Owned(WeightedCdf::from_levels(self.levels())),
+        }
     }
+
+    /// Builds the CDF once for the many comparisons of a closed window; any change drops it.
+    pub fn cache_cdf(&mut self) {
+        if self.cdf.is_none() {
+            self.cdf = Some(WeightedCdf::from_levels(self.levels()));
+        }
+    }
+
+    /// Drops the cached CDF and spare capacity, for a sketch that is kept but not compared
+    /// again (the classifier's recent windows).
+    pub fn trim(&mut self) {
+        self.cdf = None;
+        for l in &mut self.levels {
+            l.items.shrink_to_fit();
+        }
+    }
+}
+
+thread_local! {
+    /// The radix sort's second buffer, reused across compactions on this thread.
+    static SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The same for CDF points.
+    static POINT_SCRATCH: std::cell::RefCell<Vec<(f64, f64)>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl Level {
     /// Sorts the even-length prefix, sends every other item up, keeps an odd last item.
-    fn compact_into(&mut self, out: &mut Vec<f64>) {
+    ///
+    /// Level 0 holds values in arrival order and is radix-sorted. Higher levels hold a few
+    /// sorted runs (each compaction below, or a merged sketch's level, appends one), which
+    /// the standard library's stable sort merges in about linear time. Both give
+    /// `f64::total_cmp` order, whose ties are identical values.
+    fn compact_into(&mut self, out: &mut Vec<f64>, arrival_order: bool) {
         let items = self.items.len();
         let len = items - items % 2;
         if self.compactions % 2 == 1 {
@@ -157,7 +210,11 @@ impl Level {
         }
         let tail = if items % 2 == 1 { Some(self.items[items - 1]) } else { None };
         let sorted = &mut self.items[..len];
-        sorted.sort_unstable_by(f64::total_cmp);
+        if arrival_order {
+            SCRATCH.with_borrow_mut(|scratch| super::radix::sort_f64(sorted, scratch));
+        } else {
+            sorted.sort_by(f64::total_cmp);
+        }
         out.extend(sorted.iter().skip(usize::from(self.offset)).step_by(2));
         self.items.clear();
         if let Some(t) = tail {
@@ -191,7 +248,9 @@ impl WeightedCdf {
     /// are ignored.
     pub fn from_points(mut points: Vec<(f64, f64)>) -> Self {
         points.retain(|(v, w)| v.is_finite() && *w > 0.0);
-        points.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        POINT_SCRATCH.with_borrow_mut(|scratch| {
+            super::radix::sort_by_key(&mut points, scratch, |p| super::radix::total_order_key(p.0));
+        });
         let mut values = Vec::with_capacity(points.len());
         let mut cum: Vec<f64> = Vec::with_capacity(points.len());
         let mut running = 0.0;
@@ -360,7 +419,7 @@ mod tests {
         for _ in 0..4 {
             l.items = vec![4.0, 3.0, 2.0, 1.0];
             let mut out = vec![];
-            l.compact_into(&mut out);
+            l.compact_into(&mut out, true);
             seen.push(out);
         }
         assert_eq!(seen, vec![vec![1.0, 3.0], vec![2.0, 4.0], vec![2.0, 4.0], vec![1.0, 3.0]]);

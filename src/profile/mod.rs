@@ -13,6 +13,7 @@ pub mod categories;
 pub mod hll;
 pub mod kll;
 mod moments;
+mod radix;
 
 use std::collections::BTreeMap;
 
@@ -208,6 +209,11 @@ impl FeatureProfile {
         self.categories.add_hashed(s, h, 1);
     }
 
+    /// Drops the sketch's cached CDF and spare capacity (see [`Kll::trim`]).
+    pub fn trim(&mut self) {
+        self.kll.trim();
+    }
+
     /// Records a row whose object had no member for this feature.
     pub fn observe_absent(&mut self) {
         self.missing += 1;
@@ -394,6 +400,20 @@ impl WindowProfile {
             (Some(a), Some(b)) => a.iter_mut().zip(b).for_each(|(x, y)| x.merge(y)),
             (None, Some(b)) => self.short_rows = Some(b.clone()),
             _ => {}
+        }
+    }
+
+    /// Builds every sketch's CDF once, for the comparisons of a closed window.
+    pub fn cache_cdfs(&mut self) {
+        for f in self.features.iter_mut().chain(self.short_rows.iter_mut().flatten()) {
+            f.kll.cache_cdf();
+        }
+    }
+
+    /// Drops cached CDFs and spare capacity, for profiles that are kept but not compared again.
+    pub fn trim(&mut self) {
+        for f in self.features.iter_mut().chain(self.short_rows.iter_mut().flatten()) {
+            f.trim();
         }
     }
 

@@ -184,6 +184,7 @@ async fn the_service_decides_what_replay_decides() {
         classifier: Default::default(),
         event_settings: EventSettings::default(),
         progress: false,
+        threads: 2,
     };
     crate::replay::run(&opts).unwrap();
 

@@ -574,6 +574,31 @@ pub fn loan_features() -> Vec<FeatureSpec> {
     ]
 }
 
+/// A mixed feature set of any width for benchmarks: in turn a two-decimal number, a skewed
+/// amount, a small integer, a four-decimal ratio and a category of three to six codes (so about
+/// a fifth of the columns are categorical), named `f00`, `f01`, ...
+pub fn bench_features(n: usize) -> Vec<FeatureSpec> {
+    const CODES: [&str; 6] = ["A", "B", "C", "D", "E", "F"];
+    (0..n)
+        .map(|i| {
+            let name = format!("f{i:02}");
+            let k = i as f64;
+            match i % 5 {
+                0 => FeatureSpec::numeric(&name, 100.0 + 10.0 * k, 15.0 + k, 2),
+                1 => FeatureSpec::lognormal(&name, 5_000.0 + 100.0 * k, 0.6, 2),
+                2 => FeatureSpec::integer(&name, 8.0 + k % 7.0, 3.0, 0, 40),
+                3 => FeatureSpec::numeric(&name, 0.3, 0.08, 4),
+                _ => {
+                    let codes = 3 + i % 4;
+                    let values: Vec<(&str, f64)> =
+                        CODES[..codes].iter().zip(1..).map(|(c, w)| (*c, f64::from(w))).collect();
+                    FeatureSpec::category(&name, &values)
+                }
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
