@@ -229,7 +229,7 @@ const IN_FLIGHT_PER_THREAD: usize = 4;
 /// Memory that decoded objects waiting to be merged may take: each holds a partial profile,
 /// at most about [`PARTIAL_BYTES_PER_FEATURE`] per feature (a full sketch, distinct registers,
 /// categories), so wide baselines get fewer objects in flight (never fewer than one per thread).
-const IN_FLIGHT_BUDGET: usize = 24 << 20;
+const IN_FLIGHT_BUDGET: usize = 16 << 20;
 /// See [`IN_FLIGHT_BUDGET`].
 const PARTIAL_BYTES_PER_FEATURE: usize = 56 << 10;
 
