@@ -198,7 +198,10 @@ def print_table(results):
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         b = best(r["data"])
-        ratio = "" if r["tool"] == "driftwatch" or not b or not r["rows_per_s"] else f"{b['rows_per_s'] / r['rows_per_s']:.0f}x"
+        ratio = ""
+        if r["tool"] != "driftwatch" and b and r["rows_per_s"]:
+            x = b["rows_per_s"] / r["rows_per_s"]
+            ratio = f"{x:.0f}x" if x >= 10 else f"{x:.1f}x"
         fmt = lambda v: "" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
         print(f"| {r['data']} | {r['tool']} | {r['threads']} | {r['mb']} | {r['rows']} | {r['wall_s']:.2f} | "
               f"{r['mb_per_s']:.0f} | {r['rows_per_s']:,} | {r['peak_rss_mb']:.0f} | {fmt(r['parse_s'])} | "

@@ -394,7 +394,10 @@ impl StreamClassifier {
                 steps.push(StepHit { feature: i, step: st, windows: 1 });
                 continue;
             }
-            if r > lookback {
+            // The current window must itself be off the baseline, so that a step that already
+            // reverted is not announced; otherwise there is nothing to measure.
+            let current_off = matches!((fw.d_ref, fw.floor_ref), (Some(d), Some(f)) if d > f);
+            if r > lookback && current_off {
                 let kind = drift.features[i].kind;
                 let mut cur2 = self.recent[r - 1].features[i].clone();
                 cur2.merge(&closed.profile.features[i]);
@@ -409,11 +412,8 @@ impl StreamClassifier {
                         }
                     }
                 };
-                let st = step(&baseline.features[i], kind, &cur2, past2_i, cfg.noise_floor_c);
-                // The current window must itself be off the baseline, so that a step that
-                // already reverted is not announced.
-                let current_off = matches!((fw.d_ref, fw.floor_ref), (Some(d), Some(f)) if d > f);
-                if let Some(st) = st.filter(|s| current_off && s.qualifies(cfg.min_effect, cfg.step_share)) {
+                let st = step(&baseline.features[i], kind, &cur2, past2_i, None, cfg.noise_floor_c);
+                if let Some(st) = st.filter(|s| s.qualifies(cfg.min_effect, cfg.step_share)) {
                     steps.push(StepHit { feature: i, step: st, windows: 2 });
                 }
             }

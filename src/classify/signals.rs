@@ -152,17 +152,20 @@ pub fn measure(
         FeatureKind::Unmonitored => fw.n = window.present() as f64,
     }
     if let Some(p) = past {
-        fw.step = step(bf, drift.kind, window, p, c_decision);
+        fw.step = step(bf, drift.kind, window, p, drift.linf_simple, c_decision);
     }
     fw
 }
 
 /// Measures the step from `past` to `current` (either may merge several windows).
+/// `current_d_ref` is `current`'s numeric distance to the baseline when the caller has it
+/// already (the window's own `linf_simple`), so that it is not walked twice.
 pub fn step(
     bf: &BaselineFeature,
     kind: FeatureKind,
     current: &FeatureProfile,
     past: &FeatureProfile,
+    current_d_ref: Option<f64>,
     c_decision: f64,
 ) -> Option<Step> {
     let dec = |n: f64, m: f64| linf_floor(n, m) * c_decision / C_ALPHA;
@@ -178,7 +181,7 @@ pub fn step(
                 d_step: linf_numeric(&cc, &pc),
                 floor: linf_floor(n, np),
                 floor_dec: dec(n, np),
-                d_ref: linf_numeric(&cc, &nb.cdf),
+                d_ref: current_d_ref.unwrap_or_else(|| linf_numeric(&cc, &nb.cdf)),
                 d_ref_floor_dec: dec(n, m),
                 d_ref_before: linf_numeric(&pc, &nb.cdf),
             })
