@@ -54,6 +54,9 @@ enum Command {
         /// Write per-window reports and drift_metrics.parquet below this folder.
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Write one self-contained HTML page telling each stream's story.
+        #[arg(long)]
+        report: Option<PathBuf>,
         /// Configuration file ([classifier] and [events] apply to replay).
         #[arg(long)]
         config: Option<PathBuf>,
@@ -177,11 +180,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
             );
             Ok(())
         }
-        Command::Replay { capture, baseline, window, events, output, config, threads } => {
+        Command::Replay { capture, baseline, window, events, output, report, config, threads } => {
             reject_s3("--capture", &capture)?;
             reject_s3("--baseline", &baseline)?;
             if let Some(o) = &output {
                 reject_s3("--output", o)?;
+            }
+            if let Some(r) = &report {
+                reject_s3("--report", r)?;
             }
             let (classifier, event_settings) = match &config {
                 Some(path) => {
@@ -204,6 +210,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 window,
                 events: events.clone(),
                 output: output.clone(),
+                report: report.clone(),
                 classifier,
                 event_settings,
                 progress: true,
@@ -225,6 +232,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if let Some(e) = &events {
                 let n: u64 = summary.streams.iter().map(|s| s.events).sum();
                 println!("events:  {} ({n})", e.display());
+            }
+            if let Some(r) = &report {
+                println!("report:  {}", r.display());
             }
             Ok(())
         }

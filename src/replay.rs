@@ -20,6 +20,7 @@ use crate::drift::compare;
 use crate::pipeline::{ClosedWindow, ObjectDecoder, RecordIssue, StreamEngine};
 use crate::profile::{SkipCounts, SkipReason};
 use crate::publish::events::{EventEnvelope, EventSettings};
+use crate::publish::html::{HtmlReport, StreamReport};
 use crate::publish::metrics_table::MetricsTable;
 use crate::publish::report::{render_window, ReportUris, WindowReport};
 use crate::store::{LocalStore, ObjectStore, StoreError};
@@ -47,6 +48,8 @@ pub struct ReplayOptions {
     pub events: Option<PathBuf>,
     /// `--output DIR`.
     pub output: Option<PathBuf>,
+    /// `--report FILE.html`.
+    pub report: Option<PathBuf>,
     /// Classifier settings.
     pub classifier: ClassifierConfig,
     /// Event envelope settings.
@@ -168,6 +171,7 @@ pub fn run(opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
         Some(p) => Some(EventsFile::create(p)?),
         None => None,
     };
+    let mut page = opts.report.as_ref().map(|_| HtmlReport::new(opts.capture.display().to_string(), &baseline));
     let mut summary = ReplaySummary::default();
     for (stream, files) in &streams {
         bar.set_message(stream.to_string());
@@ -179,6 +183,7 @@ pub fn run(opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
             classifier: StreamClassifier::new(stream.clone(), &baseline, opts.classifier.clone()),
             settings: &opts.event_settings,
             summary: StreamSummary { stream: Some(stream.clone()), ..Default::default() },
+            page: page.as_ref().map(|_| StreamReport::new(stream.clone(), &baseline)),
         };
         let engine = replay_stream(stream, files, &baseline, window, threads, &bar, &mut ctx)?;
         let totals = engine.totals();
@@ -187,7 +192,15 @@ pub fn run(opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
         ctx.summary.skipped = totals.skipped.clone();
         ctx.summary.skipped.merge(engine.unattributed());
         ctx.summary.episodes = ctx.classifier.episodes();
+        if let (Some(p), Some(mut sp)) = (page.as_mut(), ctx.page.take()) {
+            let s = &ctx.summary;
+            sp.finish(s.records, s.rows, &s.skipped, s.episodes.clone());
+            p.streams.push(sp);
+        }
         summary.streams.push(ctx.summary);
+    }
+    if let (Some(p), Some(path)) = (&page, &opts.report) {
+        write_report(path, &crate::publish::html::render(p))?;
     }
     bar.finish_and_clear();
     if let Some(t) = table {
@@ -221,6 +234,19 @@ struct StreamRun<'a> {
     classifier: StreamClassifier,
     settings: &'a EventSettings,
     summary: StreamSummary,
+    page: Option<StreamReport>,
+}
+
+/// Writes the `--report` page (a temp file, then a rename, so a reader never sees half).
+fn write_report(path: &std::path::Path, html: &str) -> Result<(), ReplayError> {
+    let io = |source| StoreError::Io { path: path.display().to_string(), source };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let tmp = path.with_extension("html.tmp");
+    std::fs::write(&tmp, html).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)?;
+    Ok(())
 }
 
 /// At most this many decoded objects per decoding thread wait to be merged: enough to keep
@@ -479,12 +505,17 @@ fn handle_window(closed: ClosedWindow, ctx: &mut StreamRun<'_>) -> Result<(), Re
     if let Some(t) = ctx.table.as_deref_mut() {
         t.append(&closed.stream, &closed.window, &closed.profile, &drift, &outcome.extras)?;
     }
+    let mut envelopes = Vec::with_capacity(outcome.decisions.len());
     for decision in &outcome.decisions {
         let envelope = EventEnvelope::build(decision, &closed, uris.as_ref(), ctx.settings, decision.detected_at);
         if let Some(out) = ctx.events.as_deref_mut() {
             out.write(&envelope)?;
         }
         ctx.summary.events += 1;
+        envelopes.push(envelope);
+    }
+    if let Some(page) = ctx.page.as_mut() {
+        page.observe(&closed, &drift, &outcome.extras, &envelopes);
     }
     Ok(())
 }

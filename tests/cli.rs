@@ -2,30 +2,13 @@
 
 #![allow(clippy::unwrap_used)] // tests: a panic is a failure with its message
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::Path;
+use std::process::Output;
+
+use common::{driftwatch, root, text};
 use driftwatch::baseline::{StatisticsFile, ViolationsFile};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Runs the binary in `cwd` with a fixed region and no AWS environment.
-fn driftwatch(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_driftwatch"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_DEFAULT_REGION")
-        .env("DRIFTWATCH_LOG", "warn")
-        .output()
-        .expect("run driftwatch")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// Replays the bundled example in `cwd` with extra flags.
 fn replay_example(cwd: &Path, extra: &[&str]) -> Output {

@@ -4,5 +4,7 @@ pub mod bus;
 #[cfg(feature = "aws")]
 pub mod eventbridge;
 pub mod events;
+pub mod html;
 pub mod metrics_table;
 pub mod report;
+pub mod svg;

@@ -181,6 +181,7 @@ async fn the_service_decides_what_replay_decides() {
         window: hours(1),
         events: Some(tmp.path().join("events.jsonl")),
         output: Some(tmp.path().join("out")),
+        report: None,
         classifier: Default::default(),
         event_settings: EventSettings::default(),
         progress: false,

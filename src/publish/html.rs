@@ -1,0 +1,772 @@
+//! `replay --report FILE.html`: one self-contained page (inline CSS and SVG, no script, no
+//! network) that tells a replay's story per stream: what was read, the episodes and what they
+//! would have triggered, every drifting feature's distance to the baseline and to the recent
+//! past with their noise floors and thresholds, the window that moved most against the
+//! baseline, and a table of all features.
+//!
+//! The page is also well-formed XML (void elements self-closed), so a test can parse it whole.
+//!
+//! The collector keeps a bounded series per feature (once it holds `2 * KEPT_POINTS` points,
+//! adjacent ones are pooled, keeping the largest distance, and later windows are pooled as
+//! they come, so every point spans as many windows), and charts draw at most
+//! [`DRAWN_POINTS`] points, so a year of hourly windows gives a page of the same size as a
+//! week's. The full per-window numbers are in `drift_metrics.parquet` (`--output`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::events::EventEnvelope;
+use super::metrics_table::FeatureExtras;
+use super::svg::{self, esc, num, Line, Marker, Span, TimeChart};
+use crate::baseline::Baseline;
+use crate::capture::layout::StreamId;
+use crate::classify::{EpisodeSummary, Kind};
+use crate::drift::{window_categories, FeatureKind, WindowDrift};
+use crate::pipeline::ClosedWindow;
+use crate::profile::SkipCounts;
+use crate::time::Timestamp;
+
+/// Points kept per series before adjacent ones are pooled.
+pub const KEPT_POINTS: usize = 1024;
+/// Points drawn per line.
+pub const DRAWN_POINTS: usize = 480;
+/// Features given a chart, most affected first; the rest are in the table.
+pub const CHARTED_FEATURES: usize = 12;
+/// Categories drawn per bar chart (the rest are summed as "other").
+const BARS: usize = 12;
+
+/// One feature in one window (or a pool of adjacent windows).
+#[derive(Debug, Clone, Copy)]
+struct Point {
+    start: i64,
+    /// L-infinity distance to the baseline.
+    d: f32,
+    /// Its noise floor.
+    floor: f32,
+    /// Where Model Monitor's check fires, on the same scale (threshold, plus the floor for the
+    /// robust metric).
+    limit: f32,
+    /// L-infinity distance to the recent past.
+    step: f32,
+    /// Its noise floor.
+    step_floor: f32,
+    violated: bool,
+}
+
+fn f32_of(v: Option<f64>) -> f32 {
+    v.map_or(f32::NAN, |x| x as f32)
+}
+
+fn pool(a: Point, b: Point) -> Point {
+    let max = |x: f32, y: f32| {
+        if x.is_nan() {
+            y
+        } else if y.is_nan() {
+            x
+        } else {
+            x.max(y)
+        }
+    };
+    Point {
+        start: a.start,
+        d: max(a.d, b.d),
+        floor: max(a.floor, b.floor),
+        limit: max(a.limit, b.limit),
+        step: max(a.step, b.step),
+        step_floor: max(a.step_floor, b.step_floor),
+        violated: a.violated || b.violated,
+    }
+}
+
+/// A series of fewer than `2 * KEPT_POINTS` points of equal width: once full, adjacent points
+/// are pooled and each later point pools twice as many windows as before.
+#[derive(Debug, Clone)]
+struct Pooled {
+    points: Vec<Point>,
+    /// Windows per point.
+    stride: usize,
+    /// The point being filled, and how many windows it holds.
+    pending: Option<(Point, usize)>,
+}
+
+impl Default for Pooled {
+    fn default() -> Self {
+        Pooled { points: Vec::new(), stride: 1, pending: None }
+    }
+}
+
+impl Pooled {
+    fn push(&mut self, p: Point) {
+        let (acc, n) = match self.pending.take() {
+            Some((acc, n)) => (pool(acc, p), n + 1),
+            None => (p, 1),
+        };
+        if n < self.stride {
+            self.pending = Some((acc, n));
+            return;
+        }
+        self.points.push(acc);
+        if self.points.len() >= 2 * KEPT_POINTS {
+            self.points = self.points.chunks(2).map(|c| if c.len() == 2 { pool(c[0], c[1]) } else { c[0] }).collect();
+            self.stride *= 2;
+        }
+    }
+
+    /// Every point, the one being filled last.
+    fn iter(&self) -> impl Iterator<Item = &Point> {
+        self.points.iter().chain(self.pending.as_ref().map(|p| &p.0))
+    }
+}
+
+/// What the page shows of a window's distribution: quantiles of numbers or category shares.
+#[derive(Debug, Clone)]
+enum Distribution {
+    Numeric(Vec<(f64, f64)>),
+    Categorical(Vec<(String, f64)>),
+}
+
+#[derive(Debug, Clone)]
+struct FeatureSeries {
+    name: String,
+    kind: FeatureKind,
+    expected: &'static str,
+    points: Pooled,
+    violations: u64,
+    last_observed: &'static str,
+    last_completeness: Option<f64>,
+    last_d: Option<f64>,
+    last_floor: Option<f64>,
+    last_psi: Option<f64>,
+    last_wasserstein: Option<f64>,
+    /// The window farthest from the baseline: its start, distance and distribution.
+    farthest: Option<(i64, f64, Distribution)>,
+}
+
+/// One decision, as its event says it.
+#[derive(Debug, Clone)]
+struct DecisionView {
+    detail_type: &'static str,
+    kind: &'static str,
+    action: &'static str,
+    episode: String,
+    detected_at: String,
+    onset: String,
+    features: Vec<String>,
+    why: String,
+}
+
+/// Everything the page shows of one stream.
+#[derive(Debug, Clone)]
+pub struct StreamReport {
+    stream: StreamId,
+    first: Option<i64>,
+    last_end: Option<i64>,
+    window_ms: i64,
+    windows: u64,
+    windows_with_violations: u64,
+    features: Vec<FeatureSeries>,
+    decisions: Vec<DecisionView>,
+    episodes: Vec<EpisodeSummary>,
+    records: u64,
+    rows: u64,
+    skipped: SkipCounts,
+}
+
+impl StreamReport {
+    /// Starts the report of one stream.
+    pub fn new(stream: StreamId, baseline: &Baseline) -> Self {
+        StreamReport {
+            stream,
+            first: None,
+            last_end: None,
+            window_ms: 0,
+            windows: 0,
+            windows_with_violations: 0,
+            features: baseline
+                .features
+                .iter()
+                .map(|f| FeatureSeries {
+                    name: f.name.clone(),
+                    kind: FeatureKind::Unmonitored,
+                    expected: f.expected_type.as_str(),
+                    points: Pooled::default(),
+                    violations: 0,
+                    last_observed: "Unknown",
+                    last_completeness: None,
+                    last_d: None,
+                    last_floor: None,
+                    last_psi: None,
+                    last_wasserstein: None,
+                    farthest: None,
+                })
+                .collect(),
+            decisions: Vec::new(),
+            episodes: Vec::new(),
+            records: 0,
+            rows: 0,
+            skipped: SkipCounts::default(),
+        }
+    }
+
+    /// Takes one closed window, its comparison, the classifier's per-feature extras and the
+    /// events it decided.
+    pub fn observe(
+        &mut self,
+        closed: &ClosedWindow,
+        drift: &WindowDrift,
+        extras: &[FeatureExtras],
+        events: &[EventEnvelope],
+    ) {
+        let start = closed.window.start.millis();
+        self.first.get_or_insert(start);
+        self.last_end = Some(closed.window.end.millis());
+        self.window_ms = closed.window.end.millis() - start;
+        self.windows += 1;
+        if !drift.violations.is_empty() {
+            self.windows_with_violations += 1;
+        }
+        for (i, (s, fd)) in self.features.iter_mut().zip(&drift.features).enumerate() {
+            s.kind = fd.kind;
+            s.last_observed = fd.observed_type;
+            s.last_completeness = fd.completeness;
+            s.last_d = fd.linf_simple;
+            s.last_floor = fd.linf_noise_floor;
+            s.last_psi = fd.psi.map(|p| p.value);
+            s.last_wasserstein = fd.wasserstein.map(|w| w.value);
+            let violated = drift.violations.iter().any(|v| v.feature_name == fd.name);
+            if violated {
+                s.violations += 1;
+            }
+            let limit = fd.drift_check.as_ref().and_then(|c| match c.metric {
+                "linf_simple" => Some(c.threshold),
+                "linf_robust" => fd.linf_noise_floor.map(|f| f + c.threshold),
+                _ => None,
+            });
+            let extra = extras.get(i);
+            let p = Point {
+                start,
+                d: f32_of(fd.linf_simple),
+                floor: f32_of(fd.linf_noise_floor),
+                limit: f32_of(limit),
+                step: f32_of(extra.and_then(|e| e.step_distance)),
+                step_floor: f32_of(extra.and_then(|e| e.step_noise_floor)),
+                violated,
+            };
+            s.points.push(p);
+            if let Some(d) = fd.linf_simple {
+                if s.farthest.as_ref().is_none_or(|f| d > f.1) {
+                    let profile = &closed.profile.features[i];
+                    let dist = match fd.kind {
+                        FeatureKind::Categorical => {
+                            let wc = window_categories(profile);
+                            let total = wc.total();
+                            let mut shares: Vec<(String, f64)> =
+                                wc.counts.iter().map(|(k, v)| ((*k).to_owned(), v / total.max(1.0))).collect();
+                            shares.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                            Distribution::Categorical(shares)
+                        }
+                        _ => Distribution::Numeric(quantiles(&profile.kll.cdf())),
+                    };
+                    s.farthest = Some((start, d, dist));
+                }
+            }
+        }
+        for e in events {
+            let d = &e.detail;
+            self.decisions.push(DecisionView {
+                detail_type: e.detail_type,
+                kind: d.kind,
+                action: d.action,
+                episode: d.episode_id.clone(),
+                detected_at: d.detected_at.clone(),
+                onset: d.onset.clone(),
+                features: d.features.iter().map(|f| f.name.clone()).collect(),
+                why: explain(e),
+            });
+        }
+    }
+
+    /// Takes the stream's totals and episodes at the end of the replay.
+    pub fn finish(&mut self, records: u64, rows: u64, skipped: &SkipCounts, episodes: Vec<EpisodeSummary>) {
+        self.records = records;
+        self.rows = rows;
+        self.skipped = skipped.clone();
+        self.episodes = episodes;
+    }
+}
+
+/// The page's cumulative points of a CDF: about a hundred quantiles.
+fn quantiles(cdf: &crate::profile::WeightedCdf) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::with_capacity(101);
+    for i in 0..=100 {
+        let q = f64::from(i) / 100.0;
+        if let Some(v) = cdf.quantile(q) {
+            let share = cdf.fraction_le(v);
+            if out.last().is_none_or(|l| l.0 != v) {
+                out.push((v, share));
+            }
+        }
+    }
+    out
+}
+
+/// One sentence on what decided an event's kind, from its evidence.
+fn explain(e: &EventEnvelope) -> String {
+    let d = &e.detail;
+    let ev = &d.evidence;
+    let decision = ev.get("decision").and_then(|v| v.as_str()).unwrap_or("");
+    let first = d.features.first();
+    match decision {
+        "schema" => {
+            let signals: Vec<String> = ev
+                .get("signals")
+                .and_then(|s| s.as_array())
+                .map(|a| {
+                    a.iter()
+                        .map(|s| {
+                            let f = s.get("feature").and_then(|v| v.as_str()).unwrap_or("");
+                            let sig = s.get("signal").and_then(|v| v.as_str()).unwrap_or("");
+                            match s.get("value").and_then(|v| v.as_f64()) {
+                                Some(v) => format!("{sig} on {f} ({})", num(v)),
+                                None => format!("{sig} on {f}"),
+                            }
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!(
+                "a schema or data-quality break: {}",
+                if signals.is_empty() { "-".into() } else { signals.join(", ") }
+            )
+        }
+        "trend" => {
+            let t = ev.get("trend");
+            let field = |k: &str| t.and_then(|t| t.get(k));
+            let feature = field("feature").and_then(|v| v.as_str()).unwrap_or("");
+            let series = match (field("series").and_then(|v| v.as_str()), field("category").and_then(|v| v.as_str())) {
+                (Some("category_shares"), Some(c)) => format!("share of {c}"),
+                (Some("distance"), _) => "distance to the baseline".to_owned(),
+                (Some(s), _) => s.to_owned(),
+                (None, _) => "level".to_owned(),
+            };
+            match first.and_then(|f| f.trend.as_ref()) {
+                Some(mk) => format!(
+                    "a sustained trend without a step: {feature}'s {} {} by {} per hour (Theil–Sen over {} windows; Kendall τ {}, p {})",
+                    series,
+                    if mk.slope < 0.0 { "falls" } else { "rises" },
+                    num(mk.slope.abs()),
+                    mk.n,
+                    num(mk.tau),
+                    num(mk.p_value)
+                ),
+                None => format!("a sustained trend without a step in {feature}'s {series}"),
+            }
+        }
+        "quiet" => format!(
+            "back within the noise for {} windows",
+            ev.get("quietWindows").and_then(|v| v.as_u64()).unwrap_or(0)
+        ),
+        other => match first {
+            Some(f) => format!(
+                "{}: a step of {} against the recent past explains the rise (distance to the baseline {})",
+                if other.is_empty() { "step" } else { other },
+                f.step_value.map_or("–".into(), num),
+                f.value.map_or("–".into(), num)
+            ),
+            None => other.to_owned(),
+        },
+    }
+}
+
+/// What a replay's page shows, all streams.
+#[derive(Debug, Clone)]
+pub struct HtmlReport {
+    /// The `--capture` path.
+    pub capture: String,
+    /// The baseline's name.
+    pub baseline: String,
+    /// Streams, in replay order.
+    pub streams: Vec<StreamReport>,
+    /// The baseline's distribution of each feature, by name.
+    baseline_dist: BTreeMap<String, Distribution>,
+}
+
+impl HtmlReport {
+    /// Starts the page of a replay of `capture` against `baseline`.
+    pub fn new(capture: String, baseline: &Baseline) -> Self {
+        let mut dist = BTreeMap::new();
+        for f in &baseline.features {
+            if let Some(c) = &f.categorical {
+                let total = c.total.max(1.0);
+                let shares = c.counts.iter().map(|(k, v)| (k.clone(), v / total)).collect();
+                dist.insert(f.name.clone(), Distribution::Categorical(shares));
+            } else if let Some(n) = &f.numeric {
+                dist.insert(f.name.clone(), Distribution::Numeric(quantiles(&n.cdf)));
+            }
+        }
+        HtmlReport { capture, baseline: baseline.source.clone(), streams: Vec::new(), baseline_dist: dist }
+    }
+}
+
+const CSS: &str = r#"
+:root { --bg: #ffffff; --fg: #1d232b; --muted: #6a7380; --grid: #e6e9ee; --card: #f6f8fa;
+  --c1: #4c78a8; --c2: #e45756; --c3: #54a24b; --c4: #b279a2; --c5: #9d755d;
+  --sudden: #e45756; --gradual: #4c78a8; --resolved: #54a24b; --alert: #d62728; }
+@media (prefers-color-scheme: dark) {
+  :root { --bg: #15191e; --fg: #e4e7eb; --muted: #98a2ae; --grid: #2a3038; --card: #1d2329;
+    --c1: #7aa6d6; --c2: #ff8a80; --c3: #8fd07f; --c4: #d7a6c9; --c5: #c9a48a;
+    --sudden: #ff8a80; --gradual: #7aa6d6; --resolved: #8fd07f; --alert: #ff6b6b; } }
+body { background: var(--bg); color: var(--fg); font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif;
+  margin: 0 auto; max-width: 1040px; padding: 24px; }
+h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 32px 0 8px; border-bottom: 1px solid var(--grid); }
+h3 { font-size: 15px; margin: 20px 0 6px; } .muted, .sub { color: var(--muted); }
+table { border-collapse: collapse; width: 100%; margin: 8px 0; font-variant-numeric: tabular-nums; }
+th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--grid); vertical-align: top; }
+td.n, th.n { text-align: right; }
+.card { background: var(--card); border-radius: 8px; padding: 10px 14px; margin: 12px 0; }
+.chart { width: 100%; height: auto; display: block; }
+.chart .axis { stroke: var(--muted); stroke-width: 1; } .chart .grid { stroke: var(--grid); stroke-width: 1; }
+.chart text { fill: var(--fg); font-size: 11px; } .chart .tick, .chart .label { fill: var(--muted); }
+.chart .line { fill: none; stroke-width: 1.8; } .chart .c1 { stroke: var(--c1); fill: var(--c1); }
+.chart .c2 { stroke: var(--c2); fill: var(--c2); } .chart .c3 { stroke: var(--c3); fill: var(--c3); }
+.chart .c4 { stroke: var(--c4); fill: var(--c4); } .chart .c5 { stroke: var(--c5); fill: var(--c5); }
+.chart path.line { fill: none; } .chart .muted { stroke: var(--muted); } .chart .alert { stroke: var(--alert); }
+.chart .dot { fill: var(--alert); } .chart .bar { stroke: none; opacity: 0.85; }
+.chart .marker { stroke-width: 1.2; stroke-dasharray: 3 3; } .chart .marker.sudden { stroke: var(--sudden); }
+.chart .marker.gradual { stroke: var(--gradual); } .chart .marker.resolved { stroke: var(--resolved); }
+.chart .mlabel.sudden { fill: var(--sudden); } .chart .mlabel.gradual { fill: var(--gradual); }
+.chart .mlabel.resolved { fill: var(--resolved); }
+.chart .span.sudden { fill: var(--sudden); } .chart .span.gradual { fill: var(--gradual); }
+.chart .span.open { opacity: 0.6; } .chart .decision { fill: var(--fg); }
+.kind { font-weight: 600; } .kind.sudden { color: var(--sudden); } .kind.gradual { color: var(--gradual); }
+.kind.resolved { color: var(--resolved); } .bad { color: var(--alert); font-weight: 600; }
+"#;
+
+fn fmt_time(ms: i64) -> String {
+    Timestamp::from_millis(ms).to_string()
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or("–".into(), num)
+}
+
+fn target_of(kind: &str) -> &'static str {
+    match kind {
+        "sudden" => "an SNS topic: a person investigates (deploy/rules.yaml)",
+        "gradual" => "the retraining SageMaker Pipeline (deploy/rules.yaml)",
+        _ => "the audit log only",
+    }
+}
+
+/// Renders the page.
+pub fn render(report: &HtmlReport) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"/><meta name="viewport" content="width=device-width, initial-scale=1"/><meta name="color-scheme" content="light dark"/><title>driftwatch replay: {}</title><style>{CSS}</style></head><body>"#,
+        esc(&report.capture)
+    );
+    let _ = write!(
+        out,
+        r#"<h1>driftwatch replay</h1><p class="sub">capture <code>{}</code>, baseline <code>{}</code>; all times UTC.</p>"#,
+        esc(&report.capture),
+        esc(&report.baseline)
+    );
+    for s in &report.streams {
+        stream_section(&mut out, report, s);
+    }
+    out.push_str(r#"<p class="sub">Full per-window numbers: <code>drift_metrics.parquet</code> and the per-window reports of <code>--output</code>.</p></body></html>"#);
+    out
+}
+
+fn stream_section(out: &mut String, report: &HtmlReport, s: &StreamReport) {
+    let baseline = &report.baseline;
+    let (lo, hi) = (s.first.unwrap_or(0), s.last_end.unwrap_or(0));
+    let _ = write!(out, r#"<section class="stream"><h2>{}</h2>"#, esc(&s.stream.to_string()));
+    let skipped: Vec<String> = s.skipped.iter().map(|(r, n)| format!("{} {n}", r.as_str())).collect();
+    let _ = write!(
+        out,
+        r#"<table class="summary"><tr><th>time range</th><td>{} – {}</td></tr><tr><th>windows</th><td>{} of {} min, {} with a Model Monitor violation</td></tr><tr><th>records / rows</th><td>{} / {}</td></tr><tr><th>skipped</th><td>{}</td></tr><tr><th>baseline</th><td><code>{}</code></td></tr></table>"#,
+        fmt_time(lo),
+        fmt_time(hi),
+        s.windows,
+        s.window_ms / 60_000,
+        s.windows_with_violations,
+        s.records,
+        s.rows,
+        if skipped.is_empty() { "none".into() } else { esc(&skipped.join(", ")) },
+        esc(baseline)
+    );
+
+    // Episodes.
+    let _ = write!(out, "<h3>Episodes</h3>");
+    if s.episodes.is_empty() {
+        out.push_str(r#"<p class="muted">No episode: nothing would have fired.</p>"#);
+    } else {
+        let spans: Vec<Span> = s
+            .episodes
+            .iter()
+            .map(|e| Span {
+                onset: e.onset.millis(),
+                decided: e.decided_at.millis(),
+                end: e.resolved_at.map_or(hi, Timestamp::millis),
+                resolved: e.resolved_at.is_some(),
+                class: if e.kind == Kind::Gradual { "gradual" } else { "sudden" },
+                label: format!("{} · {}", kind_label(e), e.features.join(", ")),
+            })
+            .collect();
+        out.push_str(&svg::timeline((lo, hi), &spans));
+        out.push_str(r#"<p class="sub">Bars run from the estimated onset to the resolution (faded: still open at the end); ▼ marks the decision.</p>"#);
+        out.push_str(r#"<table class="decisions"><tr><th>detected</th><th>event</th><th>onset</th><th>features</th><th>would have triggered</th><th>what decided it</th></tr>"#);
+        for d in &s.decisions {
+            let _ = write!(
+                out,
+                r#"<tr><td>{}</td><td><span class="kind {}">{}</span><br/><span class="sub">{} · {}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+                esc(&d.detected_at),
+                d.kind,
+                esc(d.detail_type),
+                esc(d.action),
+                esc(&d.episode[..d.episode.len().min(8)]),
+                esc(&d.onset),
+                esc(&d.features.join(", ")),
+                target_of(d.kind),
+                esc(&d.why)
+            );
+        }
+        out.push_str("</table>");
+    }
+
+    // Drifting features: in an episode (most affected first), then by violations.
+    let mut order: Vec<usize> = Vec::new();
+    for e in &s.episodes {
+        for f in &e.features {
+            if let Some(i) = s.features.iter().position(|x| &x.name == f) {
+                if !order.contains(&i) {
+                    order.push(i);
+                }
+            }
+        }
+    }
+    let mut violating: Vec<usize> =
+        (0..s.features.len()).filter(|i| s.features[*i].violations > 0 && !order.contains(i)).collect();
+    violating.sort_by_key(|i| std::cmp::Reverse(s.features[*i].violations));
+    order.extend(violating);
+    let charted = order.len().min(CHARTED_FEATURES);
+    let _ = write!(out, "<h3>Drifting features</h3>");
+    if order.is_empty() {
+        out.push_str(r#"<p class="muted">No feature drifted or violated a constraint.</p>"#);
+    }
+    for &i in &order[..charted] {
+        feature_card(out, report, s, i, (lo, hi));
+    }
+    if order.len() > charted {
+        let _ = write!(
+            out,
+            r#"<p class="muted">{} more drifting features are in the table below.</p>"#,
+            order.len() - charted
+        );
+    }
+
+    // All features.
+    out.push_str(r#"<h3>All features</h3><table class="features"><tr><th>feature</th><th>type (baseline / last window)</th><th class="n">completeness</th><th class="n">L∞ to baseline</th><th class="n">noise floor</th><th class="n">PSI</th><th class="n">Wasserstein</th><th class="n">windows violating</th></tr>"#);
+    for f in &s.features {
+        let type_note = if f.expected != f.last_observed && f.last_observed != "Unknown" {
+            format!(r#"{} / <span class="bad">{}</span>"#, f.expected, f.last_observed)
+        } else {
+            format!("{} / {}", f.expected, f.last_observed)
+        };
+        let _ = write!(
+            out,
+            r#"<tr><td>{}</td><td>{type_note}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n{}">{}</td></tr>"#,
+            esc(&f.name),
+            f.last_completeness.map_or("–".into(), |c| format!("{:.1}%", c * 100.0)),
+            opt(f.last_d),
+            opt(f.last_floor),
+            opt(f.last_psi),
+            opt(f.last_wasserstein),
+            if f.violations > 0 { " bad" } else { "" },
+            f.violations
+        );
+    }
+    out.push_str(r#"</table><p class="sub">Latest values are the last window's.</p></section>"#);
+}
+
+fn kind_label(e: &EpisodeSummary) -> String {
+    let k = if e.first_kind == e.kind {
+        e.kind.as_str().to_owned()
+    } else {
+        format!("{} → {}", e.first_kind.as_str(), e.kind.as_str())
+    };
+    format!("{k} ({})", e.kind.action())
+}
+
+fn feature_card(out: &mut String, report: &HtmlReport, s: &StreamReport, i: usize, range: (i64, i64)) {
+    let f = &s.features[i];
+    let _ = write!(out, r#"<div class="card feature"><h3>{}</h3>"#, esc(&f.name));
+    let series = |get: fn(&Point) -> f32| -> Vec<(i64, f64)> {
+        svg::downsample(&f.points.iter().map(|p| (p.start, f64::from(get(p)))).collect::<Vec<_>>(), DRAWN_POINTS)
+    };
+    let mut markers = Vec::new();
+    for e in s.episodes.iter().filter(|e| e.features.contains(&f.name)) {
+        let class = if e.kind == Kind::Gradual { "gradual" } else { "sudden" };
+        markers.push(Marker { at: e.onset.millis(), label: "onset".into(), class });
+        markers.push(Marker { at: e.decided_at.millis(), label: format!("{} decided", e.kind.as_str()), class });
+        if let Some(r) = e.resolved_at {
+            markers.push(Marker { at: r.millis(), label: "resolved".into(), class: "resolved" });
+        }
+    }
+    let violations: Vec<(i64, f64)> =
+        f.points.iter().filter(|p| p.violated).map(|p| (p.start, f64::from(p.d))).collect();
+    let chart = TimeChart {
+        y_label: "L∞ distance".into(),
+        title: format!("{}: distance to the baseline and to the recent past, per window", f.name),
+        y_cap: Some(1.0),
+        x_range: range,
+        lines: vec![
+            Line { label: "to the baseline".into(), class: "c1", dashed: false, points: series(|p| p.d) },
+            Line { label: "its noise floor".into(), class: "muted", dashed: true, points: series(|p| p.floor) },
+            Line {
+                label: "Model Monitor's threshold".into(),
+                class: "alert",
+                dashed: true,
+                points: series(|p| p.limit),
+            },
+            Line { label: "to the recent past".into(), class: "c4", dashed: false, points: series(|p| p.step) },
+            Line { label: "its noise floor".into(), class: "c4", dashed: true, points: series(|p| p.step_floor) },
+        ],
+        dots: svg::downsample(&violations, DRAWN_POINTS),
+        dots_label: "violation".into(),
+        markers,
+        height: 240.0,
+    };
+    out.push_str(&svg::time_chart(&chart));
+    for d in s.decisions.iter().filter(|d| d.features.first() == Some(&f.name)) {
+        let _ = write!(
+            out,
+            r#"<p><span class="kind {}">{}</span> at {}: {}</p>"#,
+            d.kind,
+            esc(d.detail_type),
+            esc(&d.detected_at),
+            esc(&d.why)
+        );
+    }
+    if let Some((start, d, dist)) = &f.farthest {
+        let label = format!("window of {} (farthest, L∞ {})", fmt_time(*start), num(*d));
+        match dist {
+            Distribution::Numeric(q) => {
+                let base = match report.baseline_dist.get(&f.name) {
+                    Some(Distribution::Numeric(b)) => b.as_slice(),
+                    _ => &[],
+                };
+                out.push_str(&svg::cdf_chart(&f.name, base, q, &label));
+            }
+            Distribution::Categorical(shares) => {
+                out.push_str(&svg::bar_chart(&bars(report.baseline_dist.get(&f.name), shares), &label));
+            }
+        }
+    }
+    out.push_str("</div>");
+}
+
+fn bars(baseline: Option<&Distribution>, window: &[(String, f64)]) -> Vec<(String, f64, f64)> {
+    let base: BTreeMap<String, f64> = match baseline {
+        Some(Distribution::Categorical(b)) => b.iter().cloned().collect(),
+        _ => BTreeMap::new(),
+    };
+    let mut names: Vec<String> = Vec::new();
+    let mut by_base: Vec<(&String, &f64)> = base.iter().collect();
+    by_base.sort_by(|a, b| b.1.total_cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    for (k, _) in by_base.into_iter().take(BARS) {
+        names.push(k.clone());
+    }
+    for (k, _) in window {
+        if names.len() >= BARS {
+            break;
+        }
+        if !names.contains(k) {
+            names.push(k.clone());
+        }
+    }
+    let win: BTreeMap<&str, f64> = window.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let mut out: Vec<(String, f64, f64)> = names
+        .iter()
+        .map(|n| (n.clone(), base.get(n).copied().unwrap_or(0.0), win.get(n.as_str()).copied().unwrap_or(0.0)))
+        .collect();
+    let (ob, ow) = (1.0 - out.iter().map(|b| b.1).sum::<f64>(), 1.0 - out.iter().map(|b| b.2).sum::<f64>());
+    if ob > 1e-9 || ow > 1e-9 {
+        out.push(("other".into(), ob.max(0.0), ow.max(0.0)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::WeightedCdf;
+
+    #[test]
+    fn pooling_keeps_peaks_and_violations() {
+        let p = |d: f32, violated: bool| Point {
+            start: 0,
+            d,
+            floor: f32::NAN,
+            limit: 0.2,
+            step: 0.1,
+            step_floor: 0.3,
+            violated,
+        };
+        let a = Point { start: 10, ..p(0.1, false) };
+        let pooled = pool(a, p(0.9, true));
+        assert_eq!((pooled.start, pooled.d, pooled.violated), (10, 0.9, true));
+        assert!(pooled.floor.is_nan(), "no floor in either stays unknown");
+        assert_eq!(pool(p(f32::NAN, false), p(0.4, false)).d, 0.4);
+    }
+
+    #[test]
+    fn pooled_series_stay_short_with_points_of_equal_width() {
+        let mut s = Pooled::default();
+        let n = 5 * KEPT_POINTS as i64 + 3;
+        for i in 0..n {
+            let d = if i == 4321 { 0.99 } else { 0.1 };
+            s.push(Point { start: i, d, floor: 0.2, limit: 0.3, step: 0.1, step_floor: 0.2, violated: i == 77 });
+        }
+        let starts: Vec<i64> = s.iter().map(|p| p.start).collect();
+        assert!(starts.len() < 2 * KEPT_POINTS && starts.len() >= KEPT_POINTS, "{}", starts.len());
+        assert_eq!(s.stride, 4);
+        // Every complete point spans `stride` windows; the last one is being filled.
+        assert!(starts.windows(2).all(|w| w[1] - w[0] == 4), "{:?}", &starts[..8]);
+        assert_eq!(s.pending.map(|p| p.1), Some((n % 4) as usize));
+        // The peak and the violation survive pooling.
+        assert!(s.iter().any(|p| p.start == 4320 && p.d == 0.99));
+        assert!(s.iter().any(|p| p.start == 76 && p.violated));
+    }
+
+    #[test]
+    fn quantiles_are_increasing_points_of_the_cdf() {
+        let cdf = WeightedCdf::from_points((1..=1000).map(|i| (f64::from(i), 1.0)).collect());
+        let q = quantiles(&cdf);
+        assert!(q.len() > 90 && q.len() <= 101, "{}", q.len());
+        assert!(q.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
+        assert_eq!(q.last().map(|p| p.1), Some(1.0));
+        // Few distinct values give few points.
+        let two = WeightedCdf::from_points(vec![(1.0, 3.0), (2.0, 1.0)]);
+        assert_eq!(quantiles(&two), vec![(1.0, 0.75), (2.0, 1.0)]);
+    }
+
+    #[test]
+    fn bars_put_the_baselines_categories_first_and_sum_the_rest() {
+        let base = Distribution::Categorical(vec![("a".into(), 0.7), ("b".into(), 0.3)]);
+        let window = vec![("c".to_owned(), 0.5), ("a".to_owned(), 0.5)];
+        assert_eq!(
+            bars(Some(&base), &window),
+            vec![("a".into(), 0.7, 0.5), ("b".into(), 0.3, 0.0), ("c".into(), 0.0, 0.5)]
+        );
+        // More categories than bars: the smallest go to "other".
+        let many: Vec<(String, f64)> = (0..20).map(|i| (format!("k{i:02}"), 0.05)).collect();
+        let b = bars(Some(&Distribution::Categorical(many.clone())), &many);
+        assert_eq!(b.len(), BARS + 1);
+        let other = &b[BARS];
+        assert_eq!(other.0, "other");
+        assert!((other.1 - 0.4).abs() < 1e-9 && (other.2 - 0.4).abs() < 1e-9, "{other:?}");
+    }
+}
