@@ -193,14 +193,13 @@ pub fn run(opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
         ctx.summary.skipped.merge(engine.unattributed());
         ctx.summary.episodes = ctx.classifier.episodes();
         if let (Some(p), Some(mut sp)) = (page.as_mut(), ctx.page.take()) {
-            let s = &ctx.summary;
-            sp.finish(s.records, s.rows, &s.skipped, s.episodes.clone());
+            sp.finish(&ctx.summary);
             p.streams.push(sp);
         }
         summary.streams.push(ctx.summary);
     }
     if let (Some(p), Some(path)) = (&page, &opts.report) {
-        write_report(path, &crate::publish::html::render(p))?;
+        crate::store::write_atomic(path, crate::publish::html::render(p).as_bytes())?;
     }
     bar.finish_and_clear();
     if let Some(t) = table {
@@ -235,18 +234,6 @@ struct StreamRun<'a> {
     settings: &'a EventSettings,
     summary: StreamSummary,
     page: Option<StreamReport>,
-}
-
-/// Writes the `--report` page (a temp file, then a rename, so a reader never sees half).
-fn write_report(path: &std::path::Path, html: &str) -> Result<(), ReplayError> {
-    let io = |source| StoreError::Io { path: path.display().to_string(), source };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    let tmp = path.with_extension("html.tmp");
-    std::fs::write(&tmp, html).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)?;
-    Ok(())
 }
 
 /// At most this many decoded objects per decoding thread wait to be merged: enough to keep

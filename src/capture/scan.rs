@@ -24,24 +24,21 @@ pub(super) fn record(line: &str) -> Option<RawRecord<'_>> {
     let mut s = Scanner { text: line, b: line.as_bytes(), i: 0 };
     let mut out = RawRecord { capture_data: None, event_metadata: None };
     s.object(|s, key| match key {
-        "captureData" => {
-            if out.capture_data.is_some() {
-                return None;
-            }
-            out.capture_data = Some(s.capture_data()?);
-            Some(())
-        }
-        "eventMetadata" => {
-            if out.event_metadata.is_some() {
-                return None;
-            }
-            out.event_metadata = Some(s.event_metadata()?);
-            Some(())
-        }
+        "captureData" => fill_once(&mut out.capture_data, || s.capture_data()),
+        "eventMetadata" => fill_once(&mut out.event_metadata, || s.event_metadata()),
         _ => s.skip_value(1),
     })?;
     s.ws();
     (s.i == s.b.len()).then_some(out)
+}
+
+/// Fills an empty `slot` with what `read` gives; a member seen twice is not handled here.
+fn fill_once<T>(slot: &mut Option<T>, read: impl FnOnce() -> Option<T>) -> Option<()> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(read()?);
+    Some(())
 }
 
 struct Scanner<'a> {
@@ -93,55 +90,34 @@ impl<'a> Scanner<'a> {
 
     fn capture_data(&mut self) -> Option<RawCaptureData<'a>> {
         let (mut input, mut output) = (None, None);
-        self.object(|s, key| {
-            let slot = match key {
-                "endpointInput" => &mut input,
-                "endpointOutput" => &mut output,
-                _ => return s.skip_value(2),
-            };
-            if slot.is_some() {
-                return None;
-            }
-            *slot = Some(s.payload()?);
-            Some(())
+        self.object(|s, key| match key {
+            "endpointInput" => fill_once(&mut input, || s.payload()),
+            "endpointOutput" => fill_once(&mut output, || s.payload()),
+            _ => s.skip_value(2),
         })?;
         Some(RawCaptureData { input, output })
     }
 
     fn payload(&mut self) -> Option<CapturedPayload<'a>> {
-        let (mut content_type, mut encoding, mut data) = (None, None, None);
-        self.object(|s, key| {
-            let slot = match key {
-                "observedContentType" => &mut content_type,
-                "encoding" => &mut encoding,
-                "data" => &mut data,
-                _ => return s.skip_value(3),
-            };
-            if slot.is_some() {
-                return None;
-            }
-            *slot = Some(s.string()?);
-            Some(())
-        })?;
+        let [content_type, encoding, data] = self.string_members(["observedContentType", "encoding", "data"], 3)?;
         Some(CapturedPayload { content_type, encoding: encoding?, data: data? })
     }
 
     fn event_metadata(&mut self) -> Option<RawEventMetadata<'a>> {
-        let (mut event_id, mut inference_id, mut inference_time) = (None, None, None);
-        self.object(|s, key| {
-            let slot = match key {
-                "eventId" => &mut event_id,
-                "inferenceId" => &mut inference_id,
-                "inferenceTime" => &mut inference_time,
-                _ => return s.skip_value(2),
-            };
-            if slot.is_some() {
-                return None;
-            }
-            *slot = Some(s.string()?);
-            Some(())
-        })?;
+        let [event_id, inference_id, inference_time] =
+            self.string_members(["eventId", "inferenceId", "inferenceTime"], 2)?;
         Some(RawEventMetadata { event_id, inference_id, inference_time })
+    }
+
+    /// An object of which the string members `names` are read (each at most once) and the
+    /// rest skipped; `depth` is the object's nesting depth.
+    fn string_members<const N: usize>(&mut self, names: [&str; N], depth: usize) -> Option<[Option<Cow<'a, str>>; N]> {
+        let mut values: [Option<Cow<'a, str>>; N] = std::array::from_fn(|_| None);
+        self.object(|s, key| match names.iter().position(|n| *n == key) {
+            Some(k) => fill_once(&mut values[k], || s.string()),
+            None => s.skip_value(depth),
+        })?;
+        Some(values)
     }
 
     /// A string, borrowed when it holds no escape.

@@ -89,6 +89,15 @@ impl Kind {
             Kind::Resolved => "resolved",
         }
     }
+
+    /// Returns what to do: `investigate`, `retrain` or `none` (an event's `detail.action`).
+    pub fn action(self) -> &'static str {
+        match self {
+            Kind::Sudden => "investigate",
+            Kind::Gradual => "retrain",
+            Kind::Resolved => "none",
+        }
+    }
 }
 
 /// Evidence about one feature in a decision.
@@ -157,12 +166,7 @@ impl fmt::Display for EpisodeSummary {
         } else {
             format!("{}->{}", self.first_kind.as_str(), self.kind.as_str())
         };
-        let action = match self.kind {
-            Kind::Sudden => "investigate",
-            Kind::Gradual => "retrain",
-            Kind::Resolved => "none",
-        };
-        write!(f, "{kind:<16} {action:<11} onset {}  decided {}", self.onset, self.decided_at)?;
+        write!(f, "{kind:<16} {:<11} onset {}  decided {}", self.kind.action(), self.onset, self.decided_at)?;
         match self.resolved_at {
             Some(r) => write!(f, "  resolved {r}")?,
             None => write!(f, "  open")?,

@@ -134,17 +134,7 @@ fn parse_number(s: &str) -> Option<f64> {
 #[inline]
 fn scan_number(b: &[u8]) -> Option<(ValueType, Option<f64>)> {
     let mut i = 0;
-    let neg = match b.first() {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let neg = sign(b, &mut i);
     // Deequ allows one space after the sign; such text goes to the slow path.
     let mut fast = true;
     if b.get(i) == Some(&b' ') {
@@ -153,34 +143,19 @@ fn scan_number(b: &[u8]) -> Option<(ValueType, Option<f64>)> {
     }
     let mut mantissa: u64 = 0;
     let mut digits = 0u32;
-    let int_start = i;
-    while let Some(&c) = b.get(i) {
-        if !c.is_ascii_digit() {
-            break;
-        }
-        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
-        i += 1;
-    }
-    if i == int_start {
+    let n = digit_run(b, &mut i, &mut mantissa);
+    if n == 0 {
         return None;
     }
-    digits += (i - int_start) as u32;
+    digits += n;
     let mut exp10: i32 = 0;
     let mut kind = ValueType::Integral;
     if b.get(i) == Some(&b'.') {
         i += 1;
-        let frac_start = i;
-        while let Some(&c) = b.get(i) {
-            if !c.is_ascii_digit() {
-                break;
-            }
-            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
-            i += 1;
-        }
-        if i == frac_start {
+        let n = digit_run(b, &mut i, &mut mantissa);
+        if n == 0 {
             return None;
         }
-        let n = (i - frac_start) as u32;
         digits += n;
         exp10 -= n as i32;
         kind = ValueType::Fractional;
@@ -190,17 +165,7 @@ fn scan_number(b: &[u8]) -> Option<(ValueType, Option<f64>)> {
             return None;
         }
         i += 1;
-        let neg_exp = match b.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
+        let neg_exp = sign(b, &mut i);
         let exp_start = i;
         let mut e: i32 = 0;
         while let Some(&c) = b.get(i) {
@@ -231,6 +196,37 @@ fn scan_number(b: &[u8]) -> Option<(ValueType, Option<f64>)> {
         }
     });
     Some((kind, value))
+}
+
+/// Steps over an optional sign at `i`; returns whether it is `-`.
+#[inline]
+fn sign(b: &[u8], i: &mut usize) -> bool {
+    match b.get(*i) {
+        Some(b'-') => {
+            *i += 1;
+            true
+        }
+        Some(b'+') => {
+            *i += 1;
+            false
+        }
+        _ => false,
+    }
+}
+
+/// Steps over the digits at `i`, appending them to `mantissa` (wrapping: the caller counts
+/// digits and leaves long ones to `str::parse`); returns how many there were.
+#[inline]
+fn digit_run(b: &[u8], i: &mut usize, mantissa: &mut u64) -> u32 {
+    let start = *i;
+    while let Some(&c) = b.get(*i) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        *mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+        *i += 1;
+    }
+    (*i - start) as u32
 }
 
 /// Returns `Some(Integral | Fractional)` when `b` matches Deequ's numeric patterns.

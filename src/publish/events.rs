@@ -161,15 +161,6 @@ impl Kind {
             Kind::Resolved => "Data Drift Resolved",
         }
     }
-
-    /// Returns `detail.action`.
-    pub fn action(self) -> &'static str {
-        match self {
-            Kind::Sudden => "investigate",
-            Kind::Gradual => "retrain",
-            Kind::Resolved => "none",
-        }
-    }
 }
 
 impl EventEnvelope {

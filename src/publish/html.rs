@@ -23,7 +23,7 @@ use crate::capture::layout::StreamId;
 use crate::classify::{EpisodeSummary, Kind};
 use crate::drift::{window_categories, FeatureKind, WindowDrift};
 use crate::pipeline::ClosedWindow;
-use crate::profile::SkipCounts;
+use crate::replay::StreamSummary;
 use crate::time::Timestamp;
 
 /// Points kept per series before adjacent ones are pooled.
@@ -128,7 +128,6 @@ enum Distribution {
 #[derive(Debug, Clone)]
 struct FeatureSeries {
     name: String,
-    kind: FeatureKind,
     expected: &'static str,
     points: Pooled,
     violations: u64,
@@ -162,14 +161,10 @@ pub struct StreamReport {
     first: Option<i64>,
     last_end: Option<i64>,
     window_ms: i64,
-    windows: u64,
-    windows_with_violations: u64,
     features: Vec<FeatureSeries>,
     decisions: Vec<DecisionView>,
-    episodes: Vec<EpisodeSummary>,
-    records: u64,
-    rows: u64,
-    skipped: SkipCounts,
+    /// The replay's summary of the stream (windows, rows, skips, episodes), at the end.
+    summary: StreamSummary,
 }
 
 impl StreamReport {
@@ -180,14 +175,11 @@ impl StreamReport {
             first: None,
             last_end: None,
             window_ms: 0,
-            windows: 0,
-            windows_with_violations: 0,
             features: baseline
                 .features
                 .iter()
                 .map(|f| FeatureSeries {
                     name: f.name.clone(),
-                    kind: FeatureKind::Unmonitored,
                     expected: f.expected_type.as_str(),
                     points: Pooled::default(),
                     violations: 0,
@@ -201,10 +193,7 @@ impl StreamReport {
                 })
                 .collect(),
             decisions: Vec::new(),
-            episodes: Vec::new(),
-            records: 0,
-            rows: 0,
-            skipped: SkipCounts::default(),
+            summary: StreamSummary::default(),
         }
     }
 
@@ -221,12 +210,7 @@ impl StreamReport {
         self.first.get_or_insert(start);
         self.last_end = Some(closed.window.end.millis());
         self.window_ms = closed.window.end.millis() - start;
-        self.windows += 1;
-        if !drift.violations.is_empty() {
-            self.windows_with_violations += 1;
-        }
         for (i, (s, fd)) in self.features.iter_mut().zip(&drift.features).enumerate() {
-            s.kind = fd.kind;
             s.last_observed = fd.observed_type;
             s.last_completeness = fd.completeness;
             s.last_d = fd.linf_simple;
@@ -286,12 +270,9 @@ impl StreamReport {
         }
     }
 
-    /// Takes the stream's totals and episodes at the end of the replay.
-    pub fn finish(&mut self, records: u64, rows: u64, skipped: &SkipCounts, episodes: Vec<EpisodeSummary>) {
-        self.records = records;
-        self.rows = rows;
-        self.skipped = skipped.clone();
-        self.episodes = episodes;
+    /// Takes the replay's summary of the stream at its end.
+    pub fn finish(&mut self, summary: &StreamSummary) {
+        self.summary = summary.clone();
     }
 }
 
@@ -483,27 +464,28 @@ fn stream_section(out: &mut String, report: &HtmlReport, s: &StreamReport) {
     let baseline = &report.baseline;
     let (lo, hi) = (s.first.unwrap_or(0), s.last_end.unwrap_or(0));
     let _ = write!(out, r#"<section class="stream"><h2>{}</h2>"#, esc(&s.stream.to_string()));
-    let skipped: Vec<String> = s.skipped.iter().map(|(r, n)| format!("{} {n}", r.as_str())).collect();
+    let skipped: Vec<String> = s.summary.skipped.iter().map(|(r, n)| format!("{} {n}", r.as_str())).collect();
     let _ = write!(
         out,
         r#"<table class="summary"><tr><th>time range</th><td>{} – {}</td></tr><tr><th>windows</th><td>{} of {} min, {} with a Model Monitor violation</td></tr><tr><th>records / rows</th><td>{} / {}</td></tr><tr><th>skipped</th><td>{}</td></tr><tr><th>baseline</th><td><code>{}</code></td></tr></table>"#,
         fmt_time(lo),
         fmt_time(hi),
-        s.windows,
+        s.summary.windows,
         s.window_ms / 60_000,
-        s.windows_with_violations,
-        s.records,
-        s.rows,
+        s.summary.windows_with_violations,
+        s.summary.records,
+        s.summary.rows,
         if skipped.is_empty() { "none".into() } else { esc(&skipped.join(", ")) },
         esc(baseline)
     );
 
     // Episodes.
     let _ = write!(out, "<h3>Episodes</h3>");
-    if s.episodes.is_empty() {
+    if s.summary.episodes.is_empty() {
         out.push_str(r#"<p class="muted">No episode: nothing would have fired.</p>"#);
     } else {
         let spans: Vec<Span> = s
+            .summary
             .episodes
             .iter()
             .map(|e| Span {
@@ -511,7 +493,7 @@ fn stream_section(out: &mut String, report: &HtmlReport, s: &StreamReport) {
                 decided: e.decided_at.millis(),
                 end: e.resolved_at.map_or(hi, Timestamp::millis),
                 resolved: e.resolved_at.is_some(),
-                class: if e.kind == Kind::Gradual { "gradual" } else { "sudden" },
+                class: episode_class(e),
                 label: format!("{} · {}", kind_label(e), e.features.join(", ")),
             })
             .collect();
@@ -538,7 +520,7 @@ fn stream_section(out: &mut String, report: &HtmlReport, s: &StreamReport) {
 
     // Drifting features: in an episode (most affected first), then by violations.
     let mut order: Vec<usize> = Vec::new();
-    for e in &s.episodes {
+    for e in &s.summary.episodes {
         for f in &e.features {
             if let Some(i) = s.features.iter().position(|x| &x.name == f) {
                 if !order.contains(&i) {
@@ -591,6 +573,15 @@ fn stream_section(out: &mut String, report: &HtmlReport, s: &StreamReport) {
     out.push_str(r#"</table><p class="sub">Latest values are the last window's.</p></section>"#);
 }
 
+/// The CSS class of an episode's marks.
+fn episode_class(e: &EpisodeSummary) -> &'static str {
+    if e.kind == Kind::Gradual {
+        "gradual"
+    } else {
+        "sudden"
+    }
+}
+
 fn kind_label(e: &EpisodeSummary) -> String {
     let k = if e.first_kind == e.kind {
         e.kind.as_str().to_owned()
@@ -607,8 +598,8 @@ fn feature_card(out: &mut String, report: &HtmlReport, s: &StreamReport, i: usiz
         svg::downsample(&f.points.iter().map(|p| (p.start, f64::from(get(p)))).collect::<Vec<_>>(), DRAWN_POINTS)
     };
     let mut markers = Vec::new();
-    for e in s.episodes.iter().filter(|e| e.features.contains(&f.name)) {
-        let class = if e.kind == Kind::Gradual { "gradual" } else { "sudden" };
+    for e in s.summary.episodes.iter().filter(|e| e.features.contains(&f.name)) {
+        let class = episode_class(e);
         markers.push(Marker { at: e.onset.millis(), label: "onset".into(), class });
         markers.push(Marker { at: e.decided_at.millis(), label: format!("{} decided", e.kind.as_str()), class });
         if let Some(r) = e.resolved_at {
