@@ -262,7 +262,11 @@ pub fn time_chart(c: &TimeChart) -> String {
         .fold(0.0f64, f64::max);
     let ymax = c.y_cap.map_or(ymax, |cap| ymax.min(cap));
     let ymax = if ymax > 0.0 { ymax * 1.08 } else { 1.0 };
-    let cap = |v: f64| c.y_cap.map_or(v, |cap| v.min(cap));
+    // Not `f64::min`, which turns a gap (NaN) into the cap.
+    let cap = |v: f64| match c.y_cap {
+        Some(cap) if v > cap => cap,
+        _ => v,
+    };
     let f = Frame::new(c.x_range.0 as f64, c.x_range.1 as f64, 0.0, ymax, h);
     let mut out = String::new();
     open(&mut out, h, &c.title);
@@ -514,7 +518,12 @@ mod tests {
             title: "t".into(),
             y_cap: Some(1.0),
             x_range: (0, 100 * HOUR),
-            lines: vec![Line { label: "x".into(), class: "c1", dashed: false, points: vec![(0, 0.5), (HOUR, 1.9)] }],
+            lines: vec![Line {
+                label: "x".into(),
+                class: "c1",
+                dashed: false,
+                points: vec![(0, f64::NAN), (HOUR, 0.5), (2 * HOUR, 1.9)],
+            }],
             dots: vec![(HOUR, 1.9)],
             dots_label: "v".into(),
             // Two labels an hour apart would overlap; one far away goes back to the first row.
@@ -530,6 +539,9 @@ mod tests {
         };
         assert!(label_y("sudden decided") > label_y("onset"));
         assert_eq!(label_y("resolved"), label_y("onset"));
+        // A gap stays a gap under the cap: the line starts at the second point.
+        let d = svg.split("<path class=\"line c1\" d=\"").nth(1).and_then(|d| d.split('"').next()).unwrap();
+        assert_eq!(d.matches('M').count() + d.matches('L').count(), 2, "{d}");
         // The top tick is 1 (1.08 with the margin), not 1.9.
         assert!(svg.contains(">1.00</text>") && !svg.contains(">1.50</text>"), "{svg}");
     }
