@@ -38,6 +38,7 @@ fn spec(hours: u32) -> StreamSpec {
         max_rows: 4,
         features: bench_features(12),
         changes: vec![],
+        cycles: vec![],
         seed: 7,
     }
 }

@@ -37,6 +37,7 @@ fn main() -> anyhow::Result<()> {
         max_rows,
         features: bench_features(features),
         changes: vec![],
+        cycles: vec![],
         seed: 99 + u64::from(hour),
     };
     let target = (mb * 1e6) as u64;

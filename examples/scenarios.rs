@@ -1,8 +1,10 @@
 //! Runs the scenario suite and prints the score table (the one in the README):
-//! `cargo run --release --example scenarios [-- --window 1h]`.
+//! `cargo run --release --example scenarios [-- --window 1h]`; `--random N [--cyclic] [--seed S]
+//! [--kind K]` for randomised streams (with daily and weekly cycles), `--seasonality MODE`,
+//! `--only NAME [--verbose] [--why]` to look at one.
 
 use driftwatch::classify::ClassifierConfig;
-use driftwatch::synth::suite::{random_suite_of, run, score, suite, table};
+use driftwatch::synth::suite::{random_cyclic_suite_of, random_suite_of, run, score, suite, table};
 use driftwatch::time::Duration;
 
 fn main() -> anyhow::Result<()> {
@@ -31,19 +33,22 @@ fn main() -> anyhow::Result<()> {
         args.iter().position(|a| a == "--random").and_then(|i| args.get(i + 1)).and_then(|n| n.parse().ok());
     let seed: u64 =
         args.iter().position(|a| a == "--seed").and_then(|i| args.get(i + 1)).and_then(|n| n.parse().ok()).unwrap_or(1);
+    let kind = args.iter().position(|a| a == "--kind").and_then(|i| args.get(i + 1)).map(String::as_str);
+    let cyclic = args.iter().any(|a| a == "--cyclic");
+    if let Some(v) = args.iter().position(|a| a == "--seasonality").and_then(|i| args.get(i + 1)) {
+        cfg.seasonality = driftwatch::classify::seasonal::Seasonality::parse(v)
+            .ok_or_else(|| anyhow::anyhow!("--seasonality: auto, daily, weekly or none"))?;
+    }
     let scenarios = match random {
-        Some(n) => random_suite_of(
-            n,
-            seed,
-            args.iter().position(|a| a == "--kind").and_then(|i| args.get(i + 1)).map(String::as_str),
-        ),
+        Some(n) if cyclic => random_cyclic_suite_of(n, seed, kind),
+        Some(n) => random_suite_of(n, seed, kind),
         None => suite(),
     };
     for sc in scenarios {
         if only.is_some_and(|o| o != sc.name) {
             continue;
         }
-        let r = run(&sc.spec, window, &cfg).map_err(anyhow::Error::msg)?;
+        let r = run(&sc.spec, window, &sc.config(&cfg)).map_err(anyhow::Error::msg)?;
         if args.iter().any(|a| a == "--verbose") {
             for (start, json) in &r.window_log {
                 println!("{start} {json}");
@@ -66,6 +71,15 @@ fn main() -> anyhow::Result<()> {
             }
         }
         if only.is_some() {
+            println!(
+                "stream: {} h, peak {}/h, reference {:?} h, features {:?}\ncycles {:?}\nchanges {:?}",
+                sc.spec.hours,
+                sc.spec.peak_rate,
+                sc.reference_hours,
+                sc.spec.features.iter().map(|f| (&f.name, &f.kind)).collect::<Vec<_>>(),
+                sc.spec.cycles,
+                sc.spec.changes
+            );
             for d in &r.decisions {
                 println!(
                     "{} {} onset {} features {:?}\n  evidence {}",

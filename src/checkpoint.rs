@@ -46,13 +46,18 @@ pub struct StreamCheckpoint {
     pub outbox: Vec<OutboxEntry>,
 }
 
-/// The stored form: a versioned enum, externally tagged (`{"v1": {...}}`). (An internally
+/// The stored form: a versioned enum, externally tagged (`{"v2": {...}}`). (An internally
 /// tagged enum would buffer its content, and maps with integer keys would not read back.)
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Checkpoint {
-    /// Format 1.
+    /// Format 1: before the classifier learned cycles. Read (the cycles start empty, so the
+    /// stream's cold start begins again at the restore), never written.
     #[serde(rename = "v1")]
     V1(Box<StreamCheckpoint>),
+    /// Format 2: the classifier carries its learned cycles (hour-of-day and hour-of-week slots
+    /// per feature, selection evidence). An older binary refuses it instead of dropping them.
+    #[serde(rename = "v2")]
+    V2(Box<StreamCheckpoint>),
 }
 
 /// Why a checkpoint could not be read or written.
@@ -108,7 +113,7 @@ impl<S: ObjectStore> CheckpointStore<S> {
         let cp: Checkpoint = serde_json::from_slice(&bytes)
             .map_err(|e| CheckpointError::Corrupt { uri: self.store.uri(&k), detail: e.to_string() })?;
         self.last.insert(stream.clone(), hash_bytes(&bytes));
-        let Checkpoint::V1(mut cp) = cp;
+        let (Checkpoint::V1(mut cp) | Checkpoint::V2(mut cp)) = cp;
         cp.classifier.rebuild();
         Ok(Some(*cp))
     }
@@ -118,7 +123,7 @@ impl<S: ObjectStore> CheckpointStore<S> {
     pub async fn save(&mut self, cp: StreamCheckpoint) -> Result<bool, CheckpointError> {
         let stream = cp.stream.clone();
         let k = key(&stream);
-        let bytes = serde_json::to_vec(&Checkpoint::V1(Box::new(cp)))
+        let bytes = serde_json::to_vec(&Checkpoint::V2(Box::new(cp)))
             .map_err(|e| CheckpointError::Corrupt { uri: self.store.uri(&k), detail: e.to_string() })?;
         let h = hash_bytes(&bytes);
         if self.last.get(&stream) == Some(&h) {
@@ -168,7 +173,44 @@ mod tests {
         let back = fresh.load(&id).await.unwrap().unwrap();
         assert_eq!(back.engine, cp.engine);
         assert_eq!(back.cursor, cp.cursor);
-        let restored = StreamEngine::restore(id, baseline, back.engine).unwrap();
+        let restored = StreamEngine::restore(id.clone(), baseline, back.engine).unwrap();
         assert_eq!(restored.snapshot(), engine.snapshot());
+    }
+
+    #[tokio::test]
+    async fn version_1_checkpoints_still_read_and_are_written_back_as_version_2() {
+        let built = build_csv("a,b\n1,x\n2,y\n".as_bytes(), true, "t").unwrap();
+        let baseline = Arc::new(Baseline::from_files(built.statistics, "s", built.constraints, "c", "t").unwrap());
+        let id = StreamId::new("ep", "v");
+        let cp = StreamCheckpoint {
+            stream: id.clone(),
+            window: Duration::from_hours(1),
+            baseline: "t".into(),
+            cursor: Cursor::default(),
+            engine: StreamEngine::new(id.clone(), baseline.clone(), Duration::from_hours(1)).snapshot(),
+            classifier: StreamClassifier::new(id.clone(), &baseline, Default::default()),
+            outbox: vec![],
+        };
+        // A v1 object as the previous release wrote it: no cycle state in the classifier.
+        let mut v1 = serde_json::to_value(Checkpoint::V2(Box::new(cp))).unwrap();
+        let inner = v1.as_object_mut().unwrap().remove("v2").unwrap();
+        let mut inner = inner;
+        let classifier = inner["classifier"].as_object_mut().unwrap();
+        classifier.remove("seasonal");
+        classifier.remove("window_len");
+        for k in ["seasonality", "reference_start", "reference_end"] {
+            classifier["cfg"].as_object_mut().unwrap().remove(k);
+        }
+        let v1 = serde_json::json!({ "v1": inner });
+        let store = MemoryStore::default();
+        store.put(&key(&id), serde_json::to_vec(&v1).unwrap()).await.unwrap();
+        let mut cps = CheckpointStore::new(store.clone());
+        let back = cps.load(&id).await.unwrap().unwrap();
+        assert_eq!(back.stream, id);
+        let mut again = back.clone();
+        again.cursor.next_hour = Some(Timestamp::from_millis(0));
+        assert!(cps.save(again).await.unwrap());
+        let written: serde_json::Value = serde_json::from_slice(&store.get(&key(&id)).await.unwrap().unwrap()).unwrap();
+        assert!(written.get("v2").is_some(), "{written}");
     }
 }

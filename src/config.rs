@@ -14,6 +14,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::classify::seasonal::Seasonality;
 use crate::classify::ClassifierConfig;
 use crate::time::{Duration, Timestamp};
 
@@ -101,6 +102,36 @@ pub struct ClassifierSection {
     pub cooldown: Option<usize>,
     /// Consecutive windows a late change must be seen in before it is decided (default 2).
     pub confirm: Option<usize>,
+    /// Recurring patterns to learn from the stream: `auto` (default), `daily`, `weekly` or
+    /// `none` (design.md, "Cycles").
+    pub seasonality: Option<String>,
+    /// Start of a reference period of normal traffic (RFC 3339, inclusive): its windows teach
+    /// the cycles and are not judged. Needs `reference_end`.
+    pub reference_start: Option<TimeValue>,
+    /// End of the reference period (RFC 3339, exclusive); alone, every window before it is
+    /// reference.
+    pub reference_end: Option<TimeValue>,
+}
+
+/// A time in the config: an RFC 3339 string or a TOML date-time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum TimeValue {
+    /// `"2026-03-01T00:00:00Z"`.
+    Text(String),
+    /// `2026-03-01T00:00:00Z` (unquoted).
+    Toml(toml::value::Datetime),
+}
+
+impl TimeValue {
+    fn parse(&self) -> Result<Timestamp, String> {
+        let text = match self {
+            TimeValue::Text(t) => t.clone(),
+            TimeValue::Toml(d) => d.to_string(),
+        };
+        Timestamp::parse_rfc3339(&text)
+            .ok_or_else(|| format!("{text:?} is not an RFC 3339 time with a zone, e.g. 2026-03-01T00:00:00Z"))
+    }
 }
 
 /// One `[[monitor]]`.
@@ -354,7 +385,38 @@ impl ConfigFile {
             z_level: c.z_level.unwrap_or(d.z_level),
             cooldown: c.cooldown.unwrap_or(d.cooldown),
             confirm: c.confirm.unwrap_or(d.confirm),
+            seasonality: match c.seasonality.as_deref() {
+                None => d.seasonality,
+                Some(v) => Seasonality::parse(v).ok_or_else(|| {
+                    invalid(
+                        "[classifier] seasonality",
+                        format!("{v:?}: use \"auto\", \"daily\", \"weekly\" or \"none\""),
+                    )
+                })?,
+            },
+            reference_start: c
+                .reference_start
+                .as_ref()
+                .map(|t| t.parse().map_err(|m| invalid("[classifier] reference_start", m)))
+                .transpose()?,
+            reference_end: c
+                .reference_end
+                .as_ref()
+                .map(|t| t.parse().map_err(|m| invalid("[classifier] reference_end", m)))
+                .transpose()?,
         };
+        match (classifier.reference_start, classifier.reference_end) {
+            (Some(_), None) => {
+                return Err(invalid(
+                    "[classifier] reference_start",
+                    "a reference period needs reference_end too (its end, exclusive)".into(),
+                ))
+            }
+            (Some(s), Some(e)) if s >= e => {
+                return Err(invalid("[classifier] reference_end", format!("{e} is not after reference_start {s}")))
+            }
+            _ => {}
+        }
         let ranges: [(&str, f64, f64, f64); 6] = [
             ("noise_floor_c", classifier.noise_floor_c, 0.5, 10.0),
             ("min_effect", classifier.min_effect, 0.0, 1.0),

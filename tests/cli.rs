@@ -251,3 +251,60 @@ fn replay_config_sets_envelope_and_sensitivity() {
     assert_eq!(e["resources"][0], "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/loan-scoring-prod");
     assert_eq!(e["detail"]["reports"]["statistics"], serde_json::Value::Null, "no --output, no report URIs");
 }
+
+/// A week of capture from an endpoint with a daily cycle (lower incomes and more renters at
+/// night), replayed as a user would: no event at all, the cycle named in `drift.json` and drawn
+/// in the report; the same replay with `[classifier] seasonality = "none"` pages.
+#[test]
+fn a_week_with_a_daily_cycle_replays_without_an_event() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut spec = driftwatch::synth::example_spec();
+    spec.changes.clear();
+    spec.hours = 168;
+    spec.peak_rate = 300.0;
+    spec.cycles = driftwatch::synth::suite::loan_daily_cycle();
+    let training = tmp.path().join("training.csv");
+    std::fs::write(&training, spec.baseline_csv(20_000)).unwrap();
+    let base = tmp.path().join("baseline");
+    let built = driftwatch(
+        tmp.path(),
+        &["baseline", "--input", training.to_str().unwrap(), "--output", base.to_str().unwrap()],
+    );
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    let capture = tmp.path().join("capture");
+    spec.write_capture(&capture).unwrap();
+    let replay = |name: &str, extra: &[&str]| {
+        let events = tmp.path().join(format!("{name}.jsonl"));
+        let out = tmp.path().join(name);
+        let report = tmp.path().join(format!("{name}.html"));
+        let mut args = vec![
+            "replay",
+            "--capture",
+            capture.to_str().unwrap(),
+            "--baseline",
+            base.to_str().unwrap(),
+            "--events",
+            events.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let run = driftwatch(tmp.path(), &args);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        let events = std::fs::read_to_string(&events).unwrap();
+        (events.lines().count(), out, std::fs::read_to_string(&report).unwrap())
+    };
+    let (events, out, html) = replay("cyclic", &[]);
+    assert_eq!(events, 0, "a week of a daily cycle is normal traffic");
+    // 03:00 on the fifth day: judged against the learned cycle.
+    let night = out.join("loan-scoring-prod/AllTraffic/2026/03/05/03/drift.json");
+    let drift: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&night).unwrap()).unwrap();
+    assert_eq!(drift["classification"]["cycles"]["income"], "daily", "{}", drift["classification"]);
+    assert!(html.contains("learned daily cycle"), "the report draws the cycle");
+    let config = tmp.path().join("none.toml");
+    std::fs::write(&config, "[classifier]\nseasonality = \"none\"\n").unwrap();
+    let (events, _, _) = replay("plain", &["--config", config.to_str().unwrap()]);
+    assert!(events > 0, "without cycles the same week pages");
+}

@@ -1,6 +1,7 @@
 //! Sudden shift or gradual drift: a state machine per stream over the series of windows.
 //! The rules and their reasons are in `design.md` beside this file.
 
+pub mod seasonal;
 mod shape;
 mod signals;
 pub mod trend;
@@ -11,8 +12,12 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use self::seasonal::{Contribution, Model, Phase, Seasonal, Seasonality};
 use self::shape::{fit_group, Fit};
-use self::signals::{measure, past_view, reference, step, FeatureWindow, PastView, Reference, Step};
+use self::signals::{
+    cycle_step, measure, past_view, reference, step, CycleSide, Expected, FeatureWindow, PastView, Reference, Step,
+    View,
+};
 use self::trend::{mann_kendall, Trend};
 use crate::baseline::{Baseline, Violation};
 use crate::capture::layout::StreamId;
@@ -49,6 +54,25 @@ pub struct ClassifierConfig {
     /// Consecutive judged windows a late change (found from the shape of a series) must be
     /// seen in before it is decided.
     pub confirm: usize,
+    /// Recurring patterns learned from the stream: `auto` (a daily cycle, and a day-of-week one
+    /// on top, for the features whose history shows them), `daily`, `weekly` or `none`
+    /// (design.md, "Cycles").
+    #[serde(default)]
+    pub seasonality: Seasonality,
+    /// Start of a reference period of normal traffic (inclusive): its windows teach the cycles
+    /// and are not judged. Needs `reference_end`.
+    #[serde(default)]
+    pub reference_start: Option<Timestamp>,
+    /// End of the reference period (exclusive). Alone, every window before it is reference.
+    #[serde(default)]
+    pub reference_end: Option<Timestamp>,
+}
+
+impl ClassifierConfig {
+    /// Returns whether a window starting at `start` lies in the reference period.
+    pub fn in_reference(&self, start: Timestamp) -> bool {
+        self.reference_end.is_some_and(|e| start < e) && self.reference_start.is_none_or(|s| start >= s)
+    }
 }
 
 impl Default for ClassifierConfig {
@@ -64,6 +88,9 @@ impl Default for ClassifierConfig {
             z_level: 3.0,
             cooldown: 3,
             confirm: 2,
+            seasonality: Seasonality::Auto,
+            reference_start: None,
+            reference_end: None,
         }
     }
 }
@@ -209,6 +236,9 @@ struct Episode {
     events: u32,
     kind_changes: u32,
     quiet: usize,
+    /// Start of the first of the current run of quiet windows.
+    #[serde(default)]
+    quiet_since: Option<Timestamp>,
 }
 
 /// The classifier of one stream. Serialisable, so that the service can checkpoint it.
@@ -222,6 +252,10 @@ pub struct StreamClassifier {
     last_step: Vec<Option<u64>>,
     /// Consecutive judged windows each feature has shown a late change in.
     shape_streak: Vec<usize>,
+    /// Per feature, the window whose step is held until the next window confirms it (before a
+    /// cycle can be judged).
+    #[serde(default)]
+    held_step: Vec<Option<u64>>,
     /// The last `step_lookback + 1` window profiles (the recent past of this window and of the
     /// previous one, for two-window steps).
     recent: VecDeque<WindowProfile>,
@@ -233,6 +267,12 @@ pub struct StreamClassifier {
     prev_breaks: BTreeSet<Break>,
     episode: Option<Episode>,
     finished: Vec<EpisodeSummary>,
+    /// The cycles learned so far (design.md, "Cycles").
+    #[serde(default)]
+    seasonal: Seasonal,
+    /// The stream's window length (known from the first window).
+    #[serde(default)]
+    window_len: Option<Duration>,
 }
 
 /// A step found in this window (one-window) or over the last two windows.
@@ -251,6 +291,8 @@ struct ShapeHit {
     series: &'static str,
     category: Option<String>,
     z_pool: f64,
+    /// The pooled deviation of the series' member that moved most.
+    dev: f64,
     fit: Fit,
     onset_x: f64,
     trend: Option<Trend>,
@@ -290,6 +332,7 @@ impl StreamClassifier {
     /// Creates the classifier of a stream.
     pub fn new(stream: StreamId, baseline: &Baseline, cfg: ClassifierConfig) -> Self {
         let n = baseline.features.len();
+        let cfg_seasonality = cfg.seasonality;
         StreamClassifier {
             stream,
             cfg,
@@ -298,12 +341,20 @@ impl StreamClassifier {
             history: vec![VecDeque::new(); n],
             last_step: vec![None; n],
             shape_streak: vec![0; n],
+            held_step: vec![None; n],
             recent: VecDeque::new(),
             last_past: None,
             prev_breaks: BTreeSet::new(),
             episode: None,
             finished: Vec::new(),
+            seasonal: Seasonal::new(cfg_seasonality, n),
+            window_len: None,
         }
+    }
+
+    /// Returns the cycles learned so far.
+    pub fn seasonal(&self) -> &Seasonal {
+        &self.seasonal
     }
 
     /// Returns every episode so far, open ones included.
@@ -343,6 +394,17 @@ impl StreamClassifier {
         let start = closed.window.start;
         let first = *self.first_start.get_or_insert(start);
         let x = (start.millis() - first.millis()) as f64 / Duration::from_hours(1).millis() as f64;
+        // A reference window teaches the cycles and is not judged; before a cycle has been
+        // seen once, changes found from the shape of a series wait (design.md, "Cycles").
+        let reference_only = cfg.in_reference(start);
+        let cold = x < cfg.seasonality.cold_start_hours();
+        let phase = Phase::of(&closed.window);
+        let kinds: Vec<FeatureKind> = drift.features.iter().map(|f| f.kind).collect();
+        self.seasonal.prepare(cfg.seasonality, &baseline.features, &kinds);
+        self.held_step.resize(baseline.features.len(), None);
+        let window_ms = (closed.window.end.millis() - start.millis()).max(1) as f64;
+        self.window_len = Some(Duration::from_millis(closed.window.end.millis() - start.millis()));
+        let windows_per_day = Duration::from_hours(24).millis() as f64 / window_ms;
 
         // The recent past of this window, merged feature by feature (so that only one
         // feature's merge is held at a time), and kept for the next window's two-window step.
@@ -352,6 +414,7 @@ impl StreamClassifier {
         let mut past: Vec<FeatureProfile> = Vec::new();
         let mut past_views: Vec<Option<PastView>> = Vec::with_capacity(baseline.features.len());
         let mut windows: Vec<FeatureWindow> = Vec::with_capacity(baseline.features.len());
+        let mut cells_now: Vec<Option<(Vec<f64>, f64)>> = Vec::with_capacity(baseline.features.len());
         for (i, bf) in baseline.features.iter().enumerate() {
             let past_i = self.merged_feature(past_range.clone(), i);
             let mut fw =
@@ -359,7 +422,31 @@ impl StreamClassifier {
             fw.start = Some(start);
             fw.x = x;
             fw.judged = fw.n >= cfg.min_rows as f64;
+            let cells = self.seasonal.grid(i).cells(&closed.profile.features[i]);
+            if let Some((c, n)) = &cells {
+                fw.cycle = self.seasonal.adjust(i, &phase, c, *n, cfg.noise_floor_c);
+                // The choice of cycle is learned from normal windows only, as the slots are
+                // (a drift in an open episode would move the evidence both ways).
+                let in_episode = self.episode.as_ref().is_some_and(|e| e.features.contains(&bf.name));
+                fw.model = if fw.judged && !in_episode && self.shape_streak[i] == 0 {
+                    let grid = self.seasonal.grid(i);
+                    let x2 =
+                        grid.pearson(c.iter().zip(grid.base()).map(|(w, b)| w - b), 1.0 / n + 1.0 / grid.base_values());
+                    let df = grid.pearson_df();
+                    self.seasonal.select(i, x2, &fw.cycle, df, windows_per_day)
+                } else {
+                    self.seasonal.usable(i, &fw.cycle)
+                };
+                // Under a cycle, the step is the change of the deviation from what each hour
+                // should look like.
+                if !fw.model.is_none() {
+                    let in_history = self.history_range(i, past_range.clone());
+                    let st = past_i.as_ref().and_then(|p| self.step_under(i, fw.model, (c, *n, &fw), p, in_history));
+                    fw.step = st;
+                }
+            }
             windows.push(fw);
+            cells_now.push(cells);
             past_views.push(past_i.as_ref().map(|p| past_view(bf, p)));
             if let Some(mut p) = past_i {
                 p.trim();
@@ -389,18 +476,50 @@ impl StreamClassifier {
         let new_breaks: Vec<Break> = breaks.difference(&self.prev_breaks).cloned().collect();
 
         // Steps: this window against its recent past, or the last two windows against theirs.
+        // A step must also be one under each cycle model that could explain it (design.md,
+        // "Cycles"); where the cycle cannot be judged yet (the stream's first day, or a step
+        // the cycle model cannot measure), it must be larger than a cycle moves a distribution
+        // in the lookback.
         let mut steps: Vec<StepHit> = Vec::new();
         for (i, fw) in windows.iter().enumerate() {
             if !fw.judged {
                 continue;
             }
-            if let Some(st) = fw.step.filter(|s| s.qualifies(cfg.min_effect, cfg.step_share)) {
-                steps.push(StepHit { feature: i, step: st, windows: 1 });
+            let trial = self.seasonal.alternatives(fw.model, &fw.cycle);
+            let plain_effect =
+                if cold && fw.model.is_none() { cfg.min_effect.max(COLD_START_STEP_EFFECT) } else { cfg.min_effect };
+            let holds_on_trial = |one: &dyn Fn(Model) -> Option<Step>, plain: &Step| {
+                trial.iter().all(|&t| match one(t) {
+                    Some(st) => st.qualifies(cfg.min_effect, cfg.step_share),
+                    None => plain.qualifies(cfg.min_effect.max(COLD_START_STEP_EFFECT), cfg.step_share),
+                })
+            };
+            let one_window = |m: Model| -> Option<Step> {
+                let (c, n) = cells_now[i].as_ref()?;
+                let past_i = self.merged_feature(past_range.clone(), i)?;
+                self.step_under(i, m, (c, *n, fw), &past_i, self.history_range(i, past_range.clone()))
+            };
+            // Before a cycle can be judged, the recent past differs from a window by the cycle
+            // as well as by chance, so a step must show in two windows running: it is held, and
+            // counts when the next window, merged with it, still steps from the same past.
+            let confirm_steps = cold && fw.model.is_none();
+            let held = confirm_steps && self.held_step[i].is_some_and(|h| h + 1 == idx);
+            if let Some(st) =
+                fw.step.filter(|s| s.qualifies(plain_effect, cfg.step_share)).filter(|s| holds_on_trial(&one_window, s))
+            {
+                if !confirm_steps {
+                    steps.push(StepHit { feature: i, step: st, windows: 1 });
+                    continue;
+                }
+                self.held_step[i] = Some(idx);
+            }
+            if confirm_steps && !held {
                 continue;
             }
             // The current window must itself be off the baseline, so that a step that already
             // reverted is not announced; otherwise there is nothing to measure.
-            let current_off = matches!((fw.d_ref, fw.floor_ref), (Some(d), Some(f)) if d > f);
+            let v = fw.judged_view();
+            let current_off = matches!((v.d(), v.floor()), (Some(d), Some(f)) if d > f);
             if r > lookback && current_off {
                 let kind = drift.features[i].kind;
                 let mut cur2 = self.recent[r - 1].features[i].clone();
@@ -416,8 +535,31 @@ impl StreamClassifier {
                         }
                     }
                 };
-                let st = step(&baseline.features[i], kind, &cur2, past2_i, None, cfg.noise_floor_c);
-                if let Some(st) = st.filter(|s| s.qualifies(cfg.min_effect, cfg.step_share)) {
+                let two_window = |m: Model| -> Option<Step> {
+                    let grid = self.seasonal.grid(i);
+                    let (c2, n2) = grid.cells(&cur2)?;
+                    let prev = self.history[i].back()?;
+                    let (pc, pn) = grid.cells(past2_i)?;
+                    let cur_side = CycleSide {
+                        cells: &c2,
+                        n: n2,
+                        windows: vec![self.expected_of(i, m, prev)?, Expected::of(fw.under(m)?.adj?, fw.n)],
+                    };
+                    let past_side = CycleSide {
+                        cells: &pc,
+                        n: pn,
+                        windows: self.past_judgements(i, m, self.history_range(i, r - 1 - lookback..r - 1))?,
+                    };
+                    cycle_step(grid, &cur_side, &past_side, cfg.noise_floor_c)
+                };
+                let st = if fw.model.is_none() {
+                    step(&baseline.features[i], kind, &cur2, past2_i, None, cfg.noise_floor_c)
+                } else {
+                    two_window(fw.model)
+                };
+                if let Some(st) =
+                    st.filter(|s| s.qualifies(plain_effect, cfg.step_share)).filter(|s| holds_on_trial(&two_window, s))
+                {
                     steps.push(StepHit { feature: i, step: st, windows: 2 });
                 }
             }
@@ -429,22 +571,46 @@ impl StreamClassifier {
         let monitored = drift.features.iter().filter(|f| f.kind != FeatureKind::Unmonitored).count();
         let many_stepping = steps.len() >= 3 && steps.len() as f64 >= 0.3 * monitored as f64;
 
-        // Record the history, then look at shapes.
+        // Record the history (a window's cell offsets are kept only while it can be part of a
+        // later window's recent past), then look at shapes.
         let keep = cfg.trend_windows + 8;
         for (h, fw) in self.history.iter_mut().zip(&windows) {
             h.push_back(fw.clone());
             while h.len() > keep {
                 h.pop_front();
             }
+            if let Some(old) = h.iter_mut().rev().nth(lookback + 2) {
+                for a in &mut old.cycle {
+                    a.cells = Vec::new();
+                }
+            }
         }
         let mut shapes: Vec<ShapeHit> = Vec::new();
-        if window_judged {
+        if window_judged && !cold {
             for (i, bf) in baseline.features.iter().enumerate() {
-                let hit = if steps.iter().any(|s| s.feature == i) || drift.features[i].kind == FeatureKind::Unmonitored
-                {
+                let kind = drift.features[i].kind;
+                let hit = if steps.iter().any(|s| s.feature == i) || kind == FeatureKind::Unmonitored {
                     None
                 } else {
-                    self.shape_evidence(i, bf, drift.features[i].kind, idx, &cfg)
+                    // Under the model the window was judged under; the level it found must also
+                    // be off what each cycle model that could explain it expects.
+                    let fw = &windows[i];
+                    self.shape_evidence(i, bf, kind, idx, &cfg, fw.model).and_then(|hit| {
+                        let mut chosen = hit;
+                        for t in self.seasonal.alternatives(fw.model, &fw.cycle) {
+                            if !self.level_holds(i, bf, kind, t, &chosen, &cfg) {
+                                return None;
+                            }
+                            // Where they disagree on the kind, the cycle may have bent the
+                            // shape: the fit with it removed decides.
+                            if let Some(other) =
+                                self.shape_evidence(i, bf, kind, idx, &cfg, t).filter(|o| o.kind != chosen.kind)
+                            {
+                                chosen = other;
+                            }
+                        }
+                        Some(chosen)
+                    })
                 };
                 match hit {
                     Some(hit) => {
@@ -456,6 +622,8 @@ impl StreamClassifier {
                     None => self.shape_streak[i] = 0,
                 }
             }
+        } else if cold {
+            self.shape_streak.iter_mut().for_each(|s| *s = 0);
         }
         shapes.sort_by(|a, b| b.z_pool.abs().total_cmp(&a.z_pool.abs()));
 
@@ -474,7 +642,7 @@ impl StreamClassifier {
         }
 
         let mut decisions = Vec::new();
-        if window_judged {
+        if window_judged && !reference_only {
             let ctx = DecisionContext {
                 baseline,
                 closed,
@@ -488,7 +656,39 @@ impl StreamClassifier {
                 break_detail: &break_detail,
             };
             decisions = self.transition(&ctx, &cfg);
+        }
+        if window_judged {
             self.prev_breaks = breaks.clone();
+        }
+
+        // Learn the cycles from what is normal: not a feature of the open episode, not a
+        // feature that broke, stepped or is changing in this window (a reference window is
+        // normal by definition).
+        if cfg.seasonality != Seasonality::None {
+            let in_episode: BTreeSet<&str> =
+                self.episode.iter().flat_map(|e| e.features.iter().map(String::as_str)).collect();
+            let window_broke = breaks.iter().any(|b| b.feature.is_empty());
+            for (i, bf) in baseline.features.iter().enumerate() {
+                // Reference windows are normal by the user's word, but a schema or data-quality
+                // break in one (no cycle makes those) is still kept out of the slots. Steps are
+                // learned: where a cycle turns abruptly (a weekend starting) its hours are steps.
+                // Outside the reference a step opens or joins the episode, whose features wait.
+                let unbroken = !window_broke && !breaks.iter().any(|b| b.feature == bf.name);
+                let normal = unbroken
+                    && (reference_only || (!in_episode.contains(bf.name.as_str()) && self.shape_streak[i] == 0));
+                let fd = &drift.features[i];
+                if !normal || fd.present + fd.missing == 0 {
+                    continue;
+                }
+                let m = &closed.profile.features[i].moments;
+                let contribution = Contribution {
+                    rows: (fd.present + fd.missing) as f64,
+                    present: fd.present as f64,
+                    cells: cells_now[i].as_ref().map(|(c, n)| (c.as_slice(), *n)),
+                    moments: (m.n as f64, m.mean, m.m2),
+                };
+                self.seasonal.learn(i, &phase, &contribution);
+            }
         }
 
         let state = match &self.episode {
@@ -496,7 +696,7 @@ impl StreamClassifier {
             Some(e) => e.kind.as_str(),
         };
         let name = |i: usize| baseline.features[i].name.clone();
-        let window_json = json!({
+        let mut window_json = json!({
             "state": state,
             "episodeId": self.episode.as_ref().map(|e| e.id.clone()),
             "judged": window_judged,
@@ -505,15 +705,81 @@ impl StreamClassifier {
             "breaks": break_detail,
             "decisions": decisions.iter().map(|d| d.kind.as_str()).collect::<Vec<_>>(),
         });
+        let cycles: serde_json::Map<String, Value> = windows
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| !w.model.is_none())
+            .map(|(i, w)| (name(i), Value::from(w.model.as_str())))
+            .collect();
+        if let Some(o) = window_json.as_object_mut() {
+            if reference_only {
+                o.insert("reference".into(), Value::Bool(true));
+            } else if cold {
+                o.insert("coldStart".into(), Value::Bool(true));
+            }
+            if !cycles.is_empty() {
+                o.insert("cycles".into(), Value::Object(cycles));
+            }
+        }
         let extras = windows
             .iter()
-            .map(|fw| FeatureExtras {
-                step_distance: fw.step.map(|s| s.d_step),
-                step_noise_floor: fw.step.map(|s| s.floor),
-                state: Some(state.to_owned()),
+            .map(|fw| {
+                let v = fw.judged_view();
+                FeatureExtras {
+                    step_distance: fw.step.map(|s| s.d_step),
+                    step_noise_floor: fw.step.map(|s| s.floor),
+                    state: Some(state.to_owned()),
+                    cycle_model: (!fw.model.is_none()).then(|| fw.model.as_str().to_owned()),
+                    expected_distance: v.adj.map(|a| a.d),
+                    expected_noise_floor: v.adj.map(|a| a.floor),
+                    cycle_distance: v.adj.map(|a| a.cycle_d),
+                }
             })
             .collect();
         WindowOutcome { decisions, window_json, extras }
+    }
+
+    /// The history indices of feature `i` that hold the windows of `recent[range]`.
+    fn history_range(&self, i: usize, range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+        let h = self.history[i].len();
+        let r = self.recent.len();
+        let shift = h.saturating_sub(r);
+        (range.start + shift).min(h)..(range.end + shift).min(h)
+    }
+
+    /// What `model` expected of feature `i`'s windows in `range` of its history (`None` when one
+    /// of them cannot be described).
+    fn past_judgements(&self, i: usize, model: Model, range: std::ops::Range<usize>) -> Option<Vec<Expected>> {
+        self.history[i].range(range).map(|w| self.expected_of(i, model, w)).collect()
+    }
+
+    /// What `model` expected of a past window of feature `i`: its judgement when it closed, or,
+    /// when its slot could not describe it then, what the slot says now.
+    fn expected_of(&self, i: usize, model: Model, w: &FeatureWindow) -> Option<Expected> {
+        if let Some(a) = w.under(model).and_then(|v| v.adj).filter(|a| !a.cells.is_empty()) {
+            return Some(Expected::of(a, w.n));
+        }
+        let start = w.start?;
+        let phase = Phase::of(&crate::time::Window { start, end: start + self.window_len? });
+        let (cells, inv_n) = self.seasonal.expected_now(i, model, &phase)?;
+        Some(Expected { cells, inv_n, n: w.n })
+    }
+
+    /// The one-window step of feature `i` under `model` (the current window's cells, values and
+    /// record; the merged recent past and where it sits in the history).
+    fn step_under(
+        &self,
+        i: usize,
+        model: Model,
+        (cells, n, fw): (&[f64], f64, &FeatureWindow),
+        past: &FeatureProfile,
+        past_in_history: std::ops::Range<usize>,
+    ) -> Option<Step> {
+        let grid = self.seasonal.grid(i);
+        let (pc, pn) = grid.cells(past)?;
+        let cur = CycleSide { cells, n, windows: vec![Expected::of(fw.under(model)?.adj?, fw.n)] };
+        let past_side = CycleSide { cells: &pc, n: pn, windows: self.past_judgements(i, model, past_in_history)? };
+        cycle_step(grid, &cur, &past_side, self.cfg.noise_floor_c)
     }
 
     /// Schema and data-quality breaks against the baseline in this window.
@@ -559,18 +825,20 @@ impl StreamClassifier {
                     json!({"feature": bf.name, "signal": signal, "value": round6(value), "before": before.map(round6)}),
                 );
             };
+            // Against what the learned cycle expects for this hour, when one is in use.
+            let view = windows[i].judged_view();
             if let (Some(c), Some(cb)) = (fd.completeness, fd.baseline_completeness) {
-                if cb - c > 0.1 {
+                if cb + view.completeness_offset() - c > NULL_FLOOD_DROP {
                     add("null_flood", c, pv.as_ref().and_then(|p| p.completeness));
                 }
             }
             if let Some(tm) = fd.type_match {
-                if tm < 0.9 && bf.expected_type != crate::profile::InferredType::String {
+                if tm < MIN_TYPE_MATCH && bf.expected_type != crate::profile::InferredType::String {
                     add("type_flip", tm, pv.as_ref().and_then(|p| p.type_match));
                 }
             }
             if let Some(u) = fd.unseen_share {
-                if u > 0.1 {
+                if u - view.unseen_offset() > UNSEEN_SHARE {
                     add("unseen_categories", u, pv.as_ref().and_then(|p| p.unseen));
                 }
             }
@@ -581,22 +849,25 @@ impl StreamClassifier {
         (breaks, detail)
     }
 
-    /// The series a late change is looked for in (design.md, "late changes").
-    fn series(&self, bf: &crate::baseline::BaselineFeature, kind: FeatureKind, span: &[&FeatureWindow]) -> Vec<Series> {
+    /// The series a late change is looked for in (design.md, "late changes"), each window as
+    /// its model sees it (deviations from the baseline, or from the baseline moved by the cycle).
+    fn series(&self, bf: &crate::baseline::BaselineFeature, kind: FeatureKind, span: &[View<'_>]) -> Vec<Series> {
         let cfg = &self.cfg;
         let r: Reference = reference(bf);
         let mut out = Vec::new();
+        // `value` gives a window's deviation and its variance beyond the window's own sampling
+        // variance (the cycle's offset is estimated too).
         let single = |name: &'static str,
-                      value: &dyn Fn(&FeatureWindow) -> Option<f64>,
+                      value: &dyn Fn(&View<'_>) -> Option<(f64, f64)>,
                       var: f64,
                       base_var: f64,
                       min_dev: f64| {
-            let with: Vec<&&FeatureWindow> = span.iter().filter(|w| value(w).is_some()).collect();
+            let with: Vec<(&View<'_>, (f64, f64))> = span.iter().filter_map(|v| Some((v, value(v)?))).collect();
             Series {
                 name,
                 labels: vec![],
-                members: vec![with.iter().filter_map(|w| Some((w.x, value(w)?, w.n / var))).collect()],
-                rows: with.iter().map(|w| w.n).collect(),
+                members: vec![with.iter().map(|(v, (dev, extra))| (v.w.x, *dev, weight(v.w.n, var, *extra))).collect()],
+                rows: with.iter().map(|(v, _)| v.w.n).collect(),
                 base_var: vec![base_var],
                 min_dev,
                 df: 1,
@@ -611,18 +882,20 @@ impl StreamClassifier {
                 let discrete = r.mass_at_median.is_nan() || r.mass_at_median >= MAX_MASS_AT_MEDIAN;
                 if r.sd > 0.0 && r.sd.is_finite() && r.m > 0.0 && (!heavy_tailed || discrete) {
                     let var = r.sd * r.sd;
-                    out.push(single("mean", &|w| Some(w.mean? - r.mean), var, var / r.m, 2.5 * cfg.min_effect * r.sd));
+                    let mean = |v: &View<'_>| {
+                        let (off, extra) = v.mean_offset();
+                        Some((v.w.mean? - r.mean - off, extra))
+                    };
+                    out.push(single("mean", &mean, var, var / r.m, MATERIAL_SDS * cfg.min_effect * r.sd));
                 }
                 // The median's normal approximation holds for continuous data only.
                 if r.iqr > 0.0 && r.iqr.is_finite() && r.m > 0.0 && !discrete {
                     let var = (0.93 * r.iqr).powi(2);
-                    out.push(single(
-                        "median",
-                        &|w| Some(w.median? - r.median),
-                        var,
-                        var / r.m,
-                        2.5 * cfg.min_effect * r.iqr / 1.349,
-                    ));
+                    let median = |v: &View<'_>| {
+                        let (off, extra) = v.median_offset()?;
+                        Some((v.w.median? - r.median - off, extra))
+                    };
+                    out.push(single("median", &median, var, var / r.m, MATERIAL_SDS * cfg.min_effect * r.iqr / 1.349));
                 }
             }
             FeatureKind::Categorical => {
@@ -631,7 +904,7 @@ impl StreamClassifier {
                 let Some(cat) = &bf.categorical else {
                     return out;
                 };
-                let with: Vec<&&FeatureWindow> = span.iter().filter(|w| w.shares.len() == cat.counts.len()).collect();
+                let with: Vec<&View<'_>> = span.iter().filter(|v| v.w.shares.len() == cat.counts.len()).collect();
                 let mut members = Vec::new();
                 let mut labels = Vec::new();
                 let mut base_var = Vec::new();
@@ -640,7 +913,14 @@ impl StreamClassifier {
                     if pb.is_nan() || pb <= 0.0 {
                         continue;
                     }
-                    members.push(with.iter().map(|w| (w.x, w.shares[j] - pb, w.n / pb)).collect());
+                    members.push(
+                        with.iter()
+                            .map(|v| {
+                                let (off, inv_n) = v.share_offset(j);
+                                (v.w.x, v.w.shares[j] - pb - off, weight(v.w.n, pb, pb * inv_n))
+                            })
+                            .collect(),
+                    );
                     labels.push(value.clone());
                     base_var.push(pb / cat.total);
                 }
@@ -650,7 +930,7 @@ impl StreamClassifier {
                         df: members.len() - 1,
                         labels,
                         members,
-                        rows: with.iter().map(|w| w.n).collect(),
+                        rows: with.iter().map(|v| v.w.n).collect(),
                         base_var,
                         min_dev: cfg.min_effect / 2.0,
                     });
@@ -659,26 +939,35 @@ impl StreamClassifier {
             FeatureKind::Unmonitored => {}
         }
         // Any distribution change: the L-infinity distance, its small-sample bias removed.
-        let with: Vec<&&FeatureWindow> = span.iter().filter(|w| w.d_ref.is_some() && w.floor_ref.is_some()).collect();
+        let with: Vec<&View<'_>> = span.iter().filter(|v| v.d().is_some() && v.floor().is_some()).collect();
         let dist: Vec<(f64, f64, f64)> = with
             .iter()
-            .filter_map(|w| {
-                let d = w.d_ref?;
-                let scale = w.floor_ref? / crate::drift::distance::C_ALPHA;
-                let bias = 0.87 * scale;
-                Some((w.x, (d * d - bias * bias).max(0.0).sqrt(), 1.0 / (0.25 * scale * scale)))
+            .filter_map(|v| {
+                let d = v.d()?;
+                let scale = v.floor()? / crate::drift::distance::C_ALPHA;
+                let bias = DISTANCE_BIAS_PER_SCALE * scale;
+                Some((v.w.x, (d * d - bias * bias).max(0.0).sqrt(), 1.0 / (0.25 * scale * scale)))
             })
             .collect();
         out.push(Series {
             name: "distance",
             labels: vec![],
             members: vec![dist],
-            rows: with.iter().map(|w| w.n).collect(),
+            rows: with.iter().map(|v| v.w.n).collect(),
             base_var: vec![0.0],
             min_dev: cfg.min_effect,
             df: 1,
         });
         out
+    }
+
+    /// The judged windows of feature `i` (at most `limit`, most recent last) as `model` sees
+    /// them; windows the model could not judge are left out.
+    fn judged_span(&self, i: usize, model: Model, limit: usize) -> Vec<View<'_>> {
+        let mut v: Vec<View<'_>> = self.history[i].iter().filter(|w| w.judged).filter_map(|w| w.under(model)).collect();
+        let cut = v.len().saturating_sub(limit);
+        v.drain(..cut);
+        v
     }
 
     /// Returns, for feature `name`, each series' pooled level z, deviation, materiality bound,
@@ -689,20 +978,48 @@ impl StreamClassifier {
         let Some(i) = baseline.position(name) else {
             return vec![];
         };
-        let judged: Vec<&FeatureWindow> = self.history[i].iter().filter(|w| w.judged).collect();
-        if judged.len() < 8 {
+        let model = self.history[i].back().map(|w| w.model).unwrap_or_default();
+        let span = self.judged_span(i, model, self.cfg.trend_windows);
+        if span.len() < 8 {
             return vec![];
         }
-        let span = &judged[judged.len() - self.cfg.trend_windows.min(judged.len())..];
-        self.series(&baseline.features[i], drift.features[i].kind, span)
+        let (ed, ew) = self.seasonal.evidence(i);
+        let x2s: Vec<String> = self.history[i]
+            .back()
+            .map(|w| w.cycle.iter().map(|a| format!("{}={:.1}/d{:.3}", a.model.as_str(), a.x2, a.d)).collect())
+            .unwrap_or_default();
+        let alts: Vec<String> = self.history[i]
+            .back()
+            .map(|w| {
+                self.seasonal
+                    .alternatives(model, &w.cycle)
+                    .into_iter()
+                    .map(|t| {
+                        let sp = self.judged_span(i, t, self.cfg.trend_windows);
+                        let lv: Vec<String> = self
+                            .series(&baseline.features[i], drift.features[i].kind, &sp)
+                            .iter()
+                            .map(|s| {
+                                format!("{}:{:.2}", s.name, pooled_level(s, &sp, &self.cfg).map(|l| l.z).unwrap_or(0.0))
+                            })
+                            .collect();
+                        format!("{}[{}]", t.as_str(), lv.join(","))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.series(&baseline.features[i], drift.features[i].kind, &span)
             .iter()
             .map(|s| {
                 let f = fit_group(&s.members);
                 let phi = f.as_ref().map(|f| overdispersion(f, s)).unwrap_or(1.0);
-                let lvl = pooled_level(s, span, &self.cfg);
+                let lvl = pooled_level(s, &span, &self.cfg);
                 format!(
-                    "{}: z={:.2} dev={:.4} min_dev={:.4} ev={:.1}/{:.1} sor={:.1} phi={:.2} streak={}",
+                    "{} [{} ev {ed:.1}/{ew:.1} {} alt {}]: z={:.2} dev={:.4} min_dev={:.4} ev={:.1}/{:.1} sor={:.1} phi={:.2} streak={}",
                     s.name,
+                    model.as_str(),
+                    x2s.join(" "),
+                    alts.join(" "),
                     lvl.map(|l| l.z / phi.sqrt()).unwrap_or(0.0),
                     lvl.map(|l| l.dev).unwrap_or(0.0),
                     s.min_dev,
@@ -725,21 +1042,20 @@ impl StreamClassifier {
         kind: FeatureKind,
         idx: u64,
         cfg: &ClassifierConfig,
+        model: Model,
     ) -> Option<ShapeHit> {
         let h = &self.history[i];
-        let judged: Vec<&FeatureWindow> = h.iter().filter(|w| w.judged).collect();
-        if judged.len() < 8 {
+        let span = self.judged_span(i, model, cfg.trend_windows);
+        if span.len() < 8 {
             return None;
         }
-        let k = cfg.trend_windows.min(judged.len());
-        let span = &judged[judged.len() - k..];
         // A step detected inside the span explains the change: that is the step's episode.
-        let span_windows = h.iter().rev().take_while(|w| w.start >= span[0].start).count() as u64;
+        let span_windows = h.iter().rev().take_while(|w| w.start >= span[0].w.start).count() as u64;
         if self.last_step[i].is_some_and(|s| s + span_windows > idx) {
             return None;
         }
         let mut best: Option<ShapeHit> = None;
-        for series in self.series(bf, kind, span) {
+        for series in self.series(bf, kind, &span) {
             let n = series.rows.len();
             if n < 8 {
                 continue;
@@ -751,7 +1067,7 @@ impl StreamClassifier {
             // (heavy tails, sketch error), evidence is deflated by the scatter around the best
             // change model.
             let phi = overdispersion(&f, &series);
-            let Some(level) = pooled_level(&series, span, cfg) else {
+            let Some(level) = pooled_level(&series, &span, cfg) else {
                 continue;
             };
             let z = level.z / phi.sqrt();
@@ -790,6 +1106,7 @@ impl StreamClassifier {
                 series: series.name,
                 category: series.labels.get(level.member).cloned(),
                 z_pool: z,
+                dev: level.dev,
                 onset_x: member[tau].0,
                 trend: mann_kendall(&ramp),
                 fit: f,
@@ -799,6 +1116,36 @@ impl StreamClassifier {
             }
         }
         best
+    }
+
+    /// Whether the change `hit` found for feature `i` is also one under `model`: the same
+    /// series' pooled level beyond `z_level`, material, the latest window agreeing (the first
+    /// tests of [`Self::shape_evidence`]), and at least [`CYCLE_EXPLAINS_AT_MOST`] of the
+    /// deviation left (a cycle that explains most of it explains the change).
+    fn level_holds(
+        &self,
+        i: usize,
+        bf: &crate::baseline::BaselineFeature,
+        kind: FeatureKind,
+        model: Model,
+        hit: &ShapeHit,
+        cfg: &ClassifierConfig,
+    ) -> bool {
+        let span = self.judged_span(i, model, cfg.trend_windows);
+        if span.len() < 4 {
+            return false;
+        }
+        self.series(bf, kind, &span).iter().filter(|s| s.name == hit.series).any(|series| {
+            let phi = fit_group(&series.members).map(|f| overdispersion(&f, series)).unwrap_or(1.0);
+            pooled_level(series, &span, cfg).is_some_and(|level| {
+                (level.z / phi.sqrt()).abs() > cfg.z_level
+                    && level.dev.abs() >= series.min_dev
+                    // Deviations compare across models; a distance does not (under a cycle it is
+                    // binned, and its bias is removed with the slots' noise too).
+                    && (series.name == "distance" || level.dev.abs() >= CYCLE_EXPLAINS_AT_MOST * hit.dev.abs())
+                    && latest_agrees(series, &level)
+            })
+        })
     }
 
     fn transition(&mut self, c: &DecisionContext<'_>, cfg: &ClassifierConfig) -> Vec<Decision> {
@@ -849,12 +1196,17 @@ impl StreamClassifier {
                     push(&mut ep.features, f.clone());
                 }
                 let quiet = c.breaks.is_empty() && !self.episode_material(&ep, c, cfg);
-                // A gradual episode that turns into a step says so, once.
-                let fresh_step = !c.steps.is_empty() || !c.new_breaks.is_empty();
+                // A gradual episode that turns into a step says so, once: a break, or a step that
+                // takes the window materially further from the baseline (a drifting distribution
+                // also moves sideways at the turns of a cycle).
+                let rising =
+                    |s: &&StepHit| s.step.d_ref - s.step.d_ref_before > s.step.d_ref_floor_dec.max(cfg.min_effect);
+                let fresh_step = c.steps.iter().any(|s| rising(&s)) || !c.new_breaks.is_empty();
                 if ep.kind == Kind::Gradual && fresh_step && ep.kind_changes == 0 {
                     ep.kind = Kind::Sudden;
                     ep.kind_changes += 1;
                     ep.quiet = 0;
+                    ep.quiet_since = None;
                     let mut ranked = sudden_features.clone();
                     for f in &ep.features {
                         push(&mut ranked, f.clone());
@@ -864,14 +1216,29 @@ impl StreamClassifier {
                     self.episode = Some(ep);
                 } else if quiet {
                     ep.quiet += 1;
-                    if ep.quiet >= cfg.cooldown {
+                    let quiet_since = *ep.quiet_since.get_or_insert(c.closed.window.start);
+                    // On a cycle, quiet must last a whole day: a change that shows only at some
+                    // hours (the night mix moving) would otherwise resolve every morning and come
+                    // back every night as the same episode.
+                    let cyclic = ep
+                        .features
+                        .iter()
+                        .any(|f| c.baseline.position(f).is_some_and(|i| !c.windows[i].model.is_none()));
+                    let quiet_long_enough =
+                        !cyclic || end.millis() - quiet_since.millis() >= Duration::from_hours(24).millis();
+                    if ep.quiet >= cfg.cooldown && quiet_long_enough {
                         let features = ep.features.clone();
-                        let evidence = json!({
+                        let mut evidence = json!({
                             "decision": "quiet",
                             "episodeKind": ep.kind.as_str(),
                             "quietWindows": ep.quiet,
                             "episodeDecidedAt": ep.decided_at.to_string(),
                         });
+                        if cyclic {
+                            if let Some(o) = evidence.as_object_mut() {
+                                o.insert("quietSince".into(), Value::from(quiet_since.to_string()));
+                            }
+                        }
                         out.push(self.decision(&mut ep, Kind::Resolved, c, &features, evidence, &[]));
                         self.finished.push(summary_of(&ep, Some(end)));
                     } else {
@@ -879,6 +1246,7 @@ impl StreamClassifier {
                     }
                 } else {
                     ep.quiet = 0;
+                    ep.quiet_since = None;
                     self.episode = Some(ep);
                 }
             }
@@ -896,7 +1264,8 @@ impl StreamClassifier {
                 return false;
             };
             let w = &c.windows[i];
-            if w.judged && matches!((w.d_ref, w.floor_dec), (Some(d), Some(f)) if d > f.max(cfg.min_effect)) {
+            let v = w.judged_view();
+            if w.judged && matches!((v.d(), v.floor_dec()), (Some(d), Some(f)) if d > f.max(cfg.min_effect)) {
                 return true;
             }
             // A sudden shift that reverted resolves on the windows alone; gradual episodes also
@@ -904,13 +1273,13 @@ impl StreamClassifier {
             if ep.kind != Kind::Gradual {
                 return false;
             }
-            let judged: Vec<&FeatureWindow> = self.history[i].iter().filter(|w| w.judged).collect();
-            if judged.len() < 4 {
+            let span = self.judged_span(i, w.model, cfg.trend_windows);
+            if span.len() < 4 {
                 return false;
             }
-            let span = &judged[judged.len().saturating_sub(cfg.trend_windows)..];
-            self.series(&c.baseline.features[i], c.drift.features[i].kind, span).iter().any(|s| {
-                pooled_level(s, span, cfg).is_some_and(|l| l.z.abs() > cfg.z_level / 1.5 && l.dev.abs() >= s.min_dev)
+            self.series(&c.baseline.features[i], c.drift.features[i].kind, &span).iter().any(|s| {
+                pooled_level(s, &span, cfg)
+                    .is_some_and(|l| l.z.abs() > cfg.z_level / RESOLVE_HYSTERESIS && l.dev.abs() >= s.min_dev)
             })
         })
     }
@@ -929,6 +1298,7 @@ impl StreamClassifier {
             events: 0,
             kind_changes: 0,
             quiet: 0,
+            quiet_since: None,
         }
     }
 
@@ -1000,12 +1370,14 @@ impl StreamClassifier {
             // feature was already off the baseline.
             let mut onset = if s.windows == 2 { start - Duration::from_millis(len) } else { start };
             let h = &self.history[s.feature];
-            let Some(cur) = h.back().and_then(|w| w.d_ref) else {
+            let model = c.windows[s.feature].model;
+            let Some(cur) = h.back().and_then(|w| w.under(model)?.d()) else {
                 return onset;
             };
             for w in h.iter().rev().skip(s.windows as usize) {
-                match (w.d_ref, w.floor_ref, w.start) {
-                    (Some(d), Some(f), Some(st)) if d > f && d >= 0.25 * cur => onset = st,
+                let v = w.under(model);
+                match (v.and_then(|v| v.d()), v.and_then(|v| v.floor()), w.start) {
+                    (Some(d), Some(f), Some(st)) if d > f && d >= ONSET_SHARE_OF_STEP * cur => onset = st,
                     _ => break,
                 }
             }
@@ -1028,6 +1400,34 @@ impl StreamClassifier {
 
 /// How much better (weighted chi-square units) a step must fit than a ramp to be called a step.
 const STEP_MARGIN: f64 = 6.0;
+/// A change found under one model counts under a cycle model that could explain it only if at
+/// least this share of its deviation is left there: a cycle that explains most of it explains
+/// the change (what is left is the noise of slots that have seen an hour once or twice).
+const CYCLE_EXPLAINS_AT_MOST: f64 = 0.5;
+/// Smallest step (L-infinity) while a feature's cycle cannot be judged yet (the stream's first
+/// day, or a cycle on trial that cannot judge the step): a daily cycle that moves a category's
+/// share by 25 points between day and night, as a cosine, moves it by about 0.065 over the
+/// three-window lookback at its steepest, so twice `min_effect` stays clear of it.
+const COLD_START_STEP_EFFECT: f64 = 0.1;
+/// Completeness this far below the expected is a null flood (design.md, "Sudden").
+const NULL_FLOOD_DROP: f64 = 0.1;
+/// Values the baseline never saw beyond this share are a break.
+const UNSEEN_SHARE: f64 = 0.1;
+/// Below this share of values of the expected type, the type flipped.
+const MIN_TYPE_MATCH: f64 = 0.9;
+/// A pooled level counts as material at this many `min_effect`s of the standard deviation (or
+/// of IQR / 1.349 for the median).
+const MATERIAL_SDS: f64 = 2.5;
+/// The bias of the L-infinity distance between two samples of one distribution, in units of
+/// its scale `sqrt((n + m) / (n m))`: the mean of the Kolmogorov distribution, `sqrt(pi / 2)
+/// ln 2 = 0.8687`.
+const DISTANCE_BIAS_PER_SCALE: f64 = 0.87;
+/// An episode stays open while a pooled level of its features is above `z_level` divided by
+/// this (hysteresis against flapping between open and resolved).
+const RESOLVE_HYSTERESIS: f64 = 1.5;
+/// Walking back from a step to its onset: earlier windows count while their distance is at
+/// least this share of the step window's.
+const ONSET_SHARE_OF_STEP: f64 = 0.25;
 /// Above this share of the baseline at its median, the median series is not used (discrete data).
 const MAX_MASS_AT_MEDIAN: f64 = 0.02;
 /// Rows the pooled level aims for (see `pooled_level`).
@@ -1047,6 +1447,17 @@ struct DecisionContext<'a> {
     breaks: &'a BTreeSet<Break>,
     new_breaks: &'a [Break],
     break_detail: &'a [Value],
+}
+
+/// The weight (inverse variance) of a window's deviation: `n` values of variance `var` each, and
+/// `extra` variance from the cycle's offset (computed as `n / var` without one, as it always was,
+/// so that streams without a cycle decide to the bit as before).
+fn weight(n: f64, var: f64, extra: f64) -> f64 {
+    if extra == 0.0 {
+        n / var
+    } else {
+        1.0 / (var / n + extra)
+    }
 }
 
 /// The change evidence needed at `df` degrees of freedom: the chi-square quantile with the same
@@ -1089,7 +1500,7 @@ fn latest_agrees(s: &Series, level: &Level) -> bool {
 /// they hold `POOL_ROWS` rows, so that small night windows do not starve it of power. For the
 /// distance series the level counts only when the distance was above its 1.8 floor and
 /// `min_effect` in three of the last four judged windows.
-fn pooled_level(series: &Series, span: &[&FeatureWindow], cfg: &ClassifierConfig) -> Option<Level> {
+fn pooled_level(series: &Series, span: &[View<'_>], cfg: &ClassifierConfig) -> Option<Level> {
     let n = series.rows.len();
     if n < 4 || span.len() < 4 {
         return None;
@@ -1101,7 +1512,7 @@ fn pooled_level(series: &Series, span: &[&FeatureWindow], cfg: &ClassifierConfig
     if series.name == "distance" {
         let above = span[span.len() - 4..]
             .iter()
-            .filter(|w| matches!((w.d_ref, w.floor_ref), (Some(d), Some(f)) if d > f.max(cfg.min_effect)))
+            .filter(|v| matches!((v.d(), v.floor()), (Some(d), Some(f)) if d > f.max(cfg.min_effect)))
             .count();
         if above < 3 {
             return Some(Level { z: 0.0, dev: 0.0, member: 0 });
@@ -1238,6 +1649,37 @@ fn sudden_evidence_json(c: &DecisionContext<'_>, late: &[&ShapeHit], history: &[
         "likelyPipelineBug": !signals.is_empty() || c.many_stepping,
         "series": series_json(c.baseline, history, &series_features),
     })
+    .with_cycles(c, &series_features)
+}
+
+/// Adds what the learned cycles contributed to a decision's evidence (only when one is in use
+/// for a feature of the decision).
+trait WithCycles {
+    fn with_cycles(self, c: &DecisionContext<'_>, features: &[usize]) -> Value;
+}
+
+impl WithCycles for Value {
+    fn with_cycles(mut self, c: &DecisionContext<'_>, features: &[usize]) -> Value {
+        let cycles: Vec<Value> = features
+            .iter()
+            .filter_map(|&i| {
+                let w = &c.windows[i];
+                let a = w.judged_view().adj?;
+                Some(json!({
+                    "feature": c.baseline.features[i].name,
+                    "model": w.model.as_str(),
+                    "reference": w.model.reference(),
+                    "distanceToExpected": round6(a.d),
+                    "noiseFloor": round6(a.floor),
+                    "cycleDistance": round6(a.cycle_d),
+                }))
+            })
+            .collect();
+        if let (false, Some(o)) = (cycles.is_empty(), self.as_object_mut()) {
+            o.insert("cycles".into(), Value::Array(cycles));
+        }
+        self
+    }
 }
 
 fn gradual_evidence_json(c: &DecisionContext<'_>, ramps: &[&ShapeHit], history: &[VecDeque<FeatureWindow>]) -> Value {
@@ -1253,6 +1695,7 @@ fn gradual_evidence_json(c: &DecisionContext<'_>, ramps: &[&ShapeHit], history: 
         "featuresTrending": ramps.iter().map(|g| c.baseline.features[g.feature].name.clone()).collect::<Vec<_>>(),
         "series": series_json(c.baseline, history, &ramps.iter().map(|g| g.feature).take(3).collect::<Vec<_>>()),
     })
+    .with_cycles(c, &ramps.iter().map(|g| g.feature).take(3).collect::<Vec<_>>())
 }
 
 fn hash_str(s: &str) -> u64 {

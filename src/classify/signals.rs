@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::seasonal::{Adjusted, Grid, Model};
 use crate::baseline::BaselineFeature;
 use crate::drift::distance::{linf_categorical, linf_floor, linf_numeric, C_ALPHA};
 use crate::drift::{baseline_categories, type_match, unseen_share, window_categories, FeatureDrift, FeatureKind};
@@ -41,6 +42,92 @@ pub struct FeatureWindow {
     pub unseen: Option<f64>,
     /// `k` when the window's quartiles are the baseline's times `10^k` (`k != 0`).
     pub unit_power: Option<i32>,
+    /// The window judged under each cycle model the slots could describe when it closed
+    /// (`design.md`, "Cycles"); empty without cycles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cycle: Vec<Adjusted>,
+    /// The model the classifier judged the window under.
+    #[serde(default, skip_serializing_if = "Model::is_none_ref")]
+    pub model: Model,
+}
+
+impl FeatureWindow {
+    /// The window's judgement under `model` (`None` when the slots could not describe it).
+    pub fn under(&self, model: Model) -> Option<View<'_>> {
+        if model.is_none() {
+            return Some(View { w: self, adj: None });
+        }
+        self.cycle.iter().find(|a| a.model == model).map(|a| View { w: self, adj: Some(a) })
+    }
+
+    /// The window's judgement under the model it was judged under.
+    pub fn judged_view(&self) -> View<'_> {
+        self.under(self.model).unwrap_or(View { w: self, adj: None })
+    }
+}
+
+/// One window of one feature as a model sees it: distances and deviations against the baseline,
+/// or against the baseline moved by the learned cycle.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    /// The window.
+    pub w: &'a FeatureWindow,
+    /// Its judgement under a cycle model (`None`: the baseline alone).
+    pub adj: Option<&'a Adjusted>,
+}
+
+impl View<'_> {
+    /// Distance to the expected distribution.
+    pub fn d(&self) -> Option<f64> {
+        match self.adj {
+            Some(a) => Some(a.d),
+            None => self.w.d_ref,
+        }
+    }
+
+    /// Its floor at c = 1.8.
+    pub fn floor(&self) -> Option<f64> {
+        match self.adj {
+            Some(a) => Some(a.floor),
+            None => self.w.floor_ref,
+        }
+    }
+
+    /// Its floor at the decision constant.
+    pub fn floor_dec(&self) -> Option<f64> {
+        match self.adj {
+            Some(a) => Some(a.floor_dec),
+            None => self.w.floor_dec,
+        }
+    }
+
+    /// Offset of the expected mean from the baseline's, and the offset's variance.
+    pub fn mean_offset(&self) -> (f64, f64) {
+        self.adj.map_or((0.0, 0.0), |a| (a.mean_off, a.mean_var))
+    }
+
+    /// Offset of the expected median, and its variance (`None`: no median under this model).
+    pub fn median_offset(&self) -> Option<(f64, f64)> {
+        match self.adj {
+            Some(a) => a.median_off.map(|m| (m, a.median_var)),
+            None => Some((0.0, 0.0)),
+        }
+    }
+
+    /// Offset of category `j`'s expected share, and the offsets' variance factor (`1/n`).
+    pub fn share_offset(&self, j: usize) -> (f64, f64) {
+        self.adj.map_or((0.0, 0.0), |a| (a.share_off.get(j).copied().unwrap_or(0.0), a.inv_n))
+    }
+
+    /// Offset of the expected completeness.
+    pub fn completeness_offset(&self) -> f64 {
+        self.adj.map_or(0.0, |a| a.completeness_off)
+    }
+
+    /// Offset of the expected share of unseen values.
+    pub fn unseen_offset(&self) -> f64 {
+        self.adj.map_or(0.0, |a| a.unseen_off)
+    }
 }
 
 /// The distance of a span of windows to the recent past before it.
@@ -249,4 +336,81 @@ fn unit_power(n: u64, cdf: &crate::profile::WeightedCdf, b25: Option<f64>, b50: 
         }
     }
     k
+}
+
+/// What the cycle expects of one window, for steps: the offsets of its cells from the
+/// baseline's, their variance factor, and the values behind the window.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    /// Offset of each cell's share.
+    pub cells: Vec<f64>,
+    /// Variance factor (`1/n` of the slots) of the offsets.
+    pub inv_n: f64,
+    /// Values behind the window.
+    pub n: f64,
+}
+
+impl Expected {
+    /// What a window's judgement under a model said of it.
+    pub fn of(a: &Adjusted, n: f64) -> Expected {
+        Expected { cells: a.cells.iter().map(|c| f64::from(*c)).collect(), inv_n: a.inv_n, n }
+    }
+}
+
+/// One side of a step under a cycle model: cell shares, the values behind them, and what the
+/// cycle expected of each of its windows.
+pub struct CycleSide<'a> {
+    /// Cell shares of the merged windows.
+    pub cells: &'a [f64],
+    /// Values behind them.
+    pub n: f64,
+    /// What the cycle expected of each window.
+    pub windows: Vec<Expected>,
+}
+
+impl CycleSide<'_> {
+    /// The value-weighted cell offsets of the side's windows and their variance factor.
+    fn offsets(&self, cells: usize) -> Option<(Vec<f64>, f64)> {
+        let total: f64 = self.windows.iter().map(|w| w.n).sum();
+        if total <= 0.0 || self.windows.iter().any(|w| w.cells.len() != cells) {
+            return None;
+        }
+        let mut off = vec![0.0; cells];
+        let mut inv = 0.0;
+        for w in &self.windows {
+            let share = w.n / total;
+            for (o, c) in off.iter_mut().zip(&w.cells) {
+                *o += share * c;
+            }
+            // Windows of different hours use different slots: their errors add up as
+            // independent ones.
+            inv += share * share * w.inv_n;
+        }
+        Some((off, inv))
+    }
+}
+
+/// Measures the step from `past` to `current` under a cycle model: the change of the deviation
+/// from the expected distribution, `(current - expected now) - (past - expected then)`, so that
+/// what the cycle moves between the past's hours and this one is not a step. Without a cycle
+/// this is the step between the two distributions (on the grid's cells).
+pub fn cycle_step(grid: &Grid, current: &CycleSide<'_>, past: &CycleSide<'_>, c_decision: f64) -> Option<Step> {
+    let k = grid.base().len();
+    if current.cells.len() != k || past.cells.len() != k || current.n <= 0.0 || past.n <= 0.0 {
+        return None;
+    }
+    let (off_c, inv_c) = current.offsets(k)?;
+    let (off_p, inv_p) = past.offsets(k)?;
+    let m = grid.base_values();
+    let dev_step = (0..k).map(|j| current.cells[j] - past.cells[j] - (off_c[j] - off_p[j]));
+    let step_var = 1.0 / current.n + 1.0 / past.n + inv_c + inv_p;
+    let ref_var = 1.0 / current.n + 1.0 / m + inv_c;
+    Some(Step {
+        d_step: grid.distance(dev_step),
+        floor: C_ALPHA * step_var.sqrt(),
+        floor_dec: c_decision * step_var.sqrt(),
+        d_ref: grid.distance((0..k).map(|j| current.cells[j] - grid.base()[j] - off_c[j])),
+        d_ref_floor_dec: c_decision * ref_var.sqrt(),
+        d_ref_before: grid.distance((0..k).map(|j| past.cells[j] - grid.base()[j] - off_p[j])),
+    })
 }

@@ -275,6 +275,27 @@ pub fn linf_categorical(a: &CategoryCounts<'_>, b: &CategoryCounts<'_>) -> f64 {
     best.max((a.other / n - b.other / m).abs())
 }
 
+/// Total variation distance between two categorical distributions: half the sum of absolute
+/// differences of relative frequencies over the union of values (the "other" buckets as a
+/// value of their own). 1 for disjoint supports, 0 for equal ones.
+pub fn total_variation(a: &CategoryCounts<'_>, b: &CategoryCounts<'_>) -> f64 {
+    let (n, m) = (a.total(), b.total());
+    if n <= 0.0 || m <= 0.0 {
+        return 0.0;
+    }
+    let mut sum = 0.0;
+    for (k, &ca) in &a.counts {
+        sum += (ca / n - b.counts.get(k).copied().unwrap_or(0.0) / m).abs();
+    }
+    for (k, &cb) in &b.counts {
+        if !a.counts.contains_key(k) {
+            sum += cb / m;
+        }
+    }
+    sum += (a.other / n - b.other / m).abs();
+    0.5 * sum
+}
+
 /// Aligned count vectors over the union of categories (sorted by value, "other" last).
 pub fn aligned(a: &CategoryCounts<'_>, b: &CategoryCounts<'_>) -> (Vec<f64>, Vec<f64>) {
     let mut keys: Vec<&str> = a.counts.keys().chain(b.counts.keys()).copied().collect();

@@ -161,8 +161,9 @@ pub fn compare(baseline: &Baseline, window: &WindowProfile, positional: bool) ->
 
 /// Infers which baseline column is absent from rows one column short: for each candidate `k`,
 /// positions before `k` map to themselves and positions from `k` on to the next feature; the
-/// candidate whose mapping fits the baseline best (type match times one minus the L-infinity
-/// distance, summed over positions) wins when it is clearly ahead of the runner-up.
+/// candidate whose mapping fits the baseline best (type match times one minus the distance,
+/// L-infinity for numbers and total variation for categories, summed over positions) wins when
+/// it is clearly ahead of the runner-up.
 pub fn guess_missing_column(baseline: &Baseline, window: &WindowProfile) -> Option<String> {
     let short = window.short_rows.as_ref()?;
     let b = baseline.features.len();
@@ -182,7 +183,9 @@ pub fn guess_missing_column(baseline: &Baseline, window: &WindowProfile) -> Opti
                 1.0 - linf_numeric(&p.kll.cdf(), &nb.cdf)
             }
         } else if let Some(bc) = baseline_categories(bf) {
-            1.0 - linf_categorical(&window_categories(p), &bc)
+            // Total variation, not L-infinity: numbers read against a categorical column share
+            // none of its values, and L-infinity would only count the largest category's share.
+            1.0 - distance::total_variation(&window_categories(p), &bc)
         } else {
             0.5
         };

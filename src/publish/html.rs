@@ -50,6 +50,11 @@ struct Point {
     step: f32,
     /// Its noise floor.
     step_floor: f32,
+    /// How far the learned cycle alone puts this window's hour from the baseline (NaN without a
+    /// cycle in use).
+    cycle: f32,
+    /// Distance to what the cycle expects for this hour.
+    expected: f32,
     violated: bool,
 }
 
@@ -74,6 +79,8 @@ fn pool(a: Point, b: Point) -> Point {
         limit: max(a.limit, b.limit),
         step: max(a.step, b.step),
         step_floor: max(a.step_floor, b.step_floor),
+        cycle: max(a.cycle, b.cycle),
+        expected: max(a.expected, b.expected),
         violated: a.violated || b.violated,
     }
 }
@@ -128,6 +135,10 @@ enum Distribution {
 #[derive(Debug, Clone)]
 struct FeatureSeries {
     name: String,
+    /// The last cycle the feature was judged against (`daily` or `weekly`), if any.
+    cycle_model: Option<&'static str>,
+    /// The first window judged against a cycle.
+    cycle_since: Option<i64>,
     expected: &'static str,
     points: Pooled,
     violations: u64,
@@ -180,6 +191,8 @@ impl StreamReport {
                 .iter()
                 .map(|f| FeatureSeries {
                     name: f.name.clone(),
+                    cycle_model: None,
+                    cycle_since: None,
                     expected: f.expected_type.as_str(),
                     points: Pooled::default(),
                     violations: 0,
@@ -234,8 +247,17 @@ impl StreamReport {
                 limit: f32_of(limit),
                 step: f32_of(extra.and_then(|e| e.step_distance)),
                 step_floor: f32_of(extra.and_then(|e| e.step_noise_floor)),
+                cycle: f32_of(extra.and_then(|e| e.cycle_distance)),
+                expected: f32_of(extra.and_then(|e| e.expected_distance)),
                 violated,
             };
+            if let Some(m) = extra.and_then(|e| e.cycle_model.as_deref()) {
+                s.cycle_model = Some(match m {
+                    "weekly" => "weekly",
+                    _ => "daily",
+                });
+                s.cycle_since.get_or_insert(start);
+            }
             s.points.push(p);
             if let Some(d) = fd.linf_simple {
                 if s.farthest.as_ref().is_none_or(|f| d > f.1) {
@@ -548,6 +570,23 @@ fn stream_section(out: &mut String, report: &HtmlReport, s: &StreamReport) {
             order.len() - charted
         );
     }
+    // Features judged against a learned cycle: why their nights (or weekends) did not page.
+    let cyclic: Vec<usize> =
+        (0..s.features.len()).filter(|i| s.features[*i].cycle_model.is_some() && !order.contains(i)).collect();
+    if !cyclic.is_empty() {
+        let _ = write!(out, "<h3>Features with a learned cycle</h3>");
+        let room = CHARTED_FEATURES.saturating_sub(charted).min(cyclic.len());
+        for &i in &cyclic[..room] {
+            feature_card(out, report, s, i, (lo, hi));
+        }
+        if cyclic.len() > room {
+            let _ = write!(
+                out,
+                r#"<p class="muted">{} more features with a cycle are in the table below.</p>"#,
+                cyclic.len() - room
+            );
+        }
+    }
 
     // All features.
     out.push_str(r#"<h3>All features</h3><table class="features"><tr><th>feature</th><th>type (baseline / last window)</th><th class="n">completeness</th><th class="n">L∞ to baseline</th><th class="n">noise floor</th><th class="n">PSI</th><th class="n">Wasserstein</th><th class="n">windows violating</th></tr>"#);
@@ -608,29 +647,53 @@ fn feature_card(out: &mut String, report: &HtmlReport, s: &StreamReport, i: usiz
     }
     let violations: Vec<(i64, f64)> =
         f.points.iter().filter(|p| p.violated).map(|p| (p.start, f64::from(p.d))).collect();
+    let mut lines = vec![
+        Line { label: "to the baseline".into(), class: "c1", dashed: false, points: series(|p| p.d) },
+        Line { label: "its noise floor".into(), class: "muted", dashed: true, points: series(|p| p.floor) },
+        Line { label: "Model Monitor's threshold".into(), class: "alert", dashed: true, points: series(|p| p.limit) },
+        Line { label: "to the recent past".into(), class: "c4", dashed: false, points: series(|p| p.step) },
+        Line { label: "its noise floor".into(), class: "c4", dashed: true, points: series(|p| p.step_floor) },
+    ];
+    // The learned cycle beside the distance: where the distance to the baseline follows the
+    // cycle, the window was normal for its hour.
+    if let Some(model) = f.cycle_model {
+        lines.push(Line {
+            label: format!("the learned {model} cycle"),
+            class: "c5",
+            dashed: false,
+            points: series(|p| p.cycle),
+        });
+        lines.push(Line {
+            label: "to what the cycle expects".into(),
+            class: "c3",
+            dashed: false,
+            points: series(|p| p.expected),
+        });
+    }
     let chart = TimeChart {
         y_label: "L∞ distance".into(),
         title: format!("{}: distance to the baseline and to the recent past, per window", f.name),
         y_cap: Some(1.0),
         x_range: range,
-        lines: vec![
-            Line { label: "to the baseline".into(), class: "c1", dashed: false, points: series(|p| p.d) },
-            Line { label: "its noise floor".into(), class: "muted", dashed: true, points: series(|p| p.floor) },
-            Line {
-                label: "Model Monitor's threshold".into(),
-                class: "alert",
-                dashed: true,
-                points: series(|p| p.limit),
-            },
-            Line { label: "to the recent past".into(), class: "c4", dashed: false, points: series(|p| p.step) },
-            Line { label: "its noise floor".into(), class: "c4", dashed: true, points: series(|p| p.step_floor) },
-        ],
+        lines,
         dots: svg::downsample(&violations, DRAWN_POINTS),
         dots_label: "violation".into(),
         markers,
         height: 240.0,
     };
     out.push_str(&svg::time_chart(&chart));
+    if let (Some(model), Some(since)) = (f.cycle_model, f.cycle_since) {
+        let reference = if model == "weekly" {
+            "the same hour of the week in earlier weeks"
+        } else {
+            "the same hour of earlier days"
+        };
+        let _ = write!(
+            out,
+            r#"<p class="sub">Judged against a learned {model} cycle from {} on: what the baseline moved by {reference} expects. Windows far from the baseline but close to that are the cycle, not drift.</p>"#,
+            esc(&fmt_time(since)),
+        );
+    }
     for d in s.decisions.iter().filter(|d| d.features.first() == Some(&f.name)) {
         let _ = write!(
             out,
@@ -704,6 +767,8 @@ mod tests {
             limit: 0.2,
             step: 0.1,
             step_floor: 0.3,
+            cycle: f32::NAN,
+            expected: f32::NAN,
             violated,
         };
         let a = Point { start: 10, ..p(0.1, false) };
@@ -719,7 +784,17 @@ mod tests {
         let n = 5 * KEPT_POINTS as i64 + 3;
         for i in 0..n {
             let d = if i == 4321 { 0.99 } else { 0.1 };
-            s.push(Point { start: i, d, floor: 0.2, limit: 0.3, step: 0.1, step_floor: 0.2, violated: i == 77 });
+            s.push(Point {
+                start: i,
+                d,
+                floor: 0.2,
+                limit: 0.3,
+                step: 0.1,
+                step_floor: 0.2,
+                cycle: f32::NAN,
+                expected: f32::NAN,
+                violated: i == 77,
+            });
         }
         let starts: Vec<i64> = s.iter().map(|p| p.start).collect();
         assert!(starts.len() < 2 * KEPT_POINTS && starts.len() >= KEPT_POINTS, "{}", starts.len());

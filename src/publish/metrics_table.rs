@@ -33,7 +33,7 @@ pub struct TableError {
     pub detail: String,
 }
 
-const FLOAT_COLUMNS: [&str; 24] = [
+const FLOAT_COLUMNS: [&str; 27] = [
     "completeness",
     "type_match",
     "unseen_share",
@@ -58,6 +58,9 @@ const FLOAT_COLUMNS: [&str; 24] = [
     "step_distance",
     "step_noise_floor",
     "baseline_count",
+    "expected_distance",
+    "expected_noise_floor",
+    "cycle_distance",
 ];
 
 /// The table's schema.
@@ -82,10 +85,12 @@ pub fn schema() -> SchemaRef {
     fields.push(Field::new("drift_check_metric", DataType::Utf8, true));
     fields.push(Field::new("violations", DataType::Utf8, false));
     fields.push(Field::new("state", DataType::Utf8, true));
+    fields.push(Field::new("cycle_model", DataType::Utf8, true));
     Arc::new(Schema::new(fields))
 }
 
-/// Extra per-feature values the classifier adds (distance to the previous window, state).
+/// Extra per-feature values the classifier adds (distance to the previous window, state, the
+/// learned cycle).
 #[derive(Debug, Clone, Default)]
 pub struct FeatureExtras {
     /// Distance to the recent past.
@@ -94,6 +99,15 @@ pub struct FeatureExtras {
     pub step_noise_floor: Option<f64>,
     /// The stream's classifier state after this window.
     pub state: Option<String>,
+    /// The cycle the window was judged under (`daily`, `weekly`, `daily+weekly`; `None`: the
+    /// baseline alone).
+    pub cycle_model: Option<String>,
+    /// Distance of the window to what the cycle expects for its hour (binned L-infinity).
+    pub expected_distance: Option<f64>,
+    /// Its noise floor.
+    pub expected_noise_floor: Option<f64>,
+    /// How far the cycle alone puts this hour from the baseline.
+    pub cycle_distance: Option<f64>,
 }
 
 struct Builders {
@@ -114,6 +128,7 @@ struct Builders {
     check_metric: StringBuilder,
     violations: StringBuilder,
     state: StringBuilder,
+    cycle_model: StringBuilder,
     len: usize,
 }
 
@@ -137,6 +152,7 @@ impl Builders {
             check_metric: StringBuilder::new(),
             violations: StringBuilder::new(),
             state: StringBuilder::new(),
+            cycle_model: StringBuilder::new(),
             len: 0,
         }
     }
@@ -161,6 +177,7 @@ impl Builders {
         cols.push(Arc::new(self.check_metric.finish()));
         cols.push(Arc::new(self.violations.finish()));
         cols.push(Arc::new(self.state.finish()));
+        cols.push(Arc::new(self.cycle_model.finish()));
         self.len = 0;
         RecordBatch::try_new(schema.clone(), cols)
     }
@@ -239,7 +256,7 @@ impl<W: Write + Send> MetricsTable<W> {
             b.present.append_value(f.present);
             b.missing.append_value(f.missing);
             b.non_finite.append_value(f.non_finite);
-            let values: [Option<f64>; 24] = [
+            let values: [Option<f64>; 27] = [
                 f.completeness,
                 f.type_match,
                 f.unseen_share,
@@ -264,6 +281,9 @@ impl<W: Write + Send> MetricsTable<W> {
                 extra.step_distance,
                 extra.step_noise_floor,
                 Some(f.baseline_count),
+                extra.expected_distance,
+                extra.expected_noise_floor,
+                extra.cycle_distance,
             ];
             for (builder, v) in b.floats.iter_mut().zip(values) {
                 builder.append_option(v.filter(|x| x.is_finite()));
@@ -277,6 +297,7 @@ impl<W: Write + Send> MetricsTable<W> {
                 .collect();
             b.violations.append_value(checks.join(","));
             b.state.append_option(extra.state.as_deref());
+            b.cycle_model.append_option(extra.cycle_model.as_deref());
             b.len += 1;
             self.rows += 1;
         }

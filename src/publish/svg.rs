@@ -236,17 +236,35 @@ fn path(out: &mut String, f: &Frame, points: impl Iterator<Item = (f64, f64)>, c
     let _ = write!(out, r#"<path class="line {class}" d="{d}"{dash}/>"#);
 }
 
+/// Height of one legend row.
+const LEGEND_ROW: f64 = 16.0;
+
+/// Where each legend entry goes: `(x, row)`, wrapping at the chart's right edge.
+fn legend_layout(entries: &[(String, &str, bool, bool)]) -> Vec<(f64, usize)> {
+    let mut out = Vec::with_capacity(entries.len());
+    let (mut x, mut row) = (LEFT + 4.0, 0);
+    for (label, ..) in entries {
+        let width = 30.0 + LABEL_CHAR_WIDTH * label.chars().count() as f64;
+        if x > LEFT + 4.0 && x + width - 8.0 > WIDTH - RIGHT {
+            x = LEFT + 4.0;
+            row += 1;
+        }
+        out.push((x, row));
+        x += width;
+    }
+    out
+}
+
 fn legend(out: &mut String, entries: &[(String, &str, bool, bool)]) {
-    let mut x = LEFT + 4.0;
-    for (label, class, dashed, dot) in entries {
+    for ((label, class, dashed, dot), (x, row)) in entries.iter().zip(legend_layout(entries)) {
+        let y = 9.0 + LEGEND_ROW * row as f64;
         if *dot {
-            let _ = write!(out, r#"<circle class="dot" cx="{:.1}" cy="9" r="3.5"/>"#, x + 8.0);
+            let _ = write!(out, r#"<circle class="dot" cx="{:.1}" cy="{y:.1}" r="3.5"/>"#, x + 8.0);
         } else {
             let dash = if *dashed { r#" stroke-dasharray="5 4""# } else { "" };
-            let _ = write!(out, r#"<path class="line {class}" d="M{x:.1} 9h18"{dash}/>"#);
+            let _ = write!(out, r#"<path class="line {class}" d="M{x:.1} {y:.1}h18"{dash}/>"#);
         }
-        let _ = write!(out, r#"<text class="legend" x="{:.1}" y="12">{}</text>"#, x + 22.0, esc(label));
-        x += 30.0 + LABEL_CHAR_WIDTH * label.chars().count() as f64;
+        let _ = write!(out, r#"<text class="legend" x="{:.1}" y="{:.1}">{}</text>"#, x + 22.0, y + 3.0, esc(label));
     }
 }
 
@@ -268,8 +286,19 @@ pub fn time_chart(c: &TimeChart) -> String {
         _ => v,
     };
     let f = Frame::new(c.x_range.0 as f64, c.x_range.1 as f64, 0.0, ymax, h);
+    let mut entries: Vec<(String, &str, bool, bool)> =
+        c.lines.iter().map(|l| (l.label.clone(), l.class, l.dashed, false)).collect();
+    if !c.dots.is_empty() {
+        entries.push((c.dots_label.clone(), "", false, true));
+    }
+    // A legend of more than one row pushes the plot down.
+    let extra = LEGEND_ROW * legend_layout(&entries).last().map_or(0, |e| e.1) as f64;
     let mut out = String::new();
-    open(&mut out, h, &c.title);
+    open(&mut out, h + extra, &c.title);
+    legend(&mut out, &entries);
+    if extra > 0.0 {
+        let _ = write!(out, r#"<g transform="translate(0 {extra:.1})">"#);
+    }
     x_axis_time(&mut out, &f, c.x_range.0, c.x_range.1);
     y_axis(&mut out, &f, &c.y_label);
     let mut markers: Vec<&Marker> = c.markers.iter().collect();
@@ -306,12 +335,9 @@ pub fn time_chart(c: &TimeChart) -> String {
             let _ = write!(out, r#"<circle class="dot" cx="{:.1}" cy="{:.1}" r="3"/>"#, f.x(t as f64), f.y(cap(v)));
         }
     }
-    let mut entries: Vec<(String, &str, bool, bool)> =
-        c.lines.iter().map(|l| (l.label.clone(), l.class, l.dashed, false)).collect();
-    if !c.dots.is_empty() {
-        entries.push((c.dots_label.clone(), "", false, true));
+    if extra > 0.0 {
+        out.push_str("</g>");
     }
-    legend(&mut out, &entries);
     out.push_str("</svg>");
     out
 }

@@ -244,6 +244,69 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// Moves the change `hours` later.
+    pub fn delay(&mut self, hours: f64) {
+        match self {
+            Change::None => {}
+            Change::MeanStep { at, .. }
+            | Change::UnitChange { at, .. }
+            | Change::CategoryRename { at, .. }
+            | Change::GoesNull { at, .. }
+            | Change::ColumnDropped { at, .. }
+            | Change::MeanRamp { at, .. }
+            | Change::Mixture { at, .. }
+            | Change::ShareDrift { at, .. }
+            | Change::Blip { at, .. } => *at += hours,
+        }
+    }
+}
+
+/// A recurring pattern of one feature: normal traffic, not drift. Who calls at night is not who
+/// calls at noon, and weekends differ from weekdays; training data pools them all.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Cycle {
+    /// Feature index.
+    pub feature: usize,
+    /// Numeric: the mean's shift at the night peak, in standard deviations (log-scale sigmas
+    /// for skewed features). It follows [`night`]: full at 03:00 UTC, none at 15:00.
+    pub night_sd: f64,
+    /// Numeric: the mean's shift on Saturdays and Sundays (UTC), in standard deviations.
+    pub weekend_sd: f64,
+    /// Categorical: the weights at the night peak (the feature's own weights hold at 15:00).
+    pub night_weights: Option<Vec<f64>>,
+    /// Categorical: the weights on Saturdays and Sundays (mixed in after the daily cycle).
+    pub weekend_weights: Option<Vec<f64>>,
+}
+
+/// How far into the night `hour_of_day` (fractional, UTC) is: 1 at 03:00, 0 at 15:00, a cosine
+/// between.
+pub fn night(hour_of_day: f64) -> f64 {
+    0.5 + 0.5 * (2.0 * std::f64::consts::PI * (hour_of_day - 3.0) / 24.0).cos()
+}
+
+/// Where in the cycles a moment falls: the hour of the day (fractional) and whether it is a
+/// Saturday or Sunday (UTC).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Phase {
+    /// Fractional hour of the day, 0 to 24.
+    pub hour: f64,
+    /// Saturday or Sunday.
+    pub weekend: bool,
+}
+
+impl Phase {
+    /// The phase of a timestamp.
+    pub fn of(t: Timestamp) -> Phase {
+        let day_ms = 86_400_000i64;
+        let ms = t.millis();
+        let hour = ms.rem_euclid(day_ms) as f64 / 3_600_000.0;
+        // 1970-01-01 was a Thursday: day 2 of the week counted from Saturday = 0.
+        let weekday_from_saturday = (ms.div_euclid(day_ms) + 5).rem_euclid(7);
+        Phase { hour, weekend: weekday_from_saturday < 2 }
+    }
+}
+
 /// What a classifier should say about a stream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Truth {
@@ -274,6 +337,8 @@ pub struct StreamSpec {
     pub features: Vec<FeatureSpec>,
     /// The scripted changes, in time order (usually one).
     pub changes: Vec<Change>,
+    /// Recurring patterns (daily and weekly cycles); training data pools every phase.
+    pub cycles: Vec<Cycle>,
     /// Seed.
     pub seed: u64,
 }
@@ -343,7 +408,9 @@ impl StreamSpec {
         out.push('\n');
         let mut cells = Vec::new();
         for _ in 0..rows {
-            let (text, nums) = self.draw_row(&mut rng, -1.0, &mut cells);
+            // Training data pools every phase of the cycles, as traffic brings them.
+            let phase = (!self.cycles.is_empty()).then(|| training_phase(&mut rng));
+            let (text, nums) = self.draw_row(&mut rng, -1.0, phase, &mut cells);
             let _ = write!(out, "{:.6}", self.score(&nums));
             for t in text {
                 out.push(',');
@@ -354,9 +421,16 @@ impl StreamSpec {
         out
     }
 
-    /// Draws one row at `t` hours (negative: training data, no change). Returns the text of each
-    /// column (absent columns omitted) and the numeric values the model sees.
-    fn draw_row(&self, rng: &mut Rng, t: f64, scratch: &mut Vec<Option<f64>>) -> (Vec<String>, Vec<Option<f64>>) {
+    /// Draws one row at `t` hours (negative: training data, no change) and `phase` of the
+    /// cycles (`None`: no cycle applies). Returns the text of each column (absent columns
+    /// omitted) and the numeric values the model sees.
+    fn draw_row(
+        &self,
+        rng: &mut Rng,
+        t: f64,
+        phase: Option<Phase>,
+        scratch: &mut Vec<Option<f64>>,
+    ) -> (Vec<String>, Vec<Option<f64>>) {
         scratch.clear();
         let mut text = Vec::with_capacity(self.features.len());
         let mut nums = Vec::with_capacity(self.features.len());
@@ -379,20 +453,25 @@ impl StreamSpec {
                 nums.push(None);
                 continue;
             }
+            let cycle = phase.and_then(|ph| self.cycles.iter().find(|c| c.feature == i).map(|c| (c, ph)));
+            let cycle_sd =
+                cycle.map_or(0.0, |(c, ph)| c.night_sd * night(ph.hour) + if ph.weekend { c.weekend_sd } else { 0.0 });
             match &f.kind {
                 FeatureKind::Numeric { mean, sd, decimals } => {
-                    let v = self.numeric_value(rng, i, *mean, *sd, t) * self.unit_factor(i, t);
+                    let v = self.numeric_value(rng, i, *mean + cycle_sd * sd, *sd, t) * self.unit_factor(i, t);
                     text.push(format!("{v:.decimals$}"));
                     nums.push(Some(v));
                 }
                 FeatureKind::LogNormal { median, sigma, decimals } => {
                     // Shifts act on the log scale: one "sd" is one sigma.
-                    let v = median * self.numeric_value(rng, i, 0.0, *sigma, t).exp() * self.unit_factor(i, t);
+                    let v =
+                        median * self.numeric_value(rng, i, cycle_sd * sigma, *sigma, t).exp() * self.unit_factor(i, t);
                     text.push(format!("{v:.decimals$}"));
                     nums.push(Some(v.ln()));
                 }
                 FeatureKind::Integer { mean, sd, lo, hi } => {
-                    let v = self.numeric_value(rng, i, *mean, *sd, t).round().clamp(*lo as f64, *hi as f64);
+                    let v =
+                        self.numeric_value(rng, i, *mean + cycle_sd * sd, *sd, t).round().clamp(*lo as f64, *hi as f64);
                     let factor = self.unit_factor(i, t);
                     if factor == 1.0 {
                         text.push(format!("{}", v as i64));
@@ -404,12 +483,44 @@ impl StreamSpec {
                     nums.push(Some(v));
                 }
                 FeatureKind::Category { values, weights } => {
-                    let mut w: Vec<f64> = weights.clone();
+                    let moves = cycle.is_some()
+                        || self
+                            .changes
+                            .iter()
+                            .any(|c| matches!(c, Change::ShareDrift { feature, .. } if *feature == i));
+                    // Cycles and drifts move shares: the weights as shares first (they need not
+                    // sum to one), so that every move is in the same units.
+                    let total: f64 = weights.iter().sum();
+                    let shares: Vec<f64> = if moves && total > 0.0 {
+                        weights.iter().map(|w| w / total).collect()
+                    } else {
+                        weights.clone()
+                    };
+                    let mut w: Vec<f64> = shares.clone();
+                    if let Some((c, ph)) = cycle {
+                        let mix = |w: &mut Vec<f64>, to: &Option<Vec<f64>>, a: f64| {
+                            if let Some(to) = to.as_ref().filter(|to| to.len() == w.len()) {
+                                for (x, y) in w.iter_mut().zip(to) {
+                                    *x += (y - *x) * a;
+                                }
+                            }
+                        };
+                        mix(&mut w, &c.night_weights, night(ph.hour));
+                        mix(&mut w, &c.weekend_weights, if ph.weekend { 1.0 } else { 0.0 });
+                    }
+                    let base_w = w.clone();
                     for c in &self.changes {
                         if let Change::ShareDrift { feature, at, hours, to } = c {
                             if *feature == i && active(*at) {
                                 let p = ((t - at) / hours).clamp(0.0, 1.0);
-                                w = weights.iter().zip(to).map(|(a, b)| a + (b - a) * p).collect();
+                                // On top of a cycle the drift moves every phase's mix by the
+                                // same amount.
+                                w = base_w
+                                    .iter()
+                                    .zip(&shares)
+                                    .zip(to)
+                                    .map(|((c, a), b)| (c + (b - a) * p).max(0.0))
+                                    .collect();
                             }
                         }
                     }
@@ -471,8 +582,7 @@ impl StreamSpec {
         for h in 0..self.hours {
             let hour = self.start + Duration::from_hours(i64::from(h));
             let hod = f64::from(hour.civil().hour);
-            let cycle = 0.15 + 0.85 * (0.5 - 0.5 * (2.0 * std::f64::consts::PI * (hod - 4.0) / 24.0).cos());
-            let n = rng.poisson(self.peak_rate * cycle);
+            let n = rng.poisson(self.peak_rate * traffic(hod));
             let mut times: Vec<i64> = (0..n).map(|_| (rng.uniform() * 3_600_000.0) as i64).collect();
             times.sort_unstable();
             let mut files: Vec<(String, String)> = Vec::new();
@@ -488,7 +598,8 @@ impl StreamSpec {
                 let mut input = String::new();
                 let mut output = String::new();
                 for r in 0..rows {
-                    let (text, nums) = self.draw_row(&mut rng, th, &mut cells);
+                    let phase = (!self.cycles.is_empty()).then(|| Phase::of(t));
+                    let (text, nums) = self.draw_row(&mut rng, th, phase, &mut cells);
                     if r > 0 {
                         input.push('\n');
                         output.push('\n');
@@ -541,6 +652,24 @@ impl StreamSpec {
     }
 }
 
+/// Requests per hour relative to the daily peak at 16:00 UTC: 15% at 04:00, a cosine between.
+pub fn traffic(hour_of_day: f64) -> f64 {
+    0.15 + 0.85 * (0.5 - 0.5 * (2.0 * std::f64::consts::PI * (hour_of_day - 4.0) / 24.0).cos())
+}
+
+/// A moment of a typical week drawn as traffic brings them (busy afternoons more often than
+/// quiet nights), for training data that pools every phase of the cycles.
+fn training_phase(rng: &mut Rng) -> Phase {
+    loop {
+        let hour_of_week = rng.uniform() * 168.0;
+        let hour = hour_of_week % 24.0;
+        if rng.uniform() < traffic(hour.floor()) {
+            // Counted from Saturday 00:00: the first two days are the weekend.
+            return Phase { hour, weekend: hour_of_week < 48.0 };
+        }
+    }
+}
+
 /// The bundled example stream (`examples/capture/`): on day 2 at 16:00 an upstream change sends
 /// `loan_amount` in cents for five hours (a sudden shift, fixed the same evening); from day 3 at
 /// 18:00 applicants' `income` creeps down by one standard deviation over two days (gradual).
@@ -557,6 +686,7 @@ pub fn example_spec() -> StreamSpec {
             Change::UnitChange { feature: 0, at: 40.0, hours: 5.0, factor: 100.0 },
             Change::MeanRamp { features: vec![1], at: 66.0, hours: 48.0, total_sd: -1.0 },
         ],
+        cycles: vec![],
         seed: 2026,
     }
 }
@@ -614,6 +744,7 @@ mod tests {
             max_rows: 3,
             features: loan_features(),
             changes: vec![],
+            cycles: vec![],
             seed: 7,
         };
         let mut a = vec![];

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use super::{loan_features, Change, FeatureSpec, StreamSpec};
+use super::{loan_features, Change, Cycle, FeatureSpec, StreamSpec};
 use crate::baseline::build::build_csv;
 use crate::baseline::Baseline;
 use crate::classify::{ClassifierConfig, Decision, EpisodeSummary, Kind, StreamClassifier};
@@ -20,6 +20,53 @@ pub struct Scenario {
     pub name: &'static str,
     /// The stream.
     pub spec: StreamSpec,
+    /// Hours from the stream's start that are a reference period (learned, not judged).
+    pub reference_hours: Option<f64>,
+}
+
+impl Scenario {
+    /// The classifier settings for this scenario: `base` with its reference period.
+    pub fn config(&self, base: &ClassifierConfig) -> ClassifierConfig {
+        let mut cfg = base.clone();
+        if let Some(h) = self.reference_hours {
+            cfg.reference_start = Some(self.spec.start);
+            cfg.reference_end = Some(self.spec.start + Duration::from_millis((h * 3_600_000.0) as i64));
+        }
+        cfg
+    }
+
+    /// Whether the stream has a daily or weekly cycle.
+    pub fn cyclic(&self) -> bool {
+        !self.spec.cycles.is_empty()
+    }
+}
+
+/// The loan model's daily cycle: lower incomes at night (0.45 sd at 03:00) and 20 points more
+/// renters.
+pub fn loan_daily_cycle() -> Vec<Cycle> {
+    vec![
+        Cycle { feature: 1, night_sd: -0.45, ..Cycle::default() },
+        Cycle { feature: 5, night_weights: Some(vec![0.65, 0.22, 0.13]), ..Cycle::default() },
+    ]
+}
+
+/// The daily cycle and a weekend: smaller loans (0.4 sd) and 15 points more car loans on
+/// Saturdays and Sundays.
+pub fn loan_weekly_cycle() -> Vec<Cycle> {
+    let mut c = loan_daily_cycle();
+    c.push(Cycle { feature: 0, weekend_sd: -0.4, ..Cycle::default() });
+    c.push(Cycle { feature: 6, weekend_weights: Some(vec![0.4, 0.35, 0.15, 0.1]), ..Cycle::default() });
+    c
+}
+
+/// The payments model's daily cycle: 22 points more app traffic and larger amounts (0.35
+/// sigma) at night, 15 points more online merchants.
+pub fn payment_daily_cycle() -> Vec<Cycle> {
+    vec![
+        Cycle { feature: 0, night_sd: 0.35, ..Cycle::default() },
+        Cycle { feature: 3, night_weights: Some(vec![0.33, 0.57, 0.10]), ..Cycle::default() },
+        Cycle { feature: 4, night_weights: Some(vec![0.25, 0.1, 0.1, 0.5, 0.05]), ..Cycle::default() },
+    ]
 }
 
 /// Rows of training data behind each scenario's baseline.
@@ -58,6 +105,7 @@ fn stream(
         max_rows: 3,
         features,
         changes,
+        cycles: vec![],
         seed,
     }
 }
@@ -68,7 +116,15 @@ pub fn suite() -> Vec<Scenario> {
     let loan = loan_features;
     let pay = payment_features;
     let inf = f64::INFINITY;
-    let s = |name: &'static str, spec: StreamSpec| Scenario { name, spec };
+    let s = |name: &'static str, spec: StreamSpec| Scenario { name, spec, reference_hours: Option::None };
+    let cyc = |mut spec: StreamSpec, cycles: Vec<Cycle>| {
+        spec.cycles = cycles;
+        spec
+    };
+    let with_reference = |mut sc: Scenario, hours: f64| {
+        sc.reference_hours = Some(hours);
+        sc
+    };
     vec![
         // Stationary: quiet nights, busy days, and one stream with several times more traffic.
         s("stationary", stream("stationary", loan(), 168, 300.0, vec![], 11)),
@@ -193,6 +249,113 @@ pub fn suite() -> Vec<Scenario> {
             "blip",
             stream("blip", loan(), 96, 300.0, vec![Blip { feature: 1, at: 50.0, hours: 2.0, shift_sd: 1.5 }], 41),
         ),
+        // Daily cycles of realistic size (mixes moving 20 points, numbers a third to a half of a
+        // standard deviation between day and night): normal traffic, never an event.
+        s("cycle-stationary", cyc(stream("cycle-stationary", loan(), 168, 300.0, vec![], 51), loan_daily_cycle())),
+        s(
+            "cycle-stationary-busy",
+            cyc(stream("cycle-stationary-busy", pay(), 168, 2500.0, vec![], 52), payment_daily_cycle()),
+        ),
+        s(
+            "cycle-stationary-sparse",
+            cyc(stream("cycle-stationary-sparse", pay(), 168, 40.0, vec![], 53), payment_daily_cycle()),
+        ),
+        // Weekends too: learned from a week of reference capture, then three quiet weeks.
+        with_reference(
+            s(
+                "weekly-stationary",
+                cyc(stream("weekly-stationary", loan(), 672, 300.0, vec![], 54), loan_weekly_cycle()),
+            ),
+            168.0,
+        ),
+        // Drift on top of a cycle: steps are still sudden, creeps still gradual.
+        s(
+            "cycle-unit-change",
+            cyc(
+                stream(
+                    "cycle-unit-change",
+                    loan(),
+                    120,
+                    300.0,
+                    vec![UnitChange { feature: 1, at: 75.0, hours: inf, factor: 100.0 }],
+                    61,
+                ),
+                loan_daily_cycle(),
+            ),
+        ),
+        s(
+            "cycle-mean-step-busy",
+            cyc(
+                stream(
+                    "cycle-mean-step-busy",
+                    pay(),
+                    96,
+                    2000.0,
+                    vec![MeanStep { feature: 0, at: 58.0, shift_sd: 0.5 }],
+                    62,
+                ),
+                payment_daily_cycle(),
+            ),
+        ),
+        s(
+            "cycle-creep",
+            cyc(
+                stream(
+                    "cycle-creep",
+                    loan(),
+                    168,
+                    300.0,
+                    vec![MeanRamp { features: vec![1], at: 60.0, hours: 60.0, total_sd: -1.0 }],
+                    63,
+                ),
+                loan_daily_cycle(),
+            ),
+        ),
+        s(
+            "cycle-share-drift",
+            cyc(
+                stream(
+                    "cycle-share-drift",
+                    pay(),
+                    168,
+                    300.0,
+                    vec![ShareDrift { feature: 3, at: 54.0, hours: 48.0, to: vec![0.35, 0.55, 0.10] }],
+                    64,
+                ),
+                payment_daily_cycle(),
+            ),
+        ),
+        s(
+            "cycle-creep-sparse",
+            cyc(
+                stream(
+                    "cycle-creep-sparse",
+                    pay(),
+                    168,
+                    150.0,
+                    vec![MeanRamp { features: vec![0], at: 50.0, hours: 60.0, total_sd: 1.0 }],
+                    65,
+                ),
+                payment_daily_cycle(),
+            ),
+        ),
+        with_reference(
+            s(
+                "weekly-creep",
+                cyc(
+                    stream(
+                        "weekly-creep",
+                        loan(),
+                        504,
+                        300.0,
+                        vec![MeanRamp { features: vec![0], at: 260.0, hours: 72.0, total_sd: -1.0 }],
+                        66,
+                    ),
+                    loan_weekly_cycle(),
+                ),
+            ),
+            168.0,
+        ),
     ]
 }
 
@@ -298,6 +461,8 @@ pub struct Score {
     pub model_monitor_delay_hours: Option<f64>,
     /// Whether every target holds for this scenario.
     pub pass: bool,
+    /// Whether the stream has a daily or weekly cycle.
+    pub cyclic: bool,
 }
 
 /// Scores one run against the scenario's truth.
@@ -362,6 +527,7 @@ pub fn score(sc: &Scenario, run: &ScenarioRun, window: Duration) -> Score {
         feature_rank,
         model_monitor_delay_hours,
         pass,
+        cyclic: sc.cyclic(),
     }
 }
 
@@ -386,20 +552,31 @@ pub fn table(scores: &[Score]) -> String {
             if s.pass { "yes" } else { "**no**" },
         );
     }
-    let standard = |s: &&Score| s.expected == "gradual" && !s.name.starts_with("hard-");
+    let standard = |s: &&Score| s.expected == "gradual" && !s.name.starts_with("hard-") && !s.cyclic;
     let gradual: Vec<f64> = scores.iter().filter(standard).filter_map(|s| s.delay_hours).collect();
     let mm: Vec<f64> = scores.iter().filter(standard).filter_map(|s| s.model_monitor_delay_hours).collect();
     let hard: Vec<f64> = scores.iter().filter(|s| s.name.starts_with("hard-")).filter_map(|s| s.delay_hours).collect();
+    let cyclic: Vec<f64> =
+        scores.iter().filter(|s| s.cyclic && s.expected == "gradual").filter_map(|s| s.delay_hours).collect();
+    let med = |v: &[f64]| crate::classify::trend::median(v).map(|m| format!("{m:.1}")).unwrap_or_else(|| "-".into());
     let _ = writeln!(
         out,
-        "\nmedian gradual delay: {} h (Model Monitor's rule: {} h; hard scenarios: {} h); scenarios passing: {}/{}",
-        crate::classify::trend::median(&gradual).map(|m| format!("{m:.1}")).unwrap_or_else(|| "-".into()),
-        crate::classify::trend::median(&mm).map(|m| format!("{m:.1}")).unwrap_or_else(|| "-".into()),
-        crate::classify::trend::median(&hard).map(|m| format!("{m:.1}")).unwrap_or_else(|| "-".into()),
+        "\nmedian gradual delay: {} h (Model Monitor's rule: {} h; hard scenarios: {} h; on cycles: {} h); scenarios passing: {}/{}",
+        med(&gradual),
+        med(&mm),
+        med(&hard),
+        med(&cyclic),
         scores.iter().filter(|s| s.pass).count(),
         scores.len()
     );
     out
+}
+
+/// Median gradual delay (hours) of the scores that `keep` selects.
+pub fn median_gradual_delay(scores: &[Score], keep: impl Fn(&Score) -> bool) -> Option<f64> {
+    let v: Vec<f64> =
+        scores.iter().filter(|s| s.expected == "gradual" && keep(s)).filter_map(|s| s.delay_hours).collect();
+    crate::classify::trend::median(&v)
 }
 
 /// A pool of feature shapes the randomised suite draws from.
@@ -430,6 +607,68 @@ pub fn random_suite(n: usize, seed: u64) -> Vec<Scenario> {
 
 /// Like [`random_suite`], with every change of one kind (`none` gives stationary streams).
 pub fn random_suite_of(n: usize, seed: u64, only: Option<&str>) -> Vec<Scenario> {
+    random_suite_with(n, seed, only, false)
+}
+
+/// Random cycles for a random stream's features: a daily cycle on one to three of them
+/// (numbers moving a third to a half of a standard deviation at night, a category's share
+/// moving 15 to 25 points), and, on one stream in three, a weekend on one more (then the
+/// stream starts with a week of reference capture).
+fn random_cycles(rng: &mut super::Rng, features: &[FeatureSpec]) -> (Vec<Cycle>, bool) {
+    let n = features.len();
+    let mut cycles: Vec<Cycle> = Vec::new();
+    let count = 1 + (rng.next_u64() % 3) as usize;
+    let sign = |rng: &mut super::Rng| if rng.uniform() < 0.5 { -1.0 } else { 1.0 };
+    let shifted = |rng: &mut super::Rng, f: &FeatureSpec, points: f64| -> Option<Vec<f64>> {
+        let super::FeatureKind::Category { weights, .. } = &f.kind else { return None };
+        let total: f64 = weights.iter().sum();
+        let mut w: Vec<f64> = weights.iter().map(|x| x / total).collect();
+        let k = w.len();
+        let from = (rng.next_u64() % k as u64) as usize;
+        let to = (from + 1 + (rng.next_u64() % (k as u64 - 1)) as usize) % k;
+        let moved = points.min(w[from] * 0.9);
+        w[from] -= moved;
+        w[to] += moved;
+        Some(w)
+    };
+    for _ in 0..count {
+        let i = (rng.next_u64() % n as u64) as usize;
+        if cycles.iter().any(|c| c.feature == i) {
+            continue;
+        }
+        let points = 0.15 + rng.uniform() * 0.10;
+        let c = match &features[i].kind {
+            super::FeatureKind::Category { .. } => {
+                Cycle { feature: i, night_weights: shifted(rng, &features[i], points), ..Cycle::default() }
+            }
+            _ => Cycle { feature: i, night_sd: sign(rng) * (1.0 / 3.0 + rng.uniform() / 6.0), ..Cycle::default() },
+        };
+        cycles.push(c);
+    }
+    let weekly = rng.uniform() < 1.0 / 3.0;
+    if weekly {
+        let i = (rng.next_u64() % n as u64) as usize;
+        let points = 0.15 + rng.uniform() * 0.10;
+        let weekend_weights = shifted(rng, &features[i], points);
+        let weekend_sd = if weekend_weights.is_none() { sign(rng) * (0.3 + rng.uniform() * 0.2) } else { 0.0 };
+        match cycles.iter_mut().find(|c| c.feature == i) {
+            Some(c) => {
+                c.weekend_sd = weekend_sd;
+                c.weekend_weights = weekend_weights;
+            }
+            None => cycles.push(Cycle { feature: i, weekend_sd, weekend_weights, ..Cycle::default() }),
+        }
+    }
+    (cycles, weekly)
+}
+
+/// A randomised suite of streams with daily (and some weekly) cycles, with and without a change
+/// on top: [`random_suite_of`] with [`random_cycles`].
+pub fn random_cyclic_suite_of(n: usize, seed: u64, only: Option<&str>) -> Vec<Scenario> {
+    random_suite_with(n, seed, only, true)
+}
+
+fn random_suite_with(n: usize, seed: u64, only: Option<&str>, cyclic: bool) -> Vec<Scenario> {
     let mut rng = super::Rng::new(seed);
     let mut out = Vec::with_capacity(n);
     for k in 0..n {
@@ -530,13 +769,22 @@ pub fn random_suite_of(n: usize, seed: u64, only: Option<&str>) -> Vec<Scenario>
                 shift_sd: 1.0 + rng.uniform(),
             },
         };
-        let changes = if change == Change::None { vec![] } else { vec![change] };
-        let hours = (onset + ramp_hours + 24.0) as u32;
-        let name: &'static str = Box::leak(format!("random-{k}-{kind}").into_boxed_str());
-        out.push(Scenario {
-            name,
-            spec: stream(name, features, hours, peak, changes, seed.wrapping_mul(1000) + k as u64),
-        });
+        let mut changes = if change == Change::None { vec![] } else { vec![change] };
+        let mut hours = (onset + ramp_hours + 24.0) as u32;
+        let (cycles, weekly) = if cyclic { random_cycles(&mut rng, &features) } else { (vec![], false) };
+        // A weekly cycle is learned from a week of reference capture before the stream is judged.
+        let reference_hours = weekly.then_some(168.0);
+        if let Some(r) = reference_hours {
+            hours += r as u32;
+            for c in &mut changes {
+                c.delay(r);
+            }
+        }
+        let prefix = if cyclic { "cyclic" } else { "random" };
+        let name: &'static str = Box::leak(format!("{prefix}-{k}-{kind}").into_boxed_str());
+        let mut spec = stream(name, features, hours, peak, changes, seed.wrapping_mul(1000) + k as u64);
+        spec.cycles = cycles;
+        out.push(Scenario { name, spec, reference_hours });
     }
     out
 }
