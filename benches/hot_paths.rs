@@ -180,3 +180,49 @@ fn window_close_and_compare(b: Bencher) {
         }
     });
 }
+
+/// A stream whose cycles have been learned for two weeks (every slot filled), its classifier
+/// warmed on all but the last window, and that window: per feature count and mode.
+struct Warmed {
+    baseline: Arc<Baseline>,
+    classifier: StreamClassifier,
+    window: driftwatch::pipeline::ClosedWindow,
+}
+
+fn warmed(features: usize, seasonality: driftwatch::classify::seasonal::Seasonality) -> Warmed {
+    let (baseline, mut windows) =
+        driftwatch::synth::suite::cyclic_stream_windows(features, 14 * 24 + 1, 300.0).expect("stream");
+    let window = windows.pop().expect("a window");
+    let cfg = ClassifierConfig { seasonality, ..ClassifierConfig::default() };
+    let mut classifier = StreamClassifier::new(StreamId::new("cycles", "AllTraffic"), &baseline, cfg);
+    for w in &windows {
+        let drift = compare(&baseline, &w.profile, w.layout.is_positional());
+        classifier.observe(&baseline, w, &drift);
+    }
+    Warmed { baseline, classifier, window }
+}
+
+/// Comparing and classifying one hourly window after two weeks of a cyclic stream, with the
+/// learned cycles (`auto`) and without (`none`): what the cycles cost per window.
+#[divan::bench(args = ["12 auto", "12 none", "100 auto", "100 none"], sample_count = 20)]
+fn window_classify_with_cycles(b: Bencher, which: &str) {
+    use driftwatch::classify::seasonal::Seasonality;
+    static CACHE: std::sync::Mutex<Vec<(String, &'static Warmed)>> = std::sync::Mutex::new(Vec::new());
+    let w: &'static Warmed = {
+        let mut cache = CACHE.lock().expect("cache");
+        match cache.iter().find(|(k, _)| k == which) {
+            Some((_, w)) => w,
+            None => {
+                let (n, mode) = which.split_once(' ').expect("features mode");
+                let mode = if mode == "auto" { Seasonality::Auto } else { Seasonality::None };
+                let w: &'static Warmed = Box::leak(Box::new(warmed(n.parse().expect("features"), mode)));
+                cache.push((which.to_owned(), w));
+                w
+            }
+        }
+    };
+    b.with_inputs(|| w.classifier.clone()).bench_local_values(|mut c| {
+        let drift = compare(&w.baseline, &w.window.profile, w.window.layout.is_positional());
+        black_box(c.observe(&w.baseline, &w.window, &drift).decisions.len())
+    });
+}

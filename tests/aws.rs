@@ -36,7 +36,7 @@ fn emulator() -> Option<String> {
     match std::env::var(ENV) {
         Ok(e) if !e.is_empty() => Some(e),
         _ => {
-            eprintln!("skipped: {ENV} is not set (./scripts/test starts a moto server and sets it)");
+            driftwatch::testing::skip(&format!("{ENV} is not set (./scripts/test starts a moto server and sets it)"));
             None
         }
     }

@@ -145,7 +145,7 @@ fn console_messages(stderr: &[u8]) -> Vec<String> {
 #[test]
 fn the_example_report_loads_in_headless_chromium_without_errors() {
     let Some(browser) = chromium() else {
-        eprintln!("skipping: no /usr/bin/chromium (apt-get install chromium; ./scripts/test installs it)");
+        driftwatch::testing::skip("no /usr/bin/chromium (apt-get install chromium; ./scripts/test installs it)");
         return;
     };
     let tmp = tempfile::tempdir().unwrap();

@@ -80,3 +80,45 @@ fn the_bundled_example_tells_its_story() {
     assert_eq!(r.decisions[0].features[0].name, "loan_amount");
     assert_eq!(r.decisions[2].features[0].name, "income");
 }
+
+/// What the learned cycles cost after two weeks (every hour-of-day and hour-of-week slot
+/// filled), at 12 and 100 features: bounded, and printed for the README
+/// (`cargo test --release --test scenarios -- --nocapture learned_cycles`).
+#[test]
+fn learned_cycles_are_bounded() {
+    for (features, peak) in [(12, 200.0), (100, 60.0)] {
+        let (baseline, windows) = driftwatch::synth::suite::cyclic_stream_windows(features, 14 * 24, peak).unwrap();
+        let stream = driftwatch::capture::layout::StreamId::new("cycles", "AllTraffic");
+        let mut c = driftwatch::classify::StreamClassifier::new(stream.clone(), &baseline, ClassifierConfig::default());
+        let none = ClassifierConfig {
+            seasonality: driftwatch::classify::seasonal::Seasonality::None,
+            ..ClassifierConfig::default()
+        };
+        let mut plain = driftwatch::classify::StreamClassifier::new(stream, &baseline, none);
+        for w in &windows {
+            let drift = driftwatch::drift::compare(&baseline, &w.profile, true);
+            c.observe(&baseline, w, &drift);
+            plain.observe(&baseline, w, &drift);
+        }
+        let without = serde_json::to_vec(&plain).unwrap().len();
+        let seasonal = c.seasonal();
+        let json = serde_json::to_vec(seasonal).unwrap().len();
+        let all = serde_json::to_vec(&c).unwrap().len();
+        let heap = seasonal.heap_bytes();
+        let cyclic = (0..features).filter(|&i| !seasonal.model(i).is_none()).count();
+        println!(
+            "{features} features: {} slots each; learned cycles {json} B of JSON ({} per feature), {heap} B in memory; \
+             the whole classifier {all} B of JSON ({without} B without cycles); {cyclic} features judged against a cycle",
+            seasonal.slots(0),
+            json / features,
+        );
+        assert_eq!(seasonal.slots(0), 24 + 168, "an hour-of-day and an hour-of-week slot each");
+        // Bounded per feature whatever the stream's length: 192 slots of at most 41 cells.
+        assert!(json <= features * 56_000, "{json} B of JSON for {features} features");
+        assert!(heap <= features * 48_000, "{heap} B in memory for {features} features");
+        // A cycle on every third feature, at one row a request and a few dozen requests an hour:
+        // the sparser streams pick fewer of them within two weeks (the others stay guarded by
+        // the cycle models' vetoes).
+        assert!(cyclic >= features / 8, "{cyclic} of {features} features found cyclic");
+    }
+}

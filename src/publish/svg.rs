@@ -566,7 +566,13 @@ mod tests {
         assert!(label_y("sudden decided") > label_y("onset"));
         assert_eq!(label_y("resolved"), label_y("onset"));
         // A gap stays a gap under the cap: the line starts at the second point.
-        let d = svg.split("<path class=\"line c1\" d=\"").nth(1).and_then(|d| d.split('"').next()).unwrap();
+        // The series' path, not the legend's swatch (a short `h18` stroke).
+        let d = svg
+            .split("<path class=\"line c1\" d=\"")
+            .skip(1)
+            .filter_map(|d| d.split('"').next())
+            .find(|d| !d.ends_with("h18"))
+            .unwrap();
         assert_eq!(d.matches('M').count() + d.matches('L').count(), 2, "{d}");
         // The top tick is 1 (1.08 with the margin), not 1.9.
         assert!(svg.contains(">1.00</text>") && !svg.contains(">1.50</text>"), "{svg}");

@@ -788,3 +788,63 @@ fn random_suite_with(n: usize, seed: u64, only: Option<&str>, cyclic: bool) -> V
     }
     out
 }
+
+/// A stream of `features` mixed features (`bench_features`) with daily cycles on every third one
+/// and a weekend on every seventh, `hours` long at `peak` requests an hour at most, one row each,
+/// closed into windows by the engine: for measuring what learned cycles cost.
+pub fn cyclic_stream_windows(
+    features: usize,
+    hours: u32,
+    peak: f64,
+) -> Result<(Arc<Baseline>, Vec<ClosedWindow>), String> {
+    let feats = super::bench_features(features);
+    let cycles = feats
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 == 0 || i % 7 == 0)
+        .map(|(i, f)| {
+            let shares = |weights: &[f64], points: f64| {
+                let total: f64 = weights.iter().sum();
+                let mut w: Vec<f64> = weights.iter().map(|x| x / total).collect();
+                let moved = points.min(w[0] * 0.9);
+                w[0] -= moved;
+                w[1] += moved;
+                w
+            };
+            let (night, weekend) = match &f.kind {
+                super::FeatureKind::Category { weights, .. } => {
+                    ((i % 3 == 0).then(|| shares(weights, 0.2)), (i % 7 == 0).then(|| shares(weights, 0.15)))
+                }
+                _ => (None, None),
+            };
+            Cycle {
+                feature: i,
+                night_sd: if i % 3 == 0 { 0.4 } else { 0.0 },
+                weekend_sd: if i % 7 == 0 { -0.3 } else { 0.0 },
+                night_weights: night,
+                weekend_weights: weekend,
+            }
+        })
+        .collect();
+    let mut spec = stream("cycles", feats, hours, peak, vec![], 77);
+    spec.max_rows = 1;
+    spec.cycles = cycles;
+    let baseline = Arc::new(baseline_of(&spec)?);
+    let stream_id = crate::capture::layout::StreamId::new(&spec.endpoint, &spec.variant);
+    let mut engine = StreamEngine::new(stream_id, baseline.clone(), Duration::from_hours(1));
+    let mut windows = Vec::new();
+    let mut err = None;
+    spec.generate(|hour, files| {
+        windows.extend(engine.advance_to_folder(Some(hour)));
+        for (name, text) in files {
+            if let Err(e) = engine.ingest(&name, Some(hour), text.as_bytes(), &mut |_| {}) {
+                err = Some(e.to_string());
+            }
+        }
+    });
+    windows.extend(engine.close_all());
+    match err {
+        Some(e) => Err(e),
+        None => Ok((baseline, windows)),
+    }
+}
