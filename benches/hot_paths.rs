@@ -21,8 +21,8 @@ use driftwatch::drift::compare;
 use driftwatch::payload::{decode_csv, Table, Value};
 use driftwatch::pipeline::StreamEngine;
 use driftwatch::profile::{FeatureProfile, Kll, WindowProfile};
-use driftwatch::synth::{bench_features, StreamSpec};
 use driftwatch::time::{Duration, Timestamp};
+use driftwatch_synth::{bench_features, StreamSpec};
 
 fn main() {
     divan::main();
@@ -109,7 +109,7 @@ fn number_parse(b: Bencher, text: &str) {
 }
 
 fn numbers(n: usize) -> Vec<f64> {
-    let mut rng = driftwatch::synth::Rng::new(3);
+    let mut rng = driftwatch_synth::Rng::new(3);
     (0..n).map(|_| (100.0 + 15.0 * rng.normal() * 100.0).round() / 100.0).collect()
 }
 
@@ -191,7 +191,7 @@ struct Warmed {
 
 fn warmed(features: usize, seasonality: driftwatch::classify::seasonal::Seasonality) -> Warmed {
     let (baseline, mut windows) =
-        driftwatch::synth::suite::cyclic_stream_windows(features, 14 * 24 + 1, 300.0).expect("stream");
+        driftwatch_synth::suite::cyclic_stream_windows(features, 14 * 24 + 1, 300.0).expect("stream");
     let window = windows.pop().expect("a window");
     let cfg = ClassifierConfig { seasonality, ..ClassifierConfig::default() };
     let mut classifier = StreamClassifier::new(StreamId::new("cycles", "AllTraffic"), &baseline, cfg);

@@ -14,8 +14,8 @@
 use std::path::PathBuf;
 
 use driftwatch::baseline::build::{build_csv, write_dir};
-use driftwatch::synth::{bench_features, StreamSpec};
 use driftwatch::time::{Duration, Timestamp};
+use driftwatch_synth::{bench_features, StreamSpec};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();

@@ -8,8 +8,8 @@
 
 use std::path::Path;
 
-use driftwatch::baseline::build::{build, write_dir, InputFormat};
-use driftwatch::synth::example_spec;
+use driftwatch::baseline::build::{build, write_dir, TextFormat};
+use driftwatch_synth::example_spec;
 
 fn main() -> anyhow::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -21,7 +21,7 @@ fn main() -> anyhow::Result<()> {
     let bytes = spec.write_capture(&capture)?;
     let tmp = std::env::temp_dir().join("driftwatch-example-training.csv");
     std::fs::write(&tmp, spec.baseline_csv(5000))?;
-    let built = build(&tmp, InputFormat::Csv, true)?;
+    let built = build(&tmp, TextFormat::Csv, true)?;
     write_dir(&built, &root.join("baselines/loan-scoring"))?;
     std::fs::remove_file(&tmp)?;
     println!("wrote {bytes} bytes of capture to {} and baselines/loan-scoring/", capture.display());

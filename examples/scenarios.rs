@@ -4,8 +4,8 @@
 //! `--only NAME [--verbose] [--why]` to look at one.
 
 use driftwatch::classify::ClassifierConfig;
-use driftwatch::synth::suite::{random_cyclic_suite_of, random_suite_of, run, score, suite, table};
 use driftwatch::time::Duration;
+use driftwatch_synth::suite::{random_cyclic_suite_of, random_suite_of, run, score, suite, table};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();

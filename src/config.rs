@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use crate::classify::seasonal::Seasonality;
 use crate::classify::ClassifierConfig;
+use crate::publish::events::EventSettings;
 use crate::time::{Duration, Timestamp};
 
 /// The file as written.
@@ -199,6 +200,20 @@ pub struct EventsConfig {
     pub account: Option<String>,
     /// Region in resource ARNs.
     pub region: Option<String>,
+}
+
+impl EventsConfig {
+    /// The envelope settings of these events ([`EventSettings::resolve`], the one rule every
+    /// driver uses); `sdk_region` is the service's AWS region when it has one.
+    pub fn settings(&self, sdk_region: Option<&str>) -> EventSettings {
+        EventSettings::resolve(
+            Some(&self.source),
+            self.account.as_deref(),
+            self.region.as_deref(),
+            self.bus.as_deref(),
+            sdk_region,
+        )
+    }
 }
 
 /// Validated server settings.
@@ -453,7 +468,7 @@ impl ConfigFile {
                 ));
             }
             let window = duration(path, &key("window"), m.window.as_deref(), Duration::from_hours(1))?;
-            if window < crate::replay::MIN_WINDOW || window > crate::replay::MAX_WINDOW {
+            if !crate::pipeline::window_in_range(window) {
                 return Err(invalid(&key("window"), format!("{window} is out of range; use 1m to 1d")));
             }
             let poll_interval =

@@ -4,27 +4,26 @@
 //! window ([`profile`]), compared with a Model Monitor baseline ([`baseline`], [`drift`]),
 //! classified as sudden or gradual ([`classify`]) and published ([`publish`]). The drivers
 //! (`replay`, `serve`, Lambda) share one engine ([`pipeline`]).
+//!
+//! The stages up to the classifier and the window engine live in the `driftwatch-core` package
+//! (no AWS SDK, tokio, arrow or parquet below it) and are re-exported here under their own
+//! names; this package adds the I/O (stores, checkpoints, the bus, discovery), the outputs
+//! (reports, the Parquet table, the HTML page) and the drivers.
+
+pub use driftwatch_core::{baseline, capture, classify, drift, payload, pipeline, profile, time};
 
 #[cfg(feature = "aws")]
 pub mod aws;
-pub mod baseline;
-pub mod capture;
 pub mod checkpoint;
-pub mod classify;
 pub mod config;
 pub mod discovery;
-pub mod drift;
 pub mod lambda;
-pub mod payload;
-pub mod pipeline;
-pub mod profile;
 pub mod publish;
 pub mod replay;
 pub mod serve;
 pub mod store;
-pub mod synth;
 pub mod telemetry;
-pub mod time;
+pub mod training;
 
 #[doc(hidden)]
-pub mod testing;
+pub use driftwatch_core::testing;

@@ -5,11 +5,12 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use driftwatch::baseline::build::{self, InputFormat};
+use driftwatch::baseline::build;
 use driftwatch::config::Config;
 use driftwatch::publish::events::EventSettings;
 use driftwatch::replay::{self, ReplayOptions};
 use driftwatch::time::Duration;
+use driftwatch::training::{self, InputFormat};
 
 /// Drift monitoring for Amazon SageMaker endpoints.
 #[derive(Debug, Parser)]
@@ -169,7 +170,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     )))
                 }
             };
-            let built = build::build(&input, format, !no_header).map_err(|e| Failure::Usage(e.into()))?;
+            let built = training::build(&input, format, !no_header).map_err(|e| Failure::Usage(e.into()))?;
             build::write_dir(&built, &output).map_err(|e| Failure::Runtime(e.into()))?;
             println!(
                 "profiled {} rows, {} features -> {}/statistics.json, {}/constraints.json",
@@ -193,13 +194,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 Some(path) => {
                     let c =
                         Config::load(path).map_err(|e| Failure::Usage(anyhow::Error::new(e).context("--config")))?;
-                    let mut s = EventSettings { source: c.events.source.clone(), ..EventSettings::default() };
-                    if let Some(a) = c.events.account {
-                        s.account = a;
-                    }
-                    if let Some(r) = c.events.region {
-                        s.region = r;
-                    }
+                    let s = c.events.settings(None);
                     (c.classifier, s)
                 }
                 None => (Default::default(), EventSettings::default()),

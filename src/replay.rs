@@ -15,21 +15,20 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::baseline::{Baseline, BaselineError};
 use crate::capture::layout::StreamId;
 use crate::capture::local::{discover, CaptureFile, SourceError};
-use crate::classify::{ClassifierConfig, EpisodeSummary, StreamClassifier};
-use crate::drift::compare;
-use crate::pipeline::{ClosedWindow, ObjectDecoder, RecordIssue, StreamEngine};
-use crate::profile::{SkipCounts, SkipReason};
+use crate::classify::ClassifierConfig;
+use crate::pipeline::{
+    window_in_range, ClosedWindow, ObjectDecoder, RecordIssue, StreamEngine, MAX_WINDOW, MIN_WINDOW,
+};
+use crate::profile::SkipReason;
 use crate::publish::events::{EventEnvelope, EventSettings};
 use crate::publish::html::{HtmlReport, StreamReport};
 use crate::publish::metrics_table::MetricsTable;
-use crate::publish::report::{render_window, ReportUris, WindowReport};
-use crate::store::{LocalStore, ObjectStore, StoreError};
+use crate::publish::window::{deliver, EventTime, JudgedWindow, ReportLocation, SinkError, WindowPath, WindowSink};
+use crate::store::{LocalStore, StoreError};
+
+pub use crate::publish::window::StreamSummary;
 use crate::time::Duration;
 
-/// Shortest window `--window` accepts.
-pub const MIN_WINDOW: Duration = Duration::from_mins(1);
-/// Longest window `--window` accepts.
-pub const MAX_WINDOW: Duration = Duration::from_days(1);
 /// File name of the metrics table inside `--output`.
 pub const METRICS_FILE: &str = "drift_metrics.parquet";
 /// Issues logged per stream and reason before the rest are only counted.
@@ -97,40 +96,19 @@ pub enum ReplayError {
     Table(#[from] crate::publish::metrics_table::TableError),
 }
 
+impl From<SinkError> for ReplayError {
+    fn from(e: SinkError) -> Self {
+        match e {
+            SinkError::Store(e) => ReplayError::Write(e),
+            SinkError::Table(e) => ReplayError::Table(e),
+        }
+    }
+}
+
 impl ReplayError {
     /// Returns whether this is a problem with the command's input (exit code 2).
     pub fn is_usage(&self) -> bool {
         matches!(self, ReplayError::Baseline(_) | ReplayError::Source(_) | ReplayError::Usage(_))
-    }
-}
-
-/// What a replay found in one stream.
-#[derive(Debug, Clone, Default)]
-pub struct StreamSummary {
-    /// The stream.
-    pub stream: Option<StreamId>,
-    /// Windows closed.
-    pub windows: u64,
-    /// Capture records profiled.
-    pub records: u64,
-    /// Rows profiled.
-    pub rows: u64,
-    /// Skipped records, rows and values by reason.
-    pub skipped: SkipCounts,
-    /// Windows with at least one violation.
-    pub windows_with_violations: u64,
-    /// Violations by feature.
-    pub violations_by_feature: BTreeMap<String, u64>,
-    /// Episodes found by the classifier.
-    pub episodes: Vec<EpisodeSummary>,
-    /// Events written.
-    pub events: u64,
-}
-
-impl StreamSummary {
-    /// Returns `endpoint/variant`.
-    pub fn name(&self) -> String {
-        self.stream.as_ref().map(ToString::to_string).unwrap_or_default()
     }
 }
 
@@ -145,7 +123,7 @@ pub struct ReplaySummary {
 
 /// Checks `--window`.
 pub fn check_window(w: Duration) -> Result<Duration, ReplayError> {
-    if w < MIN_WINDOW || w > MAX_WINDOW {
+    if !window_in_range(w) {
         return Err(ReplayError::Usage(format!(
             "--window {w}: must be between {MIN_WINDOW} and {MAX_WINDOW} (e.g. 15m, 1h, 1d)"
         )));
@@ -176,12 +154,15 @@ pub fn run(opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
     for (stream, files) in &streams {
         bar.set_message(stream.to_string());
         let mut ctx = StreamRun {
-            baseline: &baseline,
-            store: store.as_ref(),
+            path: WindowPath::new(
+                stream.clone(),
+                baseline.clone(),
+                opts.classifier.clone(),
+                opts.event_settings.clone(),
+            ),
+            reports: store.as_ref().map(LocalReports),
             table: table.as_mut(),
             events: events_out.as_mut(),
-            classifier: StreamClassifier::new(stream.clone(), &baseline, opts.classifier.clone()),
-            settings: &opts.event_settings,
             summary: StreamSummary { stream: Some(stream.clone()), ..Default::default() },
             page: page.as_ref().map(|_| StreamReport::new(stream.clone(), &baseline)),
         };
@@ -191,7 +172,7 @@ pub fn run(opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
         ctx.summary.rows = totals.rows;
         ctx.summary.skipped = totals.skipped.clone();
         ctx.summary.skipped.merge(engine.unattributed());
-        ctx.summary.episodes = ctx.classifier.episodes();
+        ctx.summary.episodes = ctx.path.episodes();
         if let (Some(p), Some(mut sp)) = (page.as_mut(), ctx.page.take()) {
             sp.finish(&ctx.summary);
             p.streams.push(sp);
@@ -224,16 +205,28 @@ fn progress_bar(enabled: bool, total: u64) -> ProgressBar {
     bar
 }
 
-/// Per-stream sinks of a replay.
+/// Per-stream state of a replay: the window path and the sinks its windows go to.
 struct StreamRun<'a> {
-    baseline: &'a Baseline,
-    store: Option<&'a LocalStore>,
+    path: WindowPath,
+    reports: Option<LocalReports<'a>>,
     table: Option<&'a mut MetricsTable>,
     events: Option<&'a mut EventsFile>,
-    classifier: StreamClassifier,
-    settings: &'a EventSettings,
     summary: StreamSummary,
     page: Option<StreamReport>,
+}
+
+/// `--output DIR`: each window's report files, written as the window closes.
+struct LocalReports<'a>(&'a LocalStore);
+
+impl WindowSink for LocalReports<'_> {
+    fn accept(&mut self, w: &JudgedWindow) -> Result<(), SinkError> {
+        if let Some((rendered, _)) = &w.report {
+            for (key, bytes) in &rendered.files {
+                self.0.put_sync(key, bytes)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// At most this many decoded objects per decoding thread wait to be merged: enough to keep
@@ -459,51 +452,18 @@ fn decode_in_parallel(
 }
 
 fn handle_window(closed: ClosedWindow, ctx: &mut StreamRun<'_>) -> Result<(), ReplayError> {
-    let drift = compare(ctx.baseline, &closed.profile, closed.layout.is_positional());
-    let outcome = ctx.classifier.observe(ctx.baseline, &closed, &drift);
-    let s = &mut ctx.summary;
-    s.windows += 1;
-    if !drift.violations.is_empty() {
-        s.windows_with_violations += 1;
-    }
-    for v in &drift.violations {
-        *s.violations_by_feature.entry(v.feature_name.clone()).or_default() += 1;
-    }
-    let mut uris = None;
-    if let Some(store) = ctx.store {
-        let report = WindowReport {
-            stream: &closed.stream,
-            window: closed.window,
-            profile: &closed.profile,
-            drift: &drift,
-            layout: closed.layout,
-            issues: &closed.issues,
-            classification: Some(outcome.window_json.clone()),
-        };
-        let rendered = render_window(ctx.baseline, &report);
-        for (key, bytes) in &rendered.files {
-            store.put_sync(key, bytes)?;
-        }
-        uris = Some(ReportUris {
-            statistics: store.uri(&rendered.statistics_key),
-            violations: store.uri(&rendered.violations_key),
-        });
-    }
-    if let Some(t) = ctx.table.as_deref_mut() {
-        t.append(&closed.stream, &closed.window, &closed.profile, &drift, &outcome.extras)?;
-    }
-    let mut envelopes = Vec::with_capacity(outcome.decisions.len());
-    for decision in &outcome.decisions {
-        let envelope = EventEnvelope::build(decision, &closed, uris.as_ref(), ctx.settings, decision.detected_at);
-        if let Some(out) = ctx.events.as_deref_mut() {
-            out.write(&envelope)?;
-        }
-        ctx.summary.events += 1;
-        envelopes.push(envelope);
-    }
-    if let Some(page) = ctx.page.as_mut() {
-        page.observe(&closed, &drift, &outcome.extras, &envelopes);
-    }
+    let reports = ctx.reports.as_ref().map(|r| r.0 as &dyn ReportLocation);
+    let judged = ctx.path.judge(closed, reports, EventTime::DataTime);
+    deliver(
+        &judged,
+        &mut [
+            &mut ctx.reports.as_mut(),
+            &mut ctx.table.as_deref_mut(),
+            &mut ctx.events.as_deref_mut(),
+            &mut ctx.page.as_mut(),
+            &mut ctx.summary,
+        ],
+    )?;
     Ok(())
 }
 
@@ -523,7 +483,7 @@ impl EventsFile {
         Ok(EventsFile { path: path.to_owned(), out: std::io::BufWriter::new(f) })
     }
 
-    fn write(&mut self, e: &EventEnvelope) -> Result<(), ReplayError> {
+    fn write(&mut self, e: &EventEnvelope) -> Result<(), StoreError> {
         let io = |source| StoreError::Io { path: self.path.display().to_string(), source };
         let line = serde_json::to_string(e).map_err(|e| io(std::io::Error::other(e)))?;
         self.out.write_all(line.as_bytes()).map_err(io)?;
@@ -535,6 +495,15 @@ impl EventsFile {
         let path = self.path.display().to_string();
         self.out.flush().map_err(|source| StoreError::Io { path: path.clone(), source })?;
         self.out.get_ref().sync_all().map_err(|source| StoreError::Io { path, source })?;
+        Ok(())
+    }
+}
+
+impl WindowSink for EventsFile {
+    fn accept(&mut self, w: &JudgedWindow) -> Result<(), SinkError> {
+        for e in &w.envelopes {
+            self.write(e)?;
+        }
         Ok(())
     }
 }

@@ -258,11 +258,11 @@ fn replay_config_sets_envelope_and_sensitivity() {
 #[test]
 fn a_week_with_a_daily_cycle_replays_without_an_event() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut spec = driftwatch::synth::example_spec();
+    let mut spec = driftwatch_synth::example_spec();
     spec.changes.clear();
     spec.hours = 168;
     spec.peak_rate = 300.0;
-    spec.cycles = driftwatch::synth::suite::loan_daily_cycle();
+    spec.cycles = driftwatch_synth::suite::loan_daily_cycle();
     let training = tmp.path().join("training.csv");
     std::fs::write(&training, spec.baseline_csv(20_000)).unwrap();
     let base = tmp.path().join("baseline");

@@ -198,7 +198,7 @@ fn vertices(d: &str) -> usize {
 #[test]
 fn a_long_replay_keeps_the_report_small() {
     // Three months of hourly windows with the example's episodes, a few requests an hour.
-    let mut spec = driftwatch::synth::example_spec();
+    let mut spec = driftwatch_synth::example_spec();
     spec.hours = 24 * 92;
     spec.peak_rate = 40.0;
     spec.max_rows = 1;

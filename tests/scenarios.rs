@@ -7,10 +7,10 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is a failure with its message
 
 use driftwatch::classify::ClassifierConfig;
-use driftwatch::synth::suite::{
+use driftwatch::time::Duration;
+use driftwatch_synth::suite::{
     median_gradual_delay, random_cyclic_suite_of, run, score, suite, table, Scenario, Score,
 };
-use driftwatch::time::Duration;
 
 #[test]
 fn scenario_suite_meets_targets() {
@@ -20,7 +20,7 @@ fn scenario_suite_meets_targets() {
     // Two threads: the machines have two cores.
     let half = scenarios.len() / 2;
     let (a, b) = scenarios.split_at(half);
-    let run_all = |part: &[driftwatch::synth::suite::Scenario]| -> Vec<Score> {
+    let run_all = |part: &[driftwatch_synth::suite::Scenario]| -> Vec<Score> {
         part.iter()
             .map(|sc| score(sc, &run(&sc.spec, window, &sc.config(&cfg)).expect("scenario runs"), window))
             .collect()
@@ -73,7 +73,7 @@ fn random_stationary_cycles_raise_nothing() {
 
 #[test]
 fn the_bundled_example_tells_its_story() {
-    let spec = driftwatch::synth::example_spec();
+    let spec = driftwatch_synth::example_spec();
     let r = run(&spec, Duration::from_hours(1), &ClassifierConfig::default()).unwrap();
     let kinds: Vec<&str> = r.decisions.iter().map(|d| d.kind.as_str()).collect();
     assert_eq!(kinds, vec!["sudden", "resolved", "gradual"]);
@@ -87,7 +87,7 @@ fn the_bundled_example_tells_its_story() {
 #[test]
 fn learned_cycles_are_bounded() {
     for (features, peak) in [(12, 200.0), (100, 60.0)] {
-        let (baseline, windows) = driftwatch::synth::suite::cyclic_stream_windows(features, 14 * 24, peak).unwrap();
+        let (baseline, windows) = driftwatch_synth::suite::cyclic_stream_windows(features, 14 * 24, peak).unwrap();
         let stream = driftwatch::capture::layout::StreamId::new("cycles", "AllTraffic");
         let mut c = driftwatch::classify::StreamClassifier::new(stream.clone(), &baseline, ClassifierConfig::default());
         let none = ClassifierConfig {

@@ -4,5 +4,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    driftwatch::capture::fuzz::decode_capture_bytes(data);
+    driftwatch_core::capture::fuzz::decode_capture_bytes(data);
 });

@@ -28,22 +28,68 @@ pub struct EventSettings {
     pub partition: String,
 }
 
+/// The account in envelopes when none is known (replay without a config): a placeholder that
+/// no real account has, so a rule written against it never matches production events.
+pub const PLACEHOLDER_ACCOUNT: &str = "000000000000";
+/// The region when neither the config, the SDK nor `AWS_REGION` names one.
+const FALLBACK_REGION: &str = "us-east-1";
+
 impl Default for EventSettings {
-    /// `driftwatch`, account `000000000000`, region from `AWS_REGION` (else `us-east-1`).
+    /// `driftwatch`, account [`PLACEHOLDER_ACCOUNT`], region from `AWS_REGION` (else `us-east-1`).
     fn default() -> Self {
-        let region = std::env::var("AWS_REGION")
-            .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
-            .unwrap_or_else(|_| "us-east-1".to_owned());
-        EventSettings {
-            source: DEFAULT_SOURCE.to_owned(),
-            account: "000000000000".to_owned(),
-            region,
-            partition: "aws".to_owned(),
+        EventSettings::resolve(None, None, None, None, None)
+    }
+}
+
+/// Returns the partition and account id in an event bus ARN
+/// (`arn:aws:events:region:account:event-bus/name`).
+pub fn account_of_bus(bus: &str) -> Option<(String, String)> {
+    let parts: Vec<&str> = bus.split(':').collect();
+    match parts.as_slice() {
+        ["arn", partition, "events", _, account, _]
+            if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Some(((*partition).to_owned(), (*account).to_owned()))
         }
+        _ => None,
     }
 }
 
 impl EventSettings {
+    /// The one rule every driver (replay, serve, Lambda) builds its settings by:
+    /// - `source`: the config's, else [`DEFAULT_SOURCE`];
+    /// - account and partition: the config's account, else the bus ARN's, else
+    ///   [`PLACEHOLDER_ACCOUNT`] (see [`EventSettings::account_known`]);
+    /// - region: the config's, else `sdk_region` (the service's AWS configuration), else
+    ///   `AWS_REGION` / `AWS_DEFAULT_REGION`, else `us-east-1`.
+    pub fn resolve(
+        source: Option<&str>,
+        account: Option<&str>,
+        region: Option<&str>,
+        bus: Option<&str>,
+        sdk_region: Option<&str>,
+    ) -> EventSettings {
+        let from_bus = bus.and_then(account_of_bus);
+        let partition = from_bus.as_ref().map_or("aws", |(p, _)| p.as_str()).to_owned();
+        let account = account
+            .map(str::to_owned)
+            .or_else(|| from_bus.map(|(_, a)| a))
+            .unwrap_or_else(|| PLACEHOLDER_ACCOUNT.to_owned());
+        let region = region
+            .map(str::to_owned)
+            .or_else(|| sdk_region.map(str::to_owned))
+            .or_else(|| std::env::var("AWS_REGION").ok())
+            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+            .unwrap_or_else(|| FALLBACK_REGION.to_owned());
+        EventSettings { source: source.unwrap_or(DEFAULT_SOURCE).to_owned(), account, region, partition }
+    }
+
+    /// Whether the account is a real one (not [`PLACEHOLDER_ACCOUNT`]): only then does the
+    /// service build endpoint ARNs for `resources` itself.
+    pub fn account_known(&self) -> bool {
+        self.account != PLACEHOLDER_ACCOUNT
+    }
+
     /// Returns the ARN of a SageMaker endpoint (SageMaker lowercases endpoint names in ARNs).
     pub fn endpoint_arn(&self, endpoint: &str) -> String {
         format!(
@@ -152,14 +198,12 @@ pub struct EventReports {
     pub violations: Option<String>,
 }
 
-impl Kind {
-    /// Returns the event's `detail-type`.
-    pub fn detail_type(self) -> &'static str {
-        match self {
-            Kind::Sudden => "Sudden Data Shift Detected",
-            Kind::Gradual => "Gradual Data Drift Detected",
-            Kind::Resolved => "Data Drift Resolved",
-        }
+/// Returns the `detail-type` of a decision's event (rules match on it).
+pub fn detail_type(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Sudden => "Sudden Data Shift Detected",
+        Kind::Gradual => "Gradual Data Drift Detected",
+        Kind::Resolved => "Data Drift Resolved",
     }
 }
 
@@ -175,7 +219,7 @@ impl EventEnvelope {
         EventEnvelope {
             version: "0",
             id: d.event_id.clone(),
-            detail_type: d.kind.detail_type(),
+            detail_type: detail_type(d.kind),
             source: settings.source.clone(),
             account: settings.account.clone(),
             time: time.to_string(),
@@ -216,5 +260,36 @@ impl EventEnvelope {
                 },
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_follow_one_rule() {
+        assert_eq!(
+            account_of_bus("arn:aws-cn:events:cn-north-1:123456789012:event-bus/ml-drift"),
+            Some(("aws-cn".to_owned(), "123456789012".to_owned()))
+        );
+        assert_eq!(account_of_bus("ml-drift"), None);
+        assert_eq!(account_of_bus("arn:aws:events:eu-west-1:12345678901x:event-bus/b"), None);
+        let bus = Some("arn:aws:events:eu-west-1:123456789012:event-bus/ml-drift");
+        // The bus ARN gives the account; the config's account wins over it.
+        let s = EventSettings::resolve(None, None, Some("eu-west-1"), bus, None);
+        assert_eq!((s.account.as_str(), s.account_known(), s.source.as_str()), ("123456789012", true, DEFAULT_SOURCE));
+        let s =
+            EventSettings::resolve(Some("ml.drift"), Some("210987654321"), Some("eu-west-1"), bus, Some("us-west-2"));
+        assert_eq!(
+            (s.account.as_str(), s.region.as_str(), s.source.as_str()),
+            ("210987654321", "eu-west-1", "ml.drift")
+        );
+        // No account anywhere: the placeholder, which is not a known account.
+        let s = EventSettings::resolve(None, None, None, Some("ml-drift"), Some("us-west-2"));
+        assert_eq!(
+            (s.account.as_str(), s.account_known(), s.region.as_str()),
+            (PLACEHOLDER_ACCOUNT, false, "us-west-2")
+        );
     }
 }

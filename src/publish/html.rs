@@ -16,14 +16,14 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::events::EventEnvelope;
-use super::metrics_table::FeatureExtras;
 use super::svg::{self, esc, num, Line, Marker, Span, TimeChart};
 use crate::baseline::Baseline;
 use crate::capture::layout::StreamId;
+use crate::classify::FeatureExtras;
 use crate::classify::{EpisodeSummary, Kind};
 use crate::drift::{window_categories, FeatureKind, WindowDrift};
 use crate::pipeline::ClosedWindow;
-use crate::replay::StreamSummary;
+use crate::publish::window::{JudgedWindow, SinkError, StreamSummary, WindowSink};
 use crate::time::Timestamp;
 
 /// Points kept per series before adjacent ones are pooled.
@@ -295,6 +295,13 @@ impl StreamReport {
     /// Takes the replay's summary of the stream at its end.
     pub fn finish(&mut self, summary: &StreamSummary) {
         self.summary = summary.clone();
+    }
+}
+
+impl WindowSink for StreamReport {
+    fn accept(&mut self, w: &JudgedWindow) -> Result<(), SinkError> {
+        self.observe(&w.closed, &w.drift, &w.outcome.extras, &w.envelopes);
+        Ok(())
     }
 }
 

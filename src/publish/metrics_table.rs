@@ -16,8 +16,11 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
 use crate::capture::layout::StreamId;
+use crate::classify::FeatureExtras;
 use crate::drift::WindowDrift;
+use crate::pipeline::ClosedWindow;
 use crate::profile::WindowProfile;
+use crate::publish::window::{JudgedWindow, SinkError, WindowSink};
 use crate::time::Window;
 
 /// Rows per row group.
@@ -87,27 +90,6 @@ pub fn schema() -> SchemaRef {
     fields.push(Field::new("state", DataType::Utf8, true));
     fields.push(Field::new("cycle_model", DataType::Utf8, true));
     Arc::new(Schema::new(fields))
-}
-
-/// Extra per-feature values the classifier adds (distance to the previous window, state, the
-/// learned cycle).
-#[derive(Debug, Clone, Default)]
-pub struct FeatureExtras {
-    /// Distance to the recent past.
-    pub step_distance: Option<f64>,
-    /// Its noise floor.
-    pub step_noise_floor: Option<f64>,
-    /// The stream's classifier state after this window.
-    pub state: Option<String>,
-    /// The cycle the window was judged under (`daily`, `weekly`, `daily+weekly`; `None`: the
-    /// baseline alone).
-    pub cycle_model: Option<String>,
-    /// Distance of the window to what the cycle expects for its hour (binned L-infinity).
-    pub expected_distance: Option<f64>,
-    /// Its noise floor.
-    pub expected_noise_floor: Option<f64>,
-    /// How far the cycle alone puts this hour from the baseline.
-    pub cycle_distance: Option<f64>,
 }
 
 struct Builders {
@@ -215,6 +197,47 @@ impl MetricsTable<Vec<u8>> {
         self.flush()?;
         let path = self.path.display().to_string();
         self.writer.into_inner().map_err(|e| TableError { path, detail: e.to_string() })
+    }
+}
+
+impl<W: Write + Send> WindowSink for MetricsTable<W> {
+    fn accept(&mut self, w: &JudgedWindow) -> Result<(), SinkError> {
+        let c = &w.closed;
+        self.append(&c.stream, &c.window, &c.profile, &w.drift, &w.outcome.extras)?;
+        Ok(())
+    }
+}
+
+/// The service's metrics table: one small Parquet object per window under `drift_metrics/`,
+/// partitioned as Athena and Glue expect (`endpoint=/variant=/date=`). Taken with
+/// [`WindowTables::take`].
+#[derive(Debug, Default)]
+pub struct WindowTables {
+    files: Vec<(String, Vec<u8>)>,
+}
+
+impl WindowTables {
+    /// Returns the objects (key, bytes) made so far and forgets them.
+    pub fn take(&mut self) -> Vec<(String, Vec<u8>)> {
+        std::mem::take(&mut self.files)
+    }
+
+    /// The object key of a window's table.
+    pub fn key(cw: &ClosedWindow) -> String {
+        let c = cw.window.start.civil();
+        format!(
+            "drift_metrics/endpoint={}/variant={}/date={:04}-{:02}-{:02}/{:02}{:02}.parquet",
+            cw.stream.endpoint, cw.stream.variant, c.year, c.month, c.day, c.hour, c.minute
+        )
+    }
+}
+
+impl WindowSink for WindowTables {
+    fn accept(&mut self, w: &JudgedWindow) -> Result<(), SinkError> {
+        let mut table = MetricsTable::in_memory("drift_metrics")?;
+        table.accept(w)?;
+        self.files.push((WindowTables::key(&w.closed), table.into_bytes()?));
+        Ok(())
     }
 }
 

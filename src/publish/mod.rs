@@ -8,3 +8,4 @@ pub mod html;
 pub mod metrics_table;
 pub mod report;
 pub mod svg;
+pub mod window;

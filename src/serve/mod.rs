@@ -18,15 +18,14 @@ use std::time::Duration as StdDuration;
 use crate::baseline::{Baseline, BaselineError, CONSTRAINTS_FILE, STATISTICS_FILE};
 use crate::capture::layout::{hour_path, split_key, StreamId};
 use crate::checkpoint::{CheckpointError, CheckpointStore, Cursor, StreamCheckpoint};
-use crate::classify::{ClassifierConfig, StreamClassifier};
+use crate::classify::ClassifierConfig;
 use crate::config::{Config, MonitorConfig, StartAt};
 use crate::discovery::{Discovery, DiscoveryError};
-use crate::drift::compare;
 use crate::pipeline::{ClosedWindow, RecordIssue, StreamEngine};
 use crate::publish::bus::{publish, BusEntry, EventBus, OutboxEntry};
 use crate::publish::events::{EventEnvelope, EventSettings};
-use crate::publish::metrics_table::MetricsTable;
-use crate::publish::report::{render_window, ReportUris, WindowReport};
+use crate::publish::metrics_table::WindowTables;
+use crate::publish::window::{deliver, EventTime, ReportFiles, ReportLocation, WindowPath};
 use crate::store::{Location, ObjectStore, StoreError};
 use crate::telemetry;
 use crate::time::{Duration, Timestamp};
@@ -175,11 +174,10 @@ struct StreamRuntime {
     /// Key prefix of the stream in its capture store: `{endpoint}/{variant}/`.
     prefix: String,
     engine: StreamEngine,
-    classifier: StreamClassifier,
+    /// Compare, classify, render: the window path every driver shares.
+    path: WindowPath,
     cursor: Cursor,
     outbox: Vec<OutboxEntry>,
-    /// The endpoint's ARN, for `resources`.
-    resource: Option<String>,
 }
 
 struct MonitorRuntime<S> {
@@ -412,7 +410,8 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         let baseline = m.baseline.clone();
         let prefix = format!("{}/{}/", id.endpoint, id.variant);
         // Without a known account the endpoint's ARN cannot be built; `resources` stays empty.
-        let resource = (!self.settings.account.is_empty()).then(|| self.settings.endpoint_arn(&id.endpoint));
+        let resources: Vec<String> =
+            self.settings.account_known().then(|| self.settings.endpoint_arn(&id.endpoint)).into_iter().collect();
         match self.state.load(&id).await? {
             Some(cp) => {
                 if cp.window != m.cfg.window {
@@ -430,26 +429,20 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 let engine = StreamEngine::restore(id.clone(), baseline, cp.engine)
                     .map_err(|e| ServeError::Config(format!("{id}: {e}; delete {checkpoint_uri} to start over")))?;
                 tracing::info!(stream = %id, next_hour = ?cp.cursor.next_hour.map(|t| t.to_string()), outbox = cp.outbox.len(), "resumed from checkpoint");
-                Ok(StreamRuntime {
-                    id,
-                    prefix,
-                    engine,
-                    classifier: cp.classifier,
-                    cursor: cp.cursor,
-                    outbox: cp.outbox,
-                    resource,
-                })
+                let path = WindowPath::resume(m.baseline.clone(), cp.classifier, self.settings.clone())
+                    .with_resources(resources);
+                Ok(StreamRuntime { id, prefix, engine, path, cursor: cp.cursor, outbox: cp.outbox })
             }
             None => {
                 let cursor = Cursor { next_hour: (m.start.millis() > 0).then_some(m.start), recent: BTreeMap::new() };
                 Ok(StreamRuntime {
                     engine: StreamEngine::new(id.clone(), baseline.clone(), m.cfg.window),
-                    classifier: StreamClassifier::new(id.clone(), &baseline, self.classifier.clone()),
+                    path: WindowPath::new(id.clone(), baseline, self.classifier.clone(), self.settings.clone())
+                        .with_resources(resources),
                     id,
                     prefix,
                     cursor,
                     outbox: Vec::new(),
-                    resource,
                 })
             }
         }
@@ -525,10 +518,10 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
             let started = std::time::Instant::now();
             let keys: Vec<String> = folders[&hour].iter().map(|(k, _)| k.clone()).collect();
             let closed = rt.engine.advance_to_folder(Some(hour));
-            self.handle_closed(i, rt, closed, report).await?;
+            self.handle_closed(rt, closed, report).await?;
             self.ingest_objects(i, rt, hour, &keys).await?;
             let closed = rt.engine.close_through(hour + Duration::from_hours(1));
-            self.handle_closed(i, rt, closed, report).await?;
+            self.handle_closed(rt, closed, report).await?;
             rt.cursor.next_hour = Some(hour + Duration::from_hours(1));
             rt.cursor.recent.insert(hour, keys.iter().cloned().collect());
             while rt.cursor.recent.len() > LATE_SCAN_FOLDERS {
@@ -546,7 +539,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 rt.cursor.next_hour = Some(settled_end);
             }
             let closed = rt.engine.close_through(settled_end);
-            self.handle_closed(i, rt, closed, report).await?;
+            self.handle_closed(rt, closed, report).await?;
         }
         if let Some(t) = rt.engine.closed_through() {
             let lag = (self.clock.now().millis() - t.millis()) as f64 / 1000.0;
@@ -597,47 +590,28 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
 
     async fn handle_closed(
         &mut self,
-        i: usize,
         rt: &mut StreamRuntime,
         closed: Vec<ClosedWindow>,
         report: &mut PollReport,
     ) -> Result<(), ServeError> {
-        let baseline = self.monitors[i].baseline.clone();
+        let mut files = ReportFiles::default();
+        let mut tables = WindowTables::default();
         for cw in closed {
-            let drift = compare(&baseline, &cw.profile, cw.layout.is_positional());
-            let outcome = rt.classifier.observe(&baseline, &cw, &drift);
+            let location = self.reports.as_ref().map(|s| s as &dyn ReportLocation);
+            let judged = rt.path.judge(cw, location, EventTime::Now(self.clock.now()));
             report.windows += 1;
             metrics::counter!(telemetry::WINDOWS_CLOSED, "stream" => rt.id.to_string()).increment(1);
-            let mut uris = None;
+            if self.reports.is_some() {
+                deliver(&judged, &mut [&mut files, &mut tables]).map_err(|e| ServeError::Report(e.to_string()))?;
+            }
+            // Reports before the window's events are queued: an event never points at a report
+            // that is not there.
             if let Some(store) = &self.reports {
-                let wr = WindowReport {
-                    stream: &cw.stream,
-                    window: cw.window,
-                    profile: &cw.profile,
-                    drift: &drift,
-                    layout: cw.layout,
-                    issues: &cw.issues,
-                    classification: Some(outcome.window_json.clone()),
-                };
-                let rendered = render_window(&baseline, &wr);
-                for (key, bytes) in rendered.files {
+                for (key, bytes) in files.take().into_iter().chain(tables.take()) {
                     store.put(&key, bytes).await?;
                 }
-                let mut table =
-                    MetricsTable::in_memory("drift_metrics").map_err(|e| ServeError::Report(e.to_string()))?;
-                table
-                    .append(&cw.stream, &cw.window, &cw.profile, &drift, &outcome.extras)
-                    .map_err(|e| ServeError::Report(e.to_string()))?;
-                let bytes = table.into_bytes().map_err(|e| ServeError::Report(e.to_string()))?;
-                store.put(&metrics_key(&cw), bytes).await?;
-                uris = Some(ReportUris {
-                    statistics: store.uri(&rendered.statistics_key),
-                    violations: store.uri(&rendered.violations_key),
-                });
             }
-            for d in &outcome.decisions {
-                let mut envelope = EventEnvelope::build(d, &cw, uris.as_ref(), &self.settings, self.clock.now());
-                envelope.resources = rt.resource.iter().cloned().collect();
+            for (d, envelope) in judged.outcome.decisions.iter().zip(&judged.envelopes) {
                 tracing::info!(stream = %rt.id, kind = d.kind.as_str(), episode = %d.episode_id, detected_at = %d.detected_at, "drift decision");
                 rt.outbox.push(OutboxEntry {
                     id: d.event_id.clone(),
@@ -658,7 +632,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
             baseline: self.monitors[i].baseline.source.clone(),
             cursor: rt.cursor.clone(),
             engine: rt.engine.snapshot(),
-            classifier: rt.classifier.clone(),
+            classifier: rt.path.classifier().clone(),
             outbox: rt.outbox.clone(),
         };
         self.state.save(cp).await?;
@@ -726,14 +700,6 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
     pub fn outbox_len(&self) -> usize {
         self.monitors.iter().flat_map(|m| m.streams.values()).map(|s| s.outbox.len()).sum()
     }
-}
-
-fn metrics_key(cw: &ClosedWindow) -> String {
-    let c = cw.window.start.civil();
-    format!(
-        "drift_metrics/endpoint={}/variant={}/date={:04}-{:02}-{:02}/{:02}{:02}.parquet",
-        cw.stream.endpoint, cw.stream.variant, c.year, c.month, c.day, c.hour, c.minute
-    )
 }
 
 async fn load_baseline<S: ObjectStore, D: Discovery>(

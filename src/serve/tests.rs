@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::discovery::StaticDiscovery;
 use crate::publish::bus::{BusError, MemoryBus, Script};
 use crate::store::{MemoryStore, ObjectInfo};
-use crate::synth::{example_spec, StreamSpec};
+use driftwatch_synth::{example_spec, StreamSpec};
 
 /// Stores by location name, shared between service instances (a "restart" keeps them).
 #[derive(Clone, Default)]
@@ -293,7 +293,7 @@ async fn crashes_at_any_point_give_the_same_reports_and_events() {
     let clock = ManualClock::new(spec.start);
     let bus = MemoryBus::default();
     let mut s = service(&world, &cfg, &clock, &bus).await;
-    let mut rng = crate::synth::Rng::new(5);
+    let mut rng = driftwatch_synth::Rng::new(5);
     let mut crashes = 0;
     for h in 1..=100 {
         clock.set(spec.start + hours(h) + Duration::from_mins(6));

@@ -12,17 +12,7 @@ use super::{http, run, Clock, ServeError, Service, SystemClock};
 use crate::config::Config;
 use crate::discovery::SageMakerDiscovery;
 use crate::publish::eventbridge::EventBridgeBus;
-use crate::publish::events::EventSettings;
 use crate::store::{AnyStore, Location, ObjectStore, StoreError};
-
-/// Returns the account id in an event bus ARN (`arn:aws:events:region:account:event-bus/name`).
-pub fn account_of_bus(bus: &str) -> Option<String> {
-    let parts: Vec<&str> = bus.split(':').collect();
-    match parts.as_slice() {
-        ["arn", _, "events", _, account, _] if account.len() == 12 => Some((*account).to_owned()),
-        _ => None,
-    }
-}
 
 /// The environment variable naming the configuration (a path or an `s3://` URI).
 pub const CONFIG_AT: &str = "DRIFTWATCH_CONFIG";
@@ -62,26 +52,10 @@ pub async fn aws_service(
     let s3 = crate::aws::s3(sdk);
     let discovery = SageMakerDiscovery::new(crate::aws::sagemaker(sdk));
     let bus = config.events.bus.as_ref().map(|b| EventBridgeBus::new(crate::aws::eventbridge(sdk), b.clone()));
-    let account = config
-        .events
-        .account
-        .clone()
-        .or_else(|| config.events.bus.as_deref().and_then(account_of_bus))
-        .unwrap_or_default();
-    if account.is_empty() {
+    let settings = config.events.settings(sdk.region().map(|r| r.as_ref()));
+    if !settings.account_known() {
         tracing::warn!("no account known (set [events] account or give the bus as an ARN): events carry no resources");
     }
-    let settings = EventSettings {
-        source: config.events.source.clone(),
-        account,
-        region: config
-            .events
-            .region
-            .clone()
-            .or_else(|| sdk.region().map(|r| r.to_string()))
-            .unwrap_or_else(|| "us-east-1".into()),
-        partition: "aws".into(),
-    };
     let factory = Box::new(move |loc: &Location| -> Result<AnyStore, StoreError> { AnyStore::open(loc, Some(&s3)) });
     Service::start(config, &discovery, factory, bus, clock, settings).await
 }
@@ -149,19 +123,5 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn accounts_from_bus_arns() {
-        assert_eq!(
-            account_of_bus("arn:aws:events:eu-west-1:123456789012:event-bus/ml-drift").as_deref(),
-            Some("123456789012")
-        );
-        assert_eq!(account_of_bus("ml-drift"), None);
     }
 }

@@ -29,17 +29,83 @@ fn skip_under(reason: &str, required: Option<&str>) -> Result<(), String> {
     }
 }
 
+/// The workspace's root folder (this package sits in `crates/core`).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
 /// Returns `../shared/fixtures/sagemaker` beside the project, when it exists.
 ///
 /// Tests that need the real AWS sample files call this and skip (with a message, see [`skip`])
 /// when it is absent, so a checkout without `shared/` still passes `cargo test`.
 pub fn sagemaker_fixtures() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/sagemaker");
+    let dir = workspace_root().join("../shared/fixtures/sagemaker");
     if dir.is_dir() {
         Some(dir)
     } else {
         skip(&format!("{} not found (the shared fixtures sit beside the project)", dir.display()));
         None
+    }
+}
+
+/// A small, fast, deterministic random generator (splitmix64).
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeds the generator.
+    pub fn new(seed: u64) -> Self {
+        Rng(seed ^ 0x853c_49e6_748f_ea9b)
+    }
+
+    /// Returns 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        crate::profile::hll::mix64(self.0)
+    }
+
+    /// Returns a uniform number in [0, 1).
+    pub fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Returns a standard normal number (Box-Muller).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = self.uniform().max(1e-300);
+        let u2 = self.uniform();
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+
+    /// Returns an index drawn with the given weights.
+    pub fn weighted(&mut self, weights: &[f64]) -> usize {
+        let total: f64 = weights.iter().sum();
+        let mut r = self.uniform() * total;
+        for (i, w) in weights.iter().enumerate() {
+            if r < *w {
+                return i;
+            }
+            r -= w;
+        }
+        weights.len() - 1
+    }
+
+    /// Returns a Poisson-distributed count (normal approximation above 30).
+    pub fn poisson(&mut self, lambda: f64) -> u64 {
+        if lambda <= 0.0 {
+            return 0;
+        }
+        if lambda > 30.0 {
+            return (lambda + lambda.sqrt() * self.normal()).round().max(0.0) as u64;
+        }
+        let l = (-lambda).exp();
+        let (mut k, mut p) = (0u64, 1.0);
+        loop {
+            p *= self.uniform();
+            if p <= l {
+                return k;
+            }
+            k += 1;
+        }
     }
 }
 

@@ -6,12 +6,12 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use super::{loan_features, Change, Cycle, FeatureSpec, StreamSpec};
-use crate::baseline::build::build_csv;
-use crate::baseline::Baseline;
-use crate::classify::{ClassifierConfig, Decision, EpisodeSummary, Kind, StreamClassifier};
-use crate::drift::compare;
-use crate::pipeline::{ClosedWindow, StreamEngine};
-use crate::time::{Duration, Timestamp};
+use driftwatch_core::baseline::build::build_csv;
+use driftwatch_core::baseline::Baseline;
+use driftwatch_core::classify::{ClassifierConfig, Decision, EpisodeSummary, Kind, StreamClassifier};
+use driftwatch_core::drift::compare;
+use driftwatch_core::pipeline::{ClosedWindow, StreamEngine};
+use driftwatch_core::time::{Duration, Timestamp};
 
 /// One scenario of the suite.
 #[derive(Debug, Clone)]
@@ -388,7 +388,7 @@ pub fn baseline_of(spec: &StreamSpec) -> Result<Baseline, String> {
 /// Runs a stream through the engine and the classifier, in memory, as `replay` would.
 pub fn run(spec: &StreamSpec, window: Duration, cfg: &ClassifierConfig) -> Result<ScenarioRun, String> {
     let baseline = Arc::new(baseline_of(spec)?);
-    let stream = crate::capture::layout::StreamId::new(&spec.endpoint, &spec.variant);
+    let stream = driftwatch_core::capture::layout::StreamId::new(&spec.endpoint, &spec.variant);
     let mut engine = StreamEngine::new(stream.clone(), baseline.clone(), window);
     let mut classifier = StreamClassifier::new(stream, &baseline, cfg.clone());
     let mut out = ScenarioRun::default();
@@ -558,7 +558,9 @@ pub fn table(scores: &[Score]) -> String {
     let hard: Vec<f64> = scores.iter().filter(|s| s.name.starts_with("hard-")).filter_map(|s| s.delay_hours).collect();
     let cyclic: Vec<f64> =
         scores.iter().filter(|s| s.cyclic && s.expected == "gradual").filter_map(|s| s.delay_hours).collect();
-    let med = |v: &[f64]| crate::classify::trend::median(v).map(|m| format!("{m:.1}")).unwrap_or_else(|| "-".into());
+    let med = |v: &[f64]| {
+        driftwatch_core::classify::trend::median(v).map(|m| format!("{m:.1}")).unwrap_or_else(|| "-".into())
+    };
     let _ = writeln!(
         out,
         "\nmedian gradual delay: {} h (Model Monitor's rule: {} h; hard scenarios: {} h; on cycles: {} h); scenarios passing: {}/{}",
@@ -576,7 +578,7 @@ pub fn table(scores: &[Score]) -> String {
 pub fn median_gradual_delay(scores: &[Score], keep: impl Fn(&Score) -> bool) -> Option<f64> {
     let v: Vec<f64> =
         scores.iter().filter(|s| s.expected == "gradual" && keep(s)).filter_map(|s| s.delay_hours).collect();
-    crate::classify::trend::median(&v)
+    driftwatch_core::classify::trend::median(&v)
 }
 
 /// A pool of feature shapes the randomised suite draws from.
@@ -830,7 +832,7 @@ pub fn cyclic_stream_windows(
     spec.max_rows = 1;
     spec.cycles = cycles;
     let baseline = Arc::new(baseline_of(&spec)?);
-    let stream_id = crate::capture::layout::StreamId::new(&spec.endpoint, &spec.variant);
+    let stream_id = driftwatch_core::capture::layout::StreamId::new(&spec.endpoint, &spec.variant);
     let mut engine = StreamEngine::new(stream_id, baseline.clone(), Duration::from_hours(1));
     let mut windows = Vec::new();
     let mut err = None;

@@ -134,7 +134,7 @@ pub fn fit_group(members: &[Vec<(f64, f64, f64)>]) -> Option<Fit> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::Rng;
+    use crate::testing::Rng;
 
     fn series(f: impl Fn(f64) -> f64, n: usize, noise: f64, seed: u64) -> Vec<(f64, f64, f64)> {
         let mut rng = Rng::new(seed);

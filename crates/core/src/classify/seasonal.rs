@@ -1205,7 +1205,7 @@ mod tests {
 
     #[test]
     fn evidence_is_about_standard_normal_without_a_cycle() {
-        let mut rng = crate::synth::Rng::new(5);
+        let mut rng = crate::testing::Rng::new(5);
         let mut worst: f64 = 0.0;
         for _ in 0..50 {
             let mut e = Evidence::default();

@@ -1,5 +1,5 @@
 use super::*;
-use crate::baseline::build::{build, InputFormat};
+use crate::baseline::build::{build, TextFormat};
 use crate::baseline::Baseline;
 use crate::payload::Value;
 use crate::profile::WindowProfile;
@@ -14,7 +14,7 @@ fn baseline() -> Baseline {
     }
     let p = tmp.path().join("train.csv");
     std::fs::write(&p, csv).unwrap();
-    let built = build(&p, InputFormat::Csv, true).unwrap();
+    let built = build(&p, TextFormat::Csv, true).unwrap();
     Baseline::from_files(built.statistics, "s", built.constraints, "c", "t").unwrap()
 }
 

@@ -1,4 +1,4 @@
-use super::build::{build, InputFormat};
+use super::build::{build, TextFormat};
 use super::files::*;
 use super::*;
 use crate::testing::sagemaker_fixtures;
@@ -17,7 +17,7 @@ fn golden_statistics_from_fixture_csv() {
     };
     let dir = fx.join(SDK_DQ);
     let want: StatisticsFile = serde_json::from_str(&read(&dir.join("statistics.json"))).unwrap();
-    let got = build(&dir.join("baseline_dataset.csv"), InputFormat::Csv, false).unwrap();
+    let got = build(&dir.join("baseline_dataset.csv"), TextFormat::Csv, false).unwrap();
     assert_eq!(got.rows, 100);
     assert_eq!(got.statistics.dataset.as_ref().unwrap().item_count, want.dataset.as_ref().unwrap().item_count);
     assert_eq!(got.statistics.features.len(), want.features.len());
@@ -224,64 +224,14 @@ fn clear_errors_for_bad_baselines() {
 }
 
 #[test]
-fn builds_from_jsonl_and_parquet_alike() {
-    use arrow::array::{Float64Array, Int64Array, StringArray};
-    use arrow::record_batch::RecordBatch;
-    use std::sync::Arc;
-    let tmp = tempfile::tempdir().unwrap();
-    let n = 300;
-    let amounts: Vec<f64> = (0..n).map(|i| f64::from(i) * 1.5).collect();
-    let counts: Vec<i64> = (0..n).map(|i| i64::from(i % 7)).collect();
-    let states: Vec<&str> = (0..n).map(|i| ["CA", "NY", "TX"][(i % 3) as usize]).collect();
-    let mut jsonl = String::new();
-    for i in 0..n as usize {
-        jsonl.push_str(&format!(
-            "{{\"amount\": {:?}, \"count\": {}, \"state\": \"{}\"}}\n",
-            amounts[i], counts[i], states[i]
-        ));
-    }
-    std::fs::write(tmp.path().join("t.jsonl"), jsonl).unwrap();
-    let batch = RecordBatch::try_from_iter(vec![
-        ("amount", Arc::new(Float64Array::from(amounts)) as _),
-        ("count", Arc::new(Int64Array::from(counts)) as _),
-        ("state", Arc::new(StringArray::from(states)) as _),
-    ])
-    .unwrap();
-    let file = std::fs::File::create(tmp.path().join("t.parquet")).unwrap();
-    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
-
-    let a = build(&tmp.path().join("t.jsonl"), InputFormat::Jsonl, true).unwrap();
-    let b = build(&tmp.path().join("t.parquet"), InputFormat::Parquet, true).unwrap();
-    assert_eq!(a.statistics, b.statistics);
-    assert_eq!(a.constraints, b.constraints);
-    let f = &a.statistics.features;
-    assert_eq!(
-        (f[0].inferred_type.as_str(), f[1].inferred_type.as_str(), f[2].inferred_type.as_str()),
-        ("Fractional", "Integral", "String")
-    );
-    let state = f[2].string_statistics.as_ref().unwrap();
-    assert_eq!(state.distinct_count, 3.0);
-    assert_eq!(state.distribution.as_ref().unwrap().categorical.as_ref().unwrap().buckets.len(), 3);
-    let domains = a.constraints.features[2].string_constraints.as_ref().unwrap().domains.clone().unwrap();
-    assert_eq!(domains, vec!["CA", "NY", "TX"]);
-    // The built files load back as a baseline.
-    build::write_dir(&a, &tmp.path().join("out")).unwrap();
-    let loaded = Baseline::load_dir(&tmp.path().join("out")).unwrap();
-    assert_eq!(loaded.features.len(), 3);
-    assert_eq!(loaded.features[0].numeric.as_ref().unwrap().cdf.total(), 300.0);
-}
-
-#[test]
 fn csv_errors_name_file_and_line() {
     let tmp = tempfile::tempdir().unwrap();
     let p = tmp.path().join("bad.csv");
     std::fs::write(&p, "a,b\n1,2\n3\n").unwrap();
-    let err = build(&p, InputFormat::Csv, true).unwrap_err().to_string();
+    let err = build(&p, TextFormat::Csv, true).unwrap_err().to_string();
     assert!(err.contains("bad.csv: line 3"), "{err}");
     std::fs::write(&p, "a,a\n1,2\n").unwrap();
-    assert!(build(&p, InputFormat::Csv, true).unwrap_err().to_string().contains("appears twice"));
+    assert!(build(&p, TextFormat::Csv, true).unwrap_err().to_string().contains("appears twice"));
     std::fs::write(&p, "a,b\n").unwrap();
-    assert!(build(&p, InputFormat::Csv, true).unwrap_err().to_string().contains("no rows"));
+    assert!(build(&p, TextFormat::Csv, true).unwrap_err().to_string().contains("no rows"));
 }

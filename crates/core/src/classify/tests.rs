@@ -4,7 +4,7 @@ use crate::capture::layout::StreamId;
 use crate::drift::compare;
 use crate::payload::Value;
 use crate::pipeline::mapping::Layout;
-use crate::synth::Rng;
+use crate::testing::Rng;
 use crate::time::Window;
 
 /// A baseline of two features: `x` ~ N(0, 1) and `c` in {a, b, c}.
@@ -175,7 +175,8 @@ fn ids_are_uuids() {
 
 /// How far into the night an hour of the day is (1 at 03:00, 0 at 15:00), as the generator's.
 fn night(h: i64) -> f64 {
-    crate::synth::night((h % 24) as f64 + 0.5)
+    let hour = (h % 24) as f64 + 0.5;
+    0.5 + 0.5 * (2.0 * std::f64::consts::PI * (hour - 3.0) / 24.0).cos()
 }
 
 /// The shares of `c` at hour `h`: 20 points move from `a` to `c` at night.

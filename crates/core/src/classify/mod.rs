@@ -25,7 +25,6 @@ use crate::drift::{FeatureKind, WindowDrift};
 use crate::pipeline::ClosedWindow;
 use crate::profile::hll::mix64;
 use crate::profile::{FeatureProfile, SkipReason, WindowProfile};
-use crate::publish::metrics_table::FeatureExtras;
 use crate::time::{Duration, Timestamp};
 
 /// Sensitivity of the classifier. The defaults need no tuning on ordinary traffic.
@@ -216,6 +215,27 @@ pub struct WindowOutcome {
     pub window_json: Value,
     /// Per-feature columns for the metrics table.
     pub extras: Vec<FeatureExtras>,
+}
+
+/// Per-feature values the classifier adds to the window's row in the metrics table (distance
+/// to the recent past, state, the learned cycle).
+#[derive(Debug, Clone, Default)]
+pub struct FeatureExtras {
+    /// Distance to the recent past.
+    pub step_distance: Option<f64>,
+    /// Its noise floor.
+    pub step_noise_floor: Option<f64>,
+    /// The stream's classifier state after this window.
+    pub state: Option<String>,
+    /// The cycle the window was judged under (`daily`, `weekly`, `daily+weekly`; `None`: the
+    /// baseline alone).
+    pub cycle_model: Option<String>,
+    /// Distance of the window to what the cycle expects for its hour (binned L-infinity).
+    pub expected_distance: Option<f64>,
+    /// Its noise floor.
+    pub expected_noise_floor: Option<f64>,
+    /// How far the cycle alone puts this hour from the baseline.
+    pub cycle_distance: Option<f64>,
 }
 
 /// A schema or data-quality break (feature `""` for window-level breaks).

@@ -25,6 +25,17 @@ use crate::time::{Duration, Timestamp, Window};
 
 /// At most this many example issues are kept per window (all are counted).
 pub const ISSUES_PER_WINDOW: usize = 20;
+/// Shortest window the engine accepts: below a minute, Data Capture's per-second timestamps and
+/// the service's poll interval make windows too thin to compare.
+pub const MIN_WINDOW: Duration = Duration::from_mins(1);
+/// Longest window the engine accepts: windows are aligned within one UTC day and a day is
+/// Model Monitor's longest schedule.
+pub const MAX_WINDOW: Duration = Duration::from_days(1);
+
+/// Whether `w` is a window length the engine accepts ([`MIN_WINDOW`] to [`MAX_WINDOW`]).
+pub fn window_in_range(w: Duration) -> bool {
+    (MIN_WINDOW..=MAX_WINDOW).contains(&w)
+}
 
 /// One record, row or value that was skipped, with where it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,8 +5,8 @@
 //!   get Spark's names `_c0`, `_c1`, ...
 //! - JSON Lines: one object per line, columns by key in first-seen order; values typed as in
 //!   capture payloads.
-//! - Parquet: columns typed by schema (integers Integral, floats and decimals Fractional, strings
-//!   typed by content as Deequ does for string columns).
+//! - Columnar files (Parquet) are read outside the core (the binary's `training` module) into
+//!   the same [`ColumnProfiles`].
 //!
 //! Statistics use the Deequ KLL port (c = 0.64, k = 2048), population standard deviation, Spark's
 //! moment updates in row order, and 10 equal-width buckets; strings with at most 120 distinct
@@ -16,12 +16,6 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{
-    DataType, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type,
-    UInt8Type,
-};
-
 use super::files::{
     ConstraintsFile, DistributionConstraintsFile, FeatureConstraints, MonitoringConfigFile, NumConstraints,
     StatisticsFile, StringConstraints,
@@ -30,27 +24,13 @@ use super::stats_writer::{domain_of, statistics_file};
 use crate::payload::{decode_json, Table, Value};
 use crate::profile::{categories::Categories, FeatureProfile, InferredType};
 
-/// Input formats of `driftwatch baseline`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum InputFormat {
+/// The text formats the core reads (columnar files are read by the binary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextFormat {
     /// Comma-separated values.
     Csv,
-    /// Apache Parquet.
-    Parquet,
     /// One JSON object per line.
     Jsonl,
-}
-
-impl InputFormat {
-    /// Guesses the format from a file extension.
-    pub fn from_path(p: &Path) -> Option<InputFormat> {
-        match p.extension()?.to_str()?.to_ascii_lowercase().as_str() {
-            "csv" | "txt" => Some(InputFormat::Csv),
-            "parquet" | "pq" => Some(InputFormat::Parquet),
-            "jsonl" | "ndjson" | "json" => Some(InputFormat::Jsonl),
-            _ => None,
-        }
-    }
 }
 
 /// Why a baseline could not be built.
@@ -74,11 +54,13 @@ pub enum BuildError {
         /// What is wrong (never the data).
         detail: String,
     },
-    /// The Parquet file cannot be read.
-    #[error("{path}: parquet: {detail}")]
-    Parquet {
+    /// A columnar file (Parquet) cannot be read.
+    #[error("{path}: {format}: {detail}")]
+    Columnar {
         /// The file.
         path: String,
+        /// The format (`parquet`).
+        format: &'static str,
         /// What is wrong.
         detail: String,
     },
@@ -109,19 +91,36 @@ pub struct BuiltBaseline {
     pub rows: u64,
 }
 
-/// Column profiles being built.
-struct Columns {
+/// Column profiles being built, one per training column, in first-seen order.
+#[derive(Debug, Default)]
+pub struct ColumnProfiles {
     names: Vec<String>,
     profiles: Vec<FeatureProfile>,
     rows: u64,
 }
 
-impl Columns {
-    fn new() -> Self {
-        Columns { names: Vec::new(), profiles: Vec::new(), rows: 0 }
+impl ColumnProfiles {
+    /// No columns yet.
+    pub fn new() -> Self {
+        ColumnProfiles::default()
     }
 
-    fn add_column(&mut self, name: String, path: &str) -> Result<usize, BuildError> {
+    /// The profile of column `i` (as [`ColumnProfiles::add_column`] numbered it).
+    ///
+    /// # Panics
+    /// When `i` is not a column's index.
+    pub fn profile_mut(&mut self, i: usize) -> &mut FeatureProfile {
+        &mut self.profiles[i]
+    }
+
+    /// Counts `n` more rows (every column has observed a value or a missing for each).
+    pub fn add_rows(&mut self, n: u64) {
+        self.rows += n;
+    }
+
+    /// Adds a column (rows counted so far lacked it) and returns its index; `path` names the
+    /// file in the error when the name is taken.
+    pub fn add_column(&mut self, name: String, path: &str) -> Result<usize, BuildError> {
         if self.names.contains(&name) {
             return Err(BuildError::DuplicateColumn { path: path.to_owned(), name });
         }
@@ -137,40 +136,33 @@ impl Columns {
     }
 }
 
-/// Profiles a training file. `header` applies to CSV only.
-pub fn build(path: &Path, format: InputFormat, header: bool) -> Result<BuiltBaseline, BuildError> {
+/// Profiles a training file in a text format. `header` applies to CSV only.
+pub fn build(path: &Path, format: TextFormat, header: bool) -> Result<BuiltBaseline, BuildError> {
     let display = path.display().to_string();
     let cols = match format {
-        InputFormat::Csv => profile_csv(path, &display, header)?,
-        InputFormat::Jsonl => profile_jsonl(path, &display)?,
-        InputFormat::Parquet => profile_parquet(path, &display)?,
+        TextFormat::Csv => profile_csv(path, &display, header)?,
+        TextFormat::Jsonl => profile_jsonl(path, &display)?,
     };
-    if cols.rows == 0 || cols.names.is_empty() {
-        return Err(BuildError::Empty { path: display });
-    }
-    Ok(finish(cols))
+    cols.finish(&display)
 }
 
-fn open(path: &Path, display: &str) -> Result<File, BuildError> {
+/// Opens a training file (`display` names it in the error).
+pub fn open(path: &Path, display: &str) -> Result<File, BuildError> {
     File::open(path).map_err(|source| BuildError::Io { path: display.to_owned(), source })
 }
 
 /// Profiles CSV text from any reader (`display` names it in errors).
 pub fn build_csv<R: std::io::Read>(input: R, header: bool, display: &str) -> Result<BuiltBaseline, BuildError> {
-    let cols = profile_csv_reader(input, display, header)?;
-    if cols.rows == 0 || cols.names.is_empty() {
-        return Err(BuildError::Empty { path: display.to_owned() });
-    }
-    Ok(finish(cols))
+    profile_csv_reader(input, display, header)?.finish(display)
 }
 
-fn profile_csv(path: &Path, display: &str, header: bool) -> Result<Columns, BuildError> {
+fn profile_csv(path: &Path, display: &str, header: bool) -> Result<ColumnProfiles, BuildError> {
     profile_csv_reader(BufReader::new(open(path, display)?), display, header)
 }
 
-fn profile_csv_reader<R: std::io::Read>(input: R, display: &str, header: bool) -> Result<Columns, BuildError> {
+fn profile_csv_reader<R: std::io::Read>(input: R, display: &str, header: bool) -> Result<ColumnProfiles, BuildError> {
     let mut reader = csv::ReaderBuilder::new().has_headers(header).flexible(false).from_reader(input);
-    let mut cols = Columns::new();
+    let mut cols = ColumnProfiles::new();
     let csv_err = |e: csv::Error| -> BuildError {
         let line = e.position().map(|p| p.line()).unwrap_or(0);
         let detail = match e.kind() {
@@ -212,9 +204,9 @@ fn profile_csv_reader<R: std::io::Read>(input: R, display: &str, header: bool) -
     Ok(cols)
 }
 
-fn profile_jsonl(path: &Path, display: &str) -> Result<Columns, BuildError> {
+fn profile_jsonl(path: &Path, display: &str) -> Result<ColumnProfiles, BuildError> {
     let mut reader = BufReader::new(open(path, display)?);
-    let mut cols = Columns::new();
+    let mut cols = ColumnProfiles::new();
     let mut line = String::new();
     let mut line_no = 0u64;
     let mut seen: Vec<bool> = Vec::new();
@@ -272,109 +264,18 @@ fn profile_jsonl(path: &Path, display: &str) -> Result<Columns, BuildError> {
     Ok(cols)
 }
 
-fn profile_parquet(path: &Path, display: &str) -> Result<Columns, BuildError> {
-    let perr = |e: &dyn std::fmt::Display| BuildError::Parquet { path: display.to_owned(), detail: e.to_string() };
-    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(open(path, display)?)
-        .map_err(|e| perr(&e))?;
-    let schema = builder.schema().clone();
-    let mut cols = Columns::new();
-    for f in schema.fields() {
-        cols.add_column(f.name().clone(), display)?;
-    }
-    let reader = builder.with_batch_size(8192).build().map_err(|e| perr(&e))?;
-    for batch in reader {
-        let batch = batch.map_err(|e| perr(&e))?;
-        for (ci, col) in batch.columns().iter().enumerate() {
-            observe_arrow(col.as_ref(), &mut cols.profiles[ci], display)?;
+impl ColumnProfiles {
+    /// The two baseline files from what was profiled; `path` names the input when it held no
+    /// rows or no columns.
+    pub fn finish(self, path: &str) -> Result<BuiltBaseline, BuildError> {
+        if self.rows == 0 || self.names.is_empty() {
+            return Err(BuildError::Empty { path: path.to_owned() });
         }
-        cols.rows += batch.num_rows() as u64;
+        Ok(finish(self))
     }
-    Ok(cols)
 }
 
-fn observe_arrow(col: &dyn Array, p: &mut FeatureProfile, display: &str) -> Result<(), BuildError> {
-    macro_rules! numbers {
-        ($t:ty, $integral:expr) => {{
-            let a = col.as_primitive::<$t>();
-            for i in 0..a.len() {
-                if a.is_null(i) {
-                    p.observe(&Value::Missing, false);
-                } else {
-                    let v = a.value(i) as f64;
-                    let value = if v.is_finite() {
-                        Value::Number { value: v, integral: $integral, text: std::borrow::Cow::Borrowed("") }
-                    } else {
-                        Value::NonFinite
-                    };
-                    p.observe(&value, false);
-                }
-            }
-        }};
-    }
-    match col.data_type() {
-        DataType::Int8 => numbers!(Int8Type, true),
-        DataType::Int16 => numbers!(Int16Type, true),
-        DataType::Int32 => numbers!(Int32Type, true),
-        DataType::Int64 => numbers!(Int64Type, true),
-        DataType::UInt8 => numbers!(UInt8Type, true),
-        DataType::UInt16 => numbers!(UInt16Type, true),
-        DataType::UInt32 => numbers!(UInt32Type, true),
-        DataType::UInt64 => numbers!(UInt64Type, true),
-        DataType::Float32 => numbers!(Float32Type, false),
-        DataType::Float64 => numbers!(Float64Type, false),
-        DataType::Boolean => {
-            let a = col.as_boolean();
-            for i in 0..a.len() {
-                let v = if a.is_null(i) { Value::Missing } else { Value::Bool(a.value(i)) };
-                p.observe(&v, false);
-            }
-        }
-        DataType::Utf8 => {
-            let a = col.as_string::<i32>();
-            for i in 0..a.len() {
-                let v = if a.is_null(i) { Value::Missing } else { Value::from_text(a.value(i)) };
-                p.observe(&v, true);
-            }
-        }
-        DataType::LargeUtf8 => {
-            let a = col.as_string::<i64>();
-            for i in 0..a.len() {
-                let v = if a.is_null(i) { Value::Missing } else { Value::from_text(a.value(i)) };
-                p.observe(&v, true);
-            }
-        }
-        other => {
-            // Dates, decimals, timestamps, nested types: profiled as their display text.
-            let fmt = arrow::util::display::ArrayFormatter::try_new(col, &Default::default()).map_err(|e| {
-                BuildError::Parquet {
-                    path: display.to_owned(),
-                    detail: format!("column type {other} cannot be profiled: {e}"),
-                }
-            })?;
-            for i in 0..col.len() {
-                if col.is_null(i) {
-                    p.observe(&Value::Missing, false);
-                } else {
-                    let text = fmt.value(i).to_string();
-                    let v = if matches!(other, DataType::Decimal128(..) | DataType::Decimal256(..)) {
-                        match text.parse::<f64>() {
-                            Ok(x) if x.is_finite() => {
-                                Value::Number { value: x, integral: false, text: text.clone().into() }
-                            }
-                            _ => Value::NonFinite,
-                        }
-                    } else {
-                        Value::Text(text.into())
-                    };
-                    p.observe(&v, true);
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn finish(cols: Columns) -> BuiltBaseline {
+fn finish(cols: ColumnProfiles) -> BuiltBaseline {
     let statistics = statistics_file(cols.rows, cols.names.iter().map(String::as_str).zip(cols.profiles.iter()));
     let features = cols
         .names

@@ -1,0 +1,267 @@
+//! The one path of a closed window, for every driver: compare it with the baseline, classify it,
+//! render its reports and events, and hand the result to the sinks the driver chose.
+//!
+//! Replay, serve and the Lambda function differ only in where windows come from (local folders
+//! or S3), which sinks receive them (files, S3 reports, the metrics table, an events file, the
+//! outbox, the HTML page) and when they stop. Nothing here does I/O: sinks do, so the same
+//! window gives the same bytes whatever writes them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::baseline::Baseline;
+use crate::capture::layout::StreamId;
+use crate::classify::{ClassifierConfig, EpisodeSummary, StreamClassifier, WindowOutcome};
+use crate::drift::{compare, WindowDrift};
+use crate::pipeline::ClosedWindow;
+use crate::profile::SkipCounts;
+use crate::publish::events::{EventEnvelope, EventSettings};
+use crate::publish::report::{render_window, RenderedReport, ReportUris, WindowReport};
+use crate::store::{ObjectStore, StoreError};
+use crate::time::Timestamp;
+
+/// One closed window after the path: what every sink receives.
+#[derive(Debug)]
+pub struct JudgedWindow {
+    /// The window and its profile.
+    pub closed: ClosedWindow,
+    /// The comparison with the baseline (Model Monitor's checks, distances, floors).
+    pub drift: WindowDrift,
+    /// The classifier's view: decisions, `drift.json`'s classification, per-feature extras.
+    pub outcome: WindowOutcome,
+    /// The window's report files and their URIs, when the driver writes reports.
+    pub report: Option<(RenderedReport, ReportUris)>,
+    /// One envelope per decision, in decision order.
+    pub envelopes: Vec<EventEnvelope>,
+}
+
+/// Where a driver's reports go, as far as the path needs to know: the URI an object key will
+/// have (events point at the decision window's reports).
+pub trait ReportLocation {
+    /// Returns the URI of `key` (`s3://bucket/prefix/key` or a path).
+    fn uri_of(&self, key: &str) -> String;
+}
+
+impl<S: ObjectStore> ReportLocation for S {
+    fn uri_of(&self, key: &str) -> String {
+        self.uri(key)
+    }
+}
+
+/// When an event is said to have happened (the envelope's `time`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventTime {
+    /// The decision's data time (`detectedAt`): replays of the past.
+    DataTime,
+    /// The moment the driver publishes it: the service.
+    Now(Timestamp),
+}
+
+/// The per-stream state of the path: the baseline it compares with and the classifier.
+#[derive(Debug, Clone)]
+pub struct WindowPath {
+    baseline: Arc<Baseline>,
+    classifier: StreamClassifier,
+    settings: EventSettings,
+    /// `resources` of the stream's events when the driver knows them better than the settings
+    /// (the service's discovered endpoint ARN; empty when no account is known).
+    resources: Option<Vec<String>>,
+}
+
+impl WindowPath {
+    /// A path for a new stream.
+    pub fn new(stream: StreamId, baseline: Arc<Baseline>, config: ClassifierConfig, settings: EventSettings) -> Self {
+        let classifier = StreamClassifier::new(stream, &baseline, config);
+        WindowPath::resume(baseline, classifier, settings)
+    }
+
+    /// A path that goes on with a classifier restored from a checkpoint.
+    pub fn resume(baseline: Arc<Baseline>, classifier: StreamClassifier, settings: EventSettings) -> Self {
+        WindowPath { baseline, classifier, settings, resources: None }
+    }
+
+    /// Sets the events' `resources` (replacing the ARN built from the settings).
+    pub fn with_resources(mut self, resources: Vec<String>) -> Self {
+        self.resources = Some(resources);
+        self
+    }
+
+    /// The classifier (for checkpoints and the episode list).
+    pub fn classifier(&self) -> &StreamClassifier {
+        &self.classifier
+    }
+
+    /// The baseline windows are compared with.
+    pub fn baseline(&self) -> &Arc<Baseline> {
+        &self.baseline
+    }
+
+    /// Episodes so far.
+    pub fn episodes(&self) -> Vec<EpisodeSummary> {
+        self.classifier.episodes()
+    }
+
+    /// Runs one closed window through compare, classify and rendering. `reports` is where the
+    /// driver will write the window's report files (none: no reports).
+    pub fn judge(
+        &mut self,
+        closed: ClosedWindow,
+        reports: Option<&dyn ReportLocation>,
+        time: EventTime,
+    ) -> JudgedWindow {
+        let drift = compare(&self.baseline, &closed.profile, closed.layout.is_positional());
+        let outcome = self.classifier.observe(&self.baseline, &closed, &drift);
+        let report = reports.map(|loc| {
+            let rendered = render_window(
+                &self.baseline,
+                &WindowReport {
+                    stream: &closed.stream,
+                    window: closed.window,
+                    profile: &closed.profile,
+                    drift: &drift,
+                    layout: closed.layout,
+                    issues: &closed.issues,
+                    classification: Some(outcome.window_json.clone()),
+                },
+            );
+            let uris = ReportUris {
+                statistics: loc.uri_of(&rendered.statistics_key),
+                violations: loc.uri_of(&rendered.violations_key),
+            };
+            (rendered, uris)
+        });
+        let envelopes = outcome
+            .decisions
+            .iter()
+            .map(|d| {
+                let at = match time {
+                    EventTime::DataTime => d.detected_at,
+                    EventTime::Now(now) => now,
+                };
+                let mut e = EventEnvelope::build(d, &closed, report.as_ref().map(|r| &r.1), &self.settings, at);
+                if let Some(r) = &self.resources {
+                    e.resources.clone_from(r);
+                }
+                e
+            })
+            .collect();
+        JudgedWindow { closed, drift, outcome, report, envelopes }
+    }
+}
+
+/// Why a sink could not take a window.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// Writing a file or an object failed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// The metrics table could not take the window's rows.
+    #[error("{0}")]
+    Table(#[from] crate::publish::metrics_table::TableError),
+}
+
+/// Something that takes judged windows: a report writer, the metrics table, an events file, the
+/// outbox, the HTML page, a summary.
+///
+/// Contract: `accept` is called once per window, in window order within a stream, and never
+/// again for a window that was accepted. An error stops the driver's run (after which nothing is
+/// assumed about what the sink kept); sinks do not retry.
+pub trait WindowSink {
+    /// Takes one window.
+    fn accept(&mut self, w: &JudgedWindow) -> Result<(), SinkError>;
+}
+
+impl<S: WindowSink + ?Sized> WindowSink for Option<&mut S> {
+    fn accept(&mut self, w: &JudgedWindow) -> Result<(), SinkError> {
+        match self {
+            Some(s) => s.accept(w),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<S: WindowSink + ?Sized> WindowSink for &mut S {
+    fn accept(&mut self, w: &JudgedWindow) -> Result<(), SinkError> {
+        (**self).accept(w)
+    }
+}
+
+/// Hands each window to every sink, in order (the first error stops).
+pub fn deliver(w: &JudgedWindow, sinks: &mut [&mut dyn WindowSink]) -> Result<(), SinkError> {
+    for s in sinks.iter_mut() {
+        s.accept(w)?;
+    }
+    Ok(())
+}
+
+/// What a run found in one stream (the replay's summary table, the report page's header).
+#[derive(Debug, Clone, Default)]
+pub struct StreamSummary {
+    /// The stream.
+    pub stream: Option<StreamId>,
+    /// Windows closed.
+    pub windows: u64,
+    /// Capture records profiled.
+    pub records: u64,
+    /// Rows profiled.
+    pub rows: u64,
+    /// Skipped records, rows and values by reason.
+    pub skipped: SkipCounts,
+    /// Windows with at least one violation.
+    pub windows_with_violations: u64,
+    /// Violations by feature.
+    pub violations_by_feature: BTreeMap<String, u64>,
+    /// Episodes found by the classifier.
+    pub episodes: Vec<EpisodeSummary>,
+    /// Events decided.
+    pub events: u64,
+}
+
+impl StreamSummary {
+    /// Returns `endpoint/variant`.
+    pub fn name(&self) -> String {
+        self.stream.as_ref().map(ToString::to_string).unwrap_or_default()
+    }
+}
+
+impl WindowSink for StreamSummary {
+    fn accept(&mut self, w: &JudgedWindow) -> Result<(), SinkError> {
+        self.windows += 1;
+        if !w.drift.violations.is_empty() {
+            self.windows_with_violations += 1;
+        }
+        for v in &w.drift.violations {
+            *self.violations_by_feature.entry(v.feature_name.clone()).or_default() += 1;
+        }
+        self.events += w.envelopes.len() as u64;
+        Ok(())
+    }
+}
+
+/// The report files of each window, collected for a driver that writes them asynchronously
+/// (the service, to S3). Taken with [`ReportFiles::take`].
+#[derive(Debug, Default)]
+pub struct ReportFiles {
+    files: Vec<(String, Vec<u8>)>,
+}
+
+impl ReportFiles {
+    /// Returns the files collected so far (key, bytes), in window order, and forgets them.
+    pub fn take(&mut self) -> Vec<(String, Vec<u8>)> {
+        std::mem::take(&mut self.files)
+    }
+
+    /// Adds a file (a driver's own per-window output, such as the service's Parquet row).
+    pub fn push(&mut self, key: String, bytes: Vec<u8>) {
+        self.files.push((key, bytes));
+    }
+}
+
+impl WindowSink for ReportFiles {
+    fn accept(&mut self, w: &JudgedWindow) -> Result<(), SinkError> {
+        if let Some((rendered, _)) = &w.report {
+            self.files.extend(rendered.files.iter().cloned());
+        }
+        Ok(())
+    }
+}
