@@ -79,7 +79,7 @@ pub struct ServerSection {
     pub unhealthy_after: Option<String>,
 }
 
-/// `[classifier]`: see `src/classify/design.md`.
+/// `[classifier]`: see `crates/core/src/classify/design.md`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClassifierSection {

@@ -12,7 +12,7 @@ pub fn decode_capture_bytes(data: &[u8]) -> usize {
     };
     // The fast line scanner may only answer where serde_json gives the same record.
     if let Some(fast) = super::scan::record(text) {
-        match serde_json::from_str::<super::record::RawRecord<'_>>(text) {
+        match serde_json::from_str::<super::raw::RawRecord<'_>>(text) {
             Ok(slow) => assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "fast and serde_json records differ"),
             Err(e) => panic!("the fast path accepted a line serde_json rejects: {e}"),
         }

@@ -4,7 +4,9 @@
 pub mod fuzz;
 pub mod layout;
 pub mod local;
+mod raw;
 mod record;
 mod scan;
 
-pub use self::record::{decode_line, CaptureRecord, CapturedPayload, RecordError};
+pub use self::raw::CapturedPayload;
+pub use self::record::{decode_line, CaptureRecord, RecordError};

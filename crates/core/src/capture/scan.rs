@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 
-use super::record::{CapturedPayload, RawCaptureData, RawEventMetadata, RawRecord};
+use super::raw::{CapturedPayload, RawCaptureData, RawEventMetadata, RawRecord};
 
 /// Deepest nesting handled here; serde_json's own limit (128) is higher, so nothing accepted
 /// here is too deep for it.
