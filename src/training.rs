@@ -1,6 +1,6 @@
-//! Training data for `driftwatch baseline`: the input formats, and Parquet read through arrow
-//! into the core's [`ColumnProfiles`] (the core reads CSV and JSON Lines itself and never
-//! depends on arrow).
+//! Training data for `driftwatch baseline`: the input formats, and Parquet read with parquet's
+//! record reader into the core's [`ColumnProfiles`] (the core reads CSV and JSON Lines itself
+//! and never depends on parquet).
 //!
 //! Parquet columns are typed by schema: integers Integral, floats and decimals Fractional,
 //! strings typed by content as Deequ does for string columns; other types (dates, timestamps,
@@ -8,15 +8,11 @@
 
 use std::path::Path;
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{
-    DataType, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type,
-    UInt8Type,
-};
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field;
 
 use crate::baseline::build::{self as core_build, open, BuildError, BuiltBaseline, ColumnProfiles, TextFormat};
 use crate::payload::Value;
-use crate::profile::FeatureProfile;
 
 /// The format's name in errors.
 const PARQUET: &str = "parquet";
@@ -62,105 +58,61 @@ fn profile_parquet(path: &Path, display: &str) -> Result<ColumnProfiles, BuildEr
         format: PARQUET,
         detail: e.to_string(),
     };
-    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(open(path, display)?)
-        .map_err(|e| perr(&e))?;
-    let schema = builder.schema().clone();
+    let reader = SerializedFileReader::new(open(path, display)?).map_err(|e| perr(&e))?;
     let mut cols = ColumnProfiles::new();
-    for f in schema.fields() {
-        cols.add_column(f.name().clone(), display)?;
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    for field in schema.root_schema().get_fields() {
+        cols.add_column(field.name().to_owned(), display)?;
     }
-    let reader = builder.with_batch_size(8192).build().map_err(|e| perr(&e))?;
-    for batch in reader {
-        let batch = batch.map_err(|e| perr(&e))?;
-        for (ci, col) in batch.columns().iter().enumerate() {
-            observe_arrow(col.as_ref(), cols.profile_mut(ci), display)?;
+    for row in reader.get_row_iter(None).map_err(|e| perr(&e))? {
+        let row = row.map_err(|e| perr(&e))?;
+        for (ci, (_, field)) in row.get_column_iter().enumerate() {
+            let (value, string_column) = value_of(field);
+            cols.profile_mut(ci).observe(&value, string_column);
         }
-        cols.add_rows(batch.num_rows() as u64);
+        cols.add_rows(1);
     }
     Ok(cols)
 }
 
-fn observe_arrow(col: &dyn Array, p: &mut FeatureProfile, display: &str) -> Result<(), BuildError> {
-    macro_rules! numbers {
-        ($t:ty, $integral:expr) => {{
-            let a = col.as_primitive::<$t>();
-            for i in 0..a.len() {
-                if a.is_null(i) {
-                    p.observe(&Value::Missing, false);
-                } else {
-                    let v = a.value(i) as f64;
-                    let value = if v.is_finite() {
-                        Value::Number { value: v, integral: $integral, text: std::borrow::Cow::Borrowed("") }
-                    } else {
-                        Value::NonFinite
-                    };
-                    p.observe(&value, false);
+/// A Parquet value as the profile sees it, and whether it comes from a text column (typed by
+/// content, as Deequ types string columns).
+fn value_of(field: &Field) -> (Value<'_>, bool) {
+    let integral = |v: f64| Value::Number { value: v, integral: true, text: std::borrow::Cow::Borrowed("") };
+    let fractional = |v: f64| {
+        if v.is_finite() {
+            Value::Number { value: v, integral: false, text: std::borrow::Cow::Borrowed("") }
+        } else {
+            Value::NonFinite
+        }
+    };
+    match field {
+        Field::Null => (Value::Missing, false),
+        Field::Bool(b) => (Value::Bool(*b), false),
+        Field::Byte(v) => (integral(f64::from(*v)), false),
+        Field::Short(v) => (integral(f64::from(*v)), false),
+        Field::Int(v) => (integral(f64::from(*v)), false),
+        Field::Long(v) => (integral(*v as f64), false),
+        Field::UByte(v) => (integral(f64::from(*v)), false),
+        Field::UShort(v) => (integral(f64::from(*v)), false),
+        Field::UInt(v) => (integral(f64::from(*v)), false),
+        Field::ULong(v) => (integral(*v as f64), false),
+        Field::Float(v) => (fractional(f64::from(*v)), false),
+        Field::Double(v) => (fractional(*v), false),
+        Field::Str(s) => (Value::from_text(s), true),
+        Field::Decimal(_) => {
+            // Decimals are Fractional, from their exact text.
+            let text = field.to_string();
+            match text.parse::<f64>() {
+                Ok(x) if x.is_finite() => {
+                    (Value::Number { value: x, integral: false, text: std::borrow::Cow::Owned(text) }, true)
                 }
+                _ => (Value::NonFinite, true),
             }
-        }};
+        }
+        // Dates, timestamps, binary, nested types: profiled as their display text.
+        other => (Value::Text(std::borrow::Cow::Owned(other.to_string())), true),
     }
-    match col.data_type() {
-        DataType::Int8 => numbers!(Int8Type, true),
-        DataType::Int16 => numbers!(Int16Type, true),
-        DataType::Int32 => numbers!(Int32Type, true),
-        DataType::Int64 => numbers!(Int64Type, true),
-        DataType::UInt8 => numbers!(UInt8Type, true),
-        DataType::UInt16 => numbers!(UInt16Type, true),
-        DataType::UInt32 => numbers!(UInt32Type, true),
-        DataType::UInt64 => numbers!(UInt64Type, true),
-        DataType::Float32 => numbers!(Float32Type, false),
-        DataType::Float64 => numbers!(Float64Type, false),
-        DataType::Boolean => {
-            let a = col.as_boolean();
-            for i in 0..a.len() {
-                let v = if a.is_null(i) { Value::Missing } else { Value::Bool(a.value(i)) };
-                p.observe(&v, false);
-            }
-        }
-        DataType::Utf8 => {
-            let a = col.as_string::<i32>();
-            for i in 0..a.len() {
-                let v = if a.is_null(i) { Value::Missing } else { Value::from_text(a.value(i)) };
-                p.observe(&v, true);
-            }
-        }
-        DataType::LargeUtf8 => {
-            let a = col.as_string::<i64>();
-            for i in 0..a.len() {
-                let v = if a.is_null(i) { Value::Missing } else { Value::from_text(a.value(i)) };
-                p.observe(&v, true);
-            }
-        }
-        other => {
-            // Dates, decimals, timestamps, nested types: profiled as their display text.
-            let fmt = arrow::util::display::ArrayFormatter::try_new(col, &Default::default()).map_err(|e| {
-                BuildError::Columnar {
-                    path: display.to_owned(),
-                    format: PARQUET,
-                    detail: format!("column type {other} cannot be profiled: {e}"),
-                }
-            })?;
-            for i in 0..col.len() {
-                if col.is_null(i) {
-                    p.observe(&Value::Missing, false);
-                } else {
-                    let text = fmt.value(i).to_string();
-                    let v = if matches!(other, DataType::Decimal128(..) | DataType::Decimal256(..)) {
-                        match text.parse::<f64>() {
-                            Ok(x) if x.is_finite() => {
-                                Value::Number { value: x, integral: false, text: text.clone().into() }
-                            }
-                            _ => Value::NonFinite,
-                        }
-                    } else {
-                        Value::Text(text.into())
-                    };
-                    p.observe(&v, true);
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

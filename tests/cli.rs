@@ -91,9 +91,44 @@ fn replay_of_the_bundled_example() {
 
     // The metrics table: one row per window and feature.
     let file = std::fs::File::open(tmp.path().join("out/drift_metrics.parquet")).unwrap();
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
-    let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    // The types users' queries rely on, as arrow (and so pandas, DuckDB, Athena) reads them.
+    {
+        use arrow::datatypes::{DataType, TimeUnit};
+        let schema = builder.schema().clone();
+        assert_eq!(schema.fields().len(), 44);
+        let ty = |n: &str| schema.field_with_name(n).unwrap().data_type().clone();
+        assert!(
+            matches!(ty("window_start"), DataType::Timestamp(TimeUnit::Millisecond, Some(ref tz)) if ["UTC", "+00:00"].contains(&tz.as_ref())),
+            "{:?}",
+            ty("window_start")
+        );
+        assert_eq!(
+            (ty("feature"), ty("window_rows"), ty("linf_simple")),
+            (DataType::Utf8, DataType::UInt64, DataType::Float64)
+        );
+        assert!(schema.field_with_name("linf_simple").unwrap().is_nullable());
+        assert!(!schema.field_with_name("violations").unwrap().is_nullable());
+    }
+    let (mut rows, mut income_rows, mut income_violations) = (0usize, 0u64, 0usize);
+    for batch in builder.build().unwrap() {
+        use arrow::array::AsArray;
+        let b = batch.unwrap();
+        rows += b.num_rows();
+        let feature = b.column_by_name("feature").unwrap().as_string::<i32>();
+        let window_rows = b.column_by_name("window_rows").unwrap().as_primitive::<arrow::datatypes::UInt64Type>();
+        let violations = b.column_by_name("violations").unwrap().as_string::<i32>();
+        for i in 0..b.num_rows() {
+            if feature.value(i) == "income" {
+                income_rows += window_rows.value(i);
+                income_violations += usize::from(!violations.value(i).is_empty());
+            }
+        }
+    }
     assert_eq!(rows, 120 * 8);
+    // Every row of the stream once per feature; the windows with an income violation, as the
+    // summary says (README: income (23)).
+    assert_eq!((income_rows, income_violations), (13708, 23));
 }
 
 fn walk_count(dir: &Path, name: &str) -> usize {

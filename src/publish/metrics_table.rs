@@ -1,19 +1,20 @@
 //! The per-window, per-feature metrics as one Parquet table (for Athena, DuckDB or pandas).
 //!
 //! One row per (stream, window, feature). Rows are buffered and written as row groups of
-//! [`ROW_GROUP`] rows, so memory stays bounded however long the replay.
+//! [`ROW_GROUP`] rows, so memory stays bounded however long the replay. Written with parquet's
+//! column writers, without arrow (whose crates were most of a cold build); readers see the
+//! same types as before: strings, UTC millisecond timestamps, unsigned 64-bit counts, doubles.
 
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float64Builder, StringBuilder, TimestampMillisecondBuilder, UInt64Builder};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use arrow::record_batch::RecordBatch;
-use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
+use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
 use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::TypePtr;
 
 use crate::capture::layout::StreamId;
 use crate::classify::FeatureExtras;
@@ -66,110 +67,157 @@ const FLOAT_COLUMNS: [&str; 27] = [
     "cycle_distance",
 ];
 
-/// The table's schema.
-pub fn schema() -> SchemaRef {
-    let ts = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
-    let mut fields = vec![
-        Field::new("endpoint", DataType::Utf8, false),
-        Field::new("variant", DataType::Utf8, false),
-        Field::new("window_start", ts.clone(), false),
-        Field::new("window_end", ts, false),
-        Field::new("feature", DataType::Utf8, false),
-        Field::new("kind", DataType::Utf8, false),
-        Field::new("expected_type", DataType::Utf8, false),
-        Field::new("observed_type", DataType::Utf8, false),
-        Field::new("window_records", DataType::UInt64, false),
-        Field::new("window_rows", DataType::UInt64, false),
-        Field::new("present", DataType::UInt64, false),
-        Field::new("missing", DataType::UInt64, false),
-        Field::new("non_finite", DataType::UInt64, false),
-    ];
-    fields.extend(FLOAT_COLUMNS.iter().map(|n| Field::new(*n, DataType::Float64, true)));
-    fields.push(Field::new("drift_check_metric", DataType::Utf8, true));
-    fields.push(Field::new("violations", DataType::Utf8, false));
-    fields.push(Field::new("state", DataType::Utf8, true));
-    fields.push(Field::new("cycle_model", DataType::Utf8, true));
-    Arc::new(Schema::new(fields))
+/// The table's schema (Parquet message type): the column order is the table's contract.
+pub fn schema() -> TypePtr {
+    let mut text = String::from(
+        "message drift_metrics {
+  required binary endpoint (STRING);
+  required binary variant (STRING);
+  required int64 window_start (TIMESTAMP(MILLIS,true));
+  required int64 window_end (TIMESTAMP(MILLIS,true));
+  required binary feature (STRING);
+  required binary kind (STRING);
+  required binary expected_type (STRING);
+  required binary observed_type (STRING);
+  required int64 window_records (INTEGER(64,false));
+  required int64 window_rows (INTEGER(64,false));
+  required int64 present (INTEGER(64,false));
+  required int64 missing (INTEGER(64,false));
+  required int64 non_finite (INTEGER(64,false));
+",
+    );
+    for n in FLOAT_COLUMNS {
+        text.push_str(&format!("  optional double {n};\n"));
+    }
+    text.push_str(
+        "  optional binary drift_check_metric (STRING);
+  required binary violations (STRING);
+  optional binary state (STRING);
+  optional binary cycle_model (STRING);
+}",
+    );
+    // The text is ours and fixed; a parse failure is a bug caught by every test that writes.
+    #[allow(clippy::expect_used)]
+    Arc::new(parquet::schema::parser::parse_message_type(&text).expect("the metrics schema parses"))
+}
+
+/// One column's buffered values (definition levels for optional ones: 1 present, 0 null).
+#[derive(Default)]
+struct Strings {
+    values: Vec<ByteArray>,
+    defs: Vec<i16>,
+}
+
+impl Strings {
+    fn push(&mut self, v: &str) {
+        self.values.push(ByteArray::from(v));
+        self.defs.push(1);
+    }
+
+    fn push_option(&mut self, v: Option<&str>) {
+        match v {
+            Some(v) => self.push(v),
+            None => self.defs.push(0),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Doubles {
+    values: Vec<f64>,
+    defs: Vec<i16>,
+}
+
+/// A column of the row group being built, in schema order.
+enum Column {
+    Text(Strings),
+    OptionalText(Strings),
+    /// Timestamps and unsigned counts (stored as INT64, as Parquet stores UINT_64).
+    Int(Vec<i64>),
+    OptionalDouble(Doubles),
+}
+
+/// Column indices in schema order.
+mod col {
+    pub const ENDPOINT: usize = 0;
+    pub const VARIANT: usize = 1;
+    pub const START: usize = 2;
+    pub const END: usize = 3;
+    pub const FEATURE: usize = 4;
+    pub const KIND: usize = 5;
+    pub const EXPECTED: usize = 6;
+    pub const OBSERVED: usize = 7;
+    pub const RECORDS: usize = 8;
+    pub const ROWS: usize = 9;
+    pub const PRESENT: usize = 10;
+    pub const MISSING: usize = 11;
+    pub const NON_FINITE: usize = 12;
+    pub const FIRST_FLOAT: usize = 13;
+    pub const CHECK_METRIC: usize = FIRST_FLOAT + super::FLOAT_COLUMNS.len();
+    pub const VIOLATIONS: usize = CHECK_METRIC + 1;
+    pub const STATE: usize = CHECK_METRIC + 2;
+    pub const CYCLE_MODEL: usize = CHECK_METRIC + 3;
+    pub const COUNT: usize = CHECK_METRIC + 4;
 }
 
 struct Builders {
-    endpoint: StringBuilder,
-    variant: StringBuilder,
-    start: TimestampMillisecondBuilder,
-    end: TimestampMillisecondBuilder,
-    feature: StringBuilder,
-    kind: StringBuilder,
-    expected: StringBuilder,
-    observed: StringBuilder,
-    records: UInt64Builder,
-    rows: UInt64Builder,
-    present: UInt64Builder,
-    missing: UInt64Builder,
-    non_finite: UInt64Builder,
-    floats: Vec<Float64Builder>,
-    check_metric: StringBuilder,
-    violations: StringBuilder,
-    state: StringBuilder,
-    cycle_model: StringBuilder,
+    columns: Vec<Column>,
     len: usize,
 }
 
 impl Builders {
     fn new() -> Self {
-        Builders {
-            endpoint: StringBuilder::new(),
-            variant: StringBuilder::new(),
-            start: TimestampMillisecondBuilder::new().with_timezone("UTC"),
-            end: TimestampMillisecondBuilder::new().with_timezone("UTC"),
-            feature: StringBuilder::new(),
-            kind: StringBuilder::new(),
-            expected: StringBuilder::new(),
-            observed: StringBuilder::new(),
-            records: UInt64Builder::new(),
-            rows: UInt64Builder::new(),
-            present: UInt64Builder::new(),
-            missing: UInt64Builder::new(),
-            non_finite: UInt64Builder::new(),
-            floats: FLOAT_COLUMNS.iter().map(|_| Float64Builder::new()).collect(),
-            check_metric: StringBuilder::new(),
-            violations: StringBuilder::new(),
-            state: StringBuilder::new(),
-            cycle_model: StringBuilder::new(),
-            len: 0,
+        let columns = (0..col::COUNT)
+            .map(|i| match i {
+                col::START..=col::END | col::RECORDS..=col::NON_FINITE => Column::Int(Vec::new()),
+                i if (col::FIRST_FLOAT..col::CHECK_METRIC).contains(&i) => Column::OptionalDouble(Doubles::default()),
+                col::CHECK_METRIC | col::STATE | col::CYCLE_MODEL => Column::OptionalText(Strings::default()),
+                _ => Column::Text(Strings::default()),
+            })
+            .collect();
+        Builders { columns, len: 0 }
+    }
+
+    fn text(&mut self, i: usize, v: &str) {
+        if let Column::Text(s) = &mut self.columns[i] {
+            s.push(v);
         }
     }
 
-    fn finish(&mut self, schema: &SchemaRef) -> Result<RecordBatch, arrow::error::ArrowError> {
-        let mut cols: Vec<ArrayRef> = vec![
-            Arc::new(self.endpoint.finish()),
-            Arc::new(self.variant.finish()),
-            Arc::new(self.start.finish()),
-            Arc::new(self.end.finish()),
-            Arc::new(self.feature.finish()),
-            Arc::new(self.kind.finish()),
-            Arc::new(self.expected.finish()),
-            Arc::new(self.observed.finish()),
-            Arc::new(self.records.finish()),
-            Arc::new(self.rows.finish()),
-            Arc::new(self.present.finish()),
-            Arc::new(self.missing.finish()),
-            Arc::new(self.non_finite.finish()),
-        ];
-        cols.extend(self.floats.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-        cols.push(Arc::new(self.check_metric.finish()));
-        cols.push(Arc::new(self.violations.finish()));
-        cols.push(Arc::new(self.state.finish()));
-        cols.push(Arc::new(self.cycle_model.finish()));
-        self.len = 0;
-        RecordBatch::try_new(schema.clone(), cols)
+    fn optional_text(&mut self, i: usize, v: Option<&str>) {
+        if let Column::OptionalText(s) = &mut self.columns[i] {
+            s.push_option(v);
+        }
+    }
+
+    fn int(&mut self, i: usize, v: i64) {
+        if let Column::Int(c) = &mut self.columns[i] {
+            c.push(v);
+        }
+    }
+
+    fn count(&mut self, i: usize, v: u64) {
+        // Parquet stores UINT_64 in INT64's bits.
+        self.int(i, v as i64);
+    }
+
+    fn double(&mut self, i: usize, v: Option<f64>) {
+        if let Column::OptionalDouble(c) = &mut self.columns[i] {
+            match v {
+                Some(x) => {
+                    c.values.push(x);
+                    c.defs.push(1);
+                }
+                None => c.defs.push(0),
+            }
+        }
     }
 }
 
 /// Writes the metrics table as Parquet, to a file (replay) or to memory (one window, service).
 pub struct MetricsTable<W: Write + Send = File> {
     path: PathBuf,
-    schema: SchemaRef,
-    writer: ArrowWriter<W>,
+    writer: SerializedFileWriter<W>,
     builders: Builders,
     rows: u64,
 }
@@ -244,10 +292,9 @@ impl WindowSink for WindowTables {
 impl<W: Write + Send> MetricsTable<W> {
     fn with_writer(w: W, path: &Path) -> Result<Self, TableError> {
         let err = |detail: String| TableError { path: path.display().to_string(), detail };
-        let schema = schema();
         let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
-        let writer = ArrowWriter::try_new(w, schema.clone(), Some(props)).map_err(|e| err(e.to_string()))?;
-        Ok(MetricsTable { path: path.to_owned(), schema, writer, builders: Builders::new(), rows: 0 })
+        let writer = SerializedFileWriter::new(w, schema(), Arc::new(props)).map_err(|e| err(e.to_string()))?;
+        Ok(MetricsTable { path: path.to_owned(), writer, builders: Builders::new(), rows: 0 })
     }
 
     /// Appends one window's rows; `extras` is aligned with the features (or empty).
@@ -262,23 +309,26 @@ impl<W: Write + Send> MetricsTable<W> {
         let b = &mut self.builders;
         for (i, f) in drift.features.iter().enumerate() {
             let extra = extras.get(i).cloned().unwrap_or_default();
-            b.endpoint.append_value(&stream.endpoint);
-            b.variant.append_value(&stream.variant);
-            b.start.append_value(window.start.millis());
-            b.end.append_value(window.end.millis());
-            b.feature.append_value(&f.name);
-            b.kind.append_value(match f.kind {
-                crate::drift::FeatureKind::Numeric => "numeric",
-                crate::drift::FeatureKind::Categorical => "categorical",
-                crate::drift::FeatureKind::Unmonitored => "unmonitored",
-            });
-            b.expected.append_value(f.expected_type);
-            b.observed.append_value(f.observed_type);
-            b.records.append_value(profile.records);
-            b.rows.append_value(profile.rows);
-            b.present.append_value(f.present);
-            b.missing.append_value(f.missing);
-            b.non_finite.append_value(f.non_finite);
+            b.text(col::ENDPOINT, &stream.endpoint);
+            b.text(col::VARIANT, &stream.variant);
+            b.int(col::START, window.start.millis());
+            b.int(col::END, window.end.millis());
+            b.text(col::FEATURE, &f.name);
+            b.text(
+                col::KIND,
+                match f.kind {
+                    crate::drift::FeatureKind::Numeric => "numeric",
+                    crate::drift::FeatureKind::Categorical => "categorical",
+                    crate::drift::FeatureKind::Unmonitored => "unmonitored",
+                },
+            );
+            b.text(col::EXPECTED, f.expected_type);
+            b.text(col::OBSERVED, f.observed_type);
+            b.count(col::RECORDS, profile.records);
+            b.count(col::ROWS, profile.rows);
+            b.count(col::PRESENT, f.present);
+            b.count(col::MISSING, f.missing);
+            b.count(col::NON_FINITE, f.non_finite);
             let values: [Option<f64>; 27] = [
                 f.completeness,
                 f.type_match,
@@ -308,19 +358,19 @@ impl<W: Write + Send> MetricsTable<W> {
                 extra.expected_noise_floor,
                 extra.cycle_distance,
             ];
-            for (builder, v) in b.floats.iter_mut().zip(values) {
-                builder.append_option(v.filter(|x| x.is_finite()));
+            for (j, v) in values.into_iter().enumerate() {
+                b.double(col::FIRST_FLOAT + j, v.filter(|x| x.is_finite()));
             }
-            b.check_metric.append_option(f.drift_check.as_ref().map(|d| d.metric));
+            b.optional_text(col::CHECK_METRIC, f.drift_check.as_ref().map(|d| d.metric));
             let checks: Vec<&str> = drift
                 .violations
                 .iter()
                 .filter(|v| v.feature_name == f.name)
                 .map(|v| v.constraint_check_type.as_str())
                 .collect();
-            b.violations.append_value(checks.join(","));
-            b.state.append_option(extra.state.as_deref());
-            b.cycle_model.append_option(extra.cycle_model.as_deref());
+            b.text(col::VIOLATIONS, &checks.join(","));
+            b.optional_text(col::STATE, extra.state.as_deref());
+            b.optional_text(col::CYCLE_MODEL, extra.cycle_model.as_deref());
             b.len += 1;
             self.rows += 1;
         }
@@ -330,15 +380,30 @@ impl<W: Write + Send> MetricsTable<W> {
         Ok(())
     }
 
+    /// Writes the buffered rows as one row group.
     fn flush(&mut self) -> Result<(), TableError> {
         if self.builders.len == 0 {
             return Ok(());
         }
-        let err =
-            |e: &dyn std::fmt::Display| TableError { path: self.path.display().to_string(), detail: e.to_string() };
-        let batch = self.builders.finish(&self.schema).map_err(|e| err(&e))?;
-        self.writer.write(&batch).map_err(|e| err(&e))?;
-        self.writer.flush().map_err(|e| err(&e))?;
+        let path = self.path.display().to_string();
+        let err = |e: parquet::errors::ParquetError| TableError { path: path.clone(), detail: e.to_string() };
+        let columns = std::mem::replace(&mut self.builders, Builders::new()).columns;
+        let mut group = self.writer.next_row_group().map_err(err)?;
+        for column in columns {
+            let Some(mut w) = group.next_column().map_err(err)? else {
+                return Err(TableError { path, detail: "the schema has fewer columns than the table".into() });
+            };
+            match column {
+                Column::Text(s) => w.typed::<ByteArrayType>().write_batch(&s.values, None, None),
+                Column::OptionalText(s) => w.typed::<ByteArrayType>().write_batch(&s.values, Some(&s.defs), None),
+                Column::Int(v) => w.typed::<Int64Type>().write_batch(&v, None, None),
+                Column::OptionalDouble(d) => w.typed::<DoubleType>().write_batch(&d.values, Some(&d.defs), None),
+            }
+            .map_err(err)?;
+            w.close().map_err(err)?;
+        }
+        group.close().map_err(err)?;
+        self.writer.flush().map_err(|e| TableError { path, detail: e.to_string() })?;
         Ok(())
     }
 

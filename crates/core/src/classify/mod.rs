@@ -589,11 +589,12 @@ impl StreamClassifier {
             self.last_step[s.feature] = Some(idx);
         }
         let monitored = drift.features.iter().filter(|f| f.kind != FeatureKind::Unmonitored).count();
-        let many_stepping = steps.len() >= 3 && steps.len() as f64 >= 0.3 * monitored as f64;
+        let many_stepping =
+            steps.len() >= PIPELINE_BUG_MIN_FEATURES && steps.len() as f64 >= PIPELINE_BUG_MIN_SHARE * monitored as f64;
 
         // Record the history (a window's cell offsets are kept only while it can be part of a
         // later window's recent past), then look at shapes.
-        let keep = cfg.trend_windows + 8;
+        let keep = cfg.trend_windows + HISTORY_SLACK_WINDOWS;
         for (h, fw) in self.history.iter_mut().zip(&windows) {
             h.push_back(fw.clone());
             while h.len() > keep {
@@ -816,7 +817,7 @@ impl StreamClassifier {
         let mut breaks = BTreeSet::new();
         let mut detail = Vec::new();
         let share = bad_rows as f64 / seen_rows.max(1) as f64;
-        if share > 0.5 {
+        if share > MOST_ROWS {
             breaks.insert(Break { feature: String::new(), signal: "rows_skipped".into() });
             detail.push(json!({"feature": null, "signal": "rows_skipped", "value": round6(share)}));
         }
@@ -898,7 +899,7 @@ impl StreamClassifier {
                 // The window mean is efficient for near-normal tails; for heavy tails (standard
                 // deviation far above IQR / 1.349) one large value moves it, so only the median
                 // is used there.
-                let heavy_tailed = r.iqr > 0.0 && r.sd > HEAVY_TAIL_RATIO * r.iqr / 1.349;
+                let heavy_tailed = r.iqr > 0.0 && r.sd > HEAVY_TAIL_RATIO * r.iqr / IQR_PER_SD;
                 let discrete = r.mass_at_median.is_nan() || r.mass_at_median >= MAX_MASS_AT_MEDIAN;
                 if r.sd > 0.0 && r.sd.is_finite() && r.m > 0.0 && (!heavy_tailed || discrete) {
                     let var = r.sd * r.sd;
@@ -910,7 +911,7 @@ impl StreamClassifier {
                 }
                 // The median's normal approximation holds for continuous data only.
                 if r.iqr > 0.0 && r.iqr.is_finite() && r.m > 0.0 && !discrete {
-                    let var = (0.93 * r.iqr).powi(2);
+                    let var = (MEDIAN_SE_PER_IQR * r.iqr).powi(2);
                     let median = |v: &View<'_>| {
                         let (off, extra) = v.median_offset()?;
                         Some((v.w.median? - r.median - off, extra))
@@ -966,7 +967,7 @@ impl StreamClassifier {
                 let d = v.d()?;
                 let scale = v.floor()? / crate::drift::distance::C_ALPHA;
                 let bias = DISTANCE_BIAS_PER_SCALE * scale;
-                Some((v.w.x, (d * d - bias * bias).max(0.0).sqrt(), 1.0 / (0.25 * scale * scale)))
+                Some((v.w.x, (d * d - bias * bias).max(0.0).sqrt(), 1.0 / (DISTANCE_VAR_PER_SCALE2 * scale * scale)))
             })
             .collect();
         out.push(Series {
@@ -1417,6 +1418,28 @@ impl StreamClassifier {
         Timestamp::from_millis(first.millis() + (hours * 3_600_000.0).round() as i64)
     }
 }
+
+/// Steps in at least this many features at once (and [`PIPELINE_BUG_MIN_SHARE`] of the monitored
+/// ones) mark the evidence `likelyPipelineBug`: a population rarely moves that many features in
+/// one window, an upstream change often does (`design.md`).
+const PIPELINE_BUG_MIN_FEATURES: usize = 3;
+/// See [`PIPELINE_BUG_MIN_FEATURES`].
+const PIPELINE_BUG_MIN_SHARE: f64 = 0.3;
+/// Windows of per-feature history kept beyond `trend_windows`: the history holds every window,
+/// the shape tests read only judged ones (`judged_span`), so this many windows that were not
+/// judged (too few rows) may sit among the last `trend_windows` judged ones.
+const HISTORY_SLACK_WINDOWS: usize = 8;
+/// A window-level break (`rows_skipped`) needs more than this share of rows skipped, as the
+/// column checks do: a few malformed rows are counted, not a schema change.
+const MOST_ROWS: f64 = 0.5;
+/// The IQR of a normal distribution in standard deviations (2 * 0.6745).
+const IQR_PER_SD: f64 = 1.349;
+/// The standard error of a median, per IQR, for n = 1: sqrt(pi / 2) / 1.349 (the median's
+/// asymptotic variance, pi/2 * sd^2 / n, with sd estimated as IQR / 1.349).
+const MEDIAN_SE_PER_IQR: f64 = 0.93;
+/// Variance of a bias-corrected L-infinity distance per squared noise scale (its spread is about
+/// half a scale), the weight of a window in the distance series' fit.
+const DISTANCE_VAR_PER_SCALE2: f64 = 0.25;
 
 /// How much better (weighted chi-square units) a step must fit than a ramp to be called a step.
 const STEP_MARGIN: f64 = 6.0;
