@@ -91,11 +91,6 @@ impl WindowPath {
         &self.classifier
     }
 
-    /// The baseline windows are compared with.
-    pub fn baseline(&self) -> &Arc<Baseline> {
-        &self.baseline
-    }
-
     /// Episodes so far.
     pub fn episodes(&self) -> Vec<EpisodeSummary> {
         self.classifier.episodes()
@@ -249,11 +244,6 @@ impl ReportFiles {
     /// Returns the files collected so far (key, bytes), in window order, and forgets them.
     pub fn take(&mut self) -> Vec<(String, Vec<u8>)> {
         std::mem::take(&mut self.files)
-    }
-
-    /// Adds a file (a driver's own per-window output, such as the service's Parquet row).
-    pub fn push(&mut self, key: String, bytes: Vec<u8>) {
-        self.files.push((key, bytes));
     }
 }
 
