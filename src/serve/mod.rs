@@ -601,12 +601,10 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
             let judged = rt.path.judge(cw, location, EventTime::Now(self.clock.now()));
             report.windows += 1;
             metrics::counter!(telemetry::WINDOWS_CLOSED, "stream" => rt.id.to_string()).increment(1);
-            if self.reports.is_some() {
-                deliver(&judged, &mut [&mut files, &mut tables]).map_err(|e| ServeError::Report(e.to_string()))?;
-            }
             // Reports before the window's events are queued: an event never points at a report
             // that is not there.
             if let Some(store) = &self.reports {
+                deliver(&judged, &mut [&mut files, &mut tables]).map_err(|e| ServeError::Report(e.to_string()))?;
                 for (key, bytes) in files.take().into_iter().chain(tables.take()) {
                     store.put(&key, bytes).await?;
                 }
