@@ -21,6 +21,7 @@ pub mod lambda;
 pub mod publish;
 pub mod replay;
 pub mod serve;
+pub mod source;
 pub mod store;
 pub mod telemetry;
 pub mod training;

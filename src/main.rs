@@ -9,6 +9,7 @@ use driftwatch::baseline::build;
 use driftwatch::config::Config;
 use driftwatch::publish::events::EventSettings;
 use driftwatch::replay::{self, ReplayOptions};
+use driftwatch::store::{AnyStore, Location, StoreFactory};
 use driftwatch::time::Duration;
 use driftwatch::training::{self, InputFormat};
 
@@ -34,27 +35,28 @@ enum Command {
         /// The CSV has no header row (columns become _c0, _c1, ...).
         #[arg(long)]
         no_header: bool,
-        /// Folder to write statistics.json and constraints.json into.
+        /// Folder or s3:// prefix to write statistics.json and constraints.json into.
         #[arg(long)]
-        output: PathBuf,
+        output: String,
     },
     /// Replay captured files against a baseline: windows, checks, drift, episodes, events.
     Replay {
-        /// Data Capture folder: the destination root, an endpoint folder or a variant folder.
+        /// Data Capture: the destination root, an endpoint or a variant folder, or one file; a
+        /// local folder or s3://bucket/prefix/.
         #[arg(long)]
-        capture: PathBuf,
-        /// Folder holding statistics.json and constraints.json.
+        capture: String,
+        /// Folder or s3:// prefix holding statistics.json and constraints.json.
         #[arg(long)]
-        baseline: PathBuf,
+        baseline: String,
         /// Window length, 1m to 1d.
         #[arg(long, default_value = "1h", value_parser = parse_duration)]
         window: Duration,
         /// Write the events a rule target would receive, one JSON object per line.
         #[arg(long)]
         events: Option<PathBuf>,
-        /// Write per-window reports and drift_metrics.parquet below this folder.
+        /// Write per-window reports and drift_metrics.parquet below this folder or s3:// prefix.
         #[arg(long)]
-        output: Option<PathBuf>,
+        output: Option<String>,
         /// Write one self-contained HTML page telling each stream's story.
         #[arg(long)]
         report: Option<PathBuf>,
@@ -112,14 +114,30 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(e)) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", chain_text(&e));
             ExitCode::from(2)
         }
         Err(Failure::Runtime(e)) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", chain_text(&e));
             ExitCode::from(1)
         }
     }
+}
+
+/// An error and its causes on one line, each cause once: most errors already say their cause
+/// (`{path}: {source}`), which `{:#}` would print a second time.
+fn chain_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 #[cfg(feature = "aws")]
@@ -149,18 +167,37 @@ enum Failure {
 
 fn reject_s3(flag: &str, p: &std::path::Path) -> Result<(), Failure> {
     if p.to_str().is_some_and(|s| s.starts_with("s3://")) {
-        return Err(Failure::Usage(anyhow::anyhow!(
-            "{flag} {}: s3:// locations are not supported by replay yet; copy them locally first (aws s3 sync)",
-            p.display()
-        )));
+        return Err(Failure::Usage(anyhow::anyhow!("{flag} {}: takes a local file", p.display())));
     }
     Ok(())
+}
+
+/// The async runtime the command-line tools' store calls run on (S3; local stores answer at
+/// once). Two threads drive S3's connections while replay's own threads decode.
+fn tool_runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+        .map_err(Failure::Runtime)
+}
+
+/// Opens local folders, and `s3://` locations when built with the `aws` feature.
+fn stores(runtime: &tokio::runtime::Runtime) -> Box<dyn StoreFactory<AnyStore>> {
+    #[cfg(feature = "aws")]
+    return Box::new(driftwatch::aws::store_factory(runtime.handle().clone()));
+    #[cfg(not(feature = "aws"))]
+    {
+        let _ = runtime;
+        Box::new(AnyStore::open_local)
+    }
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Baseline { input, format, no_header, output } => {
-            reject_s3("--output", &output)?;
+            reject_s3("--input", &input)?;
             let format = match format.or_else(|| InputFormat::from_path(&input)) {
                 Some(f) => f,
                 None => {
@@ -171,21 +208,28 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
             };
             let built = training::build(&input, format, !no_header).map_err(|e| Failure::Usage(e.into()))?;
-            build::write_dir(&built, &output).map_err(|e| Failure::Runtime(e.into()))?;
+            match Location::parse(&output) {
+                Location::Local(dir) => build::write_dir(&built, &dir).map_err(|e| Failure::Runtime(e.into()))?,
+                at => {
+                    let runtime = tool_runtime()?;
+                    let store =
+                        stores(&runtime).open(&at).map_err(|e| Failure::Usage(anyhow::anyhow!("--output {e}")))?;
+                    runtime
+                        .block_on(driftwatch::store::write_baseline(&store, &built))
+                        .map_err(|e| Failure::Runtime(e.into()))?;
+                }
+            }
+            let output = output.trim_end_matches('/');
             println!(
-                "profiled {} rows, {} features -> {}/statistics.json, {}/constraints.json",
+                "profiled {} rows, {} features -> {output}/statistics.json, {output}/constraints.json",
                 built.rows,
                 built.statistics.features.len(),
-                output.display(),
-                output.display()
             );
             Ok(())
         }
         Command::Replay { capture, baseline, window, events, output, report, config, threads } => {
-            reject_s3("--capture", &capture)?;
-            reject_s3("--baseline", &baseline)?;
-            if let Some(o) = &output {
-                reject_s3("--output", o)?;
+            if let Some(e) = &events {
+                reject_s3("--events", e)?;
             }
             if let Some(r) = &report {
                 reject_s3("--report", r)?;
@@ -211,7 +255,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 progress: true,
                 threads,
             };
-            let summary = replay::run(&opts).map_err(|e| {
+            let runtime = tool_runtime()?;
+            let stores = stores(&runtime);
+            let io = replay::ReplayIo { stores: stores.as_ref(), runtime: runtime.handle() };
+            let summary = replay::run(&opts, &io).map_err(|e| {
                 if e.is_usage() {
                     Failure::Usage(e.into())
                 } else {
@@ -221,8 +268,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let mut out = std::io::stdout().lock();
             replay::print_summary(&summary, &mut out).context("writing the summary").map_err(Failure::Runtime)?;
             if let Some(o) = &output {
-                println!("\nreports: {}/<endpoint>/<variant>/yyyy/mm/dd/HH/", o.display());
-                println!("metrics: {}/{} ({} rows)", o.display(), replay::METRICS_FILE, summary.metrics_rows);
+                let o = o.trim_end_matches('/');
+                println!("\nreports: {o}/<endpoint>/<variant>/yyyy/mm/dd/HH/");
+                println!("metrics: {o}/{} ({} rows)", replay::METRICS_FILE, summary.metrics_rows);
             }
             if let Some(e) = &events {
                 let n: u64 = summary.streams.iter().map(|s| s.events).sum();

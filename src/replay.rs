@@ -1,20 +1,20 @@
 //! `driftwatch replay`: captured files against a baseline, on a laptop, with no AWS account.
 //!
-//! Streams are replayed one after another; each stream's files in hour-folder order, closing a
+//! Capture, baseline and `--output` are local folders or `s3://` locations, read and written
+//! through the same stores as `serve` ([`crate::source`] lists the capture). Streams are replayed one after another; each stream's files in hour-folder order, closing a
 //! window once the replay has moved an hour past its end (see `pipeline/design.md`). Every closed
 //! window is compared with the baseline, classified, reported and, for `--events`, turned into
 //! the events a rule target would have received.
 
 use std::collections::BTreeMap;
-use std::io::{BufReader, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::baseline::{Baseline, BaselineError};
-use crate::capture::layout::StreamId;
-use crate::capture::local::{discover, CaptureFile, SourceError};
+use crate::capture::layout::{CaptureObject, StreamId};
 use crate::classify::ClassifierConfig;
 use crate::pipeline::{
     window_in_range, ClosedWindow, ObjectDecoder, RecordIssue, StreamEngine, MAX_WINDOW, MIN_WINDOW,
@@ -24,7 +24,8 @@ use crate::publish::events::{EventEnvelope, EventSettings};
 use crate::publish::html::{HtmlReport, StreamReport};
 use crate::publish::metrics_table::MetricsTable;
 use crate::publish::window::{deliver, EventTime, JudgedWindow, ReportLocation, SinkError, WindowPath, WindowSink};
-use crate::store::{LocalStore, StoreError};
+use crate::source::{CaptureSource, SourceError};
+use crate::store::{AnyStore, Location, ObjectStore, StoreError, StoreFactory};
 
 pub use crate::publish::window::StreamSummary;
 use crate::time::Duration;
@@ -37,16 +38,17 @@ const LOGGED_ISSUES: u64 = 5;
 /// What to replay and where the results go.
 #[derive(Debug, Clone)]
 pub struct ReplayOptions {
-    /// Data Capture folder (root, endpoint, variant, or one file).
-    pub capture: PathBuf,
-    /// Baseline folder.
-    pub baseline: PathBuf,
+    /// Data Capture location (root, endpoint, variant, or one file): a folder or `s3://`.
+    pub capture: String,
+    /// Baseline location: a folder or `s3://` prefix holding `statistics.json` and
+    /// `constraints.json`.
+    pub baseline: String,
     /// Window length.
     pub window: Duration,
     /// `--events FILE`.
     pub events: Option<PathBuf>,
-    /// `--output DIR`.
-    pub output: Option<PathBuf>,
+    /// `--output DIR|s3://...`.
+    pub output: Option<String>,
     /// `--report FILE.html`.
     pub report: Option<PathBuf>,
     /// Classifier settings.
@@ -80,6 +82,9 @@ pub enum ReplayError {
         /// The error.
         source: std::io::Error,
     },
+    /// Listing or fetching a capture object failed.
+    #[error("{0}")]
+    Fetch(SourceError),
     /// A decoding thread failed (a bug: the file is not at fault).
     #[error("{path}: {detail}")]
     Decode {
@@ -131,25 +136,44 @@ pub fn check_window(w: Duration) -> Result<Duration, ReplayError> {
     Ok(w)
 }
 
+/// The stores a replay reads and writes, and the async runtime their calls run on (replay's
+/// own threads wait for them; local stores answer at once).
+pub struct ReplayIo<'a> {
+    /// Opens a location (`s3://` needs the `aws` feature).
+    pub stores: &'a dyn StoreFactory<AnyStore>,
+    /// Drives the stores' calls.
+    pub runtime: &'a tokio::runtime::Handle,
+}
+
+impl ReplayIo<'_> {
+    fn wait<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.runtime.block_on(f)
+    }
+}
+
 /// Runs a replay. Issues (skipped records) are logged, a few per reason and stream, and all
 /// are counted in the summary and the reports.
-pub fn run(opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
+pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, ReplayError> {
     let window = check_window(opts.window)?;
     let threads = thread_count(opts.threads);
-    let baseline = Arc::new(Baseline::load_dir(&opts.baseline)?);
-    let streams = discover(&opts.capture)?;
+    let baseline = Arc::new(load_baseline(&opts.baseline, io)?);
+    let source = crate::source::open(&opts.capture, io.stores)?;
+    let streams = io.wait(source.streams())?;
     let total_bytes: u64 = streams.values().flatten().map(|f| f.size).sum();
     let bar = progress_bar(opts.progress, total_bytes);
-    let store = opts.output.as_ref().map(|o| LocalStore::new(o.clone()));
-    let mut table = match &opts.output {
-        Some(o) => Some(MetricsTable::create(&o.join(METRICS_FILE))?),
+    let output = match &opts.output {
+        Some(o) => Some(Output::open(o, io)?),
+        None => None,
+    };
+    let mut table = match &output {
+        Some(o) => Some(MetricsTable::create(&o.table_path)?),
         None => None,
     };
     let mut events_out = match &opts.events {
         Some(p) => Some(EventsFile::create(p)?),
         None => None,
     };
-    let mut page = opts.report.as_ref().map(|_| HtmlReport::new(opts.capture.display().to_string(), &baseline));
+    let mut page = opts.report.as_ref().map(|_| HtmlReport::new(opts.capture.clone(), &baseline));
     let mut summary = ReplaySummary::default();
     for (stream, files) in &streams {
         bar.set_message(stream.to_string());
@@ -160,13 +184,13 @@ pub fn run(opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
                 opts.classifier.clone(),
                 opts.event_settings.clone(),
             ),
-            reports: store.as_ref().map(LocalReports),
+            reports: output.as_ref().map(|o| Reports { store: &o.store, io }),
             table: table.as_mut(),
             events: events_out.as_mut(),
             summary: StreamSummary { stream: Some(stream.clone()), ..Default::default() },
             page: page.as_ref().map(|_| StreamReport::new(stream.clone(), &baseline)),
         };
-        let engine = replay_stream(stream, files, &baseline, window, threads, &bar, &mut ctx)?;
+        let engine = replay_stream(stream, &source, files, &baseline, window, threads, &bar, io, &mut ctx)?;
         let totals = engine.totals();
         ctx.summary.records = totals.records;
         ctx.summary.rows = totals.rows;
@@ -183,13 +207,83 @@ pub fn run(opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
         crate::store::write_atomic(path, crate::publish::html::render(p).as_bytes())?;
     }
     bar.finish_and_clear();
-    if let Some(t) = table {
+    if let (Some(t), Some(o)) = (table, &output) {
         summary.metrics_rows = t.close()?;
+        o.finish_table(io)?;
     }
     if let Some(e) = events_out {
         e.close()?;
     }
     Ok(summary)
+}
+
+/// Reads the baseline at `location`: a local folder (with the core's checks of its shape) or
+/// an `s3://` prefix.
+fn load_baseline(location: &str, io: &ReplayIo<'_>) -> Result<Baseline, ReplayError> {
+    let at = Location::parse(location);
+    if let Location::Local(dir) = &at {
+        return Ok(Baseline::load_dir(dir)?);
+    }
+    let store = io.stores.open(&at).map_err(|e| ReplayError::Usage(format!("--baseline {e}")))?;
+    Ok(io.wait(crate::store::read_baseline(&store, location))?)
+}
+
+/// `--output`: a folder, or an S3 prefix. The metrics table is written to a local file as
+/// windows close (in the folder itself, or a temporary file uploaded at the end for S3).
+struct Output {
+    store: AnyStore,
+    table_path: PathBuf,
+    /// For S3: the temporary file to upload as [`METRICS_FILE`].
+    upload: Option<tempfile_path::TempPath>,
+}
+
+impl Output {
+    fn open(location: &str, io: &ReplayIo<'_>) -> Result<Output, ReplayError> {
+        let at = Location::parse(location);
+        let store = io.stores.open(&at).map_err(|e| ReplayError::Usage(format!("--output {e}")))?;
+        Ok(match at {
+            Location::Local(dir) => Output { store, table_path: dir.join(METRICS_FILE), upload: None },
+            Location::S3 { .. } => {
+                let tmp = tempfile_path::TempPath::new(METRICS_FILE);
+                Output { store, table_path: tmp.path().to_owned(), upload: Some(tmp) }
+            }
+        })
+    }
+
+    fn finish_table(&self, io: &ReplayIo<'_>) -> Result<(), ReplayError> {
+        if let Some(tmp) = &self.upload {
+            let bytes = std::fs::read(tmp.path())
+                .map_err(|source| StoreError::Io { path: tmp.path().display().to_string(), source })?;
+            io.wait(self.store.put(METRICS_FILE, bytes))?;
+        }
+        Ok(())
+    }
+}
+
+/// A temporary file removed when dropped (without a dependency for one file).
+mod tempfile_path {
+    use std::path::{Path, PathBuf};
+
+    /// A path in the temporary folder, unique to this process.
+    pub struct TempPath(PathBuf);
+
+    impl TempPath {
+        /// `{tmp}/driftwatch-{pid}-{name}`.
+        pub fn new(name: &str) -> TempPath {
+            TempPath(std::env::temp_dir().join(format!("driftwatch-{}-{name}", std::process::id())))
+        }
+
+        /// The path.
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempPath {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
 }
 
 fn progress_bar(enabled: bool, total: u64) -> ProgressBar {
@@ -208,21 +302,24 @@ fn progress_bar(enabled: bool, total: u64) -> ProgressBar {
 /// Per-stream state of a replay: the window path and the sinks its windows go to.
 struct StreamRun<'a> {
     path: WindowPath,
-    reports: Option<LocalReports<'a>>,
+    reports: Option<Reports<'a>>,
     table: Option<&'a mut MetricsTable>,
     events: Option<&'a mut EventsFile>,
     summary: StreamSummary,
     page: Option<StreamReport>,
 }
 
-/// `--output DIR`: each window's report files, written as the window closes.
-struct LocalReports<'a>(&'a LocalStore);
+/// `--output`: each window's report files, written as the window closes.
+struct Reports<'a> {
+    store: &'a AnyStore,
+    io: &'a ReplayIo<'a>,
+}
 
-impl WindowSink for LocalReports<'_> {
+impl WindowSink for Reports<'_> {
     fn accept(&mut self, w: &JudgedWindow) -> Result<(), SinkError> {
         if let Some((rendered, _)) = &w.report {
             for (key, bytes) in &rendered.files {
-                self.0.put_sync(key, bytes)?;
+                self.io.wait(self.store.put(key, bytes.clone()))?;
             }
         }
         Ok(())
@@ -296,14 +393,18 @@ struct Decoded {
     more: BTreeMap<SkipReason, u64>,
 }
 
-fn open_capture(file: &CaptureFile) -> Result<BufReader<std::fs::File>, ReplayError> {
-    let f = std::fs::File::open(&file.path)
-        .map_err(|source| ReplayError::Read { path: file.path.display().to_string(), source })?;
-    Ok(BufReader::with_capacity(256 * 1024, f))
+/// Reads one capture object whole (a Data Capture object is a few megabytes at most).
+fn fetch(source: &CaptureSource<AnyStore>, file: &CaptureObject, io: &ReplayIo<'_>) -> Result<Vec<u8>, ReplayError> {
+    io.wait(source.read(&file.key)).map_err(ReplayError::Fetch)
 }
 
-fn decode_file(decoder: &mut ObjectDecoder, file: &CaptureFile) -> Result<Decoded, ReplayError> {
-    let reader = open_capture(file)?;
+fn decode_file(
+    decoder: &mut ObjectDecoder,
+    source: &CaptureSource<AnyStore>,
+    file: &CaptureObject,
+    io: &ReplayIo<'_>,
+) -> Result<Decoded, ReplayError> {
+    let bytes = fetch(source, file, io)?;
     let mut issues = Vec::new();
     let mut kept: BTreeMap<SkipReason, u64> = BTreeMap::new();
     let mut more: BTreeMap<SkipReason, u64> = BTreeMap::new();
@@ -317,18 +418,21 @@ fn decode_file(decoder: &mut ObjectDecoder, file: &CaptureFile) -> Result<Decode
         }
     };
     let object = decoder
-        .decode(&file.key, file.hour, reader, &mut on_issue)
-        .map_err(|source| ReplayError::Read { path: file.path.display().to_string(), source })?;
+        .decode(&file.key, file.hour, &bytes[..], &mut on_issue)
+        .map_err(|e| ReplayError::Read { path: source.uri(&file.key), source: e })?;
     Ok(Decoded { object, issues, more })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn replay_stream(
     stream: &StreamId,
-    files: &[CaptureFile],
+    source: &CaptureSource<AnyStore>,
+    files: &[CaptureObject],
     baseline: &Arc<Baseline>,
     window: Duration,
     threads: usize,
     bar: &ProgressBar,
+    io: &ReplayIo<'_>,
     ctx: &mut StreamRun<'_>,
 ) -> Result<StreamEngine, ReplayError> {
     let mut engine = StreamEngine::new(stream.clone(), baseline.clone(), window);
@@ -341,16 +445,17 @@ fn replay_stream(
         for closed in engine.advance_to_folder(file.hour) {
             handle_window(closed, ctx)?;
         }
-        let reader = open_capture(file)?;
+        let bytes = fetch(source, file, io)?;
         engine
-            .ingest(&file.key, file.hour, reader, &mut |i| log.log(stream, bar, i))
-            .map_err(|source| ReplayError::Read { path: file.path.display().to_string(), source })?;
+            .ingest(&file.key, file.hour, &bytes[..], &mut |i| log.log(stream, bar, i))
+            .map_err(|e| ReplayError::Read { path: source.uri(&file.key), source: e })?;
         bar.inc(file.size);
         next += 1;
     }
     if let Some(decoder) = engine.decoder().filter(|_| next < files.len()) {
         let in_flight = in_flight(threads, baseline.features.len());
-        decode_in_parallel(&files[next..], &decoder, threads, in_flight, |file, decoded| {
+        let decode = |decoder: &mut ObjectDecoder, file: &CaptureObject| decode_file(decoder, source, file, io);
+        decode_in_parallel(&files[next..], &decoder, threads, in_flight, decode, |file, decoded| {
             for closed in engine.advance_to_folder(file.hour) {
                 handle_window(closed, ctx)?;
             }
@@ -372,15 +477,16 @@ fn replay_stream(
     Ok(engine)
 }
 
-/// Decodes `files` on `threads` threads and hands each result to `merge` in file order, on
-/// the calling thread. At most `in_flight` files are decoded but not yet merged at any time.
-/// The first error (reading a file, or from `merge`) stops the work.
+/// Decodes `files` with `decode` on `threads` threads and hands each result to `merge` in
+/// file order, on the calling thread. At most `in_flight` files are decoded but not yet merged
+/// at any time. The first error (reading a file, or from `merge`) stops the work.
 fn decode_in_parallel(
-    files: &[CaptureFile],
+    files: &[CaptureObject],
     decoder: &ObjectDecoder,
     threads: usize,
     in_flight: usize,
-    mut merge: impl FnMut(&CaptureFile, Decoded) -> Result<(), ReplayError>,
+    decode: impl Fn(&mut ObjectDecoder, &CaptureObject) -> Result<Decoded, ReplayError> + Sync,
+    mut merge: impl FnMut(&CaptureObject, Decoded) -> Result<(), ReplayError>,
 ) -> Result<(), ReplayError> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::mpsc;
@@ -400,7 +506,7 @@ fn decode_in_parallel(
         let credit_tx = credit_tx;
         let (done_tx, done_rx) = mpsc::channel::<(usize, Result<Decoded, ReplayError>)>();
         for _ in 0..threads {
-            let (credit_rx, next, done_tx) = (&credit_rx, &next, done_tx.clone());
+            let (credit_rx, next, done_tx, decode) = (&credit_rx, &next, done_tx.clone(), &decode);
             let mut decoder = decoder.clone();
             scope.spawn(move || loop {
                 let credit = match credit_rx.lock() {
@@ -412,14 +518,10 @@ fn decode_in_parallel(
                 }
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(file) = files.get(i) else { return };
-                let decoded =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode_file(&mut decoder, file)))
-                        .unwrap_or_else(|_| {
-                            Err(ReplayError::Decode {
-                                path: file.path.display().to_string(),
-                                detail: "the decoder panicked".into(),
-                            })
-                        });
+                let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode(&mut decoder, file)))
+                    .unwrap_or_else(|_| {
+                        Err(ReplayError::Decode { path: file.key.clone(), detail: "the decoder panicked".into() })
+                    });
                 if done_tx.send((i, decoded)).is_err() {
                     return;
                 }
@@ -438,7 +540,7 @@ fn decode_in_parallel(
                     }
                     Err(_) => {
                         return Err(ReplayError::Decode {
-                            path: file.path.display().to_string(),
+                            path: file.key.clone(),
                             detail: "every decoding thread stopped".into(),
                         })
                     }
@@ -452,7 +554,7 @@ fn decode_in_parallel(
 }
 
 fn handle_window(closed: ClosedWindow, ctx: &mut StreamRun<'_>) -> Result<(), ReplayError> {
-    let reports = ctx.reports.as_ref().map(|r| r.0 as &dyn ReportLocation);
+    let reports = ctx.reports.as_ref().map(|r| r.store as &dyn ReportLocation);
     let judged = ctx.path.judge(closed, reports, EventTime::DataTime);
     deliver(
         &judged,

@@ -1070,3 +1070,113 @@ start = "earliest"
     let body: Value = serde_json::from_str(body).unwrap();
     assert!(body["errorMessage"].as_str().unwrap().contains("missing.toml: not found"), "{body}");
 }
+
+/// The binary with its environment pointed at the emulator.
+fn driftwatch_on(endpoint: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_driftwatch"))
+        .args(args)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap()
+}
+
+/// `replay` reads capture and baseline from S3 and writes its reports and table there, exactly
+/// what it writes to a folder from a copy of the same objects; `baseline --output s3://` writes
+/// what `--output DIR` writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_and_baseline_read_and_write_s3_as_they_do_folders() {
+    let endpoint = emulator_or_skip!();
+    let aws = aws(&endpoint).await;
+    let bucket = aws.bucket("replay").await;
+    let ep = unique("loan");
+    let files = aws.upload_example(&bucket, &ep).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let (local_out, local_events) = replay(tmp.path(), &ep, &files);
+
+    let s3_events = tmp.path().join("s3-events.jsonl");
+    let out = driftwatch_on(
+        &endpoint,
+        &[
+            "replay",
+            "--capture",
+            &format!("s3://{bucket}/datacapture/{ep}"),
+            "--baseline",
+            &format!("s3://{bucket}/baselines/loan/"),
+            "--output",
+            &format!("s3://{bucket}/replayed"),
+            "--events",
+            s3_events.to_str().unwrap(),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(&format!("metrics: s3://{bucket}/replayed/drift_metrics.parquet")), "{stdout}");
+    let events: Vec<Value> = std::fs::read_to_string(&s3_events)
+        .unwrap()
+        .lines()
+        .map(|l| comparable(&serde_json::from_str(l).unwrap()))
+        .collect();
+    assert!(!events.is_empty());
+    assert_eq!(events, local_events, "the same events from S3 as from a folder");
+
+    // The same objects as the folder's files, with the same contents (but the baseline's name,
+    // which is where it was read from).
+    let store = S3Store::new(aws.s3.clone(), bucket.clone(), "replayed/");
+    let listed: Vec<String> = store.list("", None).await.unwrap().into_iter().map(|o| o.key).collect();
+    let mut local: Vec<String> = Vec::new();
+    let mut stack = vec![local_out.clone()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                local.push(p.strip_prefix(&local_out).unwrap().to_str().unwrap().replace('\\', "/"));
+            }
+        }
+    }
+    local.sort();
+    assert_eq!(listed, local);
+    let strip = |bytes: &[u8]| {
+        let mut v: Value = serde_json::from_slice(bytes).unwrap();
+        v.as_object_mut().unwrap().remove("baseline");
+        v
+    };
+    let mut compared = 0;
+    for key in listed.iter().filter(|k| k.ends_with("drift.json")) {
+        let remote = store.get(key).await.unwrap().unwrap();
+        assert_eq!(strip(&remote), strip(&std::fs::read(local_out.join(key)).unwrap()), "{key}");
+        compared += 1;
+    }
+    assert!(compared > 0);
+    let table = store.get("drift_metrics.parquet").await.unwrap().unwrap();
+    assert_eq!(table, std::fs::read(local_out.join("drift_metrics.parquet")).unwrap(), "the same table");
+
+    // One object named by its key; a prefix with no capture is an input error naming it.
+    let one = format!("s3://{bucket}/datacapture/{ep}/AllTraffic/{}", files[0].display());
+    let out = driftwatch_on(&endpoint, &["replay", "--capture", &one, "--baseline", baseline_dir().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let empty = format!("s3://{bucket}/nothing-here/");
+    let out =
+        driftwatch_on(&endpoint, &["replay", "--capture", &empty, "--baseline", baseline_dir().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("--capture {empty}: no .jsonl capture files")), "{err}");
+
+    // baseline --output s3://
+    let training = tmp.path().join("train.csv");
+    std::fs::write(&training, "score,age,job\n0.1,31,a\n0.7,45,b\n0.4,27,a\n").unwrap();
+    let local_dir = tmp.path().join("built");
+    for output in [format!("s3://{bucket}/built/"), local_dir.to_str().unwrap().to_owned()] {
+        let out = driftwatch_on(&endpoint, &["baseline", "--input", training.to_str().unwrap(), "--output", &output]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let built = S3Store::new(aws.s3.clone(), bucket.clone(), "built/");
+    for f in ["statistics.json", "constraints.json"] {
+        assert_eq!(built.get(f).await.unwrap().unwrap(), std::fs::read(local_dir.join(f)).unwrap(), "{f}");
+    }
+}

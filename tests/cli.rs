@@ -240,8 +240,8 @@ fn input_errors_exit_2_and_name_the_flag() {
             "unknown field `polling_interval`",
         ),
         (
-            vec!["replay", "--capture", "s3://bucket/prefix/", "--baseline", baseline],
-            "--capture s3://bucket/prefix/: s3:// locations are not supported by replay yet",
+            vec!["replay", "--capture", capture, "--baseline", baseline, "--events", "s3://b/e"],
+            "--events s3://b/e: takes a local file",
         ),
         (vec!["baseline", "--input", "train.xlsx", "--output", "out"], "pass --format csv|parquet|jsonl"),
         (vec!["baseline", "--input", "nope.csv", "--output", "out"], "nope.csv: No such file"),
@@ -251,6 +251,8 @@ fn input_errors_exit_2_and_name_the_flag() {
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: {err}");
+        let line = err.lines().find(|l| l.contains(want)).unwrap_or_default();
+        assert_eq!(line.matches(want).count(), 1, "{args:?}: the cause is said once: {line}");
     }
 }
 

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use crate::baseline::{Baseline, BaselineError, CONSTRAINTS_FILE, STATISTICS_FILE};
-use crate::capture::layout::{hour_path, split_key, StreamId};
+use crate::capture::layout::{RootNames, StreamId};
 use crate::checkpoint::{CheckpointError, CheckpointStore, Cursor, StreamCheckpoint};
 use crate::classify::ClassifierConfig;
 use crate::config::{Config, MonitorConfig, StartAt};
@@ -26,7 +26,8 @@ use crate::publish::bus::{publish, BusEntry, EventBus, OutboxEntry};
 use crate::publish::events::{EventEnvelope, EventSettings};
 use crate::publish::metrics_table::WindowTables;
 use crate::publish::window::{deliver, EventTime, ReportFiles, ReportLocation, WindowPath};
-use crate::store::{Location, ObjectStore, StoreError};
+use crate::source::{CaptureSource, SourceError};
+use crate::store::{read_baseline_files, Location, ObjectStore, StoreError, StoreFactory};
 use crate::telemetry;
 use crate::time::{Duration, Timestamp};
 
@@ -101,6 +102,9 @@ pub enum ServeError {
     /// A store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Listing or reading capture failed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
     /// A checkpoint cannot be read or written.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
@@ -115,18 +119,6 @@ pub enum ServeError {
         /// What went wrong.
         detail: String,
     },
-}
-
-/// Opens the store of a location (S3 needs clients the caller owns).
-pub trait StoreFactory<S>: Send + Sync {
-    /// Returns a store for `location`.
-    fn open(&self, location: &Location) -> Result<S, StoreError>;
-}
-
-impl<S, F: Fn(&Location) -> Result<S, StoreError> + Send + Sync> StoreFactory<S> for F {
-    fn open(&self, location: &Location) -> Result<S, StoreError> {
-        self(location)
-    }
 }
 
 /// The service's health, shared with the HTTP endpoints.
@@ -171,8 +163,6 @@ impl Health {
 
 struct StreamRuntime {
     id: StreamId,
-    /// Key prefix of the stream in its capture store: `{endpoint}/{variant}/`.
-    prefix: String,
     engine: StreamEngine,
     /// Compare, classify, render: the window path every driver shares.
     path: WindowPath,
@@ -182,7 +172,8 @@ struct StreamRuntime {
 
 struct MonitorRuntime<S> {
     cfg: MonitorConfig,
-    capture: S,
+    /// The endpoint's capture destination (its streams are `{endpoint}/{variant}/` below it).
+    capture: CaptureSource<S>,
     baseline: Arc<Baseline>,
     streams: BTreeMap<StreamId, StreamRuntime>,
     next_poll: Timestamp,
@@ -233,19 +224,6 @@ fn split_object_uri(uri: &str) -> (Location, String) {
     }
 }
 
-async fn read_text<S: ObjectStore>(store: &S, key: &str) -> Result<String, BaselineError> {
-    match store.get(key).await {
-        Ok(Some(bytes)) => String::from_utf8(bytes).map_err(|_| BaselineError::Parse {
-            path: store.uri(key),
-            line: 0,
-            column: 0,
-            message: "not utf-8 text".into(),
-        }),
-        Ok(None) => Err(BaselineError::Missing { path: store.uri(key) }),
-        Err(e) => Err(BaselineError::Io { path: store.uri(key), source: std::io::Error::other(e.to_string()) }),
-    }
-}
-
 impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
     /// Resolves every monitor (discovering capture and baseline where the config leaves them
     /// out), loads baselines and checkpoints. Any problem is a startup error naming the monitor.
@@ -277,7 +255,8 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 Some(u) => u.clone(),
                 None => discovery.capture_destination(&m.endpoint).await?,
             };
-            let capture = factory.open(&Location::parse(&capture_uri))?;
+            let root = RootNames { name: "capture".into(), parent: String::new() };
+            let capture = CaptureSource::new(factory.open(&Location::parse(&capture_uri))?, root, capture_uri.clone());
             let baseline = load_baseline(m, discovery, factory.as_ref()).await?;
             let start = match m.start {
                 StartAt::Earliest => Timestamp::from_millis(0),
@@ -392,7 +371,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         let endpoint = m.cfg.endpoint.clone();
         let variants: Vec<String> = match &m.cfg.variant {
             Some(v) => vec![v.clone()],
-            None => m.capture.folders(&format!("{endpoint}/")).await?,
+            None => m.capture.variants(&endpoint).await?,
         };
         for v in variants {
             let id = StreamId::new(&endpoint, &v);
@@ -408,7 +387,6 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
     async fn open_stream(&mut self, i: usize, id: StreamId) -> Result<StreamRuntime, ServeError> {
         let m = &self.monitors[i];
         let baseline = m.baseline.clone();
-        let prefix = format!("{}/{}/", id.endpoint, id.variant);
         // Without a known account the endpoint's ARN cannot be built; `resources` stays empty.
         let resources: Vec<String> =
             self.settings.account_known().then(|| self.settings.endpoint_arn(&id.endpoint)).into_iter().collect();
@@ -431,7 +409,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 tracing::info!(stream = %id, next_hour = ?cp.cursor.next_hour.map(|t| t.to_string()), outbox = cp.outbox.len(), "resumed from checkpoint");
                 let path = WindowPath::resume(m.baseline.clone(), cp.classifier, self.settings.clone())
                     .with_resources(resources);
-                Ok(StreamRuntime { id, prefix, engine, path, cursor: cp.cursor, outbox: cp.outbox })
+                Ok(StreamRuntime { id, engine, path, cursor: cp.cursor, outbox: cp.outbox })
             }
             None => {
                 let cursor = Cursor { next_hour: (m.start.millis() > 0).then_some(m.start), recent: BTreeMap::new() };
@@ -440,7 +418,6 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                     path: WindowPath::new(id.clone(), baseline, self.classifier.clone(), self.settings.clone())
                         .with_resources(resources),
                     id,
-                    prefix,
                     cursor,
                     outbox: Vec::new(),
                 })
@@ -474,26 +451,20 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         let stream_label = rt.id.to_string();
         // List from the oldest folder still watched for late objects.
         let list_from = rt.cursor.recent.keys().next().copied().into_iter().chain(rt.cursor.next_hour).min();
-        let start_after = list_from.map(|h| format!("{}{}", rt.prefix, hour_path(h)));
-        let listed = self.monitors[i].capture.list(&rt.prefix, start_after.as_deref()).await?;
-        let mut folders: BTreeMap<Timestamp, Vec<(String, u64)>> = BTreeMap::new();
-        for o in listed {
-            let rel = &o.key[rt.prefix.len().min(o.key.len())..];
-            let parts = split_key(rel);
-            match parts.hour {
-                Some(h) if parts.dirs.is_empty() && o.key.ends_with(".jsonl") => {
-                    folders.entry(h).or_default().push((o.key, o.size))
-                }
-                _ => tracing::debug!(key = %o.key, "not a capture object; ignored"),
-            }
-        }
+        let folders: BTreeMap<Timestamp, Vec<String>> = self.monitors[i]
+            .capture
+            .hour_folders(&rt.id, list_from)
+            .await?
+            .into_iter()
+            .map(|(h, objects)| (h, objects.into_iter().map(|o| o.key).collect()))
+            .collect();
         // Objects that landed in folders already read: their records are late.
         let late: Vec<(Timestamp, String)> = folders
             .iter()
             .filter(|(h, _)| rt.cursor.recent.contains_key(h))
             .flat_map(|(h, objs)| {
                 let seen = &rt.cursor.recent[h];
-                objs.iter().filter(|(k, _)| !seen.contains(k)).map(|(k, _)| (*h, k.clone())).collect::<Vec<_>>()
+                objs.iter().filter(|k| !seen.contains(*k)).map(|k| (*h, k.clone())).collect::<Vec<_>>()
             })
             .collect();
         for (hour, key) in late {
@@ -516,10 +487,10 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 break;
             }
             let started = std::time::Instant::now();
-            let keys: Vec<String> = folders[&hour].iter().map(|(k, _)| k.clone()).collect();
+            let keys = &folders[&hour];
             let closed = rt.engine.advance_to_folder(Some(hour));
             self.handle_closed(rt, closed, report).await?;
-            self.ingest_objects(i, rt, hour, &keys).await?;
+            self.ingest_objects(i, rt, hour, keys).await?;
             let closed = rt.engine.close_through(hour + Duration::from_hours(1));
             self.handle_closed(rt, closed, report).await?;
             rt.cursor.next_hour = Some(hour + Duration::from_hours(1));
@@ -562,10 +533,9 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         let capture = &self.monitors[i].capture;
         let mut issue_log: BTreeMap<crate::profile::SkipReason, u64> = BTreeMap::new();
         for chunk in keys.chunks(FETCH_CONCURRENCY) {
-            let fetched = futures_util::future::join_all(chunk.iter().map(|k| capture.get(k))).await;
+            let fetched = futures_util::future::join_all(chunk.iter().map(|k| capture.read(k))).await;
             for (key, bytes) in chunk.iter().zip(fetched) {
-                let bytes = bytes?
-                    .ok_or_else(|| ServeError::Read { uri: capture.uri(key), detail: "listed but gone".into() })?;
+                let bytes = bytes?;
                 let mut on_issue = |issue: &RecordIssue| {
                     let n = issue_log.entry(issue.reason).or_default();
                     *n += 1;
@@ -718,10 +688,8 @@ async fn load_baseline<S: ObjectStore, D: Discovery>(
     };
     let stats_store = factory.open(&stats_at.0)?;
     let cons_store = factory.open(&cons_at.0)?;
-    let stats = read_text(&stats_store, &stats_at.1).await.map_err(err)?;
-    let cons = read_text(&cons_store, &cons_at.1).await.map_err(err)?;
     let source = m.baseline.clone().unwrap_or_else(|| stats_store.uri(""));
-    Baseline::from_json(&stats, &stats_store.uri(&stats_at.1), &cons, &cons_store.uri(&cons_at.1), &source).map_err(err)
+    read_baseline_files((&stats_store, &stats_at.1), (&cons_store, &cons_at.1), &source).await.map_err(err)
 }
 
 /// Runs polls until `stop` resolves, then flushes within `shutdown_timeout`.

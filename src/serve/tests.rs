@@ -3,6 +3,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 use crate::baseline::build::build_csv;
+use crate::capture::layout::hour_path;
 use crate::config::Config;
 use crate::discovery::StaticDiscovery;
 use crate::publish::bus::{BusError, MemoryBus, Script};
@@ -176,18 +177,22 @@ async fn the_service_decides_what_replay_decides() {
     let built = build_csv(spec.baseline_csv(5000).as_bytes(), true, "t").unwrap();
     crate::baseline::build::write_dir(&built, &tmp.path().join("baseline")).unwrap();
     let opts = crate::replay::ReplayOptions {
-        capture: tmp.path().join("capture"),
-        baseline: tmp.path().join("baseline"),
+        capture: tmp.path().join("capture").display().to_string(),
+        baseline: tmp.path().join("baseline").display().to_string(),
         window: hours(1),
         events: Some(tmp.path().join("events.jsonl")),
-        output: Some(tmp.path().join("out")),
+        output: Some(tmp.path().join("out").display().to_string()),
         report: None,
         classifier: Default::default(),
         event_settings: EventSettings::default(),
         progress: false,
         threads: 2,
     };
-    crate::replay::run(&opts).unwrap();
+    let runtime = tokio::runtime::Handle::current();
+    let stores = crate::store::AnyStore::open_local;
+    let io = crate::replay::ReplayIo { stores: &stores, runtime: &runtime };
+    // Replay waits on the runtime from its own threads, as it does from `main`.
+    std::thread::scope(|s| s.spawn(|| crate::replay::run(&opts, &io).map(|_| ())).join()).unwrap().unwrap();
 
     // Same windows: every replay window's drift.json equals the service's (but the baseline's
     // name, which is the path it was read from).

@@ -8,8 +8,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+pub mod baseline;
 #[cfg(feature = "aws")]
 pub mod s3;
+
+pub use self::baseline::{read_baseline, read_baseline_files, write_baseline};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -181,49 +184,75 @@ impl ObjectStore for LocalStore {
     }
 }
 
-/// Objects in memory (tests). Clones share their contents.
+/// Objects in memory (tests). Clones share their contents; [`MemoryStore::below`] gives a view
+/// of the keys under a prefix, as an S3 store with a prefix sees its bucket.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     objects: Arc<Mutex<std::collections::BTreeMap<String, Vec<u8>>>>,
+    /// Prepended to every key (empty, or ending with `/`).
+    prefix: String,
 }
 
 impl MemoryStore {
-    /// Returns every key, in order.
+    /// Returns every key below this view, in order.
     pub fn keys(&self) -> Vec<String> {
-        self.objects.lock().map(|m| m.keys().cloned().collect()).unwrap_or_default()
+        self.objects
+            .lock()
+            .map(|m| m.keys().filter_map(|k| k.strip_prefix(&self.prefix)).map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
+    /// A view of the objects under `prefix` (sharing them), keys relative to it.
+    pub fn below(&self, prefix: &str) -> MemoryStore {
+        MemoryStore { objects: self.objects.clone(), prefix: format!("{}{prefix}", self.prefix) }
+    }
+
+    fn lock(
+        &self,
+        key: &str,
+    ) -> Result<std::sync::MutexGuard<'_, std::collections::BTreeMap<String, Vec<u8>>>, StoreError> {
+        self.objects.lock().map_err(|_| StoreError::Remote { uri: self.uri(key), detail: "poisoned".into() })
     }
 }
 
 impl ObjectStore for MemoryStore {
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
-        let mut m =
-            self.objects.lock().map_err(|_| StoreError::Remote { uri: key.into(), detail: "poisoned".into() })?;
-        m.insert(key.to_owned(), bytes);
+        self.lock(key)?.insert(format!("{}{key}", self.prefix), bytes);
         Ok(())
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let m = self.objects.lock().map_err(|_| StoreError::Remote { uri: key.into(), detail: "poisoned".into() })?;
-        Ok(m.get(key).cloned())
+        Ok(self.lock(key)?.get(&format!("{}{key}", self.prefix)).cloned())
     }
 
     async fn list(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {
-        let m =
-            self.objects.lock().map_err(|_| StoreError::Remote { uri: prefix.into(), detail: "poisoned".into() })?;
+        let m = self.lock(prefix)?;
         Ok(m.iter()
-            .filter(|(k, _)| k.starts_with(prefix) && start_after.is_none_or(|s| k.as_str() > s))
-            .map(|(k, v)| ObjectInfo { key: k.clone(), size: v.len() as u64 })
+            .filter_map(|(k, v)| Some((k.strip_prefix(&self.prefix)?, v)))
+            .filter(|(k, _)| k.starts_with(prefix) && start_after.is_none_or(|s| *k > s))
+            .map(|(k, v)| ObjectInfo { key: k.to_owned(), size: v.len() as u64 })
             .collect())
     }
 
     async fn folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let m =
-            self.objects.lock().map_err(|_| StoreError::Remote { uri: prefix.into(), detail: "poisoned".into() })?;
-        Ok(folders_of(m.keys().map(String::as_str), prefix))
+        let m = self.lock(prefix)?;
+        Ok(folders_of(m.keys().filter_map(|k| k.strip_prefix(&self.prefix)), prefix))
     }
 
     fn uri(&self, key: &str) -> String {
-        format!("memory://{key}")
+        format!("memory://{}{key}", self.prefix)
+    }
+}
+
+/// Opens the store of a location (S3 needs clients the caller owns).
+pub trait StoreFactory<S>: Send + Sync {
+    /// Returns a store for `location`.
+    fn open(&self, location: &Location) -> Result<S, StoreError>;
+}
+
+impl<S, F: Fn(&Location) -> Result<S, StoreError> + Send + Sync> StoreFactory<S> for F {
+    fn open(&self, location: &Location) -> Result<S, StoreError> {
+        self(location)
     }
 }
 
@@ -240,6 +269,18 @@ pub enum AnyStore {
 }
 
 impl AnyStore {
+    /// Opens a local location; an `s3://` one is an error saying this build has no S3 (the
+    /// store factory of a build without the `aws` feature).
+    pub fn open_local(location: &Location) -> Result<AnyStore, StoreError> {
+        match location {
+            Location::Local(p) => Ok(AnyStore::Local(LocalStore::new(p.clone()))),
+            Location::S3 { bucket, prefix } => Err(StoreError::Remote {
+                uri: format!("s3://{bucket}/{prefix}"),
+                detail: "this build reads local folders only (rebuild with the default `aws` feature for s3://)".into(),
+            }),
+        }
+    }
+
     /// Opens a location; S3 locations need a client.
     #[cfg(feature = "aws")]
     pub fn open(location: &Location, s3: Option<&aws_sdk_s3::Client>) -> Result<AnyStore, StoreError> {
@@ -383,6 +424,10 @@ mod tests {
             std::fs::read_dir(tmp.path().join("out/a")).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 2, "no temp files left: {names:?}");
         round_trip(&MemoryStore::default()).await;
+        let shared = MemoryStore::default();
+        round_trip(&shared.below("p/q/")).await;
+        assert_eq!(shared.keys()[0], "p/q/a/b.json");
+        assert_eq!(shared.below("p/").keys()[0], "q/a/b.json");
         assert!(LocalStore::new(tmp.path().join("missing")).list_sync("", None).unwrap().is_empty());
     }
 

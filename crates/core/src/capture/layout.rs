@@ -3,6 +3,7 @@
 //! The hour folder is the UTC hour of the invocations inside (files may land minutes after the
 //! hour ends). File names are write time plus a UUID and mean nothing else.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -87,6 +88,55 @@ pub fn stream_of(parts: &KeyParts<'_>, root_name: &str, root_parent: &str) -> St
     }
 }
 
+/// One capture object below a capture root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureObject {
+    /// Its key below the root, `/`-separated (what reports and errors show).
+    pub key: String,
+    /// Start of its hour folder, if it sits in one.
+    pub hour: Option<Timestamp>,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// The names of a capture root and of its parent (a folder, a bucket or a key prefix): streams
+/// are named after them when the root is an endpoint or a variant folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootNames {
+    /// The root's own name (`ep-a` for `.../datacapture/ep-a/`).
+    pub name: String,
+    /// Its parent's name (`datacapture`).
+    pub parent: String,
+}
+
+/// Groups the listed objects `(key below the root, size)` by stream, each stream's objects in
+/// data order (hour folder, then key). Only `.jsonl` objects are capture; the rest is ignored.
+/// A file with neither folders nor an hour above it (the root is the folder that holds it) is
+/// the `AllTraffic` stream of an endpoint named after the root.
+pub fn group_streams(
+    objects: impl IntoIterator<Item = (String, u64)>,
+    root: &RootNames,
+) -> BTreeMap<StreamId, Vec<CaptureObject>> {
+    let mut streams: BTreeMap<StreamId, Vec<CaptureObject>> = BTreeMap::new();
+    for (key, size) in objects {
+        if !key.ends_with(".jsonl") {
+            continue;
+        }
+        let parts = split_key(&key);
+        let stream = if parts.hour.is_none() && parts.dirs.is_empty() {
+            StreamId::new(root.name.as_str(), "AllTraffic")
+        } else {
+            stream_of(&parts, &root.name, &root.parent)
+        };
+        let hour = parts.hour;
+        streams.entry(stream).or_default().push(CaptureObject { key, hour, size });
+    }
+    for objects in streams.values_mut() {
+        objects.sort_by(|a, b| (a.hour, &a.key).cmp(&(b.hour, &b.key)));
+    }
+    streams
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +158,35 @@ mod tests {
         assert_eq!(k.hour, None);
         assert_eq!(split_key("ep/v/2022/13/18/00/a.jsonl").hour, None);
         assert_eq!(hour_path(Timestamp::parse_rfc3339("2026-03-03T07:59:00Z").unwrap()), "2026/03/03/07");
+    }
+
+    #[test]
+    fn groups_objects_by_stream_in_data_order() {
+        let root = RootNames { name: "datacapture".into(), parent: "bucket".into() };
+        let listed = [
+            "ep-a/AllTraffic/2026/03/03/17/b.jsonl",
+            "ep-a/AllTraffic/2026/03/03/16/z.jsonl",
+            "ep-a/Shadow-01/2026/03/03/16/a.jsonl",
+            "ep-b/AllTraffic/2026/03/03/16/a.jsonl",
+            "ep-b/AllTraffic/2026/03/03/16/notes.txt",
+        ];
+        let s = group_streams(listed.iter().map(|k| (k.to_string(), 1)), &root);
+        let ids: Vec<String> = s.keys().map(ToString::to_string).collect();
+        assert_eq!(ids, vec!["ep-a/AllTraffic", "ep-a/Shadow-01", "ep-b/AllTraffic"]);
+        let a = &s[&StreamId::new("ep-a", "AllTraffic")];
+        assert_eq!(
+            a.iter().map(|f| f.key.as_str()).collect::<Vec<_>>(),
+            vec!["ep-a/AllTraffic/2026/03/03/16/z.jsonl", "ep-a/AllTraffic/2026/03/03/17/b.jsonl"]
+        );
+        // The root is an endpoint folder, a variant folder, or the folder of one loose file.
+        let ep = RootNames { name: "ep-a".into(), parent: "datacapture".into() };
+        let s = group_streams([("Shadow-01/2026/03/03/16/a.jsonl".to_string(), 1)], &ep);
+        assert!(s.contains_key(&StreamId::new("ep-a", "Shadow-01")));
+        let var = RootNames { name: "AllTraffic".into(), parent: "ep-b".into() };
+        let s = group_streams([("2026/03/03/16/a.jsonl".to_string(), 1)], &var);
+        assert!(s.contains_key(&StreamId::new("ep-b", "AllTraffic")));
+        let dir = RootNames { name: "16".into(), parent: "03".into() };
+        let s = group_streams([("a.jsonl".to_string(), 1)], &dir);
+        assert_eq!(s[&StreamId::new("16", "AllTraffic")][0].hour, None);
     }
 }

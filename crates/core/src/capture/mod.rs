@@ -1,9 +1,9 @@
-//! Data Capture: the record format, the S3 key layout, and where capture files come from.
+//! Data Capture: the record format and the S3 key layout (how listed objects group into streams
+//! and hour folders; the listing itself is I/O and lives with the drivers' stores).
 
 #[doc(hidden)]
 pub mod fuzz;
 pub mod layout;
-pub mod local;
 mod raw;
 mod record;
 mod scan;

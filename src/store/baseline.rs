@@ -1,0 +1,69 @@
+//! Baselines in object stores: read by `serve` and by `replay --baseline s3://...`, written by
+//! `baseline --output s3://...`. Local folders go through the core's own reader and writer
+//! ([`Baseline::load_dir`], [`write_dir`](crate::baseline::build::write_dir)), which check the
+//! folder's shape.
+
+use super::{ObjectStore, StoreError};
+use crate::baseline::build::BuiltBaseline;
+use crate::baseline::{Baseline, BaselineError, CONSTRAINTS_FILE, STATISTICS_FILE};
+
+/// Reads a text object; a missing object is [`BaselineError::Missing`] naming its URI.
+pub async fn read_text<S: ObjectStore>(store: &S, key: &str) -> Result<String, BaselineError> {
+    match store.get(key).await {
+        Ok(Some(bytes)) => String::from_utf8(bytes).map_err(|_| BaselineError::Parse {
+            path: store.uri(key),
+            line: 0,
+            column: 0,
+            message: "not utf-8 text".into(),
+        }),
+        Ok(None) => Err(BaselineError::Missing { path: store.uri(key) }),
+        Err(e) => Err(BaselineError::Io { path: store.uri(key), source: std::io::Error::other(e.to_string()) }),
+    }
+}
+
+/// Reads `statistics.json` and `constraints.json` at the root of `store`; `source` names the
+/// baseline in reports.
+pub async fn read_baseline<S: ObjectStore>(store: &S, source: &str) -> Result<Baseline, BaselineError> {
+    read_baseline_files((store, STATISTICS_FILE), (store, CONSTRAINTS_FILE), source).await
+}
+
+/// Reads a baseline whose two files may sit in different places (as SageMaker names them).
+pub async fn read_baseline_files<S: ObjectStore>(
+    statistics: (&S, &str),
+    constraints: (&S, &str),
+    source: &str,
+) -> Result<Baseline, BaselineError> {
+    let stats = read_text(statistics.0, statistics.1).await?;
+    let cons = read_text(constraints.0, constraints.1).await?;
+    Baseline::from_json(&stats, &statistics.0.uri(statistics.1), &cons, &constraints.0.uri(constraints.1), source)
+}
+
+/// Writes a built baseline's two files at the root of `store`, as `write_dir` lays them out.
+pub async fn write_baseline<S: ObjectStore>(store: &S, built: &BuiltBaseline) -> Result<(), StoreError> {
+    for (name, json) in [
+        (STATISTICS_FILE, serde_json::to_string_pretty(&built.statistics)),
+        (CONSTRAINTS_FILE, serde_json::to_string_pretty(&built.constraints)),
+    ] {
+        let text = json.map_err(|e| StoreError::Remote { uri: store.uri(name), detail: e.to_string() })?;
+        store.put(name, (text + "\n").into_bytes()).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    #[tokio::test]
+    async fn written_baselines_read_back_and_missing_files_are_named() {
+        let built = crate::baseline::build::build_csv("a,b\n1,x\n2,y\n3,x\n".as_bytes(), true, "t").unwrap();
+        let store = MemoryStore::default().below("baselines/v1/");
+        let err = read_baseline(&store, "s3://b/baselines/v1/").await.unwrap_err();
+        assert!(err.to_string().starts_with("memory://baselines/v1/statistics.json: not found"), "{err}");
+        write_baseline(&store, &built).await.unwrap();
+        let b = read_baseline(&store, "s3://b/baselines/v1/").await.unwrap();
+        assert_eq!(b.features.len(), 2);
+        assert_eq!(b.source, "s3://b/baselines/v1/");
+    }
+}
