@@ -80,7 +80,8 @@ pub enum CheckpointError {
 #[derive(Debug)]
 pub struct CheckpointStore<S> {
     store: S,
-    last: BTreeMap<StreamId, u64>,
+    /// Hash of each stream's last checkpoint read or written (streams save concurrently).
+    last: std::sync::Mutex<BTreeMap<StreamId, u64>>,
 }
 
 /// The key of a stream's checkpoint.
@@ -91,7 +92,7 @@ pub fn key(stream: &StreamId) -> String {
 impl<S: ObjectStore> CheckpointStore<S> {
     /// Uses `store`.
     pub fn new(store: S) -> Self {
-        CheckpointStore { store, last: BTreeMap::new() }
+        CheckpointStore { store, last: std::sync::Mutex::new(BTreeMap::new()) }
     }
 
     /// Returns the underlying store.
@@ -104,7 +105,7 @@ impl<S: ObjectStore> CheckpointStore<S> {
     /// Whether there is one is decided by listing its key, not by a read that may fail: S3
     /// answers a read of a missing key with 403, not 404, unless the caller may list the whole
     /// bucket, and `deploy/iam.yaml` grants listing only below the state prefix.
-    pub async fn load(&mut self, stream: &StreamId) -> Result<Option<StreamCheckpoint>, CheckpointError> {
+    pub async fn load(&self, stream: &StreamId) -> Result<Option<StreamCheckpoint>, CheckpointError> {
         let k = key(stream);
         if !self.store.list(&k, None).await?.iter().any(|o| o.key == k) {
             return Ok(None);
@@ -112,7 +113,7 @@ impl<S: ObjectStore> CheckpointStore<S> {
         let Some(bytes) = self.store.get(&k).await? else { return Ok(None) };
         let cp: Checkpoint = serde_json::from_slice(&bytes)
             .map_err(|e| CheckpointError::Corrupt { uri: self.store.uri(&k), detail: e.to_string() })?;
-        self.last.insert(stream.clone(), hash_bytes(&bytes));
+        self.remember(stream.clone(), hash_bytes(&bytes));
         let (Checkpoint::V1(mut cp) | Checkpoint::V2(mut cp)) = cp;
         cp.classifier.rebuild();
         Ok(Some(*cp))
@@ -120,18 +121,24 @@ impl<S: ObjectStore> CheckpointStore<S> {
 
     /// Writes a stream's checkpoint unless it equals the last one read or written; returns
     /// whether it wrote.
-    pub async fn save(&mut self, cp: StreamCheckpoint) -> Result<bool, CheckpointError> {
+    pub async fn save(&self, cp: StreamCheckpoint) -> Result<bool, CheckpointError> {
         let stream = cp.stream.clone();
         let k = key(&stream);
         let bytes = serde_json::to_vec(&Checkpoint::V2(Box::new(cp)))
             .map_err(|e| CheckpointError::Corrupt { uri: self.store.uri(&k), detail: e.to_string() })?;
         let h = hash_bytes(&bytes);
-        if self.last.get(&stream) == Some(&h) {
+        if self.last.lock().is_ok_and(|last| last.get(&stream) == Some(&h)) {
             return Ok(false);
         }
         self.store.put(&k, bytes).await?;
-        self.last.insert(stream, h);
+        self.remember(stream, h);
         Ok(true)
+    }
+
+    fn remember(&self, stream: StreamId, hash: u64) {
+        if let Ok(mut last) = self.last.lock() {
+            last.insert(stream, hash);
+        }
     }
 }
 
@@ -166,10 +173,10 @@ mod tests {
             outbox: vec![],
         };
         let store = MemoryStore::default();
-        let mut cps = CheckpointStore::new(store.clone());
+        let cps = CheckpointStore::new(store.clone());
         assert!(cps.save(cp.clone()).await.unwrap());
         assert!(!cps.save(cp.clone()).await.unwrap(), "unchanged: not written again");
-        let mut fresh = CheckpointStore::new(store);
+        let fresh = CheckpointStore::new(store);
         let back = fresh.load(&id).await.unwrap().unwrap();
         assert_eq!(back.engine, cp.engine);
         assert_eq!(back.cursor, cp.cursor);
@@ -204,7 +211,7 @@ mod tests {
         let v1 = serde_json::json!({ "v1": inner });
         let store = MemoryStore::default();
         store.put(&key(&id), serde_json::to_vec(&v1).unwrap()).await.unwrap();
-        let mut cps = CheckpointStore::new(store.clone());
+        let cps = CheckpointStore::new(store.clone());
         let back = cps.load(&id).await.unwrap().unwrap();
         assert_eq!(back.stream, id);
         let mut again = back.clone();

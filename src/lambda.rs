@@ -14,8 +14,8 @@
 //! Configuration: `DRIFTWATCH_CONFIG_TEXT` (the TOML itself) or `DRIFTWATCH_CONFIG` (a path in
 //! the package or an `s3://` URI), plus the usual `DRIFTWATCH_<SECTION>_<KEY>` overrides.
 
+use crate::time::Timestamp;
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use serde::Serialize;
 
@@ -72,7 +72,7 @@ pub enum InvocationError {
 /// One pass over every monitor, stopping in time for `deadline`.
 pub async fn invoke<S: ObjectStore + 'static, B: EventBus>(
     service: &mut Service<S, B>,
-    deadline: Instant,
+    deadline: Timestamp,
 ) -> Result<InvocationSummary, InvocationError> {
     service.reload_from_checkpoints();
     service.set_deadline(Some(deadline));
@@ -124,7 +124,7 @@ impl From<InvocationError> for lambda_runtime::Diagnostic {
 #[cfg(feature = "aws")]
 mod runtime {
     use std::sync::Arc;
-    use std::time::{Duration, Instant, SystemTime};
+    use std::time::{Duration, SystemTime};
 
     use lambda_runtime::{service_fn, LambdaEvent};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -155,7 +155,9 @@ mod runtime {
             async move {
                 let left = event.context.deadline().duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
                 let mut s = service.lock().await;
-                super::invoke(&mut s, Instant::now() + left).await
+                // The deadline on the service's clock, which every check reads.
+                let deadline = s.clock().now() + crate::time::Duration::from_millis(left.as_millis() as i64);
+                super::invoke(&mut s, deadline).await
             }
         }))
         .await

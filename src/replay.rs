@@ -17,7 +17,7 @@ use crate::baseline::{Baseline, BaselineError};
 use crate::capture::layout::{CaptureObject, StreamId};
 use crate::classify::ClassifierConfig;
 use crate::pipeline::{
-    window_in_range, ClosedWindow, ObjectDecoder, RecordIssue, StreamEngine, MAX_WINDOW, MIN_WINDOW,
+    window_in_range, ClosedWindow, IssueSample, ObjectDecoder, RecordIssue, StreamEngine, MAX_WINDOW, MIN_WINDOW,
 };
 use crate::profile::SkipReason;
 use crate::publish::events::{EventEnvelope, EventSettings};
@@ -385,12 +385,11 @@ impl IssueLog {
     }
 }
 
-/// What a decoding thread hands back for one file: the decoded object, the first issues of
-/// each reason (for the log) and how many more there were.
+/// What a decoding thread hands back for one file: the decoded object and a sample of its
+/// issues (for the log).
 struct Decoded {
     object: crate::pipeline::DecodedObject,
-    issues: Vec<RecordIssue>,
-    more: BTreeMap<SkipReason, u64>,
+    issues: IssueSample,
 }
 
 /// Reads one capture object whole (a Data Capture object is a few megabytes at most).
@@ -405,22 +404,10 @@ fn decode_file(
     io: &ReplayIo<'_>,
 ) -> Result<Decoded, ReplayError> {
     let bytes = fetch(source, file, io)?;
-    let mut issues = Vec::new();
-    let mut kept: BTreeMap<SkipReason, u64> = BTreeMap::new();
-    let mut more: BTreeMap<SkipReason, u64> = BTreeMap::new();
-    let mut on_issue = |i: &RecordIssue| {
-        let n = kept.entry(i.reason).or_default();
-        if *n < LOGGED_ISSUES {
-            *n += 1;
-            issues.push(i.clone());
-        } else {
-            *more.entry(i.reason).or_default() += 1;
-        }
-    };
-    let object = decoder
-        .decode(&file.key, file.hour, &bytes[..], &mut on_issue)
+    let (object, issues) = decoder
+        .decode_sampled(&file.key, file.hour, &bytes[..], LOGGED_ISSUES)
         .map_err(|e| ReplayError::Read { path: source.uri(&file.key), source: e })?;
-    Ok(Decoded { object, issues, more })
+    Ok(Decoded { object, issues })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -459,10 +446,10 @@ fn replay_stream(
             for closed in engine.advance_to_folder(file.hour) {
                 handle_window(closed, ctx)?;
             }
-            for i in &decoded.issues {
+            for i in &decoded.issues.first {
                 log.log(stream, bar, i);
             }
-            for (r, n) in decoded.more {
+            for (r, n) in decoded.issues.more {
                 log.count(r, n);
             }
             engine.apply(decoded.object);

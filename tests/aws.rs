@@ -699,7 +699,7 @@ poll_interval = "1s"
 
     // Kill it at uneven moments while it works, then let it finish.
     let log = tmp.path().join("serve.log");
-    let mut checkpoints = CheckpointStore::new(S3Store::new(aws.s3.clone(), &bucket, "driftwatch/state/"));
+    let checkpoints = CheckpointStore::new(S3Store::new(aws.s3.clone(), &bucket, "driftwatch/state/"));
     let stream = StreamId::new(&ep, "AllTraffic");
     let done_hour = driftwatch::time::Timestamp::from_civil(2026, 3, 6, 0, 0, 0).unwrap();
     let started = Instant::now();
@@ -715,7 +715,7 @@ poll_interval = "1s"
         agent.child.kill().unwrap();
         agent.child.wait().unwrap();
         kills += 1;
-        let mut cps = CheckpointStore::new(S3Store::new(aws.s3.clone(), &bucket, "driftwatch/state/"));
+        let cps = CheckpointStore::new(S3Store::new(aws.s3.clone(), &bucket, "driftwatch/state/"));
         let at = cps.load(&stream).await.unwrap().and_then(|c| c.cursor.next_hour);
         resumed_at.push(at.map(|t| t.to_string()).unwrap_or_else(|| "start".into()));
         agent = start_agent(&endpoint, &config, &log, &cwd);

@@ -5,6 +5,13 @@
 //! close the windows those folders complete; write their reports; queue their events in the
 //! outbox; checkpoint; then send the outbox. Objects that land in a folder after it settled are
 //! found by re-listing the last few folders and counted as late. See `pipeline/design.md`.
+//!
+//! Streams are polled concurrently ([`STREAM_CONCURRENCY`]) over one shared borrow of what does
+//! not change during a poll (stores, bus, clock, settings); each stream owns its engine, cursor
+//! and outbox. Objects are fetched and decoded ahead in order ([`FETCH_CONCURRENCY`]), decoding
+//! on tokio's blocking pool, and merged in key order, so results do not depend on timing. A
+//! stop (SIGTERM) or a near deadline (read on the [`Clock`]) is checked between objects; a
+//! stream stopped inside a folder drops its in-memory state and goes on from its checkpoint.
 
 #[cfg(feature = "aws")]
 pub mod http;
@@ -21,7 +28,7 @@ use crate::checkpoint::{CheckpointError, CheckpointStore, Cursor, StreamCheckpoi
 use crate::classify::ClassifierConfig;
 use crate::config::{Config, MonitorConfig, StartAt};
 use crate::discovery::{Discovery, DiscoveryError};
-use crate::pipeline::{ClosedWindow, RecordIssue, StreamEngine};
+use crate::pipeline::{ClosedWindow, IssueSample, StreamEngine};
 use crate::publish::bus::{publish, BusEntry, EventBus, OutboxEntry};
 use crate::publish::events::{EventEnvelope, EventSettings};
 use crate::publish::metrics_table::WindowTables;
@@ -33,8 +40,15 @@ use crate::time::{Duration, Timestamp};
 
 /// Folders re-listed after they settled, to find objects that land late.
 pub const LATE_SCAN_FOLDERS: usize = 3;
-/// Capture objects fetched concurrently (memory is bounded by this many objects).
+/// Capture objects of one stream fetched and decoded ahead of the merge: enough to hide S3's
+/// latency (tens of milliseconds an object) behind decoding; memory is bounded by this many
+/// objects per stream.
 pub const FETCH_CONCURRENCY: usize = 8;
+/// Streams polled at once. Each one's CPU work runs on the blocking pool, so this bounds memory
+/// ([`FETCH_CONCURRENCY`] objects each) and connections, not cores.
+pub const STREAM_CONCURRENCY: usize = 4;
+/// Skipped records logged per folder and reason; the rest are counted (`/metrics`, drift.json).
+const LOGGED_ISSUES: u64 = 5;
 /// Time kept free before a deadline for the last checkpoint and the outbox.
 pub const DEADLINE_RESERVE: StdDuration = StdDuration::from_secs(2);
 
@@ -193,35 +207,62 @@ pub struct PollReport {
     pub events_queued: u64,
     /// Events the bus took.
     pub events_sent: u64,
-    /// The poll stopped before reading every settled folder because the deadline was near;
-    /// the next poll goes on from the checkpoint.
+    /// The poll stopped before reading every settled folder because the deadline was near or
+    /// the service is stopping; the next poll goes on from the checkpoint.
     pub stopped_early: bool,
 }
 
-/// The running service.
-pub struct Service<S, B> {
-    monitors: Vec<MonitorRuntime<S>>,
+/// Asks a running poll to stop between two objects (SIGTERM). Clones share the flag.
+#[derive(Debug, Clone, Default)]
+pub struct StopSignal(Arc<std::sync::atomic::AtomicBool>);
+
+impl StopSignal {
+    /// Asks every poll to stop at the next object.
+    pub fn stop(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Returns whether a stop was asked for.
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// How a stream's poll ended.
+enum Ended {
+    /// Every settled folder read (or the poll stopped between folders): state and checkpoint
+    /// agree.
+    Clean,
+    /// Stopped inside a folder: the in-memory state holds part of it, so it is dropped and the
+    /// stream goes on from its last checkpoint (as after a crash, but on purpose).
+    MidFolder,
+}
+
+/// One stream's poll: its report and how it ended, or why it failed.
+type StreamPoll = Result<(PollReport, Ended), ServeError>;
+
+/// What every stream's poll reads and nothing changes during a poll, so the streams of a poll
+/// run concurrently over one shared borrow.
+struct Shared<S, B> {
     state: CheckpointStore<S>,
     reports: Option<S>,
     bus: Option<B>,
     clock: Arc<dyn Clock>,
     settings: EventSettings,
     classifier: ClassifierConfig,
-    health: Arc<Health>,
-    factory: Box<dyn StoreFactory<S>>,
-    /// Retries of retryable PutEvents failures within a pass, and the first backoff.
-    pub retries: (u32, StdDuration),
-    deadline: Option<std::time::Instant>,
-    slowest_folder: StdDuration,
+    retries: (u32, StdDuration),
+    deadline: Option<Timestamp>,
+    stop: StopSignal,
+    /// The slowest folder so far, in milliseconds of the clock (to plan for the deadline).
+    slowest_folder_ms: std::sync::atomic::AtomicI64,
 }
 
-/// Splits an object URI (`s3://bucket/dir/file` or a path) into its folder and file name.
-fn split_object_uri(uri: &str) -> (Location, String) {
-    let trimmed = uri.trim_end_matches('/');
-    match trimmed.rsplit_once('/') {
-        Some((dir, file)) => (Location::parse(&format!("{dir}/")), file.to_owned()),
-        None => (Location::parse("."), trimmed.to_owned()),
-    }
+/// The running service.
+pub struct Service<S, B> {
+    monitors: Vec<MonitorRuntime<S>>,
+    shared: Shared<S, B>,
+    health: Arc<Health>,
+    factory: Box<dyn StoreFactory<S>>,
 }
 
 impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
@@ -277,29 +318,39 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         health.set_ready();
         Ok(Service {
             monitors,
-            state,
-            reports,
-            bus,
-            clock,
-            settings,
-            classifier: config.classifier.clone(),
+            shared: Shared {
+                state,
+                reports,
+                bus,
+                clock,
+                settings,
+                classifier: config.classifier.clone(),
+                retries: (3, StdDuration::from_millis(200)),
+                deadline: None,
+                stop: StopSignal::default(),
+                slowest_folder_ms: std::sync::atomic::AtomicI64::new(0),
+            },
             health,
             factory,
-            retries: (3, StdDuration::from_millis(200)),
-            deadline: None,
-            slowest_folder: StdDuration::ZERO,
         })
     }
 
     /// From now on, polls start another folder only while twice the slowest folder so far plus
-    /// [`DEADLINE_RESERVE`] fits before `deadline`, and say when they stopped early (the Lambda
-    /// handler sets the invocation's deadline). `None` lifts it.
-    pub fn set_deadline(&mut self, deadline: Option<std::time::Instant>) {
-        self.deadline = deadline;
+    /// [`DEADLINE_RESERVE`] fits before `deadline` (read on the service's clock), stop between
+    /// objects once the reserve is all that is left, and say when they stopped early (the
+    /// Lambda handler sets the invocation's deadline). `None` lifts it.
+    pub fn set_deadline(&mut self, deadline: Option<Timestamp>) {
+        self.shared.deadline = deadline;
     }
 
-    fn time_for_a_folder(&self) -> bool {
-        self.deadline.is_none_or(|d| std::time::Instant::now() + self.slowest_folder * 2 + DEADLINE_RESERVE < d)
+    /// Retries of retryable PutEvents failures within a pass, and the first backoff.
+    pub fn set_retries(&mut self, retries: u32, first_backoff: StdDuration) {
+        self.shared.retries = (retries, first_backoff);
+    }
+
+    /// The signal that stops a running poll between objects (the service's SIGTERM).
+    pub fn stop_signal(&self) -> StopSignal {
+        self.shared.stop.clone()
     }
 
     /// Forgets every stream's in-memory state, so the next poll starts from the checkpoints
@@ -320,48 +371,78 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         self.factory.as_ref()
     }
 
+    /// Returns the service's clock.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.shared.clock.clone()
+    }
+
     /// Returns the earliest time a monitor is due.
     pub fn next_due(&self) -> Option<Timestamp> {
         self.monitors.iter().map(|m| m.next_poll).min()
     }
 
-    /// Polls every monitor that is due (all of them when `all`). Errors are logged per monitor
-    /// and the others go on; returns the per-stream reports and the number of failed monitors.
+    /// Polls every monitor that is due (all of them when `all`): up to [`STREAM_CONCURRENCY`]
+    /// streams at once, each reading its folders in order. Errors are logged per stream and
+    /// the others go on; returns the per-stream reports and the number of monitors with a
+    /// failure.
     pub async fn poll(&mut self, all: bool) -> (BTreeMap<StreamId, PollReport>, usize) {
-        let now = self.clock.now();
-        let mut reports = BTreeMap::new();
-        let mut failed = 0;
-        for i in 0..self.monitors.len() {
-            if !all && self.monitors[i].next_poll > now {
-                continue;
+        use futures_util::StreamExt as _;
+        let now = self.shared.clock.now();
+        let due: Vec<usize> = (0..self.monitors.len()).filter(|&i| all || self.monitors[i].next_poll <= now).collect();
+        let mut failed_monitors = std::collections::BTreeSet::new();
+        for &i in &due {
+            if let Err(e) = self.discover_streams(i).await {
+                self.monitor_failed(i, &e);
+                failed_monitors.insert(i);
             }
-            match self.poll_monitor(i).await {
-                Ok(r) => {
-                    reports.extend(r);
-                    self.health.poll_succeeded(&self.monitors[i].cfg.endpoint, self.clock.now());
+        }
+        // Each due monitor's streams, out of their maps for the poll and back after it.
+        let mut taken: Vec<(usize, BTreeMap<StreamId, StreamRuntime>)> =
+            due.iter().map(|&i| (i, std::mem::take(&mut self.monitors[i].streams))).collect();
+        let results: Vec<(usize, StreamId, StreamPoll)> = {
+            let shared = &self.shared;
+            let monitors = &self.monitors;
+            let jobs = taken.iter_mut().flat_map(|(i, streams)| {
+                let (i, m) = (*i, &monitors[*i]);
+                streams.iter_mut().map(move |(id, rt)| async move { (i, id.clone(), shared.poll_stream(m, rt).await) })
+            });
+            futures_util::stream::iter(jobs).buffer_unordered(STREAM_CONCURRENCY).collect().await
+        };
+        let mut reports = BTreeMap::new();
+        for (i, id, result) in results {
+            match result {
+                Ok((report, ended)) => {
+                    if matches!(ended, Ended::MidFolder) {
+                        if let Some((_, streams)) = taken.iter_mut().find(|(j, _)| *j == i) {
+                            streams.remove(&id);
+                        }
+                    }
+                    reports.insert(id, report);
                 }
                 Err(e) => {
-                    failed += 1;
-                    tracing::error!(endpoint = %self.monitors[i].cfg.endpoint, error = %e, "poll failed");
-                    metrics::counter!(telemetry::POLL_FAILURES, "endpoint" => self.monitors[i].cfg.endpoint.clone())
-                        .increment(1);
+                    tracing::error!(stream = %id, error = %e, "poll failed");
+                    if failed_monitors.insert(i) {
+                        metrics::counter!(telemetry::POLL_FAILURES, "endpoint" => self.monitors[i].cfg.endpoint.clone())
+                            .increment(1);
+                    }
                 }
             }
-            let m = &mut self.monitors[i];
-            m.next_poll = now + m.cfg.poll_interval;
         }
-        (reports, failed)
+        for (i, streams) in taken {
+            let m = &mut self.monitors[i];
+            m.streams = streams;
+            m.next_poll = now + m.cfg.poll_interval;
+            if !failed_monitors.contains(&i) {
+                self.health.poll_succeeded(&m.cfg.endpoint, self.shared.clock.now());
+            }
+        }
+        (reports, failed_monitors.len())
     }
 
-    async fn poll_monitor(&mut self, i: usize) -> Result<BTreeMap<StreamId, PollReport>, ServeError> {
-        self.discover_streams(i).await?;
-        let ids: Vec<StreamId> = self.monitors[i].streams.keys().cloned().collect();
-        let mut out = BTreeMap::new();
-        for id in ids {
-            let report = self.poll_stream(i, &id).await?;
-            out.insert(id, report);
-        }
-        Ok(out)
+    fn monitor_failed(&self, i: usize, e: &ServeError) {
+        let endpoint = &self.monitors[i].cfg.endpoint;
+        tracing::error!(endpoint = %endpoint, error = %e, "poll failed");
+        metrics::counter!(telemetry::POLL_FAILURES, "endpoint" => endpoint.clone()).increment(1);
     }
 
     /// Adds the monitor's streams not yet known: the configured variant, or every variant
@@ -384,30 +465,29 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         Ok(())
     }
 
-    async fn open_stream(&mut self, i: usize, id: StreamId) -> Result<StreamRuntime, ServeError> {
+    async fn open_stream(&self, i: usize, id: StreamId) -> Result<StreamRuntime, ServeError> {
         let m = &self.monitors[i];
+        let shared = &self.shared;
         let baseline = m.baseline.clone();
         // Without a known account the endpoint's ARN cannot be built; `resources` stays empty.
         let resources: Vec<String> =
-            self.settings.account_known().then(|| self.settings.endpoint_arn(&id.endpoint)).into_iter().collect();
-        match self.state.load(&id).await? {
+            shared.settings.account_known().then(|| shared.settings.endpoint_arn(&id.endpoint)).into_iter().collect();
+        let checkpoint_uri = shared.state.store().uri(&crate::checkpoint::key(&id));
+        match shared.state.load(&id).await? {
             Some(cp) => {
                 if cp.window != m.cfg.window {
                     return Err(ServeError::Config(format!(
-                        "{id}: the checkpoint was written with window {} but the config says {}; delete {} to start over",
-                        cp.window,
-                        m.cfg.window,
-                        self.state.store().uri(&crate::checkpoint::key(&id))
+                        "{id}: the checkpoint was written with window {} but the config says {}; delete {checkpoint_uri} to start over",
+                        cp.window, m.cfg.window,
                     )));
                 }
-                let checkpoint_uri = self.state.store().uri(&crate::checkpoint::key(&id));
                 if cp.baseline != baseline.source {
                     tracing::warn!(stream = %id, was = %cp.baseline, now = %baseline.source, "the baseline changed since the checkpoint; windows already open keep their profiles");
                 }
                 let engine = StreamEngine::restore(id.clone(), baseline, cp.engine)
                     .map_err(|e| ServeError::Config(format!("{id}: {e}; delete {checkpoint_uri} to start over")))?;
                 tracing::info!(stream = %id, next_hour = ?cp.cursor.next_hour.map(|t| t.to_string()), outbox = cp.outbox.len(), "resumed from checkpoint");
-                let path = WindowPath::resume(m.baseline.clone(), cp.classifier, self.settings.clone())
+                let path = WindowPath::resume(m.baseline.clone(), cp.classifier, shared.settings.clone())
                     .with_resources(resources);
                 Ok(StreamRuntime { id, engine, path, cursor: cp.cursor, outbox: cp.outbox })
             }
@@ -415,7 +495,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 let cursor = Cursor { next_hour: (m.start.millis() > 0).then_some(m.start), recent: BTreeMap::new() };
                 Ok(StreamRuntime {
                     engine: StreamEngine::new(id.clone(), baseline.clone(), m.cfg.window),
-                    path: WindowPath::new(id.clone(), baseline, self.classifier.clone(), self.settings.clone())
+                    path: WindowPath::new(id.clone(), baseline, shared.classifier.clone(), shared.settings.clone())
                         .with_resources(resources),
                     id,
                     cursor,
@@ -425,33 +505,60 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         }
     }
 
-    async fn poll_stream(&mut self, i: usize, id: &StreamId) -> Result<PollReport, ServeError> {
-        let now = self.clock.now();
-        let settle = self.monitors[i].cfg.settle;
-        // Folders whose hour ended `settle` ago are complete; windows ending there can close.
-        let settled_end = (now - settle).floor(Duration::from_hours(1));
-        let mut report = PollReport::default();
-        if !self.time_for_a_folder() {
-            report.stopped_early = true;
-            return Ok(report);
+    /// Writes every stream's checkpoint and tries once more to send the outboxes (shutdown).
+    pub async fn flush(&mut self) -> Result<(), ServeError> {
+        for m in &mut self.monitors {
+            let source = m.baseline.source.clone();
+            for rt in m.streams.values_mut() {
+                self.shared.checkpoint(&source, rt).await?;
+                self.shared.flush_outbox(&source, rt).await?;
+            }
         }
-        let Some(mut rt) = self.monitors[i].streams.remove(id) else { return Ok(report) };
-        let result = self.poll_stream_inner(i, &mut rt, settled_end, &mut report).await;
-        self.monitors[i].streams.insert(id.clone(), rt);
-        result.map(|()| report)
+        Ok(())
     }
 
-    async fn poll_stream_inner(
-        &mut self,
-        i: usize,
+    /// Returns the number of configured monitors.
+    pub fn monitor_count(&self) -> usize {
+        self.monitors.len()
+    }
+
+    /// Returns the events waiting in every outbox.
+    pub fn outbox_len(&self) -> usize {
+        self.monitors.iter().flat_map(|m| m.streams.values()).map(|s| s.outbox.len()).sum()
+    }
+}
+
+impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
+    /// Returns whether the poll must stop now, between two objects: a stop was asked for, or
+    /// only the reserve is left before the deadline.
+    fn must_stop(&self) -> bool {
+        self.stop.is_stopped() || self.deadline.is_some_and(|d| self.clock.now() + reserve() >= d)
+    }
+
+    /// Returns whether another folder fits before the deadline (twice the slowest so far and
+    /// the reserve), and no stop was asked for.
+    fn time_for_a_folder(&self) -> bool {
+        let slowest = Duration::from_millis(self.slowest_folder_ms.load(std::sync::atomic::Ordering::Relaxed));
+        !self.stop.is_stopped() && self.deadline.is_none_or(|d| self.clock.now() + slowest + slowest + reserve() < d)
+    }
+
+    async fn poll_stream(
+        &self,
+        m: &MonitorRuntime<S>,
         rt: &mut StreamRuntime,
-        settled_end: Timestamp,
-        report: &mut PollReport,
-    ) -> Result<(), ServeError> {
+    ) -> Result<(PollReport, Ended), ServeError> {
+        let mut report = PollReport::default();
+        // Folders whose hour ended `settle` ago are complete; windows ending there can close.
+        let settled_end = (self.clock.now() - m.cfg.settle).floor(Duration::from_hours(1));
+        if !self.time_for_a_folder() {
+            report.stopped_early = true;
+            return Ok((report, Ended::Clean));
+        }
         let stream_label = rt.id.to_string();
+        let source = &m.baseline.source;
         // List from the oldest folder still watched for late objects.
         let list_from = rt.cursor.recent.keys().next().copied().into_iter().chain(rt.cursor.next_hour).min();
-        let folders: BTreeMap<Timestamp, Vec<String>> = self.monitors[i]
+        let folders: BTreeMap<Timestamp, Vec<String>> = m
             .capture
             .hour_folders(&rt.id, list_from)
             .await?
@@ -469,7 +576,10 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
             .collect();
         for (hour, key) in late {
             tracing::warn!(stream = %stream_label, key = %key, "object landed after its hour folder settled; its records count as late");
-            self.ingest_objects(i, rt, hour, std::slice::from_ref(&key)).await?;
+            if !self.ingest_objects(m, rt, hour, std::slice::from_ref(&key)).await? {
+                report.stopped_early = true;
+                return Ok((report, Ended::MidFolder));
+            }
             if let Some(set) = rt.cursor.recent.get_mut(&hour) {
                 set.insert(key);
             }
@@ -486,13 +596,16 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 report.stopped_early = true;
                 break;
             }
-            let started = std::time::Instant::now();
+            let started = self.clock.now();
             let keys = &folders[&hour];
             let closed = rt.engine.advance_to_folder(Some(hour));
-            self.handle_closed(rt, closed, report).await?;
-            self.ingest_objects(i, rt, hour, keys).await?;
+            self.handle_closed(rt, closed, &mut report).await?;
+            if !self.ingest_objects(m, rt, hour, keys).await? {
+                report.stopped_early = true;
+                return Ok((report, Ended::MidFolder));
+            }
             let closed = rt.engine.close_through(hour + Duration::from_hours(1));
-            self.handle_closed(rt, closed, report).await?;
+            self.handle_closed(rt, closed, &mut report).await?;
             rt.cursor.next_hour = Some(hour + Duration::from_hours(1));
             rt.cursor.recent.insert(hour, keys.iter().cloned().collect());
             while rt.cursor.recent.len() > LATE_SCAN_FOLDERS {
@@ -500,8 +613,9 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
             }
             report.folders += 1;
             report.objects += keys.len() as u64;
-            self.checkpoint(i, rt).await?;
-            self.slowest_folder = self.slowest_folder.max(started.elapsed());
+            self.checkpoint(source, rt).await?;
+            let took = self.clock.now().millis() - started.millis();
+            self.slowest_folder_ms.fetch_max(took, std::sync::atomic::Ordering::Relaxed);
         }
         // Time has passed beyond the data: windows up to the settled horizon are complete
         // (unless folders before it are still unread).
@@ -510,56 +624,105 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 rt.cursor.next_hour = Some(settled_end);
             }
             let closed = rt.engine.close_through(settled_end);
-            self.handle_closed(rt, closed, report).await?;
+            self.handle_closed(rt, closed, &mut report).await?;
         }
         if let Some(t) = rt.engine.closed_through() {
             let lag = (self.clock.now().millis() - t.millis()) as f64 / 1000.0;
             metrics::gauge!(telemetry::POLL_LAG, "stream" => stream_label.clone()).set(lag);
         }
-        self.checkpoint(i, rt).await?;
-        report.events_sent += self.flush_outbox(i, rt).await?;
-        Ok(())
+        self.checkpoint(source, rt).await?;
+        report.events_sent += self.flush_outbox(source, rt).await?;
+        Ok((report, Ended::Clean))
     }
 
-    /// Reads objects of one folder in key order, fetching up to [`FETCH_CONCURRENCY`] ahead.
+    /// Reads the objects of one folder in key order into the engine: fetched and decoded up to
+    /// [`FETCH_CONCURRENCY`] objects ahead (decoding on the blocking pool, off the async
+    /// workers), merged in order. Returns `false` when it stopped between two objects
+    /// ([`Shared::must_stop`]); the engine then holds part of the folder.
     async fn ingest_objects(
-        &mut self,
-        i: usize,
+        &self,
+        m: &MonitorRuntime<S>,
         rt: &mut StreamRuntime,
         hour: Timestamp,
         keys: &[String],
-    ) -> Result<(), ServeError> {
+    ) -> Result<bool, ServeError> {
+        use futures_util::StreamExt as _;
         let label = rt.id.to_string();
-        let capture = &self.monitors[i].capture;
-        let mut issue_log: BTreeMap<crate::profile::SkipReason, u64> = BTreeMap::new();
-        for chunk in keys.chunks(FETCH_CONCURRENCY) {
-            let fetched = futures_util::future::join_all(chunk.iter().map(|k| capture.read(k))).await;
-            for (key, bytes) in chunk.iter().zip(fetched) {
-                let bytes = bytes?;
-                let mut on_issue = |issue: &RecordIssue| {
-                    let n = issue_log.entry(issue.reason).or_default();
-                    *n += 1;
-                    if *n <= 5 {
-                        tracing::warn!(stream = %label, file = %issue.file, line = issue.line, reason = issue.reason.as_str(), detail = %issue.detail, "skipped");
-                    }
-                    metrics::counter!(telemetry::SKIPPED, "stream" => label.clone(), "reason" => issue.reason.as_str())
-                        .increment(1);
-                };
-                let before = rt.engine.totals().rows;
-                rt.engine
-                    .ingest(key, Some(hour), &bytes[..], &mut on_issue)
-                    .map_err(|e| ServeError::Read { uri: capture.uri(key), detail: e.to_string() })?;
-                metrics::counter!(telemetry::OBJECTS, "stream" => label.clone()).increment(1);
-                metrics::counter!(telemetry::BYTES, "stream" => label.clone()).increment(bytes.len() as u64);
-                metrics::counter!(telemetry::ROWS, "stream" => label.clone())
-                    .increment(rt.engine.totals().rows - before);
+        let capture = &m.capture;
+        let mut logged: BTreeMap<crate::profile::SkipReason, u64> = BTreeMap::new();
+        let mut note = |sample: &IssueSample| {
+            for issue in &sample.first {
+                let n = logged.entry(issue.reason).or_default();
+                *n += 1;
+                if *n <= LOGGED_ISSUES {
+                    tracing::warn!(stream = %label, file = %issue.file, line = issue.line, reason = issue.reason.as_str(), detail = %issue.detail, "skipped");
+                }
+            }
+            for (reason, n) in sample.counts() {
+                metrics::counter!(telemetry::SKIPPED, "stream" => label.clone(), "reason" => reason.as_str())
+                    .increment(n);
+            }
+        };
+        let read_error =
+            |key: &str, e: std::io::Error| ServeError::Read { uri: capture.uri(key), detail: e.to_string() };
+        // Until the column layout is decided (by the first decodable record), one by one here.
+        let mut next = 0;
+        while next < keys.len() && rt.engine.layout().is_none() {
+            if self.must_stop() {
+                return Ok(false);
+            }
+            let key = &keys[next];
+            let bytes = capture.read(key).await?;
+            let mut sample = IssueSample::new(LOGGED_ISSUES);
+            let before = rt.engine.totals().rows;
+            rt.engine.ingest(key, Some(hour), &bytes[..], &mut |i| sample.record(i)).map_err(|e| read_error(key, e))?;
+            note(&sample);
+            self.count_object(&label, bytes.len() as u64, rt.engine.totals().rows - before);
+            next += 1;
+        }
+        let Some(decoder) = rt.engine.decoder() else { return Ok(true) };
+        let mut decoded = futures_util::stream::iter(&keys[next..])
+            .map(|key| {
+                let mut decoder = decoder.clone();
+                async move {
+                    let bytes = capture.read(key).await?;
+                    let size = bytes.len() as u64;
+                    let owned_key = key.clone();
+                    let result = tokio::task::spawn_blocking(move || {
+                        decoder.decode_sampled(&owned_key, Some(hour), &bytes[..], LOGGED_ISSUES)
+                    })
+                    .await
+                    .map_err(|e| ServeError::Read {
+                        uri: capture.uri(key),
+                        detail: format!("decoding stopped: {e}"),
+                    })?;
+                    result.map(|d| (d, size)).map_err(|e| read_error(key, e))
+                }
+            })
+            .buffered(FETCH_CONCURRENCY);
+        let mut left = keys.len() - next;
+        while let Some(item) = decoded.next().await {
+            let ((object, sample), size) = item?;
+            let before = rt.engine.totals().rows;
+            rt.engine.apply(object);
+            note(&sample);
+            self.count_object(&label, size, rt.engine.totals().rows - before);
+            left -= 1;
+            if left > 0 && self.must_stop() {
+                return Ok(false);
             }
         }
-        Ok(())
+        Ok(true)
+    }
+
+    fn count_object(&self, label: &str, bytes: u64, rows: u64) {
+        metrics::counter!(telemetry::OBJECTS, "stream" => label.to_owned()).increment(1);
+        metrics::counter!(telemetry::BYTES, "stream" => label.to_owned()).increment(bytes);
+        metrics::counter!(telemetry::ROWS, "stream" => label.to_owned()).increment(rows);
     }
 
     async fn handle_closed(
-        &mut self,
+        &self,
         rt: &mut StreamRuntime,
         closed: Vec<ClosedWindow>,
         report: &mut PollReport,
@@ -593,11 +756,11 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         Ok(())
     }
 
-    async fn checkpoint(&mut self, i: usize, rt: &StreamRuntime) -> Result<(), ServeError> {
+    async fn checkpoint(&self, baseline_source: &str, rt: &StreamRuntime) -> Result<(), ServeError> {
         let cp = StreamCheckpoint {
             stream: rt.id.clone(),
             window: rt.engine.window(),
-            baseline: self.monitors[i].baseline.source.clone(),
+            baseline: baseline_source.to_owned(),
             cursor: rt.cursor.clone(),
             engine: rt.engine.snapshot(),
             classifier: rt.path.classifier().clone(),
@@ -608,7 +771,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
     }
 
     /// Sends the stream's outbox; logs events when there is no bus. Returns events sent.
-    async fn flush_outbox(&mut self, i: usize, rt: &mut StreamRuntime) -> Result<u64, ServeError> {
+    async fn flush_outbox(&self, baseline_source: &str, rt: &mut StreamRuntime) -> Result<u64, ServeError> {
         if rt.outbox.is_empty() {
             return Ok(0);
         }
@@ -616,7 +779,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
             for e in rt.outbox.drain(..) {
                 tracing::info!(id = %e.id, detail_type = %e.entry.detail_type, detail = %e.entry.detail, "event (no [events] bus: logged only)");
             }
-            self.checkpoint(i, rt).await?;
+            self.checkpoint(baseline_source, rt).await?;
             return Ok(0);
         };
         let outbox = std::mem::take(&mut rt.outbox);
@@ -637,36 +800,22 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         let sent = outcome.sent.len() as u64;
         rt.outbox = outcome.remaining;
         metrics::gauge!(telemetry::OUTBOX, "stream" => label).set(rt.outbox.len() as f64);
-        self.checkpoint(i, rt).await?;
+        self.checkpoint(baseline_source, rt).await?;
         Ok(sent)
     }
+}
 
-    /// Writes every stream's checkpoint and tries once more to send the outboxes (shutdown).
-    pub async fn flush(&mut self) -> Result<(), ServeError> {
-        for i in 0..self.monitors.len() {
-            let ids: Vec<StreamId> = self.monitors[i].streams.keys().cloned().collect();
-            for id in ids {
-                let Some(mut rt) = self.monitors[i].streams.remove(&id) else { continue };
-                let r = async {
-                    self.checkpoint(i, &rt).await?;
-                    self.flush_outbox(i, &mut rt).await
-                }
-                .await;
-                self.monitors[i].streams.insert(id, rt);
-                r?;
-            }
-        }
-        Ok(())
-    }
+/// [`DEADLINE_RESERVE`] on the service's clock.
+fn reserve() -> Duration {
+    Duration::from_millis(DEADLINE_RESERVE.as_millis() as i64)
+}
 
-    /// Returns the number of configured monitors.
-    pub fn monitor_count(&self) -> usize {
-        self.monitors.len()
-    }
-
-    /// Returns the events waiting in every outbox.
-    pub fn outbox_len(&self) -> usize {
-        self.monitors.iter().flat_map(|m| m.streams.values()).map(|s| s.outbox.len()).sum()
+/// Splits an object URI (`s3://bucket/dir/file` or a path) into its folder and file name.
+fn split_object_uri(uri: &str) -> (Location, String) {
+    let trimmed = uri.trim_end_matches('/');
+    match trimmed.rsplit_once('/') {
+        Some((dir, file)) => (Location::parse(&format!("{dir}/")), file.to_owned()),
+        None => (Location::parse("."), trimmed.to_owned()),
     }
 }
 
@@ -692,16 +841,35 @@ async fn load_baseline<S: ObjectStore, D: Discovery>(
     read_baseline_files((&stats_store, &stats_at.1), (&cons_store, &cons_at.1), &source).await.map_err(err)
 }
 
-/// Runs polls until `stop` resolves, then flushes within `shutdown_timeout`.
+/// Runs polls until `stop` resolves, then flushes within `shutdown_timeout`. A poll under way
+/// when `stop` resolves stops at the next object (a folder it was inside is read again after
+/// the restart, from the last checkpoint).
 pub async fn run<S: ObjectStore + 'static, B: EventBus>(
     mut service: Service<S, B>,
     stop: impl std::future::Future<Output = ()>,
     shutdown_timeout: StdDuration,
 ) -> Result<(), ServeError> {
     tokio::pin!(stop);
+    let signal = service.stop_signal();
+    let clock = service.clock();
     loop {
-        service.poll(false).await;
-        let now = service.clock.now();
+        let stopping = {
+            let poll = service.poll(false);
+            tokio::pin!(poll);
+            tokio::select! {
+                _ = &mut poll => false,
+                _ = &mut stop => {
+                    tracing::info!("stop asked for during a poll: stopping at the next object");
+                    signal.stop();
+                    poll.await;
+                    true
+                }
+            }
+        };
+        if stopping {
+            break;
+        }
+        let now = clock.now();
         let wait = service.next_due().map(|t| (t.millis() - now.millis()).max(0)).unwrap_or(60_000);
         tokio::select! {
             _ = &mut stop => break,

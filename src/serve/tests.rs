@@ -16,11 +16,22 @@ struct World {
     stores: Arc<Mutex<BTreeMap<String, FlakyStore>>>,
 }
 
-/// A memory store that can fail its n-th put from now (a crash in the middle of a poll).
+/// Something to do at a store's n-th read from now.
+type GetHook = Arc<Mutex<Option<(usize, Box<dyn FnOnce() + Send>)>>>;
+
+/// A memory store that can fail its n-th put from now (a crash in the middle of a poll), and
+/// run a hook at its n-th read (a signal in the middle of a folder).
 #[derive(Clone, Default)]
 struct FlakyStore {
     inner: MemoryStore,
     fail_put_in: Arc<AtomicUsize>,
+    on_get: GetHook,
+}
+
+impl FlakyStore {
+    fn at_get(&self, n: usize, hook: impl FnOnce() + Send + 'static) {
+        *self.on_get.lock().unwrap() = Some((n, Box::new(hook)));
+    }
 }
 
 impl ObjectStore for FlakyStore {
@@ -35,6 +46,20 @@ impl ObjectStore for FlakyStore {
         self.inner.put(key, bytes).await
     }
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let hook = {
+            let mut g = self.on_get.lock().unwrap();
+            match g.as_mut() {
+                Some((n, _)) if *n > 1 => {
+                    *n -= 1;
+                    None
+                }
+                Some(_) => g.take().map(|(_, h)| h),
+                None => None,
+            }
+        };
+        if let Some(h) = hook {
+            h();
+        }
         self.inner.get(key).await
     }
     async fn list(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {
@@ -119,7 +144,7 @@ async fn service(world: &World, cfg: &Config, clock: &ManualClock, bus: &MemoryB
     )
     .await
     .unwrap();
-    s.retries = (2, StdDuration::from_millis(1));
+    s.set_retries(2, StdDuration::from_millis(1));
     s
 }
 
@@ -449,7 +474,6 @@ fn oversized_events_are_trimmed_to_fit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn a_lambda_pass_stops_for_its_deadline_and_the_next_goes_on() {
-    use std::time::Instant;
     let spec = small_example();
     let cfg = config(&spec, "5m");
     let clock = ManualClock::new(spec.start + hours(200));
@@ -465,12 +489,12 @@ async fn a_lambda_pass_stops_for_its_deadline_and_the_next_goes_on() {
     let bus = MemoryBus::default();
     let mut s = service(&world, &cfg, &clock, &bus).await;
     // Less time than the reserve: no folder is started, nothing is skipped.
-    let soon = Instant::now() + DEADLINE_RESERVE / 2;
+    let soon = clock.now() + Duration::from_millis(DEADLINE_RESERVE.as_millis() as i64 / 2);
     let summary = crate::lambda::invoke(&mut s, soon).await.unwrap();
     assert!(summary.stopped_early);
     assert_eq!(summary.streams.iter().map(|r| r.folders).sum::<u64>(), 0);
     // The next invocation (from the checkpoints, as a fresh instance would) does the rest.
-    let summary = crate::lambda::invoke(&mut s, Instant::now() + StdDuration::from_secs(600)).await.unwrap();
+    let summary = crate::lambda::invoke(&mut s, clock.now() + Duration::from_hours(1)).await.unwrap();
     assert!(!summary.stopped_early);
     assert_eq!((summary.streams[0].folders, summary.streams[0].events_sent, summary.outbox), (96, 3, 0));
     let got = outputs(&world, &bus);
@@ -479,4 +503,101 @@ async fn a_lambda_pass_stops_for_its_deadline_and_the_next_goes_on() {
     let json = serde_json::to_value(&summary).unwrap();
     assert_eq!(json["streams"][0]["stream"], "loan-scoring-prod/AllTraffic");
     assert_eq!(json["stoppedEarly"], false);
+}
+
+/// SIGTERM in the middle of a folder: `run` stops at the next object instead of finishing the
+/// poll, writes the other checkpoints, and the restarted service reads that folder again from
+/// its last checkpoint: the reports and events equal an uninterrupted run's, none twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_inside_a_folder_ends_the_poll_between_objects_and_loses_nothing() {
+    let spec = small_example();
+    let cfg = config(&spec, "5m");
+    let clock = ManualClock::new(spec.start + hours(200));
+    let reference = World::default();
+    let keys = reference.load(&spec).await;
+    let bus = MemoryBus::default();
+    service(&reference, &cfg, &clock, &bus).await.poll(true).await;
+    let want = outputs(&reference, &bus);
+
+    let world = World::default();
+    world.load(&spec).await;
+    let bus = MemoryBus::default();
+    let s = service(&world, &cfg, &clock, &bus).await;
+    // The stop arrives while the 40th capture object is read, well inside the first day.
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    world.store("capture").at_get(40, move || {
+        let _ = stop_tx.send(());
+    });
+    let started = std::time::Instant::now();
+    run(
+        s,
+        async {
+            let _ = stop_rx.await;
+        },
+        StdDuration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    assert!(started.elapsed() < StdDuration::from_secs(20), "run did not stop at the next object");
+    let cp = CheckpointStore::new(world.store("state"));
+    let saved = cp.load(&StreamId::new(&spec.endpoint, &spec.variant)).await.unwrap().unwrap();
+    let next = saved.cursor.next_hour.unwrap();
+    assert!(next < spec.start + hours(24), "stopped early: checkpoint at {next}");
+    assert!(keys.len() > 40);
+    let partial = outputs(&world, &bus);
+    assert!(partial.1.len() < want.1.len(), "not every event was sent before the stop");
+
+    let mut s = service(&world, &cfg, &clock, &bus).await;
+    let (reports, failed) = s.poll(true).await;
+    assert_eq!(failed, 0);
+    assert!(reports.values().all(|r| !r.stopped_early));
+    let got = outputs(&world, &bus);
+    assert!(got.0 == want.0, "reports differ");
+    assert!(got.1 == want.1, "events differ: {} vs {}", got.1.len(), want.1.len());
+}
+
+/// A monitor's streams are polled concurrently; each one's outputs are what it gives alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_polled_together_give_what_each_gives_alone() {
+    let spec = small_example();
+    let clock = ManualClock::new(spec.start + hours(200));
+    let alone = World::default();
+    alone.load(&spec).await;
+    let bus = MemoryBus::default();
+    service(&alone, &config(&spec, "5m"), &clock, &bus).await.poll(true).await;
+    let want = outputs(&alone, &bus);
+
+    let world = World::default();
+    let variants = ["AllTraffic", "Shadow-1", "Shadow-2", "Shadow-3", "Shadow-4", "Shadow-5"];
+    for v in variants {
+        let mut s = spec.clone();
+        s.variant = v.into();
+        world.load(&s).await;
+    }
+    let bus = MemoryBus::default();
+    let mut s = service(&world, &config(&spec, "5m"), &clock, &bus).await;
+    let (reports, failed) = s.poll(true).await;
+    assert_eq!((reports.len(), failed), (variants.len(), 0));
+    let got = outputs(&world, &bus);
+    for v in variants {
+        let rename = |k: &str| {
+            k.replacen(&format!("/{v}/"), &format!("/{}/", spec.variant), 1)
+                .replace(&format!("variant={v}/"), &format!("variant={}/", spec.variant))
+        };
+        let mine: BTreeMap<String, &Vec<u8>> = got
+            .0
+            .iter()
+            .filter(|(k, _)| k.contains(&format!("/{v}/")) || k.contains(&format!("variant={v}/")))
+            .map(|(k, b)| (rename(k), b))
+            .collect();
+        assert_eq!(mine.len(), want.0.len(), "{v}");
+        for (k, b) in &mine {
+            if k.ends_with(".parquet") || k.ends_with("drift.json") {
+                continue; // name the variant inside
+            }
+            assert!(want.0.get(k) == Some(*b), "{v}: {k} differs");
+        }
+        let events = got.1.iter().filter(|e| e["detail"]["variant"] == v).count();
+        assert_eq!(events, want.1.len(), "{v}");
+    }
 }

@@ -56,6 +56,45 @@ impl std::fmt::Display for RecordIssue {
     }
 }
 
+/// The skipped records of some decoded objects as a log wants them: the first few of each
+/// reason in full, the rest only counted (decoding threads hand this back with their object).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IssueSample {
+    /// The first issues of each reason, in the order they were found.
+    pub first: Vec<RecordIssue>,
+    /// How many more of each reason there were.
+    pub more: BTreeMap<SkipReason, u64>,
+    keep: u64,
+    kept: BTreeMap<SkipReason, u64>,
+}
+
+impl IssueSample {
+    /// Keeps the first `keep_per_reason` issues of each reason.
+    pub fn new(keep_per_reason: u64) -> Self {
+        IssueSample { keep: keep_per_reason, ..Default::default() }
+    }
+
+    /// Takes one issue.
+    pub fn record(&mut self, issue: &RecordIssue) {
+        let n = self.kept.entry(issue.reason).or_default();
+        if *n < self.keep {
+            *n += 1;
+            self.first.push(issue.clone());
+        } else {
+            *self.more.entry(issue.reason).or_default() += 1;
+        }
+    }
+
+    /// Every issue taken, per reason.
+    pub fn counts(&self) -> BTreeMap<SkipReason, u64> {
+        let mut out = self.more.clone();
+        for i in &self.first {
+            *out.entry(i.reason).or_default() += 1;
+        }
+        out
+    }
+}
+
 /// A window whose profile is final.
 #[derive(Debug, Clone)]
 pub struct ClosedWindow {
@@ -406,6 +445,19 @@ pub struct ObjectDecoder {
 }
 
 impl ObjectDecoder {
+    /// Decodes one capture object, keeping a sample of its issues (see [`IssueSample`]).
+    pub fn decode_sampled<R: BufRead>(
+        &mut self,
+        key: &str,
+        hour: Option<Timestamp>,
+        reader: R,
+        keep_per_reason: u64,
+    ) -> std::io::Result<(DecodedObject, IssueSample)> {
+        let mut sample = IssueSample::new(keep_per_reason);
+        let object = self.decode(key, hour, reader, &mut |i| sample.record(i))?;
+        Ok((object, sample))
+    }
+
     /// Decodes one capture object (see [`StreamEngine::ingest`]); every skipped record, row or
     /// value is passed to `on_issue` and counted in the result.
     pub fn decode<R: BufRead>(

@@ -157,3 +157,16 @@ fn a_120_hour_replay_accounts_for_every_row_once() {
         assert_eq!(count_rows, total_rows);
     }
 }
+
+#[test]
+fn an_issue_sample_keeps_the_first_of_each_reason_and_counts_the_rest() {
+    let issue = |reason, line| RecordIssue { file: "k".into(), line, reason, detail: String::new() };
+    let mut s = IssueSample::new(2);
+    for line in 1..=5 {
+        s.record(&issue(SkipReason::MalformedLine, line));
+    }
+    s.record(&issue(SkipReason::BadTime, 6));
+    assert_eq!(s.first.iter().map(|i| i.line).collect::<Vec<_>>(), vec![1, 2, 6]);
+    assert_eq!(s.more, BTreeMap::from([(SkipReason::MalformedLine, 3)]));
+    assert_eq!(s.counts(), BTreeMap::from([(SkipReason::MalformedLine, 5), (SkipReason::BadTime, 1)]));
+}
