@@ -295,6 +295,33 @@ pub struct StreamClassifier {
     window_len: Option<Duration>,
 }
 
+/// Where a window sits in the stream: what every stage of `observe` reads.
+struct WindowAt {
+    /// The window's index in the stream (0 for the first observed).
+    idx: u64,
+    start: Timestamp,
+    /// Hours since the stream's first window.
+    x: f64,
+    /// Inside `[reference_start, reference_end)`: learned from, not judged.
+    reference_only: bool,
+    /// Before the cycles can have been seen once (design.md, "Cycles").
+    cold: bool,
+    phase: Phase,
+    windows_per_day: f64,
+    /// The window's recent past: indices into `recent`.
+    past_range: std::ops::Range<usize>,
+}
+
+/// Each feature's view of one window, from [`StreamClassifier::measure`].
+struct Measured {
+    windows: Vec<FeatureWindow>,
+    /// The window's cells in each feature's cycle grid, and their row count.
+    cells_now: Vec<Option<(Vec<f64>, f64)>>,
+    past_views: Vec<Option<PastView>>,
+    /// The recent past, merged per feature (trimmed), for the next window's two-window step.
+    past: Vec<FeatureProfile>,
+}
+
 /// A step found in this window (one-window) or over the last two windows.
 #[derive(Debug, Clone, Copy)]
 struct StepHit {
@@ -407,8 +434,72 @@ impl StreamClassifier {
     }
 
     /// Takes one closed window (in data order) and returns the decisions it triggers.
+    ///
+    /// The stages, in order: place the window in the stream ([`Self::locate`]); measure each
+    /// feature against the baseline, its recent past and its cycle ([`Self::measure`]); find
+    /// breaks, steps ([`Self::steps`]) and changing shapes ([`Self::shapes`]); move the episode
+    /// state machine ([`Self::transition`]); learn the cycles from what was normal
+    /// ([`Self::learn_cycles`]); and say what was seen ([`Self::outcome`]).
     pub fn observe(&mut self, baseline: &Baseline, closed: &ClosedWindow, drift: &WindowDrift) -> WindowOutcome {
         let cfg = self.cfg.clone();
+        let at = self.locate(baseline, closed, drift, &cfg);
+        let Measured { windows, cells_now, past_views, past } = self.measure(baseline, closed, drift, &cfg, &at);
+
+        // Window-level: are there enough records to judge at all?
+        let bad_rows = closed.profile.skipped.get(SkipReason::ColumnCount)
+            + closed.profile.skipped.get(SkipReason::UndecodablePayload)
+            + closed.profile.skipped.get(SkipReason::UnsupportedPayload)
+            + closed.profile.skipped.get(SkipReason::MalformedLine);
+        let seen_rows = closed.profile.rows + bad_rows;
+        let window_judged = seen_rows >= cfg.min_rows;
+
+        let (breaks, break_detail) = if window_judged {
+            self.breaks(baseline, drift, &windows, &past_views, bad_rows, seen_rows)
+        } else {
+            (BTreeSet::new(), Vec::new())
+        };
+        let new_breaks: Vec<Break> = breaks.difference(&self.prev_breaks).cloned().collect();
+
+        let steps = self.steps(baseline, closed, drift, &cfg, &at, &windows, &cells_now);
+        for s in &steps {
+            self.last_step[s.feature] = Some(at.idx);
+        }
+        let monitored = drift.features.iter().filter(|f| f.kind != FeatureKind::Unmonitored).count();
+        let many_stepping =
+            steps.len() >= PIPELINE_BUG_MIN_FEATURES && steps.len() as f64 >= PIPELINE_BUG_MIN_SHARE * monitored as f64;
+
+        self.record_history(&windows, &cfg);
+        let shapes = self.shapes(baseline, drift, &cfg, &at, &windows, &steps, window_judged);
+        self.keep_recent(baseline, closed, &at, past, cfg.step_lookback);
+
+        let mut decisions = Vec::new();
+        if window_judged && !at.reference_only {
+            let ctx = DecisionContext {
+                baseline,
+                closed,
+                drift,
+                windows: &windows,
+                steps: &steps,
+                many_stepping,
+                shapes: &shapes,
+                breaks: &breaks,
+                new_breaks: &new_breaks,
+                break_detail: &break_detail,
+            };
+            decisions = self.transition(&ctx, &cfg);
+        }
+        if window_judged {
+            self.prev_breaks = breaks.clone();
+        }
+        if cfg.seasonality != Seasonality::None {
+            self.learn_cycles(baseline, closed, drift, &at, &breaks, &cells_now);
+        }
+        self.outcome(baseline, &at, window_judged, &windows, &steps, &shapes, break_detail, decisions)
+    }
+
+    /// Places a window in the stream: its index and hour offset, whether it is in the
+    /// reference period or the cold start, its phase in the cycles.
+    fn locate(&mut self, baseline: &Baseline, closed: &ClosedWindow, drift: &WindowDrift, cfg: &ClassifierConfig) -> WindowAt {
         let idx = self.windows_seen;
         self.windows_seen += 1;
         let start = closed.window.start;
@@ -425,12 +516,24 @@ impl StreamClassifier {
         let window_ms = (closed.window.end.millis() - start.millis()).max(1) as f64;
         self.window_len = Some(Duration::from_millis(closed.window.end.millis() - start.millis()));
         let windows_per_day = Duration::from_hours(24).millis() as f64 / window_ms;
-
-        // The recent past of this window, merged feature by feature (so that only one
-        // feature's merge is held at a time), and kept for the next window's two-window step.
         let r = self.recent.len();
-        let lookback = cfg.step_lookback;
-        let past_range = r.saturating_sub(lookback)..r;
+        let past_range = r.saturating_sub(cfg.step_lookback)..r;
+        WindowAt { idx, start, x, reference_only, cold, phase, windows_per_day, past_range }
+    }
+
+    /// Measures each feature of the window: against the baseline, its recent past (merged
+    /// feature by feature, so that only one feature's merge is held at a time, and kept for the
+    /// next window's two-window step) and, where one is chosen, its cycle.
+    fn measure(
+        &mut self,
+        baseline: &Baseline,
+        closed: &ClosedWindow,
+        drift: &WindowDrift,
+        cfg: &ClassifierConfig,
+        at: &WindowAt,
+    ) -> Measured {
+        let (start, x, phase, windows_per_day) = (at.start, at.x, &at.phase, at.windows_per_day);
+        let past_range = at.past_range.clone();
         let mut past: Vec<FeatureProfile> = Vec::new();
         let mut past_views: Vec<Option<PastView>> = Vec::with_capacity(baseline.features.len());
         let mut windows: Vec<FeatureWindow> = Vec::with_capacity(baseline.features.len());
@@ -444,7 +547,7 @@ impl StreamClassifier {
             fw.judged = fw.n >= cfg.min_rows as f64;
             let cells = self.seasonal.grid(i).cells(&closed.profile.features[i]);
             if let Some((c, n)) = &cells {
-                fw.cycle = self.seasonal.adjust(i, &phase, c, *n, cfg.noise_floor_c);
+                fw.cycle = self.seasonal.adjust(i, phase, c, *n, cfg.noise_floor_c);
                 // The choice of cycle is learned from normal windows only, as the slots are
                 // (a drift in an open episode would move the evidence both ways).
                 let in_episode = self.episode.as_ref().is_some_and(|e| e.features.contains(&bf.name));
@@ -473,6 +576,27 @@ impl StreamClassifier {
                 past.push(p);
             }
         }
+        Measured { windows, cells_now, past_views, past }
+    }
+
+    /// Steps: this window against its recent past, or the last two windows against theirs.
+    /// A step must also be one under each cycle model that could explain it (design.md,
+    /// "Cycles"); where the cycle cannot be judged yet (the stream's first day, or a step the
+    /// cycle model cannot measure), it must be larger than a cycle moves a distribution in the
+    /// lookback. Largest first.
+    #[allow(clippy::too_many_arguments)]
+    fn steps(
+        &mut self,
+        baseline: &Baseline,
+        closed: &ClosedWindow,
+        drift: &WindowDrift,
+        cfg: &ClassifierConfig,
+        at: &WindowAt,
+        windows: &[FeatureWindow],
+        cells_now: &[Option<(Vec<f64>, f64)>],
+    ) -> Vec<StepHit> {
+        let (idx, cold, r, lookback) = (at.idx, at.cold, self.recent.len(), cfg.step_lookback);
+        let past_range = at.past_range.clone();
         // The previous window's recent past is the same windows merged in the same order: kept
         // from the last window when there is one.
         let mut past2: Option<Vec<FeatureProfile>> = match self.last_past.take() {
@@ -480,26 +604,6 @@ impl StreamClassifier {
             _ => None,
         };
 
-        // Window-level: are there enough records to judge at all?
-        let bad_rows = closed.profile.skipped.get(SkipReason::ColumnCount)
-            + closed.profile.skipped.get(SkipReason::UndecodablePayload)
-            + closed.profile.skipped.get(SkipReason::UnsupportedPayload)
-            + closed.profile.skipped.get(SkipReason::MalformedLine);
-        let seen_rows = closed.profile.rows + bad_rows;
-        let window_judged = seen_rows >= cfg.min_rows;
-
-        let (breaks, break_detail) = if window_judged {
-            self.breaks(baseline, drift, &windows, &past_views, bad_rows, seen_rows)
-        } else {
-            (BTreeSet::new(), Vec::new())
-        };
-        let new_breaks: Vec<Break> = breaks.difference(&self.prev_breaks).cloned().collect();
-
-        // Steps: this window against its recent past, or the last two windows against theirs.
-        // A step must also be one under each cycle model that could explain it (design.md,
-        // "Cycles"); where the cycle cannot be judged yet (the stream's first day, or a step
-        // the cycle model cannot measure), it must be larger than a cycle moves a distribution
-        // in the lookback.
         let mut steps: Vec<StepHit> = Vec::new();
         for (i, fw) in windows.iter().enumerate() {
             if !fw.judged {
@@ -584,18 +688,17 @@ impl StreamClassifier {
                 }
             }
         }
+        drop(past2);
         steps.sort_by(|a, b| (b.step.d_step - b.step.floor_dec).total_cmp(&(a.step.d_step - a.step.floor_dec)));
-        for s in &steps {
-            self.last_step[s.feature] = Some(idx);
-        }
-        let monitored = drift.features.iter().filter(|f| f.kind != FeatureKind::Unmonitored).count();
-        let many_stepping =
-            steps.len() >= PIPELINE_BUG_MIN_FEATURES && steps.len() as f64 >= PIPELINE_BUG_MIN_SHARE * monitored as f64;
+        steps
+    }
 
-        // Record the history (a window's cell offsets are kept only while it can be part of a
-        // later window's recent past), then look at shapes.
+    /// Records the window in each feature's history; a window's cell offsets are kept only
+    /// while it can be part of a later window's recent past.
+    fn record_history(&mut self, windows: &[FeatureWindow], cfg: &ClassifierConfig) {
+        let lookback = cfg.step_lookback;
         let keep = cfg.trend_windows + HISTORY_SLACK_WINDOWS;
-        for (h, fw) in self.history.iter_mut().zip(&windows) {
+        for (h, fw) in self.history.iter_mut().zip(windows) {
             h.push_back(fw.clone());
             while h.len() > keep {
                 h.pop_front();
@@ -606,6 +709,22 @@ impl StreamClassifier {
                 }
             }
         }
+    }
+
+    /// Changes found from the shape of each feature's series (not for features that stepped
+    /// in this window), confirmed over `confirm` windows running; largest first.
+    #[allow(clippy::too_many_arguments)]
+    fn shapes(
+        &mut self,
+        baseline: &Baseline,
+        drift: &WindowDrift,
+        cfg: &ClassifierConfig,
+        at: &WindowAt,
+        windows: &[FeatureWindow],
+        steps: &[StepHit],
+        window_judged: bool,
+    ) -> Vec<ShapeHit> {
+        let (idx, cold) = (at.idx, at.cold);
         let mut shapes: Vec<ShapeHit> = Vec::new();
         if window_judged && !cold {
             for (i, bf) in baseline.features.iter().enumerate() {
@@ -616,16 +735,16 @@ impl StreamClassifier {
                     // Under the model the window was judged under; the level it found must also
                     // be off what each cycle model that could explain it expects.
                     let fw = &windows[i];
-                    self.shape_evidence(i, bf, kind, idx, &cfg, fw.model).and_then(|hit| {
+                    self.shape_evidence(i, bf, kind, idx, cfg, fw.model).and_then(|hit| {
                         let mut chosen = hit;
                         for t in self.seasonal.alternatives(fw.model, &fw.cycle) {
-                            if !self.level_holds(i, bf, kind, t, &chosen, &cfg) {
+                            if !self.level_holds(i, bf, kind, t, &chosen, cfg) {
                                 return None;
                             }
                             // Where they disagree on the kind, the cycle may have bent the
                             // shape: the fit with it removed decides.
                             if let Some(other) =
-                                self.shape_evidence(i, bf, kind, idx, &cfg, t).filter(|o| o.kind != chosen.kind)
+                                self.shape_evidence(i, bf, kind, idx, cfg, t).filter(|o| o.kind != chosen.kind)
                             {
                                 chosen = other;
                             }
@@ -648,8 +767,20 @@ impl StreamClassifier {
         }
         shapes.sort_by(|a, b| b.z_pool.abs().total_cmp(&a.z_pool.abs()));
 
-        // The recent past moves on.
-        drop(past2);
+        shapes
+    }
+
+    /// The recent past moves on: this window's merged past is kept for the next window's
+    /// two-window step, and its profile (trimmed) joins the recent windows.
+    fn keep_recent(
+        &mut self,
+        baseline: &Baseline,
+        closed: &ClosedWindow,
+        at: &WindowAt,
+        past: Vec<FeatureProfile>,
+        lookback: usize,
+    ) {
+        let idx = at.idx;
         self.last_past = (past.len() == baseline.features.len()).then_some((idx, past));
         let mut kept = closed.profile.clone();
         kept.trim();
@@ -662,56 +793,62 @@ impl StreamClassifier {
             self.recent.pop_front();
         }
 
-        let mut decisions = Vec::new();
-        if window_judged && !reference_only {
-            let ctx = DecisionContext {
-                baseline,
-                closed,
-                drift,
-                windows: &windows,
-                steps: &steps,
-                many_stepping,
-                shapes: &shapes,
-                breaks: &breaks,
-                new_breaks: &new_breaks,
-                break_detail: &break_detail,
-            };
-            decisions = self.transition(&ctx, &cfg);
-        }
-        if window_judged {
-            self.prev_breaks = breaks.clone();
-        }
+    }
 
-        // Learn the cycles from what is normal: not a feature of the open episode, not a
-        // feature that broke, stepped or is changing in this window (a reference window is
-        // normal by definition).
-        if cfg.seasonality != Seasonality::None {
-            let in_episode: BTreeSet<&str> =
-                self.episode.iter().flat_map(|e| e.features.iter().map(String::as_str)).collect();
-            let window_broke = breaks.iter().any(|b| b.feature.is_empty());
-            for (i, bf) in baseline.features.iter().enumerate() {
-                // Reference windows are normal by the user's word, but a schema or data-quality
-                // break in one (no cycle makes those) is still kept out of the slots. Steps are
-                // learned: where a cycle turns abruptly (a weekend starting) its hours are steps.
-                // Outside the reference a step opens or joins the episode, whose features wait.
-                let unbroken = !window_broke && !breaks.iter().any(|b| b.feature == bf.name);
-                let normal = unbroken
-                    && (reference_only || (!in_episode.contains(bf.name.as_str()) && self.shape_streak[i] == 0));
-                let fd = &drift.features[i];
-                if !normal || fd.present + fd.missing == 0 {
-                    continue;
-                }
-                let m = &closed.profile.features[i].moments;
-                let contribution = Contribution {
-                    rows: (fd.present + fd.missing) as f64,
-                    present: fd.present as f64,
-                    cells: cells_now[i].as_ref().map(|(c, n)| (c.as_slice(), *n)),
-                    moments: (m.n as f64, m.mean, m.m2),
-                };
-                self.seasonal.learn(i, &phase, &contribution);
+    /// Learns the cycles from what is normal: not a feature of the open episode, not a feature
+    /// that broke, stepped or is changing in this window (a reference window is normal by
+    /// definition).
+    fn learn_cycles(
+        &mut self,
+        baseline: &Baseline,
+        closed: &ClosedWindow,
+        drift: &WindowDrift,
+        at: &WindowAt,
+        breaks: &BTreeSet<Break>,
+        cells_now: &[Option<(Vec<f64>, f64)>],
+    ) {
+        let (reference_only, phase) = (at.reference_only, &at.phase);
+        let in_episode: BTreeSet<&str> =
+            self.episode.iter().flat_map(|e| e.features.iter().map(String::as_str)).collect();
+        let window_broke = breaks.iter().any(|b| b.feature.is_empty());
+        for (i, bf) in baseline.features.iter().enumerate() {
+            // Reference windows are normal by the user's word, but a schema or data-quality
+            // break in one (no cycle makes those) is still kept out of the slots. Steps are
+            // learned: where a cycle turns abruptly (a weekend starting) its hours are steps.
+            // Outside the reference a step opens or joins the episode, whose features wait.
+            let unbroken = !window_broke && !breaks.iter().any(|b| b.feature == bf.name);
+            let normal = unbroken
+                && (reference_only || (!in_episode.contains(bf.name.as_str()) && self.shape_streak[i] == 0));
+            let fd = &drift.features[i];
+            if !normal || fd.present + fd.missing == 0 {
+                continue;
             }
+            let m = &closed.profile.features[i].moments;
+            let contribution = Contribution {
+                rows: (fd.present + fd.missing) as f64,
+                present: fd.present as f64,
+                cells: cells_now[i].as_ref().map(|(c, n)| (c.as_slice(), *n)),
+                moments: (m.n as f64, m.mean, m.m2),
+            };
+            self.seasonal.learn(i, phase, &contribution);
         }
+    }
 
+    /// What the classifier says about the window: its state, what stepped, changed and broke,
+    /// the decisions, and the per-feature columns of the metrics table.
+    #[allow(clippy::too_many_arguments)]
+    fn outcome(
+        &self,
+        baseline: &Baseline,
+        at: &WindowAt,
+        window_judged: bool,
+        windows: &[FeatureWindow],
+        steps: &[StepHit],
+        shapes: &[ShapeHit],
+        break_detail: Vec<Value>,
+        decisions: Vec<Decision>,
+    ) -> WindowOutcome {
+        let (reference_only, cold) = (at.reference_only, at.cold);
         let state = match &self.episode {
             None => "stable",
             Some(e) => e.kind.as_str(),
