@@ -50,13 +50,13 @@ fn main() -> anyhow::Result<()> {
         }
         let r = run(&sc.spec, window, &sc.config(&cfg)).map_err(anyhow::Error::msg)?;
         if args.iter().any(|a| a == "--verbose") {
-            for (start, json) in &r.window_log {
-                println!("{start} {json}");
+            for (start, view) in &r.window_log {
+                println!("{start} {}", serde_json::to_value(view)?);
             }
         }
         if args.iter().any(|a| a == "--why") {
             for d in &r.decisions {
-                let e = &d.evidence;
+                let e = &serde_json::to_value(&d.evidence)?;
                 println!(
                     "WHY {} {} {} series={} z={} ev={} sor={} feature={}",
                     sc.name,
@@ -87,7 +87,7 @@ fn main() -> anyhow::Result<()> {
                     d.kind.as_str(),
                     d.onset,
                     d.features.iter().map(|f| &f.name).collect::<Vec<_>>(),
-                    d.evidence
+                    serde_json::to_value(&d.evidence)?
                 );
             }
         }

@@ -153,7 +153,8 @@ pub struct EventDetail {
     /// Model Monitor violations of those features in the decision window.
     pub violations: Vec<Violation>,
     /// What decided the kind.
-    pub evidence: serde_json::Value,
+    #[serde(serialize_with = "super::sorted_keys")]
+    pub evidence: crate::classify::evidence::Evidence,
     /// Where the decision window's reports are.
     pub reports: EventReports,
 }

@@ -322,42 +322,46 @@ fn quantiles(cdf: &crate::profile::WeightedCdf) -> Vec<(f64, f64)> {
 
 /// One sentence on what decided an event's kind, from its evidence.
 fn explain(e: &EventEnvelope) -> String {
+    use crate::classify::evidence::{Evidence, SuddenBasis};
     let d = &e.detail;
-    let ev = &d.evidence;
-    let decision = ev.get("decision").and_then(|v| v.as_str()).unwrap_or("");
     let first = d.features.first();
-    match decision {
-        "schema" => {
-            let signals: Vec<String> = ev
-                .get("signals")
-                .and_then(|s| s.as_array())
-                .map(|a| {
-                    a.iter()
-                        .map(|s| {
-                            let f = s.get("feature").and_then(|v| v.as_str()).unwrap_or("");
-                            let sig = s.get("signal").and_then(|v| v.as_str()).unwrap_or("");
-                            match s.get("value").and_then(|v| v.as_f64()) {
-                                Some(v) => format!("{sig} on {f} ({})", num(v)),
-                                None => format!("{sig} on {f}"),
-                            }
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            format!(
-                "a schema or data-quality break: {}",
-                if signals.is_empty() { "-".into() } else { signals.join(", ") }
-            )
-        }
-        "trend" => {
-            let t = ev.get("trend");
-            let field = |k: &str| t.and_then(|t| t.get(k));
-            let feature = field("feature").and_then(|v| v.as_str()).unwrap_or("");
-            let series = match (field("series").and_then(|v| v.as_str()), field("category").and_then(|v| v.as_str())) {
-                (Some("category_shares"), Some(c)) => format!("share of {c}"),
-                (Some("distance"), _) => "distance to the baseline".to_owned(),
-                (Some(s), _) => s.to_owned(),
-                (None, _) => "level".to_owned(),
+    let stepped = |basis: &str| match first {
+        Some(f) => format!(
+            "{basis}: a step of {} against the recent past explains the rise (distance to the baseline {})",
+            f.step_value.map_or("–".into(), num),
+            f.value.map_or("–".into(), num)
+        ),
+        None => basis.to_owned(),
+    };
+    match &d.evidence {
+        Evidence::Sudden(ev) => match ev.decision {
+            SuddenBasis::Schema => {
+                let signals: Vec<String> = ev
+                    .signals
+                    .iter()
+                    .map(|s| {
+                        let f = s.feature.as_deref().unwrap_or("");
+                        match s.value {
+                            Some(v) => format!("{} on {f} ({})", s.signal, num(v)),
+                            None => format!("{} on {f}", s.signal),
+                        }
+                    })
+                    .collect();
+                format!(
+                    "a schema or data-quality break: {}",
+                    if signals.is_empty() { "-".into() } else { signals.join(", ") }
+                )
+            }
+            SuddenBasis::Step => stepped("step"),
+            SuddenBasis::LateStep => stepped("late_step"),
+        },
+        Evidence::Gradual(ev) => {
+            let t = &ev.trend;
+            let feature = t.feature.as_str();
+            let series = match (t.series, t.category.as_deref()) {
+                ("category_shares", Some(c)) => format!("share of {c}"),
+                ("distance", _) => "distance to the baseline".to_owned(),
+                (s, _) => s.to_owned(),
             };
             match first.and_then(|f| f.trend.as_ref()) {
                 Some(mk) => format!(
@@ -372,19 +376,7 @@ fn explain(e: &EventEnvelope) -> String {
                 None => format!("a sustained trend without a step in {feature}'s {series}"),
             }
         }
-        "quiet" => format!(
-            "back within the noise for {} windows",
-            ev.get("quietWindows").and_then(|v| v.as_u64()).unwrap_or(0)
-        ),
-        other => match first {
-            Some(f) => format!(
-                "{}: a step of {} against the recent past explains the rise (distance to the baseline {})",
-                if other.is_empty() { "step" } else { other },
-                f.step_value.map_or("–".into(), num),
-                f.value.map_or("–".into(), num)
-            ),
-            None => other.to_owned(),
-        },
+        Evidence::Resolved(ev) => format!("back within the noise for {} windows", ev.quiet_windows),
     }
 }
 

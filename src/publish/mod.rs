@@ -9,3 +9,11 @@ pub mod metrics_table;
 pub mod report;
 pub mod svg;
 pub mod window;
+
+/// Serializes `value` as JSON with every object's keys in sorted order: the layout `drift.json`
+/// and the events have always had (the classifier's evidence is typed; its files are not
+/// reordered by it).
+pub fn sorted_keys<T: serde::Serialize, S: serde::Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+    use serde::Serialize as _;
+    serde_json::to_value(value).map_err(serde::ser::Error::custom)?.serialize(s)
+}

@@ -48,7 +48,7 @@ pub struct WindowReport<'a> {
     /// Example issues.
     pub issues: &'a [RecordIssue],
     /// The classifier's view of this window, if it ran.
-    pub classification: Option<serde_json::Value>,
+    pub classification: Option<crate::classify::evidence::WindowView>,
 }
 
 #[derive(Serialize)]
@@ -65,8 +65,15 @@ struct DriftFile<'a> {
     extra_columns: &'a BTreeMap<String, u64>,
     violations: usize,
     features: &'a [FeatureDrift],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    classification: Option<&'a serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "sorted_view")]
+    classification: Option<&'a crate::classify::evidence::WindowView>,
+}
+
+fn sorted_view<S: serde::Serializer>(
+    v: &Option<&crate::classify::evidence::WindowView>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    super::sorted_keys(v, s)
 }
 
 #[derive(Serialize)]

@@ -116,7 +116,7 @@ impl WindowPath {
                     drift: &drift,
                     layout: closed.layout,
                     issues: &closed.issues,
-                    classification: Some(outcome.window_json.clone()),
+                    classification: Some(outcome.view.clone()),
                 },
             );
             let uris = ReportUris {

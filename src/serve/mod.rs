@@ -898,10 +898,10 @@ impl EventEnvelope {
         let mut detail = self.detail.clone();
         let mut entry = entry_of(self, &detail);
         if entry.size() > crate::publish::bus::MAX_BATCH_BYTES {
-            if let Some(obj) = detail.evidence.as_object_mut() {
-                obj.remove("series");
+            let trimmed = detail.evidence.trimmed_mut();
+            if trimmed.series.take().is_some() {
                 // The full series stays in the window's drift.json.
-                obj.insert("seriesOmitted".into(), serde_json::Value::Bool(true));
+                trimmed.series_omitted = Some(true);
             }
             entry = entry_of(self, &detail);
         }
@@ -909,10 +909,9 @@ impl EventEnvelope {
             let omitted = (detail.features.len().saturating_sub(20), detail.violations.len().saturating_sub(50));
             detail.features.truncate(20);
             detail.violations.truncate(50);
-            if let Some(obj) = detail.evidence.as_object_mut() {
-                obj.insert("featuresOmitted".into(), omitted.0.into());
-                obj.insert("violationsOmitted".into(), omitted.1.into());
-            }
+            let trimmed = detail.evidence.trimmed_mut();
+            trimmed.features_omitted = Some(omitted.0);
+            trimmed.violations_omitted = Some(omitted.1);
             entry = entry_of(self, &detail);
         }
         entry

@@ -439,8 +439,28 @@ async fn health_and_startup_errors() {
 
 #[test]
 fn oversized_events_are_trimmed_to_fit() {
+    use crate::classify::evidence::{Evidence, FeatureSeries, SuddenBasis, SuddenEvidence, Trimmed};
     use crate::publish::events::{EventDetail, EventReports, EventWindow};
-    let big = serde_json::json!({"series": "x".repeat(300_000), "decision": "step"});
+    let series = FeatureSeries {
+        window_starts: vec![Some("x".repeat(300_000))],
+        rows: vec![],
+        distance: vec![],
+        noise_floor: vec![],
+        step: vec![],
+        step_noise_floor: vec![],
+    };
+    let big = Evidence::Sudden(SuddenEvidence {
+        decision: SuddenBasis::Step,
+        signals: vec![],
+        step: None,
+        late_step: None,
+        features_stepping: 1,
+        features_monitored: 1,
+        many_features_stepping: false,
+        likely_pipeline_bug: false,
+        trimmed: Trimmed { series: Some(BTreeMap::from([("f".to_owned(), series)])), ..Trimmed::default() },
+        cycles: vec![],
+    });
     let env = EventEnvelope {
         version: "0",
         id: "i".into(),

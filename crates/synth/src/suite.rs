@@ -371,7 +371,7 @@ pub struct ScenarioRun {
     /// Rows profiled.
     pub rows: u64,
     /// Each window's classifier view (`drift.json`'s `classification`), for debugging.
-    pub window_log: Vec<(Timestamp, serde_json::Value)>,
+    pub window_log: Vec<(Timestamp, driftwatch_core::classify::evidence::WindowView)>,
     /// End of each window in which Model Monitor's `baseline_drift_check` fired, with the
     /// features it fired for (for comparison with Model Monitor's hourly rule).
     pub model_monitor: Vec<(Timestamp, Vec<String>)>,
@@ -401,7 +401,7 @@ pub fn run(spec: &StreamSpec, window: Duration, cfg: &ClassifierConfig) -> Resul
             }
         }
         out.decisions.extend(o.decisions);
-        out.window_log.push((closed.window.start, o.window_json));
+        out.window_log.push((closed.window.start, o.view));
         let fired: Vec<String> = drift
             .violations
             .iter()

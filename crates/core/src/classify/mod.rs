@@ -1,17 +1,21 @@
 //! Sudden shift or gradual drift: a state machine per stream over the series of windows.
 //! The rules and their reasons are in `design.md` beside this file.
 
+pub mod evidence;
 pub mod seasonal;
 mod shape;
 mod signals;
 pub mod trend;
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
+use self::evidence::{
+    BreakSignal, Changing, CycleEvidence, Evidence, FeatureSeries, GradualEvidence, QuietBasis, ResolvedEvidence,
+    ShapeEvidence, StepEvidence, SuddenBasis, SuddenEvidence, TrendBasis, Trimmed, WindowView,
+};
 use self::seasonal::{Contribution, Model, Phase, Seasonal, Seasonality};
 use self::shape::{fit_group, Fit};
 use self::signals::{
@@ -144,7 +148,7 @@ pub struct FeatureEvidence {
 }
 
 /// One decision: the content of one event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision {
     /// The kind announced.
     pub kind: Kind,
@@ -161,7 +165,7 @@ pub struct Decision {
     /// Violations of those features in the decision window.
     pub violations: Vec<Violation>,
     /// Why.
-    pub evidence: Value,
+    pub evidence: Evidence,
 }
 
 /// An episode as the replay summary shows it.
@@ -212,7 +216,7 @@ pub struct WindowOutcome {
     /// Events to fire, in order.
     pub decisions: Vec<Decision>,
     /// The classifier's view of the window, for `drift.json`.
-    pub window_json: Value,
+    pub view: WindowView,
     /// Per-feature columns for the metrics table.
     pub extras: Vec<FeatureExtras>,
 }
@@ -499,7 +503,13 @@ impl StreamClassifier {
 
     /// Places a window in the stream: its index and hour offset, whether it is in the
     /// reference period or the cold start, its phase in the cycles.
-    fn locate(&mut self, baseline: &Baseline, closed: &ClosedWindow, drift: &WindowDrift, cfg: &ClassifierConfig) -> WindowAt {
+    fn locate(
+        &mut self,
+        baseline: &Baseline,
+        closed: &ClosedWindow,
+        drift: &WindowDrift,
+        cfg: &ClassifierConfig,
+    ) -> WindowAt {
         let idx = self.windows_seen;
         self.windows_seen += 1;
         let start = closed.window.start;
@@ -792,7 +802,6 @@ impl StreamClassifier {
         while self.recent.len() > lookback + 1 {
             self.recent.pop_front();
         }
-
     }
 
     /// Learns the cycles from what is normal: not a feature of the open episode, not a feature
@@ -817,8 +826,8 @@ impl StreamClassifier {
             // learned: where a cycle turns abruptly (a weekend starting) its hours are steps.
             // Outside the reference a step opens or joins the episode, whose features wait.
             let unbroken = !window_broke && !breaks.iter().any(|b| b.feature == bf.name);
-            let normal = unbroken
-                && (reference_only || (!in_episode.contains(bf.name.as_str()) && self.shape_streak[i] == 0));
+            let normal =
+                unbroken && (reference_only || (!in_episode.contains(bf.name.as_str()) && self.shape_streak[i] == 0));
             let fd = &drift.features[i];
             if !normal || fd.present + fd.missing == 0 {
                 continue;
@@ -845,7 +854,7 @@ impl StreamClassifier {
         windows: &[FeatureWindow],
         steps: &[StepHit],
         shapes: &[ShapeHit],
-        break_detail: Vec<Value>,
+        break_detail: Vec<BreakSignal>,
         decisions: Vec<Decision>,
     ) -> WindowOutcome {
         let (reference_only, cold) = (at.reference_only, at.cold);
@@ -854,31 +863,31 @@ impl StreamClassifier {
             Some(e) => e.kind.as_str(),
         };
         let name = |i: usize| baseline.features[i].name.clone();
-        let mut window_json = json!({
-            "state": state,
-            "episodeId": self.episode.as_ref().map(|e| e.id.clone()),
-            "judged": window_judged,
-            "stepping": steps.iter().map(|s| name(s.feature)).collect::<Vec<_>>(),
-            "changing": shapes.iter().map(|s| json!({"feature": name(s.feature), "kind": s.kind.as_str(), "series": s.series, "z": round6(s.z_pool)})).collect::<Vec<_>>(),
-            "breaks": break_detail,
-            "decisions": decisions.iter().map(|d| d.kind.as_str()).collect::<Vec<_>>(),
-        });
-        let cycles: serde_json::Map<String, Value> = windows
-            .iter()
-            .enumerate()
-            .filter(|(_, w)| !w.model.is_none())
-            .map(|(i, w)| (name(i), Value::from(w.model.as_str())))
-            .collect();
-        if let Some(o) = window_json.as_object_mut() {
-            if reference_only {
-                o.insert("reference".into(), Value::Bool(true));
-            } else if cold {
-                o.insert("coldStart".into(), Value::Bool(true));
-            }
-            if !cycles.is_empty() {
-                o.insert("cycles".into(), Value::Object(cycles));
-            }
-        }
+        let view = WindowView {
+            state,
+            episode_id: self.episode.as_ref().map(|e| e.id.clone()),
+            judged: window_judged,
+            stepping: steps.iter().map(|s| name(s.feature)).collect(),
+            changing: shapes
+                .iter()
+                .map(|s| Changing {
+                    feature: name(s.feature),
+                    kind: s.kind.as_str(),
+                    series: s.series,
+                    z: round6(s.z_pool),
+                })
+                .collect(),
+            breaks: break_detail,
+            decisions: decisions.iter().map(|d| d.kind.as_str()).collect(),
+            reference: reference_only.then_some(true),
+            cold_start: (!reference_only && cold).then_some(true),
+            cycles: windows
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| !w.model.is_none())
+                .map(|(i, w)| (name(i), w.model.as_str()))
+                .collect(),
+        };
         let extras = windows
             .iter()
             .map(|fw| {
@@ -894,7 +903,7 @@ impl StreamClassifier {
                 }
             })
             .collect();
-        WindowOutcome { decisions, window_json, extras }
+        WindowOutcome { decisions, view, extras }
     }
 
     /// The history indices of feature `i` that hold the windows of `recent[range]`.
@@ -949,14 +958,20 @@ impl StreamClassifier {
         past: &[Option<PastView>],
         bad_rows: u64,
         seen_rows: u64,
-    ) -> (BTreeSet<Break>, Vec<Value>) {
+    ) -> (BTreeSet<Break>, Vec<BreakSignal>) {
         let cfg = &self.cfg;
         let mut breaks = BTreeSet::new();
         let mut detail = Vec::new();
         let share = bad_rows as f64 / seen_rows.max(1) as f64;
         if share > MOST_ROWS {
             breaks.insert(Break { feature: String::new(), signal: "rows_skipped".into() });
-            detail.push(json!({"feature": null, "signal": "rows_skipped", "value": round6(share)}));
+            detail.push(BreakSignal {
+                feature: None,
+                signal: "rows_skipped",
+                value: Some(round6(share)),
+                before: None,
+                check_feature: None,
+            });
         }
         for v in &drift.violations {
             let (signal, feature) = match v.constraint_check_type.as_str() {
@@ -968,7 +983,13 @@ impl StreamClassifier {
                 _ => continue,
             };
             if breaks.insert(Break { feature: feature.clone(), signal: signal.into() }) {
-                detail.push(json!({"feature": feature, "signal": signal, "checkFeature": v.feature_name}));
+                detail.push(BreakSignal {
+                    feature: Some(feature),
+                    signal,
+                    value: None,
+                    before: None,
+                    check_feature: Some(v.feature_name.clone()),
+                });
             }
         }
         for (i, bf) in baseline.features.iter().enumerate() {
@@ -977,11 +998,15 @@ impl StreamClassifier {
                 continue;
             }
             let pv = past.get(i).cloned().flatten();
-            let mut add = |signal: &str, value: f64, before: Option<f64>| {
+            let mut add = |signal: &'static str, value: f64, before: Option<f64>| {
                 breaks.insert(Break { feature: bf.name.clone(), signal: signal.into() });
-                detail.push(
-                    json!({"feature": bf.name, "signal": signal, "value": round6(value), "before": before.map(round6)}),
-                );
+                detail.push(BreakSignal {
+                    feature: Some(bf.name.clone()),
+                    signal,
+                    value: Some(round6(value)),
+                    before: Some(before.map(round6)),
+                    check_feature: None,
+                });
             };
             // Against what the learned cycle expects for this hour, when one is in use.
             let view = windows[i].judged_view();
@@ -1338,13 +1363,13 @@ impl StreamClassifier {
                 if sudden_now {
                     let onset = self.sudden_onset(c, &late_steps);
                     let mut ep = self.open(Kind::Sudden, onset, end, sudden_features.clone());
-                    let evidence = sudden_evidence_json(c, &late_steps, &self.history);
+                    let evidence = sudden_evidence(c, &late_steps, &self.history);
                     out.push(self.decision(&mut ep, Kind::Sudden, c, &sudden_features, evidence, &[]));
                     self.episode = Some(ep);
                 } else if !ramps.is_empty() {
                     let onset = self.shape_onset(ramps[0], c.closed);
                     let mut ep = self.open(Kind::Gradual, onset, end, gradual_features.clone());
-                    let evidence = gradual_evidence_json(c, &ramps, &self.history);
+                    let evidence = gradual_evidence(c, &ramps, &self.history);
                     out.push(self.decision(&mut ep, Kind::Gradual, c, &gradual_features, evidence, &ramps));
                     self.episode = Some(ep);
                 }
@@ -1369,7 +1394,7 @@ impl StreamClassifier {
                     for f in &ep.features {
                         push(&mut ranked, f.clone());
                     }
-                    let evidence = sudden_evidence_json(c, &[], &self.history);
+                    let evidence = sudden_evidence(c, &[], &self.history);
                     out.push(self.decision(&mut ep, Kind::Sudden, c, &ranked, evidence, &[]));
                     self.episode = Some(ep);
                 } else if quiet {
@@ -1386,17 +1411,14 @@ impl StreamClassifier {
                         !cyclic || end.millis() - quiet_since.millis() >= Duration::from_hours(24).millis();
                     if ep.quiet >= cfg.cooldown && quiet_long_enough {
                         let features = ep.features.clone();
-                        let mut evidence = json!({
-                            "decision": "quiet",
-                            "episodeKind": ep.kind.as_str(),
-                            "quietWindows": ep.quiet,
-                            "episodeDecidedAt": ep.decided_at.to_string(),
+                        let evidence = Evidence::Resolved(ResolvedEvidence {
+                            decision: QuietBasis::Quiet,
+                            episode_kind: ep.kind.as_str(),
+                            quiet_windows: ep.quiet,
+                            episode_decided_at: ep.decided_at.to_string(),
+                            quiet_since: cyclic.then(|| quiet_since.to_string()),
+                            trimmed: Trimmed::default(),
                         });
-                        if cyclic {
-                            if let Some(o) = evidence.as_object_mut() {
-                                o.insert("quietSince".into(), Value::from(quiet_since.to_string()));
-                            }
-                        }
                         out.push(self.decision(&mut ep, Kind::Resolved, c, &features, evidence, &[]));
                         self.finished.push(summary_of(&ep, Some(end)));
                     } else {
@@ -1466,7 +1488,7 @@ impl StreamClassifier {
         kind: Kind,
         c: &DecisionContext<'_>,
         features: &[String],
-        evidence: Value,
+        evidence: Evidence,
         shapes: &[&ShapeHit],
     ) -> Decision {
         ep.events += 1;
@@ -1626,7 +1648,7 @@ struct DecisionContext<'a> {
     shapes: &'a [ShapeHit],
     breaks: &'a BTreeSet<Break>,
     new_breaks: &'a [Break],
-    break_detail: &'a [Value],
+    break_detail: &'a [BreakSignal],
 }
 
 /// The weight (inverse variance) of a window's deviation: `n` values of variance `var` each, and
@@ -1740,68 +1762,68 @@ fn summary_of(e: &Episode, resolved_at: Option<Timestamp>) -> EpisodeSummary {
     }
 }
 
-fn series_json(baseline: &Baseline, history: &[VecDeque<FeatureWindow>], features: &[usize]) -> Value {
-    let mut out = serde_json::Map::new();
+fn series_of(baseline: &Baseline, history: &[VecDeque<FeatureWindow>], features: &[usize]) -> Trimmed {
+    let mut out = BTreeMap::new();
     for &i in features {
         let h = &history[i];
         let take = h.len().min(12);
         let tail: Vec<&FeatureWindow> = h.iter().skip(h.len() - take).collect();
         out.insert(
             baseline.features[i].name.clone(),
-            json!({
-                "windowStarts": tail.iter().map(|w| w.start.map(|s| s.to_string())).collect::<Vec<_>>(),
-                "rows": tail.iter().map(|w| w.n).collect::<Vec<_>>(),
-                "distance": tail.iter().map(|w| w.d_ref.map(round6)).collect::<Vec<_>>(),
-                "noiseFloor": tail.iter().map(|w| w.floor_ref.map(round6)).collect::<Vec<_>>(),
-                "step": tail.iter().map(|w| w.step.map(|s| round6(s.d_step))).collect::<Vec<_>>(),
-                "stepNoiseFloor": tail.iter().map(|w| w.step.map(|s| round6(s.floor))).collect::<Vec<_>>(),
-            }),
+            FeatureSeries {
+                window_starts: tail.iter().map(|w| w.start.map(|s| s.to_string())).collect(),
+                rows: tail.iter().map(|w| w.n).collect(),
+                distance: tail.iter().map(|w| w.d_ref.map(round6)).collect(),
+                noise_floor: tail.iter().map(|w| w.floor_ref.map(round6)).collect(),
+                step: tail.iter().map(|w| w.step.map(|s| round6(s.d_step))).collect(),
+                step_noise_floor: tail.iter().map(|w| w.step.map(|s| round6(s.floor))).collect(),
+            },
         );
     }
-    Value::Object(out)
+    Trimmed { series: Some(out), ..Trimmed::default() }
 }
 
 fn round6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
 
-fn shape_json(c: &DecisionContext<'_>, s: &ShapeHit) -> Value {
-    json!({
-        "feature": c.baseline.features[s.feature].name,
-        "series": s.series,
-        "category": s.category,
-        "levelZ": round6(s.z_pool),
-        "changeEvidence": round6(s.fit.change_evidence()),
-        "stepOverRamp": round6(s.fit.step_over_ramp()),
-        "rampSlopePerHour": s.fit.slope,
-        "mannKendall": s.trend,
-    })
+fn shape_of(c: &DecisionContext<'_>, s: &ShapeHit) -> ShapeEvidence {
+    ShapeEvidence {
+        feature: c.baseline.features[s.feature].name.clone(),
+        series: s.series,
+        category: s.category.clone(),
+        level_z: round6(s.z_pool),
+        change_evidence: round6(s.fit.change_evidence()),
+        step_over_ramp: round6(s.fit.step_over_ramp()),
+        ramp_slope_per_hour: s.fit.slope,
+        mann_kendall: s.trend,
+    }
 }
 
-fn sudden_evidence_json(c: &DecisionContext<'_>, late: &[&ShapeHit], history: &[VecDeque<FeatureWindow>]) -> Value {
+fn sudden_evidence(c: &DecisionContext<'_>, late: &[&ShapeHit], history: &[VecDeque<FeatureWindow>]) -> Evidence {
     let step = c.steps.first().map(|s| {
         let st = s.step;
         let rise = (st.d_ref - st.d_ref_before).max(0.0);
-        json!({
-            "feature": c.baseline.features[s.feature].name,
-            "windows": s.windows,
-            "stepDistance": round6(st.d_step),
-            "stepNoiseFloor": round6(st.floor),
-            "stepDecisionFloor": round6(st.floor_dec),
-            "distance": round6(st.d_ref),
-            "distanceBefore": round6(st.d_ref_before),
-            "stepShare": if rise > 0.0 { Some(round6(st.d_step / rise)) } else { None },
-        })
+        StepEvidence {
+            feature: c.baseline.features[s.feature].name.clone(),
+            windows: s.windows,
+            step_distance: round6(st.d_step),
+            step_noise_floor: round6(st.floor),
+            step_decision_floor: round6(st.floor_dec),
+            distance: round6(st.d_ref),
+            distance_before: round6(st.d_ref_before),
+            step_share: (rise > 0.0).then(|| round6(st.d_step / rise)),
+        }
     });
-    let signals: Vec<&Value> = c
+    let signals: Vec<BreakSignal> = c
         .break_detail
         .iter()
         .filter(|d| {
-            c.new_breaks.iter().any(|b| {
-                d.get("signal").and_then(Value::as_str) == Some(b.signal.as_str())
-                    && d.get("feature").and_then(Value::as_str).unwrap_or("") == b.feature
-            })
+            c.new_breaks
+                .iter()
+                .any(|b| d.signal == b.signal.as_str() && d.feature.as_deref().unwrap_or("") == b.feature)
         })
+        .cloned()
         .collect();
     let mut series_features: Vec<usize> = c.steps.iter().map(|s| s.feature).take(3).collect();
     for b in c.new_breaks {
@@ -1812,70 +1834,60 @@ fn sudden_evidence_json(c: &DecisionContext<'_>, late: &[&ShapeHit], history: &[
         }
     }
     let decision = if !signals.is_empty() {
-        "schema"
+        SuddenBasis::Schema
     } else if !c.steps.is_empty() {
-        "step"
+        SuddenBasis::Step
     } else {
-        "late_step"
+        SuddenBasis::LateStep
     };
-    json!({
-        "decision": decision,
-        "signals": signals,
-        "step": step,
-        "lateStep": late.first().map(|s| shape_json(c, s)),
-        "featuresStepping": c.steps.len(),
-        "featuresMonitored": c.windows.iter().filter(|w| w.d_ref.is_some()).count(),
-        "manyFeaturesStepping": c.many_stepping,
-        "likelyPipelineBug": !signals.is_empty() || c.many_stepping,
-        "series": series_json(c.baseline, history, &series_features),
+    let likely_pipeline_bug = !signals.is_empty() || c.many_stepping;
+    Evidence::Sudden(SuddenEvidence {
+        decision,
+        signals,
+        step,
+        late_step: late.first().map(|s| shape_of(c, s)),
+        features_stepping: c.steps.len(),
+        features_monitored: c.windows.iter().filter(|w| w.d_ref.is_some()).count(),
+        many_features_stepping: c.many_stepping,
+        likely_pipeline_bug,
+        trimmed: series_of(c.baseline, history, &series_features),
+        cycles: cycles_of(c, &series_features),
     })
-    .with_cycles(c, &series_features)
 }
 
-/// Adds what the learned cycles contributed to a decision's evidence (only when one is in use
-/// for a feature of the decision).
-trait WithCycles {
-    fn with_cycles(self, c: &DecisionContext<'_>, features: &[usize]) -> Value;
-}
-
-impl WithCycles for Value {
-    fn with_cycles(mut self, c: &DecisionContext<'_>, features: &[usize]) -> Value {
-        let cycles: Vec<Value> = features
-            .iter()
-            .filter_map(|&i| {
-                let w = &c.windows[i];
-                let a = w.judged_view().adj?;
-                Some(json!({
-                    "feature": c.baseline.features[i].name,
-                    "model": w.model.as_str(),
-                    "reference": w.model.reference(),
-                    "distanceToExpected": round6(a.d),
-                    "noiseFloor": round6(a.floor),
-                    "cycleDistance": round6(a.cycle_d),
-                }))
+/// What the learned cycles contributed to a decision (only for features judged under one).
+fn cycles_of(c: &DecisionContext<'_>, features: &[usize]) -> Vec<CycleEvidence> {
+    features
+        .iter()
+        .filter_map(|&i| {
+            let w = &c.windows[i];
+            let a = w.judged_view().adj?;
+            Some(CycleEvidence {
+                feature: c.baseline.features[i].name.clone(),
+                model: w.model.as_str(),
+                reference: w.model.reference(),
+                distance_to_expected: round6(a.d),
+                noise_floor: round6(a.floor),
+                cycle_distance: round6(a.cycle_d),
             })
-            .collect();
-        if let (false, Some(o)) = (cycles.is_empty(), self.as_object_mut()) {
-            o.insert("cycles".into(), Value::Array(cycles));
-        }
-        self
-    }
+        })
+        .collect()
 }
 
-fn gradual_evidence_json(c: &DecisionContext<'_>, ramps: &[&ShapeHit], history: &[VecDeque<FeatureWindow>]) -> Value {
+fn gradual_evidence(c: &DecisionContext<'_>, ramps: &[&ShapeHit], history: &[VecDeque<FeatureWindow>]) -> Evidence {
     let top = ramps[0];
     let w = &c.windows[top.feature];
-    let threshold = c.baseline.features[top.feature].config.comparison_threshold;
-    json!({
-        "decision": "trend",
-        "trend": shape_json(c, top),
-        "distance": w.d_ref.map(round6),
-        "noiseFloor": w.floor_ref.map(round6),
-        "comparisonThreshold": threshold,
-        "featuresTrending": ramps.iter().map(|g| c.baseline.features[g.feature].name.clone()).collect::<Vec<_>>(),
-        "series": series_json(c.baseline, history, &ramps.iter().map(|g| g.feature).take(3).collect::<Vec<_>>()),
+    let shown: Vec<usize> = ramps.iter().map(|g| g.feature).take(3).collect();
+    Evidence::Gradual(GradualEvidence {
+        decision: TrendBasis::Trend,
+        trend: shape_of(c, top),
+        distance: w.d_ref.map(round6),
+        noise_floor: w.floor_ref.map(round6),
+        comparison_threshold: c.baseline.features[top.feature].config.comparison_threshold,
+        features_trending: ramps.iter().map(|g| c.baseline.features[g.feature].name.clone()).collect(),
+        trimmed: series_of(c.baseline, history, &shown),
+        cycles: cycles_of(c, &shown),
     })
-    .with_cycles(c, &ramps.iter().map(|g| g.feature).take(3).collect::<Vec<_>>())
 }
 
 fn hash_str(s: &str) -> u64 {

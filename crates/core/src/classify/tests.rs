@@ -1,3 +1,4 @@
+use super::evidence::{Evidence, SuddenBasis};
 use super::*;
 use crate::baseline::build::build_csv;
 use crate::capture::layout::StreamId;
@@ -79,7 +80,7 @@ fn a_step_is_sudden_at_once_and_resolves_after_cooldown() {
     );
     assert_eq!(d[0].onset.to_string(), "2026-03-01T20:00:00Z");
     assert_eq!(d[0].features[0].name, "x");
-    assert_eq!(d[0].evidence["decision"], "step");
+    assert!(matches!(&d[0].evidence, Evidence::Sudden(e) if e.decision == SuddenBasis::Step), "{:?}", d[0].evidence);
     assert_eq!(d[0].episode_id, d[1].episode_id);
     assert_ne!(d[0].event_id, d[1].event_id);
     let e = &c.episodes()[0];
@@ -114,7 +115,7 @@ fn a_ramp_is_gradual_with_an_onset_near_its_start() {
     let delay_h = (d[0].detected_at.millis() - ws[24].window.start.millis()) / 3_600_000;
     assert!(delay_h <= 12, "decided {delay_h} h after the ramp began");
     assert!(d[0].features[0].trend.is_some());
-    assert_eq!(d[0].evidence["decision"], "trend");
+    assert!(matches!(&d[0].evidence, Evidence::Gradual(_)), "{:?}", d[0].evidence);
 }
 
 #[test]
@@ -268,7 +269,12 @@ fn a_step_on_top_of_a_cycle_is_sudden_in_its_window() {
     let at = Timestamp::parse_rfc3339("2026-03-05T04:00:00Z").unwrap();
     assert!(d[0].detected_at <= at + Duration::from_hours(1), "{}", d[0].detected_at);
     assert_eq!(d[0].features[0].name, "x");
-    assert!(d[0].evidence["cycles"][0]["model"] == "daily", "{}", d[0].evidence);
+    let cycles = match &d[0].evidence {
+        Evidence::Sudden(e) => &e.cycles,
+        Evidence::Gradual(e) => &e.cycles,
+        Evidence::Resolved(_) => panic!("a resolution first"),
+    };
+    assert!(cycles[0].model == "daily", "{:?}", d[0].evidence);
 }
 
 #[test]
@@ -294,7 +300,7 @@ fn a_restart_while_the_cycle_is_learned_changes_nothing() {
         for (i, w) in ws.iter().enumerate() {
             let d = compare(&b, &w.profile, true);
             let o = a.observe(&b, w, &d);
-            out_a.push((o.decisions.clone(), o.window_json.clone()));
+            out_a.push((o.decisions.clone(), o.view.clone()));
             if i == cut {
                 let json = serde_json::to_string(&a).unwrap();
                 let mut r: StreamClassifier = serde_json::from_str(&json).unwrap();
@@ -302,7 +308,7 @@ fn a_restart_while_the_cycle_is_learned_changes_nothing() {
                 restored = Some(r);
             } else if let Some(r) = restored.as_mut() {
                 let o = r.observe(&b, w, &d);
-                out_b.push((o.decisions, o.window_json));
+                out_b.push((o.decisions, o.view));
             }
         }
         assert_eq!(&out_a[cut + 1..], &out_b[..], "restart after window {cut}");
