@@ -4,7 +4,9 @@
 //! past with their noise floors and thresholds, the window that moved most against the
 //! baseline, and a table of all features.
 //!
-//! The page is also well-formed XML (void elements self-closed), so a test can parse it whole.
+//! The page is written with maud templates, which escape every interpolated value, so no data
+//! (a feature name, a category, a path) can add markup. It is also well-formed XML (void
+//! elements self-closed, SVG elements closed), so a test can parse it whole.
 //!
 //! The collector keeps a bounded series per feature (once it holds `2 * KEPT_POINTS` points,
 //! adjacent ones are pooled, keeping the largest distance, and later windows are pooled as
@@ -12,11 +14,11 @@
 //! [`DRAWN_POINTS`] points, so a year of hourly windows gives a page of the same size as a
 //! week's. The full per-window numbers are in `drift_metrics.parquet` (`--output`).
 
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use super::events::EventEnvelope;
-use super::svg::{self, esc, num, Line, Marker, Span, TimeChart};
+use super::svg::{self, num, Line, Marker, Span, TimeChart};
 use crate::baseline::Baseline;
 use crate::capture::layout::StreamId;
 use crate::classify::FeatureExtras;
@@ -460,84 +462,52 @@ fn target_of(kind: &str) -> &'static str {
     }
 }
 
-/// Renders the page.
-pub fn render(report: &HtmlReport) -> String {
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"/><meta name="viewport" content="width=device-width, initial-scale=1"/><meta name="color-scheme" content="light dark"/><title>driftwatch replay: {}</title><style>{CSS}</style></head><body>"#,
-        esc(&report.capture)
-    );
-    let _ = write!(
-        out,
-        r#"<h1>driftwatch replay</h1><p class="sub">capture <code>{}</code>, baseline <code>{}</code>; all times UTC.</p>"#,
-        esc(&report.capture),
-        esc(&report.baseline)
-    );
-    for s in &report.streams {
-        stream_section(&mut out, report, s);
-    }
-    out.push_str(r#"<p class="sub">Full per-window numbers: <code>drift_metrics.parquet</code> and the per-window reports of <code>--output</code>.</p></body></html>"#);
-    out
+/// A self-closed void element (`<br/>`, `<meta .../>`): maud writes `<br>`, which HTML takes
+/// but XML does not, and the page is both. A constant: nothing of the data goes in it.
+fn void(tag: &'static str) -> PreEscaped<&'static str> {
+    PreEscaped(tag)
 }
 
-fn stream_section(out: &mut String, report: &HtmlReport, s: &StreamReport) {
+/// Renders the page.
+pub fn render(report: &HtmlReport) -> String {
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                (void(r#"<meta charset="utf-8"/><meta name="viewport" content="width=device-width, initial-scale=1"/><meta name="color-scheme" content="light dark"/>"#))
+                title { "driftwatch replay: " (report.capture) }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                h1 { "driftwatch replay" }
+                p class="sub" { "capture " code { (report.capture) } ", baseline " code { (report.baseline) } "; all times UTC." }
+                @for s in &report.streams {
+                    (stream_section(report, s))
+                }
+                p class="sub" { "Full per-window numbers: " code { "drift_metrics.parquet" } " and the per-window reports of " code { "--output" } "." }
+            }
+        }
+    };
+    page.into_string()
+}
+
+fn stream_section(report: &HtmlReport, s: &StreamReport) -> Markup {
     let baseline = &report.baseline;
     let (lo, hi) = (s.first.unwrap_or(0), s.last_end.unwrap_or(0));
-    let _ = write!(out, r#"<section class="stream"><h2>{}</h2>"#, esc(&s.stream.to_string()));
     let skipped: Vec<String> = s.summary.skipped.iter().map(|(r, n)| format!("{} {n}", r.as_str())).collect();
-    let _ = write!(
-        out,
-        r#"<table class="summary"><tr><th>time range</th><td>{} – {}</td></tr><tr><th>windows</th><td>{} of {} min, {} with a Model Monitor violation</td></tr><tr><th>records / rows</th><td>{} / {}</td></tr><tr><th>skipped</th><td>{}</td></tr><tr><th>baseline</th><td><code>{}</code></td></tr></table>"#,
-        fmt_time(lo),
-        fmt_time(hi),
-        s.summary.windows,
-        s.window_ms / 60_000,
-        s.summary.windows_with_violations,
-        s.summary.records,
-        s.summary.rows,
-        if skipped.is_empty() { "none".into() } else { esc(&skipped.join(", ")) },
-        esc(baseline)
-    );
-
-    // Episodes.
-    let _ = write!(out, "<h3>Episodes</h3>");
-    if s.summary.episodes.is_empty() {
-        out.push_str(r#"<p class="muted">No episode: nothing would have fired.</p>"#);
-    } else {
-        let spans: Vec<Span> = s
-            .summary
-            .episodes
-            .iter()
-            .map(|e| Span {
-                onset: e.onset.millis(),
-                decided: e.decided_at.millis(),
-                end: e.resolved_at.map_or(hi, Timestamp::millis),
-                resolved: e.resolved_at.is_some(),
-                class: episode_class(e),
-                label: format!("{} · {}", kind_label(e), e.features.join(", ")),
-            })
-            .collect();
-        out.push_str(&svg::timeline((lo, hi), &spans));
-        out.push_str(r#"<p class="sub">Bars run from the estimated onset to the resolution (faded: still open at the end); ▼ marks the decision.</p>"#);
-        out.push_str(r#"<table class="decisions"><tr><th>detected</th><th>event</th><th>onset</th><th>features</th><th>would have triggered</th><th>what decided it</th></tr>"#);
-        for d in &s.decisions {
-            let _ = write!(
-                out,
-                r#"<tr><td>{}</td><td><span class="kind {}">{}</span><br/><span class="sub">{} · {}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
-                esc(&d.detected_at),
-                d.kind,
-                esc(d.detail_type),
-                esc(d.action),
-                esc(&d.episode[..d.episode.len().min(8)]),
-                esc(&d.onset),
-                esc(&d.features.join(", ")),
-                target_of(d.kind),
-                esc(&d.why)
-            );
-        }
-        out.push_str("</table>");
-    }
+    let spans: Vec<Span> = s
+        .summary
+        .episodes
+        .iter()
+        .map(|e| Span {
+            onset: e.onset.millis(),
+            decided: e.decided_at.millis(),
+            end: e.resolved_at.map_or(hi, Timestamp::millis),
+            resolved: e.resolved_at.is_some(),
+            class: episode_class(e),
+            label: format!("{} · {}", kind_label(e), e.features.join(", ")),
+        })
+        .collect();
 
     // Drifting features: in an episode (most affected first), then by violations.
     let mut order: Vec<usize> = Vec::new();
@@ -555,60 +525,90 @@ fn stream_section(out: &mut String, report: &HtmlReport, s: &StreamReport) {
     violating.sort_by_key(|i| std::cmp::Reverse(s.features[*i].violations));
     order.extend(violating);
     let charted = order.len().min(CHARTED_FEATURES);
-    let _ = write!(out, "<h3>Drifting features</h3>");
-    if order.is_empty() {
-        out.push_str(r#"<p class="muted">No feature drifted or violated a constraint.</p>"#);
-    }
-    for &i in &order[..charted] {
-        feature_card(out, report, s, i, (lo, hi));
-    }
-    if order.len() > charted {
-        let _ = write!(
-            out,
-            r#"<p class="muted">{} more drifting features are in the table below.</p>"#,
-            order.len() - charted
-        );
-    }
     // Features judged against a learned cycle: why their nights (or weekends) did not page.
     let cyclic: Vec<usize> =
         (0..s.features.len()).filter(|i| s.features[*i].cycle_model.is_some() && !order.contains(i)).collect();
-    if !cyclic.is_empty() {
-        let _ = write!(out, "<h3>Features with a learned cycle</h3>");
-        let room = CHARTED_FEATURES.saturating_sub(charted).min(cyclic.len());
-        for &i in &cyclic[..room] {
-            feature_card(out, report, s, i, (lo, hi));
-        }
-        if cyclic.len() > room {
-            let _ = write!(
-                out,
-                r#"<p class="muted">{} more features with a cycle are in the table below.</p>"#,
-                cyclic.len() - room
-            );
-        }
-    }
+    let room = CHARTED_FEATURES.saturating_sub(charted).min(cyclic.len());
 
-    // All features.
-    out.push_str(r#"<h3>All features</h3><table class="features"><tr><th>feature</th><th>type (baseline / last window)</th><th class="n">completeness</th><th class="n">L∞ to baseline</th><th class="n">noise floor</th><th class="n">PSI</th><th class="n">Wasserstein</th><th class="n">windows violating</th></tr>"#);
-    for f in &s.features {
-        let type_note = if f.expected != f.last_observed && f.last_observed != "Unknown" {
-            format!(r#"{} / <span class="bad">{}</span>"#, f.expected, f.last_observed)
-        } else {
-            format!("{} / {}", f.expected, f.last_observed)
-        };
-        let _ = write!(
-            out,
-            r#"<tr><td>{}</td><td>{type_note}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n{}">{}</td></tr>"#,
-            esc(&f.name),
-            f.last_completeness.map_or("–".into(), |c| format!("{:.1}%", c * 100.0)),
-            opt(f.last_d),
-            opt(f.last_floor),
-            opt(f.last_psi),
-            opt(f.last_wasserstein),
-            if f.violations > 0 { " bad" } else { "" },
-            f.violations
-        );
+    html! {
+        section class="stream" {
+            h2 { (s.stream.to_string()) }
+            table class="summary" {
+                tr { th { "time range" } td { (fmt_time(lo)) " – " (fmt_time(hi)) } }
+                tr { th { "windows" } td { (s.summary.windows) " of " (s.window_ms / 60_000) " min, " (s.summary.windows_with_violations) " with a Model Monitor violation" } }
+                tr { th { "records / rows" } td { (s.summary.records) " / " (s.summary.rows) } }
+                tr { th { "skipped" } td { @if skipped.is_empty() { "none" } @else { (skipped.join(", ")) } } }
+                tr { th { "baseline" } td { code { (baseline) } } }
+            }
+            h3 { "Episodes" }
+            @if s.summary.episodes.is_empty() {
+                p class="muted" { "No episode: nothing would have fired." }
+            } @else {
+                (svg::timeline((lo, hi), &spans))
+                p class="sub" { "Bars run from the estimated onset to the resolution (faded: still open at the end); ▼ marks the decision." }
+                table class="decisions" {
+                    tr { th { "detected" } th { "event" } th { "onset" } th { "features" } th { "would have triggered" } th { "what decided it" } }
+                    @for d in &s.decisions {
+                        tr {
+                            td { (d.detected_at) }
+                            td {
+                                span class=(format!("kind {}", d.kind)) { (d.detail_type) }
+                                (void("<br/>"))
+                                span class="sub" { (d.action) " · " (&d.episode[..d.episode.len().min(8)]) }
+                            }
+                            td { (d.onset) }
+                            td { (d.features.join(", ")) }
+                            td { (target_of(d.kind)) }
+                            td { (d.why) }
+                        }
+                    }
+                }
+            }
+            h3 { "Drifting features" }
+            @if order.is_empty() {
+                p class="muted" { "No feature drifted or violated a constraint." }
+            }
+            @for &i in &order[..charted] {
+                (feature_card(report, s, i, (lo, hi)))
+            }
+            @if order.len() > charted {
+                p class="muted" { (order.len() - charted) " more drifting features are in the table below." }
+            }
+            @if !cyclic.is_empty() {
+                h3 { "Features with a learned cycle" }
+                @for &i in &cyclic[..room] {
+                    (feature_card(report, s, i, (lo, hi)))
+                }
+                @if cyclic.len() > room {
+                    p class="muted" { (cyclic.len() - room) " more features with a cycle are in the table below." }
+                }
+            }
+            h3 { "All features" }
+            table class="features" {
+                tr { th { "feature" } th { "type (baseline / last window)" } th class="n" { "completeness" } th class="n" { "L∞ to baseline" } th class="n" { "noise floor" } th class="n" { "PSI" } th class="n" { "Wasserstein" } th class="n" { "windows violating" } }
+                @for f in &s.features {
+                    tr {
+                        td { (f.name) }
+                        td {
+                            (f.expected) " / "
+                            @if f.expected != f.last_observed && f.last_observed != "Unknown" {
+                                span class="bad" { (f.last_observed) }
+                            } @else {
+                                (f.last_observed)
+                            }
+                        }
+                        td class="n" { (f.last_completeness.map_or("–".into(), |c| format!("{:.1}%", c * 100.0))) }
+                        td class="n" { (opt(f.last_d)) }
+                        td class="n" { (opt(f.last_floor)) }
+                        td class="n" { (opt(f.last_psi)) }
+                        td class="n" { (opt(f.last_wasserstein)) }
+                        td class=(if f.violations > 0 { "n bad" } else { "n" }) { (f.violations) }
+                    }
+                }
+            }
+            p class="sub" { "Latest values are the last window's." }
+        }
     }
-    out.push_str(r#"</table><p class="sub">Latest values are the last window's.</p></section>"#);
 }
 
 /// The CSS class of an episode's marks.
@@ -629,9 +629,8 @@ fn kind_label(e: &EpisodeSummary) -> String {
     format!("{k} ({})", e.kind.action())
 }
 
-fn feature_card(out: &mut String, report: &HtmlReport, s: &StreamReport, i: usize, range: (i64, i64)) {
+fn feature_card(report: &HtmlReport, s: &StreamReport, i: usize, range: (i64, i64)) -> Markup {
     let f = &s.features[i];
-    let _ = write!(out, r#"<div class="card feature"><h3>{}</h3>"#, esc(&f.name));
     let series = |get: fn(&Point) -> f32| -> Vec<(i64, f64)> {
         svg::downsample(&f.points.iter().map(|p| (p.start, f64::from(get(p)))).collect::<Vec<_>>(), DRAWN_POINTS)
     };
@@ -680,30 +679,21 @@ fn feature_card(out: &mut String, report: &HtmlReport, s: &StreamReport, i: usiz
         markers,
         height: 240.0,
     };
-    out.push_str(&svg::time_chart(&chart));
-    if let (Some(model), Some(since)) = (f.cycle_model, f.cycle_since) {
-        let reference = if model == "weekly" {
-            "the same hour of the week in earlier weeks"
-        } else {
-            "the same hour of earlier days"
-        };
-        let _ = write!(
-            out,
-            r#"<p class="sub">Judged against a learned {model} cycle from {} on: what the baseline moved by {reference} expects. Windows far from the baseline but close to that are the cycle, not drift.</p>"#,
-            esc(&fmt_time(since)),
-        );
-    }
-    for d in s.decisions.iter().filter(|d| d.features.first() == Some(&f.name)) {
-        let _ = write!(
-            out,
-            r#"<p><span class="kind {}">{}</span> at {}: {}</p>"#,
-            d.kind,
-            esc(d.detail_type),
-            esc(&d.detected_at),
-            esc(&d.why)
-        );
-    }
-    if let Some((start, d, dist)) = &f.farthest {
+    let cycle_note = match (f.cycle_model, f.cycle_since) {
+        (Some(model), Some(since)) => {
+            let reference = if model == "weekly" {
+                "the same hour of the week in earlier weeks"
+            } else {
+                "the same hour of earlier days"
+            };
+            Some(format!(
+                "Judged against a learned {model} cycle from {} on: what the baseline moved by {reference} expects. Windows far from the baseline but close to that are the cycle, not drift.",
+                fmt_time(since)
+            ))
+        }
+        _ => None,
+    };
+    let farthest = f.farthest.as_ref().map(|(start, d, dist)| {
         let label = format!("window of {} (farthest, L∞ {})", fmt_time(*start), num(*d));
         match dist {
             Distribution::Numeric(q) => {
@@ -711,14 +701,28 @@ fn feature_card(out: &mut String, report: &HtmlReport, s: &StreamReport, i: usiz
                     Some(Distribution::Numeric(b)) => b.as_slice(),
                     _ => &[],
                 };
-                out.push_str(&svg::cdf_chart(&f.name, base, q, &label));
+                svg::cdf_chart(&f.name, base, q, &label)
             }
             Distribution::Categorical(shares) => {
-                out.push_str(&svg::bar_chart(&bars(report.baseline_dist.get(&f.name), shares), &label));
+                svg::bar_chart(&bars(report.baseline_dist.get(&f.name), shares), &label)
+            }
+        }
+    });
+    html! {
+        div class="card feature" {
+            h3 { (f.name) }
+            (svg::time_chart(&chart))
+            @if let Some(note) = cycle_note {
+                p class="sub" { (note) }
+            }
+            @for d in s.decisions.iter().filter(|d| d.features.first() == Some(&f.name)) {
+                p { span class=(format!("kind {}", d.kind)) { (d.detail_type) } " at " (d.detected_at) ": " (d.why) }
+            }
+            @if let Some(chart) = farthest {
+                (chart)
             }
         }
     }
-    out.push_str("</div>");
 }
 
 fn bars(baseline: Option<&Distribution>, window: &[(String, f64)]) -> Vec<(String, f64, f64)> {

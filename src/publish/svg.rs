@@ -2,10 +2,14 @@
 //! episode timeline, with labelled axes and times in UTC.
 //!
 //! Colours are CSS classes (`c1`..`c5`, `muted`, `alert`) that the page styles for light and
-//! dark schemes, so charts follow the reader's theme. Text goes through [`esc`]; numbers are
-//! written with at most two decimals of a pixel, and values that are not finite leave gaps.
+//! dark schemes, so charts follow the reader's theme. Markup comes from maud templates, which
+//! escape every interpolated text; coordinates are written with one decimal of a pixel, and
+//! values that are not finite leave gaps. SVG elements are written with an end tag, so the
+//! page is well-formed XML as well as HTML.
 
 use std::fmt::Write as _;
+
+use maud::{html, Markup};
 
 use crate::time::Timestamp;
 
@@ -17,22 +21,6 @@ const TOP: f64 = 14.0;
 const BOTTOM: f64 = 34.0;
 /// An 11 px label's average character width, to keep labels apart without measuring text.
 const LABEL_CHAR_WIDTH: f64 = 6.2;
-
-/// Escapes text for HTML and SVG.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// Formats a number with three significant digits (as axis labels and tables show them).
 pub fn num(v: f64) -> String {
@@ -160,58 +148,55 @@ fn time_label(ms: i64, with_day: bool) -> String {
     }
 }
 
-fn open(out: &mut String, h: f64, title: &str) {
-    let _ = write!(
-        out,
-        r#"<svg class="chart" viewBox="0 0 {WIDTH} {h}" role="img" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
-        esc(title)
-    );
+/// A coordinate as the charts write it: one decimal of a pixel.
+#[derive(Debug, Clone, Copy)]
+struct P(f64);
+
+impl std::fmt::Display for P {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.1}", self.0)
+    }
 }
 
-fn x_axis_time(out: &mut String, f: &Frame, lo: i64, hi: i64) {
+/// The chart's outer element: its size and accessible title around `body`.
+fn chart(h: f64, title: &str, body: Markup) -> Markup {
+    html! {
+        svg class="chart" viewBox=(format!("0 0 {WIDTH} {h}")) role="img" xmlns="http://www.w3.org/2000/svg" {
+            title { (title) }
+            (body)
+        }
+    }
+}
+
+fn x_axis_time(f: &Frame, lo: i64, hi: i64) -> Markup {
     let ticks = time_ticks(lo, hi, 8);
     let with_day = hi - lo > 20 * HOUR;
-    let y = f.h - BOTTOM;
-    let _ = write!(out, r#"<line class="axis" x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}"/>"#, WIDTH - RIGHT);
-    for t in ticks {
-        let x = f.x(t as f64);
-        let _ = write!(
-            out,
-            r#"<line class="grid" x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{y:.1}"/><text class="tick" x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-            y + 14.0,
-            time_label(t, with_day)
-        );
+    let y = P(f.h - BOTTOM);
+    html! {
+        line class="axis" x1=(LEFT) y1=(y) x2=(P(WIDTH - RIGHT)) y2=(y) {}
+        @for t in ticks {
+            @let x = P(f.x(t as f64));
+            line class="grid" x1=(x) y1=(TOP) x2=(x) y2=(y) {}
+            text class="tick" x=(x) y=(P(y.0 + 14.0)) text-anchor="middle" { (time_label(t, with_day)) }
+        }
+        text class="label" x=(P(WIDTH - RIGHT)) y=(P(f.h - 3.0)) text-anchor="end" { "time (UTC)" }
     }
-    let _ = write!(
-        out,
-        r#"<text class="label" x="{:.1}" y="{:.1}" text-anchor="end">time (UTC)</text>"#,
-        WIDTH - RIGHT,
-        f.h - 3.0
-    );
 }
 
-fn y_axis(out: &mut String, f: &Frame, label: &str) {
-    for v in ticks(f.y0, f.y1, 4) {
-        let y = f.y(v);
-        let _ = write!(
-            out,
-            r#"<line class="grid" x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}"/><text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-            WIDTH - RIGHT,
-            LEFT - 6.0,
-            y + 4.0,
-            num(v)
-        );
+fn y_axis(f: &Frame, label: &str) -> Markup {
+    html! {
+        @for v in ticks(f.y0, f.y1, 4) {
+            @let y = f.y(v);
+            line class="grid" x1=(LEFT) y1=(P(y)) x2=(P(WIDTH - RIGHT)) y2=(P(y)) {}
+            text class="tick" x=(P(LEFT - 6.0)) y=(P(y + 4.0)) text-anchor="end" { (num(v)) }
+        }
+        line class="axis" x1=(LEFT) y1=(TOP) x2=(LEFT) y2=(P(f.h - BOTTOM)) {}
+        text class="label" transform=(format!("translate(12 {}) rotate(-90)", P((f.h - BOTTOM + TOP) / 2.0))) text-anchor="middle" { (label) }
     }
-    let _ = write!(
-        out,
-        r#"<line class="axis" x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{:.1}"/><text class="label" transform="translate(12 {:.1}) rotate(-90)" text-anchor="middle">{}</text>"#,
-        f.h - BOTTOM,
-        (f.h - BOTTOM + TOP) / 2.0,
-        esc(label)
-    );
 }
 
-fn path(out: &mut String, f: &Frame, points: impl Iterator<Item = (f64, f64)>, class: &str, dashed: bool, step: bool) {
+/// A polyline (or steps) through `points`; non-finite points leave gaps.
+fn path(f: &Frame, points: impl Iterator<Item = (f64, f64)>, class: &str, dashed: bool, step: bool) -> Markup {
     let mut d = String::new();
     let mut pen = false;
     for (x, y) in points {
@@ -219,21 +204,22 @@ fn path(out: &mut String, f: &Frame, points: impl Iterator<Item = (f64, f64)>, c
             pen = false;
             continue;
         }
-        let (px, py) = (f.x(x), f.y(y));
-        if !pen {
-            let _ = write!(d, "M{px:.1} {py:.1}");
+        let (px, py) = (P(f.x(x)), P(f.y(y)));
+        // Numbers only: the path data needs no escaping (the attribute gets it anyway).
+        let _ = if !pen {
+            write!(d, "M{px} {py}")
         } else if step {
-            let _ = write!(d, "H{px:.1}V{py:.1}");
+            write!(d, "H{px}V{py}")
         } else {
-            let _ = write!(d, "L{px:.1} {py:.1}");
-        }
+            write!(d, "L{px} {py}")
+        };
         pen = true;
     }
-    if d.is_empty() {
-        return;
+    html! {
+        @if !d.is_empty() {
+            path class=(format!("line {class}")) d=(d) stroke-dasharray=[dashed.then_some("5 4")] {}
+        }
     }
-    let dash = if dashed { r#" stroke-dasharray="5 4""# } else { "" };
-    let _ = write!(out, r#"<path class="line {class}" d="{d}"{dash}/>"#);
 }
 
 /// Height of one legend row.
@@ -255,21 +241,22 @@ fn legend_layout(entries: &[(String, &str, bool, bool)]) -> Vec<(f64, usize)> {
     out
 }
 
-fn legend(out: &mut String, entries: &[(String, &str, bool, bool)]) {
-    for ((label, class, dashed, dot), (x, row)) in entries.iter().zip(legend_layout(entries)) {
-        let y = 9.0 + LEGEND_ROW * row as f64;
-        if *dot {
-            let _ = write!(out, r#"<circle class="dot" cx="{:.1}" cy="{y:.1}" r="3.5"/>"#, x + 8.0);
-        } else {
-            let dash = if *dashed { r#" stroke-dasharray="5 4""# } else { "" };
-            let _ = write!(out, r#"<path class="line {class}" d="M{x:.1} {y:.1}h18"{dash}/>"#);
+fn legend(entries: &[(String, &str, bool, bool)]) -> Markup {
+    html! {
+        @for ((label, class, dashed, dot), (x, row)) in entries.iter().zip(legend_layout(entries)) {
+            @let y = 9.0 + LEGEND_ROW * row as f64;
+            @if *dot {
+                circle class="dot" cx=(P(x + 8.0)) cy=(P(y)) r="3.5" {}
+            } @else {
+                path class=(format!("line {class}")) d=(format!("M{} {}h18", P(x), P(y))) stroke-dasharray=[dashed.then_some("5 4")] {}
+            }
+            text class="legend" x=(P(x + 22.0)) y=(P(y + 3.0)) { (label) }
         }
-        let _ = write!(out, r#"<text class="legend" x="{:.1}" y="{:.1}">{}</text>"#, x + 22.0, y + 3.0, esc(label));
     }
 }
 
 /// Renders a time chart.
-pub fn time_chart(c: &TimeChart) -> String {
+pub fn time_chart(c: &TimeChart) -> Markup {
     let h = c.height;
     let ymax = c
         .lines
@@ -293,84 +280,65 @@ pub fn time_chart(c: &TimeChart) -> String {
     }
     // A legend of more than one row pushes the plot down.
     let extra = LEGEND_ROW * legend_layout(&entries).last().map_or(0, |e| e.1) as f64;
-    let mut out = String::new();
-    open(&mut out, h + extra, &c.title);
-    legend(&mut out, &entries);
-    if extra > 0.0 {
-        let _ = write!(out, r#"<g transform="translate(0 {extra:.1})">"#);
-    }
-    x_axis_time(&mut out, &f, c.x_range.0, c.x_range.1);
-    y_axis(&mut out, &f, &c.y_label);
     let mut markers: Vec<&Marker> = c.markers.iter().collect();
     markers.sort_by_key(|m| m.at);
     // Labels go on the first row where they do not overlap the previous label of that row.
     let mut row_ends: Vec<f64> = Vec::new();
-    for m in markers {
-        let x = f.x(m.at as f64);
-        let width = LABEL_CHAR_WIDTH * m.label.chars().count() as f64;
-        let row = match row_ends.iter().position(|&end| end < x) {
-            Some(r) => r,
-            None => {
-                row_ends.push(f64::NEG_INFINITY);
-                row_ends.len() - 1
-            }
-        };
-        row_ends[row] = x + 3.0 + width + 4.0;
-        let _ = write!(
-            out,
-            r#"<line class="marker {}" x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}"/><text class="mlabel {}" x="{:.1}" y="{:.1}">{}</text>"#,
-            m.class,
-            h - BOTTOM,
-            m.class,
-            x + 3.0,
-            TOP + 22.0 + 13.0 * row as f64,
-            esc(&m.label)
-        );
-    }
-    for l in &c.lines {
-        path(&mut out, &f, l.points.iter().map(|&(t, v)| (t as f64, cap(v))), l.class, l.dashed, false);
-    }
-    for &(t, v) in &c.dots {
-        if v.is_finite() {
-            let _ = write!(out, r#"<circle class="dot" cx="{:.1}" cy="{:.1}" r="3"/>"#, f.x(t as f64), f.y(cap(v)));
+    let placed: Vec<(&Marker, f64, usize)> = markers
+        .into_iter()
+        .map(|m| {
+            let x = f.x(m.at as f64);
+            let width = LABEL_CHAR_WIDTH * m.label.chars().count() as f64;
+            let row = match row_ends.iter().position(|&end| end < x) {
+                Some(r) => r,
+                None => {
+                    row_ends.push(f64::NEG_INFINITY);
+                    row_ends.len() - 1
+                }
+            };
+            row_ends[row] = x + 3.0 + width + 4.0;
+            (m, x, row)
+        })
+        .collect();
+    let plot = html! {
+        (x_axis_time(&f, c.x_range.0, c.x_range.1))
+        (y_axis(&f, &c.y_label))
+        @for (m, x, row) in &placed {
+            line class=(format!("marker {}", m.class)) x1=(P(*x)) y1=(TOP) x2=(P(*x)) y2=(P(h - BOTTOM)) {}
+            text class=(format!("mlabel {}", m.class)) x=(P(x + 3.0)) y=(P(TOP + 22.0 + 13.0 * *row as f64)) { (m.label) }
         }
-    }
-    if extra > 0.0 {
-        out.push_str("</g>");
-    }
-    out.push_str("</svg>");
-    out
+        @for l in &c.lines {
+            (path(&f, l.points.iter().map(|&(t, v)| (t as f64, cap(v))), l.class, l.dashed, false))
+        }
+        @for &(t, v) in &c.dots {
+            @if v.is_finite() {
+                circle class="dot" cx=(P(f.x(t as f64))) cy=(P(f.y(cap(v)))) r="3" {}
+            }
+        }
+    };
+    chart(
+        h + extra,
+        &c.title,
+        html! {
+            (legend(&entries))
+            @if extra > 0.0 {
+                g transform=(format!("translate(0 {})", P(extra))) { (plot) }
+            } @else {
+                (plot)
+            }
+        },
+    )
 }
 
 /// Renders two step CDFs over `x_label`: `(value, cumulative share)` points, sorted.
-pub fn cdf_chart(x_label: &str, baseline: &[(f64, f64)], window: &[(f64, f64)], window_label: &str) -> String {
+pub fn cdf_chart(x_label: &str, baseline: &[(f64, f64)], window: &[(f64, f64)], window_label: &str) -> Markup {
     let h = 220.0;
     let xs = baseline.iter().chain(window).map(|p| p.0).filter(|v| v.is_finite());
     let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
     let pad = ((hi - lo) * 0.02).max(1e-9);
     let f = Frame::new(lo - pad, hi + pad, 0.0, 1.0, h);
-    let mut out = String::new();
-    open(&mut out, h, &format!("distribution of {x_label}"));
-    let y = h - BOTTOM;
-    let _ = write!(out, r#"<line class="axis" x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}"/>"#, WIDTH - RIGHT);
-    for v in ticks(lo, hi, 6) {
-        let x = f.x(v);
-        let _ = write!(
-            out,
-            r#"<line class="grid" x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{y:.1}"/><text class="tick" x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-            y + 14.0,
-            num(v)
-        );
-    }
-    let _ = write!(
-        out,
-        r#"<text class="label" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-        WIDTH - RIGHT,
-        h - 3.0,
-        esc(x_label)
-    );
-    y_axis(&mut out, &f, "share ≤ value");
+    let y = P(h - BOTTOM);
     let with_ends = |pts: &[(f64, f64)]| -> Vec<(f64, f64)> {
         let mut v = Vec::with_capacity(pts.len() + 2);
         if let Some(first) = pts.first() {
@@ -383,49 +351,54 @@ pub fn cdf_chart(x_label: &str, baseline: &[(f64, f64)], window: &[(f64, f64)], 
         }
         v
     };
-    path(&mut out, &f, with_ends(baseline).into_iter(), "c1", false, true);
-    path(&mut out, &f, with_ends(window).into_iter(), "c2", false, true);
-    legend(&mut out, &[("baseline".into(), "c1", false, false), (window_label.into(), "c2", false, false)]);
-    out.push_str("</svg>");
-    out
+    let entries = [("baseline".into(), "c1", false, false), (window_label.into(), "c2", false, false)];
+    chart(
+        h,
+        &format!("distribution of {x_label}"),
+        html! {
+            line class="axis" x1=(LEFT) y1=(y) x2=(P(WIDTH - RIGHT)) y2=(y) {}
+            @for v in ticks(lo, hi, 6) {
+                @let x = P(f.x(v));
+                line class="grid" x1=(x) y1=(TOP) x2=(x) y2=(y) {}
+                text class="tick" x=(x) y=(P(y.0 + 14.0)) text-anchor="middle" { (num(v)) }
+            }
+            text class="label" x=(P(WIDTH - RIGHT)) y=(P(h - 3.0)) text-anchor="end" { (x_label) }
+            (y_axis(&f, "share ≤ value"))
+            (path(&f, with_ends(baseline).into_iter(), "c1", false, true))
+            (path(&f, with_ends(window).into_iter(), "c2", false, true))
+            (legend(&entries))
+        },
+    )
 }
 
 /// Renders grouped bars: `(category, baseline share, window share)`.
-pub fn bar_chart(bars: &[(String, f64, f64)], window_label: &str) -> String {
+pub fn bar_chart(bars: &[(String, f64, f64)], window_label: &str) -> Markup {
     let h = 220.0;
     let ymax = bars.iter().flat_map(|b| [b.1, b.2]).filter(|v| v.is_finite()).fold(0.0f64, f64::max).max(0.05) * 1.1;
     let f = Frame::new(0.0, bars.len().max(1) as f64, 0.0, ymax, h);
-    let mut out = String::new();
-    open(&mut out, h, "category shares");
-    y_axis(&mut out, &f, "share of rows");
     let y0 = f.y(0.0);
-    let _ = write!(out, r#"<line class="axis" x1="{LEFT}" y1="{y0:.1}" x2="{:.1}" y2="{y0:.1}"/>"#, WIDTH - RIGHT);
     let slot = f.x(1.0) - f.x(0.0);
     let bw = (slot * 0.36).min(40.0);
-    for (i, (name, b, w)) in bars.iter().enumerate() {
-        let cx = f.x(i as f64 + 0.5);
-        for (v, class, dx) in [(*b, "c1", -bw), (*w, "c2", 0.0)] {
-            if v.is_finite() && v > 0.0 {
-                let top = f.y(v);
-                let _ = write!(
-                    out,
-                    r#"<rect class="bar {class}" x="{:.1}" y="{top:.1}" width="{bw:.1}" height="{:.1}"/>"#,
-                    cx + dx,
-                    (y0 - top).max(0.5)
-                );
+    let entries = [("baseline".into(), "c1", false, false), (window_label.into(), "c2", false, false)];
+    chart(
+        h,
+        "category shares",
+        html! {
+            (y_axis(&f, "share of rows"))
+            line class="axis" x1=(LEFT) y1=(P(y0)) x2=(P(WIDTH - RIGHT)) y2=(P(y0)) {}
+            @for (i, (name, b, w)) in bars.iter().enumerate() {
+                @let cx = f.x(i as f64 + 0.5);
+                @for (v, class, dx) in [(*b, "c1", -bw), (*w, "c2", 0.0)] {
+                    @if v.is_finite() && v > 0.0 {
+                        @let top = f.y(v);
+                        rect class=(format!("bar {class}")) x=(P(cx + dx)) y=(P(top)) width=(P(bw)) height=(P((y0 - top).max(0.5))) {}
+                    }
+                }
+                text class="tick" x=(P(cx)) y=(P(y0 + 14.0)) text-anchor="middle" { (name.chars().take(14).collect::<String>()) }
             }
-        }
-        let label: String = name.chars().take(14).collect();
-        let _ = write!(
-            out,
-            r#"<text class="tick" x="{cx:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-            y0 + 14.0,
-            esc(&label)
-        );
-    }
-    legend(&mut out, &[("baseline".into(), "c1", false, false), (window_label.into(), "c2", false, false)]);
-    out.push_str("</svg>");
-    out
+            (legend(&entries))
+        },
+    )
 }
 
 /// One episode on a timeline.
@@ -447,31 +420,25 @@ pub struct Span {
 
 /// Renders episodes as bars over the replay's time range: the bar runs from onset to
 /// resolution, a triangle marks the decision.
-pub fn timeline(range: (i64, i64), spans: &[Span]) -> String {
+pub fn timeline(range: (i64, i64), spans: &[Span]) -> Markup {
     let rows = spans.len().max(1) as f64;
     let h = TOP + BOTTOM + 26.0 * rows + 8.0;
     let f = Frame::new(range.0 as f64, range.1 as f64, 0.0, 1.0, h);
-    let mut out = String::new();
-    open(&mut out, h, "episodes");
-    x_axis_time(&mut out, &f, range.0, range.1);
-    for (i, s) in spans.iter().enumerate() {
-        let y = TOP + 6.0 + 26.0 * i as f64;
-        let (x0, x1) = (f.x(s.onset as f64), f.x(s.end as f64).max(f.x(s.onset as f64) + 2.0));
-        let xd = f.x(s.decided as f64);
-        let open_end = if s.resolved { "" } else { " open" };
-        let _ = write!(
-            out,
-            r#"<rect class="span {}{open_end}" x="{x0:.1}" y="{y:.1}" width="{:.1}" height="14" rx="3"/><path class="decision" d="M{xd:.1} {:.1}l-5 -7h10z"/><text class="legend" x="{:.1}" y="{:.1}">{}</text>"#,
-            s.class,
-            x1 - x0,
-            y - 1.0,
-            (x1 + 6.0).min(WIDTH - 200.0),
-            y + 11.0,
-            esc(&s.label)
-        );
-    }
-    out.push_str("</svg>");
-    out
+    chart(
+        h,
+        "episodes",
+        html! {
+            (x_axis_time(&f, range.0, range.1))
+            @for (i, s) in spans.iter().enumerate() {
+                @let y = TOP + 6.0 + 26.0 * i as f64;
+                @let (x0, x1) = (f.x(s.onset as f64), f.x(s.end as f64).max(f.x(s.onset as f64) + 2.0));
+                @let xd = f.x(s.decided as f64);
+                rect class=(format!("span {}{}", s.class, if s.resolved { "" } else { " open" })) x=(P(x0)) y=(P(y)) width=(P(x1 - x0)) height="14" rx="3" {}
+                path class="decision" d=(format!("M{} {}l-5 -7h10z", P(xd), P(y - 1.0))) {}
+                text class="legend" x=(P((x1 + 6.0).min(WIDTH - 200.0))) y=(P(y + 11.0)) { (s.label) }
+            }
+        },
+    )
 }
 
 /// Keeps at most `max` points of a series: consecutive points are pooled in equal groups, each
@@ -501,7 +468,10 @@ mod tests {
 
     #[test]
     fn escaping_and_numbers() {
-        assert_eq!(esc(r#"<a & "b">"#), "&lt;a &amp; &quot;b&quot;&gt;");
+        // Every text goes through the template's escaping: a label cannot open an element.
+        let svg = bar_chart(&[(r#"<a & "b">"#.into(), 0.5, 0.5)], "</svg><script>").into_string();
+        assert!(svg.contains("&lt;a &amp; &quot;b&quot;&gt;"), "{svg}");
+        assert!(svg.contains("&lt;/svg&gt;&lt;script&gt;") && !svg.contains("<script"), "{svg}");
         assert_eq!(num(0.12345), "0.123");
         assert_eq!(num(15000.4), "15000");
         assert_eq!(num(f64::NAN), "–");
@@ -526,7 +496,7 @@ mod tests {
             markers: vec![],
             height: 200.0,
         };
-        let svg = time_chart(&c);
+        let svg = time_chart(&c).into_string();
         assert_eq!(svg.matches("<path class=\"line c1\"").count(), 2, "{svg}");
         let d = svg.split("d=\"M").nth(1).unwrap();
         assert!(!d.contains("NaN"));
@@ -556,7 +526,7 @@ mod tests {
             markers: vec![marker(HOUR, "onset"), marker(2 * HOUR, "sudden decided"), marker(60 * HOUR, "resolved")],
             height: 200.0,
         };
-        let svg = time_chart(&c);
+        let svg = time_chart(&c).into_string();
         let label_y = |label: &str| -> f64 {
             let at = svg.find(&format!(">{label}</text>")).unwrap();
             let tag = &svg[svg[..at].rfind("<text").unwrap()..at];
