@@ -3,6 +3,7 @@
 //! Used when a `[[monitor]]` leaves `capture` or `baseline` out. Behind a small trait so that
 //! the service can be tested without SageMaker; the real implementation needs the `aws` feature.
 
+#[cfg(any(test, feature = "testing"))]
 use std::collections::BTreeMap;
 use std::future::Future;
 
@@ -59,7 +60,8 @@ pub trait Discovery: Send + Sync {
     fn baseline(&self, endpoint: &str) -> impl Future<Output = Result<BaselineUris, DiscoveryError>> + Send;
 }
 
-/// Fixed answers (tests, and deployments that configure everything).
+/// Fixed answers (tests; the `testing` feature).
+#[cfg(any(test, feature = "testing"))]
 #[derive(Debug, Clone, Default)]
 pub struct StaticDiscovery {
     /// Capture destinations by endpoint.
@@ -68,6 +70,7 @@ pub struct StaticDiscovery {
     pub baselines: BTreeMap<String, BaselineUris>,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl Discovery for StaticDiscovery {
     async fn capture_destination(&self, endpoint: &str) -> Result<String, DiscoveryError> {
         self.capture.get(endpoint).cloned().ok_or_else(|| DiscoveryError::NoCapture { endpoint: endpoint.into() })

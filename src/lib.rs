@@ -27,4 +27,5 @@ pub mod telemetry;
 pub mod training;
 
 #[doc(hidden)]
+#[cfg(any(test, feature = "testing"))]
 pub use driftwatch_core::testing;

@@ -8,6 +8,7 @@
 //! [`MAX_ATTEMPTS`] polls.
 
 use std::future::Future;
+#[cfg(any(test, feature = "testing"))]
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
@@ -195,12 +196,15 @@ pub async fn publish<B: EventBus>(
     out
 }
 
-/// A bus in memory (tests): records what it accepts; scripted answers come first.
+/// A bus in memory (tests; the `testing` feature): records what it accepts; scripted answers
+/// come first.
+#[cfg(any(test, feature = "testing"))]
 #[derive(Debug, Clone, Default)]
 pub struct MemoryBus {
     inner: Arc<Mutex<MemoryBusInner>>,
 }
 
+#[cfg(any(test, feature = "testing"))]
 #[derive(Debug, Default)]
 struct MemoryBusInner {
     accepted: Vec<BusEntry>,
@@ -209,6 +213,7 @@ struct MemoryBusInner {
 }
 
 /// A scripted answer of [`MemoryBus`].
+#[cfg(any(test, feature = "testing"))]
 #[derive(Debug, Clone)]
 pub enum Script {
     /// The whole call fails.
@@ -217,6 +222,7 @@ pub enum Script {
     FailEntries(Vec<usize>, String),
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl MemoryBus {
     /// Queues a scripted answer for a coming call.
     pub fn script(&self, s: Script) {
@@ -236,6 +242,7 @@ impl MemoryBus {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl EventBus for MemoryBus {
     async fn put_events(&self, entries: &[BusEntry]) -> Result<Vec<EntryOutcome>, BusError> {
         let mut g = self.inner.lock().map_err(|_| BusError::Other("poisoned".into()))?;

@@ -72,10 +72,12 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock tests move by hand.
+/// A clock tests move by hand (the `testing` feature).
+#[cfg(any(test, feature = "testing"))]
 #[derive(Debug, Clone)]
 pub struct ManualClock(Arc<Mutex<Timestamp>>);
 
+#[cfg(any(test, feature = "testing"))]
 impl ManualClock {
     /// Starts at `t`.
     pub fn new(t: Timestamp) -> Self {
@@ -90,6 +92,7 @@ impl ManualClock {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         self.0.lock().map(|g| *g).unwrap_or(Timestamp::from_millis(0))

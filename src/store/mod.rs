@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+#[cfg(any(test, feature = "testing"))]
 use std::sync::{Arc, Mutex};
 
 pub mod baseline;
@@ -71,6 +72,7 @@ pub trait ObjectStore: Send + Sync {
 }
 
 /// The folder names below `prefix` among `keys` (for stores that list everything anyway).
+#[cfg(any(test, feature = "testing"))]
 fn folders_of<'a>(keys: impl Iterator<Item = &'a str>, prefix: &str) -> Vec<String> {
     let set: std::collections::BTreeSet<&str> = keys
         .filter_map(|k| k.strip_prefix(prefix)?.split_once('/').map(|(f, _)| f))
@@ -184,8 +186,9 @@ impl ObjectStore for LocalStore {
     }
 }
 
-/// Objects in memory (tests). Clones share their contents; [`MemoryStore::below`] gives a view
+/// Objects in memory (tests; the `testing` feature). Clones share their contents; [`MemoryStore::below`] gives a view
 /// of the keys under a prefix, as an S3 store with a prefix sees its bucket.
+#[cfg(any(test, feature = "testing"))]
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     objects: Arc<Mutex<std::collections::BTreeMap<String, Vec<u8>>>>,
@@ -193,6 +196,7 @@ pub struct MemoryStore {
     prefix: String,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl MemoryStore {
     /// Returns every key below this view, in order.
     pub fn keys(&self) -> Vec<String> {
@@ -215,6 +219,7 @@ impl MemoryStore {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl ObjectStore for MemoryStore {
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
         self.lock(key)?.insert(format!("{}{key}", self.prefix), bytes);
@@ -262,6 +267,7 @@ pub enum AnyStore {
     /// A local folder.
     Local(LocalStore),
     /// Memory (tests).
+    #[cfg(any(test, feature = "testing"))]
     Memory(MemoryStore),
     /// S3.
     #[cfg(feature = "aws")]
@@ -300,6 +306,7 @@ impl ObjectStore for AnyStore {
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
         match self {
             AnyStore::Local(s) => s.put(key, bytes).await,
+            #[cfg(any(test, feature = "testing"))]
             AnyStore::Memory(s) => s.put(key, bytes).await,
             #[cfg(feature = "aws")]
             AnyStore::S3(s) => s.put(key, bytes).await,
@@ -309,6 +316,7 @@ impl ObjectStore for AnyStore {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         match self {
             AnyStore::Local(s) => s.get(key).await,
+            #[cfg(any(test, feature = "testing"))]
             AnyStore::Memory(s) => s.get(key).await,
             #[cfg(feature = "aws")]
             AnyStore::S3(s) => s.get(key).await,
@@ -318,6 +326,7 @@ impl ObjectStore for AnyStore {
     async fn list(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {
         match self {
             AnyStore::Local(s) => s.list(prefix, start_after).await,
+            #[cfg(any(test, feature = "testing"))]
             AnyStore::Memory(s) => s.list(prefix, start_after).await,
             #[cfg(feature = "aws")]
             AnyStore::S3(s) => s.list(prefix, start_after).await,
@@ -327,6 +336,7 @@ impl ObjectStore for AnyStore {
     async fn folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         match self {
             AnyStore::Local(s) => s.folders(prefix).await,
+            #[cfg(any(test, feature = "testing"))]
             AnyStore::Memory(s) => s.folders(prefix).await,
             #[cfg(feature = "aws")]
             AnyStore::S3(s) => s.folders(prefix).await,
@@ -336,6 +346,7 @@ impl ObjectStore for AnyStore {
     fn uri(&self, key: &str) -> String {
         match self {
             AnyStore::Local(s) => s.uri(key),
+            #[cfg(any(test, feature = "testing"))]
             AnyStore::Memory(s) => s.uri(key),
             #[cfg(feature = "aws")]
             AnyStore::S3(s) => s.uri(key),

@@ -16,4 +16,5 @@ pub mod profile;
 pub mod time;
 
 #[doc(hidden)]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
