@@ -6,7 +6,6 @@
 use serde::Serialize;
 
 use crate::baseline::Violation;
-use crate::classify::trend::Trend;
 use crate::classify::{Decision, Kind};
 use crate::pipeline::ClosedWindow;
 use crate::publish::report::ReportUris;
@@ -149,7 +148,7 @@ pub struct EventDetail {
     /// The decision window.
     pub window: EventWindow,
     /// Features involved, most affected first.
-    pub features: Vec<EventFeature>,
+    pub features: Vec<crate::classify::FeatureEvidence>,
     /// Model Monitor violations of those features in the decision window.
     pub violations: Vec<Violation>,
     /// What decided the kind.
@@ -171,25 +170,6 @@ pub struct EventWindow {
 }
 
 /// One entry of `detail.features`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EventFeature {
-    /// Feature name.
-    pub name: String,
-    /// The metric named by `value` (`linf_robust`, Model Monitor's number).
-    pub metric: &'static str,
-    /// Its value in the decision window.
-    pub value: Option<f64>,
-    /// The baseline's `comparison_threshold` for it.
-    pub threshold: Option<f64>,
-    /// The sampling noise floor of the L-infinity distance for these sample sizes.
-    pub noise_floor: Option<f64>,
-    /// L-infinity distance to the recent past.
-    pub step_value: Option<f64>,
-    /// The trend, for gradual drift.
-    pub trend: Option<Trend>,
-}
-
 /// `detail.reports`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EventReports {
@@ -240,19 +220,7 @@ impl EventEnvelope {
                     end: closed.window.end.to_string(),
                     records: closed.profile.records,
                 },
-                features: d
-                    .features
-                    .iter()
-                    .map(|f| EventFeature {
-                        name: f.name.clone(),
-                        metric: "linf_robust",
-                        value: f.value,
-                        threshold: f.threshold,
-                        noise_floor: f.noise_floor,
-                        step_value: f.step_value,
-                        trend: f.trend,
-                    })
-                    .collect(),
+                features: d.features.clone(),
                 violations: d.violations.clone(),
                 evidence: d.evidence.clone(),
                 reports: EventReports {

@@ -69,17 +69,26 @@ impl<'a> Scanner<'a> {
     /// An object whose members `member` reads (it is called after each key's colon).
     fn object(&mut self, mut member: impl FnMut(&mut Self, &str) -> Option<()>) -> Option<()> {
         self.eat(b'{')?;
-        if self.peek()? == b'}' {
+        self.items(b'}', |s| {
+            let key = s.string()?;
+            s.eat(b':')?;
+            member(s, &key)
+        })
+    }
+
+    /// The items of an object or array after its opening bracket: `item` reads one, `,` goes
+    /// on, `close` ends it (an empty list is `close` at once).
+    #[inline]
+    fn items(&mut self, close: u8, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        if self.peek()? == close {
             self.i += 1;
             return Some(());
         }
         loop {
-            let key = self.string()?;
-            self.eat(b':')?;
-            member(self, &key)?;
+            item(self)?;
             match self.peek()? {
                 b',' => self.i += 1,
-                b'}' => {
+                c if c == close => {
                     self.i += 1;
                     return Some(());
                 }
@@ -203,21 +212,7 @@ impl<'a> Scanner<'a> {
             b'{' => self.object(|s, _| s.skip_value(depth + 1)),
             b'[' => {
                 self.i += 1;
-                if self.peek()? == b']' {
-                    self.i += 1;
-                    return Some(());
-                }
-                loop {
-                    self.skip_value(depth + 1)?;
-                    match self.peek()? {
-                        b',' => self.i += 1,
-                        b']' => {
-                            self.i += 1;
-                            return Some(());
-                        }
-                        _ => return None,
-                    }
-                }
+                self.items(b']', |s| s.skip_value(depth + 1))
             }
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
@@ -247,28 +242,20 @@ impl<'a> Scanner<'a> {
             }
             _ => return None,
         }
+        // One digit or more from `i`: where they end.
+        let digits = |i: usize| -> Option<usize> {
+            let end = i + b[i.min(b.len())..].iter().take_while(|c| c.is_ascii_digit()).count();
+            (end > i).then_some(end)
+        };
         if b.get(i) == Some(&b'.') {
-            i += 1;
-            let start = i;
-            while b.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-            if i == start {
-                return None;
-            }
+            i = digits(i + 1)?;
         }
         if matches!(b.get(i), Some(b'e' | b'E')) {
             i += 1;
             if matches!(b.get(i), Some(b'+' | b'-')) {
                 i += 1;
             }
-            let start = i;
-            while b.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-            if i == start {
-                return None;
-            }
+            i = digits(i)?;
         }
         // A number must end where a value ends (`01` or `1x` are errors).
         if b.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'.') {

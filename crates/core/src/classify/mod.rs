@@ -130,11 +130,14 @@ impl Kind {
     }
 }
 
-/// Evidence about one feature in a decision.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Evidence about one feature in a decision (an event's `detail.features` entry).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct FeatureEvidence {
     /// Feature name.
     pub name: String,
+    /// The metric named by `value`: [`FeatureEvidence::METRIC`].
+    pub metric: &'static str,
     /// `linf_robust` in the decision window.
     pub value: Option<f64>,
     /// The baseline's comparison threshold.
@@ -145,6 +148,12 @@ pub struct FeatureEvidence {
     pub step_value: Option<f64>,
     /// The trend, for gradual drift.
     pub trend: Option<Trend>,
+}
+
+impl FeatureEvidence {
+    /// The distance every decision reports: L-infinity between CDFs, Model Monitor's number
+    /// (robust to a few outliers through the KLL sketch).
+    pub const METRIC: &'static str = "linf_robust";
 }
 
 /// One decision: the content of one event.
@@ -1513,6 +1522,7 @@ impl StreamClassifier {
                     .map(|s| s.step.d_step)
                     .or(c.windows[i].step.map(|s| s.d_step));
                 Some(FeatureEvidence {
+                    metric: FeatureEvidence::METRIC,
                     name: name.clone(),
                     value: fd.linf_robust,
                     threshold: Some(threshold),

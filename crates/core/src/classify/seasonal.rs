@@ -1104,6 +1104,11 @@ impl Seasonal {
 mod tests {
     use super::*;
 
+    /// A categorical grid of three categories (35%, 30%, 35%) from a large baseline.
+    fn three_categories() -> Grid {
+        Grid { edges: vec![], categorical: true, base: vec![0.35, 0.3, 0.35], m: 1e4, iqr: f64::NAN, values: vec![] }
+    }
+
     #[test]
     fn phases_follow_the_utc_clock_and_the_week() {
         use crate::time::{Duration, Timestamp};
@@ -1160,14 +1165,7 @@ mod tests {
         let back: Slot = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
         assert_eq!(back, s);
         // A drift that moves every slot alike leaves the offsets alone.
-        let grid = Grid {
-            edges: vec![],
-            categorical: true,
-            base: vec![0.35, 0.3, 0.35],
-            m: 1e4,
-            iqr: f64::NAN,
-            values: vec![],
-        };
+        let grid = three_categories();
         let (n, d) = (slot_of(&night), slot_of(&day));
         let off = Offsets::between(&grid, &n, &merge(&[&n, &d]));
         assert!((off.cells[0] - (0.2 - 0.35)).abs() < 1e-6, "{off:?}");
@@ -1191,14 +1189,7 @@ mod tests {
         let sh = all.shares();
         assert!((sh[0] - 0.35).abs() < 1e-6, "{sh:?}");
         // Its sampling error still counts all the values behind it.
-        let grid = Grid {
-            edges: vec![],
-            categorical: true,
-            base: vec![0.35, 0.3, 0.35],
-            m: 1e4,
-            iqr: f64::NAN,
-            values: vec![],
-        };
+        let grid = three_categories();
         let off = Offsets::between(&grid, &d, &all);
         assert!((off.inv_n - (1.0 / 100.0 + 1.0 / 300.0)).abs() < 1e-9, "{}", off.inv_n);
     }
