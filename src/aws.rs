@@ -62,25 +62,3 @@ pub fn error_text<E: std::error::Error>(e: &E) -> String {
     }
     out
 }
-
-/// The store factory of the command-line tools: local folders as they are, `s3://` locations
-/// through one S3 client made on first use (so a replay of local files never loads the AWS
-/// configuration). `runtime` runs the configuration's loading.
-pub fn store_factory(runtime: tokio::runtime::Handle) -> impl crate::store::StoreFactory<crate::store::AnyStore> {
-    let client = std::sync::OnceLock::new();
-    move |loc: &crate::store::Location| match loc {
-        crate::store::Location::Local(_) => crate::store::AnyStore::open_local(loc),
-        crate::store::Location::S3 { .. } => {
-            let c = client.get_or_init(|| {
-                // Loading reads the environment and profile files (and may ask instance
-                // metadata for a region); it needs the runtime, not one of its threads.
-                let conf = std::thread::scope(|s| s.spawn(|| runtime.block_on(sdk_config())).join());
-                conf.map(|c| s3(&c)).ok()
-            });
-            match c {
-                Some(c) => crate::store::AnyStore::open(loc, Some(c)),
-                None => crate::store::AnyStore::open(loc, None),
-            }
-        }
-    }
-}

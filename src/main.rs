@@ -186,7 +186,7 @@ fn tool_runtime() -> Result<tokio::runtime::Runtime, Failure> {
 /// Opens local folders, and `s3://` locations when built with the `aws` feature.
 fn stores(runtime: &tokio::runtime::Runtime) -> Box<dyn StoreFactory<AnyStore>> {
     #[cfg(feature = "aws")]
-    return Box::new(driftwatch::aws::store_factory(runtime.handle().clone()));
+    return Box::new(driftwatch::store::s3::tool_factory(runtime.handle().clone()));
     #[cfg(not(feature = "aws"))]
     {
         let _ = runtime;

@@ -105,7 +105,9 @@ impl From<SinkError> for ReplayError {
     fn from(e: SinkError) -> Self {
         match e {
             SinkError::Store(e) => ReplayError::Write(e),
-            SinkError::Table(e) => ReplayError::Table(e),
+            SinkError::Format { path, detail } => {
+                ReplayError::Table(crate::publish::metrics_table::TableError { path, detail })
+            }
         }
     }
 }

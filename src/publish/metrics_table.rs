@@ -37,6 +37,12 @@ pub struct TableError {
     pub detail: String,
 }
 
+impl From<TableError> for SinkError {
+    fn from(e: TableError) -> Self {
+        SinkError::Format { path: e.path, detail: e.detail }
+    }
+}
+
 const FLOAT_COLUMNS: [&str; 27] = [
     "completeness",
     "type_match",

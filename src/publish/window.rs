@@ -150,9 +150,14 @@ pub enum SinkError {
     /// Writing a file or an object failed.
     #[error("{0}")]
     Store(#[from] StoreError),
-    /// The metrics table could not take the window's rows.
-    #[error("{0}")]
-    Table(#[from] crate::publish::metrics_table::TableError),
+    /// A file format writer (the metrics table) could not take the window's rows.
+    #[error("{path}: {detail}")]
+    Format {
+        /// The file or object.
+        path: String,
+        /// What went wrong.
+        detail: String,
+    },
 }
 
 /// Something that takes judged windows: a report writer, the metrics table, an events file, the

@@ -28,6 +28,25 @@ impl S3Store {
     }
 }
 
+/// The store factory of the command-line tools: local folders as they are, `s3://` locations
+/// through one S3 client made on first use (so a replay of local files never loads the AWS
+/// configuration). `runtime` runs the configuration's loading.
+pub fn tool_factory(runtime: tokio::runtime::Handle) -> impl super::StoreFactory<super::AnyStore> {
+    let client = std::sync::OnceLock::new();
+    move |loc: &super::Location| match loc {
+        super::Location::Local(_) => super::AnyStore::open_local(loc),
+        super::Location::S3 { .. } => {
+            let c = client.get_or_init(|| {
+                // Loading reads the environment and profile files (and may ask instance
+                // metadata for a region); it needs the runtime, not one of its threads.
+                let conf = std::thread::scope(|s| s.spawn(|| runtime.block_on(crate::aws::sdk_config())).join());
+                conf.map(|c| crate::aws::s3(&c)).ok()
+            });
+            super::AnyStore::open(loc, c.as_ref())
+        }
+    }
+}
+
 impl ObjectStore for S3Store {
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
         self.client
