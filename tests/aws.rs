@@ -597,11 +597,7 @@ fn start_agent(endpoint: &str, config: &Path, log: &Path, cwd: &Path) -> Agent {
         .args(["serve", "--config"])
         .arg(config)
         .current_dir(cwd)
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(emulator_env(endpoint))
         .env("DRIFTWATCH_LOG", "info")
         .stdout(Stdio::null())
         .stderr(file)
@@ -960,11 +956,7 @@ fn start_lambda(endpoint: &str, api: &str, config_uri: &str, log: &Path) -> Chil
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("DRIFTWATCH_CONFIG", config_uri)
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(emulator_env(endpoint))
         .stdout(Stdio::null())
         .stderr(file)
         .spawn()
@@ -1071,17 +1063,20 @@ start = "earliest"
     assert!(body["errorMessage"].as_str().unwrap().contains("missing.toml: not found"), "{body}");
 }
 
+/// The environment that points the binary's AWS calls at the emulator.
+fn emulator_env(endpoint: &str) -> [(&'static str, String); 5] {
+    [
+        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_REGION", REGION.into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+    ]
+}
+
 /// The binary with its environment pointed at the emulator.
 fn driftwatch_on(endpoint: &str, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_driftwatch"))
-        .args(args)
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_driftwatch")).args(args).envs(emulator_env(endpoint)).output().unwrap()
 }
 
 /// `replay` reads capture and baseline from S3 and writes its reports and table there, exactly
