@@ -132,19 +132,7 @@ impl Aws {
     /// variant folder.
     async fn upload_example(&self, bucket: &str, endpoint: &str) -> Vec<PathBuf> {
         let example = example_dir();
-        let mut files = Vec::new();
-        let mut stack = vec![example.clone()];
-        while let Some(dir) = stack.pop() {
-            for e in std::fs::read_dir(&dir).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else {
-                    files.push(p.strip_prefix(&example).unwrap().to_owned());
-                }
-            }
-        }
-        files.sort();
+        let files = files_below(&example);
         let started = Instant::now();
         for chunk in files.chunks(32) {
             let puts = chunk.iter().map(|rel| {
@@ -1063,6 +1051,24 @@ start = "earliest"
     assert!(body["errorMessage"].as_str().unwrap().contains("missing.toml: not found"), "{body}");
 }
 
+/// Every file below `root`, relative to it, in order.
+fn files_below(root: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p.strip_prefix(root).unwrap().to_owned());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
 /// The environment that points the binary's AWS calls at the emulator.
 fn emulator_env(endpoint: &str) -> [(&'static str, String); 5] {
     [
@@ -1122,19 +1128,7 @@ async fn replay_and_baseline_read_and_write_s3_as_they_do_folders() {
     // which is where it was read from).
     let store = S3Store::new(aws.s3.clone(), bucket.clone(), "replayed/");
     let listed: Vec<String> = store.list("", None).await.unwrap().into_iter().map(|o| o.key).collect();
-    let mut local: Vec<String> = Vec::new();
-    let mut stack = vec![local_out.clone()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                local.push(p.strip_prefix(&local_out).unwrap().to_str().unwrap().replace('\\', "/"));
-            }
-        }
-    }
-    local.sort();
+    let local: Vec<String> = files_below(&local_out).iter().map(|p| p.to_str().unwrap().replace('\\', "/")).collect();
     assert_eq!(listed, local);
     let strip = |bytes: &[u8]| {
         let mut v: Value = serde_json::from_slice(bytes).unwrap();

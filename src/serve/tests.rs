@@ -158,6 +158,19 @@ fn small_example() -> StreamSpec {
     spec
 }
 
+/// The reference run: `spec` loaded into a fresh world and polled once at `clock`; its capture
+/// keys and [`outputs`].
+async fn one_poll(spec: &StreamSpec, cfg: &Config, clock: &ManualClock) -> (Vec<(Timestamp, String)>, Outputs) {
+    let world = World::default();
+    let keys = world.load(spec).await;
+    let bus = MemoryBus::default();
+    service(&world, cfg, clock, &bus).await.poll(true).await;
+    (keys, outputs(&world, &bus))
+}
+
+/// Report objects by key, and delivered events.
+type Outputs = (BTreeMap<String, Vec<u8>>, Vec<serde_json::Value>);
+
 /// Every report object's bytes, and every delivered event's detail without its report URIs.
 fn outputs(world: &World, bus: &MemoryBus) -> (BTreeMap<String, Vec<u8>>, Vec<serde_json::Value>) {
     let reports = world.store("reports").inner;
@@ -498,11 +511,7 @@ async fn a_lambda_pass_stops_for_its_deadline_and_the_next_goes_on() {
     let cfg = config(&spec, "5m");
     let clock = ManualClock::new(spec.start + hours(200));
     // The reference: one poll without a deadline.
-    let reference = World::default();
-    reference.load(&spec).await;
-    let bus = MemoryBus::default();
-    service(&reference, &cfg, &clock, &bus).await.poll(true).await;
-    let want = outputs(&reference, &bus);
+    let want = one_poll(&spec, &cfg, &clock).await.1;
 
     let world = World::default();
     world.load(&spec).await;
@@ -533,11 +542,7 @@ async fn a_stop_inside_a_folder_ends_the_poll_between_objects_and_loses_nothing(
     let spec = small_example();
     let cfg = config(&spec, "5m");
     let clock = ManualClock::new(spec.start + hours(200));
-    let reference = World::default();
-    let keys = reference.load(&spec).await;
-    let bus = MemoryBus::default();
-    service(&reference, &cfg, &clock, &bus).await.poll(true).await;
-    let want = outputs(&reference, &bus);
+    let (keys, want) = one_poll(&spec, &cfg, &clock).await;
 
     let world = World::default();
     world.load(&spec).await;
@@ -581,11 +586,7 @@ async fn a_stop_inside_a_folder_ends_the_poll_between_objects_and_loses_nothing(
 async fn streams_polled_together_give_what_each_gives_alone() {
     let spec = small_example();
     let clock = ManualClock::new(spec.start + hours(200));
-    let alone = World::default();
-    alone.load(&spec).await;
-    let bus = MemoryBus::default();
-    service(&alone, &config(&spec, "5m"), &clock, &bus).await.poll(true).await;
-    let want = outputs(&alone, &bus);
+    let want = one_poll(&spec, &config(&spec, "5m"), &clock).await.1;
 
     let world = World::default();
     let variants = ["AllTraffic", "Shadow-1", "Shadow-2", "Shadow-3", "Shadow-4", "Shadow-5"];
