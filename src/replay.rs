@@ -1,8 +1,9 @@
 //! `driftwatch replay`: captured files against a baseline, on a laptop, with no AWS account.
 //!
 //! Capture, baseline and `--output` are local folders or `s3://` locations, read and written
-//! through the same stores as `serve` ([`crate::source`] lists the capture). Streams are replayed one after another; each stream's files in hour-folder order, closing a
-//! window once the replay has moved an hour past its end (see `pipeline/design.md`). Every closed
+//! through the same stores as `serve` ([`crate::source`] lists the capture). Streams are
+//! replayed one after another; each stream's files in hour-folder order, closing a window once
+//! the replay has moved an hour past its end (see `pipeline/design.md`). Every closed
 //! window is compared with the baseline, classified, reported and, for `--events`, turned into
 //! the events a rule target would have received.
 

@@ -395,8 +395,8 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         let mut failed_monitors = std::collections::BTreeSet::new();
         for &i in &due {
             if let Err(e) = self.discover_streams(i).await {
-                self.monitor_failed(i, &e);
-                failed_monitors.insert(i);
+                tracing::error!(endpoint = %self.monitors[i].cfg.endpoint, error = %e, "poll failed");
+                self.monitor_failed(&mut failed_monitors, i);
             }
         }
         // Each due monitor's streams, out of their maps for the poll and back after it.
@@ -424,10 +424,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 }
                 Err(e) => {
                     tracing::error!(stream = %id, error = %e, "poll failed");
-                    if failed_monitors.insert(i) {
-                        metrics::counter!(telemetry::POLL_FAILURES, "endpoint" => self.monitors[i].cfg.endpoint.clone())
-                            .increment(1);
-                    }
+                    self.monitor_failed(&mut failed_monitors, i);
                 }
             }
         }
@@ -442,10 +439,13 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         (reports, failed_monitors.len())
     }
 
-    fn monitor_failed(&self, i: usize, e: &ServeError) {
-        let endpoint = &self.monitors[i].cfg.endpoint;
-        tracing::error!(endpoint = %endpoint, error = %e, "poll failed");
-        metrics::counter!(telemetry::POLL_FAILURES, "endpoint" => endpoint.clone()).increment(1);
+    /// Marks monitor `i` failed in this poll; its failure counter moves once per poll, however
+    /// many of its streams failed.
+    fn monitor_failed(&self, failed: &mut std::collections::BTreeSet<usize>, i: usize) {
+        if failed.insert(i) {
+            metrics::counter!(telemetry::POLL_FAILURES, "endpoint" => self.monitors[i].cfg.endpoint.clone())
+                .increment(1);
+        }
     }
 
     /// Adds the monitor's streams not yet known: the configured variant, or every variant
