@@ -538,6 +538,15 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         self.stop.is_stopped() || self.deadline.is_some_and(|d| self.clock.now() + reserve() >= d)
     }
 
+    /// [`Shared::must_stop`] after yielding to the task's other futures. The stop asked for in
+    /// [`run`] reaches the [`StopSignal`] only when `run`'s task is polled again; reads that are
+    /// ready at once (a memory store, objects already prefetched) would otherwise keep this
+    /// poll running for many folders before the signal is seen.
+    async fn stop_point(&self) -> bool {
+        tokio::task::yield_now().await;
+        self.must_stop()
+    }
+
     /// Returns whether another folder fits before the deadline (twice the slowest so far and
     /// the reserve), and no stop was asked for.
     fn time_for_a_folder(&self) -> bool {
@@ -671,7 +680,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         // Until the column layout is decided (by the first decodable record), one by one here.
         let mut next = 0;
         while next < keys.len() && rt.engine.layout().is_none() {
-            if self.must_stop() {
+            if self.stop_point().await {
                 return Ok(false);
             }
             let key = &keys[next];
@@ -711,7 +720,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             note(&sample);
             self.count_object(&label, size, rt.engine.totals().rows - before);
             left -= 1;
-            if left > 0 && self.must_stop() {
+            if left > 0 && self.stop_point().await {
                 return Ok(false);
             }
         }
