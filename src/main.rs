@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use driftwatch::baseline::build;
 use driftwatch::config::Config;
 use driftwatch::publish::events::EventSettings;
+use driftwatch::quality::ProblemType;
 use driftwatch::replay::{self, ReplayOptions};
 use driftwatch::store::{AnyStore, Location, StoreFactory};
 use driftwatch::time::Duration;
@@ -24,7 +25,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Build statistics.json and constraints.json from training data, as Model Monitor's
-    /// suggest-baseline job does.
+    /// suggest-baseline job does; with --problem-type, a model-quality baseline from labelled
+    /// rows, as its model-quality suggest-baseline job does.
     Baseline {
         /// Training data: CSV, Parquet or JSON Lines.
         #[arg(long)]
@@ -38,6 +40,8 @@ enum Command {
         /// Folder or s3:// prefix to write statistics.json and constraints.json into.
         #[arg(long)]
         output: String,
+        #[command(flatten)]
+        quality: QualityArgs,
     },
     /// Replay captured files against a baseline: windows, checks, drift, episodes, events.
     Replay {
@@ -91,6 +95,27 @@ enum Command {
         #[arg(long, default_value = "3s", value_parser = parse_duration)]
         timeout: Duration,
     },
+}
+
+/// The model-quality baseline's flags (Model Monitor's `ModelQualityMonitor.suggest_baseline`).
+#[derive(Debug, clap::Args)]
+struct QualityArgs {
+    /// Build a model-quality baseline: BinaryClassification, MulticlassClassification or
+    /// Regression.
+    #[arg(long, value_parser = str::parse::<ProblemType>)]
+    problem_type: Option<ProblemType>,
+    /// The ground-truth column.
+    #[arg(long, requires = "problem_type")]
+    ground_truth_attribute: Option<String>,
+    /// The predicted label (regression: the predicted value).
+    #[arg(long, requires = "problem_type")]
+    inference_attribute: Option<String>,
+    /// The predicted probability of the positive class (binary).
+    #[arg(long, requires = "problem_type")]
+    probability_attribute: Option<String>,
+    /// A probability at or above it predicts the positive class.
+    #[arg(long, requires = "problem_type", default_value_t = driftwatch::quality::DEFAULT_PROBABILITY_THRESHOLD)]
+    probability_threshold_attribute: f64,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -196,7 +221,7 @@ fn stores(runtime: &tokio::runtime::Runtime) -> Box<dyn StoreFactory<AnyStore>> 
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::Baseline { input, format, no_header, output } => {
+        Command::Baseline { input, format, no_header, output, quality } => {
             reject_s3("--input", &input)?;
             let format = match format.or_else(|| InputFormat::from_path(&input)) {
                 Some(f) => f,
@@ -207,24 +232,52 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     )))
                 }
             };
-            let built = training::build(&input, format, !no_header).map_err(|e| Failure::Usage(e.into()))?;
+            let (files, summary) = if let Some(problem) = quality.problem_type {
+                let Some(ground_truth) = quality.ground_truth_attribute else {
+                    return Err(Failure::Usage(anyhow::anyhow!(
+                        "--problem-type needs --ground-truth-attribute (the label column)"
+                    )));
+                };
+                let attrs = driftwatch::quality::Attributes {
+                    ground_truth,
+                    inference: quality.inference_attribute,
+                    probability: quality.probability_attribute,
+                    probability_threshold: quality.probability_threshold_attribute,
+                };
+                let built = training::build_quality(&input, format, !no_header, problem, attrs)
+                    .map_err(|e| Failure::Usage(e.into()))?;
+                for s in &built.named {
+                    tracing::warn!(line = s.line, column = %s.column, reason = s.reason.as_str(), "row left out");
+                }
+                let skipped: u64 = built.skipped.values().sum();
+                let skipped = if skipped == 0 {
+                    String::new()
+                } else {
+                    let by: Vec<String> = built.skipped.iter().map(|(r, n)| format!("{} {n}", r.as_str())).collect();
+                    format!(" ({skipped} rows left out: {})", by.join(", "))
+                };
+                let summary =
+                    format!("{} model quality from {} rows{skipped}", problem.as_str(), built.statistics.item_count);
+                (built.file_texts(), summary)
+            } else {
+                let built = training::build(&input, format, !no_header).map_err(|e| Failure::Usage(e.into()))?;
+                let summary = format!("profiled {} rows, {} features", built.rows, built.statistics.features.len());
+                (built.file_texts(), summary)
+            };
+            let files = files.map_err(|e| Failure::Runtime(e.into()))?;
             match Location::parse(&output) {
-                Location::Local(dir) => build::write_dir(&built, &dir).map_err(|e| Failure::Runtime(e.into()))?,
+                Location::Local(dir) => build::write_files(&dir, &files).map_err(|e| Failure::Runtime(e.into()))?,
                 at => {
                     let runtime = tool_runtime()?;
                     let store =
                         stores(&runtime).open(&at).map_err(|e| Failure::Usage(anyhow::anyhow!("--output {e}")))?;
                     runtime
-                        .block_on(driftwatch::store::write_baseline(&store, &built))
+                        .block_on(driftwatch::store::write_baseline(&store, &files))
                         .map_err(|e| Failure::Runtime(e.into()))?;
                 }
             }
             let output = output.trim_end_matches('/');
-            println!(
-                "profiled {} rows, {} features -> {output}/statistics.json, {output}/constraints.json",
-                built.rows,
-                built.statistics.features.len(),
-            );
+            println!("{summary} -> {output}/statistics.json, {output}/constraints.json");
             Ok(())
         }
         Command::Replay { capture, baseline, window, events, output, report, config, threads } => {
@@ -319,6 +372,8 @@ fn init_logging(json_by_default: bool) {
     if json {
         builder.json().flatten_event(true).with_current_span(false).init();
     } else {
-        builder.compact().init();
+        // Colour only for a terminal: a log file or a CI capture gets plain text.
+        use std::io::IsTerminal as _;
+        builder.compact().with_ansi(std::io::stderr().is_terminal()).init();
     }
 }

@@ -11,8 +11,12 @@ use std::path::Path;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 
-use crate::baseline::build::{self as core_build, open, BuildError, BuiltBaseline, ColumnProfiles, TextFormat};
+use crate::baseline::build::{
+    self as core_build, open, BuildError, BuiltBaseline, ColumnProfiles, RowSink, TextFormat,
+};
 use crate::payload::Value;
+use crate::quality::rows::RowCollector;
+use crate::quality::{Attributes, ProblemType, QualityBaseline, QualityError};
 
 /// The format's name in errors.
 const PARQUET: &str = "parquet";
@@ -47,32 +51,58 @@ pub fn build(path: &Path, format: InputFormat, header: bool) -> Result<BuiltBase
         InputFormat::Jsonl => core_build::build(path, TextFormat::Jsonl, header),
         InputFormat::Parquet => {
             let display = path.display().to_string();
-            profile_parquet(path, &display)?.finish(&display)
+            let mut cols = ColumnProfiles::new();
+            read_parquet(path, &display, &mut cols)?;
+            cols.finish(&display)
         }
     }
 }
 
-fn profile_parquet(path: &Path, display: &str) -> Result<ColumnProfiles, BuildError> {
+/// Builds a model-quality baseline from a labelled file: the job's attributes pick the ground
+/// truth and prediction columns (by name; `_c0`, `_c1`, ... for a headerless CSV).
+pub fn build_quality(
+    path: &Path,
+    format: InputFormat,
+    header: bool,
+    problem: ProblemType,
+    attrs: Attributes,
+) -> Result<QualityBaseline, QualityError> {
+    attrs.validate(problem)?;
+    let mut rows = RowCollector::new(problem, attrs);
+    read(path, format, header, &mut rows)?;
+    let collected = rows.finish(&path.display().to_string())?;
+    Ok(QualityBaseline::of(problem, collected))
+}
+
+/// Reads a training file in any input format into `sink`. `header` applies to CSV only.
+pub fn read(path: &Path, format: InputFormat, header: bool, sink: &mut impl RowSink) -> Result<(), BuildError> {
+    match format {
+        InputFormat::Csv => core_build::read_text(path, TextFormat::Csv, header, sink),
+        InputFormat::Jsonl => core_build::read_text(path, TextFormat::Jsonl, header, sink),
+        InputFormat::Parquet => read_parquet(path, &path.display().to_string(), sink),
+    }
+}
+
+fn read_parquet(path: &Path, display: &str, cols: &mut impl RowSink) -> Result<(), BuildError> {
     let perr = |e: &dyn std::fmt::Display| BuildError::Columnar {
         path: display.to_owned(),
         format: PARQUET,
         detail: e.to_string(),
     };
     let reader = SerializedFileReader::new(open(path, display)?).map_err(|e| perr(&e))?;
-    let mut cols = ColumnProfiles::new();
     let schema = reader.metadata().file_metadata().schema_descr_ptr();
     for field in schema.root_schema().get_fields() {
         cols.add_column(field.name().to_owned(), display)?;
     }
-    for row in reader.get_row_iter(None).map_err(|e| perr(&e))? {
+    for (n, row) in reader.get_row_iter(None).map_err(|e| perr(&e))?.enumerate() {
         let row = row.map_err(|e| perr(&e))?;
         for (ci, (_, field)) in row.get_column_iter().enumerate() {
             let (value, string_column) = value_of(field);
-            cols.profile_mut(ci).observe(&value, string_column);
+            cols.value(ci, &value, string_column);
         }
-        cols.add_rows(1);
+        cols.end_row(n as u64 + 1);
     }
-    Ok(cols)
+    Ok(())
 }
 
 /// A Parquet value as the profile sees it, and whether it comes from a text column (typed by

@@ -274,6 +274,139 @@ fn baseline_command_writes_model_monitor_files() {
     driftwatch::baseline::Baseline::load_dir(&tmp.path().join("bl")).unwrap();
 }
 
+/// `baseline --problem-type`: the SDK's regression fixture comes out as its files say, a
+/// binary JSON Lines file gives the metrics computed by hand, bad rows are counted, and flags
+/// that do not fit are usage errors naming the flag.
+#[test]
+fn baseline_command_writes_model_quality_files() {
+    let Some(fx) = driftwatch::testing::sagemaker_fixtures() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = fx.join("aws__sagemaker-python-sdk/tests/data/pipeline/quality_check_step/model_quality");
+    let csv = dir.join("baseline_dataset.csv");
+    let args = [
+        "baseline",
+        "--problem-type",
+        "Regression",
+        "--input",
+        csv.to_str().unwrap(),
+        "--ground-truth-attribute",
+        "Label",
+        "--inference-attribute",
+        "Prediction",
+        "--output",
+        "mq",
+    ];
+    let out = driftwatch(tmp.path(), &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "Regression model quality from 100 rows -> mq/statistics.json, mq/constraints.json"
+    );
+    let json = |p: &Path| serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(p).unwrap()).unwrap();
+    assert_eq!(json(&tmp.path().join("mq/statistics.json")), json(&dir.join("statistics.json")));
+    assert_eq!(json(&tmp.path().join("mq/constraints.json")), json(&dir.join("good_cases/constraints.json")));
+
+    // Binary from JSON Lines with probabilities: 3 positives (scores .9 .8 .4), 3 negatives
+    // (.6 .3 .1) and one row without a label. At 0.5: TP 2, FN 1, FP 1, TN 2.
+    let mut lines = String::new();
+    for (y, p) in [(1, 0.9), (1, 0.8), (1, 0.4), (0, 0.6), (0, 0.3), (0, 0.1)] {
+        lines.push_str(&format!("{{\"f\": 1, \"y\": {y}, \"p\": {p}}}\n"));
+    }
+    lines.push_str("{\"f\": 2, \"p\": 0.7}\n");
+    std::fs::write(tmp.path().join("labelled.jsonl"), lines).unwrap();
+    let out = driftwatch(
+        tmp.path(),
+        &[
+            "baseline",
+            "--problem-type",
+            "BinaryClassification",
+            "--input",
+            "labelled.jsonl",
+            "--ground-truth-attribute",
+            "y",
+            "--probability-attribute",
+            "p",
+            "--output",
+            "bin",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("from 6 rows (1 rows left out: missing_label 1)"), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("line=7"), "the left-out row is named: {}", text(&out.stderr));
+    let s = json(&tmp.path().join("bin/statistics.json"));
+    let m = &s["binary_classification_metrics"];
+    let close = |k: &str, v: f64| {
+        let got = m[k]["value"].as_f64().unwrap();
+        assert!((got - v).abs() < 1e-12, "{k}: {got} vs {v}");
+    };
+    close("precision", 2.0 / 3.0);
+    close("recall", 2.0 / 3.0);
+    close("accuracy", 4.0 / 6.0);
+    close("false_positive_rate", 1.0 / 3.0);
+    // Pairs (positive above negative): .9 and .8 beat all three, .4 beats .3 and .1: 8 of 9.
+    close("auc", 8.0 / 9.0);
+    assert_eq!(m["confusion_matrix"]["1"]["0"], 1);
+    assert_eq!(m["f1"]["standard_deviation"], "NaN");
+    let c = json(&tmp.path().join("bin/constraints.json"));
+    assert_eq!(
+        c["binary_classification_constraints"]["false_positive_rate"]["comparison_operator"],
+        "GreaterThanThreshold"
+    );
+
+    // Flags that do not fit.
+    let out = driftwatch(
+        tmp.path(),
+        &[
+            "baseline",
+            "--problem-type",
+            "Regression",
+            "--input",
+            "labelled.jsonl",
+            "--ground-truth-attribute",
+            "y",
+            "--output",
+            "x",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("needs --inference-attribute"), "{}", text(&out.stderr));
+    let out = driftwatch(
+        tmp.path(),
+        &[
+            "baseline",
+            "--problem-type",
+            "Regression",
+            "--input",
+            "labelled.jsonl",
+            "--ground-truth-attribute",
+            "label",
+            "--inference-attribute",
+            "p",
+            "--output",
+            "x",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--ground-truth-attribute \"label\" is not a column (columns: f, y, p)"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = driftwatch(
+        tmp.path(),
+        &["baseline", "--input", "labelled.jsonl", "--ground-truth-attribute", "y", "--output", "x"],
+    );
+    assert_eq!(out.status.code(), Some(2), "a quality flag without --problem-type");
+    let out = driftwatch(
+        tmp.path(),
+        &["baseline", "--problem-type", "Ranking", "--input", "labelled.jsonl", "--output", "x"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("not a problem type"), "{}", text(&out.stderr));
+}
+
 #[test]
 fn replay_config_sets_envelope_and_sensitivity() {
     let tmp = tempfile::tempdir().unwrap();

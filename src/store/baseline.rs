@@ -4,7 +4,6 @@
 //! folder's shape.
 
 use super::{ObjectStore, StoreError};
-use crate::baseline::build::BuiltBaseline;
 use crate::baseline::{Baseline, BaselineError, CONSTRAINTS_FILE, STATISTICS_FILE};
 
 /// Reads a text object; a missing object is [`BaselineError::Missing`] naming its URI.
@@ -38,14 +37,11 @@ pub async fn read_baseline_files<S: ObjectStore>(
     Baseline::from_json(&stats, &statistics.0.uri(statistics.1), &cons, &constraints.0.uri(constraints.1), source)
 }
 
-/// Writes a built baseline's two files at the root of `store`, as `write_dir` lays them out.
-pub async fn write_baseline<S: ObjectStore>(store: &S, built: &BuiltBaseline) -> Result<(), StoreError> {
-    for (name, json) in [
-        (STATISTICS_FILE, serde_json::to_string_pretty(&built.statistics)),
-        (CONSTRAINTS_FILE, serde_json::to_string_pretty(&built.constraints)),
-    ] {
-        let text = json.map_err(|e| StoreError::Remote { uri: store.uri(name), detail: e.to_string() })?;
-        store.put(name, (text + "\n").into_bytes()).await?;
+/// Writes a baseline's named files (a data-quality [`BuiltBaseline`]'s or a model-quality
+/// baseline's `file_texts`) at the root of `store`, as `write_files` lays them out in a folder.
+pub async fn write_baseline<S: ObjectStore>(store: &S, files: &[(&str, String)]) -> Result<(), StoreError> {
+    for (name, text) in files {
+        store.put(name, text.clone().into_bytes()).await?;
     }
     Ok(())
 }
@@ -61,7 +57,7 @@ mod tests {
         let store = MemoryStore::default().below("baselines/v1/");
         let err = read_baseline(&store, "s3://b/baselines/v1/").await.unwrap_err();
         assert!(err.to_string().starts_with("memory://baselines/v1/statistics.json: not found"), "{err}");
-        write_baseline(&store, &built).await.unwrap();
+        write_baseline(&store, &built.file_texts().unwrap()).await.unwrap();
         let b = read_baseline(&store, "s3://b/baselines/v1/").await.unwrap();
         assert_eq!(b.features.len(), 2);
         assert_eq!(b.source, "s3://b/baselines/v1/");

@@ -2,7 +2,8 @@
 //!
 //! Data flow: capture records ([`capture`]) are decoded into rows ([`payload`]), profiled per
 //! window ([`profile`]) by the window engine ([`pipeline`]), compared with a Model Monitor
-//! baseline ([`baseline`], [`drift`]) and classified as sudden or gradual ([`classify`]).
+//! baseline ([`baseline`], [`drift`]) and classified as sudden or gradual ([`classify`]);
+//! model quality against ground truth is measured in [`quality`].
 //! Publishing, stores and the drivers live in the `driftwatch` package, which depends on this
 //! one and never the other way.
 
@@ -13,6 +14,7 @@ pub mod drift;
 pub mod payload;
 pub mod pipeline;
 pub mod profile;
+pub mod quality;
 pub mod time;
 
 #[doc(hidden)]

@@ -91,6 +91,27 @@ pub struct BuiltBaseline {
     pub rows: u64,
 }
 
+/// Where a training file's rows go, column by column: the baseline's profiles
+/// ([`ColumnProfiles`]) or the model-quality baseline's labelled rows. The readers (CSV, JSON
+/// Lines here, Parquet in the binary) call it in this order per row: [`RowSink::value`] or
+/// [`RowSink::absent`] for each column, then [`RowSink::end_row`].
+pub trait RowSink {
+    /// The index of the column named `name`, if it was added.
+    fn column_index(&self, name: &str) -> Option<usize>;
+    /// The number of columns added.
+    fn column_count(&self) -> usize;
+    /// Adds a column (rows counted so far lacked it) and returns its index; `path` names the
+    /// file in the error when the name is taken.
+    fn add_column(&mut self, name: String, path: &str) -> Result<usize, BuildError>;
+    /// Column `col` of the current row holds `value`; `string_column` when it comes from text
+    /// (typed by content, as Deequ types string columns).
+    fn value(&mut self, col: usize, value: &Value, string_column: bool);
+    /// Column `col` is absent from the current row (a JSON object without the key).
+    fn absent(&mut self, col: usize);
+    /// The current row (1-based `line` of the file, or row number for columnar files) ends.
+    fn end_row(&mut self, line: u64);
+}
+
 /// Column profiles being built, one per training column, in first-seen order.
 #[derive(Debug, Default)]
 pub struct ColumnProfiles {
@@ -104,23 +125,18 @@ impl ColumnProfiles {
     pub fn new() -> Self {
         ColumnProfiles::default()
     }
+}
 
-    /// The profile of column `i` (as [`ColumnProfiles::add_column`] numbered it).
-    ///
-    /// # Panics
-    /// When `i` is not a column's index.
-    pub fn profile_mut(&mut self, i: usize) -> &mut FeatureProfile {
-        &mut self.profiles[i]
+impl RowSink for ColumnProfiles {
+    fn column_index(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
     }
 
-    /// Counts `n` more rows (every column has observed a value or a missing for each).
-    pub fn add_rows(&mut self, n: u64) {
-        self.rows += n;
+    fn column_count(&self) -> usize {
+        self.names.len()
     }
 
-    /// Adds a column (rows counted so far lacked it) and returns its index; `path` names the
-    /// file in the error when the name is taken.
-    pub fn add_column(&mut self, name: String, path: &str) -> Result<usize, BuildError> {
+    fn add_column(&mut self, name: String, path: &str) -> Result<usize, BuildError> {
         if self.names.contains(&name) {
             return Err(BuildError::DuplicateColumn { path: path.to_owned(), name });
         }
@@ -134,16 +150,35 @@ impl ColumnProfiles {
         self.profiles.push(p);
         Ok(self.names.len() - 1)
     }
+
+    fn value(&mut self, col: usize, value: &Value, string_column: bool) {
+        self.profiles[col].observe(value, string_column);
+    }
+
+    fn absent(&mut self, col: usize) {
+        self.profiles[col].missing += 1;
+    }
+
+    fn end_row(&mut self, _line: u64) {
+        self.rows += 1;
+    }
 }
 
 /// Profiles a training file in a text format. `header` applies to CSV only.
 pub fn build(path: &Path, format: TextFormat, header: bool) -> Result<BuiltBaseline, BuildError> {
     let display = path.display().to_string();
-    let cols = match format {
-        TextFormat::Csv => profile_csv(path, &display, header)?,
-        TextFormat::Jsonl => profile_jsonl(path, &display)?,
-    };
+    let mut cols = ColumnProfiles::new();
+    read_text(path, format, header, &mut cols)?;
     cols.finish(&display)
+}
+
+/// Reads a training file in a text format into `sink`. `header` applies to CSV only.
+pub fn read_text(path: &Path, format: TextFormat, header: bool, sink: &mut impl RowSink) -> Result<(), BuildError> {
+    let display = path.display().to_string();
+    match format {
+        TextFormat::Csv => read_csv(BufReader::new(open(path, &display)?), &display, header, sink),
+        TextFormat::Jsonl => read_jsonl(BufReader::new(open(path, &display)?), &display, sink),
+    }
 }
 
 /// Opens a training file (`display` names it in the error).
@@ -153,16 +188,20 @@ pub fn open(path: &Path, display: &str) -> Result<File, BuildError> {
 
 /// Profiles CSV text from any reader (`display` names it in errors).
 pub fn build_csv<R: std::io::Read>(input: R, header: bool, display: &str) -> Result<BuiltBaseline, BuildError> {
-    profile_csv_reader(input, display, header)?.finish(display)
-}
-
-fn profile_csv(path: &Path, display: &str, header: bool) -> Result<ColumnProfiles, BuildError> {
-    profile_csv_reader(BufReader::new(open(path, display)?), display, header)
-}
-
-fn profile_csv_reader<R: std::io::Read>(input: R, display: &str, header: bool) -> Result<ColumnProfiles, BuildError> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(header).flexible(false).from_reader(input);
     let mut cols = ColumnProfiles::new();
+    read_csv(input, display, header, &mut cols)?;
+    cols.finish(display)
+}
+
+/// Reads CSV text into `sink` (`display` names the input in errors); headerless files get
+/// Spark's names `_c0`, `_c1`, ...
+pub fn read_csv<R: std::io::Read>(
+    input: R,
+    display: &str,
+    header: bool,
+    cols: &mut impl RowSink,
+) -> Result<(), BuildError> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(header).flexible(false).from_reader(input);
     let csv_err = |e: csv::Error| -> BuildError {
         let line = e.position().map(|p| p.line()).unwrap_or(0);
         let detail = match e.kind() {
@@ -183,30 +222,29 @@ fn profile_csv_reader<R: std::io::Read>(input: R, display: &str, header: bool) -
     }
     let mut record = csv::StringRecord::new();
     while reader.read_record(&mut record).map_err(csv_err)? {
-        if cols.names.is_empty() {
+        if cols.column_count() == 0 {
             for i in 0..record.len() {
                 cols.add_column(format!("_c{i}"), display)?;
             }
         }
-        if record.len() != cols.names.len() {
-            let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        if record.len() != cols.column_count() {
             return Err(BuildError::Record {
                 path: display.to_owned(),
                 line,
-                detail: format!("{} fields where the header has {}", record.len(), cols.names.len()),
+                detail: format!("{} fields where the header has {}", record.len(), cols.column_count()),
             });
         }
-        for (p, field) in cols.profiles.iter_mut().zip(record.iter()) {
-            p.observe(&Value::from_text(field), true);
+        for (i, field) in record.iter().enumerate() {
+            cols.value(i, &Value::from_text(field), true);
         }
-        cols.rows += 1;
+        cols.end_row(line);
     }
-    Ok(cols)
+    Ok(())
 }
 
-fn profile_jsonl(path: &Path, display: &str) -> Result<ColumnProfiles, BuildError> {
-    let mut reader = BufReader::new(open(path, display)?);
-    let mut cols = ColumnProfiles::new();
+/// Reads JSON Lines (one object per line, columns by key in first-seen order) into `cols`.
+pub fn read_jsonl<R: BufRead>(mut reader: R, display: &str, cols: &mut impl RowSink) -> Result<(), BuildError> {
     let mut line = String::new();
     let mut line_no = 0u64;
     let mut seen: Vec<bool> = Vec::new();
@@ -234,10 +272,10 @@ fn profile_jsonl(path: &Path, display: &str) -> Result<ColumnProfiles, BuildErro
             });
         }
         seen.clear();
-        seen.resize(cols.names.len(), false);
+        seen.resize(cols.column_count(), false);
         for cell in table.row(0) {
             let name = cell.name.as_deref().unwrap_or_default();
-            let idx = match cols.names.iter().position(|n| n == name) {
+            let idx = match cols.column_index(name) {
                 Some(i) => i,
                 None => {
                     seen.push(false);
@@ -252,16 +290,16 @@ fn profile_jsonl(path: &Path, display: &str) -> Result<ColumnProfiles, BuildErro
                 });
             }
             seen[idx] = true;
-            cols.profiles[idx].observe(&cell.value, true);
+            cols.value(idx, &cell.value, true);
         }
         for (i, s) in seen.iter().enumerate() {
             if !s {
-                cols.profiles[i].missing += 1;
+                cols.absent(i);
             }
         }
-        cols.rows += 1;
+        cols.end_row(line_no);
     }
-    Ok(cols)
+    Ok(())
 }
 
 impl ColumnProfiles {
@@ -323,17 +361,31 @@ pub fn suggested_monitoring_config() -> MonitoringConfigFile {
     }
 }
 
+impl BuiltBaseline {
+    /// The two files' names and texts, as Model Monitor lays them out.
+    pub fn file_texts(&self) -> Result<Vec<(&'static str, String)>, serde_json::Error> {
+        Ok(vec![
+            (super::STATISTICS_FILE, serde_json::to_string_pretty(&self.statistics)? + "\n"),
+            (super::CONSTRAINTS_FILE, serde_json::to_string_pretty(&self.constraints)? + "\n"),
+        ])
+    }
+}
+
 /// Writes both files into `dir` (created if needed).
 pub fn write_dir(b: &BuiltBaseline, dir: &Path) -> Result<(), BuildError> {
+    let texts = b
+        .file_texts()
+        .map_err(|e| BuildError::Io { path: dir.display().to_string(), source: std::io::Error::other(e) })?;
+    write_files(dir, &texts)
+}
+
+/// Writes named texts into `dir` (created if needed).
+pub fn write_files(dir: &Path, files: &[(&str, String)]) -> Result<(), BuildError> {
     let io = |path: &Path, source: std::io::Error| BuildError::Io { path: path.display().to_string(), source };
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-    for (name, json) in [
-        (super::STATISTICS_FILE, serde_json::to_string_pretty(&b.statistics)),
-        (super::CONSTRAINTS_FILE, serde_json::to_string_pretty(&b.constraints)),
-    ] {
+    for (name, text) in files {
         let path = dir.join(name);
-        let text = json.map_err(|e| io(&path, std::io::Error::other(e)))?;
-        std::fs::write(&path, text + "\n").map_err(|e| io(&path, e))?;
+        std::fs::write(&path, text).map_err(|e| io(&path, e))?;
     }
     Ok(())
 }

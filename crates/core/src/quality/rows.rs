@@ -1,0 +1,300 @@
+//! Labelled rows from a table: the ground truth, the predicted label and the probability,
+//! picked by the attributes of a model-quality job, with every row that cannot be used
+//! counted by reason (and the first few named by line and column).
+
+use super::metrics::{BinaryRow, LabelledRows};
+use super::{Attributes, ProblemType, QualityError};
+use crate::baseline::build::{BuildError, RowSink};
+use crate::payload::Value;
+
+/// Why a row was left out of the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RowSkip {
+    /// The ground-truth column is empty or absent.
+    MissingLabel,
+    /// The ground truth is not a label of the problem type (binary: 0/1 or true/false;
+    /// regression: a number).
+    InvalidLabel,
+    /// The prediction (inference or probability column) is empty or absent.
+    MissingPrediction,
+    /// The prediction is not of the problem type (a probability outside [0, 1], a text where a
+    /// number is needed).
+    InvalidPrediction,
+}
+
+impl RowSkip {
+    /// The reason's name in counts and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowSkip::MissingLabel => "missing_label",
+            RowSkip::InvalidLabel => "invalid_label",
+            RowSkip::MissingPrediction => "missing_prediction",
+            RowSkip::InvalidPrediction => "invalid_prediction",
+        }
+    }
+}
+
+/// A skipped row, named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedRow {
+    /// 1-based line (row number for columnar files).
+    pub line: u64,
+    /// The column at fault.
+    pub column: String,
+    /// Why.
+    pub reason: RowSkip,
+}
+
+/// How many skipped rows are named one by one; the rest are counted.
+pub const NAMED_SKIPS: usize = 10;
+
+/// Reads a binary label: 1/0 (as numbers or text), true/false.
+pub fn binary_label(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::Number { value, .. } if *value == 1.0 => Some(true),
+        Value::Number { value, .. } if *value == 0.0 => Some(false),
+        Value::Text(t) => match t.trim().to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A class label's text: whole numbers without a fraction (`1.0` and `1` are the same class),
+/// text as written.
+pub fn class_label(v: &Value) -> Option<String> {
+    match v {
+        Value::Missing | Value::NonFinite => None,
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number { value, .. } if value.fract() == 0.0 && value.abs() < 1e15 => Some(format!("{}", *value as i64)),
+        Value::Number { value, .. } => Some(value.to_string()),
+        Value::Text(t) => Some(t.trim().to_owned()),
+    }
+}
+
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number { value, .. } => Some(*value),
+        _ => None,
+    }
+}
+
+/// The three attribute columns of the current row.
+#[derive(Debug, Default)]
+struct Cells {
+    label: Option<Value<'static>>,
+    inference: Option<Value<'static>>,
+    probability: Option<Value<'static>>,
+}
+
+/// Collects labelled rows from a training table (implements [`RowSink`]).
+#[derive(Debug)]
+pub struct RowCollector {
+    problem: ProblemType,
+    attrs: Attributes,
+    names: Vec<String>,
+    /// Column indexes of (label, inference, probability) once their names are seen.
+    cols: [Option<usize>; 3],
+    cells: Cells,
+    regression: Vec<(f64, f64)>,
+    binary: Vec<BinaryRow>,
+    multiclass: Vec<(String, String)>,
+    skipped: std::collections::BTreeMap<RowSkip, u64>,
+    named: Vec<SkippedRow>,
+}
+
+fn owned(v: &Value) -> Value<'static> {
+    match v {
+        Value::Missing => Value::Missing,
+        Value::NonFinite => Value::NonFinite,
+        Value::Bool(b) => Value::Bool(*b),
+        Value::Number { value, integral, text } => {
+            Value::Number { value: *value, integral: *integral, text: std::borrow::Cow::Owned(text.to_string()) }
+        }
+        Value::Text(t) => Value::Text(std::borrow::Cow::Owned(t.to_string())),
+    }
+}
+
+impl RowCollector {
+    /// A collector for `problem` with the job's attributes (validated by the caller:
+    /// [`Attributes::validate`]).
+    pub fn new(problem: ProblemType, attrs: Attributes) -> Self {
+        RowCollector {
+            problem,
+            attrs,
+            names: Vec::new(),
+            cols: [None; 3],
+            cells: Cells::default(),
+            regression: Vec::new(),
+            binary: Vec::new(),
+            multiclass: Vec::new(),
+            skipped: Default::default(),
+            named: Vec::new(),
+        }
+    }
+
+    fn skip(&mut self, line: u64, column: &str, reason: RowSkip) {
+        *self.skipped.entry(reason).or_default() += 1;
+        if self.named.len() < NAMED_SKIPS {
+            self.named.push(SkippedRow { line, column: column.to_owned(), reason });
+        }
+    }
+
+    /// The rows collected, or why there are none; `path` names the input. A named column the
+    /// table does not have is an error naming the flag and the columns there are.
+    pub fn finish(self, path: &str) -> Result<Collected, QualityError> {
+        let wanted = [
+            ("--ground-truth-attribute", Some(&self.attrs.ground_truth)),
+            ("--inference-attribute", self.attrs.inference.as_ref()),
+            ("--probability-attribute", self.attrs.probability.as_ref()),
+        ];
+        for (i, (flag, name)) in wanted.iter().enumerate() {
+            if let (Some(name), None) = (name, self.cols[i]) {
+                return Err(QualityError::MissingColumn {
+                    path: path.to_owned(),
+                    flag,
+                    name: (*name).clone(),
+                    columns: self.names.clone(),
+                });
+            }
+        }
+        let rows = match self.problem {
+            ProblemType::Regression => LabelledRows::Regression(self.regression),
+            ProblemType::BinaryClassification => LabelledRows::Binary(self.binary),
+            ProblemType::MulticlassClassification => LabelledRows::Multiclass(self.multiclass),
+        };
+        if rows.is_empty() {
+            return Err(QualityError::NoRows { path: path.to_owned(), skipped: self.named });
+        }
+        Ok(Collected { rows, skipped: self.skipped, named: self.named })
+    }
+
+    fn column_of(&self, i: usize) -> &str {
+        let name = [Some(&self.attrs.ground_truth), self.attrs.inference.as_ref(), self.attrs.probability.as_ref()][i];
+        name.map(String::as_str).unwrap_or_default()
+    }
+}
+
+/// What a collector gathered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Collected {
+    /// The usable rows.
+    pub rows: LabelledRows,
+    /// Rows left out, by reason.
+    pub skipped: std::collections::BTreeMap<RowSkip, u64>,
+    /// The first [`NAMED_SKIPS`] of them.
+    pub named: Vec<SkippedRow>,
+}
+
+impl RowSink for RowCollector {
+    fn column_index(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+
+    fn column_count(&self) -> usize {
+        self.names.len()
+    }
+
+    fn add_column(&mut self, name: String, path: &str) -> Result<usize, BuildError> {
+        if self.names.contains(&name) {
+            return Err(BuildError::DuplicateColumn { path: path.to_owned(), name });
+        }
+        let idx = self.names.len();
+        for (i, want) in
+            [Some(&self.attrs.ground_truth), self.attrs.inference.as_ref(), self.attrs.probability.as_ref()]
+                .into_iter()
+                .enumerate()
+        {
+            if want == Some(&name) {
+                self.cols[i] = Some(idx);
+            }
+        }
+        self.names.push(name);
+        Ok(idx)
+    }
+
+    fn value(&mut self, col: usize, value: &Value, _string_column: bool) {
+        if self.cols[0] == Some(col) {
+            self.cells.label = Some(owned(value));
+        }
+        if self.cols[1] == Some(col) {
+            self.cells.inference = Some(owned(value));
+        }
+        if self.cols[2] == Some(col) {
+            self.cells.probability = Some(owned(value));
+        }
+    }
+
+    fn absent(&mut self, _col: usize) {}
+
+    fn end_row(&mut self, line: u64) {
+        let cells = std::mem::take(&mut self.cells);
+        let present = |v: &Option<Value<'static>>| v.as_ref().filter(|v| !matches!(v, Value::Missing)).cloned();
+        let Some(label) = present(&cells.label) else {
+            let c = self.column_of(0).to_owned();
+            return self.skip(line, &c, RowSkip::MissingLabel);
+        };
+        let inference = present(&cells.inference);
+        let probability = present(&cells.probability);
+        let binary = self.problem == ProblemType::BinaryClassification;
+        if inference.is_none() && (!binary || probability.is_none()) {
+            let c = self.column_of(if self.attrs.inference.is_some() || !binary { 1 } else { 2 }).to_owned();
+            return self.skip(line, &c, RowSkip::MissingPrediction);
+        }
+        match self.problem {
+            ProblemType::Regression => {
+                let Some(y) = number(&label) else {
+                    let c = self.column_of(0).to_owned();
+                    return self.skip(line, &c, RowSkip::InvalidLabel);
+                };
+                let Some(p) = inference.as_ref().and_then(number) else {
+                    let c = self.column_of(1).to_owned();
+                    return self.skip(line, &c, RowSkip::InvalidPrediction);
+                };
+                self.regression.push((y, p));
+            }
+            ProblemType::BinaryClassification => {
+                let Some(y) = binary_label(&label) else {
+                    let c = self.column_of(0).to_owned();
+                    return self.skip(line, &c, RowSkip::InvalidLabel);
+                };
+                let prob = match &probability {
+                    Some(v) => match number(v).filter(|p| (0.0..=1.0).contains(p)) {
+                        Some(p) => Some(p),
+                        None => {
+                            let c = self.column_of(2).to_owned();
+                            return self.skip(line, &c, RowSkip::InvalidPrediction);
+                        }
+                    },
+                    None => None,
+                };
+                let predicted = match &inference {
+                    Some(v) => match binary_label(v) {
+                        Some(p) => p,
+                        None => {
+                            let c = self.column_of(1).to_owned();
+                            return self.skip(line, &c, RowSkip::InvalidPrediction);
+                        }
+                    },
+                    None => prob.is_some_and(|p| p >= self.attrs.probability_threshold),
+                };
+                let score = prob.unwrap_or(if predicted { 1.0 } else { 0.0 });
+                self.binary.push(BinaryRow { label: y, predicted, score });
+            }
+            ProblemType::MulticlassClassification => {
+                let Some(y) = class_label(&label) else {
+                    let c = self.column_of(0).to_owned();
+                    return self.skip(line, &c, RowSkip::InvalidLabel);
+                };
+                let Some(p) = inference.as_ref().and_then(class_label) else {
+                    let c = self.column_of(1).to_owned();
+                    return self.skip(line, &c, RowSkip::InvalidPrediction);
+                };
+                self.multiclass.push((y, p));
+            }
+        }
+    }
+}
