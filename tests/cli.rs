@@ -355,39 +355,16 @@ fn baseline_command_writes_model_quality_files() {
         "GreaterThanThreshold"
     );
 
-    // Flags that do not fit.
-    let out = driftwatch(
-        tmp.path(),
-        &[
-            "baseline",
-            "--problem-type",
-            "Regression",
-            "--input",
-            "labelled.jsonl",
-            "--ground-truth-attribute",
-            "y",
-            "--output",
-            "x",
-        ],
-    );
+    // Flags that do not fit: exit 2, the flag named.
+    let regression = |extra: &[&str]| {
+        let mut args = vec!["baseline", "--problem-type", "Regression", "--input", "labelled.jsonl", "--output", "x"];
+        args.extend_from_slice(extra);
+        driftwatch(tmp.path(), &args)
+    };
+    let out = regression(&["--ground-truth-attribute", "y"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("needs --inference-attribute"), "{}", text(&out.stderr));
-    let out = driftwatch(
-        tmp.path(),
-        &[
-            "baseline",
-            "--problem-type",
-            "Regression",
-            "--input",
-            "labelled.jsonl",
-            "--ground-truth-attribute",
-            "label",
-            "--inference-attribute",
-            "p",
-            "--output",
-            "x",
-        ],
-    );
+    let out = regression(&["--ground-truth-attribute", "label", "--inference-attribute", "p"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("--ground-truth-attribute \"label\" is not a column (columns: f, y, p)"),

@@ -96,10 +96,16 @@ pub struct BuiltBaseline {
 /// Lines here, Parquet in the binary) call it in this order per row: [`RowSink::value`] or
 /// [`RowSink::absent`] for each column, then [`RowSink::end_row`].
 pub trait RowSink {
+    /// The columns added so far, by index.
+    fn columns(&self) -> &[String];
     /// The index of the column named `name`, if it was added.
-    fn column_index(&self, name: &str) -> Option<usize>;
+    fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns().iter().position(|n| n == name)
+    }
     /// The number of columns added.
-    fn column_count(&self) -> usize;
+    fn column_count(&self) -> usize {
+        self.columns().len()
+    }
     /// Adds a column (rows counted so far lacked it) and returns its index; `path` names the
     /// file in the error when the name is taken.
     fn add_column(&mut self, name: String, path: &str) -> Result<usize, BuildError>;
@@ -127,20 +133,23 @@ impl ColumnProfiles {
     }
 }
 
-impl RowSink for ColumnProfiles {
-    fn column_index(&self, name: &str) -> Option<usize> {
-        self.names.iter().position(|n| n == name)
+/// Appends `name` to a sink's columns and returns its index; a name already there is
+/// [`BuildError::DuplicateColumn`] naming `path`.
+pub fn push_column(names: &mut Vec<String>, name: String, path: &str) -> Result<usize, BuildError> {
+    if names.contains(&name) {
+        return Err(BuildError::DuplicateColumn { path: path.to_owned(), name });
     }
+    names.push(name);
+    Ok(names.len() - 1)
+}
 
-    fn column_count(&self) -> usize {
-        self.names.len()
+impl RowSink for ColumnProfiles {
+    fn columns(&self) -> &[String] {
+        &self.names
     }
 
     fn add_column(&mut self, name: String, path: &str) -> Result<usize, BuildError> {
-        if self.names.contains(&name) {
-            return Err(BuildError::DuplicateColumn { path: path.to_owned(), name });
-        }
-        self.names.push(name);
+        let idx = push_column(&mut self.names, name, path)?;
         let mut p = FeatureProfile {
             categories: Categories::with_cap(crate::profile::categories::DEFAULT_CAP),
             ..Default::default()
@@ -148,7 +157,7 @@ impl RowSink for ColumnProfiles {
         // Rows seen before this column appeared (JSON Lines) lacked it.
         p.missing = self.rows;
         self.profiles.push(p);
-        Ok(self.names.len() - 1)
+        Ok(idx)
     }
 
     fn value(&mut self, col: usize, value: &Value, string_column: bool) {

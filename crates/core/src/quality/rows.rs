@@ -4,7 +4,7 @@
 
 use super::metrics::{BinaryRow, LabelledRows};
 use super::{Attributes, ProblemType, QualityError};
-use crate::baseline::build::{BuildError, RowSink};
+use crate::baseline::build::{push_column, BuildError, RowSink};
 use crate::payload::Value;
 
 /// Why a row was left out of the metrics.
@@ -190,29 +190,21 @@ pub struct Collected {
 }
 
 impl RowSink for RowCollector {
-    fn column_index(&self, name: &str) -> Option<usize> {
-        self.names.iter().position(|n| n == name)
-    }
-
-    fn column_count(&self) -> usize {
-        self.names.len()
+    fn columns(&self) -> &[String] {
+        &self.names
     }
 
     fn add_column(&mut self, name: String, path: &str) -> Result<usize, BuildError> {
-        if self.names.contains(&name) {
-            return Err(BuildError::DuplicateColumn { path: path.to_owned(), name });
-        }
-        let idx = self.names.len();
+        let idx = push_column(&mut self.names, name, path)?;
         for (i, want) in
             [Some(&self.attrs.ground_truth), self.attrs.inference.as_ref(), self.attrs.probability.as_ref()]
                 .into_iter()
                 .enumerate()
         {
-            if want == Some(&name) {
+            if want == Some(&self.names[idx]) {
                 self.cols[i] = Some(idx);
             }
         }
-        self.names.push(name);
         Ok(idx)
     }
 
