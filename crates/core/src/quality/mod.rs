@@ -2,6 +2,7 @@
 //!
 //! - [`metrics`]: the metrics of each problem type from labelled rows (definitions there).
 //! - [`rows`]: labelled rows picked from a table by the job's attributes, bad rows counted.
+//! - [`ground_truth`]: Model Monitor's ground-truth records and the labels they give, by join key.
 //! - [`files`]: `statistics.json`, `constraints.json` and `constraint_violations.json` in the
 //!   model-quality schemas, read and written.
 //!
@@ -10,6 +11,7 @@
 //! rows, as Model Monitor does) and the constraints Model Monitor suggests.
 
 pub mod files;
+pub mod ground_truth;
 pub mod metrics;
 pub mod rows;
 
