@@ -220,9 +220,9 @@ fn splitmix(state: &mut u64) -> u64 {
 /// [`MIN_ROWS_FOR_DEVIATION`] rows.
 pub fn deviations(rows: &LabelledRows) -> Vec<(&'static str, f64)> {
     let n = rows.len();
-    let base = metrics::compute_scalars(rows);
     if n < MIN_ROWS_FOR_DEVIATION {
-        return base.into_iter().map(|(name, _)| (name, f64::NAN)).collect();
+        // The metrics' names, from no rows (nothing is computed twice).
+        return metrics::compute_scalars(&rows.select(&[])).into_iter().map(|(name, _)| (name, f64::NAN)).collect();
     }
     let take = ((n as f64) * DEVIATION_SHARE).floor() as usize;
     let mut state = DEVIATION_SEED;
@@ -238,7 +238,8 @@ pub fn deviations(rows: &LabelledRows) -> Vec<(&'static str, f64)> {
         chosen.sort_unstable();
         draws.push(metrics::compute_scalars(&rows.select(&chosen)));
     }
-    base.iter()
+    draws[0]
+        .iter()
         .enumerate()
         .map(|(k, (name, _))| {
             let xs: Vec<f64> = draws.iter().map(|d| d[k].1).collect();
