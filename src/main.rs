@@ -71,6 +71,8 @@ enum Command {
         /// reports and events are the same whatever the number.
         #[arg(long, default_value_t = 0, hide_default_value = true)]
         threads: usize,
+        #[command(flatten)]
+        quality: ReplayQualityArgs,
     },
     /// Watch endpoints: read new Data Capture objects from S3, publish events to EventBridge,
     /// write reports and checkpoints; serve /healthz and /metrics. Stops cleanly on SIGTERM.
@@ -116,6 +118,61 @@ struct QualityArgs {
     /// A probability at or above it predicts the positive class.
     #[arg(long, requires = "problem_type", default_value_t = driftwatch::quality::DEFAULT_PROBABILITY_THRESHOLD)]
     probability_threshold_attribute: f64,
+}
+
+/// Replay's model-quality flags.
+#[derive(Debug, clap::Args)]
+struct ReplayQualityArgs {
+    /// Folder or s3:// prefix of a model-quality baseline (statistics.json and constraints.json
+    /// as `baseline --problem-type` or Model Monitor writes them): judge each window's model
+    /// quality against ground truth.
+    #[arg(long)]
+    quality_baseline: Option<String>,
+    /// Folder or s3:// prefix of the ground truth (Model Monitor's layout: yyyy/mm/dd/hh/*.jsonl
+    /// by collection time, records joined on inferenceId, else eventId).
+    #[arg(long, requires = "quality_baseline")]
+    ground_truth: Option<String>,
+    /// The predicted label or value in each response: a CSV column index (0 is the first
+    /// response column) or a JSON name or path.
+    #[arg(long, requires = "quality_baseline")]
+    inference_attribute: Option<String>,
+    /// The positive class's probability in each response (index or name, as above).
+    #[arg(long, requires = "quality_baseline")]
+    probability_attribute: Option<String>,
+    /// A probability at or above it predicts the positive class.
+    #[arg(long, requires = "quality_baseline", default_value_t = driftwatch::quality::DEFAULT_PROBABILITY_THRESHOLD)]
+    probability_threshold_attribute: f64,
+    /// How long after a window's end its labels are expected; labels collected later still
+    /// count and are reported as late.
+    #[arg(long, requires = "quality_baseline", default_value = "24h", value_parser = parse_duration)]
+    ground_truth_delay: Duration,
+}
+
+impl ReplayQualityArgs {
+    fn options(self) -> Result<Option<replay::QualityOptions>, Failure> {
+        let Some(baseline) = self.quality_baseline else { return Ok(None) };
+        let Some(ground_truth) = self.ground_truth else {
+            return Err(Failure::Usage(anyhow::anyhow!(
+                "--quality-baseline needs --ground-truth: estimating quality without labels is not built yet"
+            )));
+        };
+        if self.inference_attribute.is_none() && self.probability_attribute.is_none() {
+            return Err(Failure::Usage(anyhow::anyhow!(
+                "--quality-baseline needs --inference-attribute or --probability-attribute (where the prediction is in each response)"
+            )));
+        }
+        use driftwatch::quality::predict::{Attr, PredictionSpec};
+        Ok(Some(replay::QualityOptions {
+            baseline,
+            ground_truth,
+            spec: PredictionSpec {
+                inference: self.inference_attribute.as_deref().map(Attr::parse),
+                probability: self.probability_attribute.as_deref().map(Attr::parse),
+            },
+            probability_threshold: self.probability_threshold_attribute,
+            delay: self.ground_truth_delay,
+        }))
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -280,7 +337,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             println!("{summary} -> {output}/statistics.json, {output}/constraints.json");
             Ok(())
         }
-        Command::Replay { capture, baseline, window, events, output, report, config, threads } => {
+        Command::Replay { capture, baseline, window, events, output, report, config, threads, quality } => {
+            let quality = quality.options()?;
             if let Some(e) = &events {
                 reject_s3("--events", e)?;
             }
@@ -307,6 +365,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 event_settings,
                 progress: true,
                 threads,
+                quality,
             };
             let runtime = tool_runtime()?;
             let stores = stores(&runtime);

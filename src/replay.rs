@@ -24,7 +24,13 @@ use crate::profile::SkipReason;
 use crate::publish::events::{EventEnvelope, EventSettings};
 use crate::publish::html::{HtmlReport, StreamReport};
 use crate::publish::metrics_table::MetricsTable;
-use crate::publish::window::{deliver, EventTime, JudgedWindow, ReportLocation, SinkError, WindowPath, WindowSink};
+use crate::publish::window::{
+    deliver, EventTime, JudgedWindow, QualityPath, ReportLocation, SinkError, WindowPath, WindowSink,
+};
+use crate::quality::ground_truth::Labels;
+use crate::quality::join::JoinRules;
+use crate::quality::predict::PredictionSpec;
+use crate::quality::{QualityConstraints, QualityStatistics};
 use crate::source::{CaptureSource, SourceError};
 use crate::store::{AnyStore, Location, ObjectStore, StoreError, StoreFactory};
 
@@ -61,6 +67,38 @@ pub struct ReplayOptions {
     /// Threads that read and decode capture files (0: one per core). Results are the same
     /// whatever the number.
     pub threads: usize,
+    /// Model quality against ground truth (`--quality-baseline`, `--ground-truth`).
+    pub quality: Option<QualityOptions>,
+}
+
+/// `--quality-baseline` and what goes with it.
+#[derive(Debug, Clone)]
+pub struct QualityOptions {
+    /// Folder or `s3://` prefix of the model-quality `statistics.json` and `constraints.json`.
+    pub baseline: String,
+    /// Folder or `s3://` prefix of the ground truth (`yyyy/mm/dd/hh/*.jsonl` by collection time).
+    pub ground_truth: String,
+    /// Where the prediction is in each response.
+    pub spec: PredictionSpec,
+    /// A probability at or above it predicts the positive class.
+    pub probability_threshold: f64,
+    /// How long after a window's end its labels are expected (later ones are counted late).
+    pub delay: Duration,
+}
+
+/// What the ground truth held, over the whole replay.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroundTruthSummary {
+    /// Files read.
+    pub files: u64,
+    /// Labels kept (one per key).
+    pub labels: u64,
+    /// Labels that matched no captured record.
+    pub unmatched: u64,
+    /// Second labels for a key (the first is used), and of those the ones that differed.
+    pub duplicates: (u64, u64),
+    /// Lines not used, by reason.
+    pub skipped: BTreeMap<&'static str, u64>,
 }
 
 /// Why a replay could not run.
@@ -100,6 +138,9 @@ pub enum ReplayError {
     /// Writing the metrics table failed.
     #[error("{0}")]
     Table(#[from] crate::publish::metrics_table::TableError),
+    /// The quality baseline or the ground truth cannot be read.
+    #[error("{0}")]
+    Quality(String),
 }
 
 impl From<SinkError> for ReplayError {
@@ -116,7 +157,10 @@ impl From<SinkError> for ReplayError {
 impl ReplayError {
     /// Returns whether this is a problem with the command's input (exit code 2).
     pub fn is_usage(&self) -> bool {
-        matches!(self, ReplayError::Baseline(_) | ReplayError::Source(_) | ReplayError::Usage(_))
+        matches!(
+            self,
+            ReplayError::Baseline(_) | ReplayError::Source(_) | ReplayError::Usage(_) | ReplayError::Quality(_)
+        )
     }
 }
 
@@ -127,6 +171,8 @@ pub struct ReplaySummary {
     pub streams: Vec<StreamSummary>,
     /// Rows written to the metrics table.
     pub metrics_rows: u64,
+    /// The ground truth, when model quality was judged.
+    pub ground_truth: Option<GroundTruthSummary>,
 }
 
 /// Checks `--window`.
@@ -178,15 +224,21 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
     };
     let mut page = opts.report.as_ref().map(|_| HtmlReport::new(opts.capture.clone(), &baseline));
     let mut summary = ReplaySummary::default();
+    let mut quality = match &opts.quality {
+        Some(q) => Some(load_quality(q, io)?),
+        None => None,
+    };
     for (stream, files) in &streams {
         bar.set_message(stream.to_string());
+        let mut path =
+            WindowPath::new(stream.clone(), baseline.clone(), opts.classifier.clone(), opts.event_settings.clone());
+        if let Some(q) = &quality {
+            path = path.with_quality(q.path.clone());
+        }
         let mut ctx = StreamRun {
-            path: WindowPath::new(
-                stream.clone(),
-                baseline.clone(),
-                opts.classifier.clone(),
-                opts.event_settings.clone(),
-            ),
+            path,
+            predict: opts.quality.as_ref().map(|q| q.spec.clone()),
+            labels: quality.as_mut().map(|q| &mut q.labels),
             reports: output.as_ref().map(|o| Reports { store: &o.store, io }),
             table: table.as_mut(),
             events: events_out.as_mut(),
@@ -206,6 +258,18 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
         }
         summary.streams.push(ctx.summary);
     }
+    if let Some(q) = quality {
+        let mut gt = q.summary;
+        gt.unmatched = q.labels.len() as u64;
+        gt.duplicates = (q.labels.duplicates, q.labels.conflicting);
+        for (r, n) in &q.labels.skipped {
+            *gt.skipped.entry(r.as_str()).or_default() += n;
+        }
+        for i in &q.labels.named {
+            tracing::warn!(file = %i.file, line = i.line, field = i.reason.field(), reason = i.reason.as_str(), "ground-truth line skipped");
+        }
+        summary.ground_truth = Some(gt);
+    }
     if let (Some(p), Some(path)) = (&page, &opts.report) {
         crate::store::write_atomic(path, crate::publish::html::render(p).as_bytes())?;
     }
@@ -218,6 +282,70 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
         e.close()?;
     }
     Ok(summary)
+}
+
+/// The model-quality side of a replay: the path's rules and constraints, and every label.
+struct LoadedQuality {
+    path: QualityPath,
+    labels: Labels,
+    summary: GroundTruthSummary,
+}
+
+/// Reads the quality baseline and every ground-truth file (`*.jsonl` below the location; the
+/// hour folder of each is its collection time).
+fn load_quality(q: &QualityOptions, io: &ReplayIo<'_>) -> Result<LoadedQuality, ReplayError> {
+    let open = |flag: &str, location: &str| {
+        io.stores.open(&Location::parse(location)).map_err(|e| ReplayError::Usage(format!("{flag} {e}")))
+    };
+    let store = open("--quality-baseline", &q.baseline)?;
+    let read = |name: &str| {
+        io.wait(crate::store::baseline::read_text(&store, name))
+            .map_err(|e| ReplayError::Quality(format!("--quality-baseline {e}")))
+    };
+    let (stats_text, cons_text) = (read(crate::baseline::STATISTICS_FILE)?, read(crate::baseline::CONSTRAINTS_FILE)?);
+    let bad = |e: crate::quality::QualityError| ReplayError::Quality(format!("--quality-baseline {e}"));
+    let stats = QualityStatistics::from_json(&stats_text, &store.uri(crate::baseline::STATISTICS_FILE)).map_err(bad)?;
+    let constraints =
+        QualityConstraints::from_json(&cons_text, &store.uri(crate::baseline::CONSTRAINTS_FILE)).map_err(bad)?;
+    if constraints.problem != stats.problem {
+        return Err(ReplayError::Quality(format!(
+            "--quality-baseline {}: statistics.json is {} but constraints.json is {}",
+            q.baseline,
+            stats.problem.as_str(),
+            constraints.problem.as_str()
+        )));
+    }
+    let attrs = crate::quality::Attributes {
+        ground_truth: String::new(),
+        inference: q.spec.inference.as_ref().map(|_| String::new()),
+        probability: q.spec.probability.as_ref().map(|_| String::new()),
+        probability_threshold: q.probability_threshold,
+    };
+    attrs.validate(stats.problem).map_err(|e| ReplayError::Usage(e.to_string()))?;
+    let gt = open("--ground-truth", &q.ground_truth)?;
+    let objects = io
+        .wait(gt.list("", None))
+        .map_err(|e| ReplayError::Quality(format!("--ground-truth {}: {e}", q.ground_truth)))?;
+    let mut labels = Labels::new();
+    let mut summary = GroundTruthSummary::default();
+    for o in objects.iter().filter(|o| o.key.ends_with(".jsonl")) {
+        let bytes = io
+            .wait(gt.get(&o.key))
+            .map_err(|e| ReplayError::Quality(format!("--ground-truth {e}")))?
+            .unwrap_or_default();
+        let parts: Vec<&str> = o.key.split('/').collect();
+        let collected = (parts.len() >= 5)
+            .then(|| crate::capture::layout::parse_hour(&parts[parts.len() - 5..parts.len() - 1]))
+            .flatten();
+        labels.read(&gt.uri(&o.key), collected, &String::from_utf8_lossy(&bytes));
+        summary.files += 1;
+    }
+    if summary.files == 0 {
+        return Err(ReplayError::Quality(format!("--ground-truth {}: no .jsonl files", q.ground_truth)));
+    }
+    summary.labels = labels.len() as u64;
+    let rules = JoinRules { problem: stats.problem, probability_threshold: q.probability_threshold, delay: q.delay };
+    Ok(LoadedQuality { path: QualityPath { rules, constraints: Arc::new(constraints) }, labels, summary })
 }
 
 /// Reads the baseline at `location`: a local folder (with the core's checks of its shape) or
@@ -305,6 +433,10 @@ fn progress_bar(enabled: bool, total: u64) -> ProgressBar {
 /// Per-stream state of a replay: the window path and the sinks its windows go to.
 struct StreamRun<'a> {
     path: WindowPath,
+    /// What to keep of each response for the model-quality join.
+    predict: Option<PredictionSpec>,
+    /// Every label not joined yet (shared by the streams of a replay).
+    labels: Option<&'a mut Labels>,
     reports: Option<Reports<'a>>,
     table: Option<&'a mut MetricsTable>,
     events: Option<&'a mut EventsFile>,
@@ -426,6 +558,7 @@ fn replay_stream(
     ctx: &mut StreamRun<'_>,
 ) -> Result<StreamEngine, ReplayError> {
     let mut engine = StreamEngine::new(stream.clone(), baseline.clone(), window);
+    engine.set_predictions(ctx.predict.clone());
     let mut log = IssueLog::default();
     // One by one until the column layout is decided (by the first decodable record), then,
     // with more than one thread, decoded in parallel and merged in order.
@@ -545,7 +678,10 @@ fn decode_in_parallel(
 
 fn handle_window(closed: ClosedWindow, ctx: &mut StreamRun<'_>) -> Result<(), ReplayError> {
     let reports = ctx.reports.as_ref().map(|r| r.store as &dyn ReportLocation);
-    let judged = ctx.path.judge(closed, reports, EventTime::DataTime);
+    let mut judged = ctx.path.judge(closed, reports, EventTime::DataTime);
+    if let Some(labels) = ctx.labels.as_deref_mut() {
+        ctx.path.judge_quality(&mut judged, labels);
+    }
     deliver(
         &judged,
         &mut [
@@ -629,6 +765,33 @@ pub fn print_summary(s: &ReplaySummary, out: &mut dyn Write) -> std::io::Result<
             let parts: Vec<String> = st.skipped.iter().map(|(r, n)| format!("{} {n}", r.as_str())).collect();
             writeln!(out, "{:<36} skipped: {}", "", parts.join(", "))?;
         }
+        if let Some(q) = &st.quality {
+            let share = if q.predictions == 0 { 0.0 } else { 100.0 * q.labelled as f64 / q.predictions as f64 };
+            let mut extra: Vec<String> = Vec::new();
+            if q.late_labels > 0 {
+                extra.push(format!("{} labels after the delay", q.late_labels));
+            }
+            extra.extend(q.unusable.iter().map(|(r, n)| format!("{r} {n}")));
+            extra.extend(q.without_prediction.iter().map(|(r, n)| format!("no prediction ({r}) {n}")));
+            writeln!(
+                out,
+                "{:<36} model quality: {} of {} predictions labelled ({share:.1}%), {} of {} windows violate the quality baseline{}",
+                "",
+                q.labelled,
+                q.predictions,
+                q.windows_violating,
+                q.windows,
+                if extra.is_empty() { String::new() } else { format!("; {}", extra.join(", ")) }
+            )?;
+        }
+    }
+    if let Some(gt) = &s.ground_truth {
+        let skipped: u64 = gt.skipped.values().sum();
+        writeln!(
+            out,
+            "ground truth: {} labels in {} files; {} matched no captured record; {} duplicates ({} conflicting); {} lines skipped",
+            gt.labels, gt.files, gt.unmatched, gt.duplicates.0, gt.duplicates.1, skipped
+        )?;
     }
     let episodes: usize = s.streams.iter().map(|st| st.episodes.len()).sum();
     writeln!(out)?;

@@ -95,6 +95,36 @@ pub struct RenderedReport {
     pub violations_key: String,
 }
 
+/// The folder of a window's model-quality files, below its report folder.
+pub const MODEL_QUALITY: &str = "model_quality";
+/// The join's account of a window (driftwatch's; beside Model Monitor's two files).
+pub const LABELS: &str = "labels.json";
+
+/// Renders a window's model-quality files below `prefix` (the window's report folder):
+/// `model_quality/statistics.json` (when a row was labelled) and
+/// `model_quality/constraint_violations.json` in Model Monitor's model-quality schemas, and
+/// `model_quality/labels.json` (predictions, labelled share, late and unusable labels).
+pub fn render_quality(prefix: &str, q: &crate::quality::join::WindowQuality) -> Vec<(String, Vec<u8>)> {
+    let pretty = |v: serde_json::Result<String>| v.unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")) + "\n";
+    let mut out = Vec::new();
+    if let Some(s) = &q.statistics {
+        out.push((
+            format!("{prefix}/{MODEL_QUALITY}/{STATISTICS}"),
+            pretty(serde_json::to_string_pretty(s)).into_bytes(),
+        ));
+    }
+    let violations = crate::quality::files::QualityViolations { violations: q.violations.clone() };
+    out.push((
+        format!("{prefix}/{MODEL_QUALITY}/{VIOLATIONS}"),
+        pretty(serde_json::to_string_pretty(&violations)).into_bytes(),
+    ));
+    out.push((
+        format!("{prefix}/{MODEL_QUALITY}/{LABELS}"),
+        pretty(serde_json::to_string_pretty(&q.counts)).into_bytes(),
+    ));
+    out
+}
+
 /// Renders the three files of one window (writing them is the caller's: replay writes to a
 /// folder, the service to its reports store).
 pub fn render_window(baseline: &Baseline, r: &WindowReport<'_>) -> RenderedReport {

@@ -17,6 +17,9 @@ use crate::pipeline::ClosedWindow;
 use crate::profile::SkipCounts;
 use crate::publish::events::{EventEnvelope, EventSettings};
 use crate::publish::report::{render_window, RenderedReport, ReportUris, WindowReport};
+use crate::quality::ground_truth::Labels;
+use crate::quality::join::{join_window, JoinRules, WindowQuality};
+use crate::quality::QualityConstraints;
 use crate::store::{ObjectStore, StoreError};
 use crate::time::Timestamp;
 
@@ -33,6 +36,18 @@ pub struct JudgedWindow {
     pub report: Option<(RenderedReport, ReportUris)>,
     /// One envelope per decision, in decision order.
     pub envelopes: Vec<EventEnvelope>,
+    /// The window's model quality, once [`WindowPath::judge_quality`] joined its labels.
+    pub quality: Option<WindowQuality>,
+}
+
+/// The model-quality half of a stream's path: how labels are judged and the quality
+/// baseline's constraints.
+#[derive(Debug, Clone)]
+pub struct QualityPath {
+    /// Problem type, probability threshold, label delay.
+    pub rules: JoinRules,
+    /// The quality baseline's `constraints.json`.
+    pub constraints: Arc<QualityConstraints>,
 }
 
 /// Where a driver's reports go, as far as the path needs to know: the URI an object key will
@@ -66,6 +81,7 @@ pub struct WindowPath {
     /// `resources` of the stream's events when the driver knows them better than the settings
     /// (the service's discovered endpoint ARN; empty when no account is known).
     resources: Option<Vec<String>>,
+    quality: Option<QualityPath>,
 }
 
 impl WindowPath {
@@ -77,7 +93,27 @@ impl WindowPath {
 
     /// A path that goes on with a classifier restored from a checkpoint.
     pub fn resume(baseline: Arc<Baseline>, classifier: StreamClassifier, settings: EventSettings) -> Self {
-        WindowPath { baseline, classifier, settings, resources: None }
+        WindowPath { baseline, classifier, settings, resources: None, quality: None }
+    }
+
+    /// Judges model quality too ([`WindowPath::judge_quality`]).
+    pub fn with_quality(mut self, quality: QualityPath) -> Self {
+        self.quality = Some(quality);
+        self
+    }
+
+    /// Joins a judged window's predictions with `labels` (each label is used once), computes
+    /// its model-quality statistics and violations, and adds the `model_quality/` files to its
+    /// report when it has one. Nothing happens on a path without [`QualityPath`].
+    pub fn judge_quality(&self, judged: &mut JudgedWindow, labels: &mut Labels) {
+        let Some(q) = &self.quality else { return };
+        let quality =
+            join_window(&judged.closed.predictions, labels, &q.rules, judged.closed.window.end, &q.constraints);
+        if let Some((rendered, _)) = &mut judged.report {
+            let prefix = crate::publish::report::window_prefix(&judged.closed.stream, &judged.closed.window);
+            rendered.files.extend(crate::publish::report::render_quality(&prefix, &quality));
+        }
+        judged.quality = Some(quality);
     }
 
     /// Sets the events' `resources` (replacing the ARN built from the settings).
@@ -140,7 +176,7 @@ impl WindowPath {
                 e
             })
             .collect();
-        JudgedWindow { closed, drift, outcome, report, envelopes }
+        JudgedWindow { closed, drift, outcome, report, envelopes, quality: None }
     }
 }
 
@@ -215,6 +251,29 @@ pub struct StreamSummary {
     pub episodes: Vec<EpisodeSummary>,
     /// Events decided.
     pub events: u64,
+    /// Model quality, when the stream has a quality monitor.
+    pub quality: Option<QualitySummary>,
+}
+
+/// What the model-quality join found in a stream.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QualitySummary {
+    /// Windows judged.
+    pub windows: u64,
+    /// Windows with a labelled row.
+    pub windows_labelled: u64,
+    /// Windows violating the quality baseline's constraints.
+    pub windows_violating: u64,
+    /// Records with a prediction to join.
+    pub predictions: u64,
+    /// Of those, labelled.
+    pub labelled: u64,
+    /// Labels used that came after the delay.
+    pub late_labels: u64,
+    /// Labels found but unusable, by reason.
+    pub unusable: BTreeMap<&'static str, u64>,
+    /// Records without a prediction, by reason.
+    pub without_prediction: BTreeMap<&'static str, u64>,
 }
 
 impl StreamSummary {
@@ -234,6 +293,21 @@ impl WindowSink for StreamSummary {
             *self.violations_by_feature.entry(v.feature_name.clone()).or_default() += 1;
         }
         self.events += w.envelopes.len() as u64;
+        if let Some(q) = &w.quality {
+            let s = self.quality.get_or_insert_with(QualitySummary::default);
+            s.windows += 1;
+            s.windows_labelled += u64::from(q.counts.labelled > 0);
+            s.windows_violating += u64::from(!q.violations.is_empty());
+            s.predictions += q.counts.predictions;
+            s.labelled += q.counts.labelled;
+            s.late_labels += q.counts.late_labels;
+            for (k, n) in &q.counts.unusable {
+                *s.unusable.entry(k).or_default() += n;
+            }
+            for (k, n) in &q.counts.records_without_prediction {
+                *s.without_prediction.entry(k).or_default() += n;
+            }
+        }
         Ok(())
     }
 }

@@ -225,6 +225,7 @@ async fn the_service_decides_what_replay_decides() {
         event_settings: EventSettings::default(),
         progress: false,
         threads: 2,
+        quality: None,
     };
     let runtime = tokio::runtime::Handle::current();
     let stores = crate::store::AnyStore::open_local;

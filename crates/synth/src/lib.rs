@@ -553,7 +553,11 @@ impl StreamSpec {
                         "endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": input, "encoding": "CSV"},
                         "endpointOutput": {"observedContentType": "text/csv; charset=utf-8", "mode": "OUTPUT", "data": output, "encoding": "CSV"}
                     },
-                    "eventMetadata": {"eventId": format!("{:016x}-{k}", self.seed), "inferenceTime": t.to_string()},
+                    // Unique per record, as SageMaker's are (the stream's seed, the hour, the record).
+                    "eventMetadata": {
+                        "eventId": format!("{:016x}-{:06x}-{k}", self.seed, hour.millis() / 3_600_000),
+                        "inferenceTime": t.to_string()
+                    },
                     "eventVersion": "0"
                 });
                 let file = &mut files[bucket].1;

@@ -43,6 +43,7 @@ fn windows(b: &Baseline, hours: i64, rows: usize, shift: impl Fn(i64) -> f64) ->
                 profile: p,
                 layout: Layout::Positional { output_cols: 0 },
                 issues: vec![],
+                predictions: Default::default(),
             }
         })
         .collect()
@@ -223,6 +224,7 @@ fn cyclic_windows(b: &Baseline, hours: i64, rows: usize, shift: impl Fn(i64) -> 
                 profile: p,
                 layout: Layout::Positional { output_cols: 0 },
                 issues: vec![],
+                predictions: Default::default(),
             }
         })
         .collect()

@@ -21,6 +21,7 @@ use crate::capture::layout::StreamId;
 use crate::capture::{decode_line, CapturedPayload, RecordError};
 use crate::payload::{body_text, decode_body, PayloadError, Table};
 use crate::profile::{SkipCounts, SkipReason, WindowProfile};
+use crate::quality::predict::{PredictionSpec, Predictions};
 use crate::time::{Duration, Timestamp, Window};
 
 /// At most this many example issues are kept per window (all are counted).
@@ -108,6 +109,8 @@ pub struct ClosedWindow {
     pub layout: Layout,
     /// The first [`ISSUES_PER_WINDOW`] issues attributed to this window.
     pub issues: Vec<RecordIssue>,
+    /// The window's predictions, for the model-quality join (empty without a quality monitor).
+    pub predictions: Predictions,
 }
 
 /// Running totals of a stream.
@@ -133,9 +136,17 @@ pub struct StreamTotals {
 struct OpenWindow {
     profile: WindowProfile,
     issues: Vec<RecordIssue>,
+    /// Predictions waiting for their labels (a stream with a quality monitor only; left out of
+    /// checkpoints without one, so they keep their bytes).
+    #[serde(default, skip_serializing_if = "Predictions::is_empty")]
+    predictions: Predictions,
 }
 
 impl OpenWindow {
+    fn new(n_features: usize) -> Self {
+        OpenWindow { profile: WindowProfile::new(n_features), issues: Vec::new(), predictions: Predictions::default() }
+    }
+
     fn push_issue(&mut self, issue: RecordIssue) {
         if self.issues.len() < ISSUES_PER_WINDOW {
             self.issues.push(issue);
@@ -168,6 +179,8 @@ pub struct StreamEngine {
     /// to the next window that closes.
     pending: OpenWindow,
     totals: StreamTotals,
+    /// What to take from responses for the model-quality join (none: no quality monitor).
+    predict: Option<Arc<PredictionSpec>>,
 }
 
 impl StreamEngine {
@@ -181,9 +194,16 @@ impl StreamEngine {
             mapper: None,
             open: BTreeMap::new(),
             closed_through: None,
-            pending: OpenWindow { profile: WindowProfile::new(n), issues: Vec::new() },
+            pending: OpenWindow::new(n),
             totals: StreamTotals::default(),
+            predict: None,
         }
+    }
+
+    /// Keeps each record's prediction (as `spec` names it) in its window for the model-quality
+    /// join; the closed window carries them.
+    pub fn set_predictions(&mut self, spec: Option<PredictionSpec>) {
+        self.predict = spec.map(Arc::new);
     }
 
     /// Returns what a checkpoint must keep to resume exactly.
@@ -220,6 +240,7 @@ impl StreamEngine {
             closed_through: state.closed_through,
             pending,
             totals: state.totals,
+            predict: None,
         })
     }
 
@@ -263,6 +284,7 @@ impl StreamEngine {
             baseline: self.baseline.clone(),
             window: self.window,
             mapper: Some(m.clone()),
+            predict: self.predict.clone(),
             spare: Default::default(),
         })
     }
@@ -280,6 +302,7 @@ impl StreamEngine {
             baseline: self.baseline.clone(),
             window: self.window,
             mapper: self.mapper.take(),
+            predict: self.predict.clone(),
             spare: Default::default(),
         };
         let decoded = decoder.decode(key, hour, reader, on_issue);
@@ -306,9 +329,7 @@ impl StreamEngine {
         if let Some(h) = hour {
             let start = h.floor(self.window);
             let n_features = self.baseline.features.len();
-            let slot = windows
-                .entry(start)
-                .or_insert_with(|| OpenWindow { profile: WindowProfile::new(n_features), issues: Vec::new() });
+            let slot = windows.entry(start).or_insert_with(|| OpenWindow::new(n_features));
             merge_open(slot, undated);
         } else {
             merge_open(&mut self.pending, undated);
@@ -344,10 +365,8 @@ impl StreamEngine {
             }
             return;
         }
-        let slot = self.open.entry(start).or_insert_with(|| OpenWindow {
-            profile: WindowProfile::new(self.baseline.features.len()),
-            issues: Vec::new(),
-        });
+        let n_features = self.baseline.features.len();
+        let slot = self.open.entry(start).or_insert_with(|| OpenWindow::new(n_features));
         self.totals.records += part.profile.records;
         self.totals.rows += part.profile.rows;
         merge_open(slot, part);
@@ -387,10 +406,7 @@ impl StreamEngine {
         let mut out = Vec::with_capacity(due.len());
         for (start, mut w) in due {
             if !self.pending.issues.is_empty() || self.pending.profile.skipped.total() > 0 {
-                let pending = std::mem::replace(
-                    &mut self.pending,
-                    OpenWindow { profile: WindowProfile::new(self.baseline.features.len()), issues: Vec::new() },
-                );
+                let pending = std::mem::replace(&mut self.pending, OpenWindow::new(self.baseline.features.len()));
                 merge_open(&mut w, pending);
             }
             self.totals.skipped.merge(&w.profile.skipped);
@@ -403,6 +419,7 @@ impl StreamEngine {
                 profile: w.profile,
                 layout,
                 issues: w.issues,
+                predictions: w.predictions,
             });
         }
         out
@@ -440,6 +457,7 @@ pub struct ObjectDecoder {
     baseline: Arc<Baseline>,
     window: Duration,
     mapper: Option<RowMapper>,
+    predict: Option<Arc<PredictionSpec>>,
     /// Request and response tables, emptied and reused for every record.
     spare: (Table<'static>, Table<'static>),
 }
@@ -469,7 +487,7 @@ impl ObjectDecoder {
     ) -> std::io::Result<DecodedObject> {
         let n_features = self.baseline.features.len();
         let mut partial: BTreeMap<Timestamp, OpenWindow> = BTreeMap::new();
-        let mut undated = OpenWindow { profile: WindowProfile::new(n_features), issues: Vec::new() };
+        let mut undated = OpenWindow::new(n_features);
         let mut buf = Vec::with_capacity(64 * 1024);
         let mut line_no = 0u64;
         let mut bytes = 0u64;
@@ -519,9 +537,7 @@ impl ObjectDecoder {
                 }
             };
             let start = record.time.floor(self.window);
-            let slot = partial
-                .entry(start)
-                .or_insert_with(|| OpenWindow { profile: WindowProfile::new(n_features), issues: Vec::new() });
+            let slot = partial.entry(start).or_insert_with(|| OpenWindow::new(n_features));
             if let Err((reason, detail)) = self.profile_record(&record, slot, &mut |reason, detail| {
                 let i = issue(reason, detail);
                 on_issue(&i);
@@ -549,9 +565,10 @@ impl ObjectDecoder {
             Some(p) => Some(body_of(p).map_err(|e| payload_skip("endpointInput", &e))?),
             None => None,
         };
-        // With a request-only layout the response is not read at all.
+        // With a request-only layout the response is not read at all, unless its prediction
+        // is wanted.
         let needs_output = match self.mapper.as_ref().map(RowMapper::layout) {
-            Some(Layout::Positional { output_cols: 0 }) => record.input.is_none(),
+            Some(Layout::Positional { output_cols: 0 }) => record.input.is_none() || self.predict.is_some(),
             _ => true,
         };
         let (output_body, output_error) = match (&record.output, needs_output) {
@@ -628,6 +645,11 @@ impl ObjectDecoder {
         });
         let outcome = mapper.map_record(input, output, &mut slot.profile);
         slot.profile.records += 1;
+        if let Some(spec) = &self.predict {
+            let key = record.inference_id.as_deref().or(record.event_id.as_deref());
+            let rows = output.map(|t| (t.row_count(), if t.row_count() > 0 { t.row(0) } else { &[] }));
+            slot.predictions.observe(spec, key, rows);
+        }
         if outcome.wrong_width > 0 {
             let i = issue(
                 SkipReason::ColumnCount,
@@ -663,6 +685,7 @@ fn keep_record_level(s: &SkipCounts) -> SkipCounts {
 
 fn merge_open(into: &mut OpenWindow, from: OpenWindow) {
     into.profile.merge(&from.profile);
+    into.predictions.merge(from.predictions);
     for i in from.issues {
         into.push_issue(i);
     }

@@ -13,6 +13,8 @@ use base64::Engine as _;
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
 
+use crate::time::Timestamp;
+
 /// Why a ground-truth line was not used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LabelSkip {
@@ -122,10 +124,19 @@ pub struct LabelIssue {
 /// How many bad lines are named one by one; the rest are counted.
 pub const NAMED_LABEL_ISSUES: usize = 10;
 
+/// A label and when it was collected (its file's hour folder, when the file is in the layout).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldLabel {
+    /// The label's text.
+    pub label: String,
+    /// The hour folder it was uploaded under.
+    pub collected: Option<Timestamp>,
+}
+
 /// Labels by join key, with everything that was not used counted.
 #[derive(Debug, Default)]
 pub struct Labels {
-    by_key: FxHashMap<String, String>,
+    by_key: FxHashMap<String, HeldLabel>,
     /// Records for a key that already had a label (the first label is kept).
     pub duplicates: u64,
     /// Of those, the ones whose label differed from the one kept.
@@ -142,14 +153,15 @@ impl Labels {
         Labels::default()
     }
 
-    /// Reads one ground-truth file's text (`file` names it in issues). Blank lines are ignored.
-    pub fn read(&mut self, file: &str, text: &str) {
+    /// Reads one ground-truth file's text (`file` names it in issues; `collected` is its hour
+    /// folder). Blank lines are ignored.
+    pub fn read(&mut self, file: &str, collected: Option<Timestamp>, text: &str) {
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
             match parse_line(line) {
-                Ok(gt) => self.insert(gt),
+                Ok(gt) => self.insert(gt, collected),
                 Err(reason) => {
                     *self.skipped.entry(reason).or_default() += 1;
                     if self.named.len() < NAMED_LABEL_ISSUES {
@@ -161,28 +173,28 @@ impl Labels {
     }
 
     /// Adds a label; a key seen before is counted as a duplicate and keeps its first label.
-    pub fn insert(&mut self, gt: GroundTruth) {
+    pub fn insert(&mut self, gt: GroundTruth, collected: Option<Timestamp>) {
         match self.by_key.get(&gt.key) {
             Some(kept) => {
                 self.duplicates += 1;
-                if *kept != gt.label {
+                if kept.label != gt.label {
                     self.conflicting += 1;
                 }
             }
             None => {
-                self.by_key.insert(gt.key, gt.label);
+                self.by_key.insert(gt.key, HeldLabel { label: gt.label, collected });
             }
         }
     }
 
     /// The label of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.by_key.get(key).map(String::as_str)
+        self.by_key.get(key).map(|h| h.label.as_str())
     }
 
     /// Takes the label of `key` out (a joined label is used once; what stays at the end was
     /// never matched).
-    pub fn take(&mut self, key: &str) -> Option<String> {
+    pub fn take(&mut self, key: &str) -> Option<HeldLabel> {
         self.by_key.remove(key)
     }
 
@@ -238,12 +250,12 @@ mod tests {
             r#"{"groundTruthData":{"data":"0"},"eventMetadata":{"eventId":"b"}}"#,
             "\n"
         );
-        labels.read("gt/2026/03/01/10/labels.jsonl", text);
+        labels.read("gt/2026/03/01/10/labels.jsonl", None, text);
         assert_eq!((labels.len(), labels.duplicates, labels.conflicting), (2, 2, 1));
         assert_eq!(labels.get("a"), Some("1"), "the first label is kept");
         assert_eq!(labels.skipped.get(&LabelSkip::NotJson), Some(&1));
         assert_eq!(labels.named[0].line, 5);
-        assert_eq!(labels.take("b").as_deref(), Some("0"));
+        assert_eq!(labels.take("b").map(|h| h.label).as_deref(), Some("0"));
         assert!(labels.get("b").is_none());
     }
 
@@ -253,7 +265,7 @@ mod tests {
         let Some(fx) = crate::testing::sagemaker_fixtures() else { return };
         let dir = fx.join("aws__sagemaker-python-sdk/tests/data/monitor");
         let mut labels = Labels::new();
-        labels.read("actuals.jsonl", &std::fs::read_to_string(dir.join("actuals.jsonl")).unwrap());
+        labels.read("actuals.jsonl", None, &std::fs::read_to_string(dir.join("actuals.jsonl")).unwrap());
         assert!(labels.skipped.is_empty());
         let capture = std::fs::read_to_string(dir.join("capture.jsonl")).unwrap();
         let mut joined = 0;
@@ -262,8 +274,8 @@ mod tests {
             records += 1;
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
             let key = v["eventMetadata"]["inferenceId"].as_str().or(v["eventMetadata"]["eventId"].as_str()).unwrap();
-            if let Some(label) = labels.take(key) {
-                assert!(label == "0" || label == "1");
+            if let Some(held) = labels.take(key) {
+                assert!(held.label == "0" || held.label == "1");
                 joined += 1;
             }
         }

@@ -3,6 +3,8 @@
 //! - [`metrics`]: the metrics of each problem type from labelled rows (definitions there).
 //! - [`rows`]: labelled rows picked from a table by the job's attributes, bad rows counted.
 //! - [`ground_truth`]: Model Monitor's ground-truth records and the labels they give, by join key.
+//! - [`predict`]: predictions taken from captured responses, kept per window.
+//! - [`join`]: a closed window's predictions joined with labels: its statistics and violations.
 //! - [`files`]: `statistics.json`, `constraints.json` and `constraint_violations.json` in the
 //!   model-quality schemas, read and written.
 //!
@@ -12,7 +14,9 @@
 
 pub mod files;
 pub mod ground_truth;
+pub mod join;
 pub mod metrics;
+pub mod predict;
 pub mod rows;
 
 pub use files::{Operator, QualityConstraints, QualityStatistics, QualityViolation};

@@ -82,6 +82,103 @@ fn number(v: &Value) -> Option<f64> {
     }
 }
 
+/// Which attribute a row's fault is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// The ground truth.
+    Label,
+    /// The inference attribute.
+    Inference,
+    /// The probability attribute.
+    Probability,
+}
+
+/// One labelled row of any problem type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OneRow {
+    /// (label, prediction).
+    Regression(f64, f64),
+    /// A binary row.
+    Binary(BinaryRow),
+    /// (label, predicted label).
+    Multiclass(String, String),
+}
+
+impl LabelledRows {
+    /// No rows of `problem`'s kind.
+    pub fn empty(problem: ProblemType) -> Self {
+        match problem {
+            ProblemType::Regression => LabelledRows::Regression(Vec::new()),
+            ProblemType::BinaryClassification => LabelledRows::Binary(Vec::new()),
+            ProblemType::MulticlassClassification => LabelledRows::Multiclass(Vec::new()),
+        }
+    }
+
+    /// Appends a row (of the same kind; a row of another kind is a caller's bug and ignored).
+    pub fn push(&mut self, row: OneRow) {
+        match (self, row) {
+            (LabelledRows::Regression(v), OneRow::Regression(y, p)) => v.push((y, p)),
+            (LabelledRows::Binary(v), OneRow::Binary(r)) => v.push(r),
+            (LabelledRows::Multiclass(v), OneRow::Multiclass(y, p)) => v.push((y, p)),
+            _ => debug_assert!(false, "a row of another problem type"),
+        }
+    }
+}
+
+/// The labelled row of one label and its prediction, by the problem type's rules (the one rule
+/// for baseline tables and joined capture alike): regression needs numbers; binary a 0/1 label
+/// and a 0/1 inference or a probability in [0, 1] (at or above `threshold` predicts 1, and it
+/// ranks the curves); multiclass a label and an inference. `None` or a missing value is a
+/// missing attribute.
+pub fn labelled_row(
+    problem: ProblemType,
+    threshold: f64,
+    label: Option<&Value<'_>>,
+    inference: Option<&Value<'_>>,
+    probability: Option<&Value<'_>>,
+) -> Result<OneRow, (RowSkip, Which)> {
+    fn present<'v, 'a>(v: Option<&'v Value<'a>>) -> Option<&'v Value<'a>> {
+        v.filter(|v| !matches!(v, Value::Missing))
+    }
+    let (label, inference, probability) = (present(label), present(inference), present(probability));
+    let Some(label) = label else { return Err((RowSkip::MissingLabel, Which::Label)) };
+    let binary = problem == ProblemType::BinaryClassification;
+    if inference.is_none() && (!binary || probability.is_none()) {
+        return Err((RowSkip::MissingPrediction, Which::Inference));
+    }
+    let invalid_label = Err((RowSkip::InvalidLabel, Which::Label));
+    match problem {
+        ProblemType::Regression => {
+            let Some(y) = number(label) else { return invalid_label };
+            let Some(p) = inference.and_then(number) else {
+                return Err((RowSkip::InvalidPrediction, Which::Inference));
+            };
+            Ok(OneRow::Regression(y, p))
+        }
+        ProblemType::BinaryClassification => {
+            let Some(y) = binary_label(label) else { return invalid_label };
+            let prob = match probability {
+                Some(v) => match number(v).filter(|p| (0.0..=1.0).contains(p)) {
+                    Some(p) => Some(p),
+                    None => return Err((RowSkip::InvalidPrediction, Which::Probability)),
+                },
+                None => None,
+            };
+            let predicted = match inference {
+                Some(v) => binary_label(v).ok_or((RowSkip::InvalidPrediction, Which::Inference))?,
+                None => prob.is_some_and(|p| p >= threshold),
+            };
+            let score = prob.unwrap_or(if predicted { 1.0 } else { 0.0 });
+            Ok(OneRow::Binary(BinaryRow { label: y, predicted, score }))
+        }
+        ProblemType::MulticlassClassification => {
+            let Some(y) = class_label(label) else { return invalid_label };
+            let p = inference.and_then(class_label).ok_or((RowSkip::InvalidPrediction, Which::Inference))?;
+            Ok(OneRow::Multiclass(y, p))
+        }
+    }
+}
+
 /// The three attribute columns of the current row.
 #[derive(Debug, Default)]
 struct Cells {
@@ -99,9 +196,7 @@ pub struct RowCollector {
     /// Column indexes of (label, inference, probability) once their names are seen.
     cols: [Option<usize>; 3],
     cells: Cells,
-    regression: Vec<(f64, f64)>,
-    binary: Vec<BinaryRow>,
-    multiclass: Vec<(String, String)>,
+    rows: LabelledRows,
     skipped: std::collections::BTreeMap<RowSkip, u64>,
     named: Vec<SkippedRow>,
 }
@@ -128,9 +223,7 @@ impl RowCollector {
             names: Vec::new(),
             cols: [None; 3],
             cells: Cells::default(),
-            regression: Vec::new(),
-            binary: Vec::new(),
-            multiclass: Vec::new(),
+            rows: LabelledRows::empty(problem),
             skipped: Default::default(),
             named: Vec::new(),
         }
@@ -161,11 +254,7 @@ impl RowCollector {
                 });
             }
         }
-        let rows = match self.problem {
-            ProblemType::Regression => LabelledRows::Regression(self.regression),
-            ProblemType::BinaryClassification => LabelledRows::Binary(self.binary),
-            ProblemType::MulticlassClassification => LabelledRows::Multiclass(self.multiclass),
-        };
+        let rows = self.rows;
         if rows.is_empty() {
             return Err(QualityError::NoRows { path: path.to_owned(), skipped: self.named });
         }
@@ -224,68 +313,23 @@ impl RowSink for RowCollector {
 
     fn end_row(&mut self, line: u64) {
         let cells = std::mem::take(&mut self.cells);
-        let present = |v: &Option<Value<'static>>| v.as_ref().filter(|v| !matches!(v, Value::Missing)).cloned();
-        let Some(label) = present(&cells.label) else {
-            let c = self.column_of(0).to_owned();
-            return self.skip(line, &c, RowSkip::MissingLabel);
-        };
-        let inference = present(&cells.inference);
-        let probability = present(&cells.probability);
-        let binary = self.problem == ProblemType::BinaryClassification;
-        if inference.is_none() && (!binary || probability.is_none()) {
-            let c = self.column_of(if self.attrs.inference.is_some() || !binary { 1 } else { 2 }).to_owned();
-            return self.skip(line, &c, RowSkip::MissingPrediction);
-        }
-        match self.problem {
-            ProblemType::Regression => {
-                let Some(y) = number(&label) else {
-                    let c = self.column_of(0).to_owned();
-                    return self.skip(line, &c, RowSkip::InvalidLabel);
+        match labelled_row(
+            self.problem,
+            self.attrs.probability_threshold,
+            cells.label.as_ref(),
+            cells.inference.as_ref(),
+            cells.probability.as_ref(),
+        ) {
+            Ok(row) => self.rows.push(row),
+            Err((reason, which)) => {
+                // A missing prediction of a binary job without an inference column is the
+                // probability column's.
+                let which = match which {
+                    Which::Inference if self.attrs.inference.is_none() => Which::Probability,
+                    w => w,
                 };
-                let Some(p) = inference.as_ref().and_then(number) else {
-                    let c = self.column_of(1).to_owned();
-                    return self.skip(line, &c, RowSkip::InvalidPrediction);
-                };
-                self.regression.push((y, p));
-            }
-            ProblemType::BinaryClassification => {
-                let Some(y) = binary_label(&label) else {
-                    let c = self.column_of(0).to_owned();
-                    return self.skip(line, &c, RowSkip::InvalidLabel);
-                };
-                let prob = match &probability {
-                    Some(v) => match number(v).filter(|p| (0.0..=1.0).contains(p)) {
-                        Some(p) => Some(p),
-                        None => {
-                            let c = self.column_of(2).to_owned();
-                            return self.skip(line, &c, RowSkip::InvalidPrediction);
-                        }
-                    },
-                    None => None,
-                };
-                let predicted = match &inference {
-                    Some(v) => match binary_label(v) {
-                        Some(p) => p,
-                        None => {
-                            let c = self.column_of(1).to_owned();
-                            return self.skip(line, &c, RowSkip::InvalidPrediction);
-                        }
-                    },
-                    None => prob.is_some_and(|p| p >= self.attrs.probability_threshold),
-                };
-                let score = prob.unwrap_or(if predicted { 1.0 } else { 0.0 });
-                self.binary.push(BinaryRow { label: y, predicted, score });
-            }
-            ProblemType::MulticlassClassification => {
-                let Some(y) = class_label(&label) else {
-                    let c = self.column_of(0).to_owned();
-                    return self.skip(line, &c, RowSkip::InvalidLabel);
-                };
-                let Some(p) = inference.as_ref().and_then(class_label) else {
-                    let c = self.column_of(1).to_owned();
-                    return self.skip(line, &c, RowSkip::InvalidPrediction);
-                };
-                self.multiclass.push((y, p));
+                let column = self.column_of(which as usize).to_owned();
+                self.skip(line, &column, reason);
             }
         }
     }

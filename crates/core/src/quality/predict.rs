@@ -1,0 +1,206 @@
+//! Predictions from captured responses, kept per window until their labels are joined.
+//!
+//! A model-quality job names the prediction in the response as Model Monitor's job definition
+//! does: `--inference-attribute` (the predicted label or value) and `--probability-attribute`
+//! (the positive class's probability), each a column index for CSV (`0` is the first response
+//! column) or a name for JSON (`score`, or a path such as `predictions[0].score`, whose last
+//! member names the cell). Only records with one response row are joined (Model Monitor's
+//! ground truth carries one label per inference); the others are counted.
+//!
+//! Memory: a window holds one [`Prediction`] per captured record (its join key, about 40 bytes
+//! for SageMaker's ids, and the prediction's text) until the window closes and is joined.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::payload::{Cell, Value};
+
+/// Where in the response a prediction is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Attr {
+    /// The response row's cell at this position (CSV columns, JSON values in order).
+    Index(usize),
+    /// The response row's cell of this name (JSON members).
+    Name(String),
+}
+
+impl Attr {
+    /// Reads an attribute as the flags and config give it: digits are an index, anything else
+    /// a name (`$.` and a path before the last member are dropped; `[n]` indexes too).
+    pub fn parse(s: &str) -> Attr {
+        let s = s.trim();
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            if let Ok(i) = s.parse() {
+                return Attr::Index(i);
+            }
+        }
+        let last = s.trim_start_matches("$.").rsplit('.').next().unwrap_or(s);
+        let name = last.split('[').next().unwrap_or(last);
+        Attr::Name(name.to_owned())
+    }
+
+    fn find<'c, 'a>(&self, row: &'c [Cell<'a>]) -> Option<&'c Value<'a>> {
+        match self {
+            Attr::Index(i) => row.get(*i).map(|c| &c.value),
+            Attr::Name(n) => row.iter().find(|c| c.name.as_deref() == Some(n.as_str())).map(|c| &c.value),
+        }
+    }
+}
+
+/// What to take from each captured response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictionSpec {
+    /// The predicted label or value.
+    pub inference: Option<Attr>,
+    /// The probability of the positive class.
+    pub probability: Option<Attr>,
+}
+
+/// One captured record's prediction, waiting for its label.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prediction {
+    /// The join key: the caller's `inferenceId`, else the captured `eventId`.
+    pub key: String,
+    /// The inference attribute's text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inference: Option<String>,
+    /// The probability attribute's text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<String>,
+}
+
+/// Why a captured record gives no prediction to join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PredictionSkip {
+    /// Neither `inferenceId` nor `eventId`.
+    NoId,
+    /// No response, or a response without the named attributes.
+    NoPrediction,
+    /// The response has several rows (one label per inference cannot be matched to them).
+    SeveralRows,
+}
+
+impl PredictionSkip {
+    /// The reason's name in counts.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PredictionSkip::NoId => "no_id",
+            PredictionSkip::NoPrediction => "no_prediction",
+            PredictionSkip::SeveralRows => "several_rows",
+        }
+    }
+}
+
+/// The predictions of a window (or of part of one), in capture order, and the records that
+/// gave none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Predictions {
+    /// One per joinable record.
+    pub rows: Vec<Prediction>,
+    /// Records without one, by reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub skipped: BTreeMap<PredictionSkip, u64>,
+}
+
+impl Predictions {
+    /// Whether nothing was recorded (a stream without a quality monitor).
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty() && self.skipped.is_empty()
+    }
+
+    /// Appends `other` (objects merge in capture order, so the result is the same however
+    /// objects were decoded).
+    pub fn merge(&mut self, other: Predictions) {
+        self.rows.extend(other.rows);
+        for (k, n) in other.skipped {
+            *self.skipped.entry(k).or_default() += n;
+        }
+    }
+
+    /// Takes one record's prediction from its response table's rows.
+    pub fn observe(&mut self, spec: &PredictionSpec, key: Option<&str>, rows: Option<(usize, &[Cell<'_>])>) {
+        let skip = |s: &mut Self, r: PredictionSkip| *s.skipped.entry(r).or_default() += 1;
+        let Some(key) = key.filter(|k| !k.is_empty()) else { return skip(self, PredictionSkip::NoId) };
+        let row = match rows {
+            Some((1, row)) => row,
+            Some((n, _)) if n > 1 => return skip(self, PredictionSkip::SeveralRows),
+            _ => return skip(self, PredictionSkip::NoPrediction),
+        };
+        let text = |a: &Option<Attr>| a.as_ref().and_then(|a| a.find(row)).and_then(value_text);
+        let inference = text(&spec.inference);
+        let probability = text(&spec.probability);
+        if inference.is_none() && probability.is_none() {
+            return skip(self, PredictionSkip::NoPrediction);
+        }
+        self.rows.push(Prediction { key: key.to_owned(), inference, probability });
+    }
+}
+
+fn value_text(v: &Value<'_>) -> Option<String> {
+    match v {
+        Value::Missing | Value::NonFinite => None,
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number { value, text, .. } => Some(if text.is_empty() { value.to_string() } else { text.to_string() }),
+        Value::Text(t) => Some(t.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::{decode_body, Table};
+
+    fn table<'a>(body: &'a str, content_type: &str) -> Table<'a> {
+        let mut t = Table::default();
+        decode_body(body, Some(content_type), "CSV", None, &mut t).unwrap();
+        t
+    }
+
+    #[test]
+    fn attributes_by_index_name_and_path() {
+        assert_eq!(Attr::parse("0"), Attr::Index(0));
+        assert_eq!(Attr::parse("score"), Attr::Name("score".into()));
+        assert_eq!(Attr::parse("$.predictions[0].score"), Attr::Name("score".into()));
+        let spec = PredictionSpec { inference: Some(Attr::parse("1")), probability: Some(Attr::parse("0")) };
+        let mut p = Predictions::default();
+        let csv = table("0.83,1", "text/csv");
+        p.observe(&spec, Some("e1"), Some((csv.row_count(), csv.row(0))));
+        assert_eq!(
+            p.rows[0],
+            Prediction { key: "e1".into(), inference: Some("1".into()), probability: Some("0.83".into()) }
+        );
+        let json = table(r#"{"predictions": [{"score": 0.25, "label": "no"}]}"#, "application/json");
+        let spec = PredictionSpec {
+            inference: Some(Attr::parse("predictions[0].label")),
+            probability: Some(Attr::parse("score")),
+        };
+        p.observe(&spec, Some("e2"), Some((json.row_count(), json.row(0))));
+        assert_eq!(p.rows[1].probability.as_deref(), Some("0.25"));
+        assert_eq!(p.rows[1].inference.as_deref(), Some("no"));
+    }
+
+    #[test]
+    fn records_that_cannot_be_joined_are_counted() {
+        let spec = PredictionSpec { inference: None, probability: Some(Attr::Index(0)) };
+        let mut p = Predictions::default();
+        let two = table("0.1\n0.2", "text/csv");
+        p.observe(&spec, Some("a"), Some((two.row_count(), two.row(0))));
+        p.observe(&spec, None, None);
+        p.observe(&spec, Some("b"), None);
+        let wide = table("x", "text/csv");
+        let spec_far = PredictionSpec { inference: None, probability: Some(Attr::Index(3)) };
+        p.observe(&spec_far, Some("c"), Some((1, wide.row(0))));
+        assert!(p.rows.is_empty());
+        let counts: Vec<(PredictionSkip, u64)> = p.skipped.iter().map(|(k, n)| (*k, *n)).collect();
+        assert_eq!(
+            counts,
+            [(PredictionSkip::NoId, 1), (PredictionSkip::NoPrediction, 2), (PredictionSkip::SeveralRows, 1)]
+        );
+        let mut q = Predictions::default();
+        q.merge(p.clone());
+        q.merge(p);
+        assert_eq!(q.skipped[&PredictionSkip::NoPrediction], 4);
+    }
+}
