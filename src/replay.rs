@@ -233,7 +233,7 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
         let mut path =
             WindowPath::new(stream.clone(), baseline.clone(), opts.classifier.clone(), opts.event_settings.clone());
         if let Some(q) = &quality {
-            path = path.with_quality(q.path.clone());
+            path = path.with_quality(stream.clone(), q.path.clone());
         }
         let mut ctx = StreamRun {
             path,
@@ -345,7 +345,11 @@ fn load_quality(q: &QualityOptions, io: &ReplayIo<'_>) -> Result<LoadedQuality, 
     }
     summary.labels = labels.len() as u64;
     let rules = JoinRules { problem: stats.problem, probability_threshold: q.probability_threshold, delay: q.delay };
-    Ok(LoadedQuality { path: QualityPath { rules, constraints: Arc::new(constraints) }, labels, summary })
+    Ok(LoadedQuality {
+        path: QualityPath { rules, constraints: Arc::new(constraints), statistics: Arc::new(stats) },
+        labels,
+        summary,
+    })
 }
 
 /// Reads the baseline at `location`: a local folder (with the core's checks of its shape) or
@@ -680,7 +684,7 @@ fn handle_window(closed: ClosedWindow, ctx: &mut StreamRun<'_>) -> Result<(), Re
     let reports = ctx.reports.as_ref().map(|r| r.store as &dyn ReportLocation);
     let mut judged = ctx.path.judge(closed, reports, EventTime::DataTime);
     if let Some(labels) = ctx.labels.as_deref_mut() {
-        ctx.path.judge_quality(&mut judged, labels);
+        ctx.path.judge_quality(&mut judged, labels, EventTime::DataTime);
     }
     deliver(
         &judged,
@@ -711,7 +715,7 @@ impl EventsFile {
         Ok(EventsFile { path: path.to_owned(), out: std::io::BufWriter::new(f) })
     }
 
-    fn write(&mut self, e: &EventEnvelope) -> Result<(), StoreError> {
+    fn write<D: serde::Serialize>(&mut self, e: &EventEnvelope<D>) -> Result<(), StoreError> {
         let io = |source| StoreError::Io { path: self.path.display().to_string(), source };
         let line = serde_json::to_string(e).map_err(|e| io(std::io::Error::other(e)))?;
         self.out.write_all(line.as_bytes()).map_err(io)?;
@@ -730,6 +734,9 @@ impl EventsFile {
 impl WindowSink for EventsFile {
     fn accept(&mut self, w: &JudgedWindow) -> Result<(), SinkError> {
         for e in &w.envelopes {
+            self.write(e)?;
+        }
+        for e in &w.quality_envelopes {
             self.write(e)?;
         }
         Ok(())
@@ -804,6 +811,21 @@ pub fn print_summary(s: &ReplaySummary, out: &mut dyn Write) -> std::io::Result<
             for e in &st.episodes {
                 writeln!(out, "  {name}  {e}")?;
             }
+        }
+    }
+    for st in &s.streams {
+        let Some(q) = &st.quality else { continue };
+        if q.decisions.is_empty() {
+            writeln!(out, "model quality episodes ({}): none", st.name())?;
+            continue;
+        }
+        writeln!(out, "model quality episodes ({}):", st.name())?;
+        for (kind, onset, at) in &q.decisions {
+            let what = match kind {
+                crate::classify::Kind::Resolved => "recovered".to_owned(),
+                k => format!("{:<8} {:<11}", k.as_str(), k.action()),
+            };
+            writeln!(out, "  {what} onset {onset}  decided {at}")?;
         }
     }
     Ok(())

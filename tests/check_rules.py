@@ -2,7 +2,10 @@
 
 The events are the bundled example's (tests/snapshots/cli__example_events.snap, which
 tests/cli.rs compares with a real replay on every run): a sudden shift, its resolution, and a
-gradual drift. Each rule's pattern goes on its own bus in the moto server at MOTO_ENDPOINT, with
+gradual drift; and the model-quality event of the example replayed with labels
+(tests/snapshots/cli__quality_events.snap, a sudden degradation), with its gradual and
+recovered forms derived from it here (same envelope, the kind, action and detail-type of
+those decisions). Each rule's pattern goes on its own bus in the moto server at MOTO_ENDPOINT, with
 an SQS queue as its target; every event is put on every bus, and each rule must receive exactly
 the detail-types it is meant for. The retraining target's pipeline parameters must have names
 EventBridge accepts and paths that exist in the gradual event.
@@ -22,12 +25,24 @@ from cfnlint.decode import cfn_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SUDDEN, GRADUAL, RESOLVED = "Sudden Data Shift Detected", "Gradual Data Drift Detected", "Data Drift Resolved"
-# What each rule is for.
+DEGRADED, RECOVERED = "Model Quality Degraded", "Model Quality Recovered"
+Q_SUDDEN, Q_GRADUAL, Q_RECOVERED = (DEGRADED, "sudden"), (DEGRADED, "gradual"), (RECOVERED, "resolved")
+# What each rule is for: (detail-type, kind) of the events it must receive.
 EXPECTED = {
-    "GradualDriftRule": {GRADUAL},
-    "SuddenShiftRule": {SUDDEN},
-    "AuditRule": {SUDDEN, GRADUAL, RESOLVED},
+    "GradualDriftRule": {(GRADUAL, "gradual")},
+    "SuddenShiftRule": {(SUDDEN, "sudden")},
+    "QualityInvestigateRule": {Q_SUDDEN},
+    "QualityRetrainRule": {Q_GRADUAL},
+    "AuditRule": {(SUDDEN, "sudden"), (GRADUAL, "gradual"), (RESOLVED, "resolved"), Q_SUDDEN, Q_GRADUAL, Q_RECOVERED},
 }
+
+
+def snapshot_events(name):
+    return json.loads((ROOT / "tests/snapshots" / name).read_text().split("---", 2)[2])
+
+
+def key(e):
+    return (e["detail-type"], e["detail"]["kind"])
 
 
 def resolve(node, params):
@@ -61,10 +76,17 @@ def main():
         for name, r in template["Resources"].items()
         if r["Type"] == "AWS::Events::Rule" and "EventPattern" in r["Properties"]
     }
-    snapshot = (ROOT / "tests/snapshots/cli__example_events.snap").read_text()
-    events = json.loads(snapshot.split("---", 2)[2])
+    events = snapshot_events("cli__example_events.snap")
     kinds = sorted({e["detail-type"] for e in events})
     assert kinds == sorted({SUDDEN, GRADUAL, RESOLVED}), kinds
+    quality = snapshot_events("cli__quality_events.snap")
+    assert [key(e) for e in quality] == [Q_SUDDEN], [key(e) for e in quality]
+    gradual_q = json.loads(json.dumps(quality[0]))
+    gradual_q["detail"].update(kind="gradual", action="retrain", basis="ramp")
+    recovered_q = json.loads(json.dumps(quality[0]))
+    recovered_q["detail-type"] = RECOVERED
+    recovered_q["detail"].update(kind="resolved", action="none", basis="quiet")
+    events = events + quality + [gradual_q, recovered_q]
     # driftwatch's events under another source must match nothing.
     stranger = dict(events[0], source="not-driftwatch")
 
@@ -102,8 +124,8 @@ def main():
             for m in msgs:
                 got.append(json.loads(m["Body"]))
                 sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
-        received = sorted(g["detail-type"] for g in got)
-        want = sorted(e["detail-type"] for e in events if e["detail-type"] in EXPECTED[name])
+        received = sorted(key(g) for g in got)
+        want = sorted(key(e) for e in events if key(e) in EXPECTED[name])
         status = "ok" if received == want else "WRONG"
         print(f"{status}: {name} {json.dumps(pattern)} received {received}")
         if received != want:
@@ -111,19 +133,26 @@ def main():
         if any(g["source"] != events[0]["source"] for g in got):
             failures.append(f"{name}: matched an event from another source")
 
-    # The retraining pipeline's parameters.
-    gradual = next(e for e in events if e["detail-type"] == GRADUAL)
-    for target in rules["GradualDriftRule"]["Targets"]:
+    # The retraining pipeline's parameters, from the data-drift and the model-quality events.
+    for rule, gradual in (
+        ("GradualDriftRule", next(e for e in events if e["detail-type"] == GRADUAL)),
+        ("QualityRetrainRule", gradual_q),
+    ):
+        check_parameters(rule, rules[rule], gradual, failures)
+    if failures:
+        sys.exit("rules check failed:\n  " + "\n  ".join(failures))
+
+
+def check_parameters(name, rule, gradual, failures):
+    for target in rule["Targets"]:
         for p in target.get("SageMakerPipelineParameters", {}).get("PipelineParameterList", []):
             if not re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*", p["Name"]):
                 failures.append(f"pipeline parameter name {p['Name']!r} is not accepted by EventBridge")
             value = p["Value"]
             if value.startswith("$.") and not isinstance(json_path(gradual, value), str):
-                failures.append(f"pipeline parameter {p['Name']}: {value} is not a string in the gradual event")
+                failures.append(f"{name}: pipeline parameter {p['Name']}: {value} is not a string in the gradual event")
             else:
-                print(f"ok: pipeline parameter {p['Name']} = {value} -> {json_path(gradual, value)!r}")
-    if failures:
-        sys.exit("rules check failed:\n  " + "\n  ".join(failures))
+                print(f"ok: {name} pipeline parameter {p['Name']} = {value} -> {json_path(gradual, value)!r}")
 
 
 if __name__ == "__main__":

@@ -399,12 +399,17 @@ fn replay_config_sets_envelope_and_sensitivity() {
     assert_eq!(e["detail"]["reports"]["statistics"], serde_json::Value::Null, "no --output, no report URIs");
 }
 
-/// A stable number in [0, 1) from a text (labels drawn per record, the same on every run).
+/// A stable number in [0, 1) from a text (labels drawn per record, the same on every run):
+/// FNV-1a, then splitmix64's finalizer (FNV alone gives ids that differ in their last digit
+/// values in arithmetic progression).
 fn unit_of(s: &str) -> f64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in s.bytes() {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
+    h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    h ^= h >> 31;
     (h >> 11) as f64 / (1u64 << 53) as f64
 }
 
@@ -497,7 +502,18 @@ fn replay_judges_model_quality_against_late_labels() {
 
     let out = replay_example(
         tmp.path(),
-        &["--quality-baseline", "qb", "--ground-truth", "gt", "--probability-attribute", "0", "--output", "out"],
+        &[
+            "--quality-baseline",
+            "qb",
+            "--ground-truth",
+            "gt",
+            "--probability-attribute",
+            "0",
+            "--output",
+            "out",
+            "--events",
+            "events.jsonl",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
@@ -514,6 +530,37 @@ fn replay_judges_model_quality_against_late_labels() {
         "{stdout}"
     );
     assert!(text(&out.stderr).contains("ground-truth line skipped"), "{}", text(&out.stderr));
+    // One model-quality episode: sudden, from the hour the scores turned, decided once two
+    // windows confirm it.
+    assert!(
+        stdout.contains("model quality episodes (loan-scoring-prod/AllTraffic):\n  sudden   investigate onset 2026-03-04T00:00:00Z  decided 2026-03-04T02:00:00Z\n"),
+        "{stdout}"
+    );
+    let events: Vec<serde_json::Value> = std::fs::read_to_string(tmp.path().join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let quality: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["detail"]["monitor"] == "model_quality").collect();
+    assert_eq!(quality.len(), 1);
+    let q = quality[0];
+    assert_eq!(q["detail-type"], "Model Quality Degraded");
+    assert_eq!((q["detail"]["kind"].as_str(), q["detail"]["action"].as_str()), (Some("sudden"), Some("investigate")));
+    assert_eq!(q["detail"]["estimated"], false);
+    let accuracy = q["detail"]["metrics"].as_array().unwrap().iter().find(|m| m["name"] == "accuracy").unwrap();
+    assert_eq!(accuracy["degraded"], true);
+    assert!(accuracy["interval"][1].as_f64().unwrap() < accuracy["baseline"].as_f64().unwrap());
+    assert!(q["detail"]["reports"]["statistics"]
+        .as_str()
+        .unwrap()
+        .ends_with("out/loan-scoring-prod/AllTraffic/2026/03/04/01/model_quality/statistics.json"));
+    // The data-drift events are the example's own, unchanged by the labels.
+    assert_eq!(events.iter().filter(|e| e["detail"]["monitor"].is_null()).count(), 3);
+    // tests/check_rules.py sends this event through the deploy rules.
+    let mut snap = q.clone();
+    snap["detail"]["reports"] = serde_json::json!({"statistics": "out/model_quality/statistics.json", "violations": "out/model_quality/constraint_violations.json"});
+    insta::assert_json_snapshot!("quality_events", vec![snap]);
 
     // Every window has its model-quality files; the account adds up to the windows' records.
     let files = tree(&tmp.path().join("out"));
@@ -536,17 +583,19 @@ fn replay_judges_model_quality_against_late_labels() {
         let hour = driftwatch::capture::layout::parse_hour(&parts[parts.len() - 4..]).unwrap();
         if hour >= turn {
             after += 1;
-            let a = accuracy.unwrap_or_else(|| panic!("{prefix}: the scores turned, accuracy must violate"));
-            assert_eq!(a["constraint_check_type"], "LessThanThreshold");
-            assert!(a["description"].as_str().unwrap().starts_with("Metric accuracy with "));
-            violating_after += 1;
+            if let Some(a) = accuracy {
+                assert_eq!(a["constraint_check_type"], "LessThanThreshold");
+                assert!(a["description"].as_str().unwrap().starts_with("Metric accuracy with "));
+                violating_after += 1;
+            }
         } else if accuracy.is_some() {
             violating_before += 1;
         }
     }
     assert_eq!(windows, 120, "five days of hourly windows");
     assert_eq!((predictions, got_labelled), (records, labelled));
-    assert_eq!(violating_after, after);
+    // Thin night windows (a handful of labels) can keep their accuracy by chance.
+    assert!(violating_after * 10 >= after * 9, "{violating_after} of {after} turned windows violate");
     // Model Monitor's rule (below the baseline's value at all) fires on noise too; the
     // calibrated days violate far less often than the turned ones.
     eprintln!("{stdout}\nwindows violating accuracy: {violating_before} of 72 calibrated, {violating_after} of {after} turned");

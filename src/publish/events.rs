@@ -101,14 +101,16 @@ impl EventSettings {
     }
 }
 
-/// The whole event as a rule target receives it.
+/// The whole event as a rule target receives it: a data-drift event (`D` = [`EventDetail`]) or
+/// a model-quality one ([`QualityEventDetail`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EventEnvelope {
+pub struct EventEnvelope<D = EventDetail> {
     /// Always `"0"`.
     pub version: &'static str,
     /// Event id (deterministic in replay; EventBridge's own id when delivered).
     pub id: String,
-    /// `Sudden Data Shift Detected`, `Gradual Data Drift Detected` or `Data Drift Resolved`.
+    /// `Sudden Data Shift Detected`, `Gradual Data Drift Detected` or `Data Drift Resolved`;
+    /// `Model Quality Degraded` or `Model Quality Recovered`.
     #[serde(rename = "detail-type")]
     pub detail_type: &'static str,
     /// Configurable source.
@@ -121,8 +123,103 @@ pub struct EventEnvelope {
     pub region: String,
     /// The endpoint ARN.
     pub resources: Vec<String>,
-    /// The drift detail.
-    pub detail: EventDetail,
+    /// The detail.
+    pub detail: D,
+}
+
+/// `detail` of a model-quality event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QualityEventDetail {
+    /// `"1"`.
+    pub schema_version: &'static str,
+    /// Always `model_quality`.
+    pub monitor: &'static str,
+    /// Endpoint name.
+    pub endpoint: String,
+    /// Variant name.
+    pub variant: String,
+    /// `sudden`, `gradual` or `resolved`.
+    pub kind: &'static str,
+    /// `investigate`, `retrain` or `none`.
+    pub action: &'static str,
+    /// Stable id of the episode.
+    pub episode_id: String,
+    /// End of the deciding window (data time).
+    pub detected_at: String,
+    /// Start of the first window of the change.
+    pub onset: String,
+    /// Whether the metrics are estimated without labels (always `false`: measured on labels).
+    pub estimated: bool,
+    /// The deciding window, with its labelled rows.
+    pub window: QualityEventWindow,
+    /// The headline metrics: baseline, value, sampling error, 95% interval, operator, z.
+    pub metrics: Vec<crate::quality::decide::MetricJudgement>,
+    /// What decided the kind: `step`, `ramp`, `short_history` (too few windows to see a ramp)
+    /// or `quiet` (a resolution).
+    pub basis: &'static str,
+    /// Where the deciding window's model-quality reports are.
+    pub reports: EventReports,
+}
+
+/// `detail.window` of a model-quality event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QualityEventWindow {
+    /// Window start.
+    pub start: String,
+    /// Window end.
+    pub end: String,
+    /// Records with a prediction to join.
+    pub predictions: u64,
+    /// Of those, labelled.
+    pub labelled: u64,
+}
+
+/// Returns the `detail-type` of a model-quality decision's event.
+pub fn quality_detail_type(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Sudden | Kind::Gradual => "Model Quality Degraded",
+        Kind::Resolved => "Model Quality Recovered",
+    }
+}
+
+impl EventEnvelope<QualityEventDetail> {
+    /// Builds the envelope of a model-quality decision about `stream`'s `window`.
+    pub fn build_quality(
+        d: &crate::quality::decide::QualityDecision,
+        stream: &crate::capture::layout::StreamId,
+        window: &QualityEventWindow,
+        reports: EventReports,
+        settings: &EventSettings,
+        time: Timestamp,
+    ) -> Self {
+        EventEnvelope {
+            version: "0",
+            id: d.event_id.clone(),
+            detail_type: quality_detail_type(d.kind),
+            source: settings.source.clone(),
+            account: settings.account.clone(),
+            time: time.to_string(),
+            region: settings.region.clone(),
+            resources: vec![settings.endpoint_arn(&stream.endpoint)],
+            detail: QualityEventDetail {
+                schema_version: "1",
+                monitor: "model_quality",
+                endpoint: stream.endpoint.clone(),
+                variant: stream.variant.clone(),
+                kind: d.kind.as_str(),
+                action: d.kind.action(),
+                episode_id: d.episode_id.clone(),
+                detected_at: d.detected_at.to_string(),
+                onset: d.onset.to_string(),
+                estimated: false,
+                window: window.clone(),
+                metrics: d.metrics.clone(),
+                basis: d.basis,
+                reports,
+            },
+        }
+    }
 }
 
 /// `detail` of an event.

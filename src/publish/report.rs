@@ -103,8 +103,13 @@ pub const LABELS: &str = "labels.json";
 /// Renders a window's model-quality files below `prefix` (the window's report folder):
 /// `model_quality/statistics.json` (when a row was labelled) and
 /// `model_quality/constraint_violations.json` in Model Monitor's model-quality schemas, and
-/// `model_quality/labels.json` (predictions, labelled share, late and unusable labels).
-pub fn render_quality(prefix: &str, q: &crate::quality::join::WindowQuality) -> Vec<(String, Vec<u8>)> {
+/// `model_quality/labels.json` (predictions, labelled share, late and unusable labels, and the
+/// headline metrics with their sampling errors and distance from the baseline).
+pub fn render_quality(
+    prefix: &str,
+    q: &crate::quality::join::WindowQuality,
+    judgements: &[crate::quality::decide::MetricJudgement],
+) -> Vec<(String, Vec<u8>)> {
     let pretty = |v: serde_json::Result<String>| v.unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")) + "\n";
     let mut out = Vec::new();
     if let Some(s) = &q.statistics {
@@ -118,9 +123,17 @@ pub fn render_quality(prefix: &str, q: &crate::quality::join::WindowQuality) -> 
         format!("{prefix}/{MODEL_QUALITY}/{VIOLATIONS}"),
         pretty(serde_json::to_string_pretty(&violations)).into_bytes(),
     ));
+    #[derive(serde::Serialize)]
+    struct Account<'a> {
+        #[serde(flatten)]
+        counts: &'a crate::quality::join::JoinCounts,
+        /// The headline metrics against the baseline, with their sampling errors.
+        metrics: &'a [crate::quality::decide::MetricJudgement],
+    }
+    let account = Account { counts: &q.counts, metrics: judgements };
     out.push((
         format!("{prefix}/{MODEL_QUALITY}/{LABELS}"),
-        pretty(serde_json::to_string_pretty(&q.counts)).into_bytes(),
+        pretty(serde_json::to_string_pretty(&account)).into_bytes(),
     ));
     out
 }

@@ -15,11 +15,12 @@ use crate::classify::{ClassifierConfig, EpisodeSummary, StreamClassifier, Window
 use crate::drift::{compare, WindowDrift};
 use crate::pipeline::ClosedWindow;
 use crate::profile::SkipCounts;
-use crate::publish::events::{EventEnvelope, EventSettings};
+use crate::publish::events::{EventEnvelope, EventReports, EventSettings, QualityEventDetail, QualityEventWindow};
 use crate::publish::report::{render_window, RenderedReport, ReportUris, WindowReport};
+use crate::quality::decide::{MetricJudgement, QualityClassifier};
 use crate::quality::ground_truth::Labels;
 use crate::quality::join::{join_window, JoinRules, WindowQuality};
-use crate::quality::QualityConstraints;
+use crate::quality::{QualityConstraints, QualityStatistics};
 use crate::store::{ObjectStore, StoreError};
 use crate::time::Timestamp;
 
@@ -38,6 +39,10 @@ pub struct JudgedWindow {
     pub envelopes: Vec<EventEnvelope>,
     /// The window's model quality, once [`WindowPath::judge_quality`] joined its labels.
     pub quality: Option<WindowQuality>,
+    /// The headline metrics judged against the baseline's, with their sampling errors.
+    pub quality_judgements: Vec<MetricJudgement>,
+    /// One envelope per model-quality decision (`Model Quality Degraded` / `Recovered`).
+    pub quality_envelopes: Vec<EventEnvelope<QualityEventDetail>>,
 }
 
 /// The model-quality half of a stream's path: how labels are judged and the quality
@@ -48,6 +53,8 @@ pub struct QualityPath {
     pub rules: JoinRules,
     /// The quality baseline's `constraints.json`.
     pub constraints: Arc<QualityConstraints>,
+    /// The quality baseline's `statistics.json` (the baseline's sampling errors).
+    pub statistics: Arc<QualityStatistics>,
 }
 
 /// Where a driver's reports go, as far as the path needs to know: the URI an object key will
@@ -81,7 +88,7 @@ pub struct WindowPath {
     /// `resources` of the stream's events when the driver knows them better than the settings
     /// (the service's discovered endpoint ARN; empty when no account is known).
     resources: Option<Vec<String>>,
-    quality: Option<QualityPath>,
+    quality: Option<(QualityPath, QualityClassifier)>,
 }
 
 impl WindowPath {
@@ -97,22 +104,51 @@ impl WindowPath {
     }
 
     /// Judges model quality too ([`WindowPath::judge_quality`]).
-    pub fn with_quality(mut self, quality: QualityPath) -> Self {
-        self.quality = Some(quality);
+    pub fn with_quality(mut self, stream: StreamId, quality: QualityPath) -> Self {
+        let classifier = QualityClassifier::new(stream, &quality.statistics, &quality.constraints);
+        self.quality = Some((quality, classifier));
         self
     }
 
     /// Joins a judged window's predictions with `labels` (each label is used once), computes
     /// its model-quality statistics and violations, and adds the `model_quality/` files to its
     /// report when it has one. Nothing happens on a path without [`QualityPath`].
-    pub fn judge_quality(&self, judged: &mut JudgedWindow, labels: &mut Labels) {
-        let Some(q) = &self.quality else { return };
-        let quality =
-            join_window(&judged.closed.predictions, labels, &q.rules, judged.closed.window.end, &q.constraints);
+    pub fn judge_quality(&mut self, judged: &mut JudgedWindow, labels: &mut Labels, time: EventTime) {
+        let Some((q, classifier)) = &mut self.quality else { return };
+        let closed = &judged.closed;
+        let quality = join_window(&closed.predictions, labels, &q.rules, closed.window.end, &q.constraints);
+        let (judgements, decision) = classifier.observe(closed.window, &quality.rows, quality.statistics.as_ref());
         if let Some((rendered, _)) = &mut judged.report {
-            let prefix = crate::publish::report::window_prefix(&judged.closed.stream, &judged.closed.window);
-            rendered.files.extend(crate::publish::report::render_quality(&prefix, &quality));
+            let prefix = crate::publish::report::window_prefix(&closed.stream, &closed.window);
+            rendered.files.extend(crate::publish::report::render_quality(&prefix, &quality, &judgements));
         }
+        if let Some(d) = decision {
+            // The model-quality files sit below the window's data-quality ones.
+            let beside = |uri: &String, file: &str| {
+                uri.rsplit_once('/').map(|(dir, _)| format!("{dir}/{}/{file}", crate::publish::report::MODEL_QUALITY))
+            };
+            let uris = judged.report.as_ref().map(|r| &r.1);
+            let reports = EventReports {
+                statistics: uris.and_then(|u| beside(&u.statistics, crate::publish::report::STATISTICS)),
+                violations: uris.and_then(|u| beside(&u.violations, crate::publish::report::VIOLATIONS)),
+            };
+            let at = match time {
+                EventTime::DataTime => d.detected_at,
+                EventTime::Now(now) => now,
+            };
+            let window = QualityEventWindow {
+                start: closed.window.start.to_string(),
+                end: closed.window.end.to_string(),
+                predictions: quality.counts.predictions,
+                labelled: quality.counts.labelled,
+            };
+            let mut e = EventEnvelope::build_quality(&d, &closed.stream, &window, reports, &self.settings, at);
+            if let Some(r) = &self.resources {
+                e.resources.clone_from(r);
+            }
+            judged.quality_envelopes.push(e);
+        }
+        judged.quality_judgements = judgements;
         judged.quality = Some(quality);
     }
 
@@ -176,7 +212,16 @@ impl WindowPath {
                 e
             })
             .collect();
-        JudgedWindow { closed, drift, outcome, report, envelopes, quality: None }
+        JudgedWindow {
+            closed,
+            drift,
+            outcome,
+            report,
+            envelopes,
+            quality: None,
+            quality_judgements: Vec::new(),
+            quality_envelopes: Vec::new(),
+        }
     }
 }
 
@@ -274,6 +319,8 @@ pub struct QualitySummary {
     pub unusable: BTreeMap<&'static str, u64>,
     /// Records without a prediction, by reason.
     pub without_prediction: BTreeMap<&'static str, u64>,
+    /// Model-quality decisions: (kind, onset, decided at).
+    pub decisions: Vec<(crate::classify::Kind, Timestamp, Timestamp)>,
 }
 
 impl StreamSummary {
@@ -292,7 +339,7 @@ impl WindowSink for StreamSummary {
         for v in &w.drift.violations {
             *self.violations_by_feature.entry(v.feature_name.clone()).or_default() += 1;
         }
-        self.events += w.envelopes.len() as u64;
+        self.events += (w.envelopes.len() + w.quality_envelopes.len()) as u64;
         if let Some(q) = &w.quality {
             let s = self.quality.get_or_insert_with(QualitySummary::default);
             s.windows += 1;
@@ -306,6 +353,15 @@ impl WindowSink for StreamSummary {
             }
             for (k, n) in &q.counts.records_without_prediction {
                 *s.without_prediction.entry(k).or_default() += n;
+            }
+            for e in &w.quality_envelopes {
+                let kind = match e.detail.kind {
+                    "sudden" => crate::classify::Kind::Sudden,
+                    "gradual" => crate::classify::Kind::Gradual,
+                    _ => crate::classify::Kind::Resolved,
+                };
+                let parse = |t: &str| Timestamp::parse_rfc3339(t).unwrap_or(w.closed.window.end);
+                s.decisions.push((kind, parse(&e.detail.onset), parse(&e.detail.detected_at)));
             }
         }
         Ok(())

@@ -3,7 +3,7 @@
 
 pub mod evidence;
 pub mod seasonal;
-mod shape;
+pub(crate) mod shape;
 mod signals;
 pub mod trend;
 

@@ -67,6 +67,8 @@ pub struct WindowQuality {
     pub statistics: Option<QualityStatistics>,
     /// Their violations of the baseline's constraints, by Model Monitor's rule.
     pub violations: Vec<QualityViolation>,
+    /// The labelled rows (for the sampling errors of the decision).
+    pub rows: LabelledRows,
 }
 
 /// Joins a window's predictions with `labels` (each label used once: joined labels leave
@@ -113,7 +115,7 @@ pub fn join_window(
         if counts.predictions == 0 { 0.0 } else { counts.labelled as f64 / counts.predictions as f64 };
     let statistics = (!rows.is_empty()).then(|| super::statistics(rules.problem, &rows));
     let violations = statistics.as_ref().map(|s| constraints.check(s)).unwrap_or_default();
-    WindowQuality { counts, statistics, violations }
+    WindowQuality { counts, statistics, violations, rows }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! - [`ground_truth`]: Model Monitor's ground-truth records and the labels they give, by join key.
 //! - [`predict`]: predictions taken from captured responses, kept per window.
 //! - [`join`]: a closed window's predictions joined with labels: its statistics and violations.
+//! - [`decide`]: model-quality episodes, sudden or gradual, beyond sampling noise.
 //! - [`files`]: `statistics.json`, `constraints.json` and `constraint_violations.json` in the
 //!   model-quality schemas, read and written.
 //!
@@ -12,6 +13,7 @@
 //! with its standard deviation (five random 80% draws, only from [`MIN_ROWS_FOR_DEVIATION`]
 //! rows, as Model Monitor does) and the constraints Model Monitor suggests.
 
+pub mod decide;
 pub mod files;
 pub mod ground_truth;
 pub mod join;
