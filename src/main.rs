@@ -129,7 +129,8 @@ struct ReplayQualityArgs {
     #[arg(long)]
     quality_baseline: Option<String>,
     /// Folder or s3:// prefix of the ground truth (Model Monitor's layout: yyyy/mm/dd/hh/*.jsonl
-    /// by collection time, records joined on inferenceId, else eventId).
+    /// by collection time, records joined on inferenceId, else eventId). Without it, binary
+    /// quality is estimated from the calibrated probabilities.
     #[arg(long, requires = "quality_baseline")]
     ground_truth: Option<String>,
     /// The predicted label or value in each response: a CSV column index (0 is the first
@@ -151,11 +152,7 @@ struct ReplayQualityArgs {
 impl ReplayQualityArgs {
     fn options(self) -> Result<Option<replay::QualityOptions>, Failure> {
         let Some(baseline) = self.quality_baseline else { return Ok(None) };
-        let Some(ground_truth) = self.ground_truth else {
-            return Err(Failure::Usage(anyhow::anyhow!(
-                "--quality-baseline needs --ground-truth: estimating quality without labels is not built yet"
-            )));
-        };
+        let ground_truth = self.ground_truth;
         if self.inference_attribute.is_none() && self.probability_attribute.is_none() {
             return Err(Failure::Usage(anyhow::anyhow!(
                 "--quality-baseline needs --inference-attribute or --probability-attribute (where the prediction is in each response)"

@@ -76,8 +76,9 @@ pub struct ReplayOptions {
 pub struct QualityOptions {
     /// Folder or `s3://` prefix of the model-quality `statistics.json` and `constraints.json`.
     pub baseline: String,
-    /// Folder or `s3://` prefix of the ground truth (`yyyy/mm/dd/hh/*.jsonl` by collection time).
-    pub ground_truth: String,
+    /// Folder or `s3://` prefix of the ground truth (`yyyy/mm/dd/hh/*.jsonl` by collection time);
+    /// without it, binary quality is estimated from the calibrated probabilities.
+    pub ground_truth: Option<String>,
     /// Where the prediction is in each response.
     pub spec: PredictionSpec,
     /// A probability at or above it predicts the positive class.
@@ -238,7 +239,7 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
         let mut ctx = StreamRun {
             path,
             predict: opts.quality.as_ref().map(|q| q.spec.clone()),
-            labels: quality.as_mut().map(|q| &mut q.labels),
+            labels: quality.as_mut().and_then(|q| q.labels.as_mut()),
             reports: output.as_ref().map(|o| Reports { store: &o.store, io }),
             table: table.as_mut(),
             events: events_out.as_mut(),
@@ -258,14 +259,13 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
         }
         summary.streams.push(ctx.summary);
     }
-    if let Some(q) = quality {
-        let mut gt = q.summary;
-        gt.unmatched = q.labels.len() as u64;
-        gt.duplicates = (q.labels.duplicates, q.labels.conflicting);
-        for (r, n) in &q.labels.skipped {
+    if let Some(LoadedQuality { summary: mut gt, labels: Some(labels), .. }) = quality {
+        gt.unmatched = labels.len() as u64;
+        gt.duplicates = (labels.duplicates, labels.conflicting);
+        for (r, n) in &labels.skipped {
             *gt.skipped.entry(r.as_str()).or_default() += n;
         }
-        for i in &q.labels.named {
+        for i in &labels.named {
             tracing::warn!(file = %i.file, line = i.line, field = i.reason.field(), reason = i.reason.as_str(), "ground-truth line skipped");
         }
         summary.ground_truth = Some(gt);
@@ -287,7 +287,8 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
 /// The model-quality side of a replay: the path's rules and constraints, and every label.
 struct LoadedQuality {
     path: QualityPath,
-    labels: Labels,
+    /// None: no ground truth, the quality is estimated.
+    labels: Option<Labels>,
     summary: GroundTruthSummary,
 }
 
@@ -322,10 +323,42 @@ fn load_quality(q: &QualityOptions, io: &ReplayIo<'_>) -> Result<LoadedQuality, 
         probability_threshold: q.probability_threshold,
     };
     attrs.validate(stats.problem).map_err(|e| ReplayError::Usage(e.to_string()))?;
-    let gt = open("--ground-truth", &q.ground_truth)?;
-    let objects = io
-        .wait(gt.list("", None))
-        .map_err(|e| ReplayError::Quality(format!("--ground-truth {}: {e}", q.ground_truth)))?;
+    let calibration = match io.wait(store.get(crate::quality::estimate::Calibration::FILE)) {
+        Ok(Some(bytes)) => Some(Arc::new(serde_json::from_slice(&bytes).map_err(|e| {
+            ReplayError::Quality(format!(
+                "--quality-baseline {}: {e}",
+                store.uri(crate::quality::estimate::Calibration::FILE)
+            ))
+        })?)),
+        Ok(None) => None,
+        Err(e) => return Err(ReplayError::Quality(format!("--quality-baseline {e}"))),
+    };
+    let rules = JoinRules { problem: stats.problem, probability_threshold: q.probability_threshold, delay: q.delay };
+    let path = QualityPath { rules, constraints: Arc::new(constraints), statistics: Arc::new(stats), calibration };
+    let Some(ground_truth) = &q.ground_truth else {
+        // No labels: estimate, which needs binary probabilities and their calibration.
+        let why = if path.rules.problem != crate::quality::ProblemType::BinaryClassification {
+            Some(format!("the baseline is {}; only BinaryClassification can be estimated", path.rules.problem.as_str()))
+        } else if q.spec.probability.is_none() {
+            Some("an estimate needs --probability-attribute".to_owned())
+        } else if path.calibration.is_none() {
+            Some(format!(
+                "no {} (written by `driftwatch baseline --problem-type BinaryClassification --probability-attribute ...`)",
+                store.uri(crate::quality::estimate::Calibration::FILE)
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(ReplayError::Usage(format!(
+                "--quality-baseline without --ground-truth estimates quality: {why}"
+            )));
+        }
+        return Ok(LoadedQuality { path, labels: None, summary: GroundTruthSummary::default() });
+    };
+    let gt = open("--ground-truth", ground_truth)?;
+    let objects =
+        io.wait(gt.list("", None)).map_err(|e| ReplayError::Quality(format!("--ground-truth {ground_truth}: {e}")))?;
     let mut labels = Labels::new();
     let mut summary = GroundTruthSummary::default();
     for o in objects.iter().filter(|o| o.key.ends_with(".jsonl")) {
@@ -341,15 +374,10 @@ fn load_quality(q: &QualityOptions, io: &ReplayIo<'_>) -> Result<LoadedQuality, 
         summary.files += 1;
     }
     if summary.files == 0 {
-        return Err(ReplayError::Quality(format!("--ground-truth {}: no .jsonl files", q.ground_truth)));
+        return Err(ReplayError::Quality(format!("--ground-truth {ground_truth}: no .jsonl files")));
     }
     summary.labels = labels.len() as u64;
-    let rules = JoinRules { problem: stats.problem, probability_threshold: q.probability_threshold, delay: q.delay };
-    Ok(LoadedQuality {
-        path: QualityPath { rules, constraints: Arc::new(constraints), statistics: Arc::new(stats) },
-        labels,
-        summary,
-    })
+    Ok(LoadedQuality { path, labels: Some(labels), summary })
 }
 
 /// Reads the baseline at `location`: a local folder (with the core's checks of its shape) or
@@ -683,9 +711,7 @@ fn decode_in_parallel(
 fn handle_window(closed: ClosedWindow, ctx: &mut StreamRun<'_>) -> Result<(), ReplayError> {
     let reports = ctx.reports.as_ref().map(|r| r.store as &dyn ReportLocation);
     let mut judged = ctx.path.judge(closed, reports, EventTime::DataTime);
-    if let Some(labels) = ctx.labels.as_deref_mut() {
-        ctx.path.judge_quality(&mut judged, labels, EventTime::DataTime);
-    }
+    ctx.path.judge_quality(&mut judged, ctx.labels.as_deref_mut(), EventTime::DataTime);
     deliver(
         &judged,
         &mut [
@@ -772,7 +798,13 @@ pub fn print_summary(s: &ReplaySummary, out: &mut dyn Write) -> std::io::Result<
             let parts: Vec<String> = st.skipped.iter().map(|(r, n)| format!("{} {n}", r.as_str())).collect();
             writeln!(out, "{:<36} skipped: {}", "", parts.join(", "))?;
         }
-        if let Some(q) = &st.quality {
+        if let Some(q) = st.quality.as_ref().filter(|q| q.estimated) {
+            writeln!(
+                out,
+                "{:<36} model quality estimated without labels: {} predictions in {} windows",
+                "", q.predictions, q.windows
+            )?;
+        } else if let Some(q) = &st.quality {
             let share = if q.predictions == 0 { 0.0 } else { 100.0 * q.labelled as f64 / q.predictions as f64 };
             let mut extra: Vec<String> = Vec::new();
             if q.late_labels > 0 {

@@ -68,10 +68,11 @@ pub fn build_quality(
     attrs: Attributes,
 ) -> Result<QualityBaseline, QualityError> {
     attrs.validate(problem)?;
+    let scores = attrs.probability.is_some();
     let mut rows = RowCollector::new(problem, attrs);
     read(path, format, header, &mut rows)?;
     let collected = rows.finish(&path.display().to_string())?;
-    Ok(QualityBaseline::of(problem, collected))
+    Ok(QualityBaseline::of(problem, collected, scores))
 }
 
 /// Reads a training file in any input format into `sink`. `header` applies to CSV only.

@@ -149,7 +149,8 @@ pub struct QualityEventDetail {
     pub detected_at: String,
     /// Start of the first window of the change.
     pub onset: String,
-    /// Whether the metrics are estimated without labels (always `false`: measured on labels).
+    /// Whether the metrics are estimated without labels (calibrated confidence) rather than
+    /// measured on labels.
     pub estimated: bool,
     /// The deciding window, with its labelled rows.
     pub window: QualityEventWindow,
@@ -212,7 +213,7 @@ impl EventEnvelope<QualityEventDetail> {
                 episode_id: d.episode_id.clone(),
                 detected_at: d.detected_at.to_string(),
                 onset: d.onset.to_string(),
-                estimated: false,
+                estimated: d.estimated,
                 window: window.clone(),
                 metrics: d.metrics.clone(),
                 basis: d.basis,

@@ -99,12 +99,15 @@ pub struct RenderedReport {
 pub const MODEL_QUALITY: &str = "model_quality";
 /// The join's account of a window (driftwatch's; beside Model Monitor's two files).
 pub const LABELS: &str = "labels.json";
+/// A window's quality estimated without labels (driftwatch's).
+pub const ESTIMATED: &str = "estimated.json";
 
 /// Renders a window's model-quality files below `prefix` (the window's report folder):
 /// `model_quality/statistics.json` (when a row was labelled) and
 /// `model_quality/constraint_violations.json` in Model Monitor's model-quality schemas, and
 /// `model_quality/labels.json` (predictions, labelled share, late and unusable labels, and the
-/// headline metrics with their sampling errors and distance from the baseline).
+/// headline metrics with their sampling errors and distance from the baseline). A window judged
+/// without labels gets `model_quality/estimated.json` instead (the estimated headline metrics).
 pub fn render_quality(
     prefix: &str,
     q: &crate::quality::join::WindowQuality,
@@ -112,6 +115,28 @@ pub fn render_quality(
 ) -> Vec<(String, Vec<u8>)> {
     let pretty = |v: serde_json::Result<String>| v.unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")) + "\n";
     let mut out = Vec::new();
+    if q.estimated {
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Estimate<'a> {
+            estimated: bool,
+            predictions: u64,
+            #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+            records_without_prediction: &'a std::collections::BTreeMap<&'static str, u64>,
+            metrics: &'a [crate::quality::decide::MetricJudgement],
+        }
+        let e = Estimate {
+            estimated: true,
+            predictions: q.counts.predictions,
+            records_without_prediction: &q.counts.records_without_prediction,
+            metrics: judgements,
+        };
+        out.push((
+            format!("{prefix}/{MODEL_QUALITY}/{ESTIMATED}"),
+            pretty(serde_json::to_string_pretty(&e)).into_bytes(),
+        ));
+        return out;
+    }
     if let Some(s) = &q.statistics {
         out.push((
             format!("{prefix}/{MODEL_QUALITY}/{STATISTICS}"),

@@ -18,6 +18,7 @@ use crate::profile::SkipCounts;
 use crate::publish::events::{EventEnvelope, EventReports, EventSettings, QualityEventDetail, QualityEventWindow};
 use crate::publish::report::{render_window, RenderedReport, ReportUris, WindowReport};
 use crate::quality::decide::{MetricJudgement, QualityClassifier};
+use crate::quality::estimate::{estimate, Calibration};
 use crate::quality::ground_truth::Labels;
 use crate::quality::join::{join_window, JoinRules, WindowQuality};
 use crate::quality::{QualityConstraints, QualityStatistics};
@@ -55,6 +56,8 @@ pub struct QualityPath {
     pub constraints: Arc<QualityConstraints>,
     /// The quality baseline's `statistics.json` (the baseline's sampling errors).
     pub statistics: Arc<QualityStatistics>,
+    /// The baseline's score calibration (`calibration.json`): estimates without labels.
+    pub calibration: Option<Arc<Calibration>>,
 }
 
 /// Where a driver's reports go, as far as the path needs to know: the URI an object key will
@@ -113,11 +116,24 @@ impl WindowPath {
     /// Joins a judged window's predictions with `labels` (each label is used once), computes
     /// its model-quality statistics and violations, and adds the `model_quality/` files to its
     /// report when it has one. Nothing happens on a path without [`QualityPath`].
-    pub fn judge_quality(&mut self, judged: &mut JudgedWindow, labels: &mut Labels, time: EventTime) {
+    pub fn judge_quality(&mut self, judged: &mut JudgedWindow, labels: Option<&mut Labels>, time: EventTime) {
         let Some((q, classifier)) = &mut self.quality else { return };
         let closed = &judged.closed;
-        let quality = join_window(&closed.predictions, labels, &q.rules, closed.window.end, &q.constraints);
-        let (judgements, decision) = classifier.observe(closed.window, &quality.rows, quality.statistics.as_ref());
+        let (quality, (judgements, decision)) = match (labels, &q.calibration) {
+            (Some(labels), _) => {
+                let quality = join_window(&closed.predictions, labels, &q.rules, closed.window.end, &q.constraints);
+                let judged = classifier.observe(closed.window, &quality.rows, quality.statistics.as_ref());
+                (quality, judged)
+            }
+            (None, Some(calibration)) => {
+                let quality = WindowQuality::unlabelled(&closed.predictions);
+                let scored = scored_predictions(&closed.predictions, q.rules.probability_threshold);
+                let estimates = estimate(calibration, &scored);
+                let judged = classifier.observe_estimate(closed.window, &estimates, scored.len() as u64);
+                (quality, judged)
+            }
+            (None, None) => return,
+        };
         if let Some((rendered, _)) = &mut judged.report {
             let prefix = crate::publish::report::window_prefix(&closed.stream, &closed.window);
             rendered.files.extend(crate::publish::report::render_quality(&prefix, &quality, &judgements));
@@ -241,6 +257,21 @@ pub enum SinkError {
     },
 }
 
+/// The (score, predicted label) of each prediction with a probability, for an estimate.
+fn scored_predictions(p: &crate::quality::predict::Predictions, threshold: f64) -> Vec<(f64, bool)> {
+    p.rows
+        .iter()
+        .filter_map(|r| {
+            let score: f64 = r.probability.as_deref()?.trim().parse().ok().filter(|s: &f64| (0.0..=1.0).contains(s))?;
+            let predicted = match r.inference.as_deref().map(crate::payload::Value::from_text) {
+                Some(v) => crate::quality::rows::binary_label(&v)?,
+                None => score >= threshold,
+            };
+            Some((score, predicted))
+        })
+        .collect()
+}
+
 /// Something that takes judged windows: a report writer, the metrics table, an events file, the
 /// outbox, the HTML page, a summary.
 ///
@@ -321,6 +352,8 @@ pub struct QualitySummary {
     pub without_prediction: BTreeMap<&'static str, u64>,
     /// Model-quality decisions: (kind, onset, decided at).
     pub decisions: Vec<(crate::classify::Kind, Timestamp, Timestamp)>,
+    /// Judged without labels (estimates).
+    pub estimated: bool,
 }
 
 impl StreamSummary {
@@ -342,6 +375,7 @@ impl WindowSink for StreamSummary {
         self.events += (w.envelopes.len() + w.quality_envelopes.len()) as u64;
         if let Some(q) = &w.quality {
             let s = self.quality.get_or_insert_with(QualitySummary::default);
+            s.estimated = q.estimated;
             s.windows += 1;
             s.windows_labelled += u64::from(q.counts.labelled > 0);
             s.windows_violating += u64::from(!q.violations.is_empty());

@@ -101,8 +101,10 @@ pub struct QualityDecision {
     pub onset: Timestamp,
     /// The headline metrics in the deciding window.
     pub metrics: Vec<MetricJudgement>,
-    /// Labelled rows in the deciding window.
+    /// Labelled rows in the deciding window (predictions, for an estimate).
     pub labelled: u64,
+    /// Whether the metrics are estimated without labels.
+    pub estimated: bool,
     /// How the kind was decided.
     pub basis: &'static str,
 }
@@ -247,19 +249,57 @@ impl QualityClassifier {
     ) -> (Vec<MetricJudgement>, Option<QualityDecision>) {
         let Some(stats) = stats.filter(|_| !rows.is_empty()) else { return (Vec::new(), None) };
         let errors = bootstrap_errors(rows, mix(hash(&self.stream.to_string()) ^ window.start.millis() as u64));
+        let n = rows.len();
+        let values: Vec<Option<(f64, f64)>> = self
+            .headline
+            .iter()
+            .map(|(name, ..)| {
+                let (value, _) = stats.scalar(name).filter(|(v, _)| v.is_finite())?;
+                if !defined(name, rows) {
+                    return None;
+                }
+                let se =
+                    errors.iter().find(|(k, _)| k == name).map(|(_, s)| *s).filter(|s| s.is_finite()).unwrap_or(0.0);
+                let se = if bounded(name) { se.max(BOUNDED_ERROR_FLOOR * 0.5 / (n as f64).sqrt()) } else { se };
+                Some((value, se))
+            })
+            .collect();
+        self.judge(window, &values, n as u64, false)
+    }
+
+    /// Judges one closed window from estimated metrics (name, value, sampling error), without
+    /// labels ([`super::estimate`]); `rows` is the number of predictions behind them.
+    pub fn observe_estimate(
+        &mut self,
+        window: Window,
+        estimates: &[(&str, f64, f64)],
+        rows: u64,
+    ) -> (Vec<MetricJudgement>, Option<QualityDecision>) {
+        if rows == 0 {
+            return (Vec::new(), None);
+        }
+        let values: Vec<Option<(f64, f64)>> = self
+            .headline
+            .iter()
+            .map(|(name, ..)| estimates.iter().find(|e| e.0 == name).map(|e| (e.1, e.2)).filter(|v| v.0.is_finite()))
+            .collect();
+        self.judge(window, &values, rows, true)
+    }
+
+    fn judge(
+        &mut self,
+        window: Window,
+        values: &[Option<(f64, f64)>],
+        labelled: u64,
+        estimated: bool,
+    ) -> (Vec<MetricJudgement>, Option<QualityDecision>) {
         let mut judged = Vec::new();
         let mut devs = Vec::new();
-        for (name, base, base_se, higher_better) in &self.headline {
-            let Some((value, _)) = stats.scalar(name).filter(|(v, _)| v.is_finite()) else {
+        for ((name, base, base_se, higher_better), v) in self.headline.iter().zip(values) {
+            let Some((value, se)) = *v else {
                 devs.push((0.0, UNKNOWN_VARIANCE));
                 continue;
             };
-            if !defined(name, rows) {
-                devs.push((0.0, UNKNOWN_VARIANCE));
-                continue;
-            }
-            let se = errors.iter().find(|(n, _)| n == name).map(|(_, s)| *s).filter(|s| s.is_finite()).unwrap_or(0.0);
-            let se = if bounded(name) { se.max(BOUNDED_ERROR_FLOOR * 0.5 / (rows.len() as f64).sqrt()) } else { se };
             let dev = if *higher_better { base - value } else { value - base };
             let var = se * se + base_se * base_se;
             let z = if var > 0.0 {
@@ -292,11 +332,10 @@ impl QualityClassifier {
         while self.history.len() > HISTORY_WINDOWS {
             self.history.pop_front();
         }
-        let labelled = rows.len() as u64;
         let decision = match &mut self.episode {
             None => {
                 self.degraded_run = if degraded { self.degraded_run + 1 } else { 0 };
-                (self.degraded_run >= CONFIRM_WINDOWS).then(|| self.open(window, &judged, labelled))
+                (self.degraded_run >= CONFIRM_WINDOWS).then(|| self.open(window, &judged, labelled, estimated))
             }
             Some(ep) => {
                 ep.quiet = if quiet { ep.quiet + 1 } else { 0 };
@@ -304,7 +343,7 @@ impl QualityClassifier {
                     let ep = ep.clone();
                     self.episode = None;
                     self.degraded_run = 0;
-                    Some(self.decision(&ep, Kind::Resolved, window, &judged, labelled, "quiet"))
+                    Some(self.decision(&ep, Kind::Resolved, window, &judged, (labelled, estimated), "quiet"))
                 } else {
                     None
                 }
@@ -313,7 +352,7 @@ impl QualityClassifier {
         (judged, decision)
     }
 
-    fn open(&mut self, window: Window, judged: &[MetricJudgement], labelled: u64) -> QualityDecision {
+    fn open(&mut self, window: Window, judged: &[MetricJudgement], labelled: u64, estimated: bool) -> QualityDecision {
         // The degraded metrics' deviations over the history, one member each.
         let members: Vec<Vec<(f64, f64, f64)>> = judged
             .iter()
@@ -354,7 +393,7 @@ impl QualityClassifier {
         let h = mix(hash(&self.stream.to_string()) ^ mix(onset.millis() as u64) ^ 0x6d71);
         let ep = Episode { id: uuid(h, mix(h)), kind, onset, quiet: 0 };
         self.episode = Some(ep.clone());
-        self.decision(&ep, kind, window, judged, labelled, basis)
+        self.decision(&ep, kind, window, judged, (labelled, estimated), basis)
     }
 
     fn decision(
@@ -363,7 +402,7 @@ impl QualityClassifier {
         kind: Kind,
         window: Window,
         judged: &[MetricJudgement],
-        labelled: u64,
+        (labelled, estimated): (u64, bool),
         basis: &'static str,
     ) -> QualityDecision {
         let h = mix(hash(&ep.id) ^ mix(window.end.millis() as u64) ^ hash(kind.as_str()));
@@ -375,6 +414,7 @@ impl QualityClassifier {
             onset: ep.onset,
             metrics: judged.to_vec(),
             labelled,
+            estimated,
             basis,
         }
     }
@@ -466,5 +506,42 @@ mod tests {
         assert!(first.onset >= Timestamp::parse_rfc3339("2026-03-01T18:00:00Z").unwrap(), "onset {}", first.onset);
         assert!(d.iter().any(|(_, x)| x.kind == Kind::Resolved));
         assert_eq!(d.iter().filter(|(_, x)| x.kind != Kind::Resolved).count(), 1, "one event per episode");
+    }
+
+    /// Without labels: inputs move toward the decision boundary (scores drift to 0.5 over a
+    /// day), the calibrated estimate of accuracy falls, and the episode says it is estimated.
+    #[test]
+    fn an_estimate_that_falls_is_a_degradation_marked_estimated() {
+        use crate::quality::estimate::{estimate, Calibration};
+        let mut rng = Rng::new(21);
+        let base_rows = window_rows(&mut rng, 5000, 0.0);
+        let (stats, constraints) = crate::quality::baseline_files(ProblemType::BinaryClassification, &base_rows);
+        let LabelledRows::Binary(b) = &base_rows else { unreachable!() };
+        let calibration = Calibration::learn(&b.iter().map(|r| (r.score, r.label)).collect::<Vec<_>>());
+        let mut c = QualityClassifier::new(StreamId::new("ep", "v"), &stats, &constraints);
+        let t0 = Timestamp::parse_rfc3339("2026-03-01T00:00:00Z").unwrap();
+        let mut first = None;
+        for h in 0..72i64 {
+            // From hour 24 the scores are pulled toward 0.5, fully by hour 48.
+            let pull = ((h - 24) as f64 / 24.0).clamp(0.0, 1.0) * 0.8;
+            let scored: Vec<(f64, bool)> = (0..400)
+                .map(|_| {
+                    let s = rng.uniform();
+                    let s = s + (0.5 - s) * pull;
+                    (s, s >= 0.5)
+                })
+                .collect();
+            let est = estimate(&calibration, &scored);
+            let start = t0 + Duration::from_hours(h);
+            let (_, d) = c.observe_estimate(Window { start, end: start + Duration::from_hours(1) }, &est, 400);
+            if let (None, Some(d)) = (&first, d) {
+                first = Some((h, d));
+            }
+        }
+        let (h, d) = first.expect("the falling estimate is a degradation");
+        eprintln!("estimated: decided in window {h}, {} onset {}, basis {}", d.kind.as_str(), d.onset, d.basis);
+        assert!(d.estimated);
+        assert!((24..48).contains(&h), "decided in window {h}");
+        assert_eq!(d.kind, Kind::Gradual);
     }
 }

@@ -69,6 +69,26 @@ pub struct WindowQuality {
     pub violations: Vec<QualityViolation>,
     /// The labelled rows (for the sampling errors of the decision).
     pub rows: LabelledRows,
+    /// Judged without labels (the metrics are estimates).
+    pub estimated: bool,
+}
+
+impl WindowQuality {
+    /// The account of a window judged without labels (an estimate): its predictions only.
+    pub fn unlabelled(predictions: &Predictions) -> Self {
+        let mut counts = JoinCounts { predictions: predictions.rows.len() as u64, ..Default::default() };
+        counts.unlabelled = counts.predictions;
+        for (reason, n) in &predictions.skipped {
+            *counts.records_without_prediction.entry(PredictionSkip::as_str(*reason)).or_default() += n;
+        }
+        WindowQuality {
+            counts,
+            statistics: None,
+            violations: Vec::new(),
+            rows: LabelledRows::Binary(Vec::new()),
+            estimated: true,
+        }
+    }
 }
 
 /// Joins a window's predictions with `labels` (each label used once: joined labels leave
@@ -115,7 +135,7 @@ pub fn join_window(
         if counts.predictions == 0 { 0.0 } else { counts.labelled as f64 / counts.predictions as f64 };
     let statistics = (!rows.is_empty()).then(|| super::statistics(rules.problem, &rows));
     let violations = statistics.as_ref().map(|s| constraints.check(s)).unwrap_or_default();
-    WindowQuality { counts, statistics, violations, rows }
+    WindowQuality { counts, statistics, violations, rows, estimated: false }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! - [`predict`]: predictions taken from captured responses, kept per window.
 //! - [`join`]: a closed window's predictions joined with labels: its statistics and violations.
 //! - [`decide`]: model-quality episodes, sudden or gradual, beyond sampling noise.
+//! - [`estimate`]: binary quality without labels (calibrated confidence, as NannyML's CBPE).
 //! - [`files`]: `statistics.json`, `constraints.json` and `constraint_violations.json` in the
 //!   model-quality schemas, read and written.
 //!
@@ -14,6 +15,7 @@
 //! rows, as Model Monitor does) and the constraints Model Monitor suggests.
 
 pub mod decide;
+pub mod estimate;
 pub mod files;
 pub mod ground_truth;
 pub mod join;
@@ -282,22 +284,36 @@ pub struct QualityBaseline {
     pub skipped: std::collections::BTreeMap<rows::RowSkip, u64>,
     /// The first of them, named.
     pub named: Vec<rows::SkippedRow>,
+    /// Binary with probabilities: the scores' calibration, for estimates without labels.
+    pub calibration: Option<estimate::Calibration>,
 }
 
 impl QualityBaseline {
-    /// The baseline of what a collector gathered.
-    pub fn of(problem: ProblemType, collected: rows::Collected) -> Self {
+    /// The baseline of what a collector gathered; `scores` when the rows' scores are
+    /// probabilities (a probability attribute), so that a binary baseline learns their
+    /// calibration.
+    pub fn of(problem: ProblemType, collected: rows::Collected, scores: bool) -> Self {
         let (statistics, constraints) = baseline_files(problem, &collected.rows);
-        QualityBaseline { statistics, constraints, skipped: collected.skipped, named: collected.named }
+        let calibration = match (&collected.rows, scores) {
+            (LabelledRows::Binary(r), true) => {
+                Some(estimate::Calibration::learn(&r.iter().map(|x| (x.score, x.label)).collect::<Vec<_>>()))
+            }
+            _ => None,
+        };
+        QualityBaseline { statistics, constraints, skipped: collected.skipped, named: collected.named, calibration }
     }
 
-    /// The two files' names and texts (the same names as a data-quality baseline's, as Model
-    /// Monitor's model-quality job writes them).
+    /// The files' names and texts: the two of Model Monitor's model-quality job (the same names
+    /// as a data-quality baseline's) and, for binary scores, driftwatch's `calibration.json`.
     pub fn file_texts(&self) -> Result<Vec<(&'static str, String)>, serde_json::Error> {
-        Ok(vec![
+        let mut files = vec![
             (crate::baseline::STATISTICS_FILE, serde_json::to_string_pretty(&self.statistics)? + "\n"),
             (crate::baseline::CONSTRAINTS_FILE, serde_json::to_string_pretty(&self.constraints)? + "\n"),
-        ])
+        ];
+        if let Some(c) = &self.calibration {
+            files.push((estimate::Calibration::FILE, serde_json::to_string_pretty(c)? + "\n"));
+        }
+        Ok(files)
     }
 }
 
