@@ -5,7 +5,8 @@ tests/cli.rs compares with a real replay on every run): a sudden shift, its reso
 gradual drift; and the model-quality event of the example replayed with labels
 (tests/snapshots/cli__quality_events.snap, a sudden degradation), with its gradual and
 recovered forms derived from it here (same envelope, the kind, action and detail-type of
-those decisions). Each rule's pattern goes on its own bus in the moto server at MOTO_ENDPOINT, with
+those decisions), and the gradual drift as it reads with labels (`detail.quality.verdict`
+declining, not yet known, stable: only the stable one must not start the retraining pipeline). Each rule's pattern goes on its own bus in the moto server at MOTO_ENDPOINT, with
 an SQS queue as its target; every event is put on every bus, and each rule must receive exactly
 the detail-types it is meant for. The retraining target's pipeline parameters must have names
 EventBridge accepts and paths that exist in the gradual event.
@@ -26,14 +27,17 @@ from cfnlint.decode import cfn_yaml
 ROOT = Path(__file__).resolve().parent.parent
 SUDDEN, GRADUAL, RESOLVED = "Sudden Data Shift Detected", "Gradual Data Drift Detected", "Data Drift Resolved"
 DEGRADED, RECOVERED = "Model Quality Degraded", "Model Quality Recovered"
-Q_SUDDEN, Q_GRADUAL, Q_RECOVERED = (DEGRADED, "sudden"), (DEGRADED, "gradual"), (RECOVERED, "resolved")
-# What each rule is for: (detail-type, kind) of the events it must receive.
+Q_SUDDEN, Q_GRADUAL, Q_RECOVERED = (DEGRADED, "sudden", None), (DEGRADED, "gradual", None), (RECOVERED, "resolved", None)
+D_SUDDEN, D_RESOLVED = (SUDDEN, "sudden", "unmonitored"), (RESOLVED, "resolved", "unmonitored")
+# Gradual drift by what the labels say over it (detail.quality.verdict).
+D_GRADUAL = {v: (GRADUAL, "gradual", v) for v in ("unmonitored", "declining", "not_yet_known", "stable")}
+# What each rule is for: (detail-type, kind, quality verdict) of the events it must receive.
 EXPECTED = {
-    "GradualDriftRule": {(GRADUAL, "gradual")},
-    "SuddenShiftRule": {(SUDDEN, "sudden")},
+    "GradualDriftRule": {D_GRADUAL["unmonitored"], D_GRADUAL["declining"], D_GRADUAL["not_yet_known"]},
+    "SuddenShiftRule": {D_SUDDEN},
     "QualityInvestigateRule": {Q_SUDDEN},
     "QualityRetrainRule": {Q_GRADUAL},
-    "AuditRule": {(SUDDEN, "sudden"), (GRADUAL, "gradual"), (RESOLVED, "resolved"), Q_SUDDEN, Q_GRADUAL, Q_RECOVERED},
+    "AuditRule": {D_SUDDEN, D_RESOLVED, *D_GRADUAL.values(), Q_SUDDEN, Q_GRADUAL, Q_RECOVERED},
 }
 
 
@@ -42,7 +46,7 @@ def snapshot_events(name):
 
 
 def key(e):
-    return (e["detail-type"], e["detail"]["kind"])
+    return (e["detail-type"], e["detail"]["kind"], e["detail"].get("quality", {}).get("verdict"))
 
 
 def resolve(node, params):
@@ -86,7 +90,15 @@ def main():
     recovered_q = json.loads(json.dumps(quality[0]))
     recovered_q["detail-type"] = RECOVERED
     recovered_q["detail"].update(kind="resolved", action="none", basis="quiet")
-    events = events + quality + [gradual_q, recovered_q]
+    # The example's gradual drift as it reads when the labels say declining, not yet known, stable.
+    gradual_d = next(e for e in events if e["detail-type"] == GRADUAL)
+    assert key(gradual_d) == D_GRADUAL["unmonitored"], key(gradual_d)
+    with_labels = []
+    for verdict in ("declining", "not_yet_known", "stable"):
+        e = json.loads(json.dumps(gradual_d))
+        e["detail"]["quality"] = {"verdict": verdict, "windowsJudged": 12, "estimated": False}
+        with_labels.append(e)
+    events = events + with_labels + quality + [gradual_q, recovered_q]
     # driftwatch's events under another source must match nothing.
     stranger = dict(events[0], source="not-driftwatch")
 

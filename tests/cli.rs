@@ -555,8 +555,16 @@ fn replay_judges_model_quality_against_late_labels() {
         .as_str()
         .unwrap()
         .ends_with("out/loan-scoring-prod/AllTraffic/2026/03/04/01/model_quality/statistics.json"));
-    // The data-drift events are the example's own, unchanged by the labels.
-    assert_eq!(events.iter().filter(|e| e["detail"]["monitor"].is_null()).count(), 3);
+    // The data-drift events are the example's own, and now say what the labels say over their
+    // span: the gradual income drift (from 2026-03-03T21:00) came with the model's decline.
+    let drift: Vec<&serde_json::Value> = events.iter().filter(|e| e["detail"]["monitor"].is_null()).collect();
+    assert_eq!(drift.len(), 3);
+    let gradual = drift.iter().find(|e| e["detail-type"] == "Gradual Data Drift Detected").unwrap();
+    assert_eq!(gradual["detail"]["quality"]["verdict"], "declining", "{}", gradual["detail"]["quality"]);
+    assert_eq!(gradual["detail"]["quality"]["estimated"], false);
+    // The sudden shift of day 2 (batch records mostly, labels calibrated): quality held.
+    let sudden = drift.iter().find(|e| e["detail-type"] == "Sudden Data Shift Detected").unwrap();
+    assert_eq!(sudden["detail"]["quality"]["verdict"], "stable", "{}", sudden["detail"]["quality"]);
     // tests/check_rules.py sends this event through the deploy rules.
     let mut snap = q.clone();
     snap["detail"]["reports"] = serde_json::json!({"statistics": "out/model_quality/statistics.json", "violations": "out/model_quality/constraint_violations.json"});
@@ -605,6 +613,18 @@ fn replay_judges_model_quality_against_late_labels() {
         abs_err_after / f64::from(n_after)
     );
     assert!(n >= 70 && within * 10 >= n * 8, "{within} of {n} calibrated windows within two errors");
+    let est_events: Vec<serde_json::Value> = std::fs::read_to_string(tmp.path().join("est.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let gradual = est_events.iter().find(|e| e["detail-type"] == "Gradual Data Drift Detected").unwrap();
+    eprintln!("estimated verdict over the income drift: {}", gradual["detail"]["quality"]);
+    // The falling incomes push scores toward the decision boundary: the expected accuracy over
+    // the drift's windows, taken together, is below the baseline's (no window alone pages).
+    assert_eq!(gradual["detail"]["quality"]["estimated"], true);
+    assert_eq!(gradual["detail"]["quality"]["verdict"], "declining");
+    assert!(est_events.iter().all(|e| e["detail"]["monitor"].is_null()), "the estimate saw no degradation");
     // What it cannot see: the labels turned with the inputs unchanged.
     assert!(abs_err_after / f64::from(n_after) > 3.0 * abs_err / f64::from(n));
 

@@ -254,6 +254,28 @@ pub struct EventDetail {
     pub evidence: crate::classify::evidence::Evidence,
     /// Where the decision window's reports are.
     pub reports: EventReports,
+    /// What the labels say over the episode's span, so that a rule can retrain only when the
+    /// model's quality declines with the drift.
+    pub quality: DriftQuality,
+}
+
+/// `detail.quality` of a data-drift event: the model's quality over the episode's span.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftQuality {
+    /// `declining` (a model-quality episode is open, or the span's judged windows are worse than
+    /// the baseline beyond noise taken together), `stable`, `not_yet_known` (no window of the
+    /// span judged yet: its labels have not come) or `unmonitored` (no quality monitor).
+    pub verdict: &'static str,
+    /// Windows of the span judged.
+    pub windows_judged: u64,
+    /// Whether they were judged on estimates instead of labels.
+    pub estimated: bool,
+}
+
+impl DriftQuality {
+    /// A stream without a quality monitor.
+    pub const UNMONITORED: DriftQuality = DriftQuality { verdict: "unmonitored", windows_judged: 0, estimated: false };
 }
 
 /// `detail.window`.
@@ -325,6 +347,7 @@ impl EventEnvelope {
                     statistics: reports.map(|r| r.statistics.clone()),
                     violations: reports.map(|r| r.violations.clone()),
                 },
+                quality: DriftQuality::UNMONITORED,
             },
         }
     }

@@ -15,7 +15,9 @@ use crate::classify::{ClassifierConfig, EpisodeSummary, StreamClassifier, Window
 use crate::drift::{compare, WindowDrift};
 use crate::pipeline::ClosedWindow;
 use crate::profile::SkipCounts;
-use crate::publish::events::{EventEnvelope, EventReports, EventSettings, QualityEventDetail, QualityEventWindow};
+use crate::publish::events::{
+    DriftQuality, EventEnvelope, EventReports, EventSettings, QualityEventDetail, QualityEventWindow,
+};
 use crate::publish::report::{render_window, RenderedReport, ReportUris, WindowReport};
 use crate::quality::decide::{MetricJudgement, QualityClassifier};
 use crate::quality::estimate::{estimate, Calibration};
@@ -163,6 +165,12 @@ impl WindowPath {
                 e.resources.clone_from(r);
             }
             judged.quality_envelopes.push(e);
+        }
+        // The data-drift events of this window say what the labels say over their span.
+        let estimated = quality.estimated;
+        for (e, d) in judged.envelopes.iter_mut().zip(&judged.outcome.decisions) {
+            let (verdict, windows_judged) = classifier.verdict(d.onset);
+            e.detail.quality = DriftQuality { verdict, windows_judged, estimated };
         }
         judged.quality_judgements = judgements;
         judged.quality = Some(quality);

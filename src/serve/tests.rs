@@ -498,6 +498,7 @@ fn oversized_events_are_trimmed_to_fit() {
             violations: vec![],
             evidence: big,
             reports: EventReports { statistics: None, violations: None },
+            quality: crate::publish::events::DriftQuality::UNMONITORED,
         },
     };
     let e = env.bus_entry();

@@ -45,6 +45,9 @@ pub const CONFIRM_WINDOWS: u32 = 2;
 pub const RESOLVE_WINDOWS: u32 = 3;
 /// Sampling errors within which a metric counts as back at its baseline.
 pub const Z_QUIET: f64 = 1.5;
+/// Pooled errors over a data-drift episode's judged windows beyond which quality is declining
+/// (lower than [`Z_DEGRADED`]: several windows together are evidence that one is not).
+pub const Z_POOLED_DECLINE: f64 = 2.0;
 /// Judged windows kept for the shape of an episode (two days of hourly windows).
 pub const HISTORY_WINDOWS: usize = 48;
 /// Windows right before a degraded run that must all be quiet for the change to be a step:
@@ -417,6 +420,29 @@ impl QualityClassifier {
             estimated,
             basis,
         }
+    }
+
+    /// What the judged windows since `since` say, taken together: `declining` when a quality
+    /// episode is open or a headline metric's inverse-variance pooled deviation over them is
+    /// worse than the baseline by more than [`Z_POOLED_DECLINE`] errors, `stable` otherwise, and
+    /// `not_yet_known` when no window since then was judged. Returns the verdict and the windows.
+    pub fn verdict(&self, since: Timestamp) -> (&'static str, u64) {
+        let span: Vec<&Point> = self.history.iter().filter(|p| p.start >= since).collect();
+        if span.is_empty() {
+            return ("not_yet_known", 0);
+        }
+        let pooled_worse = (0..self.headline.len()).any(|k| {
+            let (mut num, mut den) = (0.0, 0.0);
+            for p in &span {
+                if let Some((dev, var)) = p.devs.get(k).filter(|d| d.1 < UNKNOWN_VARIANCE) {
+                    num += dev / var;
+                    den += 1.0 / var;
+                }
+            }
+            den > 0.0 && num / den.sqrt() > Z_POOLED_DECLINE
+        });
+        let verdict = if self.episode.is_some() || pooled_worse { "declining" } else { "stable" };
+        (verdict, span.len() as u64)
     }
 
     /// The open episode's kind, if any.
