@@ -513,6 +513,8 @@ fn replay_judges_model_quality_against_late_labels() {
             "out",
             "--events",
             "events.jsonl",
+            "--report",
+            "q.html",
         ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -565,6 +567,16 @@ fn replay_judges_model_quality_against_late_labels() {
     // The sudden shift of day 2 (batch records mostly, labels calibrated): quality held.
     let sudden = drift.iter().find(|e| e["detail-type"] == "Sudden Data Shift Detected").unwrap();
     assert_eq!(sudden["detail"]["quality"]["verdict"], "stable", "{}", sudden["detail"]["quality"]);
+    // The page tells it: a model-quality section with a chart per headline metric, the labelled
+    // share and the event; still one well-formed page.
+    let page = std::fs::read_to_string(tmp.path().join("q.html")).unwrap();
+    roxmltree::Document::parse_with_options(&page, roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() })
+        .unwrap();
+    assert!(page.contains("<h3>Model quality</h3>"));
+    for title in ["accuracy: per window", "f1: per window", "auc: per window", "share of each window"] {
+        assert!(page.contains(title), "no chart {title:?}");
+    }
+    assert!(page.contains("Model Quality Degraded"));
     // tests/check_rules.py sends this event through the deploy rules.
     let mut snap = q.clone();
     snap["detail"]["reports"] = serde_json::json!({"statistics": "out/model_quality/statistics.json", "violations": "out/model_quality/constraint_violations.json"});

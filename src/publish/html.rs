@@ -167,6 +167,86 @@ struct DecisionView {
     why: String,
 }
 
+/// One headline metric of the model-quality section, per judged window.
+#[derive(Debug, Clone, Default)]
+struct MetricSeries {
+    name: String,
+    baseline: Vec<(i64, f64)>,
+    value: Vec<(i64, f64)>,
+    low: Vec<(i64, f64)>,
+    high: Vec<(i64, f64)>,
+    degraded: Vec<(i64, f64)>,
+}
+
+/// A model-quality event as the page lists it.
+#[derive(Debug, Clone)]
+struct QualityDecisionView {
+    detail_type: &'static str,
+    kind: &'static str,
+    action: &'static str,
+    detected_at: String,
+    onset: String,
+    basis: &'static str,
+    estimated: bool,
+    metrics: String,
+}
+
+/// The model-quality section of a stream (when it has a quality monitor).
+#[derive(Debug, Clone, Default)]
+struct QualitySeries {
+    estimated: bool,
+    metrics: Vec<MetricSeries>,
+    labelled_share: Vec<(i64, f64)>,
+    decisions: Vec<QualityDecisionView>,
+}
+
+impl QualitySeries {
+    fn observe(&mut self, w: &JudgedWindow) {
+        let Some(q) = &w.quality else { return };
+        let start = w.closed.window.start.millis();
+        self.estimated = q.estimated;
+        if !q.estimated {
+            self.labelled_share.push((start, q.counts.labelled_share));
+        }
+        for m in &w.quality_judgements {
+            let i = match self.metrics.iter().position(|s| s.name == m.name) {
+                Some(i) => i,
+                None => {
+                    self.metrics.push(MetricSeries { name: m.name.clone(), ..Default::default() });
+                    self.metrics.len() - 1
+                }
+            };
+            let s = &mut self.metrics[i];
+            s.baseline.push((start, m.baseline));
+            s.value.push((start, m.value));
+            s.low.push((start, m.interval[0]));
+            s.high.push((start, m.interval[1]));
+            if m.degraded {
+                s.degraded.push((start, m.value));
+            }
+        }
+        for e in &w.quality_envelopes {
+            let d = &e.detail;
+            let metrics: Vec<String> = d
+                .metrics
+                .iter()
+                .filter(|m| m.degraded || d.kind == "resolved")
+                .map(|m| format!("{} {} (baseline {})", m.name, num(m.value), num(m.baseline)))
+                .collect();
+            self.decisions.push(QualityDecisionView {
+                detail_type: e.detail_type,
+                kind: d.kind,
+                action: d.action,
+                detected_at: d.detected_at.clone(),
+                onset: d.onset.clone(),
+                basis: d.basis,
+                estimated: d.estimated,
+                metrics: metrics.join(", "),
+            });
+        }
+    }
+}
+
 /// Everything the page shows of one stream.
 #[derive(Debug, Clone)]
 pub struct StreamReport {
@@ -176,6 +256,8 @@ pub struct StreamReport {
     window_ms: i64,
     features: Vec<FeatureSeries>,
     decisions: Vec<DecisionView>,
+    /// Model quality, when the stream has a quality monitor.
+    quality: Option<QualitySeries>,
     /// The replay's summary of the stream (windows, rows, skips, episodes), at the end.
     summary: StreamSummary,
 }
@@ -208,6 +290,7 @@ impl StreamReport {
                 })
                 .collect(),
             decisions: Vec::new(),
+            quality: None,
             summary: StreamSummary::default(),
         }
     }
@@ -303,6 +386,9 @@ impl StreamReport {
 impl WindowSink for StreamReport {
     fn accept(&mut self, w: &JudgedWindow) -> Result<(), SinkError> {
         self.observe(&w.closed, &w.drift, &w.outcome.extras, &w.envelopes);
+        if w.quality.is_some() {
+            self.quality.get_or_insert_with(QualitySeries::default).observe(w);
+        }
         Ok(())
     }
 }
@@ -564,6 +650,9 @@ fn stream_section(report: &HtmlReport, s: &StreamReport) -> Markup {
                     }
                 }
             }
+            @if let Some(q) = &s.quality {
+                (quality_section(q, (lo, hi)))
+            }
             h3 { "Drifting features" }
             @if order.is_empty() {
                 p class="muted" { "No feature drifted or violated a constraint." }
@@ -607,6 +696,92 @@ fn stream_section(report: &HtmlReport, s: &StreamReport) -> Markup {
                 }
             }
             p class="sub" { "Latest values are the last window's." }
+        }
+    }
+}
+
+/// The model-quality section: each headline metric per window with its 95% interval and the
+/// baseline's value, degraded windows as dots, the episodes' onsets and decisions; the
+/// labelled share; the model-quality events.
+fn quality_section(q: &QualitySeries, range: (i64, i64)) -> Markup {
+    let mut markers = Vec::new();
+    for d in &q.decisions {
+        let class = match d.kind {
+            "sudden" => "sudden",
+            "gradual" => "gradual",
+            _ => "resolved",
+        };
+        let at = |t: &str| Timestamp::parse_rfc3339(t).map(Timestamp::millis);
+        if d.kind != "resolved" {
+            if let Some(t) = at(&d.onset) {
+                markers.push(Marker { at: t, label: "onset".into(), class });
+            }
+        }
+        if let Some(t) = at(&d.detected_at) {
+            let label = if d.kind == "resolved" { "recovered".to_owned() } else { format!("{} decided", d.kind) };
+            markers.push(Marker { at: t, label, class });
+        }
+    }
+    let basis = if q.estimated {
+        "estimated without labels from the calibrated probabilities (what it cannot see: a change in P(y|x) with unchanged inputs)"
+    } else {
+        "measured on the labels joined to each window's predictions"
+    };
+    let down = |v: &[(i64, f64)]| svg::downsample(v, DRAWN_POINTS);
+    html! {
+        h3 { "Model quality" }
+        p class="sub" { "Headline metrics " (basis) "; the band is the window's 95% interval, dots are windows worse than the baseline beyond noise." }
+        @for m in &q.metrics {
+            (svg::time_chart(&TimeChart {
+                y_label: m.name.clone(),
+                title: format!("{}: per window, with its interval and the baseline's value", m.name),
+                y_cap: None,
+                x_range: range,
+                lines: vec![
+                    Line { label: "window".into(), class: "c1", dashed: false, points: down(&m.value) },
+                    Line { label: "95% interval".into(), class: "muted", dashed: true, points: down(&m.low) },
+                    Line { label: "".into(), class: "muted", dashed: true, points: down(&m.high) },
+                    Line { label: "baseline (threshold)".into(), class: "alert", dashed: true, points: down(&m.baseline) },
+                ],
+                dots: down(&m.degraded),
+                dots_label: "degraded".into(),
+                markers: markers.clone(),
+                height: 200.0,
+            }))
+        }
+        @if !q.labelled_share.is_empty() {
+            (svg::time_chart(&TimeChart {
+                y_label: "labelled share".into(),
+                title: "share of each window's predictions with a label".into(),
+                y_cap: Some(1.0),
+                x_range: range,
+                lines: vec![Line { label: "labelled".into(), class: "c4", dashed: false, points: down(&q.labelled_share) }],
+                dots: Vec::new(),
+                dots_label: String::new(),
+                markers: Vec::new(),
+                height: 140.0,
+            }))
+        }
+        @if q.decisions.is_empty() {
+            p class="muted" { "No model-quality episode." }
+        } @else {
+            table class="decisions" {
+                tr { th { "detected" } th { "event" } th { "onset" } th { "metrics" } th { "would have triggered" } th { "what decided it" } }
+                @for d in &q.decisions {
+                    tr {
+                        td { (d.detected_at) }
+                        td {
+                            span class=(format!("kind {}", d.kind)) { (d.detail_type) }
+                            (void("<br/>"))
+                            span class="sub" { (d.action) @if d.estimated { " · estimated" } }
+                        }
+                        td { (d.onset) }
+                        td { (d.metrics) }
+                        td { (target_of(d.kind)) }
+                        td { (d.basis) }
+                    }
+                }
+            }
         }
     }
 }

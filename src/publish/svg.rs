@@ -273,8 +273,9 @@ pub fn time_chart(c: &TimeChart) -> Markup {
         _ => v,
     };
     let f = Frame::new(c.x_range.0 as f64, c.x_range.1 as f64, 0.0, ymax, h);
+    // A line without a label (the second edge of a band) has no legend entry.
     let mut entries: Vec<(String, &str, bool, bool)> =
-        c.lines.iter().map(|l| (l.label.clone(), l.class, l.dashed, false)).collect();
+        c.lines.iter().filter(|l| !l.label.is_empty()).map(|l| (l.label.clone(), l.class, l.dashed, false)).collect();
     if !c.dots.is_empty() {
         entries.push((c.dots_label.clone(), "", false, true));
     }
