@@ -1169,3 +1169,116 @@ async fn replay_and_baseline_read_and_write_s3_as_they_do_folders() {
         assert_eq!(built.get(f).await.unwrap().unwrap(), std::fs::read(local_dir.join(f)).unwrap(), "{f}");
     }
 }
+
+/// Model quality from S3: a quality baseline and ground truth read from `s3://` give the same
+/// model-quality files and the same account as from folders (labels uploaded in Model Monitor's
+/// layout, one file per collection hour).
+#[tokio::test]
+async fn replay_judges_model_quality_from_labels_in_s3() {
+    let endpoint = emulator_or_skip!();
+    let aws = aws(&endpoint).await;
+    let bucket = aws.bucket("quality").await;
+    let tmp = tempfile::tempdir().unwrap();
+    // A label per single-row record: positive with the chance its score says (drawn from its id).
+    let draw = |id: &str| {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in id.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((h ^ (h >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut csv = String::from("y,p\n");
+    let mut by_hour: std::collections::BTreeMap<PathBuf, String> = Default::default();
+    for rel in files_below(&example_dir()) {
+        let text = std::fs::read_to_string(example_dir().join(&rel)).unwrap();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let v: Value = serde_json::from_str(line).unwrap();
+            let data = v["captureData"]["endpointOutput"]["data"].as_str().unwrap().trim().to_owned();
+            let Ok(score) = data.parse::<f64>() else { continue };
+            let id = v["eventMetadata"]["eventId"].as_str().unwrap();
+            let label = u8::from(draw(id) < score);
+            csv.push_str(&format!("{label},{score}\n"));
+            let rec = serde_json::json!({"groundTruthData": {"data": label.to_string(), "encoding": "CSV"}, "eventMetadata": {"eventId": id}, "eventVersion": "0"});
+            by_hour.entry(rel.parent().unwrap().to_owned()).or_default().push_str(&format!("{rec}\n"));
+        }
+    }
+    std::fs::write(tmp.path().join("labelled.csv"), csv).unwrap();
+    let qb = tmp.path().join("qb");
+    let out = driftwatch_on(
+        &endpoint,
+        &[
+            "baseline",
+            "--problem-type",
+            "BinaryClassification",
+            "--input",
+            tmp.path().join("labelled.csv").to_str().unwrap(),
+            "--ground-truth-attribute",
+            "y",
+            "--probability-attribute",
+            "p",
+            "--output",
+            qb.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in ["statistics.json", "constraints.json", "calibration.json"] {
+        aws.put_file(&bucket, &format!("quality-baseline/{f}"), &qb.join(f)).await;
+    }
+    let gt = tmp.path().join("gt");
+    for (hour, text) in &by_hour {
+        std::fs::create_dir_all(gt.join(hour)).unwrap();
+        let path = gt.join(hour).join("labels.jsonl");
+        std::fs::write(&path, text).unwrap();
+        aws.put_file(&bucket, &format!("ground-truth/{}/labels.jsonl", hour.display()), &path).await;
+    }
+    let capture = example_dir().parent().unwrap().parent().unwrap().to_owned();
+    let run = |quality: &str, labels: &str, output: &Path| {
+        let out = driftwatch_on(
+            &endpoint,
+            &[
+                "replay",
+                "--capture",
+                capture.to_str().unwrap(),
+                "--baseline",
+                baseline_dir().to_str().unwrap(),
+                "--quality-baseline",
+                quality,
+                "--ground-truth",
+                labels,
+                "--probability-attribute",
+                "0",
+                "--output",
+                output.to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let local = run(qb.to_str().unwrap(), gt.to_str().unwrap(), &tmp.path().join("local"));
+    let remote = run(
+        &format!("s3://{bucket}/quality-baseline/"),
+        &format!("s3://{bucket}/ground-truth/"),
+        &tmp.path().join("remote"),
+    );
+    let account = |s: &str| {
+        s.lines()
+            .filter(|l| l.contains("model quality") || l.starts_with("ground truth"))
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(account(&local).contains(&format!("labels in {} files", by_hour.len())), "{local}");
+    assert_eq!(account(&remote), account(&local));
+    let mut compared = 0;
+    for rel in files_below(&tmp.path().join("local")) {
+        if rel.components().any(|c| c.as_os_str() == "model_quality") {
+            let a = std::fs::read(tmp.path().join("local").join(&rel)).unwrap();
+            let b = std::fs::read(tmp.path().join("remote").join(&rel)).unwrap();
+            assert!(a == b, "{} differs", rel.display());
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 120 * 3, "statistics, violations and the account of every window");
+}
