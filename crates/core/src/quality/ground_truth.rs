@@ -212,6 +212,7 @@ impl Labels {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy as _;
 
     #[test]
     fn lines_of_every_encoding_and_every_fault() {
@@ -283,6 +284,27 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Any file (valid records with repeated keys, broken lines, blank lines, mixed): every
+        /// non-blank line is a kept label, a duplicate or a counted skip, once (the fuzz target
+        /// `ground_truth` checks the same on arbitrary bytes).
+        #[test]
+        fn every_line_is_counted_once(lines in proptest::collection::vec(
+            proptest::prop_oneof![
+                (0u8..20, 0u8..2).prop_map(|(k, y)| format!(r#"{{"groundTruthData":{{"data":"{y}"}},"eventMetadata":{{"eventId":"k{k}"}}}}"#)),
+                "\\PC{0,30}",
+                proptest::strategy::Just(String::new()),
+            ],
+            0..60,
+        )) {
+            let text = lines.join("\n");
+            let mut labels = Labels::new();
+            labels.read("p.jsonl", None, &text);
+            let nonblank = text.lines().filter(|l| !l.trim().is_empty()).count() as u64;
+            let skipped: u64 = labels.skipped.values().sum();
+            proptest::prop_assert_eq!(labels.len() as u64 + labels.duplicates + skipped, nonblank);
+            proptest::prop_assert!(labels.conflicting <= labels.duplicates);
+        }
+
         /// A record written by any client (key of any text, label in any encoding) parses back
         /// to its key and label.
         #[test]
