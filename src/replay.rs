@@ -316,13 +316,13 @@ fn load_quality(q: &QualityOptions, io: &ReplayIo<'_>) -> Result<LoadedQuality, 
             constraints.problem.as_str()
         )));
     }
-    let attrs = crate::quality::Attributes {
-        ground_truth: String::new(),
-        inference: q.spec.inference.as_ref().map(|_| String::new()),
-        probability: q.spec.probability.as_ref().map(|_| String::new()),
-        probability_threshold: q.probability_threshold,
-    };
-    attrs.validate(stats.problem).map_err(|e| ReplayError::Usage(e.to_string()))?;
+    crate::quality::check_prediction_attributes(
+        stats.problem,
+        q.spec.inference.is_some(),
+        q.spec.probability.is_some(),
+        q.probability_threshold,
+    )
+    .map_err(|e| ReplayError::Usage(e.to_string()))?;
     let calibration = match io.wait(store.get(crate::quality::estimate::Calibration::FILE)) {
         Ok(Some(bytes)) => Some(Arc::new(serde_json::from_slice(&bytes).map_err(|e| {
             ReplayError::Quality(format!(

@@ -184,8 +184,8 @@ struct QualityDecisionView {
     detail_type: &'static str,
     kind: &'static str,
     action: &'static str,
-    detected_at: String,
-    onset: String,
+    detected_at: Timestamp,
+    onset: Timestamp,
     basis: &'static str,
     estimated: bool,
     metrics: String,
@@ -225,20 +225,20 @@ impl QualitySeries {
                 s.degraded.push((start, m.value));
             }
         }
-        for e in &w.quality_envelopes {
-            let d = &e.detail;
+        for (e, d) in w.quality_envelopes.iter().zip(&w.quality_decisions) {
+            let resolved = d.kind == Kind::Resolved;
             let metrics: Vec<String> = d
                 .metrics
                 .iter()
-                .filter(|m| m.degraded || d.kind == "resolved")
+                .filter(|m| m.degraded || resolved)
                 .map(|m| format!("{} {} (baseline {})", m.name, num(m.value), num(m.baseline)))
                 .collect();
             self.decisions.push(QualityDecisionView {
                 detail_type: e.detail_type,
-                kind: d.kind,
-                action: d.action,
-                detected_at: d.detected_at.clone(),
-                onset: d.onset.clone(),
+                kind: d.kind.as_str(),
+                action: d.kind.action(),
+                detected_at: d.detected_at,
+                onset: d.onset,
                 basis: d.basis,
                 estimated: d.estimated,
                 metrics: metrics.join(", "),
@@ -711,16 +711,11 @@ fn quality_section(q: &QualitySeries, range: (i64, i64)) -> Markup {
             "gradual" => "gradual",
             _ => "resolved",
         };
-        let at = |t: &str| Timestamp::parse_rfc3339(t).map(Timestamp::millis);
         if d.kind != "resolved" {
-            if let Some(t) = at(&d.onset) {
-                markers.push(Marker { at: t, label: "onset".into(), class });
-            }
+            markers.push(Marker { at: d.onset.millis(), label: "onset".into(), class });
         }
-        if let Some(t) = at(&d.detected_at) {
-            let label = if d.kind == "resolved" { "recovered".to_owned() } else { format!("{} decided", d.kind) };
-            markers.push(Marker { at: t, label, class });
-        }
+        let label = if d.kind == "resolved" { "recovered".to_owned() } else { format!("{} decided", d.kind) };
+        markers.push(Marker { at: d.detected_at.millis(), label, class });
     }
     let basis = if q.estimated {
         "estimated without labels from the calibrated probabilities (what it cannot see: a change in P(y|x) with unchanged inputs)"
@@ -769,13 +764,13 @@ fn quality_section(q: &QualitySeries, range: (i64, i64)) -> Markup {
                 tr { th { "detected" } th { "event" } th { "onset" } th { "metrics" } th { "would have triggered" } th { "what decided it" } }
                 @for d in &q.decisions {
                     tr {
-                        td { (d.detected_at) }
+                        td { (d.detected_at.to_string()) }
                         td {
                             span class=(format!("kind {}", d.kind)) { (d.detail_type) }
                             (void("<br/>"))
                             span class="sub" { (d.action) @if d.estimated { " · estimated" } }
                         }
-                        td { (d.onset) }
+                        td { (d.onset.to_string()) }
                         td { (d.metrics) }
                         td { (target_of(d.kind)) }
                         td { (d.basis) }

@@ -19,7 +19,7 @@ use crate::publish::events::{
     DriftQuality, EventEnvelope, EventReports, EventSettings, QualityEventDetail, QualityEventWindow,
 };
 use crate::publish::report::{render_window, RenderedReport, ReportUris, WindowReport};
-use crate::quality::decide::{MetricJudgement, QualityClassifier};
+use crate::quality::decide::{MetricJudgement, QualityClassifier, QualityDecision};
 use crate::quality::estimate::{estimate, Calibration};
 use crate::quality::ground_truth::Labels;
 use crate::quality::join::{join_window, JoinRules, WindowQuality};
@@ -44,6 +44,8 @@ pub struct JudgedWindow {
     pub quality: Option<WindowQuality>,
     /// The headline metrics judged against the baseline's, with their sampling errors.
     pub quality_judgements: Vec<MetricJudgement>,
+    /// The model-quality decisions of the window, in order.
+    pub quality_decisions: Vec<QualityDecision>,
     /// One envelope per model-quality decision (`Model Quality Degraded` / `Recovered`).
     pub quality_envelopes: Vec<EventEnvelope<QualityEventDetail>>,
 }
@@ -165,6 +167,7 @@ impl WindowPath {
                 e.resources.clone_from(r);
             }
             judged.quality_envelopes.push(e);
+            judged.quality_decisions.push(d);
         }
         // The data-drift events of this window say what the labels say over their span.
         let estimated = quality.estimated;
@@ -244,6 +247,7 @@ impl WindowPath {
             envelopes,
             quality: None,
             quality_judgements: Vec::new(),
+            quality_decisions: Vec::new(),
             quality_envelopes: Vec::new(),
         }
     }
@@ -396,15 +400,7 @@ impl WindowSink for StreamSummary {
             for (k, n) in &q.counts.records_without_prediction {
                 *s.without_prediction.entry(k).or_default() += n;
             }
-            for e in &w.quality_envelopes {
-                let kind = match e.detail.kind {
-                    "sudden" => crate::classify::Kind::Sudden,
-                    "gradual" => crate::classify::Kind::Gradual,
-                    _ => crate::classify::Kind::Resolved,
-                };
-                let parse = |t: &str| Timestamp::parse_rfc3339(t).unwrap_or(w.closed.window.end);
-                s.decisions.push((kind, parse(&e.detail.onset), parse(&e.detail.detected_at)));
-            }
+            s.decisions.extend(w.quality_decisions.iter().map(|d| (d.kind, d.onset, d.detected_at)));
         }
         Ok(())
     }

@@ -133,22 +133,37 @@ impl Attributes {
     /// attribute; binary needs an inference or a probability attribute; the threshold is in
     /// [0, 1].
     pub fn validate(&self, problem: ProblemType) -> Result<(), QualityError> {
-        let bad = |detail: &str| Err(QualityError::Attributes { detail: detail.to_owned() });
-        if !(0.0..=1.0).contains(&self.probability_threshold) {
-            return bad("--probability-threshold-attribute must be between 0 and 1");
+        check_prediction_attributes(
+            problem,
+            self.inference.is_some(),
+            self.probability.is_some(),
+            self.probability_threshold,
+        )
+    }
+}
+
+/// The rule of [`Attributes::validate`] for where predictions are (a baseline's columns, or a
+/// captured response's attributes): regression and multiclass need an inference attribute;
+/// binary an inference or a probability attribute; the threshold is in [0, 1].
+pub fn check_prediction_attributes(
+    problem: ProblemType,
+    inference: bool,
+    probability: bool,
+    threshold: f64,
+) -> Result<(), QualityError> {
+    let bad = |detail: &str| Err(QualityError::Attributes { detail: detail.to_owned() });
+    if !(0.0..=1.0).contains(&threshold) {
+        return bad("--probability-threshold-attribute must be between 0 and 1");
+    }
+    match problem {
+        ProblemType::Regression | ProblemType::MulticlassClassification if !inference => bad(&format!(
+            "--problem-type {} needs --inference-attribute (the predicted value or label)",
+            problem.as_str()
+        )),
+        ProblemType::BinaryClassification if !inference && !probability => {
+            bad("--problem-type BinaryClassification needs --inference-attribute or --probability-attribute")
         }
-        match problem {
-            ProblemType::Regression | ProblemType::MulticlassClassification if self.inference.is_none() => {
-                bad(&format!(
-                    "--problem-type {} needs --inference-attribute (the predicted value or label)",
-                    problem.as_str()
-                ))
-            }
-            ProblemType::BinaryClassification if self.inference.is_none() && self.probability.is_none() => {
-                bad("--problem-type BinaryClassification needs --inference-attribute or --probability-attribute")
-            }
-            _ => Ok(()),
-        }
+        _ => Ok(()),
     }
 }
 
