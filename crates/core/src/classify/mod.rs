@@ -1905,7 +1905,7 @@ fn hash_str(s: &str) -> u64 {
 }
 
 /// Formats 128 bits as a UUID (version 8, RFC 9562 "custom").
-fn uuid_from(a: u64, b: u64) -> String {
+pub(crate) fn uuid_from(a: u64, b: u64) -> String {
     let a = (a & 0xffff_ffff_ffff_0fff) | 0x0000_0000_0000_8000;
     let b = (b & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
     format!(

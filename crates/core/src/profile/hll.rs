@@ -68,15 +68,20 @@ impl Hll {
     }
 }
 
-/// Hashes bytes: FNV-1a, then a splitmix64 finaliser for well-mixed high bits.
-#[inline]
-pub fn hash_bytes(bytes: &[u8]) -> u64 {
+/// FNV-1a of `bytes` (without the final mix; [`hash_bytes`] adds it).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    mix64(h)
+    h
+}
+
+/// Hashes bytes: FNV-1a, then a splitmix64 finaliser for well-mixed high bits.
+#[inline]
+pub fn hash_bytes(bytes: &[u8]) -> u64 {
+    mix64(fnv1a(bytes))
 }
 
 /// Hashes a number by value (`-0.0` and `0.0` hash alike).

@@ -26,7 +26,8 @@ use super::files::{QualityConstraints, QualityStatistics};
 use super::metrics::{compute_scalars, LabelledRows};
 use super::ProblemType;
 use crate::capture::layout::StreamId;
-use crate::classify::Kind;
+use crate::classify::{uuid_from, Kind};
+use crate::profile::hll::{fnv1a, mix64};
 use crate::time::{Timestamp, Window};
 
 /// Bootstrap draws behind a window's sampling errors: enough for an error to within about 10%
@@ -164,28 +165,14 @@ fn defined(name: &str, rows: &LabelledRows) -> bool {
     }
 }
 
+/// The next value of a seeded sequence: the state moved by the golden ratio, then mixed (the
+/// profiles' finalizer).
 fn mix(a: u64) -> u64 {
-    let mut z = a.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    mix64(a.wrapping_add(0x9E37_79B9_7F4A_7C15))
 }
 
 fn hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
-}
-
-fn uuid(a: u64, b: u64) -> String {
-    let a = (a & 0xffff_ffff_ffff_0fff) | 0x0000_0000_0000_8000;
-    let b = (b & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
-    format!(
-        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xffff,
-        a & 0xffff,
-        b >> 48,
-        b & 0xffff_ffff_ffff
-    )
+    fnv1a(s.as_bytes())
 }
 
 /// Sampling errors of every scalar metric of `rows` by a bootstrap seeded with `seed`.
@@ -394,7 +381,7 @@ impl QualityClassifier {
             }
         };
         let h = mix(hash(&self.stream.to_string()) ^ mix(onset.millis() as u64) ^ 0x6d71);
-        let ep = Episode { id: uuid(h, mix(h)), kind, onset, quiet: 0 };
+        let ep = Episode { id: uuid_from(h, mix(h)), kind, onset, quiet: 0 };
         self.episode = Some(ep.clone());
         self.decision(&ep, kind, window, judged, (labelled, estimated), basis)
     }
@@ -412,7 +399,7 @@ impl QualityClassifier {
         QualityDecision {
             kind,
             episode_id: ep.id.clone(),
-            event_id: uuid(h, mix(h ^ 0x9e37_79b9_7f4a_7c15)),
+            event_id: uuid_from(h, mix(h ^ 0x9e37_79b9_7f4a_7c15)),
             detected_at: window.end,
             onset: ep.onset,
             metrics: judged.to_vec(),

@@ -232,10 +232,7 @@ const DEVIATION_SEED: u64 = 0x6472_6966_7477_6174;
 /// run, and the core carries no random-number crate).
 fn splitmix(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    crate::profile::hll::mix64(*state)
 }
 
 /// The standard deviations of every scalar metric over [`DEVIATION_DRAWS`] random draws of
