@@ -158,7 +158,7 @@ impl ReplayQualityArgs {
                 "--quality-baseline needs --inference-attribute or --probability-attribute (where the prediction is in each response)"
             )));
         }
-        use driftwatch::quality::predict::{Attr, PredictionSpec};
+        use driftwatch::pipeline::predictions::{Attr, PredictionSpec};
         Ok(Some(replay::QualityOptions {
             baseline,
             ground_truth,

@@ -17,6 +17,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::baseline::{Baseline, BaselineError};
 use crate::capture::layout::{CaptureObject, StreamId};
 use crate::classify::ClassifierConfig;
+use crate::pipeline::predictions::PredictionSpec;
 use crate::pipeline::{
     window_in_range, ClosedWindow, IssueSample, ObjectDecoder, RecordIssue, StreamEngine, MAX_WINDOW, MIN_WINDOW,
 };
@@ -29,7 +30,6 @@ use crate::publish::window::{
 };
 use crate::quality::ground_truth::Labels;
 use crate::quality::join::JoinRules;
-use crate::quality::predict::PredictionSpec;
 use crate::quality::{QualityConstraints, QualityStatistics};
 use crate::source::{CaptureSource, SourceError};
 use crate::store::{AnyStore, Location, ObjectStore, StoreError, StoreFactory};

@@ -270,7 +270,7 @@ pub enum SinkError {
 }
 
 /// The (score, predicted label) of each prediction with a probability, for an estimate.
-fn scored_predictions(p: &crate::quality::predict::Predictions, threshold: f64) -> Vec<(f64, bool)> {
+fn scored_predictions(p: &crate::pipeline::predictions::Predictions, threshold: f64) -> Vec<(f64, bool)> {
     p.rows
         .iter()
         .filter_map(|r| {

@@ -8,6 +8,7 @@
 //! service give the same windows.
 
 pub mod mapping;
+pub mod predictions;
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -16,12 +17,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use self::mapping::{Layout, RowMapper};
+use self::predictions::{PredictionSpec, Predictions};
 use crate::baseline::Baseline;
 use crate::capture::layout::StreamId;
 use crate::capture::{decode_line, CapturedPayload, RecordError};
 use crate::payload::{body_text, decode_body, PayloadError, Table};
 use crate::profile::{SkipCounts, SkipReason, WindowProfile};
-use crate::quality::predict::{PredictionSpec, Predictions};
 use crate::time::{Duration, Timestamp, Window};
 
 /// At most this many example issues are kept per window (all are counted).

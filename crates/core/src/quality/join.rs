@@ -14,10 +14,10 @@ use serde::Serialize;
 use super::files::{QualityConstraints, QualityStatistics, QualityViolation};
 use super::ground_truth::Labels;
 use super::metrics::LabelledRows;
-use super::predict::{PredictionSkip, Predictions};
 use super::rows::{labelled_row, RowSkip};
 use super::ProblemType;
 use crate::payload::Value;
+use crate::pipeline::predictions::{PredictionSkip, Predictions};
 use crate::time::{Duration, Timestamp};
 
 /// How labels are judged for one stream.
@@ -141,9 +141,9 @@ pub fn join_window(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::predictions::Prediction;
     use crate::quality::ground_truth::GroundTruth;
     use crate::quality::metrics::BinaryRow;
-    use crate::quality::predict::Prediction;
 
     #[test]
     fn a_window_joins_what_it_can_and_counts_the_rest() {

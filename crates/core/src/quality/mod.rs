@@ -3,8 +3,8 @@
 //! - [`metrics`]: the metrics of each problem type from labelled rows (definitions there).
 //! - [`rows`]: labelled rows picked from a table by the job's attributes, bad rows counted.
 //! - [`ground_truth`]: Model Monitor's ground-truth records and the labels they give, by join key.
-//! - [`predict`]: predictions taken from captured responses, kept per window.
-//! - [`join`]: a closed window's predictions joined with labels: its statistics and violations.
+//! - [`join`]: a closed window's predictions (kept by the window engine,
+//!   [`crate::pipeline::predictions`]) joined with labels: its statistics and violations.
 //! - [`decide`]: model-quality episodes, sudden or gradual, beyond sampling noise.
 //! - [`estimate`]: binary quality without labels (calibrated confidence, as NannyML's CBPE).
 //! - [`files`]: `statistics.json`, `constraints.json` and `constraint_violations.json` in the
@@ -20,7 +20,6 @@ pub mod files;
 pub mod ground_truth;
 pub mod join;
 pub mod metrics;
-pub mod predict;
 pub mod rows;
 
 pub use files::{Operator, QualityConstraints, QualityStatistics, QualityViolation};
