@@ -5,6 +5,8 @@
 #![cfg(feature = "aws")]
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -1180,15 +1182,6 @@ async fn replay_judges_model_quality_from_labels_in_s3() {
     let bucket = aws.bucket("quality").await;
     let tmp = tempfile::tempdir().unwrap();
     // A label per single-row record: positive with the chance its score says (drawn from its id).
-    let draw = |id: &str| {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in id.bytes() {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((h ^ (h >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    };
     let mut csv = String::from("y,p\n");
     let mut by_hour: std::collections::BTreeMap<PathBuf, String> = Default::default();
     for rel in files_below(&example_dir()) {
@@ -1198,7 +1191,7 @@ async fn replay_judges_model_quality_from_labels_in_s3() {
             let data = v["captureData"]["endpointOutput"]["data"].as_str().unwrap().trim().to_owned();
             let Ok(score) = data.parse::<f64>() else { continue };
             let id = v["eventMetadata"]["eventId"].as_str().unwrap();
-            let label = u8::from(draw(id) < score);
+            let label = u8::from(common::unit_of(id) < score);
             csv.push_str(&format!("{label},{score}\n"));
             let rec = serde_json::json!({"groundTruthData": {"data": label.to_string(), "encoding": "CSV"}, "eventMetadata": {"eventId": id}, "eventVersion": "0"});
             by_hour.entry(rel.parent().unwrap().to_owned()).or_default().push_str(&format!("{rec}\n"));

@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{driftwatch, root, text};
+use common::{driftwatch, root, text, unit_of};
 use driftwatch::baseline::{StatisticsFile, ViolationsFile};
 
 /// Replays the bundled example in `cwd` with extra flags.
@@ -17,6 +17,14 @@ fn replay_example(cwd: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["replay", "--capture", capture.to_str().unwrap(), "--baseline", baseline.to_str().unwrap()];
     args.extend_from_slice(extra);
     driftwatch(cwd, &args)
+}
+
+/// `baseline --problem-type BinaryClassification` of `input` (label `y`, probability `p`) in `cwd`.
+fn binary_quality_baseline(cwd: &Path, input: &str, output: &str) -> Output {
+    let args = ["--input", input, "--ground-truth-attribute", "y", "--probability-attribute", "p", "--output", output];
+    let mut all = vec!["baseline", "--problem-type", "BinaryClassification"];
+    all.extend_from_slice(&args);
+    driftwatch(cwd, &all)
 }
 
 const OUT_AND_EVENTS: &[&str] = &["--output", "out", "--events", "events.jsonl"];
@@ -316,22 +324,7 @@ fn baseline_command_writes_model_quality_files() {
     }
     lines.push_str("{\"f\": 2, \"p\": 0.7}\n");
     std::fs::write(tmp.path().join("labelled.jsonl"), lines).unwrap();
-    let out = driftwatch(
-        tmp.path(),
-        &[
-            "baseline",
-            "--problem-type",
-            "BinaryClassification",
-            "--input",
-            "labelled.jsonl",
-            "--ground-truth-attribute",
-            "y",
-            "--probability-attribute",
-            "p",
-            "--output",
-            "bin",
-        ],
-    );
+    let out = binary_quality_baseline(tmp.path(), "labelled.jsonl", "bin");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("from 6 rows (1 rows left out: missing_label 1)"), "{}", text(&out.stdout));
     assert!(text(&out.stderr).contains("line=7"), "the left-out row is named: {}", text(&out.stderr));
@@ -397,20 +390,6 @@ fn replay_config_sets_envelope_and_sensitivity() {
     assert_eq!(e["region"], "eu-west-1");
     assert_eq!(e["resources"][0], "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/loan-scoring-prod");
     assert_eq!(e["detail"]["reports"]["statistics"], serde_json::Value::Null, "no --output, no report URIs");
-}
-
-/// A stable number in [0, 1) from a text (labels drawn per record, the same on every run):
-/// FNV-1a, then splitmix64's finalizer (FNV alone gives ids that differ in their last digit
-/// values in arithmetic progression).
-fn unit_of(s: &str) -> f64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    h ^= h >> 31;
-    (h >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// `replay --quality-baseline --ground-truth` on the bundled example with labels written as a
@@ -482,22 +461,7 @@ fn replay_judges_model_quality_against_late_labels() {
         std::fs::write(dir.join("labels.jsonl"), text).unwrap();
     }
     std::fs::write(tmp.path().join("labelled.csv"), &baseline_csv).unwrap();
-    let out = driftwatch(
-        tmp.path(),
-        &[
-            "baseline",
-            "--problem-type",
-            "BinaryClassification",
-            "--input",
-            "labelled.csv",
-            "--ground-truth-attribute",
-            "y",
-            "--probability-attribute",
-            "p",
-            "--output",
-            "qb",
-        ],
-    );
+    let out = binary_quality_baseline(tmp.path(), "labelled.csv", "qb");
     assert!(out.status.success(), "{}", text(&out.stderr));
 
     let out = replay_example(

@@ -113,7 +113,6 @@ pub fn render_quality(
     q: &crate::quality::join::WindowQuality,
     judgements: &[crate::quality::decide::MetricJudgement],
 ) -> Vec<(String, Vec<u8>)> {
-    let pretty = |v: serde_json::Result<String>| v.unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")) + "\n";
     let mut out = Vec::new();
     if q.estimated {
         #[derive(serde::Serialize)]
@@ -131,23 +130,14 @@ pub fn render_quality(
             records_without_prediction: &q.counts.records_without_prediction,
             metrics: judgements,
         };
-        out.push((
-            format!("{prefix}/{MODEL_QUALITY}/{ESTIMATED}"),
-            pretty(serde_json::to_string_pretty(&e)).into_bytes(),
-        ));
+        out.push((format!("{prefix}/{MODEL_QUALITY}/{ESTIMATED}"), to_json(&e)));
         return out;
     }
     if let Some(s) = &q.statistics {
-        out.push((
-            format!("{prefix}/{MODEL_QUALITY}/{STATISTICS}"),
-            pretty(serde_json::to_string_pretty(s)).into_bytes(),
-        ));
+        out.push((format!("{prefix}/{MODEL_QUALITY}/{STATISTICS}"), to_json(s)));
     }
     let violations = crate::quality::files::QualityViolations { violations: q.violations.clone() };
-    out.push((
-        format!("{prefix}/{MODEL_QUALITY}/{VIOLATIONS}"),
-        pretty(serde_json::to_string_pretty(&violations)).into_bytes(),
-    ));
+    out.push((format!("{prefix}/{MODEL_QUALITY}/{VIOLATIONS}"), to_json(&violations)));
     #[derive(serde::Serialize)]
     struct Account<'a> {
         #[serde(flatten)]
@@ -156,10 +146,7 @@ pub fn render_quality(
         metrics: &'a [crate::quality::decide::MetricJudgement],
     }
     let account = Account { counts: &q.counts, metrics: judgements };
-    out.push((
-        format!("{prefix}/{MODEL_QUALITY}/{LABELS}"),
-        pretty(serde_json::to_string_pretty(&account)).into_bytes(),
-    ));
+    out.push((format!("{prefix}/{MODEL_QUALITY}/{LABELS}"), to_json(&account)));
     out
 }
 
