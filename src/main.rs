@@ -49,9 +49,10 @@ enum Command {
         /// local folder or s3://bucket/prefix/.
         #[arg(long)]
         capture: String,
-        /// Folder or s3:// prefix holding statistics.json and constraints.json.
-        #[arg(long)]
-        baseline: String,
+        /// Folder or s3:// prefix holding statistics.json and constraints.json (the data-quality
+        /// baseline); may be left out when --quality-baseline is given.
+        #[arg(long, required_unless_present = "quality_baseline")]
+        baseline: Option<String>,
         /// Window length, 1m to 1d.
         #[arg(long, default_value = "1h", value_parser = parse_duration)]
         window: Duration,

@@ -47,9 +47,9 @@ const LOGGED_ISSUES: u64 = 5;
 pub struct ReplayOptions {
     /// Data Capture location (root, endpoint, variant, or one file): a folder or `s3://`.
     pub capture: String,
-    /// Baseline location: a folder or `s3://` prefix holding `statistics.json` and
-    /// `constraints.json`.
-    pub baseline: String,
+    /// Data-quality baseline location: a folder or `s3://` prefix holding `statistics.json`
+    /// and `constraints.json`. None: no data-quality monitor (a model-quality one alone).
+    pub baseline: Option<String>,
     /// Window length.
     pub window: Duration,
     /// `--events FILE`.
@@ -174,6 +174,8 @@ pub struct ReplaySummary {
     pub metrics_rows: u64,
     /// The ground truth, when model quality was judged.
     pub ground_truth: Option<GroundTruthSummary>,
+    /// Whether a data-quality baseline was given (`--baseline`).
+    pub data_quality: bool,
 }
 
 /// Checks `--window`.
@@ -206,7 +208,15 @@ impl ReplayIo<'_> {
 pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, ReplayError> {
     let window = check_window(opts.window)?;
     let threads = thread_count(opts.threads);
-    let baseline = Arc::new(load_baseline(&opts.baseline, io)?);
+    let baseline = Arc::new(match &opts.baseline {
+        Some(b) => load_baseline(b, io)?,
+        None if opts.quality.is_some() => Baseline::without_features("no --baseline: model quality only"),
+        None => {
+            return Err(ReplayError::Usage(
+                "--baseline or --quality-baseline is needed (what to judge the capture against)".into(),
+            ))
+        }
+    });
     let source = crate::source::open(&opts.capture, io.stores)?;
     let streams = io.wait(source.streams())?;
     let total_bytes: u64 = streams.values().flatten().map(|f| f.size).sum();
@@ -224,7 +234,7 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
         None => None,
     };
     let mut page = opts.report.as_ref().map(|_| HtmlReport::new(opts.capture.clone(), &baseline));
-    let mut summary = ReplaySummary::default();
+    let mut summary = ReplaySummary { data_quality: baseline.monitors_data(), ..Default::default() };
     let mut quality = match &opts.quality {
         Some(q) => Some(load_quality(q, io)?),
         None => None,
@@ -791,7 +801,11 @@ pub fn print_summary(s: &ReplaySummary, out: &mut dyn Write) -> std::io::Result<
             st.rows,
             st.skipped.records_dropped(),
             st.windows_with_violations,
-            if shown.is_empty() { "-".to_owned() } else { shown.join(", ") },
+            match (shown.is_empty(), s.data_quality) {
+                (_, false) => "data quality not monitored (no --baseline)".to_owned(),
+                (true, true) => "-".to_owned(),
+                (false, true) => shown.join(", "),
+            },
             more
         )?;
         if st.skipped.total() > 0 {

@@ -546,6 +546,54 @@ fn replay_judges_model_quality_against_late_labels() {
     snap["detail"]["reports"] = serde_json::json!({"statistics": "out/model_quality/statistics.json", "violations": "out/model_quality/constraint_violations.json"});
     insta::assert_json_snapshot!("quality_events", vec![snap]);
 
+    // Without the data-quality baseline (`--baseline` left out): the same model-quality files,
+    // byte for byte, and the same quality event; no data-quality files, no data-drift events.
+    let capture = root().join("examples/capture");
+    let out = driftwatch(
+        tmp.path(),
+        &[
+            "replay",
+            "--capture",
+            capture.to_str().unwrap(),
+            "--quality-baseline",
+            "qb",
+            "--ground-truth",
+            "gt",
+            "--probability-attribute",
+            "0",
+            "--output",
+            "only",
+            "--events",
+            "only.jsonl",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (with, only) = (tree(&tmp.path().join("out")), tree(&tmp.path().join("only")));
+    let quality_files = |t: &std::collections::BTreeMap<String, Vec<u8>>| {
+        t.iter().filter(|(k, _)| k.contains("/model_quality/")).map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(quality_files(&with).len(), 3 * 120);
+    assert!(quality_files(&with) == quality_files(&only), "model-quality files differ without --baseline");
+    assert!(
+        only.keys().all(|k| k.contains("/model_quality/") || k.ends_with(".parquet")),
+        "data-quality files without a data-quality baseline: {:?}",
+        only.keys().find(|k| !k.contains("/model_quality/"))
+    );
+    let only_events: Vec<serde_json::Value> = std::fs::read_to_string(tmp.path().join("only.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(only_events.len(), 1);
+    let mut a = only_events[0].clone();
+    let mut b = q.clone();
+    for e in [&mut a, &mut b] {
+        e["detail"]["reports"] = serde_json::Value::Null; // out/ vs only/
+    }
+    assert_eq!(a, b);
+    assert!(text(&out.stdout).contains(&format!("model quality: {labelled} of {records} predictions labelled")));
+    assert!(text(&out.stdout).contains("data quality not monitored (no --baseline)"), "{}", text(&out.stdout));
+
     // Without the labels: binary quality estimated from the calibrated probabilities, compared
     // with what the withheld labels say, window by window.
     assert!(tmp.path().join("qb/calibration.json").is_file());

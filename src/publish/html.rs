@@ -653,6 +653,10 @@ fn stream_section(report: &HtmlReport, s: &StreamReport) -> Markup {
             @if let Some(q) = &s.quality {
                 (quality_section(q, (lo, hi)))
             }
+            @if s.features.is_empty() {
+                h3 { "Data quality" }
+                p class="muted" { "Not monitored: the replay had no data-quality baseline (--baseline)." }
+            } @else {
             h3 { "Drifting features" }
             @if order.is_empty() {
                 p class="muted" { "No feature drifted or violated a constraint." }
@@ -696,6 +700,7 @@ fn stream_section(report: &HtmlReport, s: &StreamReport) -> Markup {
                 }
             }
             p class="sub" { "Latest values are the last window's." }
+            }
         }
     }
 }

@@ -203,6 +203,9 @@ impl WindowPath {
         reports: Option<&dyn ReportLocation>,
         time: EventTime,
     ) -> JudgedWindow {
+        if !self.baseline.monitors_data() {
+            return self.judge_without_data_quality(closed, reports);
+        }
         let drift = compare(&self.baseline, &closed.profile, closed.layout.is_positional());
         let outcome = self.classifier.observe(&self.baseline, &closed, &drift);
         let report = reports.map(|loc| {
@@ -245,6 +248,36 @@ impl WindowPath {
             outcome,
             report,
             envelopes,
+            quality: None,
+            quality_judgements: Vec::new(),
+            quality_decisions: Vec::new(),
+            quality_envelopes: Vec::new(),
+        }
+    }
+}
+
+impl WindowPath {
+    /// A window of a stream with no data-quality monitor: nothing compared, classified or
+    /// reported for its features; the report holds only what the other monitors add (its
+    /// data-quality keys are where those files would be, so model-quality URIs sit beside them).
+    fn judge_without_data_quality(
+        &mut self,
+        closed: ClosedWindow,
+        reports: Option<&dyn ReportLocation>,
+    ) -> JudgedWindow {
+        let report = reports.map(|loc| {
+            let prefix = crate::publish::report::window_prefix(&closed.stream, &closed.window);
+            let statistics_key = format!("{prefix}/{}", crate::publish::report::STATISTICS);
+            let violations_key = format!("{prefix}/{}", crate::publish::report::VIOLATIONS);
+            let uris = ReportUris { statistics: loc.uri_of(&statistics_key), violations: loc.uri_of(&violations_key) };
+            (RenderedReport { files: Vec::new(), statistics_key, violations_key }, uris)
+        });
+        JudgedWindow {
+            closed,
+            drift: WindowDrift { features: Vec::new(), violations: Vec::new(), missing_column: None },
+            outcome: WindowOutcome::default(),
+            report,
+            envelopes: Vec::new(),
             quality: None,
             quality_judgements: Vec::new(),
             quality_decisions: Vec::new(),

@@ -216,7 +216,7 @@ async fn the_service_decides_what_replay_decides() {
     crate::baseline::build::write_dir(&built, &tmp.path().join("baseline")).unwrap();
     let opts = crate::replay::ReplayOptions {
         capture: tmp.path().join("capture").display().to_string(),
-        baseline: tmp.path().join("baseline").display().to_string(),
+        baseline: Some(tmp.path().join("baseline").display().to_string()),
         window: hours(1),
         events: Some(tmp.path().join("events.jsonl")),
         output: Some(tmp.path().join("out").display().to_string()),

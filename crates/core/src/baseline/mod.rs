@@ -287,6 +287,18 @@ pub struct Baseline {
 }
 
 impl Baseline {
+    /// The baseline of a stream without a data-quality monitor: no features, so nothing is
+    /// profiled or checked; the capture is read only for what other monitors take from it (the
+    /// predictions of a model-quality monitor). `source` says why, for messages.
+    pub fn without_features(source: impl Into<String>) -> Baseline {
+        Baseline { source: source.into(), item_count: None, features: Vec::new(), config: MonitoringConfig::default() }
+    }
+
+    /// Whether the stream has a data-quality monitor (the baseline has features).
+    pub fn monitors_data(&self) -> bool {
+        !self.features.is_empty()
+    }
+
     /// Loads `statistics.json` and `constraints.json` from a folder.
     pub fn load_dir(dir: &Path) -> Result<Baseline, BaselineError> {
         let meta = std::fs::metadata(dir).map_err(|_| BaselineError::Missing { path: dir.display().to_string() })?;

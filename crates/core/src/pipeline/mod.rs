@@ -636,6 +636,15 @@ impl ObjectDecoder {
         if rows == 0 {
             return Err((SkipReason::UndecodablePayload, "body has no rows".into()));
         }
+        if !self.baseline.monitors_data() {
+            // No data-quality monitor: nothing to map or profile; the record counts, and its
+            // prediction is kept below. The layout says the inputs are all there is, so
+            // responses are read only when a prediction is wanted.
+            self.mapper.get_or_insert_with(|| RowMapper::new(&self.baseline, Layout::Positional { output_cols: 0 }));
+            slot.profile.records += 1;
+            self.keep_prediction(record, output, slot);
+            return Ok(());
+        }
         let mapper = self.mapper.get_or_insert_with(|| {
             let layout = Layout::decide(
                 self.baseline.features.len(),
@@ -646,11 +655,7 @@ impl ObjectDecoder {
         });
         let outcome = mapper.map_record(input, output, &mut slot.profile);
         slot.profile.records += 1;
-        if let Some(spec) = &self.predict {
-            let key = record.inference_id.as_deref().or(record.event_id.as_deref());
-            let rows = output.map(|t| (t.row_count(), if t.row_count() > 0 { t.row(0) } else { &[] }));
-            slot.predictions.observe(spec, key, rows);
-        }
+        self.keep_prediction(record, output, slot);
         if outcome.wrong_width > 0 {
             let i = issue(
                 SkipReason::ColumnCount,
@@ -671,6 +676,22 @@ impl ObjectDecoder {
             slot.push_issue(i);
         }
         Ok(())
+    }
+}
+
+impl ObjectDecoder {
+    /// Keeps the record's prediction in its window, when a quality monitor wants it.
+    fn keep_prediction(
+        &self,
+        record: &crate::capture::CaptureRecord<'_>,
+        output: Option<&Table<'_>>,
+        slot: &mut OpenWindow,
+    ) {
+        if let Some(spec) = &self.predict {
+            let key = record.inference_id.as_deref().or(record.event_id.as_deref());
+            let rows = output.map(|t| (t.row_count(), if t.row_count() > 0 { t.row(0) } else { &[] }));
+            slot.predictions.observe(spec, key, rows);
+        }
     }
 }
 
