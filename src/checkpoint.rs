@@ -44,6 +44,19 @@ pub struct StreamCheckpoint {
     pub classifier: StreamClassifier,
     /// Events the bus has not taken yet.
     pub outbox: Vec<OutboxEntry>,
+    /// Model quality, when the stream's monitor judges it (format 3 on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<QualityCheckpoint>,
+}
+
+/// A stream's model-quality state: the quality classifier, the ledger of predictions and
+/// labels, and how far the ground truth has been read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QualityCheckpoint {
+    /// Classifier and ledger.
+    pub state: crate::publish::window::QualityState,
+    /// Ground-truth folders read (by collection hour).
+    pub labels: Cursor,
 }
 
 /// The stored form: a versioned enum, externally tagged (`{"v2": {...}}`). (An internally
@@ -55,9 +68,13 @@ pub enum Checkpoint {
     #[serde(rename = "v1")]
     V1(Box<StreamCheckpoint>),
     /// Format 2: the classifier carries its learned cycles (hour-of-day and hour-of-week slots
-    /// per feature, selection evidence). An older binary refuses it instead of dropping them.
+    /// per feature, selection evidence). Read, never written.
     #[serde(rename = "v2")]
     V2(Box<StreamCheckpoint>),
+    /// Format 3: model quality (the quality classifier, the label ledger, the ground-truth
+    /// cursor). An older binary refuses it instead of dropping them.
+    #[serde(rename = "v3")]
+    V3(Box<StreamCheckpoint>),
 }
 
 /// Why a checkpoint could not be read or written.
@@ -114,7 +131,7 @@ impl<S: ObjectStore> CheckpointStore<S> {
         let cp: Checkpoint = serde_json::from_slice(&bytes)
             .map_err(|e| CheckpointError::Corrupt { uri: self.store.uri(&k), detail: e.to_string() })?;
         self.remember(stream.clone(), hash_bytes(&bytes));
-        let (Checkpoint::V1(mut cp) | Checkpoint::V2(mut cp)) = cp;
+        let (Checkpoint::V1(mut cp) | Checkpoint::V2(mut cp) | Checkpoint::V3(mut cp)) = cp;
         cp.classifier.rebuild();
         Ok(Some(*cp))
     }
@@ -124,7 +141,7 @@ impl<S: ObjectStore> CheckpointStore<S> {
     pub async fn save(&self, cp: StreamCheckpoint) -> Result<bool, CheckpointError> {
         let stream = cp.stream.clone();
         let k = key(&stream);
-        let bytes = serde_json::to_vec(&Checkpoint::V2(Box::new(cp)))
+        let bytes = serde_json::to_vec(&Checkpoint::V3(Box::new(cp)))
             .map_err(|e| CheckpointError::Corrupt { uri: self.store.uri(&k), detail: e.to_string() })?;
         let h = hash_bytes(&bytes);
         if self.last.lock().is_ok_and(|last| last.get(&stream) == Some(&h)) {
@@ -171,6 +188,7 @@ mod tests {
             engine: engine.snapshot(),
             classifier: StreamClassifier::new(id.clone(), &baseline, Default::default()),
             outbox: vec![],
+            quality: None,
         };
         let store = MemoryStore::default();
         let cps = CheckpointStore::new(store.clone());
@@ -185,7 +203,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn version_1_checkpoints_still_read_and_are_written_back_as_version_2() {
+    async fn version_1_checkpoints_still_read_and_are_written_back_as_version_3() {
         let built = build_csv("a,b\n1,x\n2,y\n".as_bytes(), true, "t").unwrap();
         let baseline = Arc::new(Baseline::from_files(built.statistics, "s", built.constraints, "c", "t").unwrap());
         let id = StreamId::new("ep", "v");
@@ -197,10 +215,11 @@ mod tests {
             engine: StreamEngine::new(id.clone(), baseline.clone(), Duration::from_hours(1)).snapshot(),
             classifier: StreamClassifier::new(id.clone(), &baseline, Default::default()),
             outbox: vec![],
+            quality: None,
         };
         // A v1 object as the previous release wrote it: no cycle state in the classifier.
-        let mut v1 = serde_json::to_value(Checkpoint::V2(Box::new(cp))).unwrap();
-        let inner = v1.as_object_mut().unwrap().remove("v2").unwrap();
+        let mut v1 = serde_json::to_value(Checkpoint::V3(Box::new(cp))).unwrap();
+        let inner = v1.as_object_mut().unwrap().remove("v3").unwrap();
         let mut inner = inner;
         let classifier = inner["classifier"].as_object_mut().unwrap();
         classifier.remove("seasonal");
@@ -218,6 +237,6 @@ mod tests {
         again.cursor.next_hour = Some(Timestamp::from_millis(0));
         assert!(cps.save(again).await.unwrap());
         let written: serde_json::Value = serde_json::from_slice(&store.get(&key(&id)).await.unwrap().unwrap()).unwrap();
-        assert!(written.get("v2").is_some(), "{written}");
+        assert!(written.get("v3").is_some(), "{written}");
     }
 }

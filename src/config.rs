@@ -155,6 +155,43 @@ pub struct MonitorSection {
     pub poll_interval: Option<String>,
     /// How long an hour folder may still grow after the hour (default `5m`).
     pub settle: Option<String>,
+    /// Model-quality baseline folder or prefix (`statistics.json` and `constraints.json` as
+    /// `driftwatch baseline --problem-type` or Model Monitor writes them; `calibration.json` for
+    /// estimates): judge the endpoint's model quality too.
+    pub quality_baseline: Option<String>,
+    /// Ground-truth prefix in Model Monitor's layout (`yyyy/mm/dd/hh/*.jsonl` by collection
+    /// hour, joined on `inferenceId`, else `eventId`); without it, binary quality is estimated
+    /// from the calibrated probabilities.
+    pub ground_truth: Option<String>,
+    /// The predicted label or value in each response: a CSV column index (`"0"`: the first
+    /// response column) or a JSON name or path.
+    pub inference_attribute: Option<String>,
+    /// The positive class's probability in each response (index or name, as above).
+    pub probability_attribute: Option<String>,
+    /// A probability at or above it predicts the positive class (default 0.5).
+    pub probability_threshold_attribute: Option<f64>,
+    /// How long after a window's end its labels are waited for before it is judged
+    /// (default `24h`).
+    pub ground_truth_delay: Option<String>,
+    /// Judge a window before the delay once this share of its predictions is labelled
+    /// (default 0.95; 1: always wait for the delay).
+    pub ground_truth_share: Option<f64>,
+    /// How long after a window's end late labels still update its files, and how long a label
+    /// waits for its prediction (default: three times the delay).
+    pub ground_truth_expiry: Option<String>,
+}
+
+/// A validated monitor's model quality.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorQuality {
+    /// The model-quality baseline's location.
+    pub baseline: String,
+    /// The ground truth's location; none: estimate from calibrated probabilities.
+    pub ground_truth: Option<String>,
+    /// Where the prediction is in each response.
+    pub spec: crate::pipeline::predictions::PredictionSpec,
+    /// Threshold, delay, early share, expiry (the problem type comes from the baseline).
+    pub rules: crate::quality::join::JoinRules,
 }
 
 /// Where a monitor starts reading.
@@ -187,6 +224,8 @@ pub struct MonitorConfig {
     pub poll_interval: Duration,
     /// Settling time of an hour folder.
     pub settle: Duration,
+    /// Model quality, when the monitor judges it.
+    pub quality: Option<MonitorQuality>,
 }
 
 /// Validated events settings.
@@ -492,6 +531,7 @@ impl ConfigFile {
                     check_uri(u).map_err(|msg| invalid(&key(k), msg))?;
                 }
             }
+            let quality = monitor_quality(path, &m, &key)?;
             let mc = MonitorConfig {
                 endpoint: m.endpoint,
                 variant: m.variant,
@@ -501,6 +541,7 @@ impl ConfigFile {
                 start,
                 poll_interval,
                 settle,
+                quality,
             };
             if monitors.iter().any(|o: &MonitorConfig| o.endpoint == mc.endpoint && o.variant == mc.variant) {
                 return Err(invalid(&key("endpoint"), "the same endpoint and variant are listed twice".into()));
@@ -516,6 +557,82 @@ impl ConfigFile {
             monitors,
         })
     }
+}
+
+/// The model-quality keys of one monitor, validated (none without `quality_baseline`).
+fn monitor_quality(
+    path: &str,
+    m: &MonitorSection,
+    key: &dyn Fn(&str) -> String,
+) -> Result<Option<MonitorQuality>, ConfigError> {
+    use crate::pipeline::predictions::{Attr, PredictionSpec};
+    use crate::quality::join::{JoinRules, DEFAULT_GROUND_TRUTH_DELAY};
+    let invalid = |k: &str, message: String| ConfigError::Invalid { path: path.to_owned(), key: key(k), message };
+    let Some(baseline) = &m.quality_baseline else {
+        let set = [
+            ("ground_truth", m.ground_truth.is_some()),
+            ("inference_attribute", m.inference_attribute.is_some()),
+            ("probability_attribute", m.probability_attribute.is_some()),
+            ("probability_threshold_attribute", m.probability_threshold_attribute.is_some()),
+            ("ground_truth_delay", m.ground_truth_delay.is_some()),
+            ("ground_truth_share", m.ground_truth_share.is_some()),
+            ("ground_truth_expiry", m.ground_truth_expiry.is_some()),
+        ];
+        if let Some((k, _)) = set.iter().find(|(_, on)| *on) {
+            return Err(invalid(k, "needs quality_baseline (the model-quality baseline to judge against)".into()));
+        }
+        return Ok(None);
+    };
+    check_uri(baseline).map_err(|msg| invalid("quality_baseline", msg))?;
+    if let Some(g) = &m.ground_truth {
+        check_uri(g).map_err(|msg| invalid("ground_truth", msg))?;
+    } else if let Some((k, _)) = [
+        ("ground_truth_delay", m.ground_truth_delay.is_some()),
+        ("ground_truth_share", m.ground_truth_share.is_some()),
+        ("ground_truth_expiry", m.ground_truth_expiry.is_some()),
+    ]
+    .iter()
+    .find(|(_, on)| *on)
+    {
+        return Err(invalid(k, "needs ground_truth (the labels it is about)".into()));
+    }
+    if m.inference_attribute.is_none() && m.probability_attribute.is_none() {
+        return Err(invalid(
+            "quality_baseline",
+            "needs inference_attribute or probability_attribute (where the prediction is in each response)".into(),
+        ));
+    }
+    let threshold = m.probability_threshold_attribute.unwrap_or(crate::quality::DEFAULT_PROBABILITY_THRESHOLD);
+    if !(0.0..=1.0).contains(&threshold) {
+        return Err(invalid("probability_threshold_attribute", format!("{threshold}: use a value from 0 to 1")));
+    }
+    let delay =
+        duration(path, &key("ground_truth_delay"), m.ground_truth_delay.as_deref(), DEFAULT_GROUND_TRUTH_DELAY)?;
+    let mut rules = JoinRules::new(crate::quality::ProblemType::BinaryClassification, threshold, delay);
+    if let Some(share) = m.ground_truth_share {
+        rules.enough_share = share;
+    }
+    if let Some(e) = &m.ground_truth_expiry {
+        rules.expiry = duration(path, &key("ground_truth_expiry"), Some(e), rules.expiry)?;
+    }
+    // Each key named by its own message.
+    let blame = if !(rules.enough_share > 0.0 && rules.enough_share <= 1.0) {
+        "ground_truth_share"
+    } else if rules.expiry < rules.delay {
+        "ground_truth_expiry"
+    } else {
+        "ground_truth_delay"
+    };
+    rules.check().map_err(|msg| invalid(blame, msg))?;
+    Ok(Some(MonitorQuality {
+        baseline: baseline.clone(),
+        ground_truth: m.ground_truth.clone(),
+        spec: PredictionSpec {
+            inference: m.inference_attribute.as_deref().map(Attr::parse),
+            probability: m.probability_attribute.as_deref().map(Attr::parse),
+        },
+        rules,
+    }))
 }
 
 fn valid_endpoint_name(s: &str) -> bool {
@@ -618,6 +735,23 @@ mod tests {
             ("[[monitor]]\nendpoint = \"a\"\nstart = \"yesterday\"", "start"),
             ("[[monitor]]\nendpoint = \"a\"\n[[monitor]]\nendpoint = \"a\"", "listed twice"),
             ("[events]\naccount = \"12\"", "[events] account"),
+            ("[[monitor]]\nendpoint = \"a\"\nground_truth = \"s3://bkt/gt/\"", "ground_truth: needs quality_baseline"),
+            (
+                "[[monitor]]\nendpoint = \"a\"\nquality_baseline = \"qb\"",
+                "quality_baseline: needs inference_attribute or probability_attribute",
+            ),
+            (
+                "[[monitor]]\nendpoint = \"a\"\nquality_baseline = \"qb\"\nprobability_attribute = \"0\"\nground_truth_delay = \"1h\"",
+                "ground_truth_delay: needs ground_truth",
+            ),
+            (
+                "[[monitor]]\nendpoint = \"a\"\nquality_baseline = \"qb\"\nprobability_attribute = \"0\"\nground_truth = \"gt\"\nground_truth_share = 1.5",
+                "ground_truth_share: the labelled share",
+            ),
+            (
+                "[[monitor]]\nendpoint = \"a\"\nquality_baseline = \"qb\"\nprobability_attribute = \"0\"\nground_truth = \"gt\"\nground_truth_expiry = \"1h\"",
+                "ground_truth_expiry: the ground-truth expiry 1h is shorter than the delay",
+            ),
         ];
         for (text, want) in cases {
             let err = Config::from_toml(text, "t.toml", std::iter::empty()).unwrap_err().to_string();

@@ -144,10 +144,18 @@ struct ReplayQualityArgs {
     /// A probability at or above it predicts the positive class.
     #[arg(long, requires = "quality_baseline", default_value_t = driftwatch::quality::DEFAULT_PROBABILITY_THRESHOLD)]
     probability_threshold_attribute: f64,
-    /// How long after a window's end its labels are expected; labels collected later still
-    /// count and are reported as late.
-    #[arg(long, requires = "quality_baseline", default_value = "24h", value_parser = parse_duration)]
+    /// How long after a window's end its labels are waited for: the window is judged then, by
+    /// the labels collected before (labels collected later update its files, counted late).
+    #[arg(long, requires = "ground_truth", default_value = "24h", value_parser = parse_duration)]
     ground_truth_delay: Duration,
+    /// Judge a window before the delay once this share of its predictions is labelled (1:
+    /// always wait for the delay).
+    #[arg(long, requires = "ground_truth", default_value_t = driftwatch::quality::join::DEFAULT_ENOUGH_SHARE)]
+    ground_truth_share: f64,
+    /// How long after a window's end labels that come late still update its files; labels
+    /// wait as long for their prediction (default: three times the delay).
+    #[arg(long, requires = "ground_truth", value_parser = parse_duration)]
+    ground_truth_expiry: Option<Duration>,
 }
 
 impl ReplayQualityArgs {
@@ -169,6 +177,8 @@ impl ReplayQualityArgs {
             },
             probability_threshold: self.probability_threshold_attribute,
             delay: self.ground_truth_delay,
+            enough_share: self.ground_truth_share,
+            expiry: self.ground_truth_expiry,
         }))
     }
 }
@@ -381,6 +391,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 let o = o.trim_end_matches('/');
                 println!("\nreports: {o}/<endpoint>/<variant>/yyyy/mm/dd/HH/");
                 println!("metrics: {o}/{} ({} rows)", replay::METRICS_FILE, summary.metrics_rows);
+                if summary.quality_rows > 0 {
+                    println!("quality: {o}/{} ({} rows)", replay::QUALITY_METRICS_FILE, summary.quality_rows);
+                }
             }
             if let Some(e) = &events {
                 let n: u64 = summary.streams.iter().map(|s| s.events).sum();

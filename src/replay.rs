@@ -24,13 +24,13 @@ use crate::pipeline::{
 use crate::profile::SkipReason;
 use crate::publish::events::{EventEnvelope, EventSettings};
 use crate::publish::html::{HtmlReport, StreamReport};
-use crate::publish::metrics_table::MetricsTable;
+use crate::publish::metrics_table::{MetricsTable, QualityRows};
 use crate::publish::window::{
-    deliver, EventTime, JudgedWindow, QualityPath, ReportLocation, SinkError, WindowPath, WindowSink,
+    deliver, deliver_quality, EventTime, JudgedQuality, JudgedWindow, QualityPath, ReportLocation, SinkError,
+    WindowPath, WindowSink,
 };
-use crate::quality::ground_truth::Labels;
+use crate::quality::ground_truth::{collection_hour, LabelFile};
 use crate::quality::join::JoinRules;
-use crate::quality::{QualityConstraints, QualityStatistics};
 use crate::source::{CaptureSource, SourceError};
 use crate::store::{AnyStore, Location, ObjectStore, StoreError, StoreFactory};
 
@@ -39,6 +39,8 @@ use crate::time::Duration;
 
 /// File name of the metrics table inside `--output`.
 pub const METRICS_FILE: &str = "drift_metrics.parquet";
+/// File name of the model-quality table inside `--output`.
+pub const QUALITY_METRICS_FILE: &str = "model_quality_metrics.parquet";
 /// Issues logged per stream and reason before the rest are only counted.
 const LOGGED_ISSUES: u64 = 5;
 
@@ -83,21 +85,35 @@ pub struct QualityOptions {
     pub spec: PredictionSpec,
     /// A probability at or above it predicts the positive class.
     pub probability_threshold: f64,
-    /// How long after a window's end its labels are expected (later ones are counted late).
+    /// How long after a window's end its labels are waited for.
     pub delay: Duration,
+    /// A window is judged before the delay once this share of its predictions is labelled.
+    pub enough_share: f64,
+    /// How long after a window's end late labels still update it (default: three delays).
+    pub expiry: Option<Duration>,
 }
 
-/// What the ground truth held, over the whole replay.
+impl QualityOptions {
+    /// The join rules these options give (the problem type comes from the baseline).
+    pub fn rules(&self) -> JoinRules {
+        let mut rules =
+            JoinRules::new(crate::quality::ProblemType::BinaryClassification, self.probability_threshold, self.delay);
+        rules.enough_share = self.enough_share;
+        if let Some(e) = self.expiry {
+            rules.expiry = e;
+        }
+        rules
+    }
+}
+
+/// What the ground truth held, over the whole replay (what each stream made of it is in its
+/// [`crate::publish::window::QualitySummary`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GroundTruthSummary {
     /// Files read.
     pub files: u64,
-    /// Labels kept (one per key).
-    pub labels: u64,
-    /// Labels that matched no captured record.
-    pub unmatched: u64,
-    /// Second labels for a key (the first is used), and of those the ones that differed.
-    pub duplicates: (u64, u64),
+    /// Label records read (repeated keys included).
+    pub records: u64,
     /// Lines not used, by reason.
     pub skipped: BTreeMap<&'static str, u64>,
 }
@@ -172,7 +188,9 @@ pub struct ReplaySummary {
     pub streams: Vec<StreamSummary>,
     /// Rows written to the metrics table.
     pub metrics_rows: u64,
-    /// The ground truth, when model quality was judged.
+    /// Rows written to the model-quality table.
+    pub quality_rows: u64,
+    /// The ground truth, when model quality was judged against labels.
     pub ground_truth: Option<GroundTruthSummary>,
     /// Whether a data-quality baseline was given (`--baseline`).
     pub data_quality: bool,
@@ -235,50 +253,61 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
     };
     let mut page = opts.report.as_ref().map(|_| HtmlReport::new(opts.capture.clone(), &baseline));
     let mut summary = ReplaySummary { data_quality: baseline.monitors_data(), ..Default::default() };
-    let mut quality = match &opts.quality {
+    let quality = match &opts.quality {
         Some(q) => Some(load_quality(q, io)?),
         None => None,
     };
+    let mut quality_rows = QualityRows::default();
     for (stream, files) in &streams {
         bar.set_message(stream.to_string());
         let mut path =
             WindowPath::new(stream.clone(), baseline.clone(), opts.classifier.clone(), opts.event_settings.clone());
         if let Some(q) = &quality {
             path = path.with_quality(stream.clone(), q.path.clone());
+            for f in &q.files {
+                path.add_labels(f);
+            }
         }
         let mut ctx = StreamRun {
             path,
             predict: opts.quality.as_ref().map(|q| q.spec.clone()),
-            labels: quality.as_mut().and_then(|q| q.labels.as_mut()),
             reports: output.as_ref().map(|o| Reports { store: &o.store, io }),
             table: table.as_mut(),
+            quality_table: output.as_ref().map(|_| &mut quality_rows),
             events: events_out.as_mut(),
             summary: StreamSummary { stream: Some(stream.clone()), ..Default::default() },
             page: page.as_ref().map(|_| StreamReport::new(stream.clone(), &baseline)),
         };
         let engine = replay_stream(stream, &source, files, &baseline, window, threads, &bar, io, &mut ctx)?;
+        // The labels' time runs on past the capture: every window still waiting is judged.
+        let reports = ctx.reports.as_ref().map(|r| r.store as &dyn ReportLocation);
+        for q in ctx.path.finish_quality(reports, EventTime::DataTime) {
+            ctx.deliver_quality(&q)?;
+        }
         let totals = engine.totals();
         ctx.summary.records = totals.records;
         ctx.summary.rows = totals.rows;
         ctx.summary.skipped = totals.skipped.clone();
         ctx.summary.skipped.merge(engine.unattributed());
         ctx.summary.episodes = ctx.path.episodes();
+        if let Some(state) = ctx.path.quality_state() {
+            let q = ctx.summary.quality.get_or_insert_with(Default::default);
+            q.estimated = !state.ledger.labelled();
+            q.labels = state.ledger.labelled().then(|| state.ledger.totals().clone());
+        }
         if let (Some(p), Some(mut sp)) = (page.as_mut(), ctx.page.take()) {
             sp.finish(&ctx.summary);
             p.streams.push(sp);
         }
         summary.streams.push(ctx.summary);
     }
-    if let Some(LoadedQuality { summary: mut gt, labels: Some(labels), .. }) = quality {
-        gt.unmatched = labels.len() as u64;
-        gt.duplicates = (labels.duplicates, labels.conflicting);
-        for (r, n) in &labels.skipped {
-            *gt.skipped.entry(r.as_str()).or_default() += n;
-        }
-        for i in &labels.named {
+    if let Some(LoadedQuality { summary: gt, files, .. }) = &quality {
+        for i in files.iter().flat_map(|f| &f.issues).take(crate::quality::ground_truth::NAMED_LABEL_ISSUES) {
             tracing::warn!(file = %i.file, line = i.line, field = i.reason.field(), reason = i.reason.as_str(), "ground-truth line skipped");
         }
-        summary.ground_truth = Some(gt);
+        if opts.quality.as_ref().is_some_and(|q| q.ground_truth.is_some()) {
+            summary.ground_truth = Some(gt.clone());
+        }
     }
     if let (Some(p), Some(path)) = (&page, &opts.report) {
         crate::store::write_atomic(path, crate::publish::html::render(p).as_bytes())?;
@@ -286,7 +315,10 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
     bar.finish_and_clear();
     if let (Some(t), Some(o)) = (table, &output) {
         summary.metrics_rows = t.close()?;
-        o.finish_table(io)?;
+        if !quality_rows.is_empty() {
+            summary.quality_rows = quality_rows.write(&o.quality_path)?;
+        }
+        o.finish_tables(io)?;
     }
     if let Some(e) = events_out {
         e.close()?;
@@ -297,8 +329,8 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
 /// The model-quality side of a replay: the path's rules and constraints, and every label.
 struct LoadedQuality {
     path: QualityPath,
-    /// None: no ground truth, the quality is estimated.
-    labels: Option<Labels>,
+    /// Every ground-truth file, in collection order (none: the quality is estimated).
+    files: Vec<LabelFile>,
     summary: GroundTruthSummary,
 }
 
@@ -309,85 +341,41 @@ fn load_quality(q: &QualityOptions, io: &ReplayIo<'_>) -> Result<LoadedQuality, 
         io.stores.open(&Location::parse(location)).map_err(|e| ReplayError::Usage(format!("{flag} {e}")))
     };
     let store = open("--quality-baseline", &q.baseline)?;
-    let read = |name: &str| {
-        io.wait(crate::store::baseline::read_text(&store, name))
-            .map_err(|e| ReplayError::Quality(format!("--quality-baseline {e}")))
-    };
-    let (stats_text, cons_text) = (read(crate::baseline::STATISTICS_FILE)?, read(crate::baseline::CONSTRAINTS_FILE)?);
-    let bad = |e: crate::quality::QualityError| ReplayError::Quality(format!("--quality-baseline {e}"));
-    let stats = QualityStatistics::from_json(&stats_text, &store.uri(crate::baseline::STATISTICS_FILE)).map_err(bad)?;
-    let constraints =
-        QualityConstraints::from_json(&cons_text, &store.uri(crate::baseline::CONSTRAINTS_FILE)).map_err(bad)?;
-    if constraints.problem != stats.problem {
-        return Err(ReplayError::Quality(format!(
-            "--quality-baseline {}: statistics.json is {} but constraints.json is {}",
-            q.baseline,
-            stats.problem.as_str(),
-            constraints.problem.as_str()
-        )));
-    }
-    crate::quality::check_prediction_attributes(
-        stats.problem,
-        q.spec.inference.is_some(),
-        q.spec.probability.is_some(),
-        q.probability_threshold,
-    )
-    .map_err(|e| ReplayError::Usage(e.to_string()))?;
-    let calibration = match io.wait(store.get(crate::quality::estimate::Calibration::FILE)) {
-        Ok(Some(bytes)) => Some(Arc::new(serde_json::from_slice(&bytes).map_err(|e| {
-            ReplayError::Quality(format!(
-                "--quality-baseline {}: {e}",
-                store.uri(crate::quality::estimate::Calibration::FILE)
-            ))
-        })?)),
-        Ok(None) => None,
-        Err(e) => return Err(ReplayError::Quality(format!("--quality-baseline {e}"))),
-    };
-    let rules = JoinRules { problem: stats.problem, probability_threshold: q.probability_threshold, delay: q.delay };
-    let path = QualityPath { rules, constraints: Arc::new(constraints), statistics: Arc::new(stats), calibration };
+    let files = io
+        .wait(crate::store::baseline::read_quality_baseline(&store))
+        .map_err(|e| ReplayError::Quality(format!("--quality-baseline {e}")))?;
+    let labelled = q.ground_truth.is_some();
+    let path = QualityPath::new(files, &q.spec, q.rules(), labelled, &store.uri("")).map_err(|e| {
+        let flag = if labelled { "--quality-baseline" } else { "--quality-baseline without --ground-truth" };
+        ReplayError::Usage(format!("{flag}: {e}"))
+    })?;
     let Some(ground_truth) = &q.ground_truth else {
-        // No labels: estimate, which needs binary probabilities and their calibration.
-        let why = if path.rules.problem != crate::quality::ProblemType::BinaryClassification {
-            Some(format!("the baseline is {}; only BinaryClassification can be estimated", path.rules.problem.as_str()))
-        } else if q.spec.probability.is_none() {
-            Some("an estimate needs --probability-attribute".to_owned())
-        } else if path.calibration.is_none() {
-            Some(format!(
-                "no {} (written by `driftwatch baseline --problem-type BinaryClassification --probability-attribute ...`)",
-                store.uri(crate::quality::estimate::Calibration::FILE)
-            ))
-        } else {
-            None
-        };
-        if let Some(why) = why {
-            return Err(ReplayError::Usage(format!(
-                "--quality-baseline without --ground-truth estimates quality: {why}"
-            )));
-        }
-        return Ok(LoadedQuality { path, labels: None, summary: GroundTruthSummary::default() });
+        return Ok(LoadedQuality { path, files: Vec::new(), summary: GroundTruthSummary::default() });
     };
     let gt = open("--ground-truth", ground_truth)?;
     let objects =
         io.wait(gt.list("", None)).map_err(|e| ReplayError::Quality(format!("--ground-truth {ground_truth}: {e}")))?;
-    let mut labels = Labels::new();
+    let mut files = Vec::new();
     let mut summary = GroundTruthSummary::default();
     for o in objects.iter().filter(|o| o.key.ends_with(".jsonl")) {
         let bytes = io
             .wait(gt.get(&o.key))
             .map_err(|e| ReplayError::Quality(format!("--ground-truth {e}")))?
             .unwrap_or_default();
-        let parts: Vec<&str> = o.key.split('/').collect();
-        let collected = (parts.len() >= 5)
-            .then(|| crate::capture::layout::parse_hour(&parts[parts.len() - 5..parts.len() - 1]))
-            .flatten();
-        labels.read(&gt.uri(&o.key), collected, &String::from_utf8_lossy(&bytes));
+        let file = LabelFile::read(&gt.uri(&o.key), collection_hour(&o.key), &String::from_utf8_lossy(&bytes));
         summary.files += 1;
+        summary.records += file.labels.len() as u64;
+        for (r, n) in &file.skipped {
+            *summary.skipped.entry(r.as_str()).or_default() += n;
+        }
+        files.push(file);
     }
     if summary.files == 0 {
         return Err(ReplayError::Quality(format!("--ground-truth {ground_truth}: no .jsonl files")));
     }
-    summary.labels = labels.len() as u64;
-    Ok(LoadedQuality { path, labels: Some(labels), summary })
+    // In collection order (a file outside the hour layout first), each hour's files in key order.
+    files.sort_by_key(|f| f.collected);
+    Ok(LoadedQuality { path, files, summary })
 }
 
 /// Reads the baseline at `location`: a local folder (with the core's checks of its shape) or
@@ -401,13 +389,14 @@ fn load_baseline(location: &str, io: &ReplayIo<'_>) -> Result<Baseline, ReplayEr
     Ok(io.wait(crate::store::read_baseline(&store, location))?)
 }
 
-/// `--output`: a folder, or an S3 prefix. The metrics table is written to a local file as
-/// windows close (in the folder itself, or a temporary file uploaded at the end for S3).
+/// `--output`: a folder, or an S3 prefix. The metrics tables are written to local files (in
+/// the folder itself, or temporary files uploaded at the end for S3).
 struct Output {
     store: AnyStore,
     table_path: PathBuf,
-    /// For S3: the temporary file to upload as [`METRICS_FILE`].
-    upload: Option<tempfile_path::TempPath>,
+    quality_path: PathBuf,
+    /// For S3: the temporary files to upload as [`METRICS_FILE`] and [`QUALITY_METRICS_FILE`].
+    upload: Option<(tempfile_path::TempPath, tempfile_path::TempPath)>,
 }
 
 impl Output {
@@ -415,19 +404,35 @@ impl Output {
         let at = Location::parse(location);
         let store = io.stores.open(&at).map_err(|e| ReplayError::Usage(format!("--output {e}")))?;
         Ok(match at {
-            Location::Local(dir) => Output { store, table_path: dir.join(METRICS_FILE), upload: None },
+            Location::Local(dir) => Output {
+                store,
+                table_path: dir.join(METRICS_FILE),
+                quality_path: dir.join(QUALITY_METRICS_FILE),
+                upload: None,
+            },
             Location::S3 { .. } => {
-                let tmp = tempfile_path::TempPath::new(METRICS_FILE);
-                Output { store, table_path: tmp.path().to_owned(), upload: Some(tmp) }
+                let tmp =
+                    (tempfile_path::TempPath::new(METRICS_FILE), tempfile_path::TempPath::new(QUALITY_METRICS_FILE));
+                Output {
+                    store,
+                    table_path: tmp.0.path().to_owned(),
+                    quality_path: tmp.1.path().to_owned(),
+                    upload: Some(tmp),
+                }
             }
         })
     }
 
-    fn finish_table(&self, io: &ReplayIo<'_>) -> Result<(), ReplayError> {
-        if let Some(tmp) = &self.upload {
+    /// Uploads the tables written to temporary files (S3).
+    fn finish_tables(&self, io: &ReplayIo<'_>) -> Result<(), ReplayError> {
+        let Some((metrics, quality)) = &self.upload else { return Ok(()) };
+        for (tmp, name) in [(metrics, METRICS_FILE), (quality, QUALITY_METRICS_FILE)] {
+            if !tmp.path().exists() {
+                continue;
+            }
             let bytes = std::fs::read(tmp.path())
                 .map_err(|source| StoreError::Io { path: tmp.path().display().to_string(), source })?;
-            io.wait(self.store.put(METRICS_FILE, bytes))?;
+            io.wait(self.store.put(name, bytes))?;
         }
         Ok(())
     }
@@ -477,13 +482,46 @@ struct StreamRun<'a> {
     path: WindowPath,
     /// What to keep of each response for the model-quality join.
     predict: Option<PredictionSpec>,
-    /// Every label not joined yet (shared by the streams of a replay).
-    labels: Option<&'a mut Labels>,
     reports: Option<Reports<'a>>,
     table: Option<&'a mut MetricsTable>,
+    quality_table: Option<&'a mut QualityRows>,
     events: Option<&'a mut EventsFile>,
     summary: StreamSummary,
     page: Option<StreamReport>,
+}
+
+impl StreamRun<'_> {
+    /// Every sink of the stream, in the order they take a window.
+    fn deliver(&mut self, judged: &JudgedWindow) -> Result<(), ReplayError> {
+        deliver(
+            judged,
+            &mut [
+                &mut self.reports.as_mut(),
+                &mut self.table.as_deref_mut(),
+                &mut self.quality_table.as_deref_mut(),
+                &mut self.events.as_deref_mut(),
+                &mut self.page.as_mut(),
+                &mut self.summary,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Every sink of the stream, for a model quality judged after the capture ended.
+    fn deliver_quality(&mut self, q: &JudgedQuality) -> Result<(), ReplayError> {
+        deliver_quality(
+            q,
+            &mut [
+                &mut self.reports.as_mut(),
+                &mut self.table.as_deref_mut(),
+                &mut self.quality_table.as_deref_mut(),
+                &mut self.events.as_deref_mut(),
+                &mut self.page.as_mut(),
+                &mut self.summary,
+            ],
+        )?;
+        Ok(())
+    }
 }
 
 /// `--output`: each window's report files, written as the window closes.
@@ -498,6 +536,13 @@ impl WindowSink for Reports<'_> {
             for (key, bytes) in &rendered.files {
                 self.io.wait(self.store.put(key, bytes.clone()))?;
             }
+        }
+        Ok(())
+    }
+
+    fn accept_quality(&mut self, q: &JudgedQuality) -> Result<(), SinkError> {
+        for (key, bytes) in &q.files {
+            self.io.wait(self.store.put(key, bytes.clone()))?;
         }
         Ok(())
     }
@@ -720,19 +765,8 @@ fn decode_in_parallel(
 
 fn handle_window(closed: ClosedWindow, ctx: &mut StreamRun<'_>) -> Result<(), ReplayError> {
     let reports = ctx.reports.as_ref().map(|r| r.store as &dyn ReportLocation);
-    let mut judged = ctx.path.judge(closed, reports, EventTime::DataTime);
-    ctx.path.judge_quality(&mut judged, ctx.labels.as_deref_mut(), EventTime::DataTime);
-    deliver(
-        &judged,
-        &mut [
-            &mut ctx.reports.as_mut(),
-            &mut ctx.table.as_deref_mut(),
-            &mut ctx.events.as_deref_mut(),
-            &mut ctx.page.as_mut(),
-            &mut ctx.summary,
-        ],
-    )?;
-    Ok(())
+    let judged = ctx.path.judge(closed, reports, EventTime::DataTime);
+    ctx.deliver(&judged)
 }
 
 /// `--events FILE`: one envelope per line, in data time.
@@ -772,7 +806,11 @@ impl WindowSink for EventsFile {
         for e in &w.envelopes {
             self.write(e)?;
         }
-        for e in &w.quality_envelopes {
+        Ok(())
+    }
+
+    fn accept_quality(&mut self, q: &JudgedQuality) -> Result<(), SinkError> {
+        for e in &q.envelopes {
             self.write(e)?;
         }
         Ok(())
@@ -816,35 +854,39 @@ pub fn print_summary(s: &ReplaySummary, out: &mut dyn Write) -> std::io::Result<
             writeln!(
                 out,
                 "{:<36} model quality estimated without labels: {} predictions in {} windows",
-                "", q.predictions, q.windows
+                "",
+                q.predictions(),
+                q.windows()
             )?;
         } else if let Some(q) = &st.quality {
-            let share = if q.predictions == 0 { 0.0 } else { 100.0 * q.labelled as f64 / q.predictions as f64 };
+            let (predictions, labelled) = (q.predictions(), q.labelled());
+            let share = if predictions == 0 { 0.0 } else { 100.0 * labelled as f64 / predictions as f64 };
             let mut extra: Vec<String> = Vec::new();
-            if q.late_labels > 0 {
-                extra.push(format!("{} labels after the delay", q.late_labels));
+            if q.late_labels() > 0 {
+                extra.push(format!("{} labels came after their window was judged", q.late_labels()));
             }
-            extra.extend(q.unusable.iter().map(|(r, n)| format!("{r} {n}")));
-            extra.extend(q.without_prediction.iter().map(|(r, n)| format!("no prediction ({r}) {n}")));
+            extra.extend(q.unusable().iter().map(|(r, n)| format!("{r} {n}")));
+            extra.extend(q.without_prediction().iter().map(|(r, n)| format!("no prediction ({r}) {n}")));
             writeln!(
                 out,
-                "{:<36} model quality: {} of {} predictions labelled ({share:.1}%), {} of {} windows violate the quality baseline{}",
+                "{:<36} model quality: {labelled} of {predictions} predictions labelled ({share:.1}%), {} of {} windows violate the quality baseline{}",
                 "",
-                q.labelled,
-                q.predictions,
-                q.windows_violating,
-                q.windows,
+                q.windows_violating(),
+                q.windows(),
                 if extra.is_empty() { String::new() } else { format!("; {}", extra.join(", ")) }
             )?;
+            if let Some(l) = &q.labels {
+                writeln!(
+                    out,
+                    "{:<36} labels: {} matched no record of this stream; {} duplicates ({} conflicting); {} came after their window expired",
+                    "", l.unmatched, l.duplicates, l.conflicting, l.too_late
+                )?;
+            }
         }
     }
     if let Some(gt) = &s.ground_truth {
         let skipped: u64 = gt.skipped.values().sum();
-        writeln!(
-            out,
-            "ground truth: {} labels in {} files; {} matched no captured record; {} duplicates ({} conflicting); {} lines skipped",
-            gt.labels, gt.files, gt.unmatched, gt.duplicates.0, gt.duplicates.1, skipped
-        )?;
+        writeln!(out, "ground truth: {} label records in {} files; {} lines skipped", gt.records, gt.files, skipped)?;
     }
     let episodes: usize = s.streams.iter().map(|st| st.episodes.len()).sum();
     writeln!(out)?;
@@ -866,12 +908,12 @@ pub fn print_summary(s: &ReplaySummary, out: &mut dyn Write) -> std::io::Result<
             continue;
         }
         writeln!(out, "model quality episodes ({}):", st.name())?;
-        for (kind, onset, at) in &q.decisions {
-            let what = match kind {
+        for d in &q.decisions {
+            let what = match d.kind {
                 crate::classify::Kind::Resolved => "recovered".to_owned(),
                 k => format!("{:<8} {:<11}", k.as_str(), k.action()),
             };
-            writeln!(out, "  {what} onset {onset}  decided {at}")?;
+            writeln!(out, "  {what} onset {}  decided {}  labels in by {}", d.onset, d.detected_at, d.judged_at)?;
         }
     }
     Ok(())

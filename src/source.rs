@@ -110,6 +110,52 @@ impl<S: ObjectStore> CaptureSource<S> {
     }
 }
 
+/// Ground truth below a prefix, in Model Monitor's layout: `yyyy/mm/dd/hh/*.jsonl` by the hour
+/// the labels were collected.
+#[derive(Debug, Clone)]
+pub struct GroundTruthSource<S> {
+    store: S,
+}
+
+impl<S: ObjectStore> GroundTruthSource<S> {
+    /// The ground truth at the root of `store`.
+    pub fn new(store: S) -> Self {
+        GroundTruthSource { store }
+    }
+
+    /// The hour folders from `from` on, in order, each with its `.jsonl` objects in key order.
+    /// Objects outside an hour folder cannot be placed in time by a live service and are left
+    /// out (with a debug log).
+    pub async fn hour_folders(&self, from: Option<Timestamp>) -> Result<BTreeMap<Timestamp, Vec<String>>, SourceError> {
+        // Keys of hour `h` start with `{h's path}/`, which sorts after the bare path.
+        let start_after = from.map(hour_path);
+        let listed = self.store.list("", start_after.as_deref()).await?;
+        let mut folders: BTreeMap<Timestamp, Vec<String>> = BTreeMap::new();
+        for o in listed.into_iter().filter(|o| o.key.ends_with(".jsonl")) {
+            match crate::quality::ground_truth::collection_hour(&o.key).filter(|_| o.key.split('/').count() == 5) {
+                Some(h) => folders.entry(h).or_default().push(o.key),
+                None => tracing::debug!(key = %o.key, "ground truth outside an hour folder; ignored"),
+            }
+        }
+        Ok(folders)
+    }
+
+    /// Reads one listed object into its labels (collected in its hour folder).
+    pub async fn read(&self, key: &str) -> Result<crate::quality::ground_truth::LabelFile, SourceError> {
+        let bytes = self.store.get(key).await?.ok_or_else(|| SourceError::Gone { uri: self.store.uri(key) })?;
+        Ok(crate::quality::ground_truth::LabelFile::read(
+            &self.store.uri(key),
+            crate::quality::ground_truth::collection_hour(key),
+            &String::from_utf8_lossy(&bytes),
+        ))
+    }
+
+    /// Where `key` is.
+    pub fn uri(&self, key: &str) -> String {
+        self.store.uri(key)
+    }
+}
+
 /// Opens the capture location `uri`: a local folder or file, or `s3://bucket/prefix/` (a key
 /// ending in `.jsonl` names one object). The root names come from the location's last two
 /// segments (for S3 the bucket counts as one).

@@ -21,6 +21,18 @@ pub const OUTBOX: &str = "driftwatch_outbox_events";
 pub const POLL_LAG: &str = "driftwatch_poll_lag_seconds";
 /// Polls that failed (listing, reading, writing).
 pub const POLL_FAILURES: &str = "driftwatch_poll_failures_total";
+/// Ground-truth objects read.
+pub const LABEL_FILES: &str = "driftwatch_ground_truth_files_read_total";
+/// Ground-truth labels by what became of them: `taken` (the first for its key), `duplicate`,
+/// `skipped` (a line that gave none), `unmatched` (no prediction within the expiry),
+/// `too_late` (after their prediction's window expired).
+pub const LABELS: &str = "driftwatch_labels_total";
+/// Model-quality windows judged.
+pub const QUALITY_JUDGED: &str = "driftwatch_quality_windows_judged_total";
+/// Predictions held for their labels (waiting to be judged, or for late labels).
+pub const PREDICTIONS_HELD: &str = "driftwatch_quality_predictions_held";
+/// Labels waiting for their prediction's window (or for the data time to reach them).
+pub const LABELS_WAITING: &str = "driftwatch_labels_waiting";
 
 /// Registers the descriptions with the installed recorder.
 pub fn describe() {
@@ -39,4 +51,13 @@ pub fn describe() {
     describe_gauge!(OUTBOX, Unit::Count, "Events waiting in the outbox.");
     describe_gauge!(POLL_LAG, Unit::Seconds, "Seconds between now and the data time through which windows are closed.");
     describe_counter!(POLL_FAILURES, Unit::Count, "Polls that failed.");
+    describe_counter!(LABEL_FILES, Unit::Count, "Ground-truth objects read.");
+    describe_counter!(
+        LABELS,
+        Unit::Count,
+        "Ground-truth labels by outcome: taken, duplicate, skipped, unmatched, too_late."
+    );
+    describe_counter!(QUALITY_JUDGED, Unit::Count, "Model-quality windows judged.");
+    describe_gauge!(PREDICTIONS_HELD, Unit::Count, "Predictions held for their labels.");
+    describe_gauge!(LABELS_WAITING, Unit::Count, "Labels waiting for their prediction's window.");
 }

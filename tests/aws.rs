@@ -23,7 +23,7 @@ use driftwatch::discovery::{BaselineUris, Discovery, DiscoveryError, SageMakerDi
 use driftwatch::publish::bus::{publish, BusEntry, BusError, EntryOutcome, EventBus, OutboxEntry};
 use driftwatch::publish::eventbridge::EventBridgeBus;
 use driftwatch::publish::events::EventSettings;
-use driftwatch::serve::{ManualClock, Service};
+use driftwatch::serve::{Clock as _, ManualClock, Service};
 use driftwatch::store::s3::S3Store;
 use driftwatch::store::{AnyStore, Location, ObjectInfo, ObjectStore, StoreError};
 use driftwatch::time::Timestamp;
@@ -102,6 +102,11 @@ impl Aws {
     /// Creates `bus`, a queue, and a rule sending the bus's driftwatch events to the queue;
     /// returns the queue's URL.
     async fn create_bus_to_queue(&self, bus: &str) -> String {
+        self.create_bus_with_rule(bus, json!({"source": ["driftwatch"]})).await
+    }
+
+    /// A bus whose one rule, with `pattern`, delivers to a new queue; returns the queue's URL.
+    async fn create_bus_with_rule(&self, bus: &str, pattern: Value) -> String {
         self.events.create_event_bus().name(bus).send().await.unwrap();
         let queue_url = self.sqs.create_queue().queue_name(unique("queue")).send().await.unwrap().queue_url.unwrap();
         let arn = self
@@ -116,14 +121,7 @@ impl Aws {
             .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
             .clone();
         let rule = unique("drift");
-        self.events
-            .put_rule()
-            .name(&rule)
-            .event_bus_name(bus)
-            .event_pattern(json!({"source": ["driftwatch"]}).to_string())
-            .send()
-            .await
-            .unwrap();
+        self.events.put_rule().name(&rule).event_bus_name(bus).event_pattern(pattern.to_string()).send().await.unwrap();
         let target = aws_sdk_eventbridge::types::Target::builder().id("queue").arn(arn).build().unwrap();
         self.events.put_targets().rule(&rule).event_bus_name(bus).targets(target).send().await.unwrap();
         queue_url
@@ -561,6 +559,147 @@ settle = "10m"
     );
 }
 
+/// Model quality in the service on S3, with a clock the test moves and labels uploaded as they
+/// would be collected (folders by collection hour, each uploaded once its hour has passed):
+/// windows wait in the checkpoint for their labels, across a restart, and once the labels of
+/// the worse model version's windows are in and their delay has passed, `Model Quality
+/// Degraded` reaches a queue through a rule with the pattern of `deploy/rules.yaml`'s
+/// `QualityInvestigateRule`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_on_s3_judges_model_quality_as_labels_arrive_across_a_restart() {
+    let endpoint = emulator_or_skip!();
+    let aws = aws(&endpoint).await;
+    let bucket = aws.bucket("labels").await;
+    let ep = unique("loan");
+    aws.upload_example(&bucket, &ep).await;
+    let qb = common::root().join("baselines/loan-scoring-quality");
+    for f in ["statistics.json", "constraints.json", "calibration.json"] {
+        aws.put_file(&bucket, &format!("quality/{f}"), &qb.join(f)).await;
+    }
+    let bus = unique("quality");
+    let queue = aws
+        .create_bus_with_rule(
+            &bus,
+            json!({
+                "source": ["driftwatch"],
+                "detail-type": ["Model Quality Degraded"],
+                "detail": {"monitor": ["model_quality"], "kind": ["sudden"], "action": ["investigate"]}
+            }),
+        )
+        .await;
+    let cfg = Config::from_toml(
+        &format!(
+            r#"[state]
+uri = "s3://{bucket}/state/"
+[reports]
+uri = "s3://{bucket}/reports/"
+[events]
+bus = "{bus}"
+account = "{ACCOUNT}"
+[[monitor]]
+endpoint = "{ep}"
+capture = "s3://{bucket}/datacapture/"
+baseline = "s3://{bucket}/baselines/loan/"
+start = "earliest"
+settle = "10m"
+quality_baseline = "s3://{bucket}/quality/"
+ground_truth = "s3://{bucket}/ground-truth/"
+probability_attribute = "0"
+"#
+        ),
+        "test.toml",
+        std::iter::empty(),
+    )
+    .unwrap();
+    let gt = common::root().join("examples/ground-truth");
+    let label_files = files_below(&gt);
+    let mut uploaded = 0;
+    // Uploads the ground-truth folders whose hour ended before `now` (as a labelling job would).
+    let upload_until = |now: Timestamp, uploaded: usize| {
+        let (aws, bucket, gt, label_files) = (&aws, &bucket, &gt, &label_files);
+        async move {
+            let mut n = uploaded;
+            while let Some(rel) = label_files.get(n) {
+                let parts: Vec<String> = rel.iter().map(|c| c.to_string_lossy().into_owned()).collect();
+                let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+                let hour = driftwatch::capture::layout::parse_hour(&refs[..4]).unwrap();
+                if hour + driftwatch::time::Duration::from_hours(1) > now {
+                    break;
+                }
+                aws.put_file(bucket, &format!("ground-truth/{}", rel.display()), &gt.join(rel)).await;
+                n += 1;
+            }
+            n
+        }
+    };
+    let discovery = StaticDiscovery::default();
+    let start_service = |clock: &ManualClock| {
+        let s3 = aws.s3.clone();
+        let factory =
+            Box::new(move |loc: &Location| -> Result<AnyStore, StoreError> { AnyStore::open(loc, Some(&s3)) });
+        let settings = EventSettings { account: ACCOUNT.into(), region: REGION.into(), ..EventSettings::default() };
+        let eb = EventBridgeBus::new(aws.events.clone(), &bus);
+        Service::start(&cfg, &discovery, factory, Some(eb), Arc::new(clock.clone()), settings)
+    };
+    let id = StreamId::new(&ep, "AllTraffic");
+    let checkpoints = CheckpointStore::new(S3Store::new(aws.s3.clone(), &bucket, "state/"));
+
+    // Day 4, 06:10: the inverted model has served for six hours; two hours of its labels are in.
+    let clock = ManualClock::new(at("2026-03-04T06:10:00Z"));
+    uploaded = upload_until(clock.now(), uploaded).await;
+    let mut service = start_service(&clock).await.unwrap();
+    let (r, failed) = service.poll(true).await;
+    assert_eq!((failed, r[&id].label_files as usize), (0, uploaded));
+    let cp = checkpoints.load(&id).await.unwrap().unwrap();
+    let held = cp.quality.as_ref().unwrap().state.ledger.predictions_held();
+    assert!(held > 0, "windows wait for their labels in the checkpoint");
+    assert!(aws.drain(&queue).await.is_empty());
+
+    // A restart; day 5, 01:10: a day of labels more, the turned windows not judged yet (their
+    // delay ends at 01:00 and 02:00 for the first two).
+    drop(service);
+    clock.set(at("2026-03-05T01:10:00Z"));
+    uploaded = upload_until(clock.now(), uploaded).await;
+    let mut service = start_service(&clock).await.unwrap();
+    let (r, failed) = service.poll(true).await;
+    assert_eq!(failed, 0);
+    assert!(r[&id].label_files > 0);
+    assert!(aws.drain(&queue).await.is_empty(), "one degraded window is not an episode");
+
+    // 02:10: the second turned window is judged; the episode opens and goes out through the rule.
+    clock.set(at("2026-03-05T02:10:00Z"));
+    upload_until(clock.now(), uploaded).await;
+    let t0 = Instant::now();
+    let (r, failed) = service.poll(true).await;
+    let polled = t0.elapsed();
+    assert_eq!((failed, r[&id].events_sent), (0, 1));
+    let got = aws.drain(&queue).await;
+    let delivered = t0.elapsed();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let e = &got[0];
+    assert_eq!(e["detail-type"], "Model Quality Degraded");
+    assert_eq!(e["source"], "driftwatch");
+    assert_eq!(e["detail"]["monitor"], "model_quality");
+    assert_eq!((e["detail"]["kind"].as_str(), e["detail"]["action"].as_str()), (Some("sudden"), Some("investigate")));
+    assert_eq!(e["detail"]["onset"], "2026-03-04T00:00:00Z");
+    assert_eq!(e["detail"]["judgedAt"], "2026-03-05T02:00:00Z");
+    assert_eq!(e["detail"]["estimated"], false);
+    let stats = e["detail"]["reports"]["statistics"].as_str().unwrap();
+    assert_eq!(stats, format!("s3://{bucket}/reports/{ep}/AllTraffic/2026/03/04/01/model_quality/statistics.json"));
+    let reports = S3Store::new(aws.s3.clone(), &bucket, "reports/");
+    let labels: Value = serde_json::from_slice(
+        &reports.get(&format!("{ep}/AllTraffic/2026/03/04/01/model_quality/labels.json")).await.unwrap().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(labels["judgedAt"], "2026-03-05T02:00:00Z");
+    assert!(labels["labelledWhenJudged"].as_u64().unwrap() > 0, "{labels}");
+    eprintln!(
+        "the deciding window's labels in: poll {:.0} ms; Model Quality Degraded in the queue {:.0} ms after the poll began",
+        polled.as_secs_f64() * 1e3,
+        delivered.as_secs_f64() * 1e3
+    );
+}
+
 /// A free loopback port (bound, then released for the child).
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -605,7 +744,7 @@ impl Agent {
 
 /// Replays the example, copied under endpoint `ep` below `dir`, into `dir/replay`; returns that
 /// folder and the events, [`comparable`].
-fn replay(dir: &Path, ep: &str, files: &[PathBuf]) -> (PathBuf, Vec<Value>) {
+fn replay(dir: &Path, ep: &str, files: &[PathBuf], extra: &[&str]) -> (PathBuf, Vec<Value>) {
     let (example, local) = (example_dir(), dir.join("capture").join(ep).join("AllTraffic"));
     for rel in files {
         std::fs::create_dir_all(local.join(rel).parent().unwrap()).unwrap();
@@ -621,6 +760,7 @@ fn replay(dir: &Path, ep: &str, files: &[PathBuf]) -> (PathBuf, Vec<Value>) {
         .arg(&out)
         .arg("--events")
         .arg(&events)
+        .args(extra)
         .output()
         .unwrap();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
@@ -640,8 +780,9 @@ fn comparable(e: &Value) -> Value {
 }
 
 /// The real binary against S3, SageMaker and EventBridge, killed with SIGKILL again and again
-/// while it works through five days of capture: its reports equal `replay`'s, and its events,
-/// deduplicated on (episodeId, detail-type), equal replay's; a repeat is identical.
+/// while it works through five days of capture and their labels (model quality against the
+/// example's ground truth): its reports, model-quality files included, equal `replay`'s, and its
+/// events, deduplicated on (episodeId, detail-type), equal replay's; a repeat is identical.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_killed_repeatedly_reports_what_replay_reports() {
     let endpoint = emulator_or_skip!();
@@ -650,9 +791,18 @@ async fn serve_killed_repeatedly_reports_what_replay_reports() {
     let (bus, queue) = aws.bus_to_queue("serve").await;
     let ep = unique("loan");
 
-    // The example capture under a unique endpoint name, in S3 and (for replay) in a folder.
+    // The example capture under a unique endpoint name, in S3 and (for replay) in a folder;
+    // its ground truth and model-quality baseline in S3.
     let files = aws.upload_example(&bucket, &ep).await;
     let tmp = tempfile::tempdir().unwrap();
+    let (qb, gt) =
+        (common::root().join("baselines/loan-scoring-quality"), common::root().join("examples/ground-truth"));
+    for f in ["statistics.json", "constraints.json", "calibration.json"] {
+        aws.put_file(&bucket, &format!("quality/{f}"), &qb.join(f)).await;
+    }
+    for rel in files_below(&gt) {
+        aws.put_file(&bucket, &format!("ground-truth/{ep}/{}", rel.display()), &gt.join(rel)).await;
+    }
     // Capture and baseline are found through SageMaker, as they would be in an account.
     aws.endpoint(&ep, Some(&format!("s3://{bucket}/datacapture"))).await;
     let uris = BaselineUris {
@@ -678,6 +828,9 @@ listen = "127.0.0.1:{port}"
 endpoint = "{ep}"
 start = "earliest"
 poll_interval = "1s"
+quality_baseline = "s3://{bucket}/quality/"
+ground_truth = "s3://{bucket}/ground-truth/{ep}/"
+probability_attribute = "0"
 "#
         ),
     )
@@ -702,8 +855,18 @@ poll_interval = "1s"
         agent.child.wait().unwrap();
         kills += 1;
         let cps = CheckpointStore::new(S3Store::new(aws.s3.clone(), &bucket, "driftwatch/state/"));
-        let at = cps.load(&stream).await.unwrap().and_then(|c| c.cursor.next_hour);
-        resumed_at.push(at.map(|t| t.to_string()).unwrap_or_else(|| "start".into()));
+        // Where the checkpoint says the capture and the labels are.
+        let cp = cps.load(&stream).await.unwrap();
+        let capture = cp.as_ref().and_then(|c| c.cursor.next_hour);
+        let labels = cp.as_ref().and_then(|c| c.quality.as_ref()).and_then(|q| q.labels.next_hour);
+        resumed_at.push(match (capture, labels) {
+            (None, None) => "start".to_owned(),
+            (c, l) => format!(
+                "capture {}, labels {}",
+                c.map_or("start".into(), |t| t.to_string()),
+                l.map_or("start".into(), |t| t.to_string())
+            ),
+        });
         agent = start_agent(&endpoint, &config, &log, &cwd);
     }
     let finished = loop {
@@ -756,7 +919,10 @@ poll_interval = "1s"
     assert_eq!(std::fs::read_dir(&cwd).unwrap().count(), 0, "serve wrote to its working folder");
 
     // The same data through replay.
-    let (out, want) = replay(tmp.path(), &ep, &files);
+    let (qb_arg, gt_arg) = (qb.display().to_string(), gt.display().to_string());
+    let quality_args =
+        ["--quality-baseline", qb_arg.as_str(), "--ground-truth", gt_arg.as_str(), "--probability-attribute", "0"];
+    let (out, want) = replay(tmp.path(), &ep, &files, &quality_args);
 
     // Reports: every replay window's statistics.json is byte-identical in S3; drift.json too
     // (but the baseline's name, which is where it was read from).
@@ -765,10 +931,10 @@ poll_interval = "1s"
     let mut compared = 0;
     for o in &listed {
         let local = out.join(&o.key);
-        if o.key.ends_with("statistics.json") || o.key.ends_with("drift.json") {
+        if o.key.ends_with(".json") {
             let theirs = std::fs::read(&local).unwrap_or_else(|_| panic!("replay has no {}", o.key));
             let ours = reports.get(&o.key).await.unwrap().unwrap();
-            if o.key.ends_with("statistics.json") {
+            if !o.key.ends_with("drift.json") {
                 assert!(ours == theirs, "{} differs", o.key);
             } else {
                 let strip = |b: &[u8]| {
@@ -781,12 +947,17 @@ poll_interval = "1s"
             compared += 1;
         }
     }
-    assert_eq!(compared, 240, "120 windows, two files each");
+    assert_eq!(compared, 120 * 6, "120 windows: statistics, violations, drift; model quality's three");
     let parquet = listed
         .iter()
         .filter(|o| o.key.starts_with(&format!("drift_metrics/endpoint={ep}/variant=AllTraffic/date=2026-03-0")))
         .count();
     assert_eq!(parquet, 120, "one metrics file per window");
+    let quality_tables = listed
+        .iter()
+        .filter(|o| o.key.starts_with(&format!("model_quality_metrics/endpoint={ep}/variant=AllTraffic/")))
+        .count();
+    assert_eq!(quality_tables, 120, "one model-quality file per window");
 
     // Events: delivered through the rule to the queue in the EventBridge envelope.
     let got = aws.drain(&queue).await;
@@ -808,7 +979,7 @@ poll_interval = "1s"
     unique_events.sort_by_key(order);
     let mut want_sorted = want.clone();
     want_sorted.sort_by_key(order);
-    assert_eq!(want.len(), 3);
+    assert_eq!(want.len(), 4, "the example's three data-drift events and Model Quality Degraded");
     assert_eq!(unique_events, want_sorted, "{} delivered ({} unique)", got.len(), unique_events.len());
     eprintln!("{} events delivered, {} unique, equal to replay's", got.len(), unique_events.len());
 }
@@ -1029,7 +1200,7 @@ start = "earliest"
         folders(&second)
     );
 
-    let (_, want) = replay(tmp.path(), &ep, &files);
+    let (_, want) = replay(tmp.path(), &ep, &files, &[]);
     let got: Vec<Value> = aws.drain(&queue).await.iter().map(comparable).collect();
     assert_eq!(got, want, "the function's events are replay's");
 
@@ -1098,7 +1269,7 @@ async fn replay_and_baseline_read_and_write_s3_as_they_do_folders() {
     let ep = unique("loan");
     let files = aws.upload_example(&bucket, &ep).await;
     let tmp = tempfile::tempdir().unwrap();
-    let (local_out, local_events) = replay(tmp.path(), &ep, &files);
+    let (local_out, local_events) = replay(tmp.path(), &ep, &files, &[]);
 
     let s3_events = tmp.path().join("s3-events.jsonl");
     let out = driftwatch_on(
@@ -1172,59 +1343,23 @@ async fn replay_and_baseline_read_and_write_s3_as_they_do_folders() {
     }
 }
 
-/// Model quality from S3: a quality baseline and ground truth read from `s3://` give the same
-/// model-quality files and the same account as from folders (labels uploaded in Model Monitor's
-/// layout, one file per collection hour).
+/// Model quality from S3: the example's quality baseline and ground truth (Model Monitor's
+/// layout, one file per collection hour) read from `s3://` give the same model-quality files
+/// and the same account as from folders.
 #[tokio::test]
 async fn replay_judges_model_quality_from_labels_in_s3() {
     let endpoint = emulator_or_skip!();
     let aws = aws(&endpoint).await;
     let bucket = aws.bucket("quality").await;
     let tmp = tempfile::tempdir().unwrap();
-    // A label per single-row record: positive with the chance its score says (drawn from its id).
-    let mut csv = String::from("y,p\n");
-    let mut by_hour: std::collections::BTreeMap<PathBuf, String> = Default::default();
-    for rel in files_below(&example_dir()) {
-        let text = std::fs::read_to_string(example_dir().join(&rel)).unwrap();
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let v: Value = serde_json::from_str(line).unwrap();
-            let data = v["captureData"]["endpointOutput"]["data"].as_str().unwrap().trim().to_owned();
-            let Ok(score) = data.parse::<f64>() else { continue };
-            let id = v["eventMetadata"]["eventId"].as_str().unwrap();
-            let label = u8::from(common::unit_of(id) < score);
-            csv.push_str(&format!("{label},{score}\n"));
-            let rec = serde_json::json!({"groundTruthData": {"data": label.to_string(), "encoding": "CSV"}, "eventMetadata": {"eventId": id}, "eventVersion": "0"});
-            by_hour.entry(rel.parent().unwrap().to_owned()).or_default().push_str(&format!("{rec}\n"));
-        }
-    }
-    std::fs::write(tmp.path().join("labelled.csv"), csv).unwrap();
-    let qb = tmp.path().join("qb");
-    let out = driftwatch_on(
-        &endpoint,
-        &[
-            "baseline",
-            "--problem-type",
-            "BinaryClassification",
-            "--input",
-            tmp.path().join("labelled.csv").to_str().unwrap(),
-            "--ground-truth-attribute",
-            "y",
-            "--probability-attribute",
-            "p",
-            "--output",
-            qb.to_str().unwrap(),
-        ],
-    );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let qb = common::root().join("baselines/loan-scoring-quality");
     for f in ["statistics.json", "constraints.json", "calibration.json"] {
         aws.put_file(&bucket, &format!("quality-baseline/{f}"), &qb.join(f)).await;
     }
-    let gt = tmp.path().join("gt");
-    for (hour, text) in &by_hour {
-        std::fs::create_dir_all(gt.join(hour)).unwrap();
-        let path = gt.join(hour).join("labels.jsonl");
-        std::fs::write(&path, text).unwrap();
-        aws.put_file(&bucket, &format!("ground-truth/{}/labels.jsonl", hour.display()), &path).await;
+    let gt = common::root().join("examples/ground-truth");
+    let labels = files_below(&gt);
+    for rel in &labels {
+        aws.put_file(&bucket, &format!("ground-truth/{}", rel.display()), &gt.join(rel)).await;
     }
     let capture = example_dir().parent().unwrap().parent().unwrap().to_owned();
     let run = |quality: &str, labels: &str, output: &Path| {
@@ -1262,7 +1397,7 @@ async fn replay_judges_model_quality_from_labels_in_s3() {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    assert!(account(&local).contains(&format!("labels in {} files", by_hour.len())), "{local}");
+    assert!(account(&local).contains(&format!("label records in {} files", labels.len())), "{local}");
     assert_eq!(account(&remote), account(&local));
     let mut compared = 0;
     for rel in files_below(&tmp.path().join("local")) {

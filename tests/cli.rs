@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{driftwatch, root, text, unit_of};
+use common::{driftwatch, root, text};
 use driftwatch::baseline::{StatisticsFile, ViolationsFile};
 
 /// Replays the bundled example in `cwd` with extra flags.
@@ -392,77 +392,49 @@ fn replay_config_sets_envelope_and_sensitivity() {
     assert_eq!(e["detail"]["reports"]["statistics"], serde_json::Value::Null, "no --output, no report URIs");
 }
 
-/// `replay --quality-baseline --ground-truth` on the bundled example with labels written as a
-/// user uploads them (Model Monitor's layout, by collection hour): the model is calibrated for
-/// three days, then its scores turn against the labels. Every window gets Model Monitor's
-/// model-quality files; the bad days violate the quality baseline; every record and label is
-/// accounted for (unlabelled, late, unmatched, duplicate).
+/// `replay --quality-baseline --ground-truth` on the bundled example and its ground truth
+/// (`examples/ground-truth/`, in Model Monitor's layout by collection hour): the model is
+/// calibrated for three days, then a version with inverted scores goes out. Each window is
+/// judged once its labels' delay has passed; every window gets Model Monitor's model-quality
+/// files; the bad days violate the quality baseline; every record and label is accounted for
+/// (unlabelled, late, unmatched, duplicate).
 #[test]
 fn replay_judges_model_quality_against_late_labels() {
     let tmp = tempfile::tempdir().unwrap();
     let start = driftwatch::time::Timestamp::parse_rfc3339("2026-03-01T00:00:00Z").unwrap();
     let turn = start + driftwatch::time::Duration::from_hours(72);
-    let mut baseline_csv = String::from("y,p\n");
-    let mut by_folder: std::collections::BTreeMap<String, String> = Default::default();
-    let (mut records, mut dropped, mut late, mut several) = (0u64, 0u64, 0u64, 0u64);
-    for (_, bytes) in tree(&root().join("examples/capture")) {
-        for line in String::from_utf8(bytes).unwrap().lines().filter(|l| !l.trim().is_empty()) {
-            let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            let id = v["eventMetadata"]["eventId"].as_str().unwrap().to_owned();
-            let t = driftwatch::time::Timestamp::parse_rfc3339(v["eventMetadata"]["inferenceTime"].as_str().unwrap())
-                .unwrap();
-            let data = v["captureData"]["endpointOutput"]["data"].as_str().unwrap().trim();
-            if data.contains('\n') {
-                several += 1; // a batch request: one label cannot be matched to its rows
-                continue;
-            }
-            let score: f64 = data.parse().unwrap();
-            records += 1;
-            let u = unit_of(&id);
-            let label = if t < turn { u < score } else { u < 1.0 - score };
-            if t < turn {
-                baseline_csv.push_str(&format!("{},{score}\n", u8::from(label)));
-            }
-            if records % 7 == 0 {
-                dropped += 1; // never labelled
-                continue;
-            }
-            // Labels come two hours after the inference, one in ten after more than a day.
-            let delay = if records % 10 == 0 { 30 } else { 2 };
-            late += u64::from(records % 10 == 0);
-            let folder = driftwatch::capture::layout::hour_path(
-                (t + driftwatch::time::Duration::from_hours(delay)).floor(driftwatch::time::Duration::from_hours(1)),
-            );
-            let rec = serde_json::json!({
-                "groundTruthData": {"data": u8::from(label).to_string(), "encoding": "CSV"},
-                "eventMetadata": {"eventId": id},
-                "eventVersion": "0"
-            });
-            let text = by_folder.entry(folder).or_default();
-            text.push_str(&rec.to_string());
-            text.push('\n');
-        }
+    // The bundled ground truth is what the example's generator writes for its capture.
+    let labels = driftwatch_synth::labels::example_labels(&root().join("examples/capture")).unwrap();
+    let bundled = tree(&root().join("examples/ground-truth"));
+    let generated: std::collections::BTreeMap<String, Vec<u8>> =
+        labels.folders.iter().map(|(f, t)| (format!("{f}/labels.jsonl"), t.clone().into_bytes())).collect();
+    assert!(bundled == generated, "examples/ground-truth differs from `cargo run --example make_example_data`");
+    let (records, dropped, late, several) = (labels.records, labels.never, labels.slow, labels.several_rows);
+    for (rel, bytes) in &bundled {
+        let p = tmp.path().join("gt").join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
     }
-    // Two labels for no captured record, one duplicate, one broken line.
-    let extra = by_folder.entry("2026/03/06/03".into()).or_default();
-    extra.push_str(
+    for (rel, bytes) in tree(&root().join("baselines/loan-scoring-quality")) {
+        std::fs::create_dir_all(tmp.path().join("qb")).unwrap();
+        std::fs::write(tmp.path().join("qb").join(rel), bytes).unwrap();
+    }
+    // Two labels for no captured record, one duplicate, one broken line, in a second file.
+    let extra = concat!(
         "{\"groundTruthData\":{\"data\":\"1\",\"encoding\":\"CSV\"},\"eventMetadata\":{\"eventId\":\"nobody-1\"}}\n",
-    );
-    extra.push_str(
         "{\"groundTruthData\":{\"data\":\"0\",\"encoding\":\"CSV\"},\"eventMetadata\":{\"eventId\":\"nobody-2\"}}\n",
-    );
-    extra.push_str(
         "{\"groundTruthData\":{\"data\":\"1\",\"encoding\":\"CSV\"},\"eventMetadata\":{\"eventId\":\"nobody-2\"}}\n",
+        "{not json\n"
     );
-    extra.push_str("{not json\n");
-    for (folder, text) in &by_folder {
-        let dir = tmp.path().join("gt").join(folder);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("labels.jsonl"), text).unwrap();
-    }
-    std::fs::write(tmp.path().join("labelled.csv"), &baseline_csv).unwrap();
-    let out = binary_quality_baseline(tmp.path(), "labelled.csv", "qb");
+    std::fs::write(tmp.path().join("gt/2026/03/06/03/extra.jsonl"), extra).unwrap();
+    // The quality baseline is the scored rows before the turn, as the generator wrote them.
+    std::fs::write(tmp.path().join("labelled.csv"), &labels.baseline_csv).unwrap();
+    let out = binary_quality_baseline(tmp.path(), "labelled.csv", "qb-again");
     assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        tree(&tmp.path().join("qb-again")) == tree(&tmp.path().join("qb")),
+        "baselines/loan-scoring-quality is stale"
+    );
 
     let out = replay_example(
         tmp.path(),
@@ -485,21 +457,28 @@ fn replay_judges_model_quality_against_late_labels() {
     let stdout = text(&out.stdout);
     let labelled = records - dropped;
     assert!(stdout.contains(&format!("model quality: {labelled} of {records} predictions labelled")), "{stdout}");
-    assert!(stdout.contains(&format!("{late} labels after the delay")), "{stdout}");
+    // The slow labels (30 h) come after their window was judged (24 h after its end).
+    assert!(stdout.contains(&format!("{late} labels came after their window was judged")), "{stdout}");
     assert!(stdout.contains(&format!("no prediction (several_rows) {several}")), "{stdout}");
     assert!(
+        stdout.contains(
+            "labels: 2 matched no record of this stream; 1 duplicates (1 conflicting); 0 came after their window expired"
+        ),
+        "{stdout}"
+    );
+    assert!(
         stdout.contains(&format!(
-            "ground truth: {} labels in {} files; 2 matched no captured record; 1 duplicates (1 conflicting); 1 lines skipped",
-            labelled + 2,
-            by_folder.len()
+            "ground truth: {} label records in {} files; 1 lines skipped",
+            labelled + 3,
+            labels.folders.len() + 1
         )),
         "{stdout}"
     );
     assert!(text(&out.stderr).contains("ground-truth line skipped"), "{}", text(&out.stderr));
     // One model-quality episode: sudden, from the hour the scores turned, decided once two
-    // windows confirm it.
+    // windows confirm it, which the labels allow a day later (the delay).
     assert!(
-        stdout.contains("model quality episodes (loan-scoring-prod/AllTraffic):\n  sudden   investigate onset 2026-03-04T00:00:00Z  decided 2026-03-04T02:00:00Z\n"),
+        stdout.contains("model quality episodes (loan-scoring-prod/AllTraffic):\n  sudden   investigate onset 2026-03-04T00:00:00Z  decided 2026-03-04T02:00:00Z  labels in by 2026-03-05T02:00:00Z\n"),
         "{stdout}"
     );
     let events: Vec<serde_json::Value> = std::fs::read_to_string(tmp.path().join("events.jsonl"))
@@ -514,6 +493,7 @@ fn replay_judges_model_quality_against_late_labels() {
     assert_eq!(q["detail-type"], "Model Quality Degraded");
     assert_eq!((q["detail"]["kind"].as_str(), q["detail"]["action"].as_str()), (Some("sudden"), Some("investigate")));
     assert_eq!(q["detail"]["estimated"], false);
+    assert_eq!(q["detail"]["judgedAt"], "2026-03-05T02:00:00Z");
     let accuracy = q["detail"]["metrics"].as_array().unwrap().iter().find(|m| m["name"] == "accuracy").unwrap();
     assert_eq!(accuracy["degraded"], true);
     assert!(accuracy["interval"][1].as_f64().unwrap() < accuracy["baseline"].as_f64().unwrap());
@@ -521,16 +501,41 @@ fn replay_judges_model_quality_against_late_labels() {
         .as_str()
         .unwrap()
         .ends_with("out/loan-scoring-prod/AllTraffic/2026/03/04/01/model_quality/statistics.json"));
-    // The data-drift events are the example's own, and now say what the labels say over their
-    // span: the gradual income drift (from 2026-03-03T21:00) came with the model's decline.
+    // The data-drift events are the example's own, and say what the labels say over their
+    // span when they are decided: nothing yet, since no window since either onset had its
+    // labels (a day) by then. The rules retrain on gradual drift unless quality is stable.
     let drift: Vec<&serde_json::Value> = events.iter().filter(|e| e["detail"]["monitor"].is_null()).collect();
     assert_eq!(drift.len(), 3);
-    let gradual = drift.iter().find(|e| e["detail-type"] == "Gradual Data Drift Detected").unwrap();
-    assert_eq!(gradual["detail"]["quality"]["verdict"], "declining", "{}", gradual["detail"]["quality"]);
-    assert_eq!(gradual["detail"]["quality"]["estimated"], false);
-    // The sudden shift of day 2 (batch records mostly, labels calibrated): quality held.
-    let sudden = drift.iter().find(|e| e["detail-type"] == "Sudden Data Shift Detected").unwrap();
-    assert_eq!(sudden["detail"]["quality"]["verdict"], "stable", "{}", sudden["detail"]["quality"]);
+    for e in &drift {
+        assert_eq!(e["detail"]["quality"]["verdict"], "not_yet_known", "{}", e["detail"]["quality"]);
+        assert_eq!(e["detail"]["quality"]["estimated"], false);
+    }
+    // Judged as soon as half of a window's labels are in (two hours for most), the day-2 shift
+    // shows no quality change by its resolution: its verdict is `stable`.
+    let fast = replay_example(
+        tmp.path(),
+        &[
+            "--quality-baseline",
+            "qb",
+            "--ground-truth",
+            "gt",
+            "--probability-attribute",
+            "0",
+            "--ground-truth-share",
+            "0.5",
+            "--events",
+            "fast.jsonl",
+        ],
+    );
+    assert!(fast.status.success(), "{}", text(&fast.stderr));
+    let fast: Vec<serde_json::Value> = std::fs::read_to_string(tmp.path().join("fast.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let resolved = fast.iter().find(|e| e["detail-type"] == "Data Drift Resolved").unwrap();
+    eprintln!("verdict of the day-2 shift's resolution with fast labels: {}", resolved["detail"]["quality"]);
+    assert_eq!(resolved["detail"]["quality"]["verdict"], "stable", "{}", resolved["detail"]["quality"]);
     // The page tells it: a model-quality section with a chart per headline metric, the labelled
     // share and the event; still one well-formed page.
     let page = std::fs::read_to_string(tmp.path().join("q.html")).unwrap();

@@ -147,6 +147,9 @@ pub struct QualityEventDetail {
     pub episode_id: String,
     /// End of the deciding window (data time).
     pub detected_at: String,
+    /// When the deciding window's labels were in and it was judged (data time: its end plus
+    /// the ground-truth delay, or sooner once enough labels came; its end for estimates).
+    pub judged_at: String,
     /// Start of the first window of the change.
     pub onset: String,
     /// Whether the metrics are estimated without labels (calibrated confidence) rather than
@@ -212,6 +215,7 @@ impl EventEnvelope<QualityEventDetail> {
                 action: d.kind.action(),
                 episode_id: d.episode_id.clone(),
                 detected_at: d.detected_at.to_string(),
+                judged_at: d.judged_at.to_string(),
                 onset: d.onset.to_string(),
                 estimated: d.estimated,
                 window: window.clone(),

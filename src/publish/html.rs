@@ -25,7 +25,7 @@ use crate::classify::FeatureExtras;
 use crate::classify::{EpisodeSummary, Kind};
 use crate::drift::{window_categories, FeatureKind, WindowDrift};
 use crate::pipeline::ClosedWindow;
-use crate::publish::window::{JudgedWindow, SinkError, StreamSummary, WindowSink};
+use crate::publish::window::{JudgedQuality, JudgedWindow, SinkError, StreamSummary, WindowSink};
 use crate::time::Timestamp;
 
 /// Points kept per series before adjacent ones are pooled.
@@ -176,6 +176,8 @@ struct MetricSeries {
     low: Vec<(i64, f64)>,
     high: Vec<(i64, f64)>,
     degraded: Vec<(i64, f64)>,
+    /// The estimate from calibrated scores beside the labels' value (labels and a calibration).
+    estimate: Vec<(i64, f64)>,
 }
 
 /// A model-quality event as the page lists it.
@@ -185,6 +187,7 @@ struct QualityDecisionView {
     kind: &'static str,
     action: &'static str,
     detected_at: Timestamp,
+    judged_at: Timestamp,
     onset: Timestamp,
     basis: &'static str,
     estimated: bool,
@@ -201,14 +204,21 @@ struct QualitySeries {
 }
 
 impl QualitySeries {
-    fn observe(&mut self, w: &JudgedWindow) {
-        let Some(q) = &w.quality else { return };
-        let start = w.closed.window.start.millis();
+    fn observe(&mut self, j: &JudgedQuality) {
+        let q = &j.quality;
+        let start = q.window.start.millis();
         self.estimated = q.estimated;
         if !q.estimated {
-            self.labelled_share.push((start, q.counts.labelled_share));
+            // A window rendered again for late labels: its share grows, its judgement stays.
+            match self.labelled_share.iter_mut().find(|(t, _)| *t == start) {
+                Some(p) => p.1 = q.counts.labelled_share,
+                None => self.labelled_share.push((start, q.counts.labelled_share)),
+            }
         }
-        for m in &w.quality_judgements {
+        if q.update {
+            return;
+        }
+        for m in &q.judgements {
             let i = match self.metrics.iter().position(|s| s.name == m.name) {
                 Some(i) => i,
                 None => {
@@ -224,8 +234,11 @@ impl QualitySeries {
             if m.degraded {
                 s.degraded.push((start, m.value));
             }
+            if let Some(e) = q.estimate.iter().find(|e| e.name == m.name) {
+                s.estimate.push((start, e.value));
+            }
         }
-        for (e, d) in w.quality_envelopes.iter().zip(&w.quality_decisions) {
+        for (e, d) in j.envelopes.iter().zip(&j.decisions) {
             let resolved = d.kind == Kind::Resolved;
             let metrics: Vec<String> = d
                 .metrics
@@ -238,6 +251,7 @@ impl QualitySeries {
                 kind: d.kind.as_str(),
                 action: d.kind.action(),
                 detected_at: d.detected_at,
+                judged_at: d.judged_at,
                 onset: d.onset,
                 basis: d.basis,
                 estimated: d.estimated,
@@ -386,9 +400,11 @@ impl StreamReport {
 impl WindowSink for StreamReport {
     fn accept(&mut self, w: &JudgedWindow) -> Result<(), SinkError> {
         self.observe(&w.closed, &w.drift, &w.outcome.extras, &w.envelopes);
-        if w.quality.is_some() {
-            self.quality.get_or_insert_with(QualitySeries::default).observe(w);
-        }
+        Ok(())
+    }
+
+    fn accept_quality(&mut self, q: &JudgedQuality) -> Result<(), SinkError> {
+        self.quality.get_or_insert_with(QualitySeries::default).observe(q);
         Ok(())
     }
 }
@@ -737,12 +753,18 @@ fn quality_section(q: &QualitySeries, range: (i64, i64)) -> Markup {
                 title: format!("{}: per window, with its interval and the baseline's value", m.name),
                 y_cap: None,
                 x_range: range,
-                lines: vec![
-                    Line { label: "window".into(), class: "c1", dashed: false, points: down(&m.value) },
-                    Line { label: "95% interval".into(), class: "muted", dashed: true, points: down(&m.low) },
-                    Line { label: "".into(), class: "muted", dashed: true, points: down(&m.high) },
-                    Line { label: "baseline (threshold)".into(), class: "alert", dashed: true, points: down(&m.baseline) },
-                ],
+                lines: {
+                    let mut lines = vec![
+                        Line { label: "window".into(), class: "c1", dashed: false, points: down(&m.value) },
+                        Line { label: "95% interval".into(), class: "muted", dashed: true, points: down(&m.low) },
+                        Line { label: "".into(), class: "muted", dashed: true, points: down(&m.high) },
+                        Line { label: "baseline (threshold)".into(), class: "alert", dashed: true, points: down(&m.baseline) },
+                    ];
+                    if !m.estimate.is_empty() {
+                        lines.push(Line { label: "estimated from scores".into(), class: "c3", dashed: true, points: down(&m.estimate) });
+                    }
+                    lines
+                },
                 dots: down(&m.degraded),
                 dots_label: "degraded".into(),
                 markers: markers.clone(),
@@ -769,7 +791,13 @@ fn quality_section(q: &QualitySeries, range: (i64, i64)) -> Markup {
                 tr { th { "detected" } th { "event" } th { "onset" } th { "metrics" } th { "would have triggered" } th { "what decided it" } }
                 @for d in &q.decisions {
                     tr {
-                        td { (d.detected_at.to_string()) }
+                        td {
+                            (d.detected_at.to_string())
+                            @if d.judged_at != d.detected_at {
+                                (void("<br/>"))
+                                span class="sub" { "labels in by " (d.judged_at.to_string()) }
+                            }
+                        }
                         td {
                             span class=(format!("kind {}", d.kind)) { (d.detail_type) }
                             (void("<br/>"))

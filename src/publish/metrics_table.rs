@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parquet::basic::Compression;
-use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
+use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int64Type};
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::TypePtr;
@@ -21,7 +21,7 @@ use crate::classify::FeatureExtras;
 use crate::drift::WindowDrift;
 use crate::pipeline::ClosedWindow;
 use crate::profile::WindowProfile;
-use crate::publish::window::{JudgedWindow, SinkError, WindowSink};
+use crate::publish::window::{JudgedQuality, JudgedWindow, SinkError, WindowSink};
 use crate::time::Window;
 
 /// Rows per row group.
@@ -128,10 +128,28 @@ impl Strings {
     }
 }
 
-#[derive(Default)]
-struct Doubles {
-    values: Vec<f64>,
+/// An optional numeric column's values and definition levels.
+struct Optional<T> {
+    values: Vec<T>,
     defs: Vec<i16>,
+}
+
+impl<T> Default for Optional<T> {
+    fn default() -> Self {
+        Optional { values: Vec::new(), defs: Vec::new() }
+    }
+}
+
+impl<T> Optional<T> {
+    fn push(&mut self, v: Option<T>) {
+        match v {
+            Some(x) => {
+                self.values.push(x);
+                self.defs.push(1);
+            }
+            None => self.defs.push(0),
+        }
+    }
 }
 
 /// A column of the row group being built, in schema order.
@@ -140,7 +158,33 @@ enum Column {
     OptionalText(Strings),
     /// Timestamps and unsigned counts (stored as INT64, as Parquet stores UINT_64).
     Int(Vec<i64>),
-    OptionalDouble(Doubles),
+    OptionalInt(Optional<i64>),
+    OptionalDouble(Optional<f64>),
+    Bool(Vec<bool>),
+}
+
+/// What a column holds (its Parquet physical type and whether it may be null).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    OptionalText,
+    Int,
+    OptionalInt,
+    OptionalDouble,
+    Bool,
+}
+
+impl Column {
+    fn of(kind: Kind) -> Column {
+        match kind {
+            Kind::Text => Column::Text(Strings::default()),
+            Kind::OptionalText => Column::OptionalText(Strings::default()),
+            Kind::Int => Column::Int(Vec::new()),
+            Kind::OptionalInt => Column::OptionalInt(Optional::default()),
+            Kind::OptionalDouble => Column::OptionalDouble(Optional::default()),
+            Kind::Bool => Column::Bool(Vec::new()),
+        }
+    }
 }
 
 /// Column indices in schema order.
@@ -167,21 +211,36 @@ mod col {
 }
 
 struct Builders {
+    kinds: Vec<Kind>,
     columns: Vec<Column>,
     len: usize,
 }
 
 impl Builders {
-    fn new() -> Self {
-        let columns = (0..col::COUNT)
-            .map(|i| match i {
-                col::START..=col::END | col::RECORDS..=col::NON_FINITE => Column::Int(Vec::new()),
-                i if (col::FIRST_FLOAT..col::CHECK_METRIC).contains(&i) => Column::OptionalDouble(Doubles::default()),
-                col::CHECK_METRIC | col::STATE | col::CYCLE_MODEL => Column::OptionalText(Strings::default()),
-                _ => Column::Text(Strings::default()),
-            })
-            .collect();
-        Builders { columns, len: 0 }
+    fn new(kinds: Vec<Kind>) -> Self {
+        let columns = kinds.iter().map(|k| Column::of(*k)).collect();
+        Builders { kinds, columns, len: 0 }
+    }
+
+    /// The drift table's columns.
+    fn drift() -> Self {
+        Builders::new(
+            (0..col::COUNT)
+                .map(|i| match i {
+                    col::START..=col::END | col::RECORDS..=col::NON_FINITE => Kind::Int,
+                    i if (col::FIRST_FLOAT..col::CHECK_METRIC).contains(&i) => Kind::OptionalDouble,
+                    col::CHECK_METRIC | col::STATE | col::CYCLE_MODEL => Kind::OptionalText,
+                    _ => Kind::Text,
+                })
+                .collect(),
+        )
+    }
+
+    /// Empties the builders, keeping their kinds; returns the columns.
+    fn take(&mut self) -> Vec<Column> {
+        let fresh = self.kinds.iter().map(|k| Column::of(*k)).collect();
+        self.len = 0;
+        std::mem::replace(&mut self.columns, fresh)
     }
 
     fn text(&mut self, i: usize, v: &str) {
@@ -202,6 +261,12 @@ impl Builders {
         }
     }
 
+    fn optional_int(&mut self, i: usize, v: Option<i64>) {
+        if let Column::OptionalInt(c) = &mut self.columns[i] {
+            c.push(v);
+        }
+    }
+
     fn count(&mut self, i: usize, v: u64) {
         // Parquet stores UINT_64 in INT64's bits.
         self.int(i, v as i64);
@@ -209,34 +274,106 @@ impl Builders {
 
     fn double(&mut self, i: usize, v: Option<f64>) {
         if let Column::OptionalDouble(c) = &mut self.columns[i] {
-            match v {
-                Some(x) => {
-                    c.values.push(x);
-                    c.defs.push(1);
-                }
-                None => c.defs.push(0),
-            }
+            c.push(v);
+        }
+    }
+
+    fn boolean(&mut self, i: usize, v: bool) {
+        if let Column::Bool(c) = &mut self.columns[i] {
+            c.push(v);
         }
     }
 }
 
-/// Writes the metrics table as Parquet, to a file (replay) or to memory (one window, service).
-pub struct MetricsTable<W: Write + Send = File> {
+/// A Parquet file written a row group at a time: what both tables share.
+struct ParquetRows<W: Write + Send> {
     path: PathBuf,
     writer: SerializedFileWriter<W>,
     builders: Builders,
     rows: u64,
 }
 
+impl<W: Write + Send> ParquetRows<W> {
+    fn new(w: W, path: &Path, schema: TypePtr, builders: Builders) -> Result<Self, TableError> {
+        let err = |detail: String| TableError { path: path.display().to_string(), detail };
+        let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+        let writer = SerializedFileWriter::new(w, schema, Arc::new(props)).map_err(|e| err(e.to_string()))?;
+        Ok(ParquetRows { path: path.to_owned(), writer, builders, rows: 0 })
+    }
+
+    /// Counts a row the builders took; writes a row group when [`ROW_GROUP`] are buffered.
+    fn row_done(&mut self) -> Result<(), TableError> {
+        self.builders.len += 1;
+        self.rows += 1;
+        if self.builders.len >= ROW_GROUP {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the buffered rows as one row group.
+    fn flush(&mut self) -> Result<(), TableError> {
+        if self.builders.len == 0 {
+            return Ok(());
+        }
+        let path = self.path.display().to_string();
+        let err = |e: parquet::errors::ParquetError| TableError { path: path.clone(), detail: e.to_string() };
+        let columns = self.builders.take();
+        let mut group = self.writer.next_row_group().map_err(err)?;
+        for column in columns {
+            let Some(mut w) = group.next_column().map_err(err)? else {
+                return Err(TableError { path, detail: "the schema has fewer columns than the table".into() });
+            };
+            match column {
+                Column::Text(s) => w.typed::<ByteArrayType>().write_batch(&s.values, None, None),
+                Column::OptionalText(s) => w.typed::<ByteArrayType>().write_batch(&s.values, Some(&s.defs), None),
+                Column::Int(v) => w.typed::<Int64Type>().write_batch(&v, None, None),
+                Column::OptionalInt(d) => w.typed::<Int64Type>().write_batch(&d.values, Some(&d.defs), None),
+                Column::OptionalDouble(d) => w.typed::<DoubleType>().write_batch(&d.values, Some(&d.defs), None),
+                Column::Bool(v) => w.typed::<BoolType>().write_batch(&v, None, None),
+            }
+            .map_err(err)?;
+            w.close().map_err(err)?;
+        }
+        group.close().map_err(err)?;
+        self.writer.flush().map_err(|e| TableError { path, detail: e.to_string() })?;
+        Ok(())
+    }
+
+    /// Writes the remaining rows and the footer; returns the number of rows.
+    fn close(mut self) -> Result<u64, TableError> {
+        self.flush()?;
+        let path = self.path.display().to_string();
+        self.writer.close().map_err(|e| TableError { path, detail: e.to_string() })?;
+        Ok(self.rows)
+    }
+
+    /// Finishes the file and returns its writer (the bytes of an in-memory table).
+    fn into_inner(mut self) -> Result<W, TableError> {
+        self.flush()?;
+        let path = self.path.display().to_string();
+        self.writer.into_inner().map_err(|e| TableError { path, detail: e.to_string() })
+    }
+}
+
+/// Creates (or truncates) a table's file, with its folder.
+fn create_file(path: &Path) -> Result<File, TableError> {
+    let err = |detail: String| TableError { path: path.display().to_string(), detail };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    }
+    File::create(path).map_err(|e| err(e.to_string()))
+}
+
+/// Writes the metrics table as Parquet, to a file (replay) or to memory (one window, service).
+pub struct MetricsTable<W: Write + Send = File> {
+    out: ParquetRows<W>,
+}
+
 impl MetricsTable<File> {
     /// Creates (or truncates) the file.
     pub fn create(path: &Path) -> Result<Self, TableError> {
-        let err = |detail: String| TableError { path: path.display().to_string(), detail };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
-        }
-        let file = File::create(path).map_err(|e| err(e.to_string()))?;
-        Self::with_writer(file, path)
+        Self::with_writer(create_file(path)?, path)
     }
 }
 
@@ -247,10 +384,8 @@ impl MetricsTable<Vec<u8>> {
     }
 
     /// Finishes the file and returns its bytes.
-    pub fn into_bytes(mut self) -> Result<Vec<u8>, TableError> {
-        self.flush()?;
-        let path = self.path.display().to_string();
-        self.writer.into_inner().map_err(|e| TableError { path, detail: e.to_string() })
+    pub fn into_bytes(self) -> Result<Vec<u8>, TableError> {
+        self.out.into_inner()
     }
 }
 
@@ -297,10 +432,7 @@ impl WindowSink for WindowTables {
 
 impl<W: Write + Send> MetricsTable<W> {
     fn with_writer(w: W, path: &Path) -> Result<Self, TableError> {
-        let err = |detail: String| TableError { path: path.display().to_string(), detail };
-        let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
-        let writer = SerializedFileWriter::new(w, schema(), Arc::new(props)).map_err(|e| err(e.to_string()))?;
-        Ok(MetricsTable { path: path.to_owned(), writer, builders: Builders::new(), rows: 0 })
+        Ok(MetricsTable { out: ParquetRows::new(w, path, schema(), Builders::drift())? })
     }
 
     /// Appends one window's rows; `extras` is aligned with the features (or empty).
@@ -312,8 +444,8 @@ impl<W: Write + Send> MetricsTable<W> {
         drift: &WindowDrift,
         extras: &[FeatureExtras],
     ) -> Result<(), TableError> {
-        let b = &mut self.builders;
         for (i, f) in drift.features.iter().enumerate() {
+            let b = &mut self.out.builders;
             let extra = extras.get(i).cloned().unwrap_or_default();
             b.text(col::ENDPOINT, &stream.endpoint);
             b.text(col::VARIANT, &stream.variant);
@@ -377,47 +509,242 @@ impl<W: Write + Send> MetricsTable<W> {
             b.text(col::VIOLATIONS, &checks.join(","));
             b.optional_text(col::STATE, extra.state.as_deref());
             b.optional_text(col::CYCLE_MODEL, extra.cycle_model.as_deref());
-            b.len += 1;
-            self.rows += 1;
+            self.out.row_done()?;
         }
-        if self.builders.len >= ROW_GROUP {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    /// Writes the buffered rows as one row group.
-    fn flush(&mut self) -> Result<(), TableError> {
-        if self.builders.len == 0 {
-            return Ok(());
-        }
-        let path = self.path.display().to_string();
-        let err = |e: parquet::errors::ParquetError| TableError { path: path.clone(), detail: e.to_string() };
-        let columns = std::mem::replace(&mut self.builders, Builders::new()).columns;
-        let mut group = self.writer.next_row_group().map_err(err)?;
-        for column in columns {
-            let Some(mut w) = group.next_column().map_err(err)? else {
-                return Err(TableError { path, detail: "the schema has fewer columns than the table".into() });
-            };
-            match column {
-                Column::Text(s) => w.typed::<ByteArrayType>().write_batch(&s.values, None, None),
-                Column::OptionalText(s) => w.typed::<ByteArrayType>().write_batch(&s.values, Some(&s.defs), None),
-                Column::Int(v) => w.typed::<Int64Type>().write_batch(&v, None, None),
-                Column::OptionalDouble(d) => w.typed::<DoubleType>().write_batch(&d.values, Some(&d.defs), None),
-            }
-            .map_err(err)?;
-            w.close().map_err(err)?;
-        }
-        group.close().map_err(err)?;
-        self.writer.flush().map_err(|e| TableError { path, detail: e.to_string() })?;
         Ok(())
     }
 
     /// Writes the remaining rows and the footer; returns the number of rows.
-    pub fn close(mut self) -> Result<u64, TableError> {
-        self.flush()?;
-        let path = self.path.display().to_string();
-        self.writer.close().map_err(|e| TableError { path, detail: e.to_string() })?;
-        Ok(self.rows)
+    pub fn close(self) -> Result<u64, TableError> {
+        self.out.close()
+    }
+}
+
+/// The model-quality table's schema: one row per (stream, window, metric). The column order is
+/// the table's contract.
+pub fn quality_schema() -> TypePtr {
+    let text = "message model_quality_metrics {
+  required binary endpoint (STRING);
+  required binary variant (STRING);
+  required int64 window_start (TIMESTAMP(MILLIS,true));
+  required int64 window_end (TIMESTAMP(MILLIS,true));
+  optional int64 judged_at (TIMESTAMP(MILLIS,true));
+  required binary problem_type (STRING);
+  required binary metric (STRING);
+  optional double value;
+  required boolean violated;
+  required boolean headline;
+  optional double baseline;
+  optional binary comparison_operator (STRING);
+  optional double judged_value;
+  optional double standard_error;
+  optional double interval_low;
+  optional double interval_high;
+  optional double z;
+  required boolean degraded;
+  optional double estimated_value;
+  required boolean estimated;
+  required int64 predictions (INTEGER(64,false));
+  required int64 labelled (INTEGER(64,false));
+  required int64 labelled_when_judged (INTEGER(64,false));
+  required int64 late_labels (INTEGER(64,false));
+  optional double labelled_share;
+}";
+    // The text is ours and fixed; a parse failure is a bug caught by every test that writes.
+    #[allow(clippy::expect_used)]
+    Arc::new(parquet::schema::parser::parse_message_type(text).expect("the quality schema parses"))
+}
+
+/// Column kinds of [`quality_schema`], in order.
+const QUALITY_COLUMNS: [Kind; 25] = [
+    Kind::Text,
+    Kind::Text,
+    Kind::Int,
+    Kind::Int,
+    Kind::OptionalInt,
+    Kind::Text,
+    Kind::Text,
+    Kind::OptionalDouble,
+    Kind::Bool,
+    Kind::Bool,
+    Kind::OptionalDouble,
+    Kind::OptionalText,
+    Kind::OptionalDouble,
+    Kind::OptionalDouble,
+    Kind::OptionalDouble,
+    Kind::OptionalDouble,
+    Kind::OptionalDouble,
+    Kind::Bool,
+    Kind::OptionalDouble,
+    Kind::Bool,
+    Kind::Int,
+    Kind::Int,
+    Kind::Int,
+    Kind::Int,
+    Kind::OptionalDouble,
+];
+
+/// Writes the model-quality table: per window, a row per metric of its `statistics.json`
+/// (every label that came) and per headline metric its judgement (value, sampling error,
+/// interval, z, degraded) and, with a calibration, the estimate beside it.
+pub struct QualityTable<W: Write + Send = File> {
+    out: ParquetRows<W>,
+}
+
+impl QualityTable<File> {
+    /// Creates (or truncates) the file.
+    pub fn create(path: &Path) -> Result<Self, TableError> {
+        let file = create_file(path)?;
+        Ok(QualityTable { out: ParquetRows::new(file, path, quality_schema(), Builders::new(QUALITY_COLUMNS.into()))? })
+    }
+}
+
+impl QualityTable<Vec<u8>> {
+    /// Writes to memory; `name` names the table in errors.
+    pub fn in_memory(name: &str) -> Result<Self, TableError> {
+        let path = Path::new(name);
+        Ok(QualityTable {
+            out: ParquetRows::new(Vec::new(), path, quality_schema(), Builders::new(QUALITY_COLUMNS.into()))?,
+        })
+    }
+
+    /// Finishes the file and returns its bytes.
+    pub fn into_bytes(self) -> Result<Vec<u8>, TableError> {
+        self.out.into_inner()
+    }
+}
+
+impl<W: Write + Send> QualityTable<W> {
+    /// Appends one window's rows.
+    pub fn append(&mut self, stream: &StreamId, q: &crate::quality::join::WindowQuality) -> Result<(), TableError> {
+        let scalars: Vec<(&str, f64)> = q
+            .statistics
+            .iter()
+            .flat_map(|s| s.metrics.iter())
+            .filter_map(|(name, e)| match e {
+                crate::quality::files::MetricEntry::Scalar { value, .. } => Some((name.as_str(), *value)),
+                _ => None,
+            })
+            .collect();
+        let mut names: Vec<&str> = scalars.iter().map(|(n, _)| *n).collect();
+        for j in &q.judgements {
+            if !names.contains(&j.name.as_str()) {
+                names.push(&j.name);
+            }
+        }
+        let problem = q.statistics.as_ref().map_or("", |s| s.problem.as_str());
+        let finite = |v: f64| Some(v).filter(|x| x.is_finite());
+        for name in names {
+            let judged = q.judgements.iter().find(|j| j.name == name);
+            let value = match (scalars.iter().find(|(n, _)| *n == name), judged) {
+                (Some((_, v)), _) => finite(*v),
+                (None, Some(j)) => finite(j.value),
+                (None, None) => None,
+            };
+            let b = &mut self.out.builders;
+            b.text(0, &stream.endpoint);
+            b.text(1, &stream.variant);
+            b.int(2, q.window.start.millis());
+            b.int(3, q.window.end.millis());
+            b.optional_int(4, q.counts.judged_at.map(|t| t.millis()));
+            b.text(5, problem);
+            b.text(6, name);
+            b.double(7, value);
+            b.boolean(8, q.violations.iter().any(|v| v.metric_name == name));
+            b.boolean(9, judged.is_some());
+            b.double(10, judged.and_then(|j| finite(j.baseline)));
+            b.optional_text(11, judged.map(|j| j.comparison_operator.as_str()));
+            b.double(12, judged.and_then(|j| finite(j.value)));
+            b.double(13, judged.and_then(|j| finite(j.standard_error)));
+            b.double(14, judged.and_then(|j| finite(j.interval[0])));
+            b.double(15, judged.and_then(|j| finite(j.interval[1])));
+            b.double(16, judged.and_then(|j| finite(j.z)));
+            b.boolean(17, judged.is_some_and(|j| j.degraded));
+            b.double(18, q.estimate.iter().find(|e| e.name == name).and_then(|e| finite(e.value)));
+            b.boolean(19, q.estimated);
+            b.count(20, q.counts.predictions);
+            b.count(21, q.counts.labelled);
+            b.count(22, q.counts.labelled_when_judged);
+            b.count(23, q.counts.late_labels);
+            b.double(24, finite(q.counts.labelled_share).filter(|_| !q.estimated));
+            self.out.row_done()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the remaining rows and the footer; returns the number of rows.
+    pub fn close(self) -> Result<u64, TableError> {
+        self.out.close()
+    }
+}
+
+/// Replay's model-quality table: the latest rows of each window (a window is rendered again
+/// when labels come late), written when the replay ends.
+#[derive(Debug, Default)]
+pub struct QualityRows {
+    windows: std::collections::BTreeMap<(StreamId, crate::time::Timestamp), crate::quality::join::WindowQuality>,
+}
+
+impl QualityRows {
+    /// Writes every window's latest rows to `path`; returns the number of rows.
+    pub fn write(self, path: &Path) -> Result<u64, TableError> {
+        let mut table = QualityTable::create(path)?;
+        for ((stream, _), q) in &self.windows {
+            table.append(stream, q)?;
+        }
+        table.close()
+    }
+
+    /// Whether no window had a model quality.
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
+    }
+}
+
+impl WindowSink for QualityRows {
+    fn accept(&mut self, _w: &JudgedWindow) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    fn accept_quality(&mut self, q: &JudgedQuality) -> Result<(), SinkError> {
+        self.windows.insert((q.stream.clone(), q.quality.window.start), q.quality.clone());
+        Ok(())
+    }
+}
+
+/// The service's model-quality table: one Parquet object per window under
+/// `model_quality_metrics/`, partitioned as the drift table is, written again when the window's
+/// labels change. Taken with [`QualityTables::take`].
+#[derive(Debug, Default)]
+pub struct QualityTables {
+    files: Vec<(String, Vec<u8>)>,
+}
+
+impl QualityTables {
+    /// Returns the objects (key, bytes) made so far and forgets them.
+    pub fn take(&mut self) -> Vec<(String, Vec<u8>)> {
+        std::mem::take(&mut self.files)
+    }
+
+    /// The object key of a window's table.
+    pub fn key(stream: &StreamId, window: &Window) -> String {
+        let c = window.start.civil();
+        format!(
+            "model_quality_metrics/endpoint={}/variant={}/date={:04}-{:02}-{:02}/{:02}{:02}.parquet",
+            stream.endpoint, stream.variant, c.year, c.month, c.day, c.hour, c.minute
+        )
+    }
+}
+
+impl WindowSink for QualityTables {
+    fn accept(&mut self, _w: &JudgedWindow) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    fn accept_quality(&mut self, q: &JudgedQuality) -> Result<(), SinkError> {
+        let mut table = QualityTable::in_memory("model_quality_metrics")?;
+        table.append(&q.stream, &q.quality)?;
+        self.files.push((QualityTables::key(&q.stream, &q.quality.window), table.into_bytes()?));
+        Ok(())
     }
 }

@@ -104,15 +104,14 @@ pub const ESTIMATED: &str = "estimated.json";
 
 /// Renders a window's model-quality files below `prefix` (the window's report folder):
 /// `model_quality/statistics.json` (when a row was labelled) and
-/// `model_quality/constraint_violations.json` in Model Monitor's model-quality schemas, and
-/// `model_quality/labels.json` (predictions, labelled share, late and unusable labels, and the
-/// headline metrics with their sampling errors and distance from the baseline). A window judged
-/// without labels gets `model_quality/estimated.json` instead (the estimated headline metrics).
-pub fn render_quality(
-    prefix: &str,
-    q: &crate::quality::join::WindowQuality,
-    judgements: &[crate::quality::decide::MetricJudgement],
-) -> Vec<(String, Vec<u8>)> {
+/// `model_quality/constraint_violations.json` in Model Monitor's model-quality schemas, over
+/// every label that came (late ones too), and `model_quality/labels.json`: the join's account
+/// (predictions, labelled share, late and unusable labels, when it was judged and with how many
+/// labels), the headline metrics as judged then, with their sampling errors and distance from
+/// the baseline, and, with a calibration, the estimate from the scores beside them. A window
+/// judged without labels gets `model_quality/estimated.json` instead (the estimated headline
+/// metrics).
+pub fn render_quality(prefix: &str, q: &crate::quality::join::WindowQuality) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     if q.estimated {
         #[derive(serde::Serialize)]
@@ -128,7 +127,7 @@ pub fn render_quality(
             estimated: true,
             predictions: q.counts.predictions,
             records_without_prediction: &q.counts.records_without_prediction,
-            metrics: judgements,
+            metrics: &q.judgements,
         };
         out.push((format!("{prefix}/{MODEL_QUALITY}/{ESTIMATED}"), to_json(&e)));
         return out;
@@ -142,10 +141,14 @@ pub fn render_quality(
     struct Account<'a> {
         #[serde(flatten)]
         counts: &'a crate::quality::join::JoinCounts,
-        /// The headline metrics against the baseline, with their sampling errors.
+        /// The headline metrics against the baseline when the window was judged, with their
+        /// sampling errors.
         metrics: &'a [crate::quality::decide::MetricJudgement],
+        /// The same metrics estimated from the calibrated scores (no labels needed).
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        estimated: &'a [crate::quality::decide::MetricJudgement],
     }
-    let account = Account { counts: &q.counts, metrics: judgements };
+    let account = Account { counts: &q.counts, metrics: &q.judgements, estimated: &q.estimate };
     out.push((format!("{prefix}/{MODEL_QUALITY}/{LABELS}"), to_json(&account)));
     out
 }

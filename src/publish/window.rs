@@ -19,10 +19,11 @@ use crate::publish::events::{
     DriftQuality, EventEnvelope, EventReports, EventSettings, QualityEventDetail, QualityEventWindow,
 };
 use crate::publish::report::{render_window, RenderedReport, ReportUris, WindowReport};
-use crate::quality::decide::{MetricJudgement, QualityClassifier, QualityDecision};
+use crate::quality::decide::{QualityClassifier, QualityDecision};
 use crate::quality::estimate::{estimate, Calibration};
-use crate::quality::ground_truth::Labels;
-use crate::quality::join::{join_window, JoinRules, WindowQuality};
+use crate::quality::ground_truth::LabelFile;
+use crate::quality::join::{JoinRules, WindowQuality};
+use crate::quality::ledger::{Judged, LabelLedger};
 use crate::quality::{QualityConstraints, QualityStatistics};
 use crate::store::{ObjectStore, StoreError};
 use crate::time::Timestamp;
@@ -40,28 +41,101 @@ pub struct JudgedWindow {
     pub report: Option<(RenderedReport, ReportUris)>,
     /// One envelope per decision, in decision order.
     pub envelopes: Vec<EventEnvelope>,
-    /// The window's model quality, once [`WindowPath::judge_quality`] joined its labels.
-    pub quality: Option<WindowQuality>,
-    /// The headline metrics judged against the baseline's, with their sampling errors.
-    pub quality_judgements: Vec<MetricJudgement>,
-    /// The model-quality decisions of the window, in order.
-    pub quality_decisions: Vec<QualityDecision>,
-    /// One envelope per model-quality decision (`Model Quality Degraded` / `Recovered`).
-    pub quality_envelopes: Vec<EventEnvelope<QualityEventDetail>>,
+    /// The model-quality windows judged (or rendered again for late labels) when this window
+    /// closed: its labels decide which (earlier windows, this one, or none).
+    pub quality: Vec<JudgedQuality>,
+}
+
+/// One window's model quality after the path: judged, or rendered again because labels came
+/// late (then it has no decisions).
+#[derive(Debug)]
+pub struct JudgedQuality {
+    /// The stream.
+    pub stream: StreamId,
+    /// What the window's files show, with the judgement.
+    pub quality: WindowQuality,
+    /// The model-quality decisions of the judgement, in order.
+    pub decisions: Vec<QualityDecision>,
+    /// One envelope per decision (`Model Quality Degraded` / `Recovered`).
+    pub envelopes: Vec<EventEnvelope<QualityEventDetail>>,
+    /// The `model_quality/` files below the window's report folder, when the driver writes
+    /// reports.
+    pub files: Vec<(String, Vec<u8>)>,
 }
 
 /// The model-quality half of a stream's path: how labels are judged and the quality
 /// baseline's constraints.
 #[derive(Debug, Clone)]
 pub struct QualityPath {
-    /// Problem type, probability threshold, label delay.
+    /// Problem type, probability threshold, delay, early share, expiry.
     pub rules: JoinRules,
     /// The quality baseline's `constraints.json`.
     pub constraints: Arc<QualityConstraints>,
     /// The quality baseline's `statistics.json` (the baseline's sampling errors).
     pub statistics: Arc<QualityStatistics>,
-    /// The baseline's score calibration (`calibration.json`): estimates without labels.
+    /// The baseline's score calibration (`calibration.json`): estimates without labels, and
+    /// beside them.
     pub calibration: Option<Arc<Calibration>>,
+    /// Ground truth comes (labels are joined); without, quality is estimated.
+    pub labelled: bool,
+}
+
+impl QualityPath {
+    /// The model-quality path of a stream over a quality baseline at `uri`: checks that the
+    /// prediction's attributes fit its problem type, the rules' values, and, without ground truth
+    /// (`labelled` false), that quality can be estimated (binary, a probability, a
+    /// calibration). The message says what to add or change.
+    pub fn new(
+        files: crate::store::baseline::QualityBaselineFiles,
+        spec: &crate::pipeline::predictions::PredictionSpec,
+        rules: JoinRules,
+        labelled: bool,
+        uri: &str,
+    ) -> Result<QualityPath, String> {
+        let problem = files.statistics.problem;
+        crate::quality::check_prediction_attributes(
+            problem,
+            spec.inference.is_some(),
+            spec.probability.is_some(),
+            rules.probability_threshold,
+        )
+        .map_err(|e| e.to_string())?;
+        rules.check()?;
+        if !labelled {
+            let why = if problem != crate::quality::ProblemType::BinaryClassification {
+                Some(format!("the baseline is {}; only BinaryClassification can be estimated", problem.as_str()))
+            } else if spec.probability.is_none() {
+                Some("an estimate needs the probability attribute".to_owned())
+            } else if files.calibration.is_none() {
+                Some(format!(
+                    "no {}{} (written by `driftwatch baseline --problem-type BinaryClassification --probability-attribute ...`)",
+                    uri.trim_end_matches('/').to_owned() + "/",
+                    crate::quality::estimate::Calibration::FILE
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(format!("without ground truth quality is estimated: {why}"));
+            }
+        }
+        Ok(QualityPath {
+            rules: JoinRules { problem, ..rules },
+            constraints: Arc::new(files.constraints),
+            statistics: Arc::new(files.statistics),
+            calibration: files.calibration.map(Arc::new),
+            labelled,
+        })
+    }
+}
+
+/// What a checkpoint keeps of a stream's model-quality state.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct QualityState {
+    /// Episodes and judged history.
+    pub classifier: QualityClassifier,
+    /// Predictions waiting for labels, labels waiting for predictions.
+    pub ledger: LabelLedger,
 }
 
 /// Where a driver's reports go, as far as the path needs to know: the URI an object key will
@@ -95,7 +169,7 @@ pub struct WindowPath {
     /// `resources` of the stream's events when the driver knows them better than the settings
     /// (the service's discovered endpoint ARN; empty when no account is known).
     resources: Option<Vec<String>>,
-    quality: Option<(QualityPath, QualityClassifier)>,
+    quality: Option<(QualityPath, QualityState)>,
 }
 
 impl WindowPath {
@@ -110,73 +184,129 @@ impl WindowPath {
         WindowPath { baseline, classifier, settings, resources: None, quality: None }
     }
 
-    /// Judges model quality too ([`WindowPath::judge_quality`]).
-    pub fn with_quality(mut self, stream: StreamId, quality: QualityPath) -> Self {
+    /// Judges model quality too: each closed window's predictions wait in the stream's ledger
+    /// until their labels came (or are estimated at once without ground truth).
+    pub fn with_quality(self, stream: StreamId, quality: QualityPath) -> Self {
         let classifier = QualityClassifier::new(stream, &quality.statistics, &quality.constraints);
-        self.quality = Some((quality, classifier));
+        let ledger = LabelLedger::new(quality.labelled);
+        self.resume_quality(quality, QualityState { classifier, ledger })
+    }
+
+    /// Judges model quality too, going on from a checkpoint's state.
+    pub fn resume_quality(mut self, quality: QualityPath, mut state: QualityState) -> Self {
+        state.ledger.rebuild();
+        self.quality = Some((quality, state));
         self
     }
 
-    /// Joins a judged window's predictions with `labels` (each label is used once), computes
-    /// its model-quality statistics and violations, and adds the `model_quality/` files to its
-    /// report when it has one. Nothing happens on a path without [`QualityPath`].
-    pub fn judge_quality(&mut self, judged: &mut JudgedWindow, labels: Option<&mut Labels>, time: EventTime) {
-        let Some((q, classifier)) = &mut self.quality else { return };
-        let closed = &judged.closed;
-        let (quality, (judgements, decision)) = match (labels, &q.calibration) {
-            (Some(labels), _) => {
-                let quality = join_window(&closed.predictions, labels, &q.rules, closed.window.end, &q.constraints);
-                let judged = classifier.observe(closed.window, &quality.rows, quality.statistics.as_ref());
-                (quality, judged)
-            }
-            (None, Some(calibration)) => {
-                let quality = WindowQuality::unlabelled(&closed.predictions);
-                let scored = scored_predictions(&closed.predictions, q.rules.probability_threshold);
-                let estimates = estimate(calibration, &scored);
-                let judged = classifier.observe_estimate(closed.window, &estimates, scored.len() as u64);
-                (quality, judged)
-            }
-            (None, None) => return,
-        };
-        if let Some((rendered, _)) = &mut judged.report {
-            let prefix = crate::publish::report::window_prefix(&closed.stream, &closed.window);
-            rendered.files.extend(crate::publish::report::render_quality(&prefix, &quality, &judgements));
+    /// The model-quality state (for checkpoints), when the stream has a quality monitor.
+    pub fn quality_state(&self) -> Option<&QualityState> {
+        self.quality.as_ref().map(|(_, s)| s)
+    }
+
+    /// Gives the stream one ground-truth file's labels (used once the data time passes their
+    /// collection hour).
+    pub fn add_labels(&mut self, file: &LabelFile) {
+        if let Some((_, s)) = &mut self.quality {
+            s.ledger.add_file(file);
         }
-        if let Some(d) = decision {
-            // The model-quality files sit below the window's data-quality ones.
-            let beside = |uri: &String, file: &str| {
-                uri.rsplit_once('/').map(|(dir, _)| format!("{dir}/{}/{file}", crate::publish::report::MODEL_QUALITY))
+    }
+
+    /// The end of a replay: every window still waiting is judged with the labels there are.
+    /// Labels no window took are counted unmatched.
+    pub fn finish_quality(&mut self, reports: Option<&dyn ReportLocation>, time: EventTime) -> Vec<JudgedQuality> {
+        let out = self.quality_due(None, reports, time);
+        if let Some((_, s)) = &mut self.quality {
+            s.ledger.finish();
+        }
+        out
+    }
+
+    /// Moves the stream's model quality to data time `t`, the stream's closed-through time when
+    /// no window closed (an idle endpoint's labels still come): judges the windows whose
+    /// labels are in, renders again those that got late labels. The windows' results do not
+    /// depend on how often this is called (`quality::ledger`).
+    pub fn advance_quality(
+        &mut self,
+        t: Timestamp,
+        reports: Option<&dyn ReportLocation>,
+        time: EventTime,
+    ) -> Vec<JudgedQuality> {
+        self.quality_due(Some(t), reports, time)
+    }
+
+    /// Moves the stream's model quality to data time `t` (None: everything is in): judges the
+    /// windows whose labels are in (or whose delay passed), renders their files and events,
+    /// and renders again the windows that got late labels.
+    fn quality_due(
+        &mut self,
+        t: Option<Timestamp>,
+        reports: Option<&dyn ReportLocation>,
+        time: EventTime,
+    ) -> Vec<JudgedQuality> {
+        let Some((q, state)) = &mut self.quality else { return Vec::new() };
+        let stream = state.classifier.stream().clone();
+        let classifier = &mut state.classifier;
+        let mut decisions: Vec<(Timestamp, QualityDecision)> = Vec::new();
+        let labelled = q.labelled;
+        let calibration = q.calibration.clone();
+        let qualities = state.ledger.due(t, &q.rules, &q.constraints, &mut |j| {
+            let estimates = calibration.as_ref().map(|c| estimate(c, j.scored));
+            let (judgements, decision, estimate_beside) = if labelled {
+                let (judgements, decision) = classifier.observe(j.window, j.rows, j.statistics);
+                let beside = estimates.as_ref().map(|e| classifier.assess_estimate(e)).unwrap_or_default();
+                (judgements, decision, beside)
+            } else {
+                let e = estimates.unwrap_or_default();
+                let (judgements, decision) = classifier.observe_estimate(j.window, &e, j.scored.len() as u64);
+                (judgements, decision, Vec::new())
             };
-            let uris = judged.report.as_ref().map(|r| &r.1);
-            let reports = EventReports {
-                statistics: uris.and_then(|u| beside(&u.statistics, crate::publish::report::STATISTICS)),
-                violations: uris.and_then(|u| beside(&u.violations, crate::publish::report::VIOLATIONS)),
-            };
-            let at = match time {
-                EventTime::DataTime => d.detected_at,
-                EventTime::Now(now) => now,
-            };
-            let window = QualityEventWindow {
-                start: closed.window.start.to_string(),
-                end: closed.window.end.to_string(),
-                predictions: quality.counts.predictions,
-                labelled: quality.counts.labelled,
-            };
-            let mut e = EventEnvelope::build_quality(&d, &closed.stream, &window, reports, &self.settings, at);
-            if let Some(r) = &self.resources {
-                e.resources.clone_from(r);
+            if let Some(mut d) = decision {
+                d.judged_at = j.judged_at;
+                decisions.push((j.window.start, d));
             }
-            judged.quality_envelopes.push(e);
-            judged.quality_decisions.push(d);
+            Judged { judgements, estimate: estimate_beside, estimated: !labelled }
+        });
+        let mut out = Vec::with_capacity(qualities.len());
+        for quality in qualities {
+            let prefix = crate::publish::report::window_prefix(&stream, &quality.window);
+            let files = match reports {
+                Some(_) => crate::publish::report::render_quality(&prefix, &quality),
+                None => Vec::new(),
+            };
+            let uri = |file: &str| {
+                reports.map(|loc| loc.uri_of(&format!("{prefix}/{}/{file}", crate::publish::report::MODEL_QUALITY)))
+            };
+            let mut judged =
+                JudgedQuality { stream: stream.clone(), quality, decisions: Vec::new(), envelopes: Vec::new(), files };
+            if !judged.quality.update {
+                let start = judged.quality.window.start;
+                for (_, d) in decisions.iter().filter(|(s, _)| *s == start) {
+                    let at = match time {
+                        EventTime::DataTime => d.detected_at,
+                        EventTime::Now(now) => now,
+                    };
+                    let window = QualityEventWindow {
+                        start: judged.quality.window.start.to_string(),
+                        end: judged.quality.window.end.to_string(),
+                        predictions: judged.quality.counts.predictions,
+                        labelled: if judged.quality.estimated { 0 } else { judged.quality.counts.labelled_when_judged },
+                    };
+                    let reports = EventReports {
+                        statistics: uri(crate::publish::report::STATISTICS),
+                        violations: uri(crate::publish::report::VIOLATIONS),
+                    };
+                    let mut e = EventEnvelope::build_quality(d, &stream, &window, reports, &self.settings, at);
+                    if let Some(r) = &self.resources {
+                        e.resources.clone_from(r);
+                    }
+                    judged.envelopes.push(e);
+                    judged.decisions.push(d.clone());
+                }
+            }
+            out.push(judged);
         }
-        // The data-drift events of this window say what the labels say over their span.
-        let estimated = quality.estimated;
-        for (e, d) in judged.envelopes.iter_mut().zip(&judged.outcome.decisions) {
-            let (verdict, windows_judged) = classifier.verdict(d.onset);
-            e.detail.quality = DriftQuality { verdict, windows_judged, estimated };
-        }
-        judged.quality_judgements = judgements;
-        judged.quality = Some(quality);
+        out
     }
 
     /// Sets the events' `resources` (replacing the ARN built from the settings).
@@ -204,7 +334,7 @@ impl WindowPath {
         time: EventTime,
     ) -> JudgedWindow {
         if !self.baseline.monitors_data() {
-            return self.judge_without_data_quality(closed, reports);
+            return self.judge_without_data_quality(closed, reports, time);
         }
         let drift = compare(&self.baseline, &closed.profile, closed.layout.is_positional());
         let outcome = self.classifier.observe(&self.baseline, &closed, &drift);
@@ -227,7 +357,7 @@ impl WindowPath {
             };
             (rendered, uris)
         });
-        let envelopes = outcome
+        let mut envelopes: Vec<EventEnvelope> = outcome
             .decisions
             .iter()
             .map(|d| {
@@ -242,17 +372,31 @@ impl WindowPath {
                 e
             })
             .collect();
-        JudgedWindow {
-            closed,
-            drift,
-            outcome,
-            report,
-            envelopes,
-            quality: None,
-            quality_judgements: Vec::new(),
-            quality_decisions: Vec::new(),
-            quality_envelopes: Vec::new(),
+        let mut judged = JudgedWindow { closed, drift, outcome, report, envelopes: Vec::new(), quality: Vec::new() };
+        judged.quality = self.close_quality(&mut judged.closed, reports, time);
+        // The data-drift events say what the windows judged by now (this window's end) say
+        // over their span.
+        if let Some((q, state)) = &self.quality {
+            for (e, d) in envelopes.iter_mut().zip(&judged.outcome.decisions) {
+                let (verdict, windows_judged) = state.classifier.verdict(d.onset);
+                e.detail.quality = DriftQuality { verdict, windows_judged, estimated: !q.labelled };
+            }
         }
+        judged.envelopes = envelopes;
+        judged
+    }
+
+    /// Hands a closed window's predictions to the stream's ledger and judges what is due at
+    /// its end.
+    fn close_quality(
+        &mut self,
+        closed: &mut ClosedWindow,
+        reports: Option<&dyn ReportLocation>,
+        time: EventTime,
+    ) -> Vec<JudgedQuality> {
+        let Some((q, state)) = &mut self.quality else { return Vec::new() };
+        state.ledger.push(closed.window, std::mem::take(&mut closed.predictions), &q.rules);
+        self.quality_due(Some(closed.window.end), reports, time)
     }
 }
 
@@ -264,6 +408,7 @@ impl WindowPath {
         &mut self,
         closed: ClosedWindow,
         reports: Option<&dyn ReportLocation>,
+        time: EventTime,
     ) -> JudgedWindow {
         let report = reports.map(|loc| {
             let prefix = crate::publish::report::window_prefix(&closed.stream, &closed.window);
@@ -272,17 +417,16 @@ impl WindowPath {
             let uris = ReportUris { statistics: loc.uri_of(&statistics_key), violations: loc.uri_of(&violations_key) };
             (RenderedReport { files: Vec::new(), statistics_key, violations_key }, uris)
         });
-        JudgedWindow {
+        let mut judged = JudgedWindow {
             closed,
             drift: WindowDrift { features: Vec::new(), violations: Vec::new(), missing_column: None },
             outcome: WindowOutcome::default(),
             report,
             envelopes: Vec::new(),
-            quality: None,
-            quality_judgements: Vec::new(),
-            quality_decisions: Vec::new(),
-            quality_envelopes: Vec::new(),
-        }
+            quality: Vec::new(),
+        };
+        judged.quality = self.close_quality(&mut judged.closed, reports, time);
+        judged
     }
 }
 
@@ -302,30 +446,22 @@ pub enum SinkError {
     },
 }
 
-/// The (score, predicted label) of each prediction with a probability, for an estimate.
-fn scored_predictions(p: &crate::pipeline::predictions::Predictions, threshold: f64) -> Vec<(f64, bool)> {
-    p.rows
-        .iter()
-        .filter_map(|r| {
-            let score: f64 = r.probability.as_deref()?.trim().parse().ok().filter(|s: &f64| (0.0..=1.0).contains(s))?;
-            let predicted = match r.inference.as_deref().map(crate::payload::Value::from_text) {
-                Some(v) => crate::quality::rows::binary_label(&v)?,
-                None => score >= threshold,
-            };
-            Some((score, predicted))
-        })
-        .collect()
-}
-
 /// Something that takes judged windows: a report writer, the metrics table, an events file, the
 /// outbox, the HTML page, a summary.
 ///
 /// Contract: `accept` is called once per window, in window order within a stream, and never
-/// again for a window that was accepted. An error stops the driver's run (after which nothing is
+/// again for a window that was accepted; `accept_quality` once per model-quality judgement, in
+/// window order, and again for a window whose files change because labels came late (the
+/// quality's `update` is set then). An error stops the driver's run (after which nothing is
 /// assumed about what the sink kept); sinks do not retry.
 pub trait WindowSink {
     /// Takes one window.
     fn accept(&mut self, w: &JudgedWindow) -> Result<(), SinkError>;
+
+    /// Takes one window's model quality (the default ignores it).
+    fn accept_quality(&mut self, _q: &JudgedQuality) -> Result<(), SinkError> {
+        Ok(())
+    }
 }
 
 impl<S: WindowSink + ?Sized> WindowSink for Option<&mut S> {
@@ -335,18 +471,41 @@ impl<S: WindowSink + ?Sized> WindowSink for Option<&mut S> {
             None => Ok(()),
         }
     }
+
+    fn accept_quality(&mut self, q: &JudgedQuality) -> Result<(), SinkError> {
+        match self {
+            Some(s) => s.accept_quality(q),
+            None => Ok(()),
+        }
+    }
 }
 
 impl<S: WindowSink + ?Sized> WindowSink for &mut S {
     fn accept(&mut self, w: &JudgedWindow) -> Result<(), SinkError> {
         (**self).accept(w)
     }
+
+    fn accept_quality(&mut self, q: &JudgedQuality) -> Result<(), SinkError> {
+        (**self).accept_quality(q)
+    }
 }
 
-/// Hands each window to every sink, in order (the first error stops).
+/// Hands a window, then the model qualities judged when it closed, to every sink, in order
+/// (the first error stops).
 pub fn deliver(w: &JudgedWindow, sinks: &mut [&mut dyn WindowSink]) -> Result<(), SinkError> {
     for s in sinks.iter_mut() {
         s.accept(w)?;
+    }
+    for q in &w.quality {
+        deliver_quality(q, sinks)?;
+    }
+    Ok(())
+}
+
+/// Hands one model quality to every sink, in order (the first error stops).
+pub fn deliver_quality(q: &JudgedQuality, sinks: &mut [&mut dyn WindowSink]) -> Result<(), SinkError> {
+    for s in sinks.iter_mut() {
+        s.accept_quality(q)?;
     }
     Ok(())
 }
@@ -376,29 +535,89 @@ pub struct StreamSummary {
     pub quality: Option<QualitySummary>,
 }
 
-/// What the model-quality join found in a stream.
+/// One model-quality decision as a summary lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QualityDecided {
+    /// Sudden, gradual or resolved.
+    pub kind: crate::classify::Kind,
+    /// Start of the change.
+    pub onset: Timestamp,
+    /// End of the deciding window.
+    pub detected_at: Timestamp,
+    /// When the deciding window's labels were in (its judgement's data time).
+    pub judged_at: Timestamp,
+}
+
+/// What the model-quality join found in a stream: each judged window's latest account.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QualitySummary {
-    /// Windows judged.
-    pub windows: u64,
-    /// Windows with a labelled row.
-    pub windows_labelled: u64,
-    /// Windows violating the quality baseline's constraints.
-    pub windows_violating: u64,
-    /// Records with a prediction to join.
-    pub predictions: u64,
-    /// Of those, labelled.
-    pub labelled: u64,
-    /// Labels used that came after the delay.
-    pub late_labels: u64,
-    /// Labels found but unusable, by reason.
-    pub unusable: BTreeMap<&'static str, u64>,
-    /// Records without a prediction, by reason.
-    pub without_prediction: BTreeMap<&'static str, u64>,
-    /// Model-quality decisions: (kind, onset, decided at).
-    pub decisions: Vec<(crate::classify::Kind, Timestamp, Timestamp)>,
+    /// Per judged window (by start): its account and whether it violates the quality baseline.
+    pub by_window: BTreeMap<Timestamp, (crate::quality::join::JoinCounts, bool)>,
+    /// Model-quality decisions.
+    pub decisions: Vec<QualityDecided>,
     /// Judged without labels (estimates).
     pub estimated: bool,
+    /// What became of the ground truth's labels in this stream (set at the end of a run).
+    pub labels: Option<crate::quality::ledger::LabelTotals>,
+}
+
+impl QualitySummary {
+    /// Windows judged.
+    pub fn windows(&self) -> u64 {
+        self.by_window.len() as u64
+    }
+
+    /// Windows with a labelled row.
+    pub fn windows_labelled(&self) -> u64 {
+        self.by_window.values().filter(|(c, _)| c.labelled > 0).count() as u64
+    }
+
+    /// Windows violating the quality baseline's constraints.
+    pub fn windows_violating(&self) -> u64 {
+        self.by_window.values().filter(|(_, v)| *v).count() as u64
+    }
+
+    fn sum(&self, f: impl Fn(&crate::quality::join::JoinCounts) -> u64) -> u64 {
+        self.by_window.values().map(|(c, _)| f(c)).sum()
+    }
+
+    /// Records with a prediction to join.
+    pub fn predictions(&self) -> u64 {
+        self.sum(|c| c.predictions)
+    }
+
+    /// Of those, labelled.
+    pub fn labelled(&self) -> u64 {
+        self.sum(|c| c.labelled)
+    }
+
+    /// Labels used that came after their window was judged.
+    pub fn late_labels(&self) -> u64 {
+        self.sum(|c| c.late_labels)
+    }
+
+    fn by_reason(
+        &self,
+        f: impl Fn(&crate::quality::join::JoinCounts) -> &BTreeMap<&'static str, u64>,
+    ) -> BTreeMap<&'static str, u64> {
+        let mut out = BTreeMap::new();
+        for (c, _) in self.by_window.values() {
+            for (k, n) in f(c) {
+                *out.entry(*k).or_default() += n;
+            }
+        }
+        out
+    }
+
+    /// Labels found but unusable, by reason.
+    pub fn unusable(&self) -> BTreeMap<&'static str, u64> {
+        self.by_reason(|c| &c.unusable)
+    }
+
+    /// Records without a prediction, by reason.
+    pub fn without_prediction(&self) -> BTreeMap<&'static str, u64> {
+        self.by_reason(|c| &c.records_without_prediction)
+    }
 }
 
 impl StreamSummary {
@@ -417,24 +636,21 @@ impl WindowSink for StreamSummary {
         for v in &w.drift.violations {
             *self.violations_by_feature.entry(v.feature_name.clone()).or_default() += 1;
         }
-        self.events += (w.envelopes.len() + w.quality_envelopes.len()) as u64;
-        if let Some(q) = &w.quality {
-            let s = self.quality.get_or_insert_with(QualitySummary::default);
-            s.estimated = q.estimated;
-            s.windows += 1;
-            s.windows_labelled += u64::from(q.counts.labelled > 0);
-            s.windows_violating += u64::from(!q.violations.is_empty());
-            s.predictions += q.counts.predictions;
-            s.labelled += q.counts.labelled;
-            s.late_labels += q.counts.late_labels;
-            for (k, n) in &q.counts.unusable {
-                *s.unusable.entry(k).or_default() += n;
-            }
-            for (k, n) in &q.counts.records_without_prediction {
-                *s.without_prediction.entry(k).or_default() += n;
-            }
-            s.decisions.extend(w.quality_decisions.iter().map(|d| (d.kind, d.onset, d.detected_at)));
-        }
+        self.events += w.envelopes.len() as u64;
+        Ok(())
+    }
+
+    fn accept_quality(&mut self, q: &JudgedQuality) -> Result<(), SinkError> {
+        self.events += q.envelopes.len() as u64;
+        let s = self.quality.get_or_insert_with(QualitySummary::default);
+        s.estimated = q.quality.estimated;
+        s.by_window.insert(q.quality.window.start, (q.quality.counts.clone(), !q.quality.violations.is_empty()));
+        s.decisions.extend(q.decisions.iter().map(|d| QualityDecided {
+            kind: d.kind,
+            onset: d.onset,
+            detected_at: d.detected_at,
+            judged_at: d.judged_at,
+        }));
         Ok(())
     }
 }
@@ -458,6 +674,11 @@ impl WindowSink for ReportFiles {
         if let Some((rendered, _)) = &w.report {
             self.files.extend(rendered.files.iter().cloned());
         }
+        Ok(())
+    }
+
+    fn accept_quality(&mut self, q: &JudgedQuality) -> Result<(), SinkError> {
+        self.files.extend(q.files.iter().cloned());
         Ok(())
     }
 }

@@ -24,16 +24,17 @@ use std::time::Duration as StdDuration;
 
 use crate::baseline::{Baseline, BaselineError, CONSTRAINTS_FILE, STATISTICS_FILE};
 use crate::capture::layout::{RootNames, StreamId};
-use crate::checkpoint::{CheckpointError, CheckpointStore, Cursor, StreamCheckpoint};
+use crate::checkpoint::{CheckpointError, CheckpointStore, Cursor, QualityCheckpoint, StreamCheckpoint};
 use crate::classify::ClassifierConfig;
 use crate::config::{Config, MonitorConfig, StartAt};
 use crate::discovery::{Discovery, DiscoveryError};
+use crate::pipeline::predictions::PredictionSpec;
 use crate::pipeline::{ClosedWindow, IssueSample, StreamEngine};
 use crate::publish::bus::{publish, BusEntry, EventBus, OutboxEntry};
 use crate::publish::events::{EventEnvelope, EventSettings};
-use crate::publish::metrics_table::WindowTables;
-use crate::publish::window::{deliver, EventTime, ReportFiles, ReportLocation, WindowPath};
-use crate::source::{CaptureSource, SourceError};
+use crate::publish::metrics_table::{QualityTables, WindowTables};
+use crate::publish::window::{deliver, EventTime, JudgedWindow, QualityPath, ReportFiles, ReportLocation, WindowPath};
+use crate::source::{CaptureSource, GroundTruthSource, SourceError};
 use crate::store::{read_baseline_files, Location, ObjectStore, StoreError, StoreFactory};
 use crate::telemetry;
 use crate::time::{Duration, Timestamp};
@@ -184,6 +185,8 @@ struct StreamRuntime {
     /// Compare, classify, render: the window path every driver shares.
     path: WindowPath,
     cursor: Cursor,
+    /// Ground-truth folders read (a stream whose monitor judges model quality against labels).
+    labels: Cursor,
     outbox: Vec<OutboxEntry>,
 }
 
@@ -192,9 +195,19 @@ struct MonitorRuntime<S> {
     /// The endpoint's capture destination (its streams are `{endpoint}/{variant}/` below it).
     capture: CaptureSource<S>,
     baseline: Arc<Baseline>,
+    /// Model quality, when the monitor judges it.
+    quality: Option<MonitorQualityRuntime<S>>,
     streams: BTreeMap<StreamId, StreamRuntime>,
     next_poll: Timestamp,
     start: Timestamp,
+}
+
+/// A monitor's model quality: the path its streams judge with, where the prediction is in each
+/// response, and the ground truth (none: quality is estimated from calibrated probabilities).
+struct MonitorQualityRuntime<S> {
+    path: QualityPath,
+    spec: PredictionSpec,
+    ground_truth: Option<GroundTruthSource<S>>,
 }
 
 /// What one poll of one stream did.
@@ -210,6 +223,8 @@ pub struct PollReport {
     pub events_queued: u64,
     /// Events the bus took.
     pub events_sent: u64,
+    /// Ground-truth objects read.
+    pub label_files: u64,
     /// The poll stopped before reading every settled folder because the deadline was near or
     /// the service is stopping; the next poll goes on from the checkpoint.
     pub stopped_early: bool,
@@ -302,6 +317,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
             let root = RootNames { name: "capture".into(), parent: String::new() };
             let capture = CaptureSource::new(factory.open(&Location::parse(&capture_uri))?, root, capture_uri.clone());
             let baseline = load_baseline(m, discovery, factory.as_ref()).await?;
+            let quality = load_quality(m, factory.as_ref()).await?;
             let start = match m.start {
                 StartAt::Earliest => Timestamp::from_millis(0),
                 StartAt::Now => now.floor(Duration::from_hours(1)),
@@ -312,6 +328,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 cfg: m.clone(),
                 capture,
                 baseline: Arc::new(baseline),
+                quality,
                 streams: BTreeMap::new(),
                 next_poll: now,
                 start,
@@ -487,21 +504,49 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 if cp.baseline != baseline.source {
                     tracing::warn!(stream = %id, was = %cp.baseline, now = %baseline.source, "the baseline changed since the checkpoint; windows already open keep their profiles");
                 }
-                let engine = StreamEngine::restore(id.clone(), baseline, cp.engine)
+                let mut engine = StreamEngine::restore(id.clone(), baseline, cp.engine)
                     .map_err(|e| ServeError::Config(format!("{id}: {e}; delete {checkpoint_uri} to start over")))?;
                 tracing::info!(stream = %id, next_hour = ?cp.cursor.next_hour.map(|t| t.to_string()), outbox = cp.outbox.len(), "resumed from checkpoint");
-                let path = WindowPath::resume(m.baseline.clone(), cp.classifier, shared.settings.clone())
+                let mut path = WindowPath::resume(m.baseline.clone(), cp.classifier, shared.settings.clone())
                     .with_resources(resources);
-                Ok(StreamRuntime { id, engine, path, cursor: cp.cursor, outbox: cp.outbox })
+                let mut labels = Cursor::default();
+                match (&m.quality, cp.quality) {
+                    (Some(q), Some(saved)) => {
+                        engine.set_predictions(Some(q.spec.clone()));
+                        path = path.resume_quality(q.path.clone(), saved.state);
+                        labels = saved.labels;
+                    }
+                    (Some(q), None) => {
+                        // Model quality is new to this stream: it starts where the capture is.
+                        tracing::info!(stream = %id, "model quality starts with this run");
+                        engine.set_predictions(Some(q.spec.clone()));
+                        path = path.with_quality(id.clone(), q.path.clone());
+                        labels.next_hour = cp.cursor.next_hour;
+                    }
+                    (None, Some(_)) => {
+                        tracing::warn!(stream = %id, "the checkpoint has model-quality state but the config no longer judges model quality; it is dropped");
+                    }
+                    (None, None) => {}
+                }
+                Ok(StreamRuntime { id, engine, path, cursor: cp.cursor, labels, outbox: cp.outbox })
             }
             None => {
-                let cursor = Cursor { next_hour: (m.start.millis() > 0).then_some(m.start), recent: BTreeMap::new() };
+                let start = (m.start.millis() > 0).then_some(m.start);
+                let cursor = Cursor { next_hour: start, recent: BTreeMap::new() };
+                let mut engine = StreamEngine::new(id.clone(), baseline.clone(), m.cfg.window);
+                let mut path =
+                    WindowPath::new(id.clone(), baseline, shared.classifier.clone(), shared.settings.clone())
+                        .with_resources(resources);
+                if let Some(q) = &m.quality {
+                    engine.set_predictions(Some(q.spec.clone()));
+                    path = path.with_quality(id.clone(), q.path.clone());
+                }
                 Ok(StreamRuntime {
-                    engine: StreamEngine::new(id.clone(), baseline.clone(), m.cfg.window),
-                    path: WindowPath::new(id.clone(), baseline, shared.classifier.clone(), shared.settings.clone())
-                        .with_resources(resources),
+                    engine,
+                    path,
                     id,
                     cursor,
+                    labels: Cursor { next_hour: start, recent: BTreeMap::new() },
                     outbox: Vec::new(),
                 })
             }
@@ -568,6 +613,14 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         }
         let stream_label = rt.id.to_string();
         let source = &m.baseline.source;
+        // The ground truth is read just ahead of the capture: before windows ending at `t`
+        // close, every label collected before `t` is in, so each window is judged with the
+        // labels replay judges it with (quality::ledger), and labels never wait long in memory.
+        let gt = m.quality.as_ref().and_then(|q| q.ground_truth.as_ref());
+        let mut labels = match gt {
+            Some(gt) => Some(self.list_labels(gt, rt, &mut report).await?),
+            None => None,
+        };
         // List from the oldest folder still watched for late objects.
         let list_from = rt.cursor.recent.keys().next().copied().into_iter().chain(rt.cursor.next_hour).min();
         let folders: BTreeMap<Timestamp, Vec<String>> = m
@@ -603,12 +656,22 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             .copied()
             .filter(|h| rt.cursor.next_hour.is_none_or(|n| *h >= n) && *h + Duration::from_hours(1) <= settled_end)
             .collect();
+        let mut capture_stopped = false;
         for hour in due {
             if !self.time_for_a_folder() {
                 report.stopped_early = true;
+                capture_stopped = true;
                 break;
             }
             let started = self.clock.now();
+            if let (Some(gt), Some(folders)) = (gt, labels.as_mut()) {
+                let through = (hour + Duration::from_hours(1)).min(settled_end);
+                if !self.read_labels(gt, folders, source, rt, through, &mut report).await? {
+                    report.stopped_early = true;
+                    capture_stopped = true;
+                    break;
+                }
+            }
             let keys = &folders[&hour];
             let closed = rt.engine.advance_to_folder(Some(hour));
             self.handle_closed(rt, closed, &mut report).await?;
@@ -630,13 +693,23 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             self.slowest_folder_ms.fetch_max(took, std::sync::atomic::Ordering::Relaxed);
         }
         // Time has passed beyond the data: windows up to the settled horizon are complete
-        // (unless folders before it are still unread).
-        if !report.stopped_early {
+        // (unless folders before it are still unread, or the labels stopped short of it: then
+        // the horizon is where they stopped).
+        if let (false, Some(gt), Some(folders)) = (capture_stopped, gt, labels.as_mut()) {
+            if !self.read_labels(gt, folders, source, rt, settled_end, &mut report).await? {
+                report.stopped_early = true;
+                capture_stopped = true;
+            }
+        }
+        if !capture_stopped {
             if rt.cursor.next_hour.is_none_or(|n| n < settled_end) {
                 rt.cursor.next_hour = Some(settled_end);
             }
             let closed = rt.engine.close_through(settled_end);
             self.handle_closed(rt, closed, &mut report).await?;
+            // Labels keep coming for an endpoint with no traffic: windows still waiting for
+            // theirs are judged as the data time passes, and late labels are written.
+            self.advance_quality(rt, settled_end, &mut report).await?;
         }
         if let Some(t) = rt.engine.closed_through() {
             let lag = (self.clock.now().millis() - t.millis()) as f64 / 1000.0;
@@ -645,6 +718,81 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         self.checkpoint(source, rt).await?;
         report.events_sent += self.flush_outbox(source, rt).await?;
         Ok((report, Ended::Clean))
+    }
+
+    /// Lists the stream's ground-truth folders from its label cursor on and reads the objects
+    /// that landed in folders already read (their labels count as late). Returns the folders
+    /// to read, for [`Shared::read_labels`].
+    async fn list_labels(
+        &self,
+        gt: &GroundTruthSource<S>,
+        rt: &mut StreamRuntime,
+        report: &mut PollReport,
+    ) -> Result<BTreeMap<Timestamp, Vec<String>>, ServeError> {
+        let label = rt.id.to_string();
+        let cursor = &mut rt.labels;
+        let list_from = cursor.recent.keys().next().copied().into_iter().chain(cursor.next_hour).min();
+        let mut folders = gt.hour_folders(list_from).await?;
+        let late: Vec<(Timestamp, String)> = folders
+            .iter()
+            .filter(|(h, _)| cursor.recent.contains_key(h))
+            .flat_map(|(h, keys)| {
+                let seen = &cursor.recent[h];
+                keys.iter().filter(|k| !seen.contains(*k)).map(|k| (*h, k.clone())).collect::<Vec<_>>()
+            })
+            .collect();
+        let files = late.len() as u64;
+        for (hour, key) in late {
+            tracing::warn!(stream = %label, key = %key, "ground truth landed after its hour folder settled; its labels count as late");
+            rt.path.add_labels(&gt.read(&key).await?);
+            if let Some(set) = rt.labels.recent.get_mut(&hour) {
+                set.insert(key);
+            }
+        }
+        let next = rt.labels.next_hour;
+        folders.retain(|h, _| next.is_none_or(|n| *h >= n));
+        metrics::counter!(telemetry::LABEL_FILES, "stream" => label).increment(files);
+        report.label_files += files;
+        Ok(folders)
+    }
+
+    /// Reads the listed ground-truth folders whose hour ended by `through` (a settled hour), in
+    /// order, into the stream's ledger, which applies the labels as the data time passes their
+    /// hour; each folder is checkpointed, as capture folders are. Returns `false` when the
+    /// deadline stopped it before `through` (the capture must not pass the labels).
+    async fn read_labels(
+        &self,
+        gt: &GroundTruthSource<S>,
+        folders: &mut BTreeMap<Timestamp, Vec<String>>,
+        baseline_source: &str,
+        rt: &mut StreamRuntime,
+        through: Timestamp,
+        report: &mut PollReport,
+    ) -> Result<bool, ServeError> {
+        let label = rt.id.to_string();
+        while let Some(entry) = folders.first_entry().filter(|e| *e.key() + Duration::from_hours(1) <= through) {
+            if !self.time_for_a_folder() {
+                return Ok(false);
+            }
+            let (hour, keys) = entry.remove_entry();
+            for key in &keys {
+                rt.path.add_labels(&gt.read(key).await?);
+            }
+            metrics::counter!(telemetry::LABEL_FILES, "stream" => label.clone()).increment(keys.len() as u64);
+            report.label_files += keys.len() as u64;
+            let cursor = &mut rt.labels;
+            cursor.next_hour = Some(hour + Duration::from_hours(1));
+            cursor.recent.insert(hour, keys.into_iter().collect());
+            while cursor.recent.len() > LATE_SCAN_FOLDERS {
+                cursor.recent.pop_first();
+            }
+            // A restart (or the next Lambda pass) goes on from here.
+            self.checkpoint(baseline_source, rt).await?;
+        }
+        if rt.labels.next_hour.is_none_or(|n| n < through) {
+            rt.labels.next_hour = Some(through);
+        }
+        Ok(true)
     }
 
     /// Reads the objects of one folder in key order into the engine: fetched and decoded up to
@@ -741,6 +889,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
     ) -> Result<(), ServeError> {
         let mut files = ReportFiles::default();
         let mut tables = WindowTables::default();
+        let mut quality_tables = QualityTables::default();
         for cw in closed {
             let location = self.reports.as_ref().map(|s| s as &dyn ReportLocation);
             let judged = rt.path.judge(cw, location, EventTime::Now(self.clock.now()));
@@ -749,23 +898,56 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             // Reports before the window's events are queued: an event never points at a report
             // that is not there.
             if let Some(store) = &self.reports {
-                deliver(&judged, &mut [&mut files, &mut tables]).map_err(|e| ServeError::Report(e.to_string()))?;
-                for (key, bytes) in files.take().into_iter().chain(tables.take()) {
+                deliver(&judged, &mut [&mut files, &mut tables, &mut quality_tables])
+                    .map_err(|e| ServeError::Report(e.to_string()))?;
+                for (key, bytes) in files.take().into_iter().chain(tables.take()).chain(quality_tables.take()) {
                     store.put(&key, bytes).await?;
                 }
             }
-            for (d, envelope) in judged.outcome.decisions.iter().zip(&judged.envelopes) {
-                tracing::info!(stream = %rt.id, kind = d.kind.as_str(), episode = %d.episode_id, detected_at = %d.detected_at, "drift decision");
-                rt.outbox.push(OutboxEntry {
-                    id: d.event_id.clone(),
-                    entry: envelope.bus_entry(),
-                    attempts: 0,
-                    last_error: None,
-                });
-                report.events_queued += 1;
+            queue_events(rt, &judged, report);
+        }
+        self.note_quality(rt);
+        Ok(())
+    }
+
+    /// Moves the stream's model quality to `t` (windows judged, late labels written) and queues
+    /// its events.
+    async fn advance_quality(
+        &self,
+        rt: &mut StreamRuntime,
+        t: Timestamp,
+        report: &mut PollReport,
+    ) -> Result<(), ServeError> {
+        let location = self.reports.as_ref().map(|s| s as &dyn ReportLocation);
+        let qualities = rt.path.advance_quality(t, location, EventTime::Now(self.clock.now()));
+        if qualities.is_empty() {
+            return Ok(());
+        }
+        if let Some(store) = &self.reports {
+            let mut files = ReportFiles::default();
+            let mut tables = QualityTables::default();
+            for q in &qualities {
+                crate::publish::window::deliver_quality(q, &mut [&mut files, &mut tables])
+                    .map_err(|e| ServeError::Report(e.to_string()))?;
+            }
+            for (key, bytes) in files.take().into_iter().chain(tables.take()) {
+                store.put(&key, bytes).await?;
             }
         }
+        for q in &qualities {
+            queue_quality_events(rt, q, report);
+        }
+        self.note_quality(rt);
         Ok(())
+    }
+
+    /// Sets the stream's model-quality gauges and counts its labels by outcome.
+    fn note_quality(&self, rt: &StreamRuntime) {
+        let Some(state) = rt.path.quality_state() else { return };
+        let label = rt.id.to_string();
+        metrics::gauge!(telemetry::PREDICTIONS_HELD, "stream" => label.clone())
+            .set(state.ledger.predictions_held() as f64);
+        metrics::gauge!(telemetry::LABELS_WAITING, "stream" => label).set(state.ledger.labels_waiting() as f64);
     }
 
     async fn checkpoint(&self, baseline_source: &str, rt: &StreamRuntime) -> Result<(), ServeError> {
@@ -777,6 +959,10 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             engine: rt.engine.snapshot(),
             classifier: rt.path.classifier().clone(),
             outbox: rt.outbox.clone(),
+            quality: rt
+                .path
+                .quality_state()
+                .map(|state| QualityCheckpoint { state: state.clone(), labels: rt.labels.clone() }),
         };
         self.state.save(cp).await?;
         Ok(())
@@ -815,6 +1001,64 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         self.checkpoint(baseline_source, rt).await?;
         Ok(sent)
     }
+}
+
+/// Queues a judged window's events in the stream's outbox: its data-drift decisions, then the
+/// model-quality decisions judged when it closed.
+fn queue_events(rt: &mut StreamRuntime, judged: &JudgedWindow, report: &mut PollReport) {
+    for (d, envelope) in judged.outcome.decisions.iter().zip(&judged.envelopes) {
+        tracing::info!(stream = %rt.id, kind = d.kind.as_str(), episode = %d.episode_id, detected_at = %d.detected_at, "drift decision");
+        rt.outbox.push(OutboxEntry {
+            id: d.event_id.clone(),
+            entry: envelope.bus_entry(),
+            attempts: 0,
+            last_error: None,
+        });
+        report.events_queued += 1;
+    }
+    for q in &judged.quality {
+        queue_quality_events(rt, q, report);
+    }
+}
+
+/// Queues the events of one model-quality judgement.
+fn queue_quality_events(rt: &mut StreamRuntime, q: &crate::publish::window::JudgedQuality, report: &mut PollReport) {
+    if !q.quality.update {
+        metrics::counter!(telemetry::QUALITY_JUDGED, "stream" => rt.id.to_string()).increment(1);
+    }
+    for (d, envelope) in q.decisions.iter().zip(&q.envelopes) {
+        tracing::info!(stream = %rt.id, kind = d.kind.as_str(), episode = %d.episode_id, detected_at = %d.detected_at, judged_at = %d.judged_at, estimated = d.estimated, "model-quality decision");
+        rt.outbox.push(OutboxEntry {
+            id: d.event_id.clone(),
+            entry: envelope.bus_entry(),
+            attempts: 0,
+            last_error: None,
+        });
+        report.events_queued += 1;
+    }
+}
+
+/// Loads a monitor's model-quality baseline and opens its ground truth. Any problem names the
+/// monitor and the key.
+async fn load_quality<S: ObjectStore>(
+    m: &MonitorConfig,
+    factory: &dyn StoreFactory<S>,
+) -> Result<Option<MonitorQualityRuntime<S>>, ServeError> {
+    let Some(q) = &m.quality else { return Ok(None) };
+    let err = |key: &str, e: String| ServeError::Config(format!("[[monitor]] {}: {key}: {e}", m.endpoint));
+    let store = factory.open(&Location::parse(&q.baseline))?;
+    let files = crate::store::baseline::read_quality_baseline(&store)
+        .await
+        .map_err(|e| err("quality_baseline", e.to_string()))?;
+    let labelled = q.ground_truth.is_some();
+    let path = QualityPath::new(files, &q.spec, q.rules.clone(), labelled, &q.baseline)
+        .map_err(|e| err("quality_baseline", e))?;
+    let ground_truth = match &q.ground_truth {
+        Some(uri) => Some(GroundTruthSource::new(factory.open(&Location::parse(uri))?)),
+        None => None,
+    };
+    tracing::info!(endpoint = %m.endpoint, quality_baseline = %q.baseline, problem = path.rules.problem.as_str(), ground_truth = ?q.ground_truth, "model quality ready");
+    Ok(Some(MonitorQualityRuntime { path, spec: q.spec.clone(), ground_truth }))
 }
 
 /// [`DEADLINE_RESERVE`] on the service's clock.
@@ -936,5 +1180,18 @@ fn entry_of(e: &EventEnvelope, detail: &crate::publish::events::EventDetail) -> 
         detail_type: e.detail_type.to_owned(),
         detail: serde_json::to_string(detail).unwrap_or_else(|_| "{}".to_owned()),
         resources: e.resources.clone(),
+    }
+}
+
+impl EventEnvelope<crate::publish::events::QualityEventDetail> {
+    /// Returns the PutEvents entry of a model-quality event (its detail is a few kilobytes: a
+    /// handful of metrics, no series).
+    pub fn bus_entry(&self) -> BusEntry {
+        BusEntry {
+            source: self.source.clone(),
+            detail_type: self.detail_type.to_owned(),
+            detail: serde_json::to_string(&self.detail).unwrap_or_else(|_| "{}".to_owned()),
+            resources: self.resources.clone(),
+        }
     }
 }

@@ -111,6 +111,69 @@ impl World {
     }
 }
 
+impl World {
+    /// Puts the ground truth of `spec`'s capture (the example's labels: calibrated, then the
+    /// scores turn at the start of day 4) and its model-quality baseline. Returns the local
+    /// folders of both, for replay, below `dir`.
+    async fn load_labels(&self, spec: &StreamSpec, dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+        let capture = dir.join("capture");
+        spec.write_capture(&capture).unwrap();
+        let labels = driftwatch_synth::labels::example_labels(&capture).unwrap();
+        let gt = self.store("gt");
+        for (folder, text) in &labels.folders {
+            gt.put(&format!("{folder}/labels.jsonl"), text.clone().into_bytes()).await.unwrap();
+        }
+        let gt_dir = dir.join("gt");
+        driftwatch_synth::labels::write_labels(&labels, &gt_dir).unwrap();
+        let csv = dir.join("scored.csv");
+        std::fs::write(&csv, &labels.baseline_csv).unwrap();
+        let attrs = crate::quality::Attributes {
+            ground_truth: "y".into(),
+            inference: None,
+            probability: Some("p".into()),
+            probability_threshold: 0.5,
+        };
+        let built = crate::training::build_quality(
+            &csv,
+            crate::training::InputFormat::Csv,
+            true,
+            crate::quality::ProblemType::BinaryClassification,
+            attrs,
+        )
+        .unwrap();
+        let files = built.file_texts().unwrap();
+        crate::store::write_baseline(&self.store("qb"), &files).await.unwrap();
+        let qb_dir = dir.join("qb");
+        crate::baseline::build::write_files(&qb_dir, &files).unwrap();
+        (gt_dir, qb_dir)
+    }
+}
+
+/// [`config`] with the monitor judging model quality against the labels of [`World::load_labels`].
+fn quality_config(spec: &StreamSpec, settle: &str) -> Config {
+    let text = format!(
+        r#"[state]
+uri = "state"
+[reports]
+uri = "reports"
+[events]
+bus = "b"
+account = "123456789012"
+[[monitor]]
+endpoint = "{}"
+capture = "capture"
+baseline = "baseline"
+start = "earliest"
+settle = "{settle}"
+quality_baseline = "qb"
+ground_truth = "gt"
+probability_attribute = "0"
+"#,
+        spec.endpoint
+    );
+    Config::from_toml(&text, "t.toml", std::iter::empty()).unwrap()
+}
+
 fn config(spec: &StreamSpec, settle: &str) -> Config {
     let text = format!(
         r#"[state]
@@ -315,31 +378,54 @@ async fn folders_are_read_once_settled_and_late_objects_count_as_late() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn crashes_at_any_point_give_the_same_reports_and_events() {
+    crashes_give_the_same_outputs(false).await;
+}
+
+/// The same with model quality: labels read, windows waiting for theirs, late labels, all
+/// across crashes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn crashes_with_labels_waiting_give_the_same_reports_and_events() {
+    crashes_give_the_same_outputs(true).await;
+}
+
+async fn crashes_give_the_same_outputs(quality: bool) {
     let spec = small_example();
+    let tmp = tempfile::tempdir().unwrap();
+    let load = |world: World| {
+        let (spec, dir) = (spec.clone(), tmp.path().to_owned());
+        async move {
+            world.load(&spec).await;
+            if quality {
+                world.load_labels(&spec, &dir).await;
+            }
+        }
+    };
+    let cfg = if quality { quality_config(&spec, "5m") } else { config(&spec, "5m") };
+    // Past the data by the labels' delay and the slow labels' 30 hours.
+    let polls = if quality { 130 } else { 100 };
     // The uninterrupted run, polled hourly as time passes.
     let reference = World::default();
-    reference.load(&spec).await;
+    load(reference.clone()).await;
     let clock = ManualClock::new(spec.start);
     let bus = MemoryBus::default();
-    let cfg = config(&spec, "5m");
     let mut s = service(&reference, &cfg, &clock, &bus).await;
-    for h in 1..=100 {
+    for h in 1..=polls {
         clock.set(spec.start + hours(h) + Duration::from_mins(6));
         s.poll(true).await;
     }
     let want = outputs(&reference, &bus);
-    assert_eq!(want.1.len(), 3);
+    assert_eq!(want.1.len(), if quality { 4 } else { 3 });
 
     // The same, with crashes: a put fails in the middle of a poll (reports or checkpoint), the
     // service is dropped and started again from the state store.
     let world = World::default();
-    world.load(&spec).await;
+    load(world.clone()).await;
     let clock = ManualClock::new(spec.start);
     let bus = MemoryBus::default();
     let mut s = service(&world, &cfg, &clock, &bus).await;
     let mut rng = driftwatch_synth::Rng::new(5);
     let mut crashes = 0;
-    for h in 1..=100 {
+    for h in 1..=polls {
         clock.set(spec.start + hours(h) + Duration::from_mins(6));
         if rng.uniform() < 0.3 {
             let target = if rng.uniform() < 0.5 { "reports" } else { "state" };
@@ -375,6 +461,114 @@ async fn crashes_at_any_point_give_the_same_reports_and_events() {
         }
     }
     assert!(unique == want.1, "events differ after deduplication: {} vs {}", unique.len(), want.1.len());
+}
+
+/// The service with labels arriving after their windows (two hours for most, 30 for one in
+/// ten, never for one in seven), polled hourly as time passes: every window's model-quality
+/// files and every event equal replay's on the same objects; the worse model version of day 4
+/// is found once its windows' labels are in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn the_service_judges_model_quality_as_replay_does() {
+    let spec = small_example();
+    let tmp = tempfile::tempdir().unwrap();
+    let world = World::default();
+    world.load(&spec).await;
+    let (gt_dir, qb_dir) = world.load_labels(&spec, tmp.path()).await;
+    let clock = ManualClock::new(spec.start);
+    let bus = MemoryBus::default();
+    let cfg = quality_config(&spec, "5m");
+    let mut s = service(&world, &cfg, &clock, &bus).await;
+    let id = StreamId::new(&spec.endpoint, &spec.variant);
+    let mut first_quality_event = None;
+    let mut label_files = 0;
+    for h in 1..=130 {
+        clock.set(spec.start + hours(h) + Duration::from_mins(6));
+        let (reports, failed) = s.poll(true).await;
+        assert_eq!(failed, 0);
+        label_files += reports[&id].label_files;
+        if first_quality_event.is_none() && bus.accepted().iter().any(|e| e.detail_type == "Model Quality Degraded") {
+            first_quality_event = Some(h);
+        }
+    }
+    // The turn is at hour 72; its second window ends at 74:00 and is judged 24 h later, at
+    // 98:00: the event goes out with the first poll after that hour settles (98:06).
+    assert_eq!(first_quality_event, Some(98), "Model Quality Degraded sent at hour {first_quality_event:?}");
+    assert_eq!(label_files as usize, world.store("gt").inner.keys().len(), "every ground-truth object read once");
+
+    // The same objects through replay.
+    let opts = crate::replay::ReplayOptions {
+        capture: tmp.path().join("capture").display().to_string(),
+        baseline: None,
+        window: hours(1),
+        events: Some(tmp.path().join("events.jsonl")),
+        output: Some(tmp.path().join("out").display().to_string()),
+        report: None,
+        classifier: Default::default(),
+        event_settings: EventSettings::default(),
+        progress: false,
+        threads: 2,
+        quality: Some(crate::replay::QualityOptions {
+            baseline: qb_dir.display().to_string(),
+            ground_truth: Some(gt_dir.display().to_string()),
+            spec: crate::pipeline::predictions::PredictionSpec {
+                inference: None,
+                probability: Some(crate::pipeline::predictions::Attr::Index(0)),
+            },
+            probability_threshold: 0.5,
+            delay: hours(24),
+            enough_share: crate::quality::join::DEFAULT_ENOUGH_SHARE,
+            expiry: None,
+        }),
+    };
+    let built = build_csv(spec.baseline_csv(5000).as_bytes(), true, "t").unwrap();
+    crate::baseline::build::write_dir(&built, &tmp.path().join("baseline")).unwrap();
+    let opts =
+        crate::replay::ReplayOptions { baseline: Some(tmp.path().join("baseline").display().to_string()), ..opts };
+    let runtime = tokio::runtime::Handle::current();
+    let stores = crate::store::AnyStore::open_local;
+    let io = crate::replay::ReplayIo { stores: &stores, runtime: &runtime };
+    std::thread::scope(|s| s.spawn(|| crate::replay::run(&opts, &io).map(|_| ())).join()).unwrap().unwrap();
+
+    let (files, events) = outputs(&world, &bus);
+    let mut compared = 0;
+    for (key, bytes) in files.iter().filter(|(k, _)| k.contains("/model_quality/")) {
+        let replayed =
+            std::fs::read(tmp.path().join("out").join(key)).unwrap_or_else(|_| panic!("replay has no {key}"));
+        assert!(bytes == &replayed, "{key} differs");
+        compared += 1;
+    }
+    assert_eq!(compared, 3 * 96, "statistics, violations and labels of every window");
+    let quality_tables = files.keys().filter(|k| k.starts_with("model_quality_metrics/")).count();
+    assert_eq!(quality_tables, 96);
+    // The same events (data drift with their quality verdicts, model quality), as sets: the
+    // service sends a window's quality events when its labels are in, replay with the next
+    // window.
+    let mut replayed: Vec<serde_json::Value> = std::fs::read_to_string(tmp.path().join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut e: serde_json::Value = serde_json::from_str(l).unwrap();
+            e["detail"].as_object_mut().unwrap().remove("reports");
+            serde_json::json!({"detail-type": e["detail-type"], "detail": e["detail"]})
+        })
+        .collect();
+    let order = |e: &serde_json::Value| (e["detail"]["detectedAt"].to_string(), e["detail-type"].to_string());
+    let mut got = events.clone();
+    got.sort_by_key(order);
+    replayed.sort_by_key(order);
+    assert_eq!(got.len(), 4);
+    assert_eq!(got, replayed);
+    let q = got.iter().find(|e| e["detail-type"] == "Model Quality Degraded").unwrap();
+    assert_eq!(
+        (q["detail"]["onset"].as_str(), q["detail"]["judgedAt"].as_str()),
+        (Some("2026-03-04T00:00:00Z"), Some("2026-03-05T02:00:00Z"))
+    );
+    // Every label is in a window's account or counted: nothing waits at the end but the
+    // windows of the last day's unlabelled predictions (until their expiry).
+    let cp = CheckpointStore::new(world.store("state")).load(&id).await.unwrap().unwrap();
+    let quality = cp.quality.unwrap();
+    assert_eq!(quality.state.ledger.labels_waiting(), 0);
+    assert_eq!(quality.state.ledger.totals().duplicates, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]

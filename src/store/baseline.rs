@@ -5,6 +5,8 @@
 
 use super::{ObjectStore, StoreError};
 use crate::baseline::{Baseline, BaselineError, CONSTRAINTS_FILE, STATISTICS_FILE};
+use crate::quality::estimate::Calibration;
+use crate::quality::{QualityConstraints, QualityError, QualityStatistics};
 
 /// Reads a text object; a missing object is [`BaselineError::Missing`] naming its URI.
 pub async fn read_text<S: ObjectStore>(store: &S, key: &str) -> Result<String, BaselineError> {
@@ -44,6 +46,71 @@ pub async fn write_baseline<S: ObjectStore>(store: &S, files: &[(&str, String)])
         store.put(name, text.clone().into_bytes()).await?;
     }
     Ok(())
+}
+
+/// A model-quality baseline as `baseline --problem-type` (or Model Monitor) writes it.
+#[derive(Debug, Clone)]
+pub struct QualityBaselineFiles {
+    /// `statistics.json`: the metrics and their standard deviations.
+    pub statistics: QualityStatistics,
+    /// `constraints.json`: the thresholds and their operators.
+    pub constraints: QualityConstraints,
+    /// `calibration.json` (driftwatch's, for binary probabilities), when there is one.
+    pub calibration: Option<Calibration>,
+}
+
+/// Why a model-quality baseline could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum QualityBaselineError {
+    /// A file is missing or unreadable.
+    #[error(transparent)]
+    Read(#[from] BaselineError),
+    /// A file is not in the model-quality schema.
+    #[error(transparent)]
+    Format(#[from] QualityError),
+    /// The two files are of different problem types.
+    #[error("{uri}: statistics.json is {statistics} but constraints.json is {constraints}")]
+    Mismatch {
+        /// The baseline's location.
+        uri: String,
+        /// The statistics' problem type.
+        statistics: &'static str,
+        /// The constraints' problem type.
+        constraints: &'static str,
+    },
+    /// `calibration.json` does not read.
+    #[error("{uri}: {detail}")]
+    Calibration {
+        /// The file.
+        uri: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// Reads a model-quality baseline at the root of `store`.
+pub async fn read_quality_baseline<S: ObjectStore>(store: &S) -> Result<QualityBaselineFiles, QualityBaselineError> {
+    let stats_text = read_text(store, STATISTICS_FILE).await?;
+    let cons_text = read_text(store, CONSTRAINTS_FILE).await?;
+    let statistics = QualityStatistics::from_json(&stats_text, &store.uri(STATISTICS_FILE))?;
+    let constraints = QualityConstraints::from_json(&cons_text, &store.uri(CONSTRAINTS_FILE))?;
+    if constraints.problem != statistics.problem {
+        return Err(QualityBaselineError::Mismatch {
+            uri: store.uri(""),
+            statistics: statistics.problem.as_str(),
+            constraints: constraints.problem.as_str(),
+        });
+    }
+    let uri = store.uri(Calibration::FILE);
+    let calibration = match store.get(Calibration::FILE).await {
+        Ok(Some(bytes)) => Some(
+            serde_json::from_slice(&bytes)
+                .map_err(|e| QualityBaselineError::Calibration { uri: uri.clone(), detail: e.to_string() })?,
+        ),
+        Ok(None) => None,
+        Err(e) => return Err(QualityBaselineError::Calibration { uri, detail: e.to_string() }),
+    };
+    Ok(QualityBaselineFiles { statistics, constraints, calibration })
 }
 
 #[cfg(test)]

@@ -27,16 +27,6 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// A stable number in [0, 1) from a text (labels drawn per record, the same on every run):
-/// FNV-1a, then splitmix64's finalizer (FNV alone gives ids that differ in their last digit
-/// values in arithmetic progression).
-pub fn unit_of(s: &str) -> f64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    h ^= h >> 31;
-    (h >> 11) as f64 / (1u64 << 53) as f64
-}
+/// A stable number in [0, 1) from a text (labels drawn per record, the same on every run).
+#[allow(unused_imports)]
+pub use driftwatch_synth::labels::unit_of;

@@ -294,7 +294,7 @@ impl<'de> Deserialize<'de> for Duration {
 }
 
 /// A half-open interval `[start, end)` of data time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Window {
     /// First instant inside the window.
     pub start: Timestamp,

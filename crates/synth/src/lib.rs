@@ -5,6 +5,7 @@
 //! machine. A stream has a daily traffic cycle (quiet nights), multi-row CSV requests, a model
 //! score in the response, and at most one scripted change.
 
+pub mod labels;
 pub mod suite;
 
 use std::fmt::Write as _;

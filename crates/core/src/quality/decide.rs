@@ -101,6 +101,8 @@ pub struct QualityDecision {
     pub event_id: String,
     /// End of the deciding window.
     pub detected_at: Timestamp,
+    /// Data time the deciding window was judged at (its labels' time; its end for estimates).
+    pub judged_at: Timestamp,
     /// Start of the first window of the change.
     pub onset: Timestamp,
     /// The headline metrics in the deciding window.
@@ -268,21 +270,27 @@ impl QualityClassifier {
         if rows == 0 {
             return (Vec::new(), None);
         }
-        let values: Vec<Option<(f64, f64)>> = self
-            .headline
-            .iter()
-            .map(|(name, ..)| estimates.iter().find(|e| e.0 == name).map(|e| (e.1, e.2)).filter(|v| v.0.is_finite()))
-            .collect();
+        let values = self.estimate_values(estimates);
         self.judge(window, &values, rows, true)
     }
 
-    fn judge(
-        &mut self,
-        window: Window,
-        values: &[Option<(f64, f64)>],
-        labelled: u64,
-        estimated: bool,
-    ) -> (Vec<MetricJudgement>, Option<QualityDecision>) {
+    /// The headline metrics' (value, sampling error) among estimated metrics.
+    fn estimate_values(&self, estimates: &[(&str, f64, f64)]) -> Vec<Option<(f64, f64)>> {
+        self.headline
+            .iter()
+            .map(|(name, ..)| estimates.iter().find(|e| e.0 == name).map(|e| (e.1, e.2)).filter(|v| v.0.is_finite()))
+            .collect()
+    }
+
+    /// Estimated metrics against the baseline, for the record: nothing is remembered (the
+    /// stream is judged on its labels).
+    pub fn assess_estimate(&self, estimates: &[(&str, f64, f64)]) -> Vec<MetricJudgement> {
+        self.assess(&self.estimate_values(estimates)).0
+    }
+
+    /// The headline metrics against the baseline, and each one's deviation in the worse
+    /// direction with its variance.
+    fn assess(&self, values: &[Option<(f64, f64)>]) -> (Vec<MetricJudgement>, Vec<(f64, f64)>) {
         let mut judged = Vec::new();
         let mut devs = Vec::new();
         for ((name, base, base_se, higher_better), v) in self.headline.iter().zip(values) {
@@ -316,6 +324,17 @@ impl QualityClassifier {
                 degraded,
             });
         }
+        (judged, devs)
+    }
+
+    fn judge(
+        &mut self,
+        window: Window,
+        values: &[Option<(f64, f64)>],
+        labelled: u64,
+        estimated: bool,
+    ) -> (Vec<MetricJudgement>, Option<QualityDecision>) {
+        let (judged, devs) = self.assess(values);
         let degraded = judged.iter().any(|m| m.degraded);
         let quiet = judged.iter().all(|m| m.z < Z_QUIET);
         self.history.push_back(Point { start: window.start, quiet, devs });
@@ -401,6 +420,7 @@ impl QualityClassifier {
             episode_id: ep.id.clone(),
             event_id: uuid_from(h, mix(h ^ 0x9e37_79b9_7f4a_7c15)),
             detected_at: window.end,
+            judged_at: window.end,
             onset: ep.onset,
             metrics: judged.to_vec(),
             labelled,
@@ -430,6 +450,11 @@ impl QualityClassifier {
         });
         let verdict = if self.episode.is_some() || pooled_worse { "declining" } else { "stable" };
         (verdict, span.len() as u64)
+    }
+
+    /// The stream it judges.
+    pub fn stream(&self) -> &StreamId {
+        &self.stream
     }
 
     /// The open episode's kind, if any.

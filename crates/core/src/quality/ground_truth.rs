@@ -4,19 +4,20 @@
 //!
 //! The join key is the record's `eventMetadata.eventId` (the caller's inference id when the
 //! captured record carried one, else the captured `eventId`; an `inferenceId` member is taken
-//! when `eventId` is absent). [`Labels`] keeps one label per key: a second record for a key is
-//! counted as a duplicate (and as conflicting when its label differs), never applied twice.
+//! when `eventId` is absent). [`LabelFile`] is one file read; the ledger
+//! ([`super::ledger`]) keeps one label per key: a second record for a key is counted as a
+//! duplicate (and as conflicting when its label differs), never applied twice.
 
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use rustc_hash::FxHashMap;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::time::Timestamp;
 
 /// Why a ground-truth line was not used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LabelSkip {
     /// Not a JSON object.
     NotJson,
@@ -111,7 +112,7 @@ pub fn parse_line(line: &str) -> Result<GroundTruth, LabelSkip> {
 }
 
 /// A ground-truth line that was not used, named.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabelIssue {
     /// The file (URI or path).
     pub file: String,
@@ -125,88 +126,64 @@ pub struct LabelIssue {
 pub const NAMED_LABEL_ISSUES: usize = 10;
 
 /// A label and when it was collected (its file's hour folder, when the file is in the layout).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeldLabel {
     /// The label's text.
     pub label: String,
     /// The hour folder it was uploaded under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collected: Option<Timestamp>,
 }
 
-/// Labels by join key, with everything that was not used counted.
-#[derive(Debug, Default)]
-pub struct Labels {
-    by_key: FxHashMap<String, HeldLabel>,
-    /// Records for a key that already had a label (the first label is kept).
-    pub duplicates: u64,
-    /// Of those, the ones whose label differed from the one kept.
-    pub conflicting: u64,
+/// One ground-truth file, read: its labels in line order and every line that gave none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LabelFile {
+    /// The file (URI or path), as issues name it.
+    pub file: String,
+    /// Its hour folder (`yyyy/mm/dd/hh`): when its labels were collected. None for a file
+    /// outside the layout (its labels count as collected before any window).
+    pub collected: Option<Timestamp>,
+    /// The labels, in line order (repeated keys included: the ledger counts duplicates).
+    pub labels: Vec<GroundTruth>,
     /// Lines not used, by reason.
     pub skipped: BTreeMap<LabelSkip, u64>,
-    /// The first [`NAMED_LABEL_ISSUES`] of them.
-    pub named: Vec<LabelIssue>,
+    /// The first [`NAMED_LABEL_ISSUES`] of them, with their lines.
+    pub issues: Vec<LabelIssue>,
 }
 
-impl Labels {
-    /// No labels yet.
-    pub fn new() -> Self {
-        Labels::default()
-    }
-
+impl LabelFile {
     /// Reads one ground-truth file's text (`file` names it in issues; `collected` is its hour
-    /// folder). Blank lines are ignored.
-    pub fn read(&mut self, file: &str, collected: Option<Timestamp>, text: &str) {
+    /// folder). Blank lines are ignored; every other line is a label or a counted skip.
+    pub fn read(file: &str, collected: Option<Timestamp>, text: &str) -> LabelFile {
+        let mut out = LabelFile { file: file.to_owned(), collected, ..Default::default() };
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
             match parse_line(line) {
-                Ok(gt) => self.insert(gt, collected),
+                Ok(gt) => out.labels.push(gt),
                 Err(reason) => {
-                    *self.skipped.entry(reason).or_default() += 1;
-                    if self.named.len() < NAMED_LABEL_ISSUES {
-                        self.named.push(LabelIssue { file: file.to_owned(), line: i as u64 + 1, reason });
+                    *out.skipped.entry(reason).or_default() += 1;
+                    if out.issues.len() < NAMED_LABEL_ISSUES {
+                        out.issues.push(LabelIssue { file: file.to_owned(), line: i as u64 + 1, reason });
                     }
                 }
             }
         }
+        out
     }
 
-    /// Adds a label; a key seen before is counted as a duplicate and keeps its first label.
-    pub fn insert(&mut self, gt: GroundTruth, collected: Option<Timestamp>) {
-        match self.by_key.get(&gt.key) {
-            Some(kept) => {
-                self.duplicates += 1;
-                if kept.label != gt.label {
-                    self.conflicting += 1;
-                }
-            }
-            None => {
-                self.by_key.insert(gt.key, HeldLabel { label: gt.label, collected });
-            }
-        }
+    /// Lines not used.
+    pub fn skipped_lines(&self) -> u64 {
+        self.skipped.values().sum()
     }
+}
 
-    /// The label of `key`.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.by_key.get(key).map(|h| h.label.as_str())
-    }
-
-    /// Takes the label of `key` out (a joined label is used once; what stays at the end was
-    /// never matched).
-    pub fn take(&mut self, key: &str) -> Option<HeldLabel> {
-        self.by_key.remove(key)
-    }
-
-    /// Labels held.
-    pub fn len(&self) -> usize {
-        self.by_key.len()
-    }
-
-    /// Whether no label is held.
-    pub fn is_empty(&self) -> bool {
-        self.by_key.is_empty()
-    }
+/// The hour folder a ground-truth key sits in (`.../yyyy/mm/dd/hh/file.jsonl`): its collection
+/// hour, or None outside the layout.
+pub fn collection_hour(key: &str) -> Option<Timestamp> {
+    let parts: Vec<&str> = key.split('/').collect();
+    (parts.len() >= 5).then(|| crate::capture::layout::parse_hour(&parts[parts.len() - 5..parts.len() - 1])).flatten()
 }
 
 #[cfg(test)]
@@ -239,25 +216,22 @@ mod tests {
     }
 
     #[test]
-    fn duplicates_and_bad_lines_are_counted_not_applied() {
-        let mut labels = Labels::new();
+    fn bad_lines_are_counted_and_named_by_line() {
         let text = concat!(
             r#"{"groundTruthData":{"data":"1"},"eventMetadata":{"eventId":"a"}}"#,
             "\n\n",
-            r#"{"groundTruthData":{"data":"1"},"eventMetadata":{"eventId":"a"}}"#,
-            "\n",
             r#"{"groundTruthData":{"data":"0"},"eventMetadata":{"eventId":"a"}}"#,
             "\n{oops\n",
             r#"{"groundTruthData":{"data":"0"},"eventMetadata":{"eventId":"b"}}"#,
             "\n"
         );
-        labels.read("gt/2026/03/01/10/labels.jsonl", None, text);
-        assert_eq!((labels.len(), labels.duplicates, labels.conflicting), (2, 2, 1));
-        assert_eq!(labels.get("a"), Some("1"), "the first label is kept");
-        assert_eq!(labels.skipped.get(&LabelSkip::NotJson), Some(&1));
-        assert_eq!(labels.named[0].line, 5);
-        assert_eq!(labels.take("b").map(|h| h.label).as_deref(), Some("0"));
-        assert!(labels.get("b").is_none());
+        let at = Timestamp::parse_rfc3339("2026-03-01T10:00:00Z");
+        let f = LabelFile::read("gt/2026/03/01/10/labels.jsonl", at, text);
+        assert_eq!(f.labels.len(), 3, "repeated keys stay: the ledger counts them");
+        assert_eq!(f.skipped.get(&LabelSkip::NotJson), Some(&1));
+        assert_eq!((f.issues[0].line, f.skipped_lines()), (4, 1));
+        assert_eq!(collection_hour("gt/2026/03/01/10/labels.jsonl"), at);
+        assert_eq!(collection_hour("labels.jsonl"), None);
     }
 
     /// The SDK's pair: every label in `actuals.jsonl` finds its captured record by `eventId`.
@@ -265,9 +239,10 @@ mod tests {
     fn the_sdks_actuals_join_its_capture() {
         let Some(fx) = crate::testing::sagemaker_fixtures() else { return };
         let dir = fx.join("aws__sagemaker-python-sdk/tests/data/monitor");
-        let mut labels = Labels::new();
-        labels.read("actuals.jsonl", None, &std::fs::read_to_string(dir.join("actuals.jsonl")).unwrap());
-        assert!(labels.skipped.is_empty());
+        let f = LabelFile::read("actuals.jsonl", None, &std::fs::read_to_string(dir.join("actuals.jsonl")).unwrap());
+        assert!(f.skipped.is_empty());
+        let mut labels: std::collections::HashMap<String, String> =
+            f.labels.into_iter().map(|g| (g.key, g.label)).collect();
         let capture = std::fs::read_to_string(dir.join("capture.jsonl")).unwrap();
         let mut joined = 0;
         let mut records = 0;
@@ -275,8 +250,8 @@ mod tests {
             records += 1;
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
             let key = v["eventMetadata"]["inferenceId"].as_str().or(v["eventMetadata"]["eventId"].as_str()).unwrap();
-            if let Some(held) = labels.take(key) {
-                assert!(held.label == "0" || held.label == "1");
+            if let Some(label) = labels.remove(key) {
+                assert!(label == "0" || label == "1");
                 joined += 1;
             }
         }
@@ -285,8 +260,8 @@ mod tests {
 
     proptest::proptest! {
         /// Any file (valid records with repeated keys, broken lines, blank lines, mixed): every
-        /// non-blank line is a kept label, a duplicate or a counted skip, once (the fuzz target
-        /// `ground_truth` checks the same on arbitrary bytes).
+        /// non-blank line is a label or a counted skip, once (the ledger's property test counts
+        /// duplicates; the fuzz target `ground_truth` checks both on arbitrary bytes).
         #[test]
         fn every_line_is_counted_once(lines in proptest::collection::vec(
             proptest::prop_oneof![
@@ -297,12 +272,10 @@ mod tests {
             0..60,
         )) {
             let text = lines.join("\n");
-            let mut labels = Labels::new();
-            labels.read("p.jsonl", None, &text);
+            let f = LabelFile::read("p.jsonl", None, &text);
             let nonblank = text.lines().filter(|l| !l.trim().is_empty()).count() as u64;
-            let skipped: u64 = labels.skipped.values().sum();
-            proptest::prop_assert_eq!(labels.len() as u64 + labels.duplicates + skipped, nonblank);
-            proptest::prop_assert!(labels.conflicting <= labels.duplicates);
+            proptest::prop_assert_eq!(f.labels.len() as u64 + f.skipped_lines(), nonblank);
+            proptest::prop_assert!(f.issues.len() as u64 <= f.skipped_lines());
         }
 
         /// A record written by any client (key of any text, label in any encoding) parses back

@@ -3,8 +3,9 @@
 //! - [`metrics`]: the metrics of each problem type from labelled rows (definitions there).
 //! - [`rows`]: labelled rows picked from a table by the job's attributes, bad rows counted.
 //! - [`ground_truth`]: Model Monitor's ground-truth records and the labels they give, by join key.
-//! - [`join`]: a closed window's predictions (kept by the window engine,
-//!   [`crate::pipeline::predictions`]) joined with labels: its statistics and violations.
+//! - [`ledger`]: a stream's closed windows' predictions (kept by the window engine,
+//!   [`crate::pipeline::predictions`]) joined with their labels over data time: when each
+//!   window is judged, late labels, what is let go; [`join`] holds its rules and results.
 //! - [`decide`]: model-quality episodes, sudden or gradual, beyond sampling noise.
 //! - [`estimate`]: binary quality without labels (calibrated confidence, as NannyML's CBPE).
 //! - [`files`]: `statistics.json`, `constraints.json` and `constraint_violations.json` in the
@@ -19,6 +20,7 @@ pub mod estimate;
 pub mod files;
 pub mod ground_truth;
 pub mod join;
+pub mod ledger;
 pub mod metrics;
 pub mod rows;
 
