@@ -678,6 +678,14 @@ mod tests {
         assert_eq!(c.monitors[0].window, Duration::from_hours(1));
         assert_eq!(c.monitors[0].start, StartAt::Earliest);
         assert_eq!(c.monitors[0].settle, Duration::from_mins(5));
+        let q = c.monitors[0].quality.as_ref().unwrap();
+        assert_eq!(q.ground_truth.as_deref(), Some("s3://ml-capture/ground-truth/loan-scoring-prod/"));
+        assert_eq!(
+            (q.rules.delay, q.rules.expiry, q.rules.enough_share),
+            (Duration::from_hours(24), Duration::from_hours(72), 0.95)
+        );
+        assert_eq!(q.spec.probability, Some(crate::pipeline::predictions::Attr::Index(0)));
+        assert!(c.monitors[1].quality.is_none());
         assert_eq!(c.monitors[1].start, StartAt::Now);
         assert_eq!(c.monitors[1].variant, None);
         assert_eq!(c.server.listen.port(), 9090);

@@ -481,11 +481,20 @@ async fn the_service_judges_model_quality_as_replay_does() {
     let id = StreamId::new(&spec.endpoint, &spec.variant);
     let mut first_quality_event = None;
     let mut label_files = 0;
+    let (mut most_held, mut largest_checkpoint, mut ledger_bytes) = (0, 0, 0);
+    let checkpoints = CheckpointStore::new(world.store("state"));
     for h in 1..=130 {
         clock.set(spec.start + hours(h) + Duration::from_mins(6));
         let (reports, failed) = s.poll(true).await;
         assert_eq!(failed, 0);
         label_files += reports[&id].label_files;
+        // What waiting for labels costs: predictions held and the checkpoint's size.
+        let bytes = world.store("state").get(&crate::checkpoint::key(&id)).await.unwrap().unwrap().len();
+        largest_checkpoint = largest_checkpoint.max(bytes);
+        let cp = checkpoints.load(&id).await.unwrap().unwrap();
+        let ledger = &cp.quality.as_ref().unwrap().state.ledger;
+        most_held = most_held.max(ledger.predictions_held());
+        ledger_bytes = ledger_bytes.max(serde_json::to_vec(ledger).unwrap().len());
         if first_quality_event.is_none() && bus.accepted().iter().any(|e| e.detail_type == "Model Quality Degraded") {
             first_quality_event = Some(h);
         }
@@ -494,6 +503,9 @@ async fn the_service_judges_model_quality_as_replay_does() {
     // 98:00: the event goes out with the first poll after that hour settles (98:06).
     assert_eq!(first_quality_event, Some(98), "Model Quality Degraded sent at hour {first_quality_event:?}");
     assert_eq!(label_files as usize, world.store("gt").inner.keys().len(), "every ground-truth object read once");
+    eprintln!("at most {most_held} predictions held for their labels, at most {ledger_bytes} bytes of ledger; the largest checkpoint {largest_checkpoint} bytes");
+    // About a day of predictions (a day of the example is about 480), not the whole stream.
+    assert!(most_held < 700, "{most_held} predictions held");
 
     // The same objects through replay.
     let opts = crate::replay::ReplayOptions {

@@ -23,7 +23,11 @@
 //! - **Every label and prediction is counted once**: a label is used (on time or late),
 //!   unusable, a duplicate (a second label for a key still in the ledger), too late (its
 //!   prediction's window expired), or unmatched (no prediction came within the expiry); a
-//!   prediction is labelled or, once its window expires, unlabelled.
+//!   prediction is labelled or, once its window expires, unlabelled. A prediction whose key an
+//!   earlier one in the ledger has is never joined (the first takes the label); once the
+//!   earlier one is let go, a later prediction with the key can take a label again, so with
+//!   windows longer than an hour and repeated keys the service (which moves the ledger every
+//!   poll) may join a repeat that replay does not.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -34,7 +38,7 @@ use super::decide::MetricJudgement;
 use super::files::{QualityConstraints, QualityStatistics};
 use super::ground_truth::{GroundTruth, HeldLabel, LabelFile, LabelIssue, LabelSkip, NAMED_LABEL_ISSUES};
 use super::join::{JoinCounts, JoinRules, WindowQuality};
-use super::metrics::LabelledRows;
+use super::metrics::{BinaryRow, LabelledRows};
 use super::rows::{binary_label, labelled_row, RowSkip};
 use crate::payload::Value;
 use crate::pipeline::predictions::{PredictionSkip, Predictions};
@@ -73,6 +77,10 @@ struct Row {
     /// The label came after the window was judged.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     late: bool,
+    /// An earlier prediction has the same key: the label goes to that one, this one is never
+    /// joined (kept so that the index is rebuilt the same after a checkpoint).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    repeated: bool,
 }
 
 /// A closed window's predictions, judged or waiting to be.
@@ -93,6 +101,99 @@ struct LedgerWindow {
     estimate: Vec<MetricJudgement>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     estimated: bool,
+    /// Once judged: its labelled predictions, as labelled rows (their keys and texts are let go;
+    /// `rows` keeps only the predictions still waiting for a label).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    settled: Option<Settled>,
+}
+
+/// What a judged window's labelled predictions became: enough to render its files again when a
+/// late label comes, at a few bytes a row instead of a key and a prediction's text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Settled {
+    /// Every prediction of the window.
+    predictions: u64,
+    /// The usable labelled rows (on time and late).
+    rows: PackedRows,
+    /// Labels that were not usable, by reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    unusable: BTreeMap<RowSkip, u64>,
+    /// Of the rows, those whose label came after the window was judged.
+    late: u64,
+    /// Of the rows, those the judgement saw.
+    when_judged: u64,
+}
+
+/// Labelled rows as a checkpoint keeps them: binary and regression rows packed into base64
+/// (9 and 16 bytes a row), multiclass rows as their label pairs.
+#[derive(Debug, Clone, PartialEq)]
+struct PackedRows(LabelledRows);
+
+impl Serialize for PackedRows {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine as _;
+        use serde::ser::SerializeMap as _;
+        let b64 = |bytes: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let mut m = s.serialize_map(Some(1))?;
+        match &self.0 {
+            LabelledRows::Binary(rows) => {
+                let mut bytes = Vec::with_capacity(rows.len() * 9);
+                for r in rows {
+                    bytes.push(u8::from(r.label) | (u8::from(r.predicted) << 1));
+                    bytes.extend_from_slice(&r.score.to_le_bytes());
+                }
+                m.serialize_entry("binary", &b64(bytes))?;
+            }
+            LabelledRows::Regression(rows) => {
+                let mut bytes = Vec::with_capacity(rows.len() * 16);
+                for (y, p) in rows {
+                    bytes.extend_from_slice(&y.to_le_bytes());
+                    bytes.extend_from_slice(&p.to_le_bytes());
+                }
+                m.serialize_entry("regression", &b64(bytes))?;
+            }
+            LabelledRows::Multiclass(rows) => m.serialize_entry("multiclass", rows)?,
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for PackedRows {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use base64::Engine as _;
+        use serde::de::Error as _;
+        #[derive(Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Packed {
+            Binary(String),
+            Regression(String),
+            Multiclass(Vec<(String, String)>),
+        }
+        let bytes = |text: &str, width: usize| -> Result<Vec<u8>, D::Error> {
+            let b = base64::engine::general_purpose::STANDARD.decode(text).map_err(D::Error::custom)?;
+            if b.len() % width != 0 {
+                return Err(D::Error::custom(format!("packed rows of {} bytes are not rows of {width}", b.len())));
+            }
+            Ok(b)
+        };
+        let f64_at = |c: &[u8], i: usize| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&c[i..i + 8]);
+            f64::from_le_bytes(a)
+        };
+        Ok(PackedRows(match Packed::deserialize(d)? {
+            Packed::Binary(text) => LabelledRows::Binary(
+                bytes(&text, 9)?
+                    .chunks_exact(9)
+                    .map(|c| BinaryRow { label: c[0] & 1 == 1, predicted: c[0] & 2 == 2, score: f64_at(c, 1) })
+                    .collect(),
+            ),
+            Packed::Regression(text) => LabelledRows::Regression(
+                bytes(&text, 16)?.chunks_exact(16).map(|c| (f64_at(c, 0), f64_at(c, 8))).collect(),
+            ),
+            Packed::Multiclass(rows) => LabelledRows::Multiclass(rows),
+        }))
+    }
 }
 
 /// Every label the ledger was given, by what became of it, over the stream's life.
@@ -187,8 +288,8 @@ impl LabelLedger {
     pub fn rebuild(&mut self) {
         self.index.clear();
         for w in &self.windows {
-            for (i, r) in w.rows.iter().enumerate() {
-                self.index.entry(r.key.clone()).or_insert((w.window.start, i as u32));
+            for (i, r) in w.rows.iter().enumerate().filter(|(_, r)| !r.repeated && !r.key.is_empty()) {
+                self.index.insert(r.key.clone(), (w.window.start, i as u32));
             }
         }
     }
@@ -208,9 +309,10 @@ impl LabelLedger {
         self.incoming.len() + self.held.len()
     }
 
-    /// Predictions held in windows (waiting to be judged or for late labels).
+    /// Predictions held with their keys in windows (waiting to be judged, or for late labels);
+    /// a judged window's labelled ones are kept as labelled rows only.
     pub fn predictions_held(&self) -> usize {
-        self.windows.iter().map(|w| w.rows.len()).sum()
+        self.windows.iter().map(|w| w.rows.iter().filter(|r| !r.key.is_empty()).count()).sum()
     }
 
     /// Takes one ground-truth file's labels (applied once the data time passes its hour) and
@@ -248,10 +350,12 @@ impl LabelLedger {
             judgements: Vec::new(),
             estimate: Vec::new(),
             estimated: false,
+            settled: None,
         };
         for p in predictions.rows {
             let mut row = Row { key: p.key, inference: p.inference, probability: p.probability, ..Default::default() };
-            if !self.index.contains_key(&row.key) {
+            row.repeated = self.index.contains_key(&row.key);
+            if !row.repeated {
                 self.index.insert(row.key.clone(), (window.start, w.rows.len() as u32));
                 if let Some(h) = self.held.remove(&row.key) {
                     if joins(h.collected, window, rules) {
@@ -309,6 +413,7 @@ impl LabelLedger {
             w.estimated = judged.estimated;
             w.dirty = false;
             out.push(render(w, rules, constraints, false));
+            settle(w, rules, &mut self.index);
         }
         for w in self.windows.iter_mut().filter(|w| w.dirty && w.judged_at.is_some()) {
             w.dirty = false;
@@ -364,8 +469,13 @@ impl LabelLedger {
                             self.totals.labels += 1;
                             row.label = Some(gt.label);
                             row.collected = collected;
-                            if w.judged_at.is_some() {
-                                row.late = true;
+                            if let Some(settled) = &mut w.settled {
+                                // A late label: into the window's labelled rows; the prediction
+                                // is let go (its key leaves the index).
+                                let taken = std::mem::take(row);
+                                row.label = taken.label.clone();
+                                settled.take_late(&taken, rules);
+                                self.index.remove(&gt.key);
                                 w.dirty = true;
                             }
                         }
@@ -460,13 +570,13 @@ fn labelled_rows(w: &LedgerWindow, rules: &JoinRules, take: impl Fn(&Row) -> boo
             probability.as_ref(),
         ) {
             Ok(row) => rows.push(row),
-            Err((reason, _)) => *unusable.entry(RowSkip::as_str(reason)).or_default() += 1,
+            Err((reason, _)) => *unusable.entry(reason).or_default() += 1,
         }
     }
     (rows, unusable)
 }
 
-type Unusable = BTreeMap<&'static str, u64>;
+type Unusable = BTreeMap<RowSkip, u64>;
 
 /// The (score, predicted label) of each prediction with a probability in [0, 1], for an
 /// estimate.
@@ -486,20 +596,28 @@ fn scored(w: &LedgerWindow, threshold: f64) -> Vec<(f64, bool)> {
 
 /// A window's quality as its files show it now.
 fn render(w: &LedgerWindow, rules: &JoinRules, constraints: &QualityConstraints, update: bool) -> WindowQuality {
-    let (all, unusable) = labelled_rows(w, rules, |_| true);
-    let (on_time, _) = labelled_rows(w, rules, |r| !r.late);
-    let predictions = w.rows.len() as u64;
+    let unlabelled = w.rows.iter().filter(|r| r.label.is_none()).count() as u64;
+    let (all, unusable, predictions, late, when_judged) = match &w.settled {
+        Some(s) => (s.rows.0.clone(), s.unusable.clone(), s.predictions, s.late, s.when_judged),
+        None => {
+            let (all, unusable) = labelled_rows(w, rules, |_| true);
+            let (on_time, _) = labelled_rows(w, rules, |r| !r.late);
+            let late = (all.len() - on_time.len()) as u64;
+            let on_time = on_time.len() as u64;
+            (all, unusable, w.rows.len() as u64, late, on_time)
+        }
+    };
     let labelled = all.len() as u64;
     let mut counts = JoinCounts {
         predictions,
         labelled,
-        unlabelled: w.rows.iter().filter(|r| r.label.is_none()).count() as u64,
-        unusable,
-        late_labels: labelled - on_time.len() as u64,
+        unlabelled,
+        unusable: unusable.iter().map(|(k, n)| (k.as_str(), *n)).collect(),
+        late_labels: late,
         records_without_prediction: w.skipped.iter().map(|(k, n)| (k.as_str(), *n)).collect(),
         labelled_share: if predictions == 0 { 0.0 } else { labelled as f64 / predictions as f64 },
         judged_at: w.judged_at,
-        labelled_when_judged: on_time.len() as u64,
+        labelled_when_judged: when_judged,
     };
     if w.estimated {
         counts.unlabelled = predictions;
@@ -515,6 +633,58 @@ fn render(w: &LedgerWindow, rules: &JoinRules, constraints: &QualityConstraints,
         estimate: w.estimate.clone(),
         estimated: w.estimated,
         update,
+    }
+}
+
+/// Lets go of a just-judged window's labelled predictions: they become labelled rows, and only
+/// the predictions still waiting for a label keep their keys (re-indexed at their new place).
+fn settle(w: &mut LedgerWindow, rules: &JoinRules, index: &mut FxHashMap<String, (Timestamp, u32)>) {
+    let (all, unusable) = labelled_rows(w, rules, |_| true);
+    let (on_time, _) = labelled_rows(w, rules, |r| !r.late);
+    let start = w.window.start;
+    let mut waiting = Vec::new();
+    for (i, r) in std::mem::take(&mut w.rows).into_iter().enumerate() {
+        let indexed = index.get(&r.key) == Some(&(start, i as u32));
+        if indexed {
+            index.remove(&r.key);
+        }
+        if r.label.is_none() {
+            if indexed {
+                index.insert(r.key.clone(), (start, waiting.len() as u32));
+            }
+            waiting.push(r);
+        }
+    }
+    w.settled = Some(Settled {
+        predictions: (waiting.len() + (all.len() + unusable.values().sum::<u64>() as usize)) as u64,
+        late: (all.len() - on_time.len()) as u64,
+        when_judged: on_time.len() as u64,
+        rows: PackedRows(all),
+        unusable,
+    });
+    w.rows = waiting;
+}
+
+impl Settled {
+    /// Takes a label that came after the window was judged (its row holds the label and the
+    /// prediction's text).
+    fn take_late(&mut self, row: &Row, rules: &JoinRules) {
+        let label = row.label.as_deref().map(Value::from_text);
+        let inference = row.inference.as_deref().map(Value::from_text);
+        let probability = row.probability.as_deref().map(Value::from_text);
+        match labelled_row(
+            rules.problem,
+            rules.probability_threshold,
+            label.as_ref(),
+            inference.as_ref(),
+            probability.as_ref(),
+        ) {
+            Ok(one) => {
+                self.rows.0.push(one);
+                self.late += 1;
+            }
+            Err((reason, _)) => *self.unusable.entry(reason).or_default() += 1,
+        }
     }
 }
 

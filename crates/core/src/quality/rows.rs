@@ -8,7 +8,8 @@ use crate::baseline::build::{push_column, BuildError, RowSink};
 use crate::payload::Value;
 
 /// Why a row was left out of the metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RowSkip {
     /// The ground-truth column is empty or absent.
     MissingLabel,
