@@ -689,6 +689,46 @@ fn replay_judges_model_quality_against_late_labels() {
     }
     assert_eq!(windows, 120, "five days of hourly windows");
     assert_eq!((predictions, got_labelled), (records, labelled));
+
+    // The model-quality table: a row per window and metric, with the judgement beside the
+    // metrics of every label; the same numbers as the windows' files.
+    let file = std::fs::File::open(tmp.path().join("out/model_quality_metrics.parquet")).unwrap();
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    {
+        use arrow::datatypes::{DataType, TimeUnit};
+        let schema = builder.schema().clone();
+        let ty = |n: &str| schema.field_with_name(n).unwrap().data_type().clone();
+        assert!(
+            matches!(ty("judged_at"), DataType::Timestamp(TimeUnit::Millisecond, Some(_))),
+            "{:?}",
+            ty("judged_at")
+        );
+        assert_eq!(
+            (ty("metric"), ty("value"), ty("degraded"), ty("labelled")),
+            (DataType::Utf8, DataType::Float64, DataType::Boolean, DataType::UInt64)
+        );
+    }
+    let (mut table_rows, mut accuracy_rows, mut table_labelled, mut degraded) = (0usize, 0usize, 0u64, 0usize);
+    for batch in builder.build().unwrap() {
+        use arrow::array::AsArray;
+        let b = batch.unwrap();
+        table_rows += b.num_rows();
+        let metric = b.column_by_name("metric").unwrap().as_string::<i32>();
+        let labelled_col = b.column_by_name("labelled").unwrap().as_primitive::<arrow::datatypes::UInt64Type>();
+        let degraded_col = b.column_by_name("degraded").unwrap().as_boolean();
+        for i in 0..b.num_rows() {
+            if metric.value(i) == "accuracy" {
+                accuracy_rows += 1;
+                table_labelled += labelled_col.value(i);
+                degraded += usize::from(degraded_col.value(i));
+            }
+        }
+    }
+    assert_eq!(accuracy_rows, 120, "one accuracy row per window");
+    assert_eq!(table_labelled, labelled, "the table's labelled rows add up to the files'");
+    assert!(table_rows > 120 * 10, "{table_rows} rows: every scalar metric of every window");
+    // Of the 48 turned windows, the thin night ones cannot show it beyond noise.
+    assert!((30..=48).contains(&degraded), "{degraded} windows degraded on accuracy; the model turned for 48");
     // Thin night windows (a handful of labels) can keep their accuracy by chance.
     assert!(violating_after * 10 >= after * 9, "{violating_after} of {after} turned windows violate");
     // Model Monitor's rule (below the baseline's value at all) fires on noise too; the
