@@ -491,36 +491,30 @@ struct StreamRun<'a> {
 }
 
 impl StreamRun<'_> {
-    /// Every sink of the stream, in the order they take a window.
-    fn deliver(&mut self, judged: &JudgedWindow) -> Result<(), ReplayError> {
-        deliver(
-            judged,
-            &mut [
-                &mut self.reports.as_mut(),
-                &mut self.table.as_deref_mut(),
-                &mut self.quality_table.as_deref_mut(),
-                &mut self.events.as_deref_mut(),
-                &mut self.page.as_mut(),
-                &mut self.summary,
-            ],
-        )?;
+    /// Runs `f` with every sink of the stream, in the order they take a window.
+    fn with_sinks(
+        &mut self,
+        f: impl FnOnce(&mut [&mut dyn WindowSink]) -> Result<(), SinkError>,
+    ) -> Result<(), ReplayError> {
+        f(&mut [
+            &mut self.reports.as_mut(),
+            &mut self.table.as_deref_mut(),
+            &mut self.quality_table.as_deref_mut(),
+            &mut self.events.as_deref_mut(),
+            &mut self.page.as_mut(),
+            &mut self.summary,
+        ])?;
         Ok(())
     }
 
-    /// Every sink of the stream, for a model quality judged after the capture ended.
+    /// Hands a judged window to every sink.
+    fn deliver(&mut self, judged: &JudgedWindow) -> Result<(), ReplayError> {
+        self.with_sinks(|sinks| deliver(judged, sinks))
+    }
+
+    /// Hands a model quality judged after the capture ended to every sink.
     fn deliver_quality(&mut self, q: &JudgedQuality) -> Result<(), ReplayError> {
-        deliver_quality(
-            q,
-            &mut [
-                &mut self.reports.as_mut(),
-                &mut self.table.as_deref_mut(),
-                &mut self.quality_table.as_deref_mut(),
-                &mut self.events.as_deref_mut(),
-                &mut self.page.as_mut(),
-                &mut self.summary,
-            ],
-        )?;
-        Ok(())
+        self.with_sinks(|sinks| deliver_quality(q, sinks))
     }
 }
 

@@ -444,21 +444,11 @@ fn at(s: &str) -> Timestamp {
     Timestamp::parse_rfc3339(s).unwrap()
 }
 
-/// The service on S3 with a clock the test moves: it reads hour folders once they settle, counts
-/// an object that lands in a folder already read as late, keeps events in its outbox while the
-/// bus does not exist and delivers them once it does; and it measures how long one settled
-/// folder takes from the poll to the event in the queue.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn service_on_s3_counts_late_objects_and_holds_events_until_the_bus_exists() {
-    let endpoint = emulator_or_skip!();
-    let aws = aws(&endpoint).await;
-    let bucket = aws.bucket("late").await;
-    let ep = unique("loan");
-    aws.upload_example(&bucket, &ep).await;
-    let bus = unique("later");
-    let cfg = Config::from_toml(
-        &format!(
-            r#"[state]
+/// The service's config for the example uploaded to `bucket` for endpoint `ep`, events to `bus`;
+/// `monitor` adds keys to its `[[monitor]]`.
+fn s3_config(bucket: &str, bus: &str, ep: &str, monitor: &str) -> Config {
+    let text = format!(
+        r#"[state]
 uri = "s3://{bucket}/state/"
 [reports]
 uri = "s3://{bucket}/reports/"
@@ -471,12 +461,24 @@ capture = "s3://{bucket}/datacapture/"
 baseline = "s3://{bucket}/baselines/loan/"
 start = "earliest"
 settle = "10m"
-"#
-        ),
-        "test.toml",
-        std::iter::empty(),
-    )
-    .unwrap();
+{monitor}"#
+    );
+    Config::from_toml(&text, "test.toml", std::iter::empty()).unwrap()
+}
+
+/// The service on S3 with a clock the test moves: it reads hour folders once they settle, counts
+/// an object that lands in a folder already read as late, keeps events in its outbox while the
+/// bus does not exist and delivers them once it does; and it measures how long one settled
+/// folder takes from the poll to the event in the queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_on_s3_counts_late_objects_and_holds_events_until_the_bus_exists() {
+    let endpoint = emulator_or_skip!();
+    let aws = aws(&endpoint).await;
+    let bucket = aws.bucket("late").await;
+    let ep = unique("loan");
+    aws.upload_example(&bucket, &ep).await;
+    let bus = unique("later");
+    let cfg = s3_config(&bucket, &bus, &ep, "");
     let s3 = aws.s3.clone();
     let factory = Box::new(move |loc: &Location| -> Result<AnyStore, StoreError> { AnyStore::open(loc, Some(&s3)) });
     let clock = ManualClock::new(at("2026-03-02T12:10:00Z"));
@@ -587,30 +589,10 @@ async fn service_on_s3_judges_model_quality_as_labels_arrive_across_a_restart() 
             }),
         )
         .await;
-    let cfg = Config::from_toml(
-        &format!(
-            r#"[state]
-uri = "s3://{bucket}/state/"
-[reports]
-uri = "s3://{bucket}/reports/"
-[events]
-bus = "{bus}"
-account = "{ACCOUNT}"
-[[monitor]]
-endpoint = "{ep}"
-capture = "s3://{bucket}/datacapture/"
-baseline = "s3://{bucket}/baselines/loan/"
-start = "earliest"
-settle = "10m"
-quality_baseline = "s3://{bucket}/quality/"
-ground_truth = "s3://{bucket}/ground-truth/"
-probability_attribute = "0"
-"#
-        ),
-        "test.toml",
-        std::iter::empty(),
-    )
-    .unwrap();
+    let quality = format!(
+        "quality_baseline = \"s3://{bucket}/quality/\"\nground_truth = \"s3://{bucket}/ground-truth/\"\nprobability_attribute = \"0\"\n"
+    );
+    let cfg = s3_config(&bucket, &bus, &ep, &quality);
     let gt = common::root().join("examples/ground-truth");
     let label_files = files_below(&gt);
     let mut uploaded = 0;

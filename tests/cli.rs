@@ -29,6 +29,15 @@ fn binary_quality_baseline(cwd: &Path, input: &str, output: &str) -> Output {
 
 const OUT_AND_EVENTS: &[&str] = &["--output", "out", "--events", "events.jsonl"];
 
+/// The events of an `--events` file, one per line.
+fn read_events(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// The flags that judge the example's model quality against its labels in `gt` (`qb` holds the
+/// quality baseline).
+const LABELLED: &[&str] = &["--quality-baseline", "qb", "--ground-truth", "gt", "--probability-attribute", "0"];
+
 #[test]
 fn replay_of_the_bundled_example() {
     let tmp = tempfile::tempdir().unwrap();
@@ -41,11 +50,7 @@ fn replay_of_the_bundled_example() {
     assert!(stdout.contains("gradual") && stdout.contains("retrain"), "{stdout}");
 
     // Events: one per decision, in data time, exactly the envelope of DESIGN.md.
-    let events: Vec<serde_json::Value> = std::fs::read_to_string(tmp.path().join("events.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = read_events(&tmp.path().join("events.jsonl"));
     let types: Vec<&str> = events.iter().map(|e| e["detail-type"].as_str().unwrap()).collect();
     assert_eq!(types, vec!["Sudden Data Shift Detected", "Data Drift Resolved", "Gradual Data Drift Detected"]);
     for e in &events {
@@ -438,20 +443,7 @@ fn replay_judges_model_quality_against_late_labels() {
 
     let out = replay_example(
         tmp.path(),
-        &[
-            "--quality-baseline",
-            "qb",
-            "--ground-truth",
-            "gt",
-            "--probability-attribute",
-            "0",
-            "--output",
-            "out",
-            "--events",
-            "events.jsonl",
-            "--report",
-            "q.html",
-        ],
+        &[LABELLED, &["--output", "out", "--events", "events.jsonl", "--report", "q.html"]].concat(),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
@@ -481,11 +473,7 @@ fn replay_judges_model_quality_against_late_labels() {
         stdout.contains("model quality episodes (loan-scoring-prod/AllTraffic):\n  sudden   investigate onset 2026-03-04T00:00:00Z  decided 2026-03-04T02:00:00Z  labels in by 2026-03-05T02:00:00Z\n"),
         "{stdout}"
     );
-    let events: Vec<serde_json::Value> = std::fs::read_to_string(tmp.path().join("events.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = read_events(&tmp.path().join("events.jsonl"));
     let quality: Vec<&serde_json::Value> =
         events.iter().filter(|e| e["detail"]["monitor"] == "model_quality").collect();
     assert_eq!(quality.len(), 1);
@@ -512,27 +500,10 @@ fn replay_judges_model_quality_against_late_labels() {
     }
     // Judged as soon as half of a window's labels are in (two hours for most), the day-2 shift
     // shows no quality change by its resolution: its verdict is `stable`.
-    let fast = replay_example(
-        tmp.path(),
-        &[
-            "--quality-baseline",
-            "qb",
-            "--ground-truth",
-            "gt",
-            "--probability-attribute",
-            "0",
-            "--ground-truth-share",
-            "0.5",
-            "--events",
-            "fast.jsonl",
-        ],
-    );
+    let fast =
+        replay_example(tmp.path(), &[LABELLED, &["--ground-truth-share", "0.5", "--events", "fast.jsonl"]].concat());
     assert!(fast.status.success(), "{}", text(&fast.stderr));
-    let fast: Vec<serde_json::Value> = std::fs::read_to_string(tmp.path().join("fast.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let fast = read_events(&tmp.path().join("fast.jsonl"));
     let resolved = fast.iter().find(|e| e["detail-type"] == "Data Drift Resolved").unwrap();
     eprintln!("verdict of the day-2 shift's resolution with fast labels: {}", resolved["detail"]["quality"]);
     assert_eq!(resolved["detail"]["quality"]["verdict"], "stable", "{}", resolved["detail"]["quality"]);
@@ -584,11 +555,7 @@ fn replay_judges_model_quality_against_late_labels() {
         "data-quality files without a data-quality baseline: {:?}",
         only.keys().find(|k| !k.contains("/model_quality/"))
     );
-    let only_events: Vec<serde_json::Value> = std::fs::read_to_string(tmp.path().join("only.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let only_events = read_events(&tmp.path().join("only.jsonl"));
     assert_eq!(only_events.len(), 1);
     let mut a = only_events[0].clone();
     let mut b = q.clone();
@@ -642,11 +609,7 @@ fn replay_judges_model_quality_against_late_labels() {
         abs_err_after / f64::from(n_after)
     );
     assert!(n >= 70 && within * 10 >= n * 8, "{within} of {n} calibrated windows within two errors");
-    let est_events: Vec<serde_json::Value> = std::fs::read_to_string(tmp.path().join("est.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let est_events = read_events(&tmp.path().join("est.jsonl"));
     let gradual = est_events.iter().find(|e| e["detail-type"] == "Gradual Data Drift Detected").unwrap();
     eprintln!("estimated verdict over the income drift: {}", gradual["detail"]["quality"]);
     // The falling incomes push scores toward the decision boundary: the expected accuracy over

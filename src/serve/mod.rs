@@ -1008,13 +1008,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
 fn queue_events(rt: &mut StreamRuntime, judged: &JudgedWindow, report: &mut PollReport) {
     for (d, envelope) in judged.outcome.decisions.iter().zip(&judged.envelopes) {
         tracing::info!(stream = %rt.id, kind = d.kind.as_str(), episode = %d.episode_id, detected_at = %d.detected_at, "drift decision");
-        rt.outbox.push(OutboxEntry {
-            id: d.event_id.clone(),
-            entry: envelope.bus_entry(),
-            attempts: 0,
-            last_error: None,
-        });
-        report.events_queued += 1;
+        queue(rt, &d.event_id, envelope.bus_entry(), report);
     }
     for q in &judged.quality {
         queue_quality_events(rt, q, report);
@@ -1028,14 +1022,14 @@ fn queue_quality_events(rt: &mut StreamRuntime, q: &crate::publish::window::Judg
     }
     for (d, envelope) in q.decisions.iter().zip(&q.envelopes) {
         tracing::info!(stream = %rt.id, kind = d.kind.as_str(), episode = %d.episode_id, detected_at = %d.detected_at, judged_at = %d.judged_at, estimated = d.estimated, "model-quality decision");
-        rt.outbox.push(OutboxEntry {
-            id: d.event_id.clone(),
-            entry: envelope.bus_entry(),
-            attempts: 0,
-            last_error: None,
-        });
-        report.events_queued += 1;
+        queue(rt, &d.event_id, envelope.bus_entry(), report);
     }
+}
+
+/// Puts one event in the stream's outbox.
+fn queue(rt: &mut StreamRuntime, id: &str, entry: BusEntry, report: &mut PollReport) {
+    rt.outbox.push(OutboxEntry { id: id.to_owned(), entry, attempts: 0, last_error: None });
+    report.events_queued += 1;
 }
 
 /// Loads a monitor's model-quality baseline and opens its ground truth. Any problem names the

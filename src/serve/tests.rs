@@ -151,30 +151,16 @@ impl World {
 
 /// [`config`] with the monitor judging model quality against the labels of [`World::load_labels`].
 fn quality_config(spec: &StreamSpec, settle: &str) -> Config {
-    let text = format!(
-        r#"[state]
-uri = "state"
-[reports]
-uri = "reports"
-[events]
-bus = "b"
-account = "123456789012"
-[[monitor]]
-endpoint = "{}"
-capture = "capture"
-baseline = "baseline"
-start = "earliest"
-settle = "{settle}"
-quality_baseline = "qb"
-ground_truth = "gt"
-probability_attribute = "0"
-"#,
-        spec.endpoint
-    );
-    Config::from_toml(&text, "t.toml", std::iter::empty()).unwrap()
+    config_with(spec, settle, "quality_baseline = \"qb\"\nground_truth = \"gt\"\nprobability_attribute = \"0\"\n")
 }
 
 fn config(spec: &StreamSpec, settle: &str) -> Config {
+    config_with(spec, settle, "")
+}
+
+/// A service over the world's stores, watching `spec`'s endpoint from the start; `monitor`
+/// adds keys to its `[[monitor]]`.
+fn config_with(spec: &StreamSpec, settle: &str, monitor: &str) -> Config {
     let text = format!(
         r#"[state]
 uri = "state"
@@ -189,7 +175,7 @@ capture = "capture"
 baseline = "baseline"
 start = "earliest"
 settle = "{settle}"
-"#,
+{monitor}"#,
         spec.endpoint
     );
     Config::from_toml(&text, "t.toml", std::iter::empty()).unwrap()
@@ -209,6 +195,30 @@ async fn service(world: &World, cfg: &Config, clock: &ManualClock, bus: &MemoryB
     .unwrap();
     s.set_retries(2, StdDuration::from_millis(1));
     s
+}
+
+/// Replays `dir/capture` against `spec`'s baseline (written to `dir/baseline`) into `dir/out`
+/// and `dir/events.jsonl`, waiting on the runtime from its own thread as `main` does.
+fn replay_folder(dir: &std::path::Path, spec: &StreamSpec, quality: Option<crate::replay::QualityOptions>) {
+    let built = build_csv(spec.baseline_csv(5000).as_bytes(), true, "t").unwrap();
+    crate::baseline::build::write_dir(&built, &dir.join("baseline")).unwrap();
+    let opts = crate::replay::ReplayOptions {
+        capture: dir.join("capture").display().to_string(),
+        baseline: Some(dir.join("baseline").display().to_string()),
+        window: hours(1),
+        events: Some(dir.join("events.jsonl")),
+        output: Some(dir.join("out").display().to_string()),
+        report: None,
+        classifier: Default::default(),
+        event_settings: EventSettings::default(),
+        progress: false,
+        threads: 2,
+        quality,
+    };
+    let runtime = tokio::runtime::Handle::current();
+    let stores = crate::store::AnyStore::open_local;
+    let io = crate::replay::ReplayIo { stores: &stores, runtime: &runtime };
+    std::thread::scope(|s| s.spawn(|| crate::replay::run(&opts, &io).map(|_| ())).join()).unwrap().unwrap();
 }
 
 fn hours(n: i64) -> Duration {
@@ -275,26 +285,7 @@ async fn the_service_decides_what_replay_decides() {
     // The same data through replay.
     let tmp = tempfile::tempdir().unwrap();
     spec.write_capture(&tmp.path().join("capture")).unwrap();
-    let built = build_csv(spec.baseline_csv(5000).as_bytes(), true, "t").unwrap();
-    crate::baseline::build::write_dir(&built, &tmp.path().join("baseline")).unwrap();
-    let opts = crate::replay::ReplayOptions {
-        capture: tmp.path().join("capture").display().to_string(),
-        baseline: Some(tmp.path().join("baseline").display().to_string()),
-        window: hours(1),
-        events: Some(tmp.path().join("events.jsonl")),
-        output: Some(tmp.path().join("out").display().to_string()),
-        report: None,
-        classifier: Default::default(),
-        event_settings: EventSettings::default(),
-        progress: false,
-        threads: 2,
-        quality: None,
-    };
-    let runtime = tokio::runtime::Handle::current();
-    let stores = crate::store::AnyStore::open_local;
-    let io = crate::replay::ReplayIo { stores: &stores, runtime: &runtime };
-    // Replay waits on the runtime from its own threads, as it does from `main`.
-    std::thread::scope(|s| s.spawn(|| crate::replay::run(&opts, &io).map(|_| ())).join()).unwrap().unwrap();
+    replay_folder(tmp.path(), &spec, None);
 
     // Same windows: every replay window's drift.json equals the service's (but the baseline's
     // name, which is the path it was read from).
@@ -508,38 +499,19 @@ async fn the_service_judges_model_quality_as_replay_does() {
     assert!(most_held < 700, "{most_held} predictions held");
 
     // The same objects through replay.
-    let opts = crate::replay::ReplayOptions {
-        capture: tmp.path().join("capture").display().to_string(),
-        baseline: None,
-        window: hours(1),
-        events: Some(tmp.path().join("events.jsonl")),
-        output: Some(tmp.path().join("out").display().to_string()),
-        report: None,
-        classifier: Default::default(),
-        event_settings: EventSettings::default(),
-        progress: false,
-        threads: 2,
-        quality: Some(crate::replay::QualityOptions {
-            baseline: qb_dir.display().to_string(),
-            ground_truth: Some(gt_dir.display().to_string()),
-            spec: crate::pipeline::predictions::PredictionSpec {
-                inference: None,
-                probability: Some(crate::pipeline::predictions::Attr::Index(0)),
-            },
-            probability_threshold: 0.5,
-            delay: hours(24),
-            enough_share: crate::quality::join::DEFAULT_ENOUGH_SHARE,
-            expiry: None,
-        }),
+    let quality = crate::replay::QualityOptions {
+        baseline: qb_dir.display().to_string(),
+        ground_truth: Some(gt_dir.display().to_string()),
+        spec: crate::pipeline::predictions::PredictionSpec {
+            inference: None,
+            probability: Some(crate::pipeline::predictions::Attr::Index(0)),
+        },
+        probability_threshold: 0.5,
+        delay: hours(24),
+        enough_share: crate::quality::join::DEFAULT_ENOUGH_SHARE,
+        expiry: None,
     };
-    let built = build_csv(spec.baseline_csv(5000).as_bytes(), true, "t").unwrap();
-    crate::baseline::build::write_dir(&built, &tmp.path().join("baseline")).unwrap();
-    let opts =
-        crate::replay::ReplayOptions { baseline: Some(tmp.path().join("baseline").display().to_string()), ..opts };
-    let runtime = tokio::runtime::Handle::current();
-    let stores = crate::store::AnyStore::open_local;
-    let io = crate::replay::ReplayIo { stores: &stores, runtime: &runtime };
-    std::thread::scope(|s| s.spawn(|| crate::replay::run(&opts, &io).map(|_| ())).join()).unwrap().unwrap();
+    replay_folder(tmp.path(), &spec, Some(quality));
 
     let (files, events) = outputs(&world, &bus);
     let mut compared = 0;
