@@ -687,14 +687,37 @@ fn oversized_events_are_trimmed_to_fit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn a_lambda_pass_stops_for_its_deadline_and_the_next_goes_on() {
+    lambda_passes(false).await;
+}
+
+/// The same with labels: the second pass reads the ground truth and judges every window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_lambda_pass_with_labels_stops_for_its_deadline_and_the_next_goes_on() {
+    lambda_passes(true).await;
+}
+
+async fn lambda_passes(quality: bool) {
     let spec = small_example();
-    let cfg = config(&spec, "5m");
+    let cfg = if quality { quality_config(&spec, "5m") } else { config(&spec, "5m") };
     let clock = ManualClock::new(spec.start + hours(200));
+    let tmp = tempfile::tempdir().unwrap();
     // The reference: one poll without a deadline.
-    let want = one_poll(&spec, &cfg, &clock).await.1;
+    let want = {
+        let world = World::default();
+        world.load(&spec).await;
+        if quality {
+            world.load_labels(&spec, tmp.path()).await;
+        }
+        let bus = MemoryBus::default();
+        service(&world, &cfg, &clock, &bus).await.poll(true).await;
+        outputs(&world, &bus)
+    };
 
     let world = World::default();
     world.load(&spec).await;
+    if quality {
+        world.load_labels(&spec, tmp.path()).await;
+    }
     let bus = MemoryBus::default();
     let mut s = service(&world, &cfg, &clock, &bus).await;
     // Less time than the reserve: no folder is started, nothing is skipped.
@@ -705,7 +728,8 @@ async fn a_lambda_pass_stops_for_its_deadline_and_the_next_goes_on() {
     // The next invocation (from the checkpoints, as a fresh instance would) does the rest.
     let summary = crate::lambda::invoke(&mut s, clock.now() + Duration::from_hours(1)).await.unwrap();
     assert!(!summary.stopped_early);
-    assert_eq!((summary.streams[0].folders, summary.streams[0].events_sent, summary.outbox), (96, 3, 0));
+    let events = if quality { 4 } else { 3 };
+    assert_eq!((summary.streams[0].folders, summary.streams[0].events_sent, summary.outbox), (96, events, 0));
     let got = outputs(&world, &bus);
     assert!(got.0 == want.0, "reports differ");
     assert_eq!(got.1, want.1);
