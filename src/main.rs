@@ -72,6 +72,10 @@ enum Command {
         /// reports and events are the same whatever the number.
         #[arg(long, default_value_t = 0, hide_default_value = true)]
         threads: usize,
+        /// Exit 2 at the end when a file could not be read (it is counted, named and skipped
+        /// either way).
+        #[arg(long)]
+        strict: bool,
         #[command(flatten)]
         quality: ReplayQualityArgs,
     },
@@ -345,7 +349,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             println!("{summary} -> {output}/statistics.json, {output}/constraints.json");
             Ok(())
         }
-        Command::Replay { capture, baseline, window, events, output, report, config, threads, quality } => {
+        Command::Replay { capture, baseline, window, events, output, report, config, threads, strict, quality } => {
             let quality = quality.options()?;
             if let Some(e) = &events {
                 reject_s3("--events", e)?;
@@ -401,6 +405,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             if let Some(r) = &report {
                 println!("report:  {}", r.display());
+            }
+            if strict && !summary.unreadable.is_empty() {
+                return Err(Failure::Usage(anyhow::anyhow!(
+                    "--strict: {} files could not be read (named above); the rest was replayed",
+                    summary.unreadable.len()
+                )));
             }
             Ok(())
         }

@@ -194,6 +194,11 @@ pub struct ReplaySummary {
     pub ground_truth: Option<GroundTruthSummary>,
     /// Whether a data-quality baseline was given (`--baseline`).
     pub data_quality: bool,
+    /// Files that could not be read (path or URI, why): listed but unreadable, or failing
+    /// when read (a dangling link, no permission, a broken gzip file). Counted and skipped.
+    pub unreadable: Vec<(String, String)>,
+    /// Other files below the location, by suffix: not capture, not read.
+    pub other_files: BTreeMap<String, u64>,
 }
 
 /// Checks `--window`.
@@ -236,7 +241,11 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
         }
     });
     let source = crate::source::open(&opts.capture, io.stores)?;
-    let streams = io.wait(source.streams())?;
+    let listed = io.wait(source.streams())?;
+    for (uri, why) in &listed.unreadable {
+        tracing::warn!(file = %uri, reason = %why, "skipped: cannot be read");
+    }
+    let streams = &listed.streams;
     let total_bytes: u64 = streams.values().flatten().map(|f| f.size).sum();
     let bar = progress_bar(opts.progress, total_bytes);
     let output = match &opts.output {
@@ -252,13 +261,18 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
         None => None,
     };
     let mut page = opts.report.as_ref().map(|_| HtmlReport::new(opts.capture.clone(), &baseline));
-    let mut summary = ReplaySummary { data_quality: baseline.monitors_data(), ..Default::default() };
+    let mut summary = ReplaySummary {
+        data_quality: baseline.monitors_data(),
+        unreadable: listed.unreadable.clone(),
+        other_files: listed.other.clone(),
+        ..Default::default()
+    };
     let quality = match &opts.quality {
         Some(q) => Some(load_quality(q, io)?),
         None => None,
     };
     let mut quality_rows = QualityRows::default();
-    for (stream, files) in &streams {
+    for (stream, files) in streams {
         bar.set_message(stream.to_string());
         let mut path =
             WindowPath::new(stream.clone(), baseline.clone(), opts.classifier.clone(), opts.event_settings.clone());
@@ -277,8 +291,10 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
             events: events_out.as_mut(),
             summary: StreamSummary { stream: Some(stream.clone()), ..Default::default() },
             page: page.as_ref().map(|_| StreamReport::new(stream.clone(), &baseline)),
+            unreadable: Vec::new(),
         };
         let engine = replay_stream(stream, &source, files, &baseline, window, threads, &bar, io, &mut ctx)?;
+        summary.unreadable.extend(ctx.unreadable.drain(..));
         // The labels' time runs on past the capture: every window still waiting is judged.
         let reports = ctx.reports.as_ref().map(|r| r.store as &dyn ReportLocation);
         for q in ctx.path.finish_quality(reports, EventTime::DataTime) {
@@ -488,6 +504,8 @@ struct StreamRun<'a> {
     events: Option<&'a mut EventsFile>,
     summary: StreamSummary,
     page: Option<StreamReport>,
+    /// Files of the stream that failed when read: (path or URI, why).
+    unreadable: Vec<(String, String)>,
 }
 
 impl StreamRun<'_> {
@@ -602,15 +620,29 @@ impl IssueLog {
 }
 
 /// What a decoding thread hands back for one file: the decoded object and a sample of its
-/// issues (for the log).
-struct Decoded {
-    object: crate::pipeline::DecodedObject,
-    issues: IssueSample,
+/// issues (for the log), or why the file could not be read.
+enum Decoded {
+    Object { object: crate::pipeline::DecodedObject, issues: IssueSample },
+    Unreadable(String),
 }
 
 /// Reads one capture object whole (a Data Capture object is a few megabytes at most).
-fn fetch(source: &CaptureSource<AnyStore>, file: &CaptureObject, io: &ReplayIo<'_>) -> Result<Vec<u8>, ReplayError> {
-    io.wait(source.read(&file.key)).map_err(ReplayError::Fetch)
+/// Reads one capture object whole (a Data Capture object is a few megabytes at most). A file
+/// that this object alone is wrong about (unreadable locally, gone since the listing, a broken
+/// gzip file) is `Ok(Err(why))`: counted, named and skipped; anything else (the network, S3)
+/// stops the replay.
+fn fetch(
+    source: &CaptureSource<AnyStore>,
+    file: &CaptureObject,
+    io: &ReplayIo<'_>,
+) -> Result<Result<Vec<u8>, String>, ReplayError> {
+    match io.wait(source.read(&file.key)) {
+        Ok(bytes) => Ok(Ok(bytes)),
+        Err(
+            e @ (SourceError::Gone { .. } | SourceError::Compressed { .. } | SourceError::Store(StoreError::Io { .. })),
+        ) => Ok(Err(e.to_string())),
+        Err(e) => Err(ReplayError::Fetch(e)),
+    }
 }
 
 fn decode_file(
@@ -619,11 +651,14 @@ fn decode_file(
     file: &CaptureObject,
     io: &ReplayIo<'_>,
 ) -> Result<Decoded, ReplayError> {
-    let bytes = fetch(source, file, io)?;
+    let bytes = match fetch(source, file, io)? {
+        Ok(b) => b,
+        Err(why) => return Ok(Decoded::Unreadable(why)),
+    };
     let (object, issues) = decoder
         .decode_sampled(&file.key, file.hour, &bytes[..], LOGGED_ISSUES)
         .map_err(|e| ReplayError::Read { path: source.uri(&file.key), source: e })?;
-    Ok(Decoded { object, issues })
+    Ok(Decoded::Object { object, issues })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -649,10 +684,14 @@ fn replay_stream(
         for closed in engine.advance_to_folder(file.hour) {
             handle_window(closed, ctx)?;
         }
-        let bytes = fetch(source, file, io)?;
-        engine
-            .ingest(&file.key, file.hour, &bytes[..], &mut |i| log.log(stream, bar, i))
-            .map_err(|e| ReplayError::Read { path: source.uri(&file.key), source: e })?;
+        match fetch(source, file, io)? {
+            Ok(bytes) => {
+                engine
+                    .ingest(&file.key, file.hour, &bytes[..], &mut |i| log.log(stream, bar, i))
+                    .map_err(|e| ReplayError::Read { path: source.uri(&file.key), source: e })?;
+            }
+            Err(why) => skip_file(ctx, bar, source.uri(&file.key), why),
+        }
         bar.inc(file.size);
         next += 1;
     }
@@ -663,13 +702,18 @@ fn replay_stream(
             for closed in engine.advance_to_folder(file.hour) {
                 handle_window(closed, ctx)?;
             }
-            for i in &decoded.issues.first {
-                log.log(stream, bar, i);
+            match decoded {
+                Decoded::Object { object, issues } => {
+                    for i in &issues.first {
+                        log.log(stream, bar, i);
+                    }
+                    for (r, n) in issues.more {
+                        log.count(r, n);
+                    }
+                    engine.apply(object);
+                }
+                Decoded::Unreadable(why) => skip_file(ctx, bar, source.uri(&file.key), why),
             }
-            for (r, n) in decoded.issues.more {
-                log.count(r, n);
-            }
-            engine.apply(decoded.object);
             bar.inc(file.size);
             Ok(())
         })?;
@@ -755,6 +799,12 @@ fn decode_in_parallel(
         }
         Ok(())
     })
+}
+
+/// Counts and names a file that could not be read; the replay goes on without it.
+fn skip_file(ctx: &mut StreamRun<'_>, bar: &ProgressBar, uri: String, why: String) {
+    bar.suspend(|| tracing::warn!(file = %uri, reason = %why, "skipped: cannot be read"));
+    ctx.unreadable.push((uri, why));
 }
 
 fn handle_window(closed: ClosedWindow, ctx: &mut StreamRun<'_>) -> Result<(), ReplayError> {
@@ -877,6 +927,26 @@ pub fn print_summary(s: &ReplaySummary, out: &mut dyn Write) -> std::io::Result<
                 )?;
             }
         }
+    }
+    if !s.unreadable.is_empty() {
+        let (uri, why) = &s.unreadable[0];
+        writeln!(out, "files skipped: {} cannot be read (the first: {uri}: {why})", s.unreadable.len())?;
+    }
+    if !s.other_files.is_empty() {
+        let parts: Vec<String> = s
+            .other_files
+            .iter()
+            .map(
+                |(suffix, n)| {
+                    if suffix.is_empty() {
+                        format!("{n} without a suffix")
+                    } else {
+                        format!("{n} .{suffix}")
+                    }
+                },
+            )
+            .collect();
+        writeln!(out, "not capture, not read: {} files ({})", s.other_files.values().sum::<u64>(), parts.join(", "))?;
     }
     if let Some(gt) = &s.ground_truth {
         let skipped: u64 = gt.skipped.values().sum();

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::capture::layout::{group_streams, hour_path, CaptureObject, RootNames, StreamId};
+use crate::capture::layout::{group_streams, hour_path, CaptureObject, RootPath, StreamId};
 use crate::store::{LocalStore, Location, ObjectStore, StoreError, StoreFactory};
 use crate::time::Timestamp;
 
@@ -20,10 +20,30 @@ pub enum SourceError {
         location: String,
     },
     /// No `.jsonl` object below the location.
-    #[error("{location}: no .jsonl capture files below this location")]
+    #[error("{location}: no .jsonl capture files below this location{found}")]
     Empty {
         /// The path or URI.
         location: String,
+        /// What was found instead (", found 3 .txt files"), or nothing.
+        found: String,
+    },
+    /// Objects in an hour folder with no `{endpoint}/{variant}` above it, anywhere on their path.
+    #[error(
+        "{uri}: cannot tell its endpoint and variant ({count} such files): Data Capture writes {{endpoint}}/{{variant}}/yyyy/mm/dd/HH/; keep those two folders above the hour folders"
+    )]
+    Unplaced {
+        /// The first such object.
+        uri: String,
+        /// How many there are.
+        count: usize,
+    },
+    /// A compressed object does not decompress, or decompresses beyond the bound.
+    #[error("{uri}: {detail}")]
+    Compressed {
+        /// The object.
+        uri: String,
+        /// What went wrong.
+        detail: String,
     },
     /// An object was listed but could not be read any more.
     #[error("{uri}: listed but gone")]
@@ -36,11 +56,33 @@ pub enum SourceError {
     Store(#[from] StoreError),
 }
 
+/// Largest decompressed size of one `.jsonl.gz` object: far above what Data Capture writes (a
+/// few megabytes), low enough that a file that expands without end (a gzip bomb) is refused
+/// before it takes the machine's memory.
+pub const MAX_DECOMPRESSED_BYTES: u64 = 1 << 30;
+
+/// Whether a key is capture: JSON Lines, or JSON Lines compressed with gzip (as users export).
+pub fn is_capture_key(key: &str) -> bool {
+    key.ends_with(".jsonl") || key.ends_with(".jsonl.gz")
+}
+
+/// Everything below a capture location: the streams, and what was not read and why.
+#[derive(Debug, Clone, Default)]
+pub struct Listed {
+    /// Each stream's objects in data order.
+    pub streams: BTreeMap<StreamId, Vec<CaptureObject>>,
+    /// Entries that cannot be read (a link that points nowhere, a folder that cannot be opened):
+    /// (path or URI, why).
+    pub unreadable: Vec<(String, String)>,
+    /// Other files, by suffix (`txt`, `json`, `csv`, none: ``), which are not capture.
+    pub other: BTreeMap<String, u64>,
+}
+
 /// Capture objects below a root of a store.
 #[derive(Debug, Clone)]
 pub struct CaptureSource<S> {
     store: S,
-    root: RootNames,
+    root: RootPath,
     /// When the location named one object: its key (nothing else is listed).
     only: Option<String>,
     /// The location as the user gave it (for errors).
@@ -48,9 +90,9 @@ pub struct CaptureSource<S> {
 }
 
 impl<S: ObjectStore> CaptureSource<S> {
-    /// Every object below the root of `store`, streams named after `root` where the keys do not
-    /// name them.
-    pub fn new(store: S, root: RootNames, location: impl Into<String>) -> Self {
+    /// Every object below the root of `store`; `root` is where the root is (streams are named
+    /// from each object's whole path).
+    pub fn new(store: S, root: RootPath, location: impl Into<String>) -> Self {
         CaptureSource { store, root, only: None, location: location.into() }
     }
 
@@ -59,16 +101,41 @@ impl<S: ObjectStore> CaptureSource<S> {
         &self.store
     }
 
-    /// Every stream below the root, each stream's objects in data order (one listing).
-    pub async fn streams(&self) -> Result<BTreeMap<StreamId, Vec<CaptureObject>>, SourceError> {
+    /// Every stream below the root, each stream's objects in data order (one listing), and what
+    /// was found but is not read. Streams are named by the Data Capture layout of each object's
+    /// whole path, wherever the root is; an object in an hour folder with no endpoint and variant
+    /// above it is an error naming it.
+    pub async fn streams(&self) -> Result<Listed, SourceError> {
         let prefix = self.only.as_deref().unwrap_or("");
         let listed = self.store.list(prefix, None).await?;
-        let listed = listed.into_iter().filter(|o| self.only.as_ref().is_none_or(|k| &o.key == k));
-        let streams = group_streams(listed.map(|o| (o.key, o.size)), &self.root);
-        if streams.is_empty() {
-            return Err(SourceError::Empty { location: self.location.clone() });
+        let mut unreadable = Vec::new();
+        let mut readable = Vec::new();
+        for o in listed.into_iter().filter(|o| self.only.as_ref().is_none_or(|k| &o.key == k)) {
+            match o.unreadable {
+                Some(why) => unreadable.push((self.store.uri(&o.key), why)),
+                None => readable.push((o.key, o.size)),
+            }
         }
-        Ok(streams)
+        let grouped = group_streams(readable, &self.root);
+        if let Some(first) = grouped.unknown.first() {
+            return Err(SourceError::Unplaced { uri: self.store.uri(first), count: grouped.unknown.len() });
+        }
+        if grouped.streams.is_empty() {
+            let mut found: Vec<String> = grouped
+                .other
+                .iter()
+                .map(|(suffix, n)| match suffix.as_str() {
+                    "" => format!("{n} files without a suffix"),
+                    s => format!("{n} .{s} files"),
+                })
+                .collect();
+            if !unreadable.is_empty() {
+                found.push(format!("{} entries that cannot be read", unreadable.len()));
+            }
+            let found = if found.is_empty() { String::new() } else { format!(" (found {})", found.join(", ")) };
+            return Err(SourceError::Empty { location: self.location.clone(), found });
+        }
+        Ok(Listed { streams: grouped.streams, unreadable, other: grouped.other })
     }
 
     /// The variant folders of `endpoint` (its streams, for discovery).
@@ -88,9 +155,9 @@ impl<S: ObjectStore> CaptureSource<S> {
         // Keys of hour `h` start with `{prefix}{h's path}/`, which sorts after the bare path.
         let start_after = from.map(|h| format!("{prefix}{}", hour_path(h)));
         let listed = self.store.list(&prefix, start_after.as_deref()).await?;
-        let mut streams = group_streams(listed.into_iter().map(|o| (o.key, o.size)), &self.root);
+        let mut grouped = group_streams(listed.into_iter().map(|o| (o.key, o.size)), &self.root);
         let mut folders: BTreeMap<Timestamp, Vec<CaptureObject>> = BTreeMap::new();
-        for o in streams.remove(stream).unwrap_or_default() {
+        for o in grouped.streams.remove(stream).unwrap_or_default() {
             match o.hour {
                 Some(h) => folders.entry(h).or_default().push(o),
                 None => tracing::debug!(key = %o.key, "not in an hour folder; ignored"),
@@ -99,15 +166,33 @@ impl<S: ObjectStore> CaptureSource<S> {
         Ok(folders)
     }
 
-    /// Reads one listed object whole.
+    /// Reads one listed object whole (a `.gz` one decompressed, up to
+    /// [`MAX_DECOMPRESSED_BYTES`]).
     pub async fn read(&self, key: &str) -> Result<Vec<u8>, SourceError> {
-        self.store.get(key).await?.ok_or_else(|| SourceError::Gone { uri: self.store.uri(key) })
+        let bytes = self.store.get(key).await?.ok_or_else(|| SourceError::Gone { uri: self.store.uri(key) })?;
+        if !key.ends_with(".gz") {
+            return Ok(bytes);
+        }
+        gunzip(&bytes).map_err(|detail| SourceError::Compressed { uri: self.store.uri(key), detail })
     }
 
     /// Where `key` is (a path or an `s3://` URI).
     pub fn uri(&self, key: &str) -> String {
         self.store.uri(key)
     }
+}
+
+/// Decompresses a gzip object (several members, as `cat a.gz b.gz` makes, read as one), up to
+/// [`MAX_DECOMPRESSED_BYTES`].
+fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let mut out = Vec::with_capacity(bytes.len() * 4);
+    let mut reader = flate2::read::MultiGzDecoder::new(bytes).take(MAX_DECOMPRESSED_BYTES + 1);
+    reader.read_to_end(&mut out).map_err(|e| format!("not a gzip file that decompresses: {e}"))?;
+    if out.len() as u64 > MAX_DECOMPRESSED_BYTES {
+        return Err(format!("decompresses to more than {MAX_DECOMPRESSED_BYTES} bytes; refused"));
+    }
+    Ok(out)
 }
 
 /// Ground truth below a prefix, in Model Monitor's layout: `yyyy/mm/dd/hh/*.jsonl` by the hour
@@ -164,13 +249,12 @@ pub fn open<S: ObjectStore>(uri: &str, factory: &dyn StoreFactory<S>) -> Result<
         Location::Local(path) => open_local(&path, factory),
         Location::S3 { bucket, prefix } => {
             let trimmed = prefix.trim_end_matches('/');
-            let one_object = trimmed.ends_with(".jsonl") && !uri.ends_with('/');
+            let one_object = is_capture_key(trimmed) && !uri.ends_with('/');
             let mut segments: Vec<&str> =
                 std::iter::once(bucket.as_str()).chain(trimmed.split('/').filter(|s| !s.is_empty())).collect();
             let only = if one_object { segments.pop().map(str::to_owned) } else { None };
             let dir_prefix = segments[1..].iter().map(|s| format!("{s}/")).collect::<String>();
-            let name = |i: usize| segments.len().checked_sub(i).map_or("capture", |j| segments[j]).to_owned();
-            let root = RootNames { name: name(1), parent: name(2) };
+            let root = RootPath { segments: segments.iter().map(|s| (*s).to_owned()).collect() };
             let store = factory.open(&Location::S3 { bucket: bucket.clone(), prefix: dir_prefix })?;
             Ok(CaptureSource { store, root, only, location: uri.to_owned() })
         }
@@ -187,9 +271,15 @@ fn open_local<S: ObjectStore>(path: &Path, factory: &dyn StoreFactory<S>) -> Res
     } else {
         (canonical.clone(), None)
     };
-    let name_of =
-        |p: Option<&Path>| p.and_then(|p| p.file_name()).and_then(|n| n.to_str()).unwrap_or("capture").to_owned();
-    let root = RootNames { name: name_of(Some(&dir)), parent: name_of(dir.parent()) };
+    let root = RootPath {
+        segments: dir
+            .components()
+            .filter_map(|c| match c {
+                std::path::Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+                _ => None,
+            })
+            .collect(),
+    };
     let store = factory.open(&Location::Local(dir))?;
     Ok(CaptureSource { store, root, only, location })
 }
@@ -229,19 +319,19 @@ mod tests {
         touch(&root, "ep-b/AllTraffic/2026/03/03/16/a.jsonl");
         touch(&root, "ep-b/AllTraffic/2026/03/03/16/a.jsonl.bak");
         touch(&root, "ep-b/AllTraffic/2026/03/03/16/notes.txt");
-        let s = open_local_folder(&root).unwrap().streams().await.unwrap();
+        let s = open_local_folder(&root).unwrap().streams().await.unwrap().streams;
         let ids: Vec<String> = s.keys().map(ToString::to_string).collect();
         assert_eq!(ids, vec!["ep-a/AllTraffic", "ep-a/Shadow-01", "ep-b/AllTraffic"]);
         assert_eq!(
             keys(&s[&StreamId::new("ep-a", "AllTraffic")]),
             vec!["ep-a/AllTraffic/2026/03/03/16/z.jsonl", "ep-a/AllTraffic/2026/03/03/17/b.jsonl"]
         );
-        let ep = open_local_folder(&root.join("ep-a")).unwrap().streams().await.unwrap();
+        let ep = open_local_folder(&root.join("ep-a")).unwrap().streams().await.unwrap().streams;
         assert!(ep.contains_key(&StreamId::new("ep-a", "Shadow-01")));
-        let var = open_local_folder(&root.join("ep-b/AllTraffic")).unwrap().streams().await.unwrap();
+        let var = open_local_folder(&root.join("ep-b/AllTraffic")).unwrap().streams().await.unwrap().streams;
         assert_eq!(var.keys().next().unwrap(), &StreamId::new("ep-b", "AllTraffic"));
         let file = open_local_folder(&root.join("ep-b/AllTraffic/2026/03/03/16/a.jsonl")).unwrap();
-        let s = file.streams().await.unwrap();
+        let s = file.streams().await.unwrap().streams;
         assert_eq!(s.values().map(Vec::len).sum::<usize>(), 1, "only the named file: {s:?}");
         assert_eq!(file.read("a.jsonl").await.unwrap(), b"{}\n");
     }
@@ -280,12 +370,22 @@ mod tests {
         };
         let ids = |uri: &str| {
             let src = open(uri, &factory).unwrap();
-            async move { src.streams().await.unwrap().keys().map(ToString::to_string).collect::<Vec<_>>() }
+            async move { src.streams().await.unwrap().streams.keys().map(ToString::to_string).collect::<Vec<_>>() }
         };
         assert_eq!(ids("s3://b/datacapture/").await, vec!["ep-a/AllTraffic", "ep-b/Shadow"]);
         assert_eq!(ids("s3://b/datacapture/ep-a").await, vec!["ep-a/AllTraffic"]);
         assert_eq!(ids("s3://b/datacapture/ep-a/AllTraffic/").await, vec!["ep-a/AllTraffic"]);
-        assert_eq!(ids("s3://b/datacapture/ep-b/Shadow/2026/03/03/16/c.jsonl").await, vec!["16/AllTraffic"]);
+        // One object, however deep: named from the layout above it.
+        assert_eq!(ids("s3://b/datacapture/ep-b/Shadow/2026/03/03/16/c.jsonl").await, vec!["ep-b/Shadow"]);
+        assert_eq!(ids("s3://b/datacapture/ep-a/AllTraffic/2026/").await, vec!["ep-a/AllTraffic"]);
+        // Hour folders at the top of a bucket: no endpoint or variant above them.
+        bucket.put("2026/03/03/16/d.jsonl", b"{}\n".to_vec()).await.unwrap();
+        let err = open("s3://b/", &factory).unwrap().streams().await.unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("memory://2026/03/03/16/d.jsonl: cannot tell its endpoint and variant (1 such files)"),
+            "{err}"
+        );
         let err = open("s3://b/elsewhere/", &factory).unwrap().streams().await.unwrap_err();
         assert_eq!(err.to_string(), "s3://b/elsewhere/: no .jsonl capture files below this location");
 

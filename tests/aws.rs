@@ -326,7 +326,7 @@ async fn s3_store_lists_in_key_order_across_pages_and_reads_back() {
         keys,
         "every key, in order, relative to the store"
     );
-    assert_eq!(all[7], ObjectInfo { key: keys[7].clone(), size: keys[7].len() as u64 });
+    assert_eq!(all[7], ObjectInfo::new(keys[7].clone(), keys[7].len() as u64));
     // After a folder: exactly the keys that sort after it.
     let after = store.list("ep/", Some("ep/AllTraffic/2026/03/01/10")).await.unwrap();
     assert_eq!(after.len(), 105);

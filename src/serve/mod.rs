@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use crate::baseline::{Baseline, BaselineError, CONSTRAINTS_FILE, STATISTICS_FILE};
-use crate::capture::layout::{RootNames, StreamId};
+use crate::capture::layout::{RootPath, StreamId};
 use crate::checkpoint::{CheckpointError, CheckpointStore, Cursor, QualityCheckpoint, StreamCheckpoint};
 use crate::classify::ClassifierConfig;
 use crate::config::{Config, MonitorConfig, StartAt};
@@ -314,7 +314,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 Some(u) => u.clone(),
                 None => discovery.capture_destination(&m.endpoint).await?,
             };
-            let root = RootNames { name: "capture".into(), parent: String::new() };
+            let root = RootPath::default();
             let capture = CaptureSource::new(factory.open(&Location::parse(&capture_uri))?, root, capture_uri.clone());
             let baseline = load_baseline(m, discovery, factory.as_ref()).await?;
             let quality = load_quality(m, factory.as_ref()).await?;

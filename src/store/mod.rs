@@ -43,6 +43,17 @@ pub struct ObjectInfo {
     pub key: String,
     /// Size in bytes.
     pub size: u64,
+    /// Why the entry cannot be read, when the listing already knows (a local link that points
+    /// nowhere, a folder that cannot be opened): listed so that it is counted and named, not
+    /// lost. Never set by S3.
+    pub unreadable: Option<String>,
+}
+
+impl ObjectInfo {
+    /// A readable object.
+    pub fn new(key: impl Into<String>, size: u64) -> Self {
+        ObjectInfo { key: key.into(), size, unreadable: None }
+    }
 }
 
 /// A place for objects named by `/`-separated keys below a root.
@@ -117,15 +128,32 @@ impl LocalStore {
         let mut out = Vec::new();
         // Only the folder the prefix is in can hold matching keys.
         let dir = prefix.rsplit_once('/').map(|(d, _)| self.path(d)).unwrap_or_else(|| self.root.clone());
-        walk(&self.root, &dir, &mut out)?;
+        let mut seen = std::collections::BTreeSet::new();
+        if let Ok(c) = std::fs::canonicalize(&self.root) {
+            seen.insert(c);
+        }
+        walk(&self.root, &dir, &mut seen, &mut out)?;
         out.retain(|o| o.key.starts_with(prefix) && start_after.is_none_or(|s| o.key.as_str() > s));
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
     }
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<ObjectInfo>) -> Result<(), StoreError> {
+/// Lists the files below `dir` (keys relative to `root`), following links to folders and files
+/// (a folder reached twice, through a link loop or two links, is walked once). A link that
+/// points nowhere and a folder that cannot be read are listed as unreadable, so the caller
+/// counts and names them; only `dir` itself failing to open is an error.
+fn walk(
+    root: &Path,
+    dir: &Path,
+    seen: &mut std::collections::BTreeSet<PathBuf>,
+    out: &mut Vec<ObjectInfo>,
+) -> Result<(), StoreError> {
     let io = |p: &Path, source| StoreError::Io { path: p.display().to_string(), source };
+    let key_of = |path: &Path| {
+        let rel = path.strip_prefix(root).unwrap_or(path);
+        rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+    };
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -138,14 +166,25 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<ObjectInfo>) -> Result<(), StoreE
         if name.to_str().is_some_and(|n| n.starts_with('.')) {
             continue;
         }
-        let ft = entry.file_type().map_err(|e| io(&path, e))?;
-        if ft.is_dir() {
-            walk(root, &path, out)?;
+        let unreadable = |reason: String| ObjectInfo { key: key_of(&path), size: 0, unreadable: Some(reason) };
+        // Follow links: a linked folder is walked, a linked file listed.
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) => {
+                out.push(unreadable(format!("cannot be read ({e}); a link that points nowhere?")));
+                continue;
+            }
+        };
+        if meta.is_dir() {
+            let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            if !seen.insert(canonical) {
+                continue; // walked already: a link loop, or a second link to the same folder
+            }
+            if let Err(e) = walk(root, &path, seen, out) {
+                out.push(unreadable(format!("folder cannot be read: {e}")));
+            }
         } else {
-            let rel = path.strip_prefix(root).unwrap_or(&path);
-            let key = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-            let size = entry.metadata().map_err(|e| io(&path, e))?.len();
-            out.push(ObjectInfo { key, size });
+            out.push(ObjectInfo::new(key_of(&path), meta.len()));
         }
     }
     Ok(())
@@ -235,7 +274,7 @@ impl ObjectStore for MemoryStore {
         Ok(m.iter()
             .filter_map(|(k, v)| Some((k.strip_prefix(&self.prefix)?, v)))
             .filter(|(k, _)| k.starts_with(prefix) && start_after.is_none_or(|s| *k > s))
-            .map(|(k, v)| ObjectInfo { key: k.to_owned(), size: v.len() as u64 })
+            .map(|(k, v)| ObjectInfo::new(k, v.len() as u64))
             .collect())
     }
 

@@ -83,7 +83,7 @@ impl ObjectStore for S3Store {
             for obj in page.contents() {
                 let Some(key) = obj.key() else { continue };
                 let rel = key.strip_prefix(&self.prefix).unwrap_or(key);
-                out.push(ObjectInfo { key: rel.to_owned(), size: obj.size().unwrap_or(0).max(0) as u64 });
+                out.push(ObjectInfo::new(rel, obj.size().unwrap_or(0).max(0) as u64));
             }
         }
         Ok(out)

@@ -32,11 +32,14 @@ impl fmt::Display for StreamId {
     }
 }
 
-/// Parses four folder names `yyyy`, `mm`, `dd`, `HH` into the hour's start.
+/// Parses four folder names `yyyy`, `mm`, `dd`, `HH` into the hour's start. Data Capture pads
+/// month, day and hour to two digits; a copy made by hand may not (`2026/3/3/7`), and is read
+/// the same.
 pub fn parse_hour(parts: &[&str]) -> Option<Timestamp> {
     let [y, m, d, h] = parts else { return None };
-    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-    if !(digits(y, 4) && digits(m, 2) && digits(d, 2) && digits(h, 2)) {
+    let digits =
+        |s: &str, n: std::ops::RangeInclusive<usize>| n.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    if !(digits(y, 4..=4) && digits(m, 1..=2) && digits(d, 1..=2) && digits(h, 1..=2)) {
         return None;
     }
     Timestamp::from_civil(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?, h.parse().ok()?, 0, 0)
@@ -59,7 +62,8 @@ pub struct KeyParts<'a> {
     pub name: &'a str,
 }
 
-/// Splits a `/`-separated key (relative to the capture root) into folders, hour and name.
+/// Splits a `/`-separated path into folders, hour and name: the hour is the four folders right
+/// above the file, when they are one.
 pub fn split_key(key: &str) -> KeyParts<'_> {
     let mut parts: Vec<&str> = key.split('/').filter(|p| !p.is_empty()).collect();
     let name = parts.pop().unwrap_or("");
@@ -70,22 +74,6 @@ pub fn split_key(key: &str) -> KeyParts<'_> {
         }
     }
     KeyParts { dirs: parts, hour: None, name }
-}
-
-/// Names the stream of a key below a capture root.
-///
-/// `root_name` and `root_parent` name the root folder (or prefix) and its parent: they name the
-/// stream when the root is an endpoint or a variant folder.
-/// - `{endpoint}/{variant}/yyyy/...` (root = the capture destination, or deeper): the last two
-///   folders above the hour;
-/// - `{variant}/yyyy/...` (root = an endpoint folder): the root and the folder;
-/// - `yyyy/...` (root = a variant folder): the root's parent and the root.
-pub fn stream_of(parts: &KeyParts<'_>, root_name: &str, root_parent: &str) -> StreamId {
-    match parts.dirs.as_slice() {
-        [.., e, v] => StreamId::new(*e, *v),
-        [v] => StreamId::new(root_name, *v),
-        [] => StreamId::new(root_parent, root_name),
-    }
 }
 
 /// One capture object below a capture root.
@@ -99,42 +87,90 @@ pub struct CaptureObject {
     pub size: u64,
 }
 
-/// The names of a capture root and of its parent (a folder, a bucket or a key prefix): streams
-/// are named after them when the root is an endpoint or a variant folder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RootNames {
-    /// The root's own name (`ep-a` for `.../datacapture/ep-a/`).
-    pub name: String,
-    /// Its parent's name (`datacapture`).
-    pub parent: String,
+/// Where a capture root is: the folders (or the bucket and the key prefix's segments) from the
+/// top down to the root itself. Streams are named from the whole path of each object, so a root
+/// anywhere in the layout (the destination, an endpoint, a variant, a day, an hour, one file)
+/// names the same streams.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RootPath {
+    /// The segments, top first.
+    pub segments: Vec<String>,
 }
 
-/// Groups the listed objects `(key below the root, size)` by stream, each stream's objects in
-/// data order (hour folder, then key). Only `.jsonl` objects are capture; the rest is ignored.
-/// A file with neither folders nor an hour above it (the root is the folder that holds it) is
-/// the `AllTraffic` stream of an endpoint named after the root.
-pub fn group_streams(
-    objects: impl IntoIterator<Item = (String, u64)>,
-    root: &RootNames,
-) -> BTreeMap<StreamId, Vec<CaptureObject>> {
-    let mut streams: BTreeMap<StreamId, Vec<CaptureObject>> = BTreeMap::new();
+impl RootPath {
+    /// The path of `/`-separated `path` (empty segments dropped).
+    pub fn of(path: &str) -> Self {
+        RootPath { segments: path.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect() }
+    }
+}
+
+/// Where an object belongs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placed {
+    /// In the Data Capture layout: `{endpoint}/{variant}/yyyy/mm/dd/HH/{file}`.
+    Stream(StreamId, Timestamp),
+    /// Outside the layout (no hour folder right above it): a loose file, named after the
+    /// folder that holds it (`{folder}/AllTraffic`).
+    Loose(StreamId),
+    /// In an hour folder with fewer than two folders above it: its endpoint and variant cannot
+    /// be known.
+    Unknown,
+}
+
+/// Places an object by its whole path: `root`'s segments, then its `key` below the root.
+pub fn place(root: &RootPath, key: &str) -> Placed {
+    let mut full: Vec<&str> = root.segments.iter().map(String::as_str).collect();
+    full.extend(key.split('/').filter(|p| !p.is_empty()));
+    let Some(_) = full.pop() else { return Placed::Unknown };
+    if full.len() >= 4 {
+        if let Some(hour) = parse_hour(&full[full.len() - 4..]) {
+            full.truncate(full.len() - 4);
+            return match full.as_slice() {
+                [.., e, v] => Placed::Stream(StreamId::new(*e, *v), hour),
+                _ => Placed::Unknown,
+            };
+        }
+    }
+    Placed::Loose(StreamId::new(full.last().copied().unwrap_or("capture"), "AllTraffic"))
+}
+
+/// Capture objects grouped by stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grouped {
+    /// Each stream's objects in data order (hour folder, then key).
+    pub streams: BTreeMap<StreamId, Vec<CaptureObject>>,
+    /// Keys whose endpoint and variant cannot be known ([`Placed::Unknown`]).
+    pub unknown: Vec<String>,
+    /// Objects that are not `.jsonl`, counted by their suffix (`gz`, `json`, none), for the
+    /// summary's "skipped" line.
+    pub other: BTreeMap<String, u64>,
+}
+
+/// Groups the listed objects `(key below the root, size)` by stream. Only `.jsonl` objects (and
+/// `.jsonl.gz`, read decompressed) are capture; the others are counted by suffix.
+pub fn group_streams(objects: impl IntoIterator<Item = (String, u64)>, root: &RootPath) -> Grouped {
+    let mut out = Grouped::default();
     for (key, size) in objects {
-        if !key.ends_with(".jsonl") {
+        if !(key.ends_with(".jsonl") || key.ends_with(".jsonl.gz")) {
+            let name = key.rsplit('/').next().unwrap_or("");
+            let suffix = name.rsplit_once('.').map_or("", |(_, s)| s).to_owned();
+            *out.other.entry(suffix).or_default() += 1;
             continue;
         }
-        let parts = split_key(&key);
-        let stream = if parts.hour.is_none() && parts.dirs.is_empty() {
-            StreamId::new(root.name.as_str(), "AllTraffic")
-        } else {
-            stream_of(&parts, &root.name, &root.parent)
+        let (stream, hour) = match place(root, &key) {
+            Placed::Stream(s, h) => (s, Some(h)),
+            Placed::Loose(s) => (s, None),
+            Placed::Unknown => {
+                out.unknown.push(key);
+                continue;
+            }
         };
-        let hour = parts.hour;
-        streams.entry(stream).or_default().push(CaptureObject { key, hour, size });
+        out.streams.entry(stream).or_default().push(CaptureObject { key, hour, size });
     }
-    for objects in streams.values_mut() {
+    for objects in out.streams.values_mut() {
         objects.sort_by(|a, b| (a.hour, &a.key).cmp(&(b.hour, &b.key)));
     }
-    streams
+    out
 }
 
 #[cfg(test)]
@@ -147,46 +183,72 @@ mod tests {
         assert_eq!(k.dirs, vec!["datacapture", "ep", "AllTraffic"]);
         assert_eq!(k.hour.unwrap().to_string(), "2022-04-18T00:00:00Z");
         assert_eq!(k.name, "20-48-871-0b7b.jsonl");
-        assert_eq!(stream_of(&k, "root", "parent"), StreamId::new("ep", "AllTraffic"));
-
-        let k = split_key("AllTraffic/2022/04/18/23/a.jsonl");
-        assert_eq!(stream_of(&k, "ep", "capture"), StreamId::new("ep", "AllTraffic"));
-        let k = split_key("2022/04/18/23/a.jsonl");
-        assert_eq!(stream_of(&k, "Shadow-01", "ep"), StreamId::new("ep", "Shadow-01"));
-
         let k = split_key("loose/file.jsonl");
         assert_eq!(k.hour, None);
         assert_eq!(split_key("ep/v/2022/13/18/00/a.jsonl").hour, None);
+        assert_eq!(split_key("ep/v/2022/4/8/7/a.jsonl").hour.unwrap().to_string(), "2022-04-08T07:00:00Z");
         assert_eq!(hour_path(Timestamp::parse_rfc3339("2026-03-03T07:59:00Z").unwrap()), "2026/03/03/07");
+    }
+
+    /// Wherever the root is in the layout, the same object is in the same stream and hour.
+    #[test]
+    fn objects_are_placed_by_their_whole_path() {
+        let full = "data/datacapture/ep-a/AllTraffic/2026/03/03/16/x.jsonl";
+        let want = Placed::Stream(
+            StreamId::new("ep-a", "AllTraffic"),
+            Timestamp::parse_rfc3339("2026-03-03T16:00:00Z").unwrap(),
+        );
+        let segments: Vec<&str> = full.split('/').collect();
+        for cut in 0..segments.len() {
+            let root = RootPath::of(&segments[..cut].join("/"));
+            let key = segments[cut..].join("/");
+            assert_eq!(place(&root, &key), want, "root {:?}", root.segments);
+        }
+        // Not padded, as a copy made by hand may be.
+        let p = place(&RootPath::of("/tmp/copy"), "ep/v/2026/3/3/7/x.jsonl");
+        assert_eq!(
+            p,
+            Placed::Stream(StreamId::new("ep", "v"), Timestamp::parse_rfc3339("2026-03-03T07:00:00Z").unwrap())
+        );
+        // Outside the layout: the folder that holds it; an hour folder with nothing above: unknown.
+        assert_eq!(
+            place(&RootPath::of("/x/exports"), "dump.jsonl"),
+            Placed::Loose(StreamId::new("exports", "AllTraffic"))
+        );
+        assert_eq!(place(&RootPath::of(""), "2026/03/03/16/x.jsonl"), Placed::Unknown);
+        assert_eq!(place(&RootPath::of("v"), "2026/03/03/16/x.jsonl"), Placed::Unknown);
     }
 
     #[test]
     fn groups_objects_by_stream_in_data_order() {
-        let root = RootNames { name: "datacapture".into(), parent: "bucket".into() };
+        let root = RootPath::of("bucket/datacapture");
         let listed = [
             "ep-a/AllTraffic/2026/03/03/17/b.jsonl",
             "ep-a/AllTraffic/2026/03/03/16/z.jsonl",
             "ep-a/Shadow-01/2026/03/03/16/a.jsonl",
             "ep-b/AllTraffic/2026/03/03/16/a.jsonl",
             "ep-b/AllTraffic/2026/03/03/16/notes.txt",
+            "ep-b/AllTraffic/2026/03/03/16/old.jsonl.gz",
+            "ep-b/AllTraffic/2026/03/03/16/notes.gz",
         ];
-        let s = group_streams(listed.iter().map(|k| (k.to_string(), 1)), &root);
-        let ids: Vec<String> = s.keys().map(ToString::to_string).collect();
+        let g = group_streams(listed.iter().map(|k| (k.to_string(), 1)), &root);
+        let ids: Vec<String> = g.streams.keys().map(ToString::to_string).collect();
         assert_eq!(ids, vec!["ep-a/AllTraffic", "ep-a/Shadow-01", "ep-b/AllTraffic"]);
-        let a = &s[&StreamId::new("ep-a", "AllTraffic")];
+        let a = &g.streams[&StreamId::new("ep-a", "AllTraffic")];
         assert_eq!(
             a.iter().map(|f| f.key.as_str()).collect::<Vec<_>>(),
             vec!["ep-a/AllTraffic/2026/03/03/16/z.jsonl", "ep-a/AllTraffic/2026/03/03/17/b.jsonl"]
         );
-        // The root is an endpoint folder, a variant folder, or the folder of one loose file.
-        let ep = RootNames { name: "ep-a".into(), parent: "datacapture".into() };
-        let s = group_streams([("Shadow-01/2026/03/03/16/a.jsonl".to_string(), 1)], &ep);
-        assert!(s.contains_key(&StreamId::new("ep-a", "Shadow-01")));
-        let var = RootNames { name: "AllTraffic".into(), parent: "ep-b".into() };
-        let s = group_streams([("2026/03/03/16/a.jsonl".to_string(), 1)], &var);
-        assert!(s.contains_key(&StreamId::new("ep-b", "AllTraffic")));
-        let dir = RootNames { name: "16".into(), parent: "03".into() };
-        let s = group_streams([("a.jsonl".to_string(), 1)], &dir);
-        assert_eq!(s[&StreamId::new("16", "AllTraffic")][0].hour, None);
+        assert_eq!(g.other, BTreeMap::from([("gz".to_owned(), 1), ("txt".to_owned(), 1)]));
+        assert_eq!(g.streams[&StreamId::new("ep-b", "AllTraffic")].len(), 2, "a.jsonl and old.jsonl.gz");
+        // The root is an endpoint folder, a variant folder, a day, or the folder of one loose file.
+        let g = group_streams([("Shadow-01/2026/03/03/16/a.jsonl".to_string(), 1)], &RootPath::of("dc/ep-a"));
+        assert!(g.streams.contains_key(&StreamId::new("ep-a", "Shadow-01")));
+        let g = group_streams([("16/a.jsonl".to_string(), 1)], &RootPath::of("dc/ep-b/AllTraffic/2026/03/03"));
+        assert!(g.streams.contains_key(&StreamId::new("ep-b", "AllTraffic")));
+        let g = group_streams([("a.jsonl".to_string(), 1)], &RootPath::of("tmp/exports"));
+        assert_eq!(g.streams[&StreamId::new("exports", "AllTraffic")][0].hour, None);
+        let g = group_streams([("2026/03/03/16/a.jsonl".to_string(), 1)], &RootPath::of("v"));
+        assert_eq!(g.unknown, vec!["2026/03/03/16/a.jsonl"]);
     }
 }

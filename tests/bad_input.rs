@@ -1,0 +1,221 @@
+//! What a real bucket and a hostile user throw at `driftwatch replay`: each test is named after
+//! what it guards. The example's capture is copied, moved, linked, compressed and broken, and
+//! the replay must name every stream from the Data Capture layout, read what it can, and count
+//! and name what it cannot.
+
+#![allow(clippy::unwrap_used)] // tests: a panic is a failure with its message
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{driftwatch, root, text};
+
+/// The example's capture files, relative to its variant folder.
+fn example_files() -> BTreeMap<String, Vec<u8>> {
+    let variant = root().join("examples/capture/loan-scoring-prod/AllTraffic");
+    let mut out = BTreeMap::new();
+    let mut stack = vec![variant.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(
+                    p.strip_prefix(&variant).unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Writes `files` (relative to a variant folder) below `dir/{endpoint}/{variant}/`, each path
+/// passed through `rename` first.
+fn lay_out(dir: &Path, files: &BTreeMap<String, Vec<u8>>, rename: impl Fn(&str) -> String) -> PathBuf {
+    let variant = dir.join("loan-scoring-prod/AllTraffic");
+    for (rel, bytes) in files {
+        let p = variant.join(rename(rel));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+    variant
+}
+
+/// `replay --capture {capture}` of the example's baseline in `cwd`, events to `events.jsonl`.
+fn replay(cwd: &Path, capture: &Path, extra: &[&str]) -> Output {
+    let baseline = root().join("baselines/loan-scoring");
+    let mut args = vec![
+        "replay",
+        "--capture",
+        capture.to_str().unwrap(),
+        "--baseline",
+        baseline.to_str().unwrap(),
+        "--events",
+        "events.jsonl",
+    ];
+    args.extend_from_slice(extra);
+    driftwatch(cwd, &args)
+}
+
+/// The stream lines of a replay's summary (`name windows records ...`).
+fn stream_lines(out: &Output) -> Vec<String> {
+    text(&out.stdout)
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter(|l| !l.starts_with(' ') && !l.starts_with("ground") && !l.starts_with("files") && !l.starts_with("not"))
+        .map(|l| l.split_whitespace().take(4).collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+fn events(cwd: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(cwd.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut e: serde_json::Value = serde_json::from_str(l).unwrap();
+            e["detail"].as_object_mut().unwrap().remove("reports");
+            e
+        })
+        .collect()
+}
+
+/// Wherever `--capture` points in the layout (the variant, a year, a day, an hour, one file),
+/// the stream is the endpoint and variant of the layout above it; folders not padded to two
+/// digits (`2026/3/2/7`) are the same hours.
+#[test]
+fn capture_anywhere_in_the_layout_is_named_from_the_layout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = example_files();
+    let variant = lay_out(&tmp.path().join("dc"), &files, str::to_owned);
+    let whole = tmp.path().join("whole");
+    std::fs::create_dir_all(&whole).unwrap();
+    let reference = replay(&whole, &variant, &[]);
+    assert!(reference.status.success(), "{}", text(&reference.stderr));
+    assert_eq!(stream_lines(&reference), vec!["loan-scoring-prod/AllTraffic 120 6886 13708"]);
+
+    // The year folder holds everything: the same windows and events.
+    let year = tmp.path().join("year");
+    std::fs::create_dir_all(&year).unwrap();
+    let out = replay(&year, &variant.join("2026"), &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(stream_lines(&out), stream_lines(&reference));
+    assert_eq!(events(&year), events(&whole));
+
+    // A day, an hour, one file: one stream, named from the layout.
+    for (what, below) in [("day", "2026/03/02"), ("hour", "2026/03/02/16")] {
+        let cwd = tmp.path().join(what);
+        std::fs::create_dir_all(&cwd).unwrap();
+        let out = replay(&cwd, &variant.join(below), &[]);
+        assert!(out.status.success(), "{what}: {}", text(&out.stderr));
+        let lines = stream_lines(&out);
+        assert_eq!(lines.len(), 1, "{what}: {lines:?}");
+        assert!(lines[0].starts_with("loan-scoring-prod/AllTraffic "), "{what}: {lines:?}");
+    }
+    let one = files.keys().find(|k| k.starts_with("2026/03/02/16/")).unwrap();
+    let cwd = tmp.path().join("file");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let out = replay(&cwd, &variant.join(one), &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stream_lines(&out)[0].starts_with("loan-scoring-prod/AllTraffic 1 "), "{:?}", stream_lines(&out));
+
+    // Folders not padded, as a hand-made copy may be: the same replay.
+    let unpadded = |rel: &str| {
+        let parts: Vec<&str> = rel.split('/').collect();
+        let trim = |s: &str| s.trim_start_matches('0').to_owned();
+        let t = |s: &str| if trim(s).is_empty() { "0".to_owned() } else { trim(s) };
+        format!("{}/{}/{}/{}/{}", parts[0], t(parts[1]), t(parts[2]), t(parts[3]), parts[4])
+    };
+    let copy = lay_out(&tmp.path().join("copy"), &files, unpadded);
+    assert!(copy.join("2026/3/2/7").is_dir());
+    let cwd = tmp.path().join("unpadded");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let out = replay(&cwd, &copy, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(stream_lines(&out), stream_lines(&reference));
+    assert_eq!(events(&cwd), events(&whole));
+
+    // (An hour folder with fewer than two folders above it, as at a bucket's top, cannot be
+    // named: `capture::layout`'s tests and `source`'s S3 test check the error.)
+}
+
+/// Linked folders are followed (a link loop is walked once); `.jsonl.gz` files are read; a
+/// folder of other files says what it found.
+#[test]
+fn linked_folders_and_gzip_files_are_read() {
+    use std::io::Write as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let files = example_files();
+    let real = lay_out(&tmp.path().join("real"), &files, str::to_owned);
+    let reference = tmp.path().join("reference");
+    std::fs::create_dir_all(&reference).unwrap();
+    assert!(replay(&reference, &real, &[]).status.success());
+
+    // dc/loan-scoring-prod -> the real endpoint folder, and a loop back to dc inside it.
+    let dc = tmp.path().join("dc");
+    std::fs::create_dir_all(&dc).unwrap();
+    std::os::unix::fs::symlink(real.parent().unwrap(), dc.join("loan-scoring-prod")).unwrap();
+    std::os::unix::fs::symlink(&dc, real.join("loop")).unwrap();
+    let linked = tmp.path().join("linked");
+    std::fs::create_dir_all(&linked).unwrap();
+    let out = replay(&linked, &dc, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(events(&linked), events(&reference));
+    std::fs::remove_file(real.join("loop")).unwrap();
+
+    // Every other file gzipped (as exports are): the same replay.
+    let gz = lay_out(&tmp.path().join("gz"), &files, str::to_owned);
+    for (i, rel) in files.keys().enumerate().filter(|(i, _)| i % 2 == 0) {
+        let _ = i;
+        let p = gz.join(rel);
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(&std::fs::read(&p).unwrap()).unwrap();
+        std::fs::write(p.with_extension("jsonl.gz"), e.finish().unwrap()).unwrap();
+        std::fs::remove_file(p).unwrap();
+    }
+    let cwd = tmp.path().join("gzipped");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let out = replay(&cwd, &gz, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(events(&cwd), events(&reference));
+
+    // Only other files: the error says what is there.
+    let other = tmp.path().join("other/ep/v/2026/03/02/16");
+    std::fs::create_dir_all(&other).unwrap();
+    for name in ["a.json.gz", "b.json.gz", "notes.txt"] {
+        std::fs::write(other.join(name), b"x").unwrap();
+    }
+    let out = replay(tmp.path(), &tmp.path().join("other"), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("no .jsonl capture files below this location (found 2 .gz files, 1 .txt files)"), "{err}");
+}
+
+/// A link that points nowhere and a broken gzip file are counted and named, and the replay goes
+/// on; `--strict` makes it exit 2 at the end.
+#[test]
+fn an_unreadable_file_is_counted_and_the_replay_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = example_files();
+    let variant = lay_out(&tmp.path().join("dc"), &files, str::to_owned);
+    let hour = variant.join("2026/03/02/16");
+    std::os::unix::fs::symlink(tmp.path().join("nowhere.jsonl"), hour.join("dangling.jsonl")).unwrap();
+    std::fs::write(hour.join("broken.jsonl.gz"), b"not gzip at all").unwrap();
+    std::fs::write(hour.join("notes.txt"), b"a note").unwrap();
+    let out = replay(tmp.path(), &tmp.path().join("dc"), &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stream_lines(&out)[0].starts_with("loan-scoring-prod/AllTraffic 120 6886 "), "{stdout}");
+    assert!(stdout.contains("files skipped: 2 cannot be read"), "{stdout}");
+    assert!(stdout.contains("not capture, not read: 1 files (1 .txt)"), "{stdout}");
+    let err = text(&out.stderr);
+    assert!(err.contains("dangling.jsonl") && err.contains("broken.jsonl.gz"), "{err}");
+    let strict = replay(tmp.path(), &tmp.path().join("dc"), &["--strict"]);
+    assert_eq!(strict.status.code(), Some(2), "{}", text(&strict.stderr));
+    assert!(text(&strict.stderr).contains("--strict: 2 files could not be read"), "{}", text(&strict.stderr));
+}
