@@ -294,7 +294,7 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
             unreadable: Vec::new(),
         };
         let engine = replay_stream(stream, &source, files, &baseline, window, threads, &bar, io, &mut ctx)?;
-        summary.unreadable.extend(ctx.unreadable.drain(..));
+        summary.unreadable.append(&mut ctx.unreadable);
         // The labels' time runs on past the capture: every window still waiting is judged.
         let reports = ctx.reports.as_ref().map(|r| r.store as &dyn ReportLocation);
         for q in ctx.path.finish_quality(reports, EventTime::DataTime) {
@@ -622,7 +622,7 @@ impl IssueLog {
 /// What a decoding thread hands back for one file: the decoded object and a sample of its
 /// issues (for the log), or why the file could not be read.
 enum Decoded {
-    Object { object: crate::pipeline::DecodedObject, issues: IssueSample },
+    Object { object: Box<crate::pipeline::DecodedObject>, issues: IssueSample },
     Unreadable(String),
 }
 
@@ -658,7 +658,7 @@ fn decode_file(
     let (object, issues) = decoder
         .decode_sampled(&file.key, file.hour, &bytes[..], LOGGED_ISSUES)
         .map_err(|e| ReplayError::Read { path: source.uri(&file.key), source: e })?;
-    Ok(Decoded::Object { object, issues })
+    Ok(Decoded::Object { object: Box::new(object), issues })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -710,7 +710,7 @@ fn replay_stream(
                     for (r, n) in issues.more {
                         log.count(r, n);
                     }
-                    engine.apply(object);
+                    engine.apply(*object);
                 }
                 Decoded::Unreadable(why) => skip_file(ctx, bar, source.uri(&file.key), why),
             }
