@@ -240,6 +240,9 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
             ))
         }
     });
+    if !baseline.unmatched_constraints.is_empty() {
+        tracing::warn!(baseline = %baseline.source, features = ?baseline.unmatched_constraints, "constraints.json names features statistics.json does not have: they are not columns and are not checked (are the two files from the same baseline?)");
+    }
     let source = crate::source::open(&opts.capture, io.stores)?;
     let listed = io.wait(source.streams())?;
     for (uri, why) in &listed.unreadable {

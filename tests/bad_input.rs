@@ -219,3 +219,31 @@ fn an_unreadable_file_is_counted_and_the_replay_goes_on() {
     assert_eq!(strict.status.code(), Some(2), "{}", text(&strict.stderr));
     assert!(text(&strict.stderr).contains("--strict: 2 files could not be read"), "{}", text(&strict.stderr));
 }
+
+/// A `constraints.json` naming a feature `statistics.json` does not have: the columns are the
+/// statistics' features (every row is monitored, not discarded one column short), and the
+/// stray constraint is named.
+#[test]
+fn a_constraint_without_statistics_is_set_aside_not_made_a_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("baseline");
+    std::fs::create_dir_all(&base).unwrap();
+    let src = root().join("baselines/loan-scoring");
+    std::fs::copy(src.join("statistics.json"), base.join("statistics.json")).unwrap();
+    let mut cons: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(src.join("constraints.json")).unwrap()).unwrap();
+    cons["features"].as_array_mut().unwrap().push(serde_json::json!({"name": "ghost", "inferred_type": "String"}));
+    std::fs::write(base.join("constraints.json"), serde_json::to_vec(&cons).unwrap()).unwrap();
+    let capture = root().join("examples/capture");
+    let out = driftwatch(
+        tmp.path(),
+        &["replay", "--capture", capture.to_str().unwrap(), "--baseline", base.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stream_lines(&out)[0].starts_with("loan-scoring-prod/AllTraffic 120 6886 13708"), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("constraints.json names features statistics.json does not have") && err.contains("ghost"),
+        "{err}"
+    );
+}

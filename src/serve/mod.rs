@@ -317,6 +317,9 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
             let root = RootPath::default();
             let capture = CaptureSource::new(factory.open(&Location::parse(&capture_uri))?, root, capture_uri.clone());
             let baseline = load_baseline(m, discovery, factory.as_ref()).await?;
+            if !baseline.unmatched_constraints.is_empty() {
+                tracing::warn!(endpoint = %m.endpoint, baseline = %baseline.source, features = ?baseline.unmatched_constraints, "constraints.json names features statistics.json does not have: they are not columns and are not checked (are the two files from the same baseline?)");
+            }
             let quality = load_quality(m, factory.as_ref()).await?;
             let start = match m.start {
                 StartAt::Earliest => Timestamp::from_millis(0),
