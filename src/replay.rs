@@ -713,7 +713,9 @@ fn replay_stream(
                     for (r, n) in issues.more {
                         log.count(r, n);
                     }
-                    engine.apply(*object);
+                    for late in engine.apply(*object) {
+                        log.log(stream, bar, &late);
+                    }
                 }
                 Decoded::Unreadable(why) => skip_file(ctx, bar, source.uri(&file.key), why),
             }

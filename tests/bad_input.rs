@@ -247,3 +247,71 @@ fn a_constraint_without_statistics_is_set_aside_not_made_a_column() {
         "{err}"
     );
 }
+
+/// Every skipped record, row or value is named with its file and line, on stderr and in the
+/// window's `drift.json`: a record without a response (its rows profiled without the score),
+/// a record of the wrong width without a response (counted once, as `column_count`), and
+/// records that come after their window closed (`late_record`).
+#[test]
+fn every_skip_is_named_with_its_file_and_line_and_counted_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = example_files();
+    let variant = lay_out(&tmp.path().join("dc"), &files, str::to_owned);
+    let record = |time: &str, input: &str, output: Option<&str>| {
+        let mut capture = serde_json::json!({
+            "endpointInput": {"data": input, "encoding": "CSV", "mode": "INPUT", "observedContentType": "text/csv"}
+        });
+        if let Some(o) = output {
+            capture["endpointOutput"] =
+                serde_json::json!({"data": o, "encoding": "CSV", "mode": "OUTPUT", "observedContentType": "text/csv"});
+        }
+        serde_json::json!({"captureData": capture, "eventMetadata": {"eventId": format!("x-{time}"), "inferenceTime": time}, "eventVersion": "0"})
+            .to_string()
+    };
+    let lines = [
+        record("2026-03-02T10:05:00Z", "15000.00,62000.00,48,0.3200,7,RENT,DEBT", None),
+        record("2026-03-02T10:06:00Z", "15000.00,62000.00,48,0.3200,RENT,DEBT", None),
+        // In the 11:00 folder but of 09:30: its window closed when the 10:00 folder was read.
+        record("2026-03-02T09:30:00Z", "15000.00,62000.00,48,0.3200,7,RENT,DEBT", Some("0.5")),
+    ];
+    std::fs::write(variant.join("2026/03/02/10/zz-odd.jsonl"), format!("{}\n{}\n", lines[0], lines[1])).unwrap();
+    std::fs::write(variant.join("2026/03/02/11/zz-late.jsonl"), format!("{}\n", lines[2])).unwrap();
+    let out = replay(tmp.path(), &tmp.path().join("dc"), &["--output", "out", "--threads", "1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    for (file, line, reason) in [
+        ("zz-odd.jsonl", 1, "unpaired_output"),
+        ("zz-odd.jsonl", 2, "column_count"),
+        ("zz-late.jsonl", 1, "late_record"),
+    ] {
+        assert!(
+            err.lines().any(|l| l.contains(file) && l.contains(&format!("line={line}")) && l.contains(reason)),
+            "no {reason} for {file}:{line} on stderr:\n{err}"
+        );
+    }
+    let drift = |hour: &str| -> serde_json::Value {
+        let p = tmp.path().join(format!("out/loan-scoring-prod/AllTraffic/2026/03/02/{hour}/drift.json"));
+        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+    };
+    let ten = drift("10");
+    let issues: Vec<&str> = ten["issues"].as_array().unwrap().iter().map(|i| i.as_str().unwrap()).collect();
+    assert!(
+        issues.iter().any(|i| i.contains(
+            "zz-odd.jsonl:1: unpaired_output: 1 of 1 rows profiled without response columns: no endpointOutput"
+        )),
+        "{issues:?}"
+    );
+    assert!(issues.iter().any(|i| i.contains("zz-odd.jsonl:2: column_count")), "{issues:?}");
+    // The short row without a response is one skipped row (column_count), not two.
+    assert_eq!(
+        (ten["skipped"]["unpaired_output"].as_u64(), ten["skipped"]["column_count"].as_u64()),
+        (Some(1), Some(1)),
+        "{}",
+        ten["skipped"]
+    );
+    // The late record is counted in the next window that closes, named by its file and line.
+    let late = drift("11");
+    assert_eq!(late["skipped"]["late_record"], 1, "{}", late["skipped"]);
+    let issues: Vec<&str> = late["issues"].as_array().unwrap().iter().map(|i| i.as_str().unwrap()).collect();
+    assert!(issues.iter().any(|i| i.contains("zz-late.jsonl:1: late_record")), "{issues:?}");
+}

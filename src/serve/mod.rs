@@ -867,7 +867,9 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         while let Some(item) = decoded.next().await {
             let ((object, sample), size) = item?;
             let before = rt.engine.totals().rows;
-            rt.engine.apply(object);
+            for late in rt.engine.apply(object) {
+                tracing::warn!(stream = %label, file = %late.file, line = late.line, reason = late.reason.as_str(), detail = %late.detail, "skipped");
+            }
             note(&sample);
             self.count_object(&label, size, rt.engine.totals().rows - before);
             left -= 1;

@@ -121,9 +121,6 @@ impl RowMapper {
                 None => &[],
             };
             let out_row: Option<&[Cell<'_>]> = if paired { output.map(|t| t.row(r)) } else { None };
-            if output_expected && out_row.is_none() {
-                out.unpaired += 1;
-            }
             let profiled = match self.layout {
                 Layout::Positional { output_cols } => self.positional(in_row, out_row, output_cols, w, &mut out),
                 Layout::Named => {
@@ -131,10 +128,15 @@ impl RowMapper {
                     true
                 }
             };
-            if profiled {
-                out.profiled += 1;
-            } else {
+            // A row is counted under one reason: skipped for its width, or profiled without
+            // its response.
+            if !profiled {
                 out.wrong_width += 1;
+            } else {
+                out.profiled += 1;
+                if output_expected && out_row.is_none() {
+                    out.unpaired += 1;
+                }
             }
         }
         w.rows += out.profiled;

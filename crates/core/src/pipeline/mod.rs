@@ -141,11 +141,20 @@ struct OpenWindow {
     /// checkpoints without one, so they keep their bytes).
     #[serde(default, skip_serializing_if = "Predictions::is_empty")]
     predictions: Predictions,
+    /// In a decoded object's part of a window: the line of its first record (to name records
+    /// that come after their window closed). Not kept in checkpoints.
+    #[serde(skip)]
+    first_line: Option<u64>,
 }
 
 impl OpenWindow {
     fn new(n_features: usize) -> Self {
-        OpenWindow { profile: WindowProfile::new(n_features), issues: Vec::new(), predictions: Predictions::default() }
+        OpenWindow {
+            profile: WindowProfile::new(n_features),
+            issues: Vec::new(),
+            predictions: Predictions::default(),
+            first_line: None,
+        }
     }
 
     fn push_issue(&mut self, issue: RecordIssue) {
@@ -310,14 +319,18 @@ impl StreamEngine {
         self.mapper = decoder.mapper;
         let decoded = decoded?;
         let bytes = decoded.bytes;
-        self.apply(decoded);
+        for late in self.apply(decoded) {
+            on_issue(&late);
+        }
         Ok(bytes)
     }
 
     /// Merges a decoded object into the open windows (objects must come in data order, and
-    /// the watermark must have been moved for each, as for [`StreamEngine::ingest`]).
-    pub fn apply(&mut self, decoded: DecodedObject) {
-        let DecodedObject { hour, mut windows, undated, lines, bytes, layout } = decoded;
+    /// the watermark must have been moved for each, as for [`StreamEngine::ingest`]). Returns
+    /// the issues of its records that came after their window closed (named by file and line,
+    /// for the driver to log; they are counted and kept with the next window either way).
+    pub fn apply(&mut self, decoded: DecodedObject) -> Vec<RecordIssue> {
+        let DecodedObject { key, hour, mut windows, undated, lines, bytes, layout } = decoded;
         if self.mapper.is_none() {
             if let Some(l) = layout {
                 self.mapper = Some(RowMapper::new(&self.baseline, l));
@@ -335,12 +348,10 @@ impl StreamEngine {
         } else {
             merge_open(&mut self.pending, undated);
         }
-        for (start, part) in windows {
-            self.merge_partial(start, part);
-        }
+        windows.into_iter().filter_map(|(start, part)| self.merge_partial(&key, start, part)).collect()
     }
 
-    fn merge_partial(&mut self, start: Timestamp, part: OpenWindow) {
+    fn merge_partial(&mut self, key: &str, start: Timestamp, part: OpenWindow) -> Option<RecordIssue> {
         let end = start + self.window;
         let late = self.closed_through.is_some_and(|c| end <= c);
         if late {
@@ -353,24 +364,27 @@ impl StreamEngine {
                 self.pending.push_issue(i);
             }
             if p.records > 0 {
-                self.pending.push_issue(RecordIssue {
-                    file: String::new(),
-                    line: 0,
+                let issue = RecordIssue {
+                    file: key.to_owned(),
+                    line: part.first_line.unwrap_or(0),
                     reason: SkipReason::LateRecord,
                     detail: format!(
-                        "{} records for window {} arrived after it closed",
+                        "{} records (from this line on) for window {} arrived after it closed",
                         p.records,
                         Window { start, end }.start
                     ),
-                });
+                };
+                self.pending.push_issue(issue.clone());
+                return Some(issue);
             }
-            return;
+            return None;
         }
         let n_features = self.baseline.features.len();
         let slot = self.open.entry(start).or_insert_with(|| OpenWindow::new(n_features));
         self.totals.records += part.profile.records;
         self.totals.rows += part.profile.rows;
         merge_open(slot, part);
+        None
     }
 
     /// Moves the watermark for the next object, from hour folder `hour`, in data order: Data
@@ -436,6 +450,7 @@ impl StreamEngine {
 /// One capture object decoded into per-window partial profiles, ready to merge.
 #[derive(Debug)]
 pub struct DecodedObject {
+    key: String,
     hour: Option<Timestamp>,
     windows: BTreeMap<Timestamp, OpenWindow>,
     undated: OpenWindow,
@@ -539,6 +554,7 @@ impl ObjectDecoder {
             };
             let start = record.time.floor(self.window);
             let slot = partial.entry(start).or_insert_with(|| OpenWindow::new(n_features));
+            slot.first_line.get_or_insert(line_no);
             if let Err((reason, detail)) = self.profile_record(&record, slot, &mut |reason, detail| {
                 let i = issue(reason, detail);
                 on_issue(&i);
@@ -551,7 +567,7 @@ impl ObjectDecoder {
             }
         }
         let layout = self.mapper.as_ref().map(RowMapper::layout);
-        Ok(DecodedObject { hour, windows: partial, undated, lines, bytes, layout })
+        Ok(DecodedObject { key: key.to_owned(), hour, windows: partial, undated, lines, bytes, layout })
     }
 
     /// Decodes a record's bodies and maps its rows into `slot`. Errors that drop the record are
@@ -622,15 +638,10 @@ impl ObjectDecoder {
                 Err(e) => output_error = Some(e),
             }
         }
-        if let Some(e) = output_error {
+        if let Some(e) = &output_error {
             if input.is_none() {
-                return Err(payload_skip("endpointOutput", &e));
+                return Err(payload_skip("endpointOutput", e));
             }
-            let i = issue(
-                SkipReason::UnpairedOutput,
-                format!("endpointOutput: {e}; rows profiled without response columns"),
-            );
-            slot.push_issue(i);
         }
         let rows = input.map(Table::row_count).or(output.map(Table::row_count)).unwrap_or(0);
         if rows == 0 {
@@ -656,6 +667,18 @@ impl ObjectDecoder {
         let outcome = mapper.map_record(input, output, &mut slot.profile);
         slot.profile.records += 1;
         self.keep_prediction(record, output, slot);
+        if outcome.unpaired > 0 {
+            let why = match (&output_error, output) {
+                (Some(e), _) => format!("endpointOutput: {e}"),
+                (None, None) => "no endpointOutput".to_owned(),
+                (None, Some(t)) => format!("the response has {} rows", t.row_count()),
+            };
+            let i = issue(
+                SkipReason::UnpairedOutput,
+                format!("{} of {rows} rows profiled without response columns: {why}", outcome.unpaired),
+            );
+            slot.push_issue(i);
+        }
         if outcome.wrong_width > 0 {
             let i = issue(
                 SkipReason::ColumnCount,

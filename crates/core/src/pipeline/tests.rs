@@ -85,13 +85,16 @@ fn late_records_are_counted_not_profiled() {
         Some("2026-03-03T16:00:00Z"),
         &[line("2026-03-03T16:50:00Z", "1,2"), line("2026-03-03T16:51:00Z", "1,2")].join("\n"),
     );
-    assert!(issues.is_empty());
+    // Named by the file and the line of its first late record, and handed to the driver's log.
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!((issues[0].file.as_str(), issues[0].line, issues[0].reason), ("late", 1, SkipReason::LateRecord));
+    assert!(issues[0].to_string().starts_with("late:1: late_record: 2 records"), "{}", issues[0]);
     ingest(&mut e, "h17", Some("2026-03-03T17:00:00Z"), &line("2026-03-03T17:10:00Z", "5,6"));
     let closed = e.close_all();
     assert_eq!(closed.len(), 1);
     assert_eq!(closed[0].profile.rows, 1);
     assert_eq!(closed[0].profile.skipped.get(SkipReason::LateRecord), 2);
-    assert!(closed[0].issues.iter().any(|i| i.reason == SkipReason::LateRecord));
+    assert!(closed[0].issues.iter().any(|i| i.reason == SkipReason::LateRecord && i.file == "late" && i.line == 1));
     assert_eq!(e.totals().records, 2);
 }
 
