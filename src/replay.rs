@@ -230,6 +230,7 @@ impl ReplayIo<'_> {
 /// are counted in the summary and the reports.
 pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, ReplayError> {
     let window = check_window(opts.window)?;
+    check_outputs(opts)?;
     let threads = thread_count(opts.threads);
     let baseline = Arc::new(match &opts.baseline {
         Some(b) => load_baseline(b, io)?,
@@ -260,7 +261,7 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
         None => None,
     };
     let mut events_out = match &opts.events {
-        Some(p) => Some(EventsFile::create(p)?),
+        Some(p) => Some(EventsFile::create(p).map_err(|e| ReplayError::Usage(format!("--events {e}")))?),
         None => None,
     };
     let mut page = opts.report.as_ref().map(|_| HtmlReport::new(opts.capture.clone(), &baseline));
@@ -343,6 +344,37 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
         e.close()?;
     }
     Ok(summary)
+}
+
+/// Checks, before anything is read, that the local outputs can be written: `--output` is a
+/// folder (or can be made one) that takes files, `--report`'s folder takes files and the path is
+/// not a folder. A replay of a day of capture should not fail at its end for a typo.
+fn check_outputs(opts: &ReplayOptions) -> Result<(), ReplayError> {
+    let usage = |flag: &str, path: &std::path::Path, why: String| {
+        ReplayError::Usage(format!("{flag} {}: {why}", path.display()))
+    };
+    let probe = |flag: &str, dir: &std::path::Path| -> Result<(), ReplayError> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(usage(flag, dir, "exists and is not a folder".into()));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| usage(flag, dir, format!("cannot be made a folder: {e}")))?;
+        let test = dir.join(format!(".driftwatch-write-test-{}", std::process::id()));
+        std::fs::write(&test, b"").map_err(|e| usage(flag, dir, format!("cannot be written: {e}")))?;
+        let _ = std::fs::remove_file(&test);
+        Ok(())
+    };
+    if let Some(Location::Local(dir)) = opts.output.as_deref().map(Location::parse) {
+        probe("--output", &dir)?;
+    }
+    for (flag, path) in [("--report", &opts.report), ("--events", &opts.events)] {
+        let Some(path) = path else { continue };
+        if path.is_dir() {
+            return Err(usage(flag, path, "is a folder; name a file".into()));
+        }
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        probe(flag, dir)?;
+    }
+    Ok(())
 }
 
 /// The model-quality side of a replay: the path's rules and constraints, and every label.

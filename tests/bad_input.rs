@@ -315,3 +315,54 @@ fn every_skip_is_named_with_its_file_and_line_and_counted_once() {
     let issues: Vec<&str> = late["issues"].as_array().unwrap().iter().map(|i| i.as_str().unwrap()).collect();
     assert!(issues.iter().any(|i| i.contains("zz-late.jsonl:1: late_record")), "{issues:?}");
 }
+
+/// Errors are printed once, name the flag or the file and line, exit 2, and come before any
+/// work; stderr has no colour codes when it is not a terminal; a byte order mark before the
+/// first capture record is read past.
+#[test]
+fn errors_name_the_flag_once_and_come_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("afile"), b"x").unwrap();
+    let capture = root().join("examples/capture");
+    let base = root().join("baselines/loan-scoring");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["replay", "--capture", capture.to_str().unwrap(), "--baseline", base.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let started = std::time::Instant::now();
+        let out = driftwatch(tmp.path(), &args);
+        (out, started.elapsed())
+    };
+    for (extra, want) in [
+        (vec!["--output", "afile"], "error: --output afile: exists and is not a folder"),
+        (vec!["--report", "/proc/nope/x.html"], "error: --report /proc/nope: cannot be made a folder"),
+        (vec!["--events", "."], "error: --events .: is a folder; name a file"),
+    ] {
+        let (out, _) = run(&extra);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.starts_with(want), "{extra:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "printed once: {err}");
+        assert!(!err.contains('\u{1b}'), "colour codes: {err:?}");
+        assert!(out.stdout.is_empty(), "{extra:?}: no work before the error");
+    }
+    // A training CSV whose quote never closes: named by its line, not read as one long field.
+    std::fs::write(tmp.path().join("q.csv"), "a,b\n1,\"x\n2,y\n3,z\n").unwrap();
+    let out = driftwatch(tmp.path(), &["baseline", "--input", "q.csv", "--output", "qb"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("q.csv: line 2: a quoted field opened in this row is never closed"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A byte order mark before the first capture record.
+    let files = example_files();
+    let variant = lay_out(&tmp.path().join("dc"), &files, str::to_owned);
+    let first = variant.join(files.keys().next().unwrap());
+    let mut bytes = b"\xef\xbb\xbf".to_vec();
+    bytes.extend(std::fs::read(&first).unwrap());
+    std::fs::write(&first, bytes).unwrap();
+    let out = replay(tmp.path(), &tmp.path().join("dc"), &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains("malformed_line"), "{}", text(&out.stdout));
+    assert!(stream_lines(&out)[0].starts_with("loan-scoring-prod/AllTraffic 120 6886 13708"), "{}", text(&out.stdout));
+}

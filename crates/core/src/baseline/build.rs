@@ -210,6 +210,8 @@ pub fn read_csv<R: std::io::Read>(
     header: bool,
     cols: &mut impl RowSink,
 ) -> Result<(), BuildError> {
+    let quotes = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let input = QuoteCount { inner: input, quotes: quotes.clone() };
     let mut reader = csv::ReaderBuilder::new().has_headers(header).flexible(false).from_reader(input);
     let csv_err = |e: csv::Error| -> BuildError {
         let line = e.position().map(|p| p.line()).unwrap_or(0);
@@ -230,7 +232,10 @@ pub fn read_csv<R: std::io::Read>(
         }
     }
     let mut record = csv::StringRecord::new();
+    // The last record: (its first line, whether a field of it spans lines).
+    let mut last = (0u64, false);
     while reader.read_record(&mut record).map_err(csv_err)? {
+        last = (record.position().map(|p| p.line()).unwrap_or(0), record.iter().any(|f| f.contains('\n')));
         if cols.column_count() == 0 {
             for i in 0..record.len() {
                 cols.add_column(format!("_c{i}"), display)?;
@@ -249,7 +254,32 @@ pub fn read_csv<R: std::io::Read>(
         }
         cols.end_row(line);
     }
+    // A quote that is never closed makes the CSV reader take the rest of the file as one
+    // field: the rows after it would be lost without a word.
+    if quotes.get() % 2 == 1 && last.1 {
+        return Err(BuildError::Record {
+            path: display.to_owned(),
+            line: last.0,
+            detail: "a quoted field opened in this row is never closed: the rest of the file would be one field".into(),
+        });
+    }
     Ok(())
+}
+
+/// A reader that counts the `"` bytes it passes on (an odd count at the end: a quote never
+/// closed).
+struct QuoteCount<R> {
+    inner: R,
+    quotes: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: std::io::Read> std::io::Read for QuoteCount<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let q = memchr::memchr_iter(b'"', &buf[..n]).count() as u64;
+        self.quotes.set(self.quotes.get() + q);
+        Ok(n)
+    }
 }
 
 /// Reads JSON Lines (one object per line, columns by key in first-seen order) into `cols`.

@@ -25,6 +25,9 @@ use crate::payload::{body_text, decode_body, PayloadError, Table};
 use crate::profile::{SkipCounts, SkipReason, WindowProfile};
 use crate::time::{Duration, Timestamp, Window};
 
+/// The UTF-8 byte order mark, which some tools write at the start of a text file.
+const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
+
 /// At most this many example issues are kept per window (all are counted).
 pub const ISSUES_PER_WINDOW: usize = 20;
 /// Shortest window the engine accepts: below a minute, Data Capture's per-second timestamps and
@@ -517,6 +520,8 @@ impl ObjectDecoder {
             bytes += n as u64;
             line_no += 1;
             let line = trim_line(&buf);
+            // A UTF-8 byte order mark before the first record (editors on Windows add one).
+            let line = if line_no == 1 { line.strip_prefix(UTF8_BOM).unwrap_or(line) } else { line };
             if line.is_empty() {
                 continue;
             }

@@ -156,6 +156,8 @@ impl LabelFile {
     /// folder). Blank lines are ignored; every other line is a label or a counted skip.
     pub fn read(file: &str, collected: Option<Timestamp>, text: &str) -> LabelFile {
         let mut out = LabelFile { file: file.to_owned(), collected, ..Default::default() };
+        // A byte order mark before the first record (editors on Windows add one).
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
