@@ -155,6 +155,9 @@ pub struct MonitorSection {
     pub poll_interval: Option<String>,
     /// How long an hour folder may still grow after the hour (default `5m`).
     pub settle: Option<String>,
+    /// Capture records (lines) longer than this many MiB are skipped and counted as
+    /// `record_too_large` (default 16): a record is decoded whole, in about twelve times its size.
+    pub max_record_mib: Option<u64>,
     /// Model-quality baseline folder or prefix (`statistics.json` and `constraints.json` as
     /// `driftwatch baseline --problem-type` or Model Monitor writes them; `calibration.json` for
     /// estimates): judge the endpoint's model quality too.
@@ -224,6 +227,8 @@ pub struct MonitorConfig {
     pub poll_interval: Duration,
     /// Settling time of an hour folder.
     pub settle: Duration,
+    /// Longer capture records are skipped and counted.
+    pub max_record_bytes: usize,
     /// Model quality, when the monitor judges it.
     pub quality: Option<MonitorQuality>,
 }
@@ -531,6 +536,13 @@ impl ConfigFile {
                     check_uri(u).map_err(|msg| invalid(&key(k), msg))?;
                 }
             }
+            let max_record_mib = m.max_record_mib.unwrap_or((crate::pipeline::DEFAULT_MAX_RECORD_BYTES >> 20) as u64);
+            if !(1..=4096).contains(&max_record_mib) {
+                return Err(invalid(
+                    &key("max_record_mib"),
+                    format!("{max_record_mib} is out of range; use 1 to 4096"),
+                ));
+            }
             let quality = monitor_quality(path, &m, &key)?;
             let mc = MonitorConfig {
                 endpoint: m.endpoint,
@@ -541,6 +553,7 @@ impl ConfigFile {
                 start,
                 poll_interval,
                 settle,
+                max_record_bytes: (max_record_mib as usize) << 20,
                 quality,
             };
             if monitors.iter().any(|o: &MonitorConfig| o.endpoint == mc.endpoint && o.variant == mc.variant) {

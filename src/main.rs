@@ -76,6 +76,10 @@ enum Command {
         /// either way).
         #[arg(long)]
         strict: bool,
+        /// Capture records (lines) longer than this many MiB are skipped and counted as
+        /// record_too_large: a record is decoded whole, in about twelve times its size.
+        #[arg(long, default_value_t = (driftwatch::pipeline::DEFAULT_MAX_RECORD_BYTES >> 20) as u64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+        max_record_mib: u64,
         #[command(flatten)]
         quality: ReplayQualityArgs,
     },
@@ -349,7 +353,19 @@ fn run(cli: Cli) -> Result<(), Failure> {
             println!("{summary} -> {output}/statistics.json, {output}/constraints.json");
             Ok(())
         }
-        Command::Replay { capture, baseline, window, events, output, report, config, threads, strict, quality } => {
+        Command::Replay {
+            capture,
+            baseline,
+            window,
+            events,
+            output,
+            report,
+            config,
+            threads,
+            strict,
+            max_record_mib,
+            quality,
+        } => {
             let quality = quality.options()?;
             if let Some(e) = &events {
                 reject_s3("--events", e)?;
@@ -377,6 +393,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 event_settings,
                 progress: true,
                 threads,
+                max_record_bytes: (max_record_mib as usize) << 20,
                 quality,
             };
             let runtime = tool_runtime()?;

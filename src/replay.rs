@@ -69,6 +69,8 @@ pub struct ReplayOptions {
     /// Threads that read and decode capture files (0: one per core). Results are the same
     /// whatever the number.
     pub threads: usize,
+    /// Capture records longer than this are skipped and counted (`record_too_large`).
+    pub max_record_bytes: usize,
     /// Model quality against ground truth (`--quality-baseline`, `--ground-truth`).
     pub quality: Option<QualityOptions>,
 }
@@ -296,6 +298,7 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
             summary: StreamSummary { stream: Some(stream.clone()), ..Default::default() },
             page: page.as_ref().map(|_| StreamReport::new(stream.clone(), &baseline)),
             unreadable: Vec::new(),
+            max_record_bytes: opts.max_record_bytes,
         };
         let engine = replay_stream(stream, &source, files, &baseline, window, threads, &bar, io, &mut ctx)?;
         summary.unreadable.append(&mut ctx.unreadable);
@@ -541,6 +544,8 @@ struct StreamRun<'a> {
     page: Option<StreamReport>,
     /// Files of the stream that failed when read: (path or URI, why).
     unreadable: Vec<(String, String)>,
+    /// Longer capture records are skipped.
+    max_record_bytes: usize,
 }
 
 impl StreamRun<'_> {
@@ -662,20 +667,18 @@ enum Decoded {
 }
 
 /// Reads one capture object whole (a Data Capture object is a few megabytes at most).
-/// Reads one capture object whole (a Data Capture object is a few megabytes at most). A file
-/// that this object alone is wrong about (unreadable locally, gone since the listing, a broken
-/// gzip file) is `Ok(Err(why))`: counted, named and skipped; anything else (the network, S3)
-/// stops the replay.
-fn fetch(
+/// Opens one capture object as a stream (a local file is read as it is decoded, never whole).
+/// A file that this object alone is wrong about (unreadable locally, gone since the listing) is
+/// `Ok(Err(why))`: counted, named and skipped; anything else (the network, S3) stops the
+/// replay.
+fn open(
     source: &CaptureSource<AnyStore>,
     file: &CaptureObject,
     io: &ReplayIo<'_>,
-) -> Result<Result<Vec<u8>, String>, ReplayError> {
-    match io.wait(source.read(&file.key)) {
-        Ok(bytes) => Ok(Ok(bytes)),
-        Err(
-            e @ (SourceError::Gone { .. } | SourceError::Compressed { .. } | SourceError::Store(StoreError::Io { .. })),
-        ) => Ok(Err(e.to_string())),
+) -> Result<Result<Box<dyn std::io::BufRead + Send>, String>, ReplayError> {
+    match io.wait(source.open(&file.key)) {
+        Ok(reader) => Ok(Ok(reader)),
+        Err(e @ (SourceError::Gone { .. } | SourceError::Store(StoreError::Io { .. }))) => Ok(Err(e.to_string())),
         Err(e) => Err(ReplayError::Fetch(e)),
     }
 }
@@ -686,14 +689,15 @@ fn decode_file(
     file: &CaptureObject,
     io: &ReplayIo<'_>,
 ) -> Result<Decoded, ReplayError> {
-    let bytes = match fetch(source, file, io)? {
-        Ok(b) => b,
+    let reader = match open(source, file, io)? {
+        Ok(r) => r,
         Err(why) => return Ok(Decoded::Unreadable(why)),
     };
-    let (object, issues) = decoder
-        .decode_sampled(&file.key, file.hour, &bytes[..], LOGGED_ISSUES)
-        .map_err(|e| ReplayError::Read { path: source.uri(&file.key), source: e })?;
-    Ok(Decoded::Object { object: Box::new(object), issues })
+    // A file that fails while read (a broken gzip stream, a disk error) is skipped whole.
+    match decoder.decode_sampled(&file.key, file.hour, reader, LOGGED_ISSUES) {
+        Ok((object, issues)) => Ok(Decoded::Object { object: Box::new(object), issues }),
+        Err(e) => Ok(Decoded::Unreadable(format!("{}: {e}", source.uri(&file.key)))),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -710,6 +714,7 @@ fn replay_stream(
 ) -> Result<StreamEngine, ReplayError> {
     let mut engine = StreamEngine::new(stream.clone(), baseline.clone(), window);
     engine.set_predictions(ctx.predict.clone());
+    engine.set_max_record_bytes(ctx.max_record_bytes);
     let mut log = IssueLog::default();
     // One by one until the column layout is decided (by the first decodable record), then,
     // with more than one thread, decoded in parallel and merged in order.
@@ -719,11 +724,11 @@ fn replay_stream(
         for closed in engine.advance_to_folder(file.hour) {
             handle_window(closed, ctx)?;
         }
-        match fetch(source, file, io)? {
-            Ok(bytes) => {
-                engine
-                    .ingest(&file.key, file.hour, &bytes[..], &mut |i| log.log(stream, bar, i))
-                    .map_err(|e| ReplayError::Read { path: source.uri(&file.key), source: e })?;
+        match open(source, file, io)? {
+            Ok(reader) => {
+                if let Err(e) = engine.ingest(&file.key, file.hour, reader, &mut |i| log.log(stream, bar, i)) {
+                    skip_file(ctx, bar, source.uri(&file.key), format!("{}: {e}", source.uri(&file.key)));
+                }
             }
             Err(why) => skip_file(ctx, bar, source.uri(&file.key), why),
         }

@@ -176,9 +176,40 @@ impl<S: ObjectStore> CaptureSource<S> {
         gunzip(&bytes).map_err(|detail| SourceError::Compressed { uri: self.store.uri(key), detail })
     }
 
+    /// Opens one listed object as a stream of lines (a local file is read as it is consumed,
+    /// never whole; a `.gz` one is decompressed as it is read, up to
+    /// [`MAX_DECOMPRESSED_BYTES`]; a broken one fails with an error naming it when read).
+    pub async fn open(&self, key: &str) -> Result<Box<dyn std::io::BufRead + Send>, SourceError> {
+        let reader = self.store.reader(key).await?.ok_or_else(|| SourceError::Gone { uri: self.store.uri(key) })?;
+        const BUFFER: usize = 256 << 10;
+        Ok(if key.ends_with(".gz") {
+            let gz = flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(BUFFER, reader));
+            Box::new(std::io::BufReader::with_capacity(BUFFER, Bounded { inner: gz, left: MAX_DECOMPRESSED_BYTES }))
+        } else {
+            Box::new(std::io::BufReader::with_capacity(BUFFER, reader))
+        })
+    }
+
     /// Where `key` is (a path or an `s3://` URI).
     pub fn uri(&self, key: &str) -> String {
         self.store.uri(key)
+    }
+}
+
+/// A decompressed stream that stops with an error past [`MAX_DECOMPRESSED_BYTES`] (a gzip bomb
+/// is refused, not read on).
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.left = self.left.checked_sub(n as u64).ok_or_else(|| {
+            std::io::Error::other(format!("decompresses to more than {MAX_DECOMPRESSED_BYTES} bytes; refused"))
+        })?;
+        Ok(n)
     }
 }
 

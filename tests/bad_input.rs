@@ -366,3 +366,40 @@ fn errors_name_the_flag_once_and_come_first() {
     assert!(!text(&out.stdout).contains("malformed_line"), "{}", text(&out.stdout));
     assert!(stream_lines(&out)[0].starts_with("loan-scoring-prod/AllTraffic 120 6886 13708"), "{}", text(&out.stdout));
 }
+
+/// A capture record longer than `--max-record-mib` is read past without being held (memory
+/// stays bounded whatever the line), counted as `record_too_large` and named; the rest of its
+/// file is read.
+#[test]
+fn a_record_above_the_size_bound_is_skipped_and_counted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = example_files();
+    let variant = lay_out(&tmp.path().join("dc"), &files, str::to_owned);
+    let rows = "15000.00,62000.00,48,0.3200,7,RENT,DEBT\n".repeat(60_000);
+    let scores = "0.5\n".repeat(60_000);
+    let big = serde_json::json!({
+        "captureData": {
+            "endpointInput": {"data": rows, "encoding": "CSV", "mode": "INPUT", "observedContentType": "text/csv"},
+            "endpointOutput": {"data": scores, "encoding": "CSV", "mode": "OUTPUT", "observedContentType": "text/csv"}
+        },
+        "eventMetadata": {"eventId": "big", "inferenceTime": "2026-03-02T16:10:00Z"},
+        "eventVersion": "0"
+    })
+    .to_string();
+    assert!(big.len() > 2 << 20);
+    let hour = variant.join("2026/03/02/16");
+    let first = std::fs::read_dir(&hour).unwrap().next().unwrap().unwrap().path();
+    let mut bytes = big.into_bytes();
+    bytes.push(b'\n');
+    bytes.extend(std::fs::read(&first).unwrap());
+    std::fs::write(&first, bytes).unwrap();
+    let out = replay(tmp.path(), &tmp.path().join("dc"), &["--max-record-mib", "1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("skipped: record_too_large 1"), "{stdout}");
+    assert!(stream_lines(&out)[0].starts_with("loan-scoring-prod/AllTraffic 120 6886 13708"), "{stdout}");
+    assert!(text(&out.stderr).contains("line=1 reason=\"record_too_large\""), "{}", text(&out.stderr));
+    // With room for it, the record is read: 60,000 more rows.
+    let out = replay(tmp.path(), &tmp.path().join("dc"), &["--max-record-mib", "8"]);
+    assert!(stream_lines(&out)[0].starts_with("loan-scoring-prod/AllTraffic 120 6887 73708"), "{}", text(&out.stdout));
+}

@@ -509,6 +509,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 }
                 let mut engine = StreamEngine::restore(id.clone(), baseline, cp.engine)
                     .map_err(|e| ServeError::Config(format!("{id}: {e}; delete {checkpoint_uri} to start over")))?;
+                engine.set_max_record_bytes(m.cfg.max_record_bytes);
                 tracing::info!(stream = %id, next_hour = ?cp.cursor.next_hour.map(|t| t.to_string()), outbox = cp.outbox.len(), "resumed from checkpoint");
                 let mut path = WindowPath::resume(m.baseline.clone(), cp.classifier, shared.settings.clone())
                     .with_resources(resources);

@@ -213,6 +213,7 @@ fn replay_folder(dir: &std::path::Path, spec: &StreamSpec, quality: Option<crate
         event_settings: EventSettings::default(),
         progress: false,
         threads: 2,
+        max_record_bytes: crate::pipeline::DEFAULT_MAX_RECORD_BYTES,
         quality,
     };
     let runtime = tokio::runtime::Handle::current();

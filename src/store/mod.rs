@@ -80,7 +80,17 @@ pub trait ObjectStore: Send + Sync {
 
     /// Returns a human-readable location of `key` (a path or an `s3://` URI).
     fn uri(&self, key: &str) -> String;
+
+    /// Opens `key` to be read as a stream of bytes, or `None` when there is no such object. A
+    /// local file is read as it is consumed (never whole); other stores fetch the object and
+    /// hand it over.
+    fn reader(&self, key: &str) -> impl Future<Output = Result<Option<ObjectReader>, StoreError>> + Send {
+        async move { Ok(self.get(key).await?.map(|b| Box::new(std::io::Cursor::new(b)) as ObjectReader)) }
+    }
 }
+
+/// An object being read.
+pub type ObjectReader = Box<dyn std::io::Read + Send>;
 
 /// The folder names below `prefix` among `keys` (for stores that list everything anyway).
 #[cfg(any(test, feature = "testing"))]
@@ -222,6 +232,15 @@ impl ObjectStore for LocalStore {
 
     fn uri(&self, key: &str) -> String {
         self.path(key).display().to_string()
+    }
+
+    async fn reader(&self, key: &str) -> Result<Option<ObjectReader>, StoreError> {
+        let path = self.path(key);
+        match std::fs::File::open(&path) {
+            Ok(f) => Ok(Some(Box::new(f))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StoreError::Io { path: path.display().to_string(), source }),
+        }
     }
 }
 
@@ -389,6 +408,16 @@ impl ObjectStore for AnyStore {
             AnyStore::Memory(s) => s.uri(key),
             #[cfg(feature = "aws")]
             AnyStore::S3(s) => s.uri(key),
+        }
+    }
+
+    async fn reader(&self, key: &str) -> Result<Option<ObjectReader>, StoreError> {
+        match self {
+            AnyStore::Local(s) => s.reader(key).await,
+            #[cfg(any(test, feature = "testing"))]
+            AnyStore::Memory(s) => s.reader(key).await,
+            #[cfg(feature = "aws")]
+            AnyStore::S3(s) => s.reader(key).await,
         }
     }
 }

@@ -28,6 +28,13 @@ use crate::time::{Duration, Timestamp, Window};
 /// The UTF-8 byte order mark, which some tools write at the start of a text file.
 const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
 
+/// The largest capture record (one line) decoded, by default: a record is decoded whole, which
+/// takes about twelve times its size in memory (its text, the body unescaped, a cell per value),
+/// so the bound keeps one record under about 200 MB. Real-time endpoints take at most 6 MB a
+/// request and a response (8 MB each once base64-encoded), so their records are below it; batch
+/// transform records can be larger, and a replay can raise it (`--max-record-mib`).
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 16 << 20;
+
 /// At most this many example issues are kept per window (all are counted).
 pub const ISSUES_PER_WINDOW: usize = 20;
 /// Shortest window the engine accepts: below a minute, Data Capture's per-second timestamps and
@@ -194,6 +201,8 @@ pub struct StreamEngine {
     totals: StreamTotals,
     /// What to take from responses for the model-quality join (none: no quality monitor).
     predict: Option<Arc<PredictionSpec>>,
+    /// Longer lines are skipped and counted (`record_too_large`).
+    max_record_bytes: usize,
 }
 
 impl StreamEngine {
@@ -210,7 +219,13 @@ impl StreamEngine {
             pending: OpenWindow::new(n),
             totals: StreamTotals::default(),
             predict: None,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
         }
+    }
+
+    /// Skips (and counts as `record_too_large`) capture records longer than `bytes`.
+    pub fn set_max_record_bytes(&mut self, bytes: usize) {
+        self.max_record_bytes = bytes;
     }
 
     /// Keeps each record's prediction (as `spec` names it) in its window for the model-quality
@@ -254,6 +269,7 @@ impl StreamEngine {
             pending,
             totals: state.totals,
             predict: None,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
         })
     }
 
@@ -298,6 +314,7 @@ impl StreamEngine {
             window: self.window,
             mapper: Some(m.clone()),
             predict: self.predict.clone(),
+            max_record_bytes: self.max_record_bytes,
             spare: Default::default(),
         })
     }
@@ -316,6 +333,7 @@ impl StreamEngine {
             window: self.window,
             mapper: self.mapper.take(),
             predict: self.predict.clone(),
+            max_record_bytes: self.max_record_bytes,
             spare: Default::default(),
         };
         let decoded = decoder.decode(key, hour, reader, on_issue);
@@ -477,6 +495,7 @@ pub struct ObjectDecoder {
     window: Duration,
     mapper: Option<RowMapper>,
     predict: Option<Arc<PredictionSpec>>,
+    max_record_bytes: usize,
     /// Request and response tables, emptied and reused for every record.
     spare: (Table<'static>, Table<'static>),
 }
@@ -513,12 +532,28 @@ impl ObjectDecoder {
         let mut lines = 0u64;
         loop {
             buf.clear();
-            let n = reader.read_until(b'\n', &mut buf)?;
+            let (n, cut) = read_line_bounded(&mut reader, &mut buf, self.max_record_bytes)?;
             if n == 0 {
                 break;
             }
             bytes += n as u64;
             line_no += 1;
+            if cut {
+                lines += 1;
+                let i = RecordIssue {
+                    file: key.to_owned(),
+                    line: line_no,
+                    reason: SkipReason::RecordTooLarge,
+                    detail: format!(
+                        "a record of {n} bytes, above the bound of {} bytes (decoding it takes about twelve times its size)",
+                        self.max_record_bytes
+                    ),
+                };
+                on_issue(&i);
+                undated.profile.skipped.add(SkipReason::RecordTooLarge, 1);
+                undated.push_issue(i);
+                continue;
+            }
             let line = trim_line(&buf);
             // A UTF-8 byte order mark before the first record (editors on Windows add one).
             let line = if line_no == 1 { line.strip_prefix(UTF8_BOM).unwrap_or(line) } else { line };
@@ -748,6 +783,40 @@ fn body_of<'a>(p: &'a CapturedPayload<'a>) -> Result<std::borrow::Cow<'a, str>, 
 fn payload_skip(side: &str, e: &PayloadError) -> (SkipReason, String) {
     let reason = if e.is_unsupported() { SkipReason::UnsupportedPayload } else { SkipReason::UndecodablePayload };
     (reason, format!("{side}: {e}"))
+}
+
+/// Reads one line (through its `\n`) into `buf`, keeping at most `max` bytes of it: returns the
+/// bytes read and whether the line was longer than `max` (then `buf` is empty and the line was
+/// read past without being held, so memory stays bounded whatever the line).
+fn read_line_bounded<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>, max: usize) -> std::io::Result<(usize, bool)> {
+    let (mut read, mut cut) = (0usize, false);
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(a) => a,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok((read, cut));
+        }
+        let (take, done) = match memchr::memchr(b'\n', available) {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        if !cut {
+            if buf.len() + take > max {
+                cut = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(&available[..take]);
+            }
+        }
+        reader.consume(take);
+        read += take;
+        if done {
+            return Ok((read, cut));
+        }
+    }
 }
 
 fn trim_line(b: &[u8]) -> &[u8] {

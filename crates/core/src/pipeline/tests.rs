@@ -173,3 +173,54 @@ fn an_issue_sample_keeps_the_first_of_each_reason_and_counts_the_rest() {
     assert_eq!(s.more, BTreeMap::from([(SkipReason::MalformedLine, 3)]));
     assert_eq!(s.counts(), BTreeMap::from([(SkipReason::MalformedLine, 5), (SkipReason::BadTime, 1)]));
 }
+
+/// A record longer than the bound is read past without being held, counted and named; the
+/// records around it are read as usual.
+#[test]
+fn a_record_above_the_bound_is_skipped_and_counted() {
+    let mut e = StreamEngine::new(StreamId::new("ep", "v"), baseline(2), Duration::from_hours(1));
+    e.set_max_record_bytes(400);
+    let big = line("2026-03-03T16:20:00Z", &"1,2\\n".repeat(100));
+    let text = [line("2026-03-03T16:10:00Z", "1,2"), big.clone(), line("2026-03-03T16:30:00Z", "3,4")].join("\n");
+    let issues = ingest(&mut e, "f", Some("2026-03-03T16:00:00Z"), &text);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!((issues[0].line, issues[0].reason), (2, SkipReason::RecordTooLarge));
+    assert!(
+        issues[0].detail.contains(&format!("a record of {} bytes, above the bound of 400 bytes", big.len() + 1)),
+        "{}",
+        issues[0]
+    );
+    let closed = e.close_all();
+    assert_eq!((closed[0].profile.records, closed[0].profile.rows), (2, 2));
+    assert_eq!(closed[0].profile.skipped.get(SkipReason::RecordTooLarge), 1);
+    assert_eq!(e.totals().lines, 3);
+}
+
+proptest::proptest! {
+    /// The bounded line reader gives the lines `BufRead::read_until` gives when they fit, and
+    /// accounts for every byte whatever the bound.
+    #[test]
+    fn bounded_lines_are_the_lines(text in "[a-c\\n]{0,300}", max in 1usize..40, cap in 1usize..16) {
+        let mut reader = std::io::BufReader::with_capacity(cap, text.as_bytes());
+        let mut want = text.as_bytes().split_inclusive(|b| *b == b'\n');
+        let mut total = 0;
+        loop {
+            let mut buf = Vec::new();
+            let (n, cut) = read_line_bounded(&mut reader, &mut buf, max).unwrap();
+            if n == 0 {
+                break;
+            }
+            total += n;
+            let expected = want.next().unwrap();
+            proptest::prop_assert_eq!(n, expected.len());
+            proptest::prop_assert_eq!(cut, expected.len() > max);
+            if !cut {
+                proptest::prop_assert_eq!(&buf[..], expected);
+            } else {
+                proptest::prop_assert!(buf.is_empty());
+            }
+        }
+        proptest::prop_assert_eq!(total, text.len());
+        proptest::prop_assert!(want.next().is_none());
+    }
+}

@@ -258,6 +258,9 @@ pub enum SkipReason {
     UndecodablePayload,
     /// Record: a body of a kind driftwatch does not read (e.g. `application/x-npy`).
     UnsupportedPayload,
+    /// Record: a line longer than the bound on one record's size (decoding it whole would take
+    /// about twelve times its size in memory).
+    RecordTooLarge,
     /// Record: its window had already closed when it was read (see the design note on lateness).
     LateRecord,
     /// Row: its number of columns differs from the baseline's.
@@ -271,12 +274,13 @@ pub enum SkipReason {
 
 impl SkipReason {
     /// Every reason, in report order.
-    pub const ALL: [SkipReason; 9] = [
+    pub const ALL: [SkipReason; 10] = [
         SkipReason::MalformedLine,
         SkipReason::MissingField,
         SkipReason::BadTime,
         SkipReason::UndecodablePayload,
         SkipReason::UnsupportedPayload,
+        SkipReason::RecordTooLarge,
         SkipReason::LateRecord,
         SkipReason::ColumnCount,
         SkipReason::UnpairedOutput,
@@ -291,6 +295,7 @@ impl SkipReason {
             SkipReason::BadTime => "bad_time",
             SkipReason::UndecodablePayload => "undecodable_payload",
             SkipReason::UnsupportedPayload => "unsupported_payload",
+            SkipReason::RecordTooLarge => "record_too_large",
             SkipReason::LateRecord => "late_record",
             SkipReason::ColumnCount => "column_count",
             SkipReason::UnpairedOutput => "unpaired_output",
@@ -307,6 +312,7 @@ impl SkipReason {
                 | SkipReason::BadTime
                 | SkipReason::UndecodablePayload
                 | SkipReason::UnsupportedPayload
+                | SkipReason::RecordTooLarge
                 | SkipReason::LateRecord
         )
     }
