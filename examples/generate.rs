@@ -25,7 +25,7 @@ fn main() -> anyhow::Result<()> {
     let features: usize = get("--features").map(|v| v.parse()).transpose()?.unwrap_or(12);
     let max_rows: u32 = get("--max-rows").map(|v| v.parse()).transpose()?.unwrap_or(4);
     let peak: f64 = get("--peak").map(|v| v.parse()).transpose()?.unwrap_or(20_000.0);
-    anyhow::ensure!((1..=500).contains(&features), "--features {features}: between 1 and 500");
+    anyhow::ensure!((1..=2000).contains(&features), "--features {features}: between 1 and 2000");
     anyhow::ensure!(max_rows >= 1, "--max-rows {max_rows}: at least 1");
     let start = Timestamp::from_civil(2026, 3, 1, 0, 0, 0).ok_or_else(|| anyhow::anyhow!("date"))?;
     let spec = |hour: u32| StreamSpec {

@@ -65,8 +65,13 @@ pub struct EventsSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportsSection {
-    /// `s3://bucket/prefix/` or a local folder.
-    pub uri: String,
+    /// `s3://bucket/prefix/` or a local folder (the service writes no reports without it).
+    pub uri: Option<String>,
+    /// Whether each window's `statistics.json` carries the KLL sketch of every numeric feature
+    /// (default true, as Model Monitor writes it). The sketch is most of the file: about 29 kB a
+    /// feature on a busy window, so a 1,000-feature baseline writes about 29 MB a window with it
+    /// and a tenth of that without; the buckets, which dashboards read, stay either way.
+    pub sketches: Option<bool>,
 }
 
 /// `[server]`.
@@ -278,6 +283,8 @@ pub struct Config {
     pub events: EventsConfig,
     /// Reports URI.
     pub reports: Option<String>,
+    /// Whether window reports carry KLL sketches.
+    pub report_sketches: bool,
     /// Server.
     pub server: ServerConfig,
     /// Classifier.
@@ -368,6 +375,11 @@ fn apply_env(table: &mut toml::Table, env: impl Iterator<Item = (String, String)
         let parsed = match (section, value.parse::<i64>(), value.parse::<f64>()) {
             ("classifier", Ok(i), _) => toml::Value::Integer(i),
             ("classifier", _, Ok(f)) => toml::Value::Float(f),
+            ("reports", _, _) if key == "sketches" => match value.as_str() {
+                "true" => toml::Value::Boolean(true),
+                "false" => toml::Value::Boolean(false),
+                _ => toml::Value::String(value),
+            },
             _ => toml::Value::String(value),
         };
         let entry = table.entry(section.to_owned()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
@@ -425,7 +437,7 @@ impl ConfigFile {
             duration(path, "[server] unhealthy_after", server.unhealthy_after.as_deref(), Duration::from_mins(10))?;
         for (key, uri) in [
             ("[state] uri", self.state.as_ref().map(|s| &s.uri)),
-            ("[reports] uri", self.reports.as_ref().map(|r| &r.uri)),
+            ("[reports] uri", self.reports.as_ref().and_then(|r| r.uri.as_ref())),
         ] {
             if let Some(u) = uri {
                 check_uri(u).map_err(|m| invalid(key, m))?;
@@ -564,7 +576,8 @@ impl ConfigFile {
         Ok(Config {
             state: self.state.map(|s| s.uri),
             events: EventsConfig { bus: events.bus, source, account: events.account, region: events.region },
-            reports: self.reports.map(|r| r.uri),
+            report_sketches: self.reports.as_ref().and_then(|r| r.sketches).unwrap_or(true),
+            reports: self.reports.and_then(|r| r.uri),
             server: ServerConfig { listen, unhealthy_after },
             classifier,
             monitors,

@@ -80,6 +80,10 @@ enum Command {
         /// record_too_large: a record is decoded whole, in about twelve times its size.
         #[arg(long, default_value_t = (driftwatch::pipeline::DEFAULT_MAX_RECORD_BYTES >> 20) as u64, value_parser = clap::value_parser!(u64).range(1..=4096))]
         max_record_mib: u64,
+        /// Leave the KLL sketches out of each window's statistics.json (most of its size on wide
+        /// baselines; the buckets stay). Also `[reports] sketches = false` in --config.
+        #[arg(long)]
+        no_sketches: bool,
         #[command(flatten)]
         quality: ReplayQualityArgs,
     },
@@ -364,6 +368,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             threads,
             strict,
             max_record_mib,
+            no_sketches,
             quality,
         } => {
             let quality = quality.options()?;
@@ -373,14 +378,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if let Some(r) = &report {
                 reject_s3("--report", r)?;
             }
-            let (classifier, event_settings) = match &config {
+            let (classifier, event_settings, sketches) = match &config {
                 Some(path) => {
                     let c =
                         Config::load(path).map_err(|e| Failure::Usage(anyhow::Error::new(e).context("--config")))?;
                     let s = c.events.settings(None);
-                    (c.classifier, s)
+                    (c.classifier, s, c.report_sketches)
                 }
-                None => (Default::default(), EventSettings::default()),
+                None => (Default::default(), EventSettings::default(), true),
             };
             let opts = ReplayOptions {
                 capture,
@@ -394,6 +399,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 progress: true,
                 threads,
                 max_record_bytes: (max_record_mib as usize) << 20,
+                report_sketches: sketches && !no_sketches,
                 quality,
             };
             let runtime = tool_runtime()?;

@@ -71,6 +71,8 @@ pub struct ReplayOptions {
     pub threads: usize,
     /// Capture records longer than this are skipped and counted (`record_too_large`).
     pub max_record_bytes: usize,
+    /// Whether each window's `statistics.json` carries KLL sketches.
+    pub report_sketches: bool,
     /// Model quality against ground truth (`--quality-baseline`, `--ground-truth`).
     pub quality: Option<QualityOptions>,
 }
@@ -281,7 +283,8 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
     for (stream, files) in streams {
         bar.set_message(stream.to_string());
         let mut path =
-            WindowPath::new(stream.clone(), baseline.clone(), opts.classifier.clone(), opts.event_settings.clone());
+            WindowPath::new(stream.clone(), baseline.clone(), opts.classifier.clone(), opts.event_settings.clone())
+                .with_report_sketches(opts.report_sketches);
         if let Some(q) = &quality {
             path = path.with_quality(stream.clone(), q.path.clone());
             for f in &q.files {

@@ -403,3 +403,37 @@ fn a_record_above_the_size_bound_is_skipped_and_counted() {
     let out = replay(tmp.path(), &tmp.path().join("dc"), &["--max-record-mib", "8"]);
     assert!(stream_lines(&out)[0].starts_with("loan-scoring-prod/AllTraffic 120 6887 73708"), "{}", text(&out.stdout));
 }
+
+/// `--no-sketches` (or `[reports] sketches = false`) leaves the KLL sketches out of each
+/// window's `statistics.json`, which stays in Model Monitor's schema with its buckets; most of
+/// the file's size goes with them.
+#[test]
+fn window_statistics_can_leave_the_sketches_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let capture = root().join("examples/capture");
+    let run = |out: &str, extra: &[&str]| {
+        let base = root().join("baselines/loan-scoring");
+        let mut args = vec!["replay", "--capture", capture.to_str().unwrap(), "--baseline", base.to_str().unwrap()];
+        args.extend_from_slice(&["--output", out]);
+        args.extend_from_slice(extra);
+        let o = driftwatch(tmp.path(), &args);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    };
+    run("with", &[]);
+    run("without", &["--no-sketches"]);
+    std::fs::write(tmp.path().join("c.toml"), "[reports]\nsketches = false\n").unwrap();
+    run("config", &["--config", "c.toml"]);
+    let file = |dir: &str| {
+        std::fs::read(tmp.path().join(dir).join("loan-scoring-prod/AllTraffic/2026/03/02/16/statistics.json")).unwrap()
+    };
+    let (with, without) = (file("with"), file("without"));
+    assert_eq!(without, file("config"));
+    let parse = |b: &[u8]| serde_json::from_slice::<driftwatch::baseline::StatisticsFile>(b).unwrap();
+    let (w, wo) = (parse(&with), parse(&without));
+    let kll = |s: &driftwatch::baseline::StatisticsFile| {
+        s.features[0].numerical_statistics.as_ref().unwrap().distribution.as_ref().unwrap().kll.clone().unwrap()
+    };
+    assert!(kll(&w).sketch.is_some() && kll(&wo).sketch.is_none());
+    assert_eq!(kll(&w).buckets, kll(&wo).buckets, "the buckets stay");
+    assert!(without.len() * 3 < with.len(), "{} vs {} bytes", without.len(), with.len());
+}

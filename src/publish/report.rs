@@ -154,13 +154,23 @@ pub fn render_quality(prefix: &str, q: &crate::quality::join::WindowQuality) -> 
 }
 
 /// Renders the three files of one window (writing them is the caller's: replay writes to a
-/// folder, the service to its reports store).
-pub fn render_window(baseline: &Baseline, r: &WindowReport<'_>) -> RenderedReport {
+/// folder, the service to its reports store). Without `sketches`, `statistics.json` leaves out
+/// the KLL sketches (Model Monitor's schema allows it; the buckets stay).
+pub fn render_window(baseline: &Baseline, r: &WindowReport<'_>, sketches: bool) -> RenderedReport {
     let prefix = window_prefix(r.stream, &r.window);
-    let stats = statistics_file(
+    let mut stats = statistics_file(
         r.profile.rows,
         baseline.features.iter().map(|f| f.name.as_str()).zip(r.profile.features.iter()),
     );
+    if !sketches {
+        for f in &mut stats.features {
+            if let Some(kll) =
+                f.numerical_statistics.as_mut().and_then(|n| n.distribution.as_mut()).and_then(|d| d.kll.as_mut())
+            {
+                kll.sketch = None;
+            }
+        }
+    }
     let violations = ViolationsFile { violations: r.drift.violations.clone() };
     let drift = DriftFile {
         version: 1,

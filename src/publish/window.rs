@@ -170,6 +170,8 @@ pub struct WindowPath {
     /// (the service's discovered endpoint ARN; empty when no account is known).
     resources: Option<Vec<String>>,
     quality: Option<(QualityPath, QualityState)>,
+    /// Whether window reports carry KLL sketches (`[reports] sketches`).
+    sketches: bool,
 }
 
 impl WindowPath {
@@ -181,7 +183,7 @@ impl WindowPath {
 
     /// A path that goes on with a classifier restored from a checkpoint.
     pub fn resume(baseline: Arc<Baseline>, classifier: StreamClassifier, settings: EventSettings) -> Self {
-        WindowPath { baseline, classifier, settings, resources: None, quality: None }
+        WindowPath { baseline, classifier, settings, resources: None, quality: None, sketches: true }
     }
 
     /// Judges model quality too: each closed window's predictions wait in the stream's ledger
@@ -309,6 +311,12 @@ impl WindowPath {
         out
     }
 
+    /// Leaves the KLL sketches out of each window's `statistics.json` (`false`).
+    pub fn with_report_sketches(mut self, sketches: bool) -> Self {
+        self.sketches = sketches;
+        self
+    }
+
     /// Sets the events' `resources` (replacing the ARN built from the settings).
     pub fn with_resources(mut self, resources: Vec<String>) -> Self {
         self.resources = Some(resources);
@@ -350,6 +358,7 @@ impl WindowPath {
                     issues: &closed.issues,
                     classification: Some(outcome.view.clone()),
                 },
+                self.sketches,
             );
             let uris = ReportUris {
                 statistics: loc.uri_of(&rendered.statistics_key),

@@ -268,6 +268,8 @@ struct Shared<S, B> {
     clock: Arc<dyn Clock>,
     settings: EventSettings,
     classifier: ClassifierConfig,
+    /// Whether window reports carry KLL sketches.
+    sketches: bool,
     retries: (u32, StdDuration),
     deadline: Option<Timestamp>,
     stop: StopSignal,
@@ -348,6 +350,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 clock,
                 settings,
                 classifier: config.classifier.clone(),
+                sketches: config.report_sketches,
                 retries: (3, StdDuration::from_millis(200)),
                 deadline: None,
                 stop: StopSignal::default(),
@@ -512,7 +515,8 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 engine.set_max_record_bytes(m.cfg.max_record_bytes);
                 tracing::info!(stream = %id, next_hour = ?cp.cursor.next_hour.map(|t| t.to_string()), outbox = cp.outbox.len(), "resumed from checkpoint");
                 let mut path = WindowPath::resume(m.baseline.clone(), cp.classifier, shared.settings.clone())
-                    .with_resources(resources);
+                    .with_resources(resources)
+                    .with_report_sketches(shared.sketches);
                 let mut labels = Cursor::default();
                 match (&m.quality, cp.quality) {
                     (Some(q), Some(saved)) => {

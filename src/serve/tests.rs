@@ -214,6 +214,7 @@ fn replay_folder(dir: &std::path::Path, spec: &StreamSpec, quality: Option<crate
         progress: false,
         threads: 2,
         max_record_bytes: crate::pipeline::DEFAULT_MAX_RECORD_BYTES,
+        report_sketches: true,
         quality,
     };
     let runtime = tokio::runtime::Handle::current();
