@@ -34,18 +34,73 @@ pub fn loader() -> aws_config::ConfigLoader {
 
 /// An S3 client; path-style addressing when the endpoint is overridden.
 pub fn s3(conf: &SdkConfig) -> aws_sdk_s3::Client {
-    let b = aws_sdk_s3::config::Builder::from(conf).force_path_style(conf.endpoint_url().is_some());
+    let b = aws_sdk_s3::config::Builder::from(conf)
+        .force_path_style(conf.endpoint_url().is_some())
+        .interceptor(CallCounter { service: "s3" });
     aws_sdk_s3::Client::from_conf(b.build())
 }
 
 /// An EventBridge client.
 pub fn eventbridge(conf: &SdkConfig) -> aws_sdk_eventbridge::Client {
-    aws_sdk_eventbridge::Client::new(conf)
+    let b = aws_sdk_eventbridge::config::Builder::from(conf).interceptor(CallCounter { service: "events" });
+    aws_sdk_eventbridge::Client::from_conf(b.build())
 }
 
 /// A SageMaker client (discovery only).
 pub fn sagemaker(conf: &SdkConfig) -> aws_sdk_sagemaker::Client {
-    aws_sdk_sagemaker::Client::new(conf)
+    let b = aws_sdk_sagemaker::config::Builder::from(conf).interceptor(CallCounter { service: "sagemaker" });
+    aws_sdk_sagemaker::Client::from_conf(b.build())
+}
+
+/// Counts every AWS call, every attempt (a retry is an attempt beyond the first) and every call
+/// that failed after its retries (a 404 for a missing object is an answer, not counted), per
+/// service, so that throttling and a flaky network show in
+/// `/metrics` (`driftwatch_aws_calls_total`, `driftwatch_aws_attempts_total`,
+/// `driftwatch_aws_failures_total`).
+#[derive(Debug)]
+struct CallCounter {
+    service: &'static str,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl aws_sdk_s3::config::Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "driftwatch-call-counter"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &aws_sdk_s3::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), BoxError> {
+        metrics::counter!(crate::telemetry::AWS_CALLS, "service" => self.service).increment(1);
+        Ok(())
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_s3::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), BoxError> {
+        metrics::counter!(crate::telemetry::AWS_ATTEMPTS, "service" => self.service).increment(1);
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &aws_sdk_s3::config::interceptors::FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_s3::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), BoxError> {
+        // A missing object (404: a checkpoint not written yet) is an answer, not a failure.
+        let missing = context.response().is_some_and(|r| r.status().as_u16() == 404);
+        if matches!(context.output_or_error(), Some(Err(_))) && !missing {
+            metrics::counter!(crate::telemetry::AWS_FAILURES, "service" => self.service).increment(1);
+        }
+        Ok(())
+    }
 }
 
 /// Formats an SDK error with its whole chain (service code and message included).

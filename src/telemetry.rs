@@ -21,6 +21,14 @@ pub const OUTBOX: &str = "driftwatch_outbox_events";
 pub const POLL_LAG: &str = "driftwatch_poll_lag_seconds";
 /// Polls that failed (listing, reading, writing).
 pub const POLL_FAILURES: &str = "driftwatch_poll_failures_total";
+/// AWS calls made, per service (`s3`, `events`, `sagemaker`).
+pub const AWS_CALLS: &str = "driftwatch_aws_calls_total";
+/// AWS call attempts: one per call and one per retry (throttling, a dropped connection).
+pub const AWS_ATTEMPTS: &str = "driftwatch_aws_attempts_total";
+/// AWS calls that failed after their retries.
+pub const AWS_FAILURES: &str = "driftwatch_aws_failures_total";
+/// Object bodies read again because the connection broke off before their end.
+pub const BODY_RETRIES: &str = "driftwatch_aws_body_retries_total";
 /// Ground-truth objects read.
 pub const LABEL_FILES: &str = "driftwatch_ground_truth_files_read_total";
 /// Ground-truth labels by what became of them: `taken` (the first for its key), `duplicate`,
@@ -51,6 +59,10 @@ pub fn describe() {
     describe_gauge!(OUTBOX, Unit::Count, "Events waiting in the outbox.");
     describe_gauge!(POLL_LAG, Unit::Seconds, "Seconds between now and the data time through which windows are closed.");
     describe_counter!(POLL_FAILURES, Unit::Count, "Polls that failed.");
+    describe_counter!(AWS_CALLS, Unit::Count, "AWS calls made, per service.");
+    describe_counter!(AWS_ATTEMPTS, Unit::Count, "AWS call attempts (one per call, one per retry), per service.");
+    describe_counter!(AWS_FAILURES, Unit::Count, "AWS calls that failed after their retries, per service.");
+    describe_counter!(BODY_RETRIES, Unit::Count, "Object bodies read again after the connection broke off.");
     describe_counter!(LABEL_FILES, Unit::Count, "Ground-truth objects read.");
     describe_counter!(
         LABELS,

@@ -127,12 +127,33 @@ impl Aws {
         queue_url
     }
 
+    /// [`Aws::upload_example`], and the example's model-quality baseline under
+    /// `s3://bucket/quality/` and its ground truth (of the same `days`) under
+    /// `s3://bucket/ground-truth/{endpoint}/`.
+    async fn upload_labelled_example(&self, bucket: &str, endpoint: &str, days: Option<u32>) -> Vec<PathBuf> {
+        let files = self.upload_example_days(bucket, endpoint, days).await;
+        let qb = common::root().join("baselines/loan-scoring-quality");
+        for f in ["statistics.json", "constraints.json", "calibration.json"] {
+            self.put_file(bucket, &format!("quality/{f}"), &qb.join(f)).await;
+        }
+        let gt = ground_truth_dir();
+        for rel in example_files(&gt, days) {
+            self.put_file(bucket, &format!("ground-truth/{endpoint}/{}", rel.display()), &gt.join(rel)).await;
+        }
+        files
+    }
+
     /// Uploads the bundled example capture under `s3://bucket/datacapture/{endpoint}/` and its
     /// baseline under `s3://bucket/baselines/loan/`; returns the capture files relative to the
     /// variant folder.
     async fn upload_example(&self, bucket: &str, endpoint: &str) -> Vec<PathBuf> {
+        self.upload_example_days(bucket, endpoint, None).await
+    }
+
+    /// [`Aws::upload_example`] of the example's first `days` (all of it for `None`).
+    async fn upload_example_days(&self, bucket: &str, endpoint: &str, days: Option<u32>) -> Vec<PathBuf> {
         let example = example_dir();
-        let files = files_below(&example);
+        let files = example_files(&example, days);
         let started = Instant::now();
         for chunk in files.chunks(32) {
             let puts = chunk.iter().map(|rel| {
@@ -726,7 +747,7 @@ impl Agent {
 
 /// Replays the example, copied under endpoint `ep` below `dir`, into `dir/replay`; returns that
 /// folder and the events, [`comparable`].
-fn replay(dir: &Path, ep: &str, files: &[PathBuf], extra: &[&str]) -> (PathBuf, Vec<Value>) {
+fn replay(dir: &Path, ep: &str, files: &[PathBuf], extra: &[String]) -> (PathBuf, Vec<Value>) {
     let (example, local) = (example_dir(), dir.join("capture").join(ep).join("AllTraffic"));
     for rel in files {
         std::fs::create_dir_all(local.join(rel).parent().unwrap()).unwrap();
@@ -775,16 +796,8 @@ async fn serve_killed_repeatedly_reports_what_replay_reports() {
 
     // The example capture under a unique endpoint name, in S3 and (for replay) in a folder;
     // its ground truth and model-quality baseline in S3.
-    let files = aws.upload_example(&bucket, &ep).await;
+    let files = aws.upload_labelled_example(&bucket, &ep, None).await;
     let tmp = tempfile::tempdir().unwrap();
-    let (qb, gt) =
-        (common::root().join("baselines/loan-scoring-quality"), common::root().join("examples/ground-truth"));
-    for f in ["statistics.json", "constraints.json", "calibration.json"] {
-        aws.put_file(&bucket, &format!("quality/{f}"), &qb.join(f)).await;
-    }
-    for rel in files_below(&gt) {
-        aws.put_file(&bucket, &format!("ground-truth/{ep}/{}", rel.display()), &gt.join(rel)).await;
-    }
     // Capture and baseline are found through SageMaker, as they would be in an account.
     aws.endpoint(&ep, Some(&format!("s3://{bucket}/datacapture"))).await;
     let uris = BaselineUris {
@@ -901,14 +914,219 @@ probability_attribute = "0"
     assert_eq!(std::fs::read_dir(&cwd).unwrap().count(), 0, "serve wrote to its working folder");
 
     // The same data through replay.
-    let (qb_arg, gt_arg) = (qb.display().to_string(), gt.display().to_string());
-    let quality_args =
-        ["--quality-baseline", qb_arg.as_str(), "--ground-truth", gt_arg.as_str(), "--probability-attribute", "0"];
-    let (out, want) = replay(tmp.path(), &ep, &files, &quality_args);
+    let (out, want) = replay(tmp.path(), &ep, &files, &labelled_args());
+    assert_eq!(want.len(), 4, "the example's three data-drift events and Model Quality Degraded");
+    assert_equals_replay(&aws, &bucket, &ep, &queue, &out, &want, 120).await;
+}
 
-    // Reports: every replay window's statistics.json is byte-identical in S3; drift.json too
-    // (but the baseline's name, which is where it was read from).
-    let reports = S3Store::new(aws.s3.clone(), &bucket, "driftwatch/reports/");
+/// The replay flags that judge the example's model quality against its bundled labels.
+fn labelled_args() -> Vec<String> {
+    labelled_args_from(&ground_truth_dir())
+}
+
+/// The replay flags that judge the example's model quality against the labels in `gt`.
+fn labelled_args_from(gt: &Path) -> Vec<String> {
+    let qb = common::root().join("baselines/loan-scoring-quality");
+    ["--quality-baseline", qb.to_str().unwrap(), "--ground-truth", gt.to_str().unwrap(), "--probability-attribute", "0"]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+/// The bundled example's ground truth.
+fn ground_truth_dir() -> PathBuf {
+    common::root().join("examples/ground-truth")
+}
+
+/// The files below `dir` (laid out `yyyy/mm/dd/HH/...`), of the example's first `days` only when
+/// given (the example starts 2026-03-01).
+fn example_files(dir: &Path, days: Option<u32>) -> Vec<PathBuf> {
+    let mut files = files_below(dir);
+    if let Some(days) = days {
+        let kept: Vec<String> = (1..=days).map(|d| format!("2026/03/{d:02}/")).collect();
+        files.retain(|f| kept.iter().any(|k| f.to_string_lossy().starts_with(k.as_str())));
+    }
+    files
+}
+
+/// The fault proxy of `tests/fault_proxy.py` in front of the emulator.
+struct FaultProxy {
+    child: Child,
+    port: u16,
+}
+
+impl FaultProxy {
+    /// Starts the proxy with `rate` of requests getting each kind of fault.
+    fn start(upstream: &str, rate: f64) -> FaultProxy {
+        let mut child = Command::new("python3")
+            .arg(common::root().join("tests/fault_proxy.py"))
+            .args(["--upstream", upstream, "--seed", "7", "--rate", &rate.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs tests/fault_proxy.py");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+        let port = line.trim().rsplit(':').next().and_then(|p| p.parse().ok()).expect("the proxy's port");
+        FaultProxy { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Changes the faults (`rate=1&kinds=throttle`) and returns the counts so far.
+    fn set(&self, query: &str) -> Value {
+        let (_, body) = http_get(self.port, &format!("/__faults?{query}")).expect("the proxy answers");
+        serde_json::from_str(&body).unwrap()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value of a Prometheus counter summed over its label sets.
+fn counter(metrics: &str, name: &str) -> f64 {
+    metrics.lines().filter(|l| l.starts_with(name)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+}
+
+/// The real binary against S3 and EventBridge through a proxy that throttles, drops, delays or
+/// cuts short 10% of the requests each (40% in all): its reports, model-quality files and events
+/// equal replay's, nothing lost or counted twice; retries are bounded and show in `/metrics`;
+/// `/healthz` turns unhealthy while every request fails and healthy again after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_through_a_faulty_network_reports_what_replay_reports() {
+    let endpoint = emulator_or_skip!();
+    let aws = aws(&endpoint).await;
+    let bucket = aws.bucket("faults").await;
+    let (bus, queue) = aws.bus_to_queue("faults").await;
+    let ep = unique("loan");
+    // The example's first three days (its sudden shift and the shift's end): all five through
+    // a faulty network take longer than a test should.
+    let files = aws.upload_labelled_example(&bucket, &ep, Some(FAULT_DAYS)).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let gt = tmp.path().join("ground-truth");
+    for rel in example_files(&ground_truth_dir(), Some(FAULT_DAYS)) {
+        std::fs::create_dir_all(gt.join(&rel).parent().unwrap()).unwrap();
+        std::fs::copy(ground_truth_dir().join(&rel), gt.join(&rel)).unwrap();
+    }
+    let proxy = FaultProxy::start(&endpoint, 0.1);
+    let port = free_port();
+    let config = tmp.path().join("serve.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[state]
+uri = "s3://{bucket}/driftwatch/state/"
+[reports]
+uri = "s3://{bucket}/driftwatch/reports/"
+[events]
+bus = "arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{bus}"
+[server]
+listen = "127.0.0.1:{port}"
+unhealthy_after = "8s"
+[[monitor]]
+endpoint = "{ep}"
+capture = "s3://{bucket}/datacapture/"
+baseline = "s3://{bucket}/baselines/loan/"
+start = "earliest"
+poll_interval = "1s"
+quality_baseline = "s3://{bucket}/quality/"
+ground_truth = "s3://{bucket}/ground-truth/{ep}/"
+probability_attribute = "0"
+"#
+        ),
+    )
+    .unwrap();
+    let log = tmp.path().join("serve.log");
+    let cwd = tmp.path().join("cwd");
+    std::fs::create_dir(&cwd).unwrap();
+    let mut agent = start_agent(&proxy.url(), &config, &log, &cwd);
+    let checkpoints = CheckpointStore::new(S3Store::new(aws.s3.clone(), &bucket, "driftwatch/state/"));
+    let stream = StreamId::new(&ep, "AllTraffic");
+    let done_hour = driftwatch::time::Timestamp::from_civil(2026, 3, 1 + FAULT_DAYS, 0, 0, 0).unwrap();
+    let started = Instant::now();
+    let finished = loop {
+        assert!(started.elapsed() < Duration::from_secs(600), "serve did not finish; log tail:\n{}", agent.log_tail());
+        if let Some(status) = agent.child.try_wait().unwrap() {
+            panic!("serve exited with {status}; log tail:\n{}", agent.log_tail());
+        }
+        let cp = checkpoints.load(&stream).await.unwrap();
+        if cp.is_some_and(|c| c.cursor.next_hour.is_some_and(|h| h > done_hour) && c.outbox.is_empty()) {
+            break started.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let faults = proxy.set("");
+    let (_, metrics) = http_get(port, "/metrics").expect("/metrics answers");
+    let (calls, attempts, failures, poll_failures) = (
+        counter(&metrics, "driftwatch_aws_calls_total"),
+        counter(&metrics, "driftwatch_aws_attempts_total"),
+        counter(&metrics, "driftwatch_aws_failures_total"),
+        counter(&metrics, "driftwatch_poll_failures_total"),
+    );
+    eprintln!(
+        "faults injected {}; done {:.1} s after the start; {calls} AWS calls, {attempts} attempts ({:.2} a call), {failures} calls failed after their retries, {poll_failures} polls failed",
+        faults["counts"],
+        finished.as_secs_f64(),
+        attempts / calls.max(1.0)
+    );
+    assert!(faults["counts"]["throttle"].as_u64().unwrap() > 10 && faults["counts"]["cut"].as_u64().unwrap() > 10);
+    assert!(attempts > calls, "retries show in /metrics: {attempts} attempts for {calls} calls");
+    assert!(attempts <= calls * 4.0, "at most four attempts a call: {attempts} for {calls}");
+
+    // Every request fails: unhealthy once no poll has succeeded for 8 s; healthy again after.
+    let health = |port: u16| http_get(port, "/healthz").map(|(status, _)| status);
+    assert_eq!(health(port), Some(200));
+    proxy.set("rate=1&kinds=throttle");
+    let t0 = Instant::now();
+    while health(port) == Some(200) {
+        assert!(t0.elapsed() < Duration::from_secs(90), "still healthy with every request failing");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let unhealthy_after = t0.elapsed();
+    proxy.set("rate=0");
+    let t1 = Instant::now();
+    while health(port) != Some(200) {
+        assert!(t1.elapsed() < Duration::from_secs(90), "not healthy again; log tail:\n{}", agent.log_tail());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    eprintln!(
+        "/healthz: 503 {:.1} s after every request began failing, 200 again {:.1} s after they stopped",
+        unhealthy_after.as_secs_f64(),
+        t1.elapsed().as_secs_f64()
+    );
+    let ok = Command::new("kill").args(["-TERM", &agent.child.id().to_string()]).status().unwrap();
+    assert!(ok.success());
+    let status = agent.child.wait().unwrap();
+    assert!(status.success(), "exit {status}; log tail:\n{}", agent.log_tail());
+
+    let (out, want) = replay(tmp.path(), &ep, &files, &labelled_args_from(&gt));
+    assert_eq!(want.len(), 2, "the first three days' data-drift events: {want:?}");
+    assert_equals_replay(&aws, &bucket, &ep, &queue, &out, &want, 24 * FAULT_DAYS as usize).await;
+}
+
+/// The days of the example the fault test sends through the proxy.
+const FAULT_DAYS: u32 = 3;
+
+/// Checks what the service wrote for endpoint `ep` in `bucket` against replay's `out` folder and
+/// events `want` (the example with its labels, `windows` hours of it): every report file byte
+/// for byte (drift.json but the baseline's name, which is where it was read from), a metrics
+/// object per window, and the events delivered through the rule to `queue`, deduplicated on
+/// (episodeId, detail-type) with a repeat identical. Returns how many events were delivered.
+async fn assert_equals_replay(
+    aws: &Aws,
+    bucket: &str,
+    ep: &str,
+    queue: &str,
+    out: &Path,
+    want: &[Value],
+    windows: usize,
+) -> usize {
+    let reports = S3Store::new(aws.s3.clone(), bucket, "driftwatch/reports/");
     let listed = reports.list("", None).await.unwrap();
     let mut compared = 0;
     for o in &listed {
@@ -929,20 +1147,29 @@ probability_attribute = "0"
             compared += 1;
         }
     }
-    assert_eq!(compared, 120 * 6, "120 windows: statistics, violations, drift; model quality's three");
+    let theirs: Vec<String> = files_below(&out.join(ep))
+        .into_iter()
+        .map(|f| format!("{ep}/{}", f.display()))
+        .filter(|k| k.ends_with(".json"))
+        .collect();
+    let missing: Vec<&String> = theirs.iter().filter(|k| !listed.iter().any(|o| &o.key == *k)).collect();
+    assert!(missing.is_empty(), "the service did not write {missing:?}");
+    assert_eq!(compared, theirs.len(), "the service wrote files replay did not");
+    let drift = theirs.iter().filter(|k| k.ends_with("/drift.json")).count();
+    assert_eq!(drift, windows, "a drift.json per window");
     let parquet = listed
         .iter()
         .filter(|o| o.key.starts_with(&format!("drift_metrics/endpoint={ep}/variant=AllTraffic/date=2026-03-0")))
         .count();
-    assert_eq!(parquet, 120, "one metrics file per window");
+    assert_eq!(parquet, windows, "one metrics file per window");
     let quality_tables = listed
         .iter()
         .filter(|o| o.key.starts_with(&format!("model_quality_metrics/endpoint={ep}/variant=AllTraffic/")))
         .count();
-    assert_eq!(quality_tables, 120, "one model-quality file per window");
+    assert_eq!(quality_tables, windows, "one model-quality file per window");
 
     // Events: delivered through the rule to the queue in the EventBridge envelope.
-    let got = aws.drain(&queue).await;
+    let got = aws.drain(queue).await;
     let mut unique_events: Vec<Value> = Vec::new();
     for e in &got {
         assert_eq!(e["source"], "driftwatch");
@@ -959,11 +1186,11 @@ probability_attribute = "0"
     }
     let order = |e: &Value| (e["detail"]["detectedAt"].to_string(), e["detail-type"].to_string());
     unique_events.sort_by_key(order);
-    let mut want_sorted = want.clone();
+    let mut want_sorted = want.to_vec();
     want_sorted.sort_by_key(order);
-    assert_eq!(want.len(), 4, "the example's three data-drift events and Model Quality Degraded");
     assert_eq!(unique_events, want_sorted, "{} delivered ({} unique)", got.len(), unique_events.len());
     eprintln!("{} events delivered, {} unique, equal to replay's", got.len(), unique_events.len());
+    got.len()
 }
 
 /// A fake Lambda Runtime API on loopback: hands out queued invocations on

@@ -48,10 +48,29 @@ pub const FETCH_CONCURRENCY: usize = 8;
 /// Streams polled at once. Each one's CPU work runs on the blocking pool, so this bounds memory
 /// ([`FETCH_CONCURRENCY`] objects each) and connections, not cores.
 pub const STREAM_CONCURRENCY: usize = 4;
+/// Report objects of one window written at once: a window's nine or so objects (reports,
+/// metrics tables) take one round trip instead of nine, and one slow or retried PUT does not
+/// hold up the others.
+pub const PUT_CONCURRENCY: usize = 8;
 /// Skipped records logged per folder and reason; the rest are counted (`/metrics`, drift.json).
 const LOGGED_ISSUES: u64 = 5;
 /// Time kept free before a deadline for the last checkpoint and the outbox.
 pub const DEADLINE_RESERVE: StdDuration = StdDuration::from_secs(2);
+
+/// Writes every `(key, bytes)` to `store`, [`PUT_CONCURRENCY`] at a time; returns when all are
+/// written or the first error (the others may or may not be written: a retry writes them again,
+/// the same bytes under the same keys).
+async fn put_all<S: ObjectStore>(
+    store: &S,
+    objects: impl IntoIterator<Item = (String, Vec<u8>)>,
+) -> Result<(), StoreError> {
+    use futures_util::{StreamExt as _, TryStreamExt as _};
+    futures_util::stream::iter(objects)
+        .map(|(key, bytes)| async move { store.put(&key, bytes).await })
+        .buffer_unordered(PUT_CONCURRENCY)
+        .try_collect::<()>()
+        .await
+}
 
 /// Wall-clock time, injectable for tests.
 pub trait Clock: Send + Sync {
@@ -137,6 +156,21 @@ pub enum ServeError {
         /// What went wrong.
         detail: String,
     },
+}
+
+impl ServeError {
+    /// Whether the error may pass by itself (a store or an API that did not answer, throttled or
+    /// cut off), as opposed to a problem with the configuration or its files: the service retries
+    /// the first, and refuses to start on the second.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ServeError::Store(StoreError::Remote { .. })
+                | ServeError::Source(SourceError::Store(_))
+                | ServeError::Discovery(DiscoveryError::Api { .. })
+                | ServeError::Baseline { source: BaselineError::Io { .. }, .. }
+        )
+    }
 }
 
 /// The service's health, shared with the HTTP endpoints.
@@ -448,6 +482,12 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 Err(e) => {
                     tracing::error!(stream = %id, error = %e, "poll failed");
                     self.monitor_failed(&mut failed_monitors, i);
+                    // The stream may hold part of a folder (or labels) its checkpoint does not
+                    // cover: reopened from the checkpoint on the next poll, it reads them again
+                    // from there, so nothing is counted twice.
+                    if let Some((_, streams)) = taken.iter_mut().find(|(j, _)| *j == i) {
+                        streams.remove(&id);
+                    }
                 }
             }
         }
@@ -910,9 +950,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             if let Some(store) = &self.reports {
                 deliver(&judged, &mut [&mut files, &mut tables, &mut quality_tables])
                     .map_err(|e| ServeError::Report(e.to_string()))?;
-                for (key, bytes) in files.take().into_iter().chain(tables.take()).chain(quality_tables.take()) {
-                    store.put(&key, bytes).await?;
-                }
+                put_all(store, files.take().into_iter().chain(tables.take()).chain(quality_tables.take())).await?;
             }
             queue_events(rt, &judged, report);
         }
@@ -940,9 +978,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
                 crate::publish::window::deliver_quality(q, &mut [&mut files, &mut tables])
                     .map_err(|e| ServeError::Report(e.to_string()))?;
             }
-            for (key, bytes) in files.take().into_iter().chain(tables.take()) {
-                store.put(&key, bytes).await?;
-            }
+            put_all(store, files.take().into_iter().chain(tables.take())).await?;
         }
         for q in &qualities {
             queue_quality_events(rt, q, report);
@@ -1051,9 +1087,13 @@ async fn load_quality<S: ObjectStore>(
     let Some(q) = &m.quality else { return Ok(None) };
     let err = |key: &str, e: String| ServeError::Config(format!("[[monitor]] {}: {key}: {e}", m.endpoint));
     let store = factory.open(&Location::parse(&q.baseline))?;
-    let files = crate::store::baseline::read_quality_baseline(&store)
-        .await
-        .map_err(|e| err("quality_baseline", e.to_string()))?;
+    let files = crate::store::baseline::read_quality_baseline(&store).await.map_err(|e| match e {
+        // The store did not answer: may pass (retried at start), unlike a file that is wrong.
+        crate::store::baseline::QualityBaselineError::Read(BaselineError::Io { path, source }) => {
+            ServeError::Store(StoreError::Remote { uri: path, detail: source.to_string() })
+        }
+        e => err("quality_baseline", e.to_string()),
+    })?;
     let labelled = q.ground_truth.is_some();
     let path = QualityPath::new(files, &q.spec, q.rules.clone(), labelled, &q.baseline)
         .map_err(|e| err("quality_baseline", e))?;

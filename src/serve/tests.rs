@@ -19,12 +19,14 @@ struct World {
 /// Something to do at a store's n-th read from now.
 type GetHook = Arc<Mutex<Option<(usize, Box<dyn FnOnce() + Send>)>>>;
 
-/// A memory store that can fail its n-th put from now (a crash in the middle of a poll), and
-/// run a hook at its n-th read (a signal in the middle of a folder).
+/// A memory store that can fail its n-th put or read from now (a crash, or a network that
+/// gives up, in the middle of a poll), and run a hook at its n-th read (a signal in the middle
+/// of a folder).
 #[derive(Clone, Default)]
 struct FlakyStore {
     inner: MemoryStore,
     fail_put_in: Arc<AtomicUsize>,
+    fail_get_in: Arc<AtomicUsize>,
     on_get: GetHook,
 }
 
@@ -46,6 +48,13 @@ impl ObjectStore for FlakyStore {
         self.inner.put(key, bytes).await
     }
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let n = self.fail_get_in.load(Ordering::SeqCst);
+        if n > 0 {
+            self.fail_get_in.store(n - 1, Ordering::SeqCst);
+            if n == 1 {
+                return Err(StoreError::Remote { uri: key.into(), detail: "injected read failure".into() });
+            }
+        }
         let hook = {
             let mut g = self.on_get.lock().unwrap();
             match g.as_mut() {
@@ -371,17 +380,34 @@ async fn folders_are_read_once_settled_and_late_objects_count_as_late() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn crashes_at_any_point_give_the_same_reports_and_events() {
-    crashes_give_the_same_outputs(false).await;
+    crashes_give_the_same_outputs(false, Failure::Crash).await;
 }
 
 /// The same with model quality: labels read, windows waiting for theirs, late labels, all
 /// across crashes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn crashes_with_labels_waiting_give_the_same_reports_and_events() {
-    crashes_give_the_same_outputs(true).await;
+    crashes_give_the_same_outputs(true, Failure::Crash).await;
 }
 
-async fn crashes_give_the_same_outputs(quality: bool) {
+/// Polls that fail part way (a read of capture or labels, a report or checkpoint write gives
+/// up) while the service goes on running: the next poll takes the stream up again from its
+/// checkpoint, and nothing read before the failure is counted twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn failed_polls_without_a_restart_give_the_same_reports_and_events() {
+    crashes_give_the_same_outputs(true, Failure::PollFails).await;
+}
+
+/// What happens after an injected failure.
+#[derive(Clone, Copy, PartialEq)]
+enum Failure {
+    /// The process dies: a new service starts from the state store.
+    Crash,
+    /// The poll reports the failure and the same service polls again.
+    PollFails,
+}
+
+async fn crashes_give_the_same_outputs(quality: bool, failure: Failure) {
     let spec = small_example();
     let tmp = tempfile::tempdir().unwrap();
     let load = |world: World| {
@@ -421,17 +447,32 @@ async fn crashes_give_the_same_outputs(quality: bool) {
     for h in 1..=polls {
         clock.set(spec.start + hours(h) + Duration::from_mins(6));
         if rng.uniform() < 0.3 {
-            let target = if rng.uniform() < 0.5 { "reports" } else { "state" };
-            world.store(target).fail_put_in.store(1 + (rng.next_u64() % 6) as usize, Ordering::SeqCst);
+            let reads = if quality { ["capture", "gt"] } else { ["capture", "capture"] };
+            let (target, read) = match (failure, rng.uniform()) {
+                (Failure::PollFails, u) if u < 0.25 => (reads[0], true),
+                (Failure::PollFails, u) if u < 0.5 => (reads[1], true),
+                (_, u) if u < 0.75 => ("reports", false),
+                _ => ("state", false),
+            };
+            let n = 1 + (rng.next_u64() % 6) as usize;
+            let store = world.store(target);
+            if read {
+                store.fail_get_in.store(n, Ordering::SeqCst)
+            } else {
+                store.fail_put_in.store(n, Ordering::SeqCst)
+            }
         }
         let (_, failed) = s.poll(true).await;
         if failed > 0 {
             crashes += 1;
-            for name in ["reports", "state"] {
+            for name in ["reports", "state", "capture", "gt"] {
                 world.store(name).fail_put_in.store(0, Ordering::SeqCst);
+                world.store(name).fail_get_in.store(0, Ordering::SeqCst);
             }
-            drop(s);
-            s = service(&world, &cfg, &clock, &bus).await;
+            if failure == Failure::Crash {
+                drop(s);
+                s = service(&world, &cfg, &clock, &bus).await;
+            }
             s.poll(true).await;
         }
     }
@@ -827,4 +868,15 @@ async fn streams_polled_together_give_what_each_gives_alone() {
         let events = got.1.iter().filter(|e| e["detail"]["variant"] == v).count();
         assert_eq!(events, want.1.len(), "{v}");
     }
+}
+
+/// The service retries a start that failed on a store or an API that did not answer, and
+/// refuses at once to start with a configuration that is wrong.
+#[test]
+fn only_errors_that_may_pass_are_retried_at_start() {
+    let remote = || StoreError::Remote { uri: "s3://b/k".into(), detail: "SlowDown".into() };
+    assert!(ServeError::Store(remote()).is_transient());
+    assert!(ServeError::Source(SourceError::Store(remote())).is_transient());
+    assert!(!ServeError::Config("[[monitor]] x: window out of range".into()).is_transient());
+    assert!(!ServeError::Report("cannot render".into()).is_transient());
 }

@@ -60,6 +60,37 @@ pub async fn aws_service(
     Service::start(config, &discovery, factory, bus, clock, settings).await
 }
 
+/// Start attempts when S3, SageMaker or the network fail in a way that may pass (throttled, cut
+/// off): about four minutes with the pauses below, long enough to ride out an outage a
+/// container orchestrator would otherwise turn into a crash loop.
+const START_ATTEMPTS: u32 = 10;
+/// The pause after the first failed start; doubled after each next one, up to
+/// [`START_PAUSE_MAX`].
+const START_PAUSE: StdDuration = StdDuration::from_secs(1);
+/// The longest pause between two starts.
+const START_PAUSE_MAX: StdDuration = StdDuration::from_secs(60);
+
+/// [`aws_service`], again after a pause when it failed for a reason that may pass
+/// ([`ServeError::is_transient`]); a configuration problem fails at once.
+async fn start_with_retries(
+    config: &Config,
+    sdk: &SdkConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<Service<AnyStore, EventBridgeBus>, ServeError> {
+    let (mut pause, mut attempt) = (START_PAUSE, 1);
+    loop {
+        match aws_service(config, sdk, clock.clone()).await {
+            Err(e) if e.is_transient() && attempt < START_ATTEMPTS => {
+                tracing::warn!(attempt, error = %e, pause_s = pause.as_secs(), "cannot start yet; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(START_PAUSE_MAX);
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
 /// Runs `driftwatch serve` until SIGTERM or SIGINT, then flushes within `shutdown_timeout`;
 /// the configuration comes from `config_at` or the environment ([`load_config`]).
 pub async fn serve(config_at: Option<&str>, shutdown_timeout: StdDuration) -> Result<(), ServeError> {
@@ -70,7 +101,7 @@ pub async fn serve(config_at: Option<&str>, shutdown_timeout: StdDuration) -> Re
         .install_recorder()
         .map_err(|e| ServeError::Config(format!("metrics recorder: {e}")))?;
     crate::telemetry::describe();
-    let service = aws_service(&config, &sdk, clock.clone()).await?;
+    let service = start_with_retries(&config, &sdk, clock.clone()).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = http::router(service.health(), clock, config.server.unhealthy_after, prometheus);
     let mut http_rx = stop_rx.clone();

@@ -18,7 +18,11 @@ pub async fn read_text<S: ObjectStore>(store: &S, key: &str) -> Result<String, B
             message: "not utf-8 text".into(),
         }),
         Ok(None) => Err(BaselineError::Missing { path: store.uri(key) }),
-        Err(e) => Err(BaselineError::Io { path: store.uri(key), source: std::io::Error::other(e.to_string()) }),
+        // The store's error names the object already.
+        Err(StoreError::Remote { uri, detail }) => {
+            Err(BaselineError::Io { path: uri, source: std::io::Error::other(detail) })
+        }
+        Err(StoreError::Io { path, source }) => Err(BaselineError::Io { path, source }),
     }
 }
 

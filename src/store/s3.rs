@@ -5,6 +5,12 @@ use aws_sdk_s3::primitives::ByteStream;
 use super::{ObjectInfo, ObjectStore, StoreError};
 use crate::aws::error_text;
 
+/// GETs of one object whose body breaks off before its end, at most: a connection reset
+/// mid-body is transient; four reads in a row cut short is a problem to report.
+const BODY_ATTEMPTS: u32 = 4;
+/// The pause before the second read of a body cut short (doubled before each next one).
+const BODY_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// An S3 bucket and prefix as an object store.
 #[derive(Debug, Clone)]
 pub struct S3Store {
@@ -61,14 +67,26 @@ impl ObjectStore for S3Store {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.client.get_object().bucket(&self.bucket).key(self.full(key)).send().await {
-            Ok(out) => {
-                let data = out.body.collect().await.map_err(|e| self.err(key, &e))?;
-                Ok(Some(data.into_bytes().to_vec()))
+        // The SDK retries a request that fails; a body cut short after the response began is the
+        // caller's to retry: the whole GET again, a few times, with a growing pause.
+        let mut pause = BODY_RETRY_PAUSE;
+        for attempt in 1..=BODY_ATTEMPTS {
+            match self.client.get_object().bucket(&self.bucket).key(self.full(key)).send().await {
+                Ok(out) => match out.body.collect().await {
+                    Ok(data) => return Ok(Some(data.into_bytes().to_vec())),
+                    Err(e) if attempt < BODY_ATTEMPTS => {
+                        tracing::debug!(uri = %self.uri(key), attempt, error = %error_text(&e), "body cut short; reading again");
+                        metrics::counter!(crate::telemetry::BODY_RETRIES, "service" => "s3").increment(1);
+                        tokio::time::sleep(pause).await;
+                        pause *= 2;
+                    }
+                    Err(e) => return Err(self.err(key, &e)),
+                },
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+                Err(e) => return Err(self.err(key, &e)),
             }
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
-            Err(e) => Err(self.err(key, &e)),
         }
+        Err(StoreError::Remote { uri: self.uri(key), detail: "unreachable: no attempt made".into() })
     }
 
     async fn list(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {

@@ -7,6 +7,7 @@
 //! never dropped silently. See `design.md` beside this file for why this makes replay and
 //! service give the same windows.
 
+pub mod fuzz;
 pub mod mapping;
 pub mod predictions;
 
