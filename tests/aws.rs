@@ -465,6 +465,34 @@ fn at(s: &str) -> Timestamp {
     Timestamp::parse_rfc3339(s).unwrap()
 }
 
+/// Writes `dir/serve.toml` for the real binary: state and reports below `s3://bucket/driftwatch/`,
+/// events to `bus`, `/healthz` on `port` (`server` adds keys to `[server]`), and a monitor of `ep`
+/// judging model quality against the labels of [`Aws::upload_labelled_example`], polled every
+/// second from the earliest data (`monitor` adds keys to it). Returns the file's path.
+fn agent_config(dir: &Path, bucket: &str, bus: &str, ep: &str, port: u16, server: &str, monitor: &str) -> PathBuf {
+    let config = dir.join("serve.toml");
+    let text = format!(
+        r#"[state]
+uri = "s3://{bucket}/driftwatch/state/"
+[reports]
+uri = "s3://{bucket}/driftwatch/reports/"
+[events]
+bus = "arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{bus}"
+[server]
+listen = "127.0.0.1:{port}"
+{server}[[monitor]]
+endpoint = "{ep}"
+start = "earliest"
+poll_interval = "1s"
+quality_baseline = "s3://{bucket}/quality/"
+ground_truth = "s3://{bucket}/ground-truth/{ep}/"
+probability_attribute = "0"
+{monitor}"#
+    );
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
 /// The service's config for the example uploaded to `bucket` for endpoint `ep`, events to `bus`;
 /// `monitor` adds keys to its `[[monitor]]`.
 fn s3_config(bucket: &str, bus: &str, ep: &str, monitor: &str) -> Config {
@@ -743,6 +771,30 @@ impl Agent {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         text.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
     }
+
+    /// Waits until `stream`'s checkpoint has its capture past `done_hour` and its outbox empty
+    /// (every window closed, every event sent), failing after `limit` from `started` or when
+    /// the agent exits. Returns the time from `started`.
+    async fn wait_done(
+        &mut self,
+        checkpoints: &CheckpointStore<S3Store>,
+        stream: &StreamId,
+        done_hour: Timestamp,
+        started: Instant,
+        limit: Duration,
+    ) -> Duration {
+        loop {
+            assert!(started.elapsed() < limit, "serve did not finish; log tail:\n{}", self.log_tail());
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("serve exited with {status}; log tail:\n{}", self.log_tail());
+            }
+            let cp = checkpoints.load(stream).await.unwrap();
+            if cp.is_some_and(|c| c.cursor.next_hour.is_some_and(|h| h > done_hour) && c.outbox.is_empty()) {
+                return started.elapsed();
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
 }
 
 /// Replays the example, copied under endpoint `ep` below `dir`, into `dir/replay`; returns that
@@ -807,35 +859,14 @@ async fn serve_killed_repeatedly_reports_what_replay_reports() {
     aws.schedule(&ep, &uris, false).await;
 
     let port = free_port();
-    let config = tmp.path().join("serve.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[state]
-uri = "s3://{bucket}/driftwatch/state/"
-[reports]
-uri = "s3://{bucket}/driftwatch/reports/"
-[events]
-bus = "arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{bus}"
-[server]
-listen = "127.0.0.1:{port}"
-[[monitor]]
-endpoint = "{ep}"
-start = "earliest"
-poll_interval = "1s"
-quality_baseline = "s3://{bucket}/quality/"
-ground_truth = "s3://{bucket}/ground-truth/{ep}/"
-probability_attribute = "0"
-"#
-        ),
-    )
-    .unwrap();
+    // Capture and baseline from SageMaker: the monitor names neither.
+    let config = agent_config(tmp.path(), &bucket, &bus, &ep, port, "", "");
 
     // Kill it at uneven moments while it works, then let it finish.
     let log = tmp.path().join("serve.log");
     let checkpoints = CheckpointStore::new(S3Store::new(aws.s3.clone(), &bucket, "driftwatch/state/"));
     let stream = StreamId::new(&ep, "AllTraffic");
-    let done_hour = driftwatch::time::Timestamp::from_civil(2026, 3, 6, 0, 0, 0).unwrap();
+    let done_hour = Timestamp::from_civil(2026, 3, 6, 0, 0, 0).unwrap();
     let started = Instant::now();
     // An empty working folder that must stay empty: with state and reports in S3 the service
     // writes no local file, so a read-only root file system is fine.
@@ -864,17 +895,7 @@ probability_attribute = "0"
         });
         agent = start_agent(&endpoint, &config, &log, &cwd);
     }
-    let finished = loop {
-        assert!(started.elapsed() < Duration::from_secs(240), "serve did not finish; log tail:\n{}", agent.log_tail());
-        if let Some(status) = agent.child.try_wait().unwrap() {
-            panic!("serve exited with {status}; log tail:\n{}", agent.log_tail());
-        }
-        let cp = checkpoints.load(&stream).await.unwrap();
-        if cp.is_some_and(|c| c.cursor.next_hour.is_some_and(|h| h > done_hour) && c.outbox.is_empty()) {
-            break started.elapsed();
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let finished = agent.wait_done(&checkpoints, &stream, done_hour, started, Duration::from_secs(240)).await;
     eprintln!(
         "{kills} kills (resumed at {resumed_at:?}); all 120 hours done {:.1} s after the first start",
         finished.as_secs_f64()
@@ -1015,51 +1036,17 @@ async fn serve_through_a_faulty_network_reports_what_replay_reports() {
     }
     let proxy = FaultProxy::start(&endpoint, 0.1);
     let port = free_port();
-    let config = tmp.path().join("serve.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[state]
-uri = "s3://{bucket}/driftwatch/state/"
-[reports]
-uri = "s3://{bucket}/driftwatch/reports/"
-[events]
-bus = "arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{bus}"
-[server]
-listen = "127.0.0.1:{port}"
-unhealthy_after = "8s"
-[[monitor]]
-endpoint = "{ep}"
-capture = "s3://{bucket}/datacapture/"
-baseline = "s3://{bucket}/baselines/loan/"
-start = "earliest"
-poll_interval = "1s"
-quality_baseline = "s3://{bucket}/quality/"
-ground_truth = "s3://{bucket}/ground-truth/{ep}/"
-probability_attribute = "0"
-"#
-        ),
-    )
-    .unwrap();
+    let monitor = format!("capture = \"s3://{bucket}/datacapture/\"\nbaseline = \"s3://{bucket}/baselines/loan/\"\n");
+    let config = agent_config(tmp.path(), &bucket, &bus, &ep, port, "unhealthy_after = \"8s\"\n", &monitor);
     let log = tmp.path().join("serve.log");
     let cwd = tmp.path().join("cwd");
     std::fs::create_dir(&cwd).unwrap();
     let mut agent = start_agent(&proxy.url(), &config, &log, &cwd);
     let checkpoints = CheckpointStore::new(S3Store::new(aws.s3.clone(), &bucket, "driftwatch/state/"));
     let stream = StreamId::new(&ep, "AllTraffic");
-    let done_hour = driftwatch::time::Timestamp::from_civil(2026, 3, 1 + FAULT_DAYS, 0, 0, 0).unwrap();
+    let done_hour = Timestamp::from_civil(2026, 3, 1 + FAULT_DAYS, 0, 0, 0).unwrap();
     let started = Instant::now();
-    let finished = loop {
-        assert!(started.elapsed() < Duration::from_secs(600), "serve did not finish; log tail:\n{}", agent.log_tail());
-        if let Some(status) = agent.child.try_wait().unwrap() {
-            panic!("serve exited with {status}; log tail:\n{}", agent.log_tail());
-        }
-        let cp = checkpoints.load(&stream).await.unwrap();
-        if cp.is_some_and(|c| c.cursor.next_hour.is_some_and(|h| h > done_hour) && c.outbox.is_empty()) {
-            break started.elapsed();
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let finished = agent.wait_done(&checkpoints, &stream, done_hour, started, Duration::from_secs(600)).await;
     let faults = proxy.set("");
     let (_, metrics) = http_get(port, "/metrics").expect("/metrics answers");
     let (calls, attempts, failures, poll_failures) = (
@@ -1435,20 +1422,7 @@ start = "earliest"
 
 /// Every file below `root`, relative to it, in order.
 fn files_below(root: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![root.to_owned()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                files.push(p.strip_prefix(root).unwrap().to_owned());
-            }
-        }
-    }
-    files.sort();
-    files
+    common::tree(root).into_keys().map(PathBuf::from).collect()
 }
 
 /// The environment that points the binary's AWS calls at the emulator.

@@ -15,23 +15,7 @@ use common::{driftwatch, root, text};
 
 /// The example's capture files, relative to its variant folder.
 fn example_files() -> BTreeMap<String, Vec<u8>> {
-    let variant = root().join("examples/capture/loan-scoring-prod/AllTraffic");
-    let mut out = BTreeMap::new();
-    let mut stack = vec![variant.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(
-                    p.strip_prefix(&variant).unwrap().to_string_lossy().into_owned(),
-                    std::fs::read(&p).unwrap(),
-                );
-            }
-        }
-    }
-    out
+    common::tree(&root().join("examples/capture/loan-scoring-prod/AllTraffic"))
 }
 
 /// Writes `files` (relative to a variant folder) below `dir/{endpoint}/{variant}/`, each path

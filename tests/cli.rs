@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{driftwatch, root, text};
+use common::{driftwatch, root, text, tree};
 use driftwatch::baseline::{StatisticsFile, ViolationsFile};
 
 /// Replays the bundled example in `cwd` with extra flags.
@@ -155,24 +155,6 @@ fn walk_count(dir: &Path, name: &str) -> usize {
         }
     }
     n
-}
-
-/// Every file below `dir`, by relative path.
-fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 #[test]

@@ -206,6 +206,20 @@ async fn service(world: &World, cfg: &Config, clock: &ManualClock, bus: &MemoryB
     s
 }
 
+/// The events replay wrote to `dir/events.jsonl`, as the tests compare them: detail-type and
+/// detail without its report URIs (they differ between a folder and the service's store).
+fn replayed_events(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut e: serde_json::Value = serde_json::from_str(l).unwrap();
+            e["detail"].as_object_mut().unwrap().remove("reports");
+            serde_json::json!({"detail-type": e["detail-type"], "detail": e["detail"]})
+        })
+        .collect()
+}
+
 /// Replays `dir/capture` against `spec`'s baseline (written to `dir/baseline`) into `dir/out`
 /// and `dir/events.jsonl`, waiting on the runtime from its own thread as `main` does.
 fn replay_folder(dir: &std::path::Path, spec: &StreamSpec, quality: Option<crate::replay::QualityOptions>) {
@@ -322,15 +336,7 @@ async fn the_service_decides_what_replay_decides() {
     }
     assert_eq!(compared, 96);
     // Same events, in the same order.
-    let replayed: Vec<serde_json::Value> = std::fs::read_to_string(tmp.path().join("events.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut e: serde_json::Value = serde_json::from_str(l).unwrap();
-            e["detail"].as_object_mut().unwrap().remove("reports");
-            serde_json::json!({"detail-type": e["detail-type"], "detail": e["detail"]})
-        })
-        .collect();
+    let replayed: Vec<serde_json::Value> = replayed_events(tmp.path());
     assert_eq!(events.len(), 3);
     assert_eq!(events, replayed);
     assert!(files
@@ -570,15 +576,7 @@ async fn the_service_judges_model_quality_as_replay_does() {
     // The same events (data drift with their quality verdicts, model quality), as sets: the
     // service sends a window's quality events when its labels are in, replay with the next
     // window.
-    let mut replayed: Vec<serde_json::Value> = std::fs::read_to_string(tmp.path().join("events.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut e: serde_json::Value = serde_json::from_str(l).unwrap();
-            e["detail"].as_object_mut().unwrap().remove("reports");
-            serde_json::json!({"detail-type": e["detail-type"], "detail": e["detail"]})
-        })
-        .collect();
+    let mut replayed: Vec<serde_json::Value> = replayed_events(tmp.path());
     let order = |e: &serde_json::Value| (e["detail"]["detectedAt"].to_string(), e["detail-type"].to_string());
     let mut got = events.clone();
     got.sort_by_key(order);
