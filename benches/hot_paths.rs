@@ -40,6 +40,7 @@ fn spec(hours: u32) -> StreamSpec {
         changes: vec![],
         cycles: vec![],
         seed: 7,
+        payload: driftwatch_synth::Payload::Csv,
     }
 }
 

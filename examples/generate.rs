@@ -1,7 +1,7 @@
 //! Writes a synthetic Data Capture stream, its training data and its baseline, for benchmarks:
 //!
 //! ```text
-//! cargo run --release --example generate -- --out DIR [--mb 100] [--features 12] [--max-rows 4] [--peak 20000]
+//! cargo run --release --example generate -- --out DIR [--mb 100] [--features 12] [--max-rows 4] [--peak 20000] [--payload csv|json]
 //! ```
 //!
 //! The stream is stationary: `--features` mixed columns (`synth::bench_features`: numbers,
@@ -9,13 +9,15 @@
 //! a model score in the response, `--peak` requests an hour at the daily peak, hour after hour
 //! until at least `--mb` megabytes of capture are written. `DIR/training.csv` is the training
 //! data (score first, then the features, with a header) and `DIR/baseline/` its Model Monitor
-//! baseline; `DIR/capture/` is the capture root.
+//! baseline; `DIR/capture/` is the capture root. `--payload json` writes JSON objects by name
+//! (`{"instances": [...]}` in, `{"predictions": [{"score": ...}]}` out) and training data
+//! without the score, as a framework container's endpoint has.
 
 use std::path::PathBuf;
 
 use driftwatch::baseline::build::{build_csv, write_dir};
 use driftwatch::time::{Duration, Timestamp};
-use driftwatch_synth::{bench_features, StreamSpec};
+use driftwatch_synth::{bench_features, Payload, StreamSpec};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -27,6 +29,11 @@ fn main() -> anyhow::Result<()> {
     let peak: f64 = get("--peak").map(|v| v.parse()).transpose()?.unwrap_or(20_000.0);
     anyhow::ensure!((1..=2000).contains(&features), "--features {features}: between 1 and 2000");
     anyhow::ensure!(max_rows >= 1, "--max-rows {max_rows}: at least 1");
+    let payload = match get("--payload").as_deref() {
+        None | Some("csv") => Payload::Csv,
+        Some("json") => Payload::JsonObjects,
+        Some(other) => anyhow::bail!("--payload {other}: csv or json"),
+    };
     let start = Timestamp::from_civil(2026, 3, 1, 0, 0, 0).ok_or_else(|| anyhow::anyhow!("date"))?;
     let spec = |hour: u32| StreamSpec {
         endpoint: "bench".into(),
@@ -39,6 +46,7 @@ fn main() -> anyhow::Result<()> {
         changes: vec![],
         cycles: vec![],
         seed: 99 + u64::from(hour),
+        payload,
     };
     let target = (mb * 1e6) as u64;
     let capture = out.join("capture");

@@ -63,6 +63,7 @@ struct DriftFile<'a> {
     issues: Vec<String>,
     column_counts: &'a BTreeMap<u32, u64>,
     extra_columns: &'a BTreeMap<String, u64>,
+    fields: Fields<'a>,
     violations: usize,
     features: &'a [FeatureDrift],
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "sorted_view")]
@@ -74,6 +75,22 @@ fn sorted_view<S: serde::Serializer>(
     s: S,
 ) -> Result<S::Ok, S::Error> {
     super::sorted_keys(v, s)
+}
+
+/// What became of the captured fields in the window.
+#[derive(Serialize)]
+struct Fields<'a> {
+    /// Baseline features that got a value (or an explicit null) from the capture.
+    mapped: Vec<&'a str>,
+    /// Response fields that are not baseline features, with the rows that carried them: the
+    /// model's output, left aside (named layouts; a positional layout reads the response's
+    /// columns as `layout.output_cols` says).
+    outputs: &'a BTreeMap<String, u64>,
+    /// Request fields the baseline does not know, with their rows: a schema break
+    /// (`extra_column_check`); the same as `extra_columns`.
+    unknown: &'a BTreeMap<String, u64>,
+    /// Header rows the client sent at the top of CSV requests, read past.
+    header_rows: u64,
 }
 
 #[derive(Serialize)]
@@ -188,6 +205,18 @@ pub fn render_window(baseline: &Baseline, r: &WindowReport<'_>, sketches: bool) 
         issues: r.issues.iter().map(ToString::to_string).collect(),
         column_counts: &r.profile.column_counts,
         extra_columns: &r.profile.extra_columns,
+        fields: Fields {
+            mapped: baseline
+                .features
+                .iter()
+                .zip(&r.profile.features)
+                .filter(|(_, p)| p.present() + p.missing > p.absent)
+                .map(|(f, _)| f.name.as_str())
+                .collect(),
+            outputs: &r.profile.outputs,
+            unknown: &r.profile.extra_columns,
+            header_rows: r.profile.header_rows,
+        },
         violations: r.drift.violations.len(),
         features: &r.drift.features,
         classification: r.classification.as_ref(),

@@ -260,6 +260,21 @@ pub struct Truth {
     pub features: Vec<String>,
 }
 
+/// How the stream's requests and responses are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Payload {
+    /// CSV rows in, one score per row out (`text/csv`), as SageMaker's built-in algorithms do;
+    /// the baseline is built from the training data with the score first (Model Monitor's
+    /// convention).
+    #[default]
+    Csv,
+    /// JSON objects by feature name in (`{"instances": [{"income": 52000, ...}]}`, a column that
+    /// is null today written as `null`, a dropped one left out) and
+    /// `{"predictions": [{"score": 0.73}]}` out, as a framework container does; training data
+    /// has no score column.
+    JsonObjects,
+}
+
 /// A synthetic stream.
 #[derive(Debug, Clone)]
 pub struct StreamSpec {
@@ -283,6 +298,8 @@ pub struct StreamSpec {
     pub cycles: Vec<Cycle>,
     /// Seed.
     pub seed: u64,
+    /// How requests and responses are written.
+    pub payload: Payload,
 }
 
 impl StreamSpec {
@@ -342,22 +359,21 @@ impl StreamSpec {
     /// convention for baselines of captured output + input).
     pub fn baseline_csv(&self, rows: usize) -> String {
         let mut rng = Rng::new(self.seed ^ 0xba5e);
-        let mut out = String::from("score");
-        for f in &self.features {
-            out.push(',');
-            out.push_str(&f.name);
-        }
+        let with_score = self.payload == Payload::Csv;
+        let names = self.features.iter().map(|f| f.name.as_str());
+        let header: Vec<&str> =
+            if with_score { std::iter::once("score").chain(names).collect() } else { names.collect() };
+        let mut out = header.join(",");
         out.push('\n');
         let mut cells = Vec::new();
         for _ in 0..rows {
             // Training data pools every phase of the cycles, as traffic brings them.
             let phase = (!self.cycles.is_empty()).then(|| training_phase(&mut rng));
             let (text, nums) = self.draw_row(&mut rng, -1.0, phase, &mut cells);
-            let _ = write!(out, "{:.6}", self.score(&nums));
-            for t in text {
-                out.push(',');
-                out.push_str(&t);
+            if with_score {
+                let _ = write!(out, "{:.6},", self.score(&nums));
             }
+            out.push_str(&text.join(","));
             out.push('\n');
         }
         out
@@ -378,11 +394,7 @@ impl StreamSpec {
         let mut nums = Vec::with_capacity(self.features.len());
         for (i, f) in self.features.iter().enumerate() {
             let active = |at: f64| t >= at;
-            let dropped = self
-                .changes
-                .iter()
-                .any(|c| matches!(c, Change::ColumnDropped { feature, at } if *feature == i && active(*at)));
-            if dropped {
+            if self.dropped(i, t) {
                 nums.push(None);
                 continue;
             }
@@ -483,6 +495,30 @@ impl StreamSpec {
         (text, nums)
     }
 
+    /// Whether feature `i` has been dropped from the requests at `t` hours.
+    fn dropped(&self, i: usize, t: f64) -> bool {
+        self.changes.iter().any(|c| matches!(c, Change::ColumnDropped { feature, at } if *feature == i && t >= *at))
+    }
+
+    /// One request row as a JSON object by feature name: numbers as numbers, categories as
+    /// strings, a null column as `null`, a dropped one left out.
+    fn json_row(&self, t: f64, text: &[String]) -> serde_json::Value {
+        let mut obj = serde_json::Map::new();
+        let present = (0..self.features.len()).filter(|i| !self.dropped(*i, t));
+        for (i, cell) in present.zip(text) {
+            let f = &self.features[i];
+            let v = if cell.is_empty() {
+                serde_json::Value::Null
+            } else if matches!(f.kind, FeatureKind::Category { .. }) {
+                serde_json::Value::String(cell.clone())
+            } else {
+                serde_json::from_str(cell).unwrap_or_else(|_| serde_json::Value::String(cell.clone()))
+            };
+            obj.insert(f.name.clone(), v);
+        }
+        serde_json::Value::Object(obj)
+    }
+
     /// The product of the unit changes active on feature `i` at `t` hours.
     fn unit_factor(&self, i: usize, t: f64) -> f64 {
         self.changes.iter().fold(1.0, |f, c| match c {
@@ -539,20 +575,40 @@ impl StreamSpec {
                 let th = (t.millis() - self.start.millis()) as f64 / 3_600_000.0;
                 let mut input = String::new();
                 let mut output = String::new();
+                let (mut instances, mut predictions) = (Vec::new(), Vec::new());
                 for r in 0..rows {
                     let phase = (!self.cycles.is_empty()).then(|| Phase::of(t));
                     let (text, nums) = self.draw_row(&mut rng, th, phase, &mut cells);
-                    if r > 0 {
-                        input.push('\n');
-                        output.push('\n');
+                    let score = self.score(&nums);
+                    match self.payload {
+                        Payload::Csv => {
+                            if r > 0 {
+                                input.push('\n');
+                                output.push('\n');
+                            }
+                            input.push_str(&text.join(","));
+                            let _ = write!(output, "{score:.6}");
+                        }
+                        Payload::JsonObjects => {
+                            instances.push(self.json_row(th, &text));
+                            let rounded = (score * 1e6).round() / 1e6;
+                            predictions.push(serde_json::json!({ "score": rounded }));
+                        }
                     }
-                    input.push_str(&text.join(","));
-                    let _ = write!(output, "{:.6}", self.score(&nums));
                 }
+                let (content_type, encoding) = match self.payload {
+                    Payload::Csv => ("text/csv", "CSV"),
+                    Payload::JsonObjects => {
+                        input = serde_json::json!({ "instances": instances }).to_string();
+                        output = serde_json::json!({ "predictions": predictions }).to_string();
+                        ("application/json", "JSON")
+                    }
+                };
+                let output_type = if content_type == "text/csv" { "text/csv; charset=utf-8" } else { content_type };
                 let line = serde_json::json!({
                     "captureData": {
-                        "endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": input, "encoding": "CSV"},
-                        "endpointOutput": {"observedContentType": "text/csv; charset=utf-8", "mode": "OUTPUT", "data": output, "encoding": "CSV"}
+                        "endpointInput": {"observedContentType": content_type, "mode": "INPUT", "data": input, "encoding": encoding},
+                        "endpointOutput": {"observedContentType": output_type, "mode": "OUTPUT", "data": output, "encoding": encoding}
                     },
                     // Unique per record, as SageMaker's are (the stream's seed, the hour, the record).
                     "eventMetadata": {
@@ -635,6 +691,7 @@ pub fn example_spec() -> StreamSpec {
         ],
         cycles: vec![],
         seed: 2026,
+        payload: Payload::Csv,
     }
 }
 
@@ -693,6 +750,7 @@ mod tests {
             changes: vec![],
             cycles: vec![],
             seed: 7,
+            payload: Payload::Csv,
         };
         let mut a = vec![];
         spec.generate(|h, f| a.push((h, f)));

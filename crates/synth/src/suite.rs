@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use super::{loan_features, Change, Cycle, FeatureSpec, StreamSpec};
+use super::{loan_features, Change, Cycle, FeatureSpec, Payload, StreamSpec};
 use driftwatch_core::baseline::build::build_csv;
 use driftwatch_core::baseline::Baseline;
 use driftwatch_core::classify::{ClassifierConfig, Decision, EpisodeSummary, Kind, StreamClassifier};
@@ -107,6 +107,7 @@ fn stream(
         changes,
         cycles: vec![],
         seed,
+        payload: Payload::Csv,
     }
 }
 

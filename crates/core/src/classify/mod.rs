@@ -136,7 +136,8 @@ impl Kind {
 pub struct FeatureEvidence {
     /// Feature name.
     pub name: String,
-    /// The metric named by `value`: [`FeatureEvidence::METRIC`].
+    /// The metric named by `value`: [`FeatureEvidence::METRIC`] for a baseline feature; for a
+    /// field the baseline does not have, the break that named it (`extra_column`).
     pub metric: &'static str,
     /// `linf_robust` in the decision window.
     pub value: Option<f64>,
@@ -1353,8 +1354,10 @@ impl StreamClassifier {
                 v.push(f);
             }
         };
+        // A field the baseline does not have (an extra column) is named too: an event always
+        // says what it is about. Window-level breaks (most rows skipped) have no field.
         for b in c.new_breaks {
-            if c.baseline.position(&b.feature).is_some() {
+            if !b.feature.is_empty() {
                 push(&mut sudden_features, b.feature.clone());
             }
         }
@@ -1506,8 +1509,20 @@ impl StreamClassifier {
         let event_id = uuid_from(h1, mix64(h1 ^ 0x9e37_79b9_7f4a_7c15));
         let features: Vec<FeatureEvidence> = features
             .iter()
-            .filter_map(|name| {
-                let i = c.baseline.position(name)?;
+            .map(|name| {
+                let Some(i) = c.baseline.position(name) else {
+                    // Not a baseline feature: the break that named it is the metric.
+                    let signal = c.break_detail.iter().find(|d| d.feature.as_deref() == Some(name.as_str()));
+                    return FeatureEvidence {
+                        metric: signal.map_or("extra_column", |d| d.signal),
+                        name: name.clone(),
+                        value: signal.and_then(|d| d.value),
+                        threshold: None,
+                        noise_floor: None,
+                        step_value: None,
+                        trend: None,
+                    };
+                };
                 let fd = &c.drift.features[i];
                 let bf = &c.baseline.features[i];
                 let threshold = if fd.kind == FeatureKind::Categorical {
@@ -1521,7 +1536,7 @@ impl StreamClassifier {
                     .find(|s| s.feature == i)
                     .map(|s| s.step.d_step)
                     .or(c.windows[i].step.map(|s| s.d_step));
-                Some(FeatureEvidence {
+                FeatureEvidence {
                     metric: FeatureEvidence::METRIC,
                     name: name.clone(),
                     value: fd.linf_robust,
@@ -1529,7 +1544,7 @@ impl StreamClassifier {
                     noise_floor: fd.linf_noise_floor,
                     step_value: step,
                     trend: shapes.iter().find(|t| t.feature == i).and_then(|t| t.trend),
-                })
+                }
             })
             .collect();
         let names: BTreeSet<&str> = features.iter().map(|f| f.name.as_str()).collect();

@@ -68,6 +68,16 @@ impl<'a> Table<'a> {
     pub fn rows(&self) -> impl Iterator<Item = &[Cell<'a>]> {
         (0..self.ends.len()).map(|i| self.row(i))
     }
+
+    /// Removes the first row (a header the client sent); the others keep their order.
+    pub fn drop_first_row(&mut self) {
+        let Some(&first_end) = self.ends.first() else { return };
+        self.cells.drain(..first_end);
+        self.ends.remove(0);
+        for e in &mut self.ends {
+            *e -= first_end;
+        }
+    }
 }
 
 /// Why a body could not be read. Messages never include payload content.
@@ -213,6 +223,20 @@ mod tests {
         for (ct, enc, want) in cases {
             assert_eq!(format_of(ct, enc), want, "{ct:?} {enc}");
         }
+    }
+
+    #[test]
+    fn a_first_row_can_be_dropped() {
+        let mut t = Table::default();
+        decode_body("a,b\n1,2\n3,4,5\n", Some("text/csv"), "CSV", None, &mut t).unwrap();
+        t.drop_first_row();
+        assert_eq!(t.row_count(), 2);
+        assert_eq!(t.row(0).len(), 2);
+        assert_eq!(t.row(1).len(), 3);
+        assert!(matches!(t.row(1)[2].value, Value::Number { value, .. } if value == 5.0));
+        let mut empty = Table::default();
+        empty.drop_first_row();
+        assert_eq!(empty.row_count(), 0);
     }
 
     #[test]

@@ -35,12 +35,15 @@ impl Layout {
         let named = |row: &[Cell<'_>]| !row.is_empty() && row.iter().all(|c| c.name.is_some());
         match (input, output) {
             (Some(i), _) if named(i) => Layout::Named,
+            // Model Monitor's convention: the baseline's columns are the response's first ones,
+            // then the request's. As many response columns as the request lacks (none when it
+            // has them all, or more: extra request columns are a schema break); response
+            // columns beyond them are the model's other outputs.
             (Some(i), Some(o)) => {
-                if i.len() == baseline_cols {
-                    Layout::Positional { output_cols: 0 }
-                } else {
-                    Layout::Positional { output_cols: o.len() }
-                }
+                let lacking = baseline_cols.saturating_sub(i.len());
+                // A response narrower than what the request lacks: all of it (the rows come out
+                // short and are counted as `column_count`).
+                Layout::Positional { output_cols: lacking.min(o.len()) }
             }
             (Some(_), None) => Layout::Positional { output_cols: 0 },
             (None, Some(o)) if named(o) => Layout::Named,
@@ -88,6 +91,11 @@ impl RowMapper {
             categorical: baseline.features.iter().map(|f| f.is_categorical()).collect(),
             seen: vec![false; baseline.features.len()],
         }
+    }
+
+    /// Whether `name` is a baseline feature.
+    pub fn knows(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
     }
 
     /// Returns the layout.
@@ -155,9 +163,15 @@ impl RowMapper {
         out: &mut RowOutcome,
     ) -> bool {
         let out_width = match out_row {
-            Some(o) if output_cols > 0 => o.len(),
+            Some(o) if output_cols > 0 => o.len().min(output_cols),
             _ => output_cols,
         };
+        // Response columns beyond the ones the baseline takes: the model's other outputs.
+        if let Some(o) = out_row.filter(|o| output_cols > 0 && o.len() > output_cols) {
+            for j in output_cols..o.len() {
+                *w.outputs.entry(format!("response[{j}]")).or_default() += 1;
+            }
+        }
         let width = out_width + in_row.len();
         *w.column_counts.entry(u32::try_from(width).unwrap_or(u32::MAX)).or_default() += 1;
         if width != self.width {
@@ -198,6 +212,7 @@ impl RowMapper {
         out: &mut RowOutcome,
     ) {
         self.seen.iter_mut().for_each(|s| *s = false);
+        let n_in = in_row.len();
         for (pos, c) in in_row.iter().chain(out_row.unwrap_or(&[])).enumerate() {
             let idx = c.name.as_deref().and_then(|n| self.by_name.get(n).copied());
             match idx {
@@ -206,9 +221,17 @@ impl RowMapper {
                     self.observe(i, &c.value, w, out);
                 }
                 Some(_) => {}
-                None => {
+                // A request field the baseline does not know: the schema changed.
+                None if pos < n_in => {
                     let key = c.name.as_deref().map(str::to_owned).unwrap_or_else(|| format!("_c{pos}"));
                     *w.extra_columns.entry(key).or_default() += 1;
+                }
+                // A response field that is not a feature: the model's output (a baseline built
+                // from training data has none of it).
+                None => {
+                    let key =
+                        c.name.as_deref().map(str::to_owned).unwrap_or_else(|| format!("response[{}]", pos - n_in));
+                    *w.outputs.entry(key).or_default() += 1;
                 }
             }
         }
@@ -256,6 +279,12 @@ mod tests {
         assert_eq!(Layout::decide(3, Some(i.row(0)), Some(o.row(0))), Layout::Positional { output_cols: 1 });
         let i3 = table("1,2,3", "text/csv");
         assert_eq!(Layout::decide(3, Some(i3.row(0)), Some(o.row(0))), Layout::Positional { output_cols: 0 });
+        // A response of a label and its probability: the baseline takes the first.
+        let o2 = table("1,0.83", "text/csv");
+        assert_eq!(Layout::decide(3, Some(i.row(0)), Some(o2.row(0))), Layout::Positional { output_cols: 1 });
+        // An extra request column: still no response column (a schema break, not a shift).
+        let i4 = table("1,2,3,4", "text/csv");
+        assert_eq!(Layout::decide(3, Some(i4.row(0)), Some(o.row(0))), Layout::Positional { output_cols: 0 });
         let named = table(r#"{"a": 1, "b": 2}"#, "application/json");
         assert_eq!(Layout::decide(3, Some(named.row(0)), None), Layout::Named);
         drop(b);
@@ -281,6 +310,20 @@ mod tests {
         assert_eq!((r.profiled, r.unpaired), (2, 2));
         assert_eq!(w.features[0].missing, 2);
         assert_eq!(w.skipped.get(SkipReason::UnpairedOutput), 2);
+    }
+
+    #[test]
+    fn response_columns_beyond_the_baseline_are_outputs() {
+        let b = baseline(&["label", "a", "b"]);
+        let mut m = RowMapper::new(&b, Layout::Positional { output_cols: 1 });
+        let mut w = WindowProfile::new(3);
+        let i = table("1,2\n3,4\n", "text/csv");
+        let o = table("1,0.8\n0,0.3\n", "text/csv");
+        let r = m.map_record(Some(&i), Some(&o), &mut w);
+        assert_eq!(r, RowOutcome { profiled: 2, ..Default::default() });
+        assert_eq!(w.features[0].moments.sum, 1.0);
+        assert_eq!(w.outputs.get("response[1]"), Some(&2));
+        assert!(w.extra_columns.is_empty());
     }
 
     #[test]
@@ -311,5 +354,24 @@ mod tests {
         assert_eq!(w.features[1].absent, 1);
         assert_eq!(w.features[2].moments.n, 2);
         assert_eq!(w.extra_columns.get("zip"), Some(&1));
+        assert!(w.outputs.is_empty(), "score is a feature of this baseline");
+
+        // A baseline from training data has no score: it is the model's output, not a column.
+        let b = baseline(&["a", "b"]);
+        let mut m = RowMapper::new(&b, Layout::Named);
+        let mut w = WindowProfile::new(2);
+        let o =
+            table(r#"{"predictions": [{"score": 0.5, "label": 1}, {"score": 0.7, "label": 0}]}"#, "application/json");
+        m.map_record(Some(&i), Some(&o), &mut w);
+        assert_eq!(w.outputs.get("score"), Some(&2));
+        assert_eq!(w.outputs.get("label"), Some(&2));
+        assert_eq!(w.extra_columns.get("zip"), Some(&1), "a request field is still a break");
+        assert_eq!(w.extra_columns.len(), 1);
+        // A response without names (one number per request row, as the pipeline decodes it
+        // knowing the request's row count): by position.
+        let mut o = Table::default();
+        decode_body("[0.5, 0.7]", Some("application/json"), "JSON", Some(2), &mut o).unwrap();
+        m.map_record(Some(&i), Some(&o), &mut w);
+        assert_eq!(w.outputs.get("response[0]"), Some(&2));
     }
 }

@@ -669,6 +669,14 @@ impl ObjectDecoder {
         if let (Some(p), Some(body)) = (&record.input, input_body) {
             decode_body(body, p.content_type.as_deref(), &p.encoding, None, input_table)
                 .map_err(|e| payload_skip("endpointInput", &e))?;
+            let known = |name: &str| match &self.mapper {
+                Some(m) => m.knows(name),
+                None => self.baseline.position(name).is_some(),
+            };
+            if input_table.row_count() > 0 && is_header(input_table.row(0), known) {
+                input_table.drop_first_row();
+                slot.profile.header_rows += 1;
+            }
             input = Some(&*input_table);
         }
         let mut output = None;
@@ -757,6 +765,18 @@ impl ObjectDecoder {
             slot.predictions.observe(spec, key, rows);
         }
     }
+}
+
+/// Whether a request's first row is a header the client sent with its CSV: every cell is text
+/// without a name (a CSV cell) and at least half of them are baseline feature names. A data row
+/// of categories could only pass if its values were feature names.
+fn is_header(row: &[crate::payload::Cell<'_>], known: impl Fn(&str) -> bool) -> bool {
+    use crate::payload::Value;
+    if row.is_empty() || !row.iter().all(|c| c.name.is_none() && matches!(c.value, Value::Text(_))) {
+        return false;
+    }
+    let names = row.iter().filter(|c| matches!(&c.value, Value::Text(t) if known(t))).count();
+    2 * names >= row.len()
 }
 
 fn keep_record_level(s: &SkipCounts) -> SkipCounts {

@@ -359,6 +359,10 @@ impl SkipCounts {
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// Everything known about one stream's rows in one window.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WindowProfile {
@@ -370,9 +374,16 @@ pub struct WindowProfile {
     pub features: Vec<FeatureProfile>,
     /// Rows by their number of columns, for positional layouts (the baseline's count included).
     pub column_counts: BTreeMap<u32, u64>,
-    /// Rows carrying a column the baseline does not have, by column name (named layouts) or by
-    /// `_cN` position (positional layouts).
+    /// Rows carrying a request column the baseline does not have, by column name (named
+    /// layouts) or by `_cN` position (positional layouts): a schema break.
     pub extra_columns: BTreeMap<String, u64>,
+    /// Named layouts: rows whose response carried a field that is not a baseline feature, by
+    /// field name (`response[N]` for a value without a name): the model's output, left aside.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, u64>,
+    /// Header rows the client sent at the top of a CSV request, read past (not data).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub header_rows: u64,
     /// What was left out, by reason.
     pub skipped: SkipCounts,
     /// Positional layouts: a profile per position of rows exactly one column short of the
@@ -401,6 +412,10 @@ impl WindowProfile {
         for (k, v) in &other.extra_columns {
             *self.extra_columns.entry(k.clone()).or_default() += v;
         }
+        for (k, v) in &other.outputs {
+            *self.outputs.entry(k.clone()).or_default() += v;
+        }
+        self.header_rows += other.header_rows;
         self.skipped.merge(&other.skipped);
         match (&mut self.short_rows, &other.short_rows) {
             (Some(a), Some(b)) => a.iter_mut().zip(b).for_each(|(x, y)| x.merge(y)),
