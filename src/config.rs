@@ -33,6 +33,8 @@ pub struct ConfigFile {
     pub server: Option<ServerSection>,
     /// Classifier sensitivity.
     pub classifier: Option<ClassifierSection>,
+    /// CloudWatch metrics with Model Monitor's names.
+    pub cloudwatch: Option<CloudWatchSection>,
     /// Endpoints to watch.
     #[serde(default, rename = "monitor")]
     pub monitors: Vec<MonitorSection>,
@@ -72,6 +74,18 @@ pub struct ReportsSection {
     /// feature on a busy window, so a 1,000-feature baseline writes about 29 MB a window with it
     /// and a tenth of that without; the buckets, which dashboards read, stay either way.
     pub sketches: Option<bool>,
+}
+
+/// `[cloudwatch]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudWatchSection {
+    /// Whether each closed window's data-quality metrics (Model Monitor's names, namespace
+    /// `aws/sagemaker/Endpoints/data-metrics`) are printed to standard output as embedded metric
+    /// format lines, which CloudWatch Logs turns into metrics under Lambda and the ECS `awslogs`
+    /// driver (default true: alarms on Model Monitor's metrics keep working). Each feature is
+    /// ten custom metrics in CloudWatch's price list.
+    pub emf: Option<bool>,
 }
 
 /// `[server]`.
@@ -152,6 +166,10 @@ pub struct MonitorSection {
     pub capture: Option<String>,
     /// Baseline folder or prefix; from the endpoint's monitoring schedule when omitted.
     pub baseline: Option<String>,
+    /// The `MonitoringSchedule` dimension of the CloudWatch metrics: the name of the Model
+    /// Monitor schedule whose alarms should keep working. Default: the data-quality schedule the
+    /// baseline was found through, else `driftwatch-<endpoint>`.
+    pub monitoring_schedule: Option<String>,
     /// Window length (default `1h`).
     pub window: Option<String>,
     /// `earliest`, `now` (default) or an RFC 3339 time.
@@ -224,6 +242,8 @@ pub struct MonitorConfig {
     pub capture: Option<String>,
     /// Baseline URI, or discover.
     pub baseline: Option<String>,
+    /// The metrics' `MonitoringSchedule` dimension, when the config names it.
+    pub monitoring_schedule: Option<String>,
     /// Window length.
     pub window: Duration,
     /// Where to start.
@@ -285,6 +305,8 @@ pub struct Config {
     pub reports: Option<String>,
     /// Whether window reports carry KLL sketches.
     pub report_sketches: bool,
+    /// Whether windows' CloudWatch metrics are printed as EMF lines.
+    pub emf: bool,
     /// Server.
     pub server: ServerConfig,
     /// Classifier.
@@ -324,7 +346,7 @@ pub enum ConfigError {
     },
 }
 
-const SECTIONS: [&str; 5] = ["state", "events", "reports", "server", "classifier"];
+const SECTIONS: [&str; 6] = ["state", "events", "reports", "server", "classifier", "cloudwatch"];
 const NOT_CONFIG: [&str; 4] =
     ["DRIFTWATCH_LOG", "DRIFTWATCH_LOG_FORMAT", "DRIFTWATCH_CONFIG", "DRIFTWATCH_CONFIG_TEXT"];
 
@@ -375,7 +397,7 @@ fn apply_env(table: &mut toml::Table, env: impl Iterator<Item = (String, String)
         let parsed = match (section, value.parse::<i64>(), value.parse::<f64>()) {
             ("classifier", Ok(i), _) => toml::Value::Integer(i),
             ("classifier", _, Ok(f)) => toml::Value::Float(f),
-            ("reports", _, _) if key == "sketches" => match value.as_str() {
+            ("reports", _, _) | ("cloudwatch", _, _) if key == "sketches" || key == "emf" => match value.as_str() {
                 "true" => toml::Value::Boolean(true),
                 "false" => toml::Value::Boolean(false),
                 _ => toml::Value::String(value),
@@ -556,11 +578,19 @@ impl ConfigFile {
                 ));
             }
             let quality = monitor_quality(path, &m, &key)?;
+            if let Some(s) = &m.monitoring_schedule {
+                // CloudWatch dimension values are 1 to 1,024 characters; SageMaker schedule
+                // names 1 to 63.
+                if s.is_empty() || s.len() > 1024 {
+                    return Err(invalid(&key("monitoring_schedule"), "must be 1 to 1024 characters".into()));
+                }
+            }
             let mc = MonitorConfig {
                 endpoint: m.endpoint,
                 variant: m.variant,
                 capture: m.capture,
                 baseline: m.baseline,
+                monitoring_schedule: m.monitoring_schedule,
                 window,
                 start,
                 poll_interval,
@@ -577,6 +607,7 @@ impl ConfigFile {
             state: self.state.map(|s| s.uri),
             events: EventsConfig { bus: events.bus, source, account: events.account, region: events.region },
             report_sketches: self.reports.as_ref().and_then(|r| r.sketches).unwrap_or(true),
+            emf: self.cloudwatch.and_then(|c| c.emf).unwrap_or(true),
             reports: self.reports.and_then(|r| r.uri),
             server: ServerConfig { listen, unhealthy_after },
             classifier,

@@ -14,6 +14,9 @@ pub struct BaselineUris {
     pub statistics: String,
     /// `constraints.json`.
     pub constraints: String,
+    /// The data-quality monitoring schedule they were found through (the `MonitoringSchedule`
+    /// dimension of its CloudWatch metrics); `None` when not found through one.
+    pub schedule: Option<String>,
 }
 
 /// Why a lookup failed.
@@ -112,7 +115,7 @@ mod sagemaker {
     ) -> Option<BaselineUris> {
         let statistics = stats?.s3_uri()?.to_owned();
         let constraints = cons?.s3_uri()?.to_owned();
-        Some(BaselineUris { statistics, constraints })
+        Some(BaselineUris { statistics, constraints, schedule: None })
     }
 
     fn api<E: std::error::Error>(endpoint: &str, e: &E) -> DiscoveryError {
@@ -174,7 +177,7 @@ mod sagemaker {
                     .and_then(|d| d.baseline_config())
                     .and_then(|b| uris(b.statistics_resource(), b.constraints_resource()))
                 {
-                    return Ok(found);
+                    return Ok(BaselineUris { schedule: Some(name), ..found });
                 }
                 if let Some(job) = cfg.monitoring_job_definition_name() {
                     let d = self
@@ -188,7 +191,7 @@ mod sagemaker {
                         .data_quality_baseline_config()
                         .and_then(|b| uris(b.statistics_resource(), b.constraints_resource()))
                     {
-                        return Ok(found);
+                        return Ok(BaselineUris { schedule: Some(name), ..found });
                     }
                 }
             }

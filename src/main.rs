@@ -22,6 +22,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: the size of the largest variant costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Build statistics.json and constraints.json from training data, as Model Monitor's
@@ -65,6 +67,14 @@ enum Command {
         /// Write one self-contained HTML page telling each stream's story.
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Write each window's CloudWatch metrics (Model Monitor's names, embedded metric
+        /// format: the lines serve prints) to back-test an alarm.
+        #[arg(long)]
+        emf: Option<PathBuf>,
+        /// The MonitoringSchedule dimension of the --emf metrics (default
+        /// driftwatch-<endpoint>); give the old schedule's name to match an existing alarm.
+        #[arg(long, requires = "emf")]
+        monitoring_schedule: Option<String>,
         /// Configuration file ([classifier] and [events] apply to replay).
         #[arg(long)]
         config: Option<PathBuf>,
@@ -364,6 +374,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             events,
             output,
             report,
+            emf,
+            monitoring_schedule,
             config,
             threads,
             strict,
@@ -377,6 +389,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             if let Some(r) = &report {
                 reject_s3("--report", r)?;
+            }
+            if let Some(m) = &emf {
+                reject_s3("--emf", m)?;
             }
             let (classifier, event_settings, sketches) = match &config {
                 Some(path) => {
@@ -393,6 +408,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 window,
                 events: events.clone(),
                 output: output.clone(),
+                emf: emf.clone(),
+                monitoring_schedule,
                 report: report.clone(),
                 classifier,
                 event_settings,
@@ -428,6 +445,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             if let Some(r) = &report {
                 println!("report:  {}", r.display());
+            }
+            if let Some(m) = &emf {
+                println!("metrics: {} (CloudWatch embedded metric format)", m.display());
             }
             if strict && !summary.unreadable.is_empty() {
                 return Err(Failure::Usage(anyhow::anyhow!(

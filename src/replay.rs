@@ -58,6 +58,11 @@ pub struct ReplayOptions {
     pub events: Option<PathBuf>,
     /// `--output DIR|s3://...`.
     pub output: Option<String>,
+    /// `--emf FILE`: each window's CloudWatch metrics in the embedded metric format.
+    pub emf: Option<PathBuf>,
+    /// `--monitoring-schedule`: the `MonitoringSchedule` dimension of the `--emf` metrics
+    /// (default `driftwatch-<endpoint>`).
+    pub monitoring_schedule: Option<String>,
     /// `--report FILE.html`.
     pub report: Option<PathBuf>,
     /// Classifier settings.
@@ -265,7 +270,15 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
         None => None,
     };
     let mut events_out = match &opts.events {
-        Some(p) => Some(EventsFile::create(p).map_err(|e| ReplayError::Usage(format!("--events {e}")))?),
+        Some(p) => Some(EventsFile(LineFile::create(p).map_err(|e| ReplayError::Usage(format!("--events {e}")))?)),
+        None => None,
+    };
+    let mut emf_out = match &opts.emf {
+        Some(p) => Some(EmfFile {
+            file: LineFile::create(p).map_err(|e| ReplayError::Usage(format!("--emf {e}")))?,
+            baseline: baseline.clone(),
+            schedule: opts.monitoring_schedule.clone(),
+        }),
         None => None,
     };
     let mut page = opts.report.as_ref().map(|_| HtmlReport::new(opts.capture.clone(), &baseline));
@@ -298,6 +311,7 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
             table: table.as_mut(),
             quality_table: output.as_ref().map(|_| &mut quality_rows),
             events: events_out.as_mut(),
+            emf: emf_out.as_mut(),
             summary: StreamSummary { stream: Some(stream.clone()), ..Default::default() },
             page: page.as_ref().map(|_| StreamReport::new(stream.clone(), &baseline)),
             unreadable: Vec::new(),
@@ -347,7 +361,10 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
         o.finish_tables(io)?;
     }
     if let Some(e) = events_out {
-        e.close()?;
+        e.0.close()?;
+    }
+    if let Some(e) = emf_out {
+        e.file.close()?;
     }
     Ok(summary)
 }
@@ -372,7 +389,7 @@ fn check_outputs(opts: &ReplayOptions) -> Result<(), ReplayError> {
     if let Some(Location::Local(dir)) = opts.output.as_deref().map(Location::parse) {
         probe("--output", &dir)?;
     }
-    for (flag, path) in [("--report", &opts.report), ("--events", &opts.events)] {
+    for (flag, path) in [("--report", &opts.report), ("--events", &opts.events), ("--emf", &opts.emf)] {
         let Some(path) = path else { continue };
         if path.is_dir() {
             return Err(usage(flag, path, "is a folder; name a file".into()));
@@ -543,6 +560,7 @@ struct StreamRun<'a> {
     table: Option<&'a mut MetricsTable>,
     quality_table: Option<&'a mut QualityRows>,
     events: Option<&'a mut EventsFile>,
+    emf: Option<&'a mut EmfFile>,
     summary: StreamSummary,
     page: Option<StreamReport>,
     /// Files of the stream that failed when read: (path or URI, why).
@@ -562,6 +580,7 @@ impl StreamRun<'_> {
             &mut self.table.as_deref_mut(),
             &mut self.quality_table.as_deref_mut(),
             &mut self.events.as_deref_mut(),
+            &mut self.emf.as_deref_mut(),
             &mut self.page.as_mut(),
             &mut self.summary,
         ])?;
@@ -858,25 +877,24 @@ fn handle_window(closed: ClosedWindow, ctx: &mut StreamRun<'_>) -> Result<(), Re
     ctx.deliver(&judged)
 }
 
-/// `--events FILE`: one envelope per line, in data time.
-struct EventsFile {
+/// A file of JSON lines written as a replay goes (`--events`, `--emf`), synced at the end.
+struct LineFile {
     path: PathBuf,
     out: std::io::BufWriter<std::fs::File>,
 }
 
-impl EventsFile {
-    fn create(path: &std::path::Path) -> Result<Self, ReplayError> {
+impl LineFile {
+    fn create(path: &std::path::Path) -> Result<Self, StoreError> {
         let io = |source| StoreError::Io { path: path.display().to_string(), source };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
         let f = std::fs::File::create(path).map_err(io)?;
-        Ok(EventsFile { path: path.to_owned(), out: std::io::BufWriter::new(f) })
+        Ok(LineFile { path: path.to_owned(), out: std::io::BufWriter::new(f) })
     }
 
-    fn write<D: serde::Serialize>(&mut self, e: &EventEnvelope<D>) -> Result<(), StoreError> {
+    fn write_line(&mut self, line: &str) -> Result<(), StoreError> {
         let io = |source| StoreError::Io { path: self.path.display().to_string(), source };
-        let line = serde_json::to_string(e).map_err(|e| io(std::io::Error::other(e)))?;
         self.out.write_all(line.as_bytes()).map_err(io)?;
         self.out.write_all(b"\n").map_err(io)?;
         Ok(())
@@ -887,6 +905,19 @@ impl EventsFile {
         self.out.flush().map_err(|source| StoreError::Io { path: path.clone(), source })?;
         self.out.get_ref().sync_all().map_err(|source| StoreError::Io { path, source })?;
         Ok(())
+    }
+}
+
+/// `--events FILE`: one envelope per line, in data time.
+struct EventsFile(LineFile);
+
+impl EventsFile {
+    fn write<D: serde::Serialize>(&mut self, e: &EventEnvelope<D>) -> Result<(), StoreError> {
+        let line = serde_json::to_string(e).map_err(|e| StoreError::Io {
+            path: self.0.path.display().to_string(),
+            source: std::io::Error::other(e),
+        })?;
+        self.0.write_line(&line)
     }
 }
 
@@ -901,6 +932,27 @@ impl WindowSink for EventsFile {
     fn accept_quality(&mut self, q: &JudgedQuality) -> Result<(), SinkError> {
         for e in &q.envelopes {
             self.write(e)?;
+        }
+        Ok(())
+    }
+}
+
+/// `--emf FILE`: each window's CloudWatch metrics, as the service prints them to its log.
+struct EmfFile {
+    file: LineFile,
+    baseline: Arc<Baseline>,
+    /// `--monitoring-schedule` (otherwise each endpoint's default).
+    schedule: Option<String>,
+}
+
+impl WindowSink for EmfFile {
+    fn accept(&mut self, w: &JudgedWindow) -> Result<(), SinkError> {
+        let schedule = match &self.schedule {
+            Some(s) => s.clone(),
+            None => crate::publish::emf::default_schedule(&w.closed.stream.endpoint),
+        };
+        for line in crate::publish::emf::window_lines(w, &self.baseline, &schedule) {
+            self.file.write_line(&line)?;
         }
         Ok(())
     }

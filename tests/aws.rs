@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -252,7 +253,8 @@ impl Aws {
 
     /// A data-quality schedule for `endpoint`: the baseline embedded in the schedule, or (with
     /// `via_job_definition`) in a job definition the schedule names.
-    async fn schedule(&self, endpoint: &str, baseline: &BaselineUris, via_job_definition: bool) {
+    /// Creates a data-quality monitoring schedule of `endpoint` with `baseline`; returns its name.
+    async fn schedule(&self, endpoint: &str, baseline: &BaselineUris, via_job_definition: bool) -> String {
         let role = format!("arn:aws:iam::{ACCOUNT}:role/monitor");
         let stats = sm::MonitoringStatisticsResource::builder().s3_uri(&baseline.statistics).build();
         let cons = sm::MonitoringConstraintsResource::builder().s3_uri(&baseline.constraints).build();
@@ -313,13 +315,15 @@ impl Aws {
                 .build();
             config = config.monitoring_job_definition(definition);
         }
+        let name = unique("dq");
         self.sagemaker
             .create_monitoring_schedule()
-            .monitoring_schedule_name(unique("dq"))
+            .monitoring_schedule_name(&name)
             .monitoring_schedule_config(config.build())
             .send()
             .await
             .unwrap();
+        name
     }
 }
 
@@ -379,12 +383,22 @@ async fn discovery_finds_capture_and_baselines_through_sagemaker() {
     aws.endpoint(&without_capture, None).await;
     aws.endpoint(&via_job, Some("s3://bucket/dc2")).await;
     aws.endpoint(&no_schedule, Some("s3://bucket/dc3")).await;
-    let embedded =
-        BaselineUris { statistics: "s3://b/a/statistics.json".into(), constraints: "s3://b/a/constraints.json".into() };
-    let referenced =
-        BaselineUris { statistics: "s3://b/c/statistics.json".into(), constraints: "s3://b/c/constraints.json".into() };
-    aws.schedule(&with_capture, &embedded, false).await;
-    aws.schedule(&via_job, &referenced, true).await;
+    let embedded = BaselineUris {
+        statistics: "s3://b/a/statistics.json".into(),
+        constraints: "s3://b/a/constraints.json".into(),
+        schedule: None,
+    };
+    let referenced = BaselineUris {
+        statistics: "s3://b/c/statistics.json".into(),
+        constraints: "s3://b/c/constraints.json".into(),
+        schedule: None,
+    };
+    let embedded_schedule = aws.schedule(&with_capture, &embedded, false).await;
+    let referenced_schedule = aws.schedule(&via_job, &referenced, true).await;
+    // The schedule's name comes back with the baseline: the MonitoringSchedule dimension of
+    // the CloudWatch metrics that replace its own.
+    let embedded = BaselineUris { schedule: Some(embedded_schedule), ..embedded };
+    let referenced = BaselineUris { schedule: Some(referenced_schedule), ..referenced };
 
     assert_eq!(d.capture_destination(&with_capture).await.unwrap(), "s3://bucket/datacapture");
     assert_eq!(
@@ -751,16 +765,18 @@ struct Agent {
     log: PathBuf,
 }
 
+/// Starts `serve`: its log (standard error) is appended to `log`, its standard output (the
+/// CloudWatch metric lines) to `log` with the extension `stdout`.
 fn start_agent(endpoint: &str, config: &Path, log: &Path, cwd: &Path) -> Agent {
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    let append = |p: &Path| std::fs::OpenOptions::new().create(true).append(true).open(p).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_driftwatch"))
         .args(["serve", "--config"])
         .arg(config)
         .current_dir(cwd)
         .envs(emulator_env(endpoint))
         .env("DRIFTWATCH_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(file)
+        .stdout(append(&log.with_extension("stdout")))
+        .stderr(append(log))
         .spawn()
         .unwrap();
     Agent { child, log: log.to_owned() }
@@ -855,8 +871,9 @@ async fn serve_killed_repeatedly_reports_what_replay_reports() {
     let uris = BaselineUris {
         statistics: format!("s3://{bucket}/baselines/loan/statistics.json"),
         constraints: format!("s3://{bucket}/baselines/loan/constraints.json"),
+        schedule: None,
     };
-    aws.schedule(&ep, &uris, false).await;
+    let schedule = aws.schedule(&ep, &uris, false).await;
 
     let port = free_port();
     // Capture and baseline from SageMaker: the monitor names neither.
@@ -935,9 +952,29 @@ async fn serve_killed_repeatedly_reports_what_replay_reports() {
     assert_eq!(std::fs::read_dir(&cwd).unwrap().count(), 0, "serve wrote to its working folder");
 
     // The same data through replay.
-    let (out, want) = replay(tmp.path(), &ep, &files, &labelled_args());
+    let emf = tmp.path().join("replay-emf.jsonl");
+    let mut args = labelled_args();
+    args.extend(["--emf".into(), emf.display().to_string(), "--monitoring-schedule".into(), schedule.clone()]);
+    let (out, want) = replay(tmp.path(), &ep, &files, &args);
     assert_eq!(want.len(), 4, "the example's three data-drift events and Model Quality Degraded");
     assert_equals_replay(&aws, &bucket, &ep, &queue, &out, &want, 120).await;
+
+    // The service's standard output (its CloudWatch log) holds replay's --emf lines, with the
+    // MonitoringSchedule of the schedule the baseline was found through: each window at least
+    // once (a window judged again after a kill prints its lines again), nothing else.
+    let printed = std::fs::read_to_string(log.with_extension("stdout")).unwrap();
+    let replayed = std::fs::read_to_string(&emf).unwrap();
+    let printed_set: BTreeSet<&str> = printed.lines().collect();
+    let replayed_set: BTreeSet<&str> = replayed.lines().collect();
+    assert_eq!(replayed_set.len(), 120, "one line a window");
+    assert!(replayed.contains(&format!("\"MonitoringSchedule\":\"{schedule}\"")));
+    assert!(
+        printed_set == replayed_set,
+        "the service printed {} distinct lines, replay wrote {}",
+        printed_set.len(),
+        replayed_set.len()
+    );
+    eprintln!("{} EMF lines printed over {kills} kills for 120 windows", printed.lines().count());
 }
 
 /// The replay flags that judge the example's model quality against its bundled labels.

@@ -379,6 +379,82 @@ fn replay_config_sets_envelope_and_sensitivity() {
     assert_eq!(e["detail"]["reports"]["statistics"], serde_json::Value::Null, "no --output, no report URIs");
 }
 
+/// `replay --emf`: each window's CloudWatch metrics with Model Monitor's names, in the embedded
+/// metric format, checked against its specification; an alarm on
+/// `feature_baseline_drift_<f>` above the baseline's threshold fires in exactly the windows whose
+/// `constraint_violations.json` has a `baseline_drift_check` for `f` (the back-test a user runs
+/// before moving an alarm).
+#[test]
+fn replay_emf_metrics_back_test_a_model_monitor_alarm() {
+    use driftwatch::publish::emf::{check_line, DATA_NAMESPACE};
+    let tmp = tempfile::tempdir().unwrap();
+    let out = replay_example(
+        tmp.path(),
+        &["--output", "out", "--emf", "m/emf.jsonl", "--monitoring-schedule", "loan-dq-hourly"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("m/emf.jsonl"), "{}", text(&out.stdout));
+    let lines = std::fs::read_to_string(tmp.path().join("m/emf.jsonl")).unwrap();
+    let threshold = 0.1; // baselines/loan-scoring/constraints.json, both kinds of feature
+    let (mut windows, mut alarms, mut violations) = (0, 0, 0);
+    for line in lines.lines() {
+        let values = check_line(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(values.len() <= 100);
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let directive = &v["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], DATA_NAMESPACE);
+        assert_eq!(directive["Dimensions"], serde_json::json!([["Endpoint", "Feature", "MonitoringSchedule"]]));
+        assert_eq!((v["Endpoint"].as_str(), v["Feature"].as_str()), (Some("loan-scoring-prod"), Some("_")));
+        assert_eq!(v["MonitoringSchedule"], "loan-dq-hourly");
+        for m in directive["Metrics"].as_array().unwrap() {
+            let (name, unit) = (m["Name"].as_str().unwrap(), m["Unit"].as_str().unwrap());
+            let expected = if name.starts_with("feature_baseline_drift_") || name.starts_with("feature_completeness_") {
+                "None"
+            } else {
+                "Count"
+            };
+            assert_eq!(unit, expected, "{name}");
+        }
+        // The datapoint's time is the window's end; its reports are in the window's start hour.
+        let end = v["_aws"]["Timestamp"].as_i64().unwrap();
+        let start = driftwatch::time::Timestamp::from_millis(end - 3_600_000);
+        let c = start.civil();
+        let (y, mo, d, h) = (c.year, c.month, c.day, c.hour);
+        let folder = tmp.path().join(format!("out/loan-scoring-prod/AllTraffic/{y:04}/{mo:02}/{d:02}/{h:02}"));
+        let cv: ViolationsFile =
+            serde_json::from_slice(&std::fs::read(folder.join("constraint_violations.json")).unwrap()).unwrap();
+        let stats: StatisticsFile =
+            serde_json::from_slice(&std::fs::read(folder.join("statistics.json")).unwrap()).unwrap();
+        for f in &stats.features {
+            let drift = values.get(&format!("feature_baseline_drift_{}", f.name)).copied();
+            let alarm = drift.is_some_and(|d| d > threshold);
+            let violated = cv
+                .violations
+                .iter()
+                .any(|x| x.feature_name == f.name && x.constraint_check_type == "baseline_drift_check");
+            assert_eq!(alarm, violated, "{} at {start}: drift {drift:?}", f.name);
+            alarms += u64::from(alarm);
+            violations += u64::from(violated);
+            // The counts are the window's statistics.json's.
+            let common = f
+                .numerical_statistics
+                .as_ref()
+                .map(|n| &n.common)
+                .or(f.string_statistics.as_ref().map(|s| &s.common))
+                .unwrap();
+            assert_eq!(values[&format!("feature_non_null_{}", f.name)], common.num_present.0);
+            assert_eq!(values[&format!("feature_null_{}", f.name)], common.num_missing.0);
+        }
+        windows += 1;
+    }
+    eprintln!(
+        "{windows} windows: {alarms} feature-windows over the threshold, {violations} baseline_drift_check violations"
+    );
+    assert_eq!(windows, 120, "one line a window (eight features: 80 metrics)");
+    assert!(alarms > 10, "the example's income drift raises the alarm ({alarms} feature-windows)");
+    assert_eq!(alarms, violations);
+}
+
 /// `replay --quality-baseline --ground-truth` on the bundled example and its ground truth
 /// (`examples/ground-truth/`, in Model Monitor's layout by collection hour): the model is
 /// calibrated for three days, then a version with inverted scores goes out. Each window is

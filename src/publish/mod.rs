@@ -1,6 +1,7 @@
 //! Where results go: per-window reports, the metrics table, events.
 
 pub mod bus;
+pub mod emf;
 #[cfg(feature = "aws")]
 pub mod eventbridge;
 pub mod events;

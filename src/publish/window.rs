@@ -175,6 +175,11 @@ pub struct WindowPath {
 }
 
 impl WindowPath {
+    /// The baseline windows are judged against.
+    pub fn baseline(&self) -> &Arc<Baseline> {
+        &self.baseline
+    }
+
     /// A path for a new stream.
     pub fn new(stream: StreamId, baseline: Arc<Baseline>, config: ClassifierConfig, settings: EventSettings) -> Self {
         let classifier = StreamClassifier::new(stream, &baseline, config);

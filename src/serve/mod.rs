@@ -222,6 +222,8 @@ struct StreamRuntime {
     /// Ground-truth folders read (a stream whose monitor judges model quality against labels).
     labels: Cursor,
     outbox: Vec<OutboxEntry>,
+    /// The `MonitoringSchedule` dimension of its CloudWatch metrics (the monitor's).
+    schedule: String,
 }
 
 struct MonitorRuntime<S> {
@@ -234,6 +236,8 @@ struct MonitorRuntime<S> {
     streams: BTreeMap<StreamId, StreamRuntime>,
     next_poll: Timestamp,
     start: Timestamp,
+    /// The `MonitoringSchedule` dimension of the stream's CloudWatch metrics.
+    schedule: String,
 }
 
 /// A monitor's model quality: the path its streams judge with, where the prediction is in each
@@ -304,6 +308,9 @@ struct Shared<S, B> {
     classifier: ClassifierConfig,
     /// Whether window reports carry KLL sketches.
     sketches: bool,
+    /// Where each closed window's CloudWatch metrics are printed (EMF lines; standard output
+    /// unless `[cloudwatch] emf = false`).
+    emf: Option<EmfOutput>,
     retries: (u32, StdDuration),
     deadline: Option<Timestamp>,
     stop: StopSignal,
@@ -352,7 +359,14 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
             };
             let root = RootPath::default();
             let capture = CaptureSource::new(factory.open(&Location::parse(&capture_uri))?, root, capture_uri.clone());
-            let baseline = load_baseline(m, discovery, factory.as_ref()).await?;
+            let (baseline, found_schedule) = load_baseline(m, discovery, factory.as_ref()).await?;
+            // The CloudWatch metrics' MonitoringSchedule: the config's, else the schedule the
+            // baseline came from (its alarms keep working), else driftwatch-<endpoint>.
+            let schedule = m
+                .monitoring_schedule
+                .clone()
+                .or(found_schedule)
+                .unwrap_or_else(|| crate::publish::emf::default_schedule(&m.endpoint));
             if !baseline.unmatched_constraints.is_empty() {
                 tracing::warn!(endpoint = %m.endpoint, baseline = %baseline.source, features = ?baseline.unmatched_constraints, "constraints.json names features statistics.json does not have: they are not columns and are not checked (are the two files from the same baseline?)");
             }
@@ -371,6 +385,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 streams: BTreeMap::new(),
                 next_poll: now,
                 start,
+                schedule,
             });
         }
         let health = Arc::new(Health::default());
@@ -385,6 +400,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 settings,
                 classifier: config.classifier.clone(),
                 sketches: config.report_sketches,
+                emf: config.emf.then(EmfOutput::stdout),
                 retries: (3, StdDuration::from_millis(200)),
                 deadline: None,
                 stop: StopSignal::default(),
@@ -576,7 +592,15 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                     }
                     (None, None) => {}
                 }
-                Ok(StreamRuntime { id, engine, path, cursor: cp.cursor, labels, outbox: cp.outbox })
+                Ok(StreamRuntime {
+                    id,
+                    engine,
+                    path,
+                    cursor: cp.cursor,
+                    labels,
+                    outbox: cp.outbox,
+                    schedule: m.schedule.clone(),
+                })
             }
             None => {
                 let start = (m.start.millis() > 0).then_some(m.start);
@@ -584,7 +608,8 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 let mut engine = StreamEngine::new(id.clone(), baseline.clone(), m.cfg.window);
                 let mut path =
                     WindowPath::new(id.clone(), baseline, shared.classifier.clone(), shared.settings.clone())
-                        .with_resources(resources);
+                        .with_resources(resources)
+                        .with_report_sketches(shared.sketches);
                 if let Some(q) = &m.quality {
                     engine.set_predictions(Some(q.spec.clone()));
                     path = path.with_quality(id.clone(), q.path.clone());
@@ -596,9 +621,16 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                     cursor,
                     labels: Cursor { next_hour: start, recent: BTreeMap::new() },
                     outbox: Vec::new(),
+                    schedule: m.schedule.clone(),
                 })
             }
         }
+    }
+
+    /// Prints windows' CloudWatch metrics to `out` instead of standard output (`None`: not at
+    /// all).
+    pub fn set_emf_output(&mut self, out: Option<Box<dyn std::io::Write + Send>>) {
+        self.shared.emf = out.map(EmfOutput::new);
     }
 
     /// Writes every stream's checkpoint and tries once more to send the outboxes (shutdown).
@@ -952,6 +984,12 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
                     .map_err(|e| ServeError::Report(e.to_string()))?;
                 put_all(store, files.take().into_iter().chain(tables.take()).chain(quality_tables.take())).await?;
             }
+            // The window's CloudWatch metrics, once its reports are written. A window judged
+            // again after a crash before its checkpoint prints them again (at least once, as
+            // its events are sent).
+            if let Some(out) = &self.emf {
+                out.write_lines(&crate::publish::emf::window_lines(&judged, rt.path.baseline(), &rt.schedule));
+            }
             queue_events(rt, &judged, report);
         }
         self.note_quality(rt);
@@ -1049,6 +1087,37 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
     }
 }
 
+/// Where EMF lines go: one writer shared by the streams of a poll (a line is written whole).
+#[derive(Clone)]
+struct EmfOutput(Arc<Mutex<Box<dyn std::io::Write + Send>>>);
+
+impl EmfOutput {
+    fn new(out: Box<dyn std::io::Write + Send>) -> Self {
+        EmfOutput(Arc::new(Mutex::new(out)))
+    }
+
+    fn stdout() -> Self {
+        EmfOutput::new(Box::new(std::io::stdout()))
+    }
+
+    /// Writes each line with its newline and flushes; a failure is logged (metrics are not
+    /// worth stopping the stream for).
+    fn write_lines(&self, lines: &[String]) {
+        if lines.is_empty() {
+            return;
+        }
+        let mut text = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+        for l in lines {
+            text.push_str(l);
+            text.push('\n');
+        }
+        let mut out = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            tracing::warn!(error = %e, "CloudWatch metric lines could not be written");
+        }
+    }
+}
+
 /// Queues a judged window's events in the stream's outbox: its data-drift decisions, then the
 /// model-quality decisions judged when it closed.
 fn queue_events(rt: &mut StreamRuntime, judged: &JudgedWindow, report: &mut PollReport) {
@@ -1123,22 +1192,24 @@ async fn load_baseline<S: ObjectStore, D: Discovery>(
     m: &MonitorConfig,
     discovery: &D,
     factory: &dyn StoreFactory<S>,
-) -> Result<Baseline, ServeError> {
+) -> Result<(Baseline, Option<String>), ServeError> {
     let err = |source| ServeError::Baseline { endpoint: m.endpoint.clone(), source };
-    let (stats_at, cons_at) = match &m.baseline {
+    let (stats_at, cons_at, schedule) = match &m.baseline {
         Some(u) => {
             let loc = Location::parse(u);
-            ((loc.clone(), STATISTICS_FILE.to_owned()), (loc, CONSTRAINTS_FILE.to_owned()))
+            ((loc.clone(), STATISTICS_FILE.to_owned()), (loc, CONSTRAINTS_FILE.to_owned()), None)
         }
         None => {
             let uris = discovery.baseline(&m.endpoint).await?;
-            (split_object_uri(&uris.statistics), split_object_uri(&uris.constraints))
+            (split_object_uri(&uris.statistics), split_object_uri(&uris.constraints), uris.schedule)
         }
     };
     let stats_store = factory.open(&stats_at.0)?;
     let cons_store = factory.open(&cons_at.0)?;
     let source = m.baseline.clone().unwrap_or_else(|| stats_store.uri(""));
-    read_baseline_files((&stats_store, &stats_at.1), (&cons_store, &cons_at.1), &source).await.map_err(err)
+    let baseline =
+        read_baseline_files((&stats_store, &stats_at.1), (&cons_store, &cons_at.1), &source).await.map_err(err)?;
+    Ok((baseline, schedule))
 }
 
 /// Runs polls until `stop` resolves, then flushes within `shutdown_timeout`. A poll under way

@@ -163,6 +163,9 @@ fn quality_config(spec: &StreamSpec, settle: &str) -> Config {
     config_with(spec, settle, "quality_baseline = \"qb\"\nground_truth = \"gt\"\nprobability_attribute = \"0\"\n")
 }
 
+/// The monitors' `monitoring_schedule` (and replay's `--monitoring-schedule`).
+const SCHEDULE: &str = "loan-dq-schedule";
+
 fn config(spec: &StreamSpec, settle: &str) -> Config {
     config_with(spec, settle, "")
 }
@@ -184,6 +187,7 @@ capture = "capture"
 baseline = "baseline"
 start = "earliest"
 settle = "{settle}"
+monitoring_schedule = "{SCHEDULE}"
 {monitor}"#,
         spec.endpoint
     );
@@ -204,6 +208,27 @@ async fn service(world: &World, cfg: &Config, clock: &ManualClock, bus: &MemoryB
     .unwrap();
     s.set_retries(2, StdDuration::from_millis(1));
     s
+}
+
+/// A writer whose bytes the test reads back (the service's standard output).
+#[derive(Clone, Default)]
+struct SharedBuf(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl SharedBuf {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+impl std::io::Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The events replay wrote to `dir/events.jsonl`, as the tests compare them: detail-type and
@@ -231,6 +256,8 @@ fn replay_folder(dir: &std::path::Path, spec: &StreamSpec, quality: Option<crate
         window: hours(1),
         events: Some(dir.join("events.jsonl")),
         output: Some(dir.join("out").display().to_string()),
+        emf: Some(dir.join("emf.jsonl")),
+        monitoring_schedule: Some(SCHEDULE.into()),
         report: None,
         classifier: Default::default(),
         event_settings: EventSettings::default(),
@@ -302,6 +329,8 @@ async fn the_service_decides_what_replay_decides() {
     let bus = MemoryBus::default();
     let cfg = config(&spec, "5m");
     let mut s = service(&world, &cfg, &clock, &bus).await;
+    let emf = SharedBuf::default();
+    s.set_emf_output(Some(Box::new(emf.clone())));
     let (reports, failed) = s.poll(true).await;
     assert_eq!(failed, 0);
     let r = &reports[&StreamId::new("loan-scoring-prod", "AllTraffic")];
@@ -335,6 +364,18 @@ async fn the_service_decides_what_replay_decides() {
         }
     }
     assert_eq!(compared, 96);
+    // Same CloudWatch metrics: the service's log lines are replay's --emf file, line for line.
+    let printed = emf.text();
+    let replayed_emf = std::fs::read_to_string(tmp.path().join("emf.jsonl")).unwrap();
+    assert_eq!(printed.lines().count(), 96, "ten metrics a feature, under 100 a line: one line a window");
+    assert_eq!(printed, replayed_emf);
+    for line in printed.lines() {
+        let values = crate::publish::emf::check_line(line).unwrap();
+        // Ten metrics for each baseline feature (the example's baseline has the score too).
+        assert_eq!(values.len(), 10 * (spec.features.len() + 1), "{line}");
+        assert!(values["feature_completeness_income"] > 0.9);
+        assert!(line.contains(&format!("\"MonitoringSchedule\":\"{SCHEDULE}\"")));
+    }
     // Same events, in the same order.
     let replayed: Vec<serde_json::Value> = replayed_events(tmp.path());
     assert_eq!(events.len(), 3);
