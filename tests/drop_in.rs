@@ -259,3 +259,152 @@ fn json_lines_and_numbers_as_strings_read_as_the_objects_do() {
         "several rows a record"
     );
 }
+
+/// A deterministic generator for the text-generation tests (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// A prompt of 15 to 40 words from a vocabulary of 300, with `preamble` before it.
+    fn prompt(&mut self, preamble: &str) -> String {
+        let words = 15 + self.below(26);
+        let body: Vec<String> = (0..words).map(|_| format!("w{}", self.below(300))).collect();
+        format!("{preamble}{}", body.join(" "))
+    }
+
+    /// A text-generation request: the prompt and the sampling settings.
+    fn request(&mut self, preamble: &str) -> serde_json::Value {
+        let max_new_tokens = [64, 128, 256][self.below(3) as usize];
+        let temperature = 0.5 + self.below(5) as f64 / 10.0;
+        serde_json::json!({
+            "inputs": self.prompt(preamble),
+            "parameters": {"max_new_tokens": max_new_tokens, "temperature": temperature},
+        })
+    }
+}
+
+/// Five days of a text-generation endpoint (`{"inputs": "...", "parameters": {...}}` in,
+/// `[{"generated_text": "..."}]` out, 40 requests an hour) below `dir/capture`, its training
+/// prompts in `dir/training.jsonl`; from `preamble_from` (hours after the start) every prompt
+/// carries a 300-character preamble (a prompt template changed upstream).
+fn text_generation_endpoint(dir: &Path, preamble_from: Option<i64>) {
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let training: Vec<String> = (0..3000).map(|_| rng.request("").to_string()).collect();
+    std::fs::write(dir.join("training.jsonl"), training.join("\n") + "\n").unwrap();
+    let preamble = "You are a careful assistant for a bank. Answer briefly, cite the policy section, never give \
+                    legal advice, and refuse requests about other customers. Use plain words. Keep it under \
+                    fifty words. If unsure, say so. The customer's question follows after this line. ";
+    let start = driftwatch::time::Timestamp::from_civil(2026, 3, 2, 0, 0, 0).unwrap();
+    for hour in 0..120i64 {
+        let t0 = start.millis() + hour * 3_600_000;
+        let c = driftwatch::time::Timestamp::from_millis(t0).civil();
+        let folder =
+            dir.join(format!("capture/chat-prod/AllTraffic/{:04}/{:02}/{:02}/{:02}", c.year, c.month, c.day, c.hour));
+        std::fs::create_dir_all(&folder).unwrap();
+        let mut lines = String::new();
+        for i in 0..40 {
+            let at = driftwatch::time::Timestamp::from_millis(t0 + (i * 90_000) as i64);
+            let pre = if preamble_from.is_some_and(|h| hour >= h) { preamble } else { "" };
+            let request = rng.request(pre);
+            let response = serde_json::json!([{"generated_text": format!("answer {}", rng.below(1000))}]);
+            let record = serde_json::json!({
+                "captureData": {
+                    "endpointInput": {"observedContentType": "application/json", "mode": "INPUT",
+                                      "data": request.to_string(), "encoding": "JSON"},
+                    "endpointOutput": {"observedContentType": "application/json", "mode": "OUTPUT",
+                                       "data": response.to_string(), "encoding": "JSON"}
+                },
+                "eventMetadata": {"eventId": format!("e-{hour}-{i}"), "inferenceTime": at.to_string()},
+                "eventVersion": "0"
+            });
+            lines.push_str(&record.to_string());
+            lines.push('\n');
+        }
+        std::fs::write(folder.join("capture.jsonl"), lines).unwrap();
+    }
+    let out = driftwatch(dir, &["baseline", "--input", "training.jsonl", "--output", "baseline"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// A text-generation endpoint: the prompt is free text (3,000 distinct training prompts, too many
+/// for a distribution), so `driftwatch baseline` adds `inputs.length` and the capture's prompts
+/// feed it; the sampling settings are flattened into `parameters.max_new_tokens` and
+/// `parameters.temperature`; the generated text is an output. A stationary stream raises
+/// nothing; a prompt template that grows every prompt by 300 characters is a sudden shift of
+/// `inputs.length`, decided within hours.
+#[test]
+fn text_generation_prompts_are_watched_by_their_length() {
+    let tmp = tempfile::tempdir().unwrap();
+    text_generation_endpoint(tmp.path(), None);
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("baseline/statistics.json")).unwrap()).unwrap();
+    let names: Vec<&str> = stats["features"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["inputs", "parameters.max_new_tokens", "parameters.temperature", "inputs.length"]);
+    let length = &stats["features"][3];
+    assert_eq!(length["inferred_type"], "Integral", "{length}");
+    assert!(length["numerical_statistics"]["mean"].as_f64().unwrap() > 80.0, "{length}");
+    let replay = |dir: &Path| {
+        let out = driftwatch(
+            dir,
+            &[
+                "replay",
+                "--capture",
+                "capture",
+                "--baseline",
+                "baseline",
+                "--events",
+                "events.jsonl",
+                "--output",
+                "out",
+            ],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        std::fs::read_to_string(dir.join("events.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect::<Vec<serde_json::Value>>()
+    };
+    let events = replay(tmp.path());
+    assert!(events.is_empty(), "a stationary text-generation stream: {:?}", summary(&events));
+    let drift: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(tmp.path().join("out/chat-prod/AllTraffic/2026/03/02/16/drift.json")).unwrap(),
+    )
+    .unwrap();
+    let fields = &drift["fields"];
+    assert_eq!(fields["outputs"]["generated_text"], 40, "{fields}");
+    assert_eq!(fields["unknown"], serde_json::json!({}), "{fields}");
+    assert_eq!(drift["violations"], 0, "{drift}");
+    let window_stats: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(tmp.path().join("out/chat-prod/AllTraffic/2026/03/02/16/statistics.json")).unwrap(),
+    )
+    .unwrap();
+    let len = window_stats["features"].as_array().unwrap().iter().find(|f| f["name"] == "inputs.length").unwrap();
+    assert_eq!(len["numerical_statistics"]["common"]["num_present"], 40, "{len}");
+
+    // The template changes at 2026-03-04T12:00.
+    let tmp = tempfile::tempdir().unwrap();
+    text_generation_endpoint(tmp.path(), Some(60));
+    let events = replay(tmp.path());
+    let first = events.first().unwrap_or_else(|| panic!("no event for a 300-character template"));
+    assert_eq!(first["detail-type"], "Sudden Data Shift Detected", "{:?}", summary(&events));
+    let named: Vec<&str> =
+        first["detail"]["features"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(named, ["inputs.length"], "{:?}", summary(&events));
+    let onset = first["detail"]["onset"].as_str().unwrap();
+    let decided = first["detail"]["detectedAt"].as_str().unwrap();
+    eprintln!("template change at 2026-03-04T12:00:00Z: onset {onset}, decided {decided}; {:?}", summary(&events));
+    assert_eq!(onset, "2026-03-04T12:00:00Z");
+    assert!(decided <= "2026-03-04T16:00:00Z", "decided {decided}");
+    assert_eq!(events.len(), 1, "one episode: {:?}", summary(&events));
+}

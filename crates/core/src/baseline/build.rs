@@ -123,8 +123,18 @@ pub trait RowSink {
 pub struct ColumnProfiles {
     names: Vec<String>,
     profiles: Vec<FeatureProfile>,
+    /// Per column, the lengths of its values (see [`super::TEXT_LENGTH_SUFFIX`]): kept for
+    /// every column, used for those that turn out to be free text.
+    lengths: Vec<FeatureProfile>,
     rows: u64,
 }
+
+/// A string column becomes free text, watched by a derived `<name>.length` feature, when its
+/// values have more distinct values than Model Monitor gives a distribution to (so its drift
+/// cannot be checked otherwise) and are this long on average: shorter ones are identifiers
+/// (names, codes, e-mail addresses, UUIDs), whose length says little; prompts and documents
+/// are longer.
+pub const FREE_TEXT_MIN_MEAN_CHARS: f64 = 40.0;
 
 impl ColumnProfiles {
     /// No columns yet.
@@ -157,15 +167,18 @@ impl RowSink for ColumnProfiles {
         // Rows seen before this column appeared (JSON Lines) lacked it.
         p.missing = self.rows;
         self.profiles.push(p);
+        self.lengths.push(FeatureProfile { missing: self.rows, ..Default::default() });
         Ok(idx)
     }
 
     fn value(&mut self, col: usize, value: &Value, string_column: bool) {
         self.profiles[col].observe(value, string_column);
+        self.lengths[col].observe(&super::text_length(value), false);
     }
 
     fn absent(&mut self, col: usize) {
         self.profiles[col].missing += 1;
+        self.lengths[col].missing += 1;
     }
 
     fn end_row(&mut self, _line: u64) {
@@ -352,7 +365,25 @@ impl ColumnProfiles {
     }
 }
 
-fn finish(cols: ColumnProfiles) -> BuiltBaseline {
+fn finish(mut cols: ColumnProfiles) -> BuiltBaseline {
+    // Free-text columns get their length as a derived feature, after the columns.
+    let free_text: Vec<usize> = (0..cols.names.len())
+        .filter(|&i| {
+            let p = &cols.profiles[i];
+            let derived = format!("{}{}", cols.names[i], super::TEXT_LENGTH_SUFFIX);
+            p.types.inferred() == InferredType::String
+                && domain_of(p).is_none()
+                && cols.lengths[i].moments.n > 0
+                && cols.lengths[i].moments.deequ_mean() >= FREE_TEXT_MIN_MEAN_CHARS
+                && !cols.names.contains(&derived)
+        })
+        .collect();
+    for i in free_text {
+        let name = format!("{}{}", cols.names[i], super::TEXT_LENGTH_SUFFIX);
+        let lengths = std::mem::take(&mut cols.lengths[i]);
+        cols.names.push(name);
+        cols.profiles.push(lengths);
+    }
     let statistics = statistics_file(cols.rows, cols.names.iter().map(String::as_str).zip(cols.profiles.iter()));
     let features = cols
         .names

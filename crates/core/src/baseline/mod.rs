@@ -22,6 +22,36 @@ pub const STATISTICS_FILE: &str = "statistics.json";
 /// File name of the constraints inside a baseline folder.
 pub const CONSTRAINTS_FILE: &str = "constraints.json";
 
+/// The suffix of a derived feature that watches a free-text field by the length of its values
+/// (`inputs.length` for the prompts of a text-generation endpoint). Free text has too many
+/// distinct values for Model Monitor's categorical distribution, so the field alone is only
+/// checked for completeness and type; its length in characters is a number whose distribution
+/// moves when prompts change (another language, a template that changed, truncation upstream).
+/// `driftwatch baseline` adds one for each such field (see [`build`]); a capture row's field
+/// `X` feeds the baseline feature `X.length` when there is one.
+pub const TEXT_LENGTH_SUFFIX: &str = ".length";
+
+/// The value a `.length` feature profiles for a field's value: its length in characters, an
+/// Integral number (a number or a boolean by the characters it was written with); missing for
+/// a missing value.
+pub fn text_length(v: &crate::payload::Value<'_>) -> crate::payload::Value<'static> {
+    use crate::payload::Value;
+    let chars = match v {
+        Value::Missing | Value::NonFinite => return Value::Missing,
+        Value::Text(t) => t.chars().count(),
+        Value::Number { text, .. } => text.chars().count(),
+        Value::Bool(b) => {
+            if *b {
+                4
+            } else {
+                5
+            }
+        }
+    };
+    // The text is only read when numbers are counted as categories, which a length is not.
+    Value::Number { value: chars as f64, integral: true, text: std::borrow::Cow::Borrowed("") }
+}
+
 /// Why a baseline could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum BaselineError {

@@ -5,7 +5,9 @@
 //!   `{"outputs": [...]}` (responses): every element of the array is one row.
 //! - a bare array of arrays or objects: every element is one row; a bare array of scalars is one row.
 //! - an element `{"features": [...]}`: one row of positional values.
-//! - any other object: one row whose cells are named by key (in document order).
+//! - any other object: one row whose cells are named by key (in document order); a member that
+//!   is itself an object is flattened into dotted names (`{"parameters": {"top_p": 0.9}}` is the
+//!   cell `parameters.top_p`), as text-generation requests carry their settings.
 //! - a scalar: one row of one value.
 //! - JSON Lines (several documents separated by line breaks): each document as above.
 //!
@@ -124,12 +126,39 @@ fn element_row<'a>(elem: &'a RawValue, table: &mut Table<'a>) -> Result<(), Payl
     Ok(())
 }
 
+/// Objects nested deeper than this inside a row are kept as text rather than flattened: enough
+/// for any request's settings, and a bound on recursion for hostile bodies.
+const MAX_FLATTEN_DEPTH: usize = 8;
+
 fn object_row<'a>(obj: Object<'a>, table: &mut Table<'a>) -> Result<(), PayloadError> {
     let start = table.cells.len();
-    for (k, v) in obj.0 {
-        table.cells.push(Cell { name: Some(k), value: scalar(v)? });
-    }
+    push_members(obj, None, 0, table)?;
     table.end_row(start);
+    Ok(())
+}
+
+/// Pushes an object's members as cells, named `prefix.key` below the top, nested objects
+/// flattened up to [`MAX_FLATTEN_DEPTH`].
+fn push_members<'a>(
+    obj: Object<'a>,
+    prefix: Option<&str>,
+    depth: usize,
+    table: &mut Table<'a>,
+) -> Result<(), PayloadError> {
+    for (k, v) in obj.0 {
+        let name = match prefix {
+            Some(p) => Cow::Owned(format!("{p}.{k}")),
+            None => k,
+        };
+        if first_byte(v) == b'{' && depth < MAX_FLATTEN_DEPTH {
+            let inner = parse_object(v)?;
+            if !inner.0.is_empty() {
+                push_members(inner, Some(&name), depth + 1, table)?;
+                continue;
+            }
+        }
+        table.cells.push(Cell { name: Some(name), value: scalar(v)? });
+    }
     Ok(())
 }
 
@@ -276,6 +305,31 @@ mod tests {
                 Value::Text("[1]".into())
             ]
         );
+    }
+
+    #[test]
+    fn text_generation_requests_flatten_their_settings() {
+        let body = r#"{"inputs": "Summarise: the loan was approved", "parameters": {"max_new_tokens": 64, "sampling": {"top_p": 0.9}, "stop": ["\n"]}}"#;
+        let r = decode(body, None);
+        let names: Vec<_> = r[0].iter().map(|(k, _)| k.clone().unwrap()).collect();
+        assert_eq!(
+            names,
+            ["inputs", "parameters.max_new_tokens", "parameters.sampling.top_p", "parameters.stop"],
+            "one row: the prompt is a string, not a row array"
+        );
+        assert_eq!(r[0][0].1, Value::Text("Summarise: the loan was approved".into()));
+        assert_eq!(r[0][2].1, n(0.9, "0.9", false));
+        assert_eq!(r[0][3].1, Value::Text("[\"\\n\"]".into()), "arrays stay text");
+        // The response of such an endpoint: one object per generated sequence.
+        let r = decode(r#"[{"generated_text": "Approved."}]"#, None);
+        assert_eq!(r, vec![vec![(Some("generated_text".into()), Value::Text("Approved.".into()))]]);
+        // An empty object is a value, and nesting deeper than the bound stays text.
+        let r = decode(r#"{"a": {}}"#, None);
+        assert_eq!(r[0][0], (Some("a".into()), Value::Text("{}".into())));
+        let deep = format!("{}1{}", r#"{"a":"#.repeat(12), "}".repeat(12));
+        let r = decode(&deep, None);
+        assert_eq!(r[0].len(), 1);
+        assert!(r[0][0].0.as_deref().unwrap().starts_with("a.a.a.a.a.a.a.a.a"));
     }
 
     #[test]

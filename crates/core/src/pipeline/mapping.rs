@@ -12,7 +12,7 @@
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::baseline::Baseline;
+use crate::baseline::{text_length, Baseline, TEXT_LENGTH_SUFFIX};
 use crate::payload::{Cell, Table, Value};
 use crate::profile::{SkipReason, WindowProfile};
 
@@ -64,6 +64,8 @@ pub struct RowMapper {
     layout: Layout,
     width: usize,
     by_name: FxHashMap<String, usize>,
+    /// Named layouts: for a field `X` the baseline watches by length, the index of `X.length`.
+    length_of: FxHashMap<String, usize>,
     categorical: Vec<bool>,
     seen: Vec<bool>,
 }
@@ -88,14 +90,20 @@ impl RowMapper {
             layout,
             width: baseline.features.len(),
             by_name: baseline.features.iter().enumerate().map(|(i, f)| (f.name.clone(), i)).collect(),
+            length_of: baseline
+                .features
+                .iter()
+                .enumerate()
+                .filter_map(|(i, f)| Some((f.name.strip_suffix(TEXT_LENGTH_SUFFIX)?.to_owned(), i)))
+                .collect(),
             categorical: baseline.features.iter().map(|f| f.is_categorical()).collect(),
             seen: vec![false; baseline.features.len()],
         }
     }
 
-    /// Whether `name` is a baseline feature.
+    /// Whether `name` is a baseline feature, or a field the baseline watches by length.
     pub fn knows(&self, name: &str) -> bool {
-        self.by_name.contains_key(name)
+        self.by_name.contains_key(name) || self.length_of.contains_key(name)
     }
 
     /// Returns the layout.
@@ -214,13 +222,21 @@ impl RowMapper {
         self.seen.iter_mut().for_each(|s| *s = false);
         let n_in = in_row.len();
         for (pos, c) in in_row.iter().chain(out_row.unwrap_or(&[])).enumerate() {
-            let idx = c.name.as_deref().and_then(|n| self.by_name.get(n).copied());
+            let name = c.name.as_deref();
+            // A free-text field watched by its length (`X.length`), beside or instead of itself.
+            let length = name.and_then(|n| self.length_of.get(n).copied());
+            if let Some(l) = length.filter(|l| !self.seen[*l]) {
+                self.seen[l] = true;
+                self.observe(l, &text_length(&c.value), w, out);
+            }
+            let idx = name.and_then(|n| self.by_name.get(n).copied());
             match idx {
                 Some(i) if !self.seen[i] => {
                     self.seen[i] = true;
                     self.observe(i, &c.value, w, out);
                 }
                 Some(_) => {}
+                None if length.is_some() => {}
                 // A request field the baseline does not know: the schema changed.
                 None if pos < n_in => {
                     let key = c.name.as_deref().map(str::to_owned).unwrap_or_else(|| format!("_c{pos}"));
