@@ -698,8 +698,15 @@ fn open(
     file: &CaptureObject,
     io: &ReplayIo<'_>,
 ) -> Result<Result<Box<dyn std::io::BufRead + Send>, String>, ReplayError> {
-    match io.wait(source.open(&file.key)) {
+    let opened = if source.is_batch_key(&file.key) {
+        io.wait(source.read_batch(&file.key, io.stores))
+            .map(|bytes| Box::new(std::io::Cursor::new(bytes)) as Box<dyn std::io::BufRead + Send>)
+    } else {
+        io.wait(source.open(&file.key))
+    };
+    match opened {
         Ok(reader) => Ok(Ok(reader)),
+        Err(e @ SourceError::Batch { .. }) => Ok(Err(e.to_string())),
         Err(e @ (SourceError::Gone { .. } | SourceError::Store(StoreError::Io { .. }))) => Ok(Err(e.to_string())),
         Err(e) => Err(ReplayError::Fetch(e)),
     }

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::capture::layout::{group_streams, hour_path, CaptureObject, RootPath, StreamId};
+use crate::capture::batch;
+use crate::capture::layout::{group_streams, hour_path, stream_prefix, CaptureObject, RootPath, StreamId};
 use crate::store::{LocalStore, Location, ObjectStore, StoreError, StoreFactory};
 use crate::time::Timestamp;
 
@@ -50,6 +51,15 @@ pub enum SourceError {
     Gone {
         /// The object.
         uri: String,
+    },
+    /// A batch transform manifest that cannot be read as one, or an object it names that is
+    /// missing.
+    #[error("{uri}: {detail}")]
+    Batch {
+        /// The manifest.
+        uri: String,
+        /// What is wrong.
+        detail: String,
     },
     /// Listing or reading failed.
     #[error(transparent)]
@@ -138,9 +148,22 @@ impl<S: ObjectStore> CaptureSource<S> {
         Ok(Listed { streams: grouped.streams, unreadable, other: grouped.other })
     }
 
-    /// The variant folders of `endpoint` (its streams, for discovery).
+    /// The variant folders of `endpoint` (its streams, for discovery); a batch transform
+    /// capture destination (`input/` and `output/` folders) is the one stream
+    /// [`batch::BATCH_VARIANT`].
     pub async fn variants(&self, endpoint: &str) -> Result<Vec<String>, SourceError> {
-        Ok(self.store.folders(&format!("{endpoint}/")).await?)
+        let mut variants: Vec<String> = Vec::new();
+        for v in self.store.folders(&format!("{endpoint}/")).await? {
+            let v = match v.as_str() {
+                batch::OUTPUT_FOLDER => continue,
+                batch::INPUT_FOLDER => batch::BATCH_VARIANT.to_owned(),
+                _ => v,
+            };
+            if !variants.contains(&v) {
+                variants.push(v);
+            }
+        }
+        Ok(variants)
     }
 
     /// The hour folders of one stream (the root is the capture destination) from `from` on, in
@@ -151,7 +174,7 @@ impl<S: ObjectStore> CaptureSource<S> {
         stream: &StreamId,
         from: Option<Timestamp>,
     ) -> Result<BTreeMap<Timestamp, Vec<CaptureObject>>, SourceError> {
-        let prefix = format!("{}/{}/", stream.endpoint, stream.variant);
+        let prefix = stream_prefix(stream);
         // Keys of hour `h` start with `{prefix}{h's path}/`, which sorts after the bare path.
         let start_after = from.map(|h| format!("{prefix}{}", hour_path(h)));
         let listed = self.store.list(&prefix, start_after.as_deref()).await?;
@@ -194,6 +217,86 @@ impl<S: ObjectStore> CaptureSource<S> {
     pub fn uri(&self, key: &str) -> String {
         self.store.uri(key)
     }
+
+    /// Whether `key` is in the input folder of a batch transform capture destination (read with
+    /// [`CaptureSource::read_batch`]).
+    pub fn is_batch_key(&self, key: &str) -> bool {
+        matches!(
+            crate::capture::layout::place(&self.root, key),
+            crate::capture::layout::Placed::Stream(s, _) if s.variant == batch::INPUT_FOLDER
+        )
+    }
+
+    /// Reads one input manifest of a batch transform stream (see [`batch`]) as capture records:
+    /// the objects it names, each paired with its output object from the output manifests of the
+    /// same hour folder, opened through `linked` (they live wherever the job read and wrote
+    /// them: other prefixes, other buckets). Everything is stamped with the folder's hour. The
+    /// records of one manifest are held at once, up to [`MAX_DECOMPRESSED_BYTES`].
+    pub async fn read_batch(&self, key: &str, linked: &dyn StoreFactory<S>) -> Result<Vec<u8>, SourceError> {
+        let uri = self.store.uri(key);
+        let bad = |detail: String| SourceError::Batch { uri: uri.clone(), detail };
+        let text = self.read_text(key).await?;
+        if !batch::looks_like_manifest(text.as_bytes()) {
+            // Capture records in an `input/` folder: read as they are.
+            return Ok(text.into_bytes());
+        }
+        let inputs = batch::manifest_objects(&text).map_err(|e| bad(e.to_string()))?;
+        let hour = crate::capture::layout::split_key(key)
+            .hour
+            .ok_or_else(|| bad("not in an hour folder (input/yyyy/mm/dd/hh/)".into()))?;
+        let mut outputs = Vec::new();
+        if let Some(folder) = batch::output_folder_of(key) {
+            for o in self.store.list(&folder, None).await? {
+                let text = self.read_text(&o.key).await?;
+                let objects = batch::manifest_objects(&text)
+                    .map_err(|e| SourceError::Batch { uri: self.store.uri(&o.key), detail: e.to_string() })?;
+                outputs.extend(objects);
+            }
+        }
+        let pairs = batch::pair_outputs(&inputs, &outputs);
+        let mut records = String::new();
+        let (mut unpaired, mut extra) = (0u64, 0u64);
+        for (input, output) in inputs.iter().zip(pairs) {
+            let input_text = fetch_linked(input, linked).await.map_err(&bad)?;
+            let output_text = match &output {
+                Some(o) => Some(fetch_linked(o, linked).await.map_err(&bad)?),
+                None => {
+                    unpaired += 1;
+                    None
+                }
+            };
+            let c = batch::transcode(&input_text, output_text.as_deref(), input, hour, &mut records);
+            extra += c.extra_outputs;
+            if records.len() as u64 > MAX_DECOMPRESSED_BYTES {
+                return Err(bad(format!("names more than {MAX_DECOMPRESSED_BYTES} bytes of records; refused")));
+            }
+        }
+        if unpaired > 0 {
+            tracing::warn!(manifest = %uri, objects = unpaired, "batch input objects without an output object: their records have no response");
+        }
+        if extra > 0 {
+            tracing::warn!(manifest = %uri, lines = extra, "batch output lines beyond their input's lines: left out");
+        }
+        Ok(records.into_bytes())
+    }
+
+    async fn read_text(&self, key: &str) -> Result<String, SourceError> {
+        let bytes = self.read(key).await?;
+        String::from_utf8(bytes)
+            .map_err(|_| SourceError::Batch { uri: self.store.uri(key), detail: "not UTF-8".into() })
+    }
+}
+
+/// Reads an object a batch manifest names (`s3://bucket/key` or a local path) as text.
+async fn fetch_linked<S: ObjectStore>(uri: &str, linked: &dyn StoreFactory<S>) -> Result<String, String> {
+    let (dir, name) = uri.rsplit_once('/').map_or(("", uri), |(d, n)| (d, n));
+    let store = linked.open(&Location::parse(&format!("{dir}/"))).map_err(|e| format!("{uri}: {e}"))?;
+    let bytes = store
+        .get(name)
+        .await
+        .map_err(|e| format!("{uri}: {e}"))?
+        .ok_or_else(|| format!("{uri}: named by the manifest but not found"))?;
+    String::from_utf8(bytes).map_err(|_| format!("{uri}: not UTF-8 text"))
 }
 
 /// A decompressed stream that stops with an error past [`MAX_DECOMPRESSED_BYTES`] (a gzip bomb

@@ -408,3 +408,101 @@ fn text_generation_prompts_are_watched_by_their_length() {
     assert!(decided <= "2026-03-04T16:00:00Z", "decided {decided}");
     assert_eq!(events.len(), 1, "one episode: {:?}", summary(&events));
 }
+
+/// Batch transform data capture: the same traffic as hourly transform jobs (input objects, output
+/// objects with `GenerateInferenceId`'s two columns, and the destination's `input/` and `output/`
+/// manifests naming them) replays as one stream, `{destination}/BatchTransform`, one window per
+/// job hour: every window's statistics.json is the real-time capture's, byte for byte, and the
+/// gradual drift is the same event (typed, named, same onset).
+#[test]
+fn batch_transform_capture_reads_as_the_real_time_capture_of_the_same_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let drift = Change::MeanRamp { features: vec![1, 3], at: 24.0, hours: 72.0, total_sd: 1.2 };
+    let mut spec = json_stream(vec![drift], 16);
+    spec.payload = Payload::Csv;
+    let (real_time, out) = replay_stream(tmp.path(), &spec, &[]);
+    assert!(!real_time.is_empty(), "the drift is seen in real-time capture");
+
+    // The batch jobs' objects and the capture destination's manifests.
+    let data = tmp.path().join("transform");
+    let objects = spec.batch_transform(&format!("{}/", data.display()));
+    for (key, text) in objects.data.iter().chain(&objects.manifests) {
+        let root = if key.starts_with("in/") || key.starts_with("out/") {
+            &data
+        } else {
+            &tmp.path().join("batch/loan-batch")
+        };
+        let path = root.join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    assert_eq!(objects.manifests.len(), 240, "an input and an output manifest a job hour");
+    let run = driftwatch(
+        tmp.path(),
+        &[
+            "replay",
+            "--capture",
+            "batch/loan-batch",
+            "--baseline",
+            "baseline",
+            "--events",
+            "batch.jsonl",
+            "--output",
+            "batch-out",
+        ],
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert!(text(&run.stdout).contains("loan-batch/BatchTransform"), "{}", text(&run.stdout));
+
+    // Every window's statistics equal the real-time capture's.
+    let batch_out = tmp.path().join("batch-out/loan-batch/BatchTransform");
+    let mut compared = 0;
+    for (key, bytes) in common::tree(&batch_out) {
+        if key.ends_with("statistics.json") {
+            let real = std::fs::read(out.join("loan-json/AllTraffic").join(&key)).unwrap();
+            let (real, batch): (serde_json::Value, serde_json::Value) =
+                (serde_json::from_slice(&real).unwrap(), serde_json::from_slice(&bytes).unwrap());
+            assert_same_numbers(&real, &batch, &key);
+            compared += 1;
+        }
+        if key.ends_with("drift.json") {
+            let d: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(d["layout"]["kind"], "positional", "{key}");
+            assert_eq!(d["extra_columns"], serde_json::json!({}), "the inference id columns are not features: {key}");
+        }
+    }
+    assert_eq!(compared, 120, "one window a job hour");
+    // The same episode.
+    let batch: Vec<serde_json::Value> = std::fs::read_to_string(tmp.path().join("batch.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(summary(&batch), summary(&real_time));
+    eprintln!("batch transform: {:?}", summary(&batch));
+}
+
+/// Asserts that two JSON documents are equal, numbers within a relative 1e-12 (floating-point
+/// sums taken in another grouping), everything else exactly.
+fn assert_same_numbers(a: &serde_json::Value, b: &serde_json::Value, at: &str) {
+    use serde_json::Value as J;
+    match (a, b) {
+        (J::Number(x), J::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!((x - y).abs() <= 1e-12 * x.abs().max(y.abs()).max(1.0), "{at}: {x} vs {y}");
+        }
+        (J::Array(x), J::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{at}");
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                assert_same_numbers(p, q, &format!("{at}[{i}]"));
+            }
+        }
+        (J::Object(x), J::Object(y)) => {
+            assert_eq!(x.keys().collect::<Vec<_>>(), y.keys().collect::<Vec<_>>(), "{at}");
+            for (k, p) in x {
+                assert_same_numbers(p, &y[k], &format!("{at}.{k}"));
+            }
+        }
+        _ => assert_eq!(a, b, "{at}"),
+    }
+}

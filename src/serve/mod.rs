@@ -308,6 +308,8 @@ struct Shared<S, B> {
     classifier: ClassifierConfig,
     /// Whether window reports carry KLL sketches.
     sketches: bool,
+    /// Opens the objects batch transform manifests name (other prefixes, other buckets).
+    linked: Arc<dyn StoreFactory<S>>,
     /// Where each closed window's CloudWatch metrics are printed (EMF lines; standard output
     /// unless `[cloudwatch] emf = false`).
     emf: Option<EmfOutput>,
@@ -323,7 +325,7 @@ pub struct Service<S, B> {
     monitors: Vec<MonitorRuntime<S>>,
     shared: Shared<S, B>,
     health: Arc<Health>,
-    factory: Box<dyn StoreFactory<S>>,
+    factory: Arc<dyn StoreFactory<S>>,
 }
 
 impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
@@ -390,6 +392,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         }
         let health = Arc::new(Health::default());
         health.set_ready();
+        let linked: Arc<dyn StoreFactory<S>> = Arc::from(factory);
         Ok(Service {
             monitors,
             shared: Shared {
@@ -400,6 +403,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 settings,
                 classifier: config.classifier.clone(),
                 sketches: config.report_sketches,
+                linked: linked.clone(),
                 emf: config.emf.then(EmfOutput::stdout),
                 retries: (3, StdDuration::from_millis(200)),
                 deadline: None,
@@ -407,7 +411,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 slowest_folder_ms: std::sync::atomic::AtomicI64::new(0),
             },
             health,
-            factory,
+            factory: linked,
         })
     }
 
@@ -912,7 +916,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
                 return Ok(false);
             }
             let key = &keys[next];
-            let bytes = capture.read(key).await?;
+            let bytes = self.read_object(capture, key).await?;
             let mut sample = IssueSample::new(LOGGED_ISSUES);
             let before = rt.engine.totals().rows;
             rt.engine.ingest(key, Some(hour), &bytes[..], &mut |i| sample.record(i)).map_err(|e| read_error(key, e))?;
@@ -925,7 +929,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             .map(|key| {
                 let mut decoder = decoder.clone();
                 async move {
-                    let bytes = capture.read(key).await?;
+                    let bytes = self.read_object(capture, key).await?;
                     let size = bytes.len() as u64;
                     let owned_key = key.clone();
                     let result = tokio::task::spawn_blocking(move || {
@@ -955,6 +959,16 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             }
         }
         Ok(true)
+    }
+
+    /// Reads one listed capture object: a batch transform input manifest as the capture records
+    /// of the objects it names, anything else as it is.
+    async fn read_object(&self, capture: &CaptureSource<S>, key: &str) -> Result<Vec<u8>, ServeError> {
+        Ok(if capture.is_batch_key(key) {
+            capture.read_batch(key, self.linked.as_ref()).await?
+        } else {
+            capture.read(key).await?
+        })
     }
 
     fn count_object(&self, label: &str, bytes: u64, rows: u64) {

@@ -385,6 +385,63 @@ async fn the_service_decides_what_replay_decides() {
         .any(|k| k.starts_with("drift_metrics/endpoint=loan-scoring-prod/variant=AllTraffic/date=2026-03-02/1600")));
 }
 
+/// Batch transform capture (hourly jobs: `input/` and `output/` manifests below the destination
+/// `loan-batch`, the objects they name in another bucket) is a stream the service finds by
+/// itself (`loan-batch/BatchTransform`) and reads as replay reads it: the same windows, the same
+/// events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn the_service_reads_batch_transform_capture_as_replay_does() {
+    let world = World::default();
+    let spec = small_example();
+    world.load(&spec).await; // the baseline (and real-time capture of another endpoint)
+    let objects = spec.batch_transform("s3://jobs/");
+    for (key, text) in &objects.data {
+        let (dir, name) =
+            format!("s3://jobs/{key}").rsplit_once('/').map(|(d, n)| (d.to_owned(), n.to_owned())).unwrap();
+        world.store(&dir).put(&name, text.clone().into_bytes()).await.unwrap();
+    }
+    let capture = world.store("capture");
+    for (key, text) in &objects.manifests {
+        capture.put(&format!("loan-batch/{key}"), text.clone().into_bytes()).await.unwrap();
+    }
+    let mut cfg = config(&spec, "5m");
+    cfg.monitors[0].endpoint = "loan-batch".into();
+    let clock = ManualClock::new(spec.start + hours(200));
+    let bus = MemoryBus::default();
+    let mut s = service(&world, &cfg, &clock, &bus).await;
+    let (reports, failed) = s.poll(true).await;
+    assert_eq!(failed, 0);
+    let r = &reports[&StreamId::new("loan-batch", "BatchTransform")];
+    assert_eq!((r.folders, r.windows), (96, 96), "one folder and one window a job hour");
+
+    // Replay of the same destination, the objects in a local folder.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("jobs");
+    let local = spec.batch_transform(&format!("{}/", data.display()));
+    for (key, text) in &local.data {
+        std::fs::create_dir_all(data.join(key).parent().unwrap()).unwrap();
+        std::fs::write(data.join(key), text).unwrap();
+    }
+    for (key, text) in &local.manifests {
+        let path = tmp.path().join("capture/loan-batch").join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    replay_folder(tmp.path(), &spec, None);
+    let (files, events) = outputs(&world, &bus);
+    let mut compared = 0;
+    for (key, bytes) in files.iter().filter(|(k, _)| k.starts_with("loan-batch/BatchTransform/")) {
+        if key.ends_with("statistics.json") || key.ends_with("constraint_violations.json") {
+            let rb = std::fs::read(tmp.path().join("out").join(key)).unwrap();
+            assert_eq!(bytes, &rb, "{key}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 2 * 96);
+    assert_eq!(events, replayed_events(tmp.path()));
+    assert!(!events.is_empty(), "the example's episodes");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn folders_are_read_once_settled_and_late_objects_count_as_late() {
     let world = World::default();

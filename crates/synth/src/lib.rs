@@ -655,6 +655,83 @@ impl StreamSpec {
     }
 }
 
+/// The objects of the same traffic as a batch transform job with data capture would leave them,
+/// one job an hour: the job's input objects (CSV, one row a line), its output objects (one line
+/// per input line, with `GenerateInferenceId`'s two columns), and the capture destination's
+/// manifests naming them.
+#[derive(Debug, Clone, Default)]
+pub struct BatchObjects {
+    /// `(key below the data prefix, text)`: `in/{hour}/part-N.csv` and
+    /// `out/{hour}/part-N.csv.out`.
+    pub data: Vec<(String, String)>,
+    /// `(key below the capture destination, text)`: `input/yyyy/mm/dd/hh/manifest.jsonl` and
+    /// `output/yyyy/mm/dd/hh/manifest.jsonl`, naming objects below `data_prefix`.
+    pub manifests: Vec<(String, String)>,
+}
+
+impl StreamSpec {
+    /// The stream's traffic as hourly batch transform jobs (see [`BatchObjects`]): each hour's
+    /// rows, in capture order, split over two input objects. The manifests name the objects as
+    /// `{data_prefix}in/...` (an `s3://` prefix or a local folder ending in `/`). Only CSV
+    /// payloads (a batch job's usual input).
+    pub fn batch_transform(&self, data_prefix: &str) -> BatchObjects {
+        assert_eq!(self.payload, Payload::Csv, "batch transform objects are generated from CSV capture");
+        let mut out = BatchObjects::default();
+        self.generate(|hour, files| {
+            let (mut inputs, mut outputs) = (Vec::new(), Vec::new());
+            for (_, text) in files {
+                for line in text.lines() {
+                    let Ok(record) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+                    let data = |side: &str| record["captureData"][side]["data"].as_str().unwrap_or("").to_owned();
+                    inputs.extend(data("endpointInput").lines().map(str::to_owned));
+                    outputs.extend(data("endpointOutput").lines().map(str::to_owned));
+                }
+            }
+            if inputs.is_empty() {
+                return;
+            }
+            let folder = driftwatch_core::capture::layout::hour_path(hour);
+            let stamp = hour.to_string();
+            let half = inputs.len().div_ceil(2);
+            let (mut in_names, mut out_names) = (Vec::new(), Vec::new());
+            for (part, range) in [(0, 0..half), (1, half..inputs.len())] {
+                if range.is_empty() {
+                    continue;
+                }
+                let name = format!("{}/part-{part}.csv", folder.replace('/', "-"));
+                let input: String = inputs[range.clone()].iter().map(|l| format!("{l}\n")).collect();
+                let output: String = range
+                    .map(|i| {
+                        let id = format!(
+                            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+                            self.seed as u32,
+                            (hour.millis() / 3_600_000) as u16,
+                            (i >> 12) & 0xfff,
+                            i & 0xfff,
+                            hour.millis()
+                        );
+                        format!("{},{id},{stamp}\n", outputs.get(i).map_or("", String::as_str))
+                    })
+                    .collect();
+                out.data.push((format!("in/{name}"), input));
+                out.data.push((format!("out/{name}.out"), output));
+                in_names.push(serde_json::Value::String(name.clone()));
+                out_names.push(serde_json::Value::String(format!("{name}.out")));
+            }
+            let manifest = |prefix: String, names: Vec<serde_json::Value>| {
+                let mut items = vec![serde_json::json!({ "prefix": prefix })];
+                items.extend(names);
+                serde_json::Value::Array(items).to_string() + "\n"
+            };
+            out.manifests
+                .push((format!("input/{folder}/manifest.jsonl"), manifest(format!("{data_prefix}in/"), in_names)));
+            out.manifests
+                .push((format!("output/{folder}/manifest.jsonl"), manifest(format!("{data_prefix}out/"), out_names)));
+        });
+        out
+    }
+}
+
 /// Requests per hour relative to the daily peak at 16:00 UTC: 15% at 04:00, a cosine between.
 pub fn traffic(hour_of_day: f64) -> f64 {
     0.15 + 0.85 * (0.5 - 0.5 * (2.0 * std::f64::consts::PI * (hour_of_day - 4.0) / 24.0).cos())

@@ -147,17 +147,32 @@ pub struct Grouped {
 }
 
 /// Groups the listed objects `(key below the root, size)` by stream. Only `.jsonl` objects (and
-/// `.jsonl.gz`, read decompressed) are capture; the others are counted by suffix.
+/// `.jsonl.gz`, read decompressed) are capture; the others are counted by suffix. A batch
+/// transform capture destination (`{destination}/input/yyyy/mm/dd/hh/*` manifests, whatever
+/// their names) is the stream `{destination}/BatchTransform` of its input manifests; its
+/// `output/` manifests are read with them ([`super::batch`]).
 pub fn group_streams(objects: impl IntoIterator<Item = (String, u64)>, root: &RootPath) -> Grouped {
+    use super::batch::{BATCH_VARIANT, INPUT_FOLDER, OUTPUT_FOLDER};
     let mut out = Grouped::default();
     for (key, size) in objects {
+        let placed = place(root, &key);
+        if let Placed::Stream(s, h) = &placed {
+            if s.variant == OUTPUT_FOLDER {
+                continue;
+            }
+            if s.variant == INPUT_FOLDER {
+                let stream = StreamId::new(&s.endpoint, BATCH_VARIANT);
+                out.streams.entry(stream).or_default().push(CaptureObject { key, hour: Some(*h), size });
+                continue;
+            }
+        }
         if !(key.ends_with(".jsonl") || key.ends_with(".jsonl.gz")) {
             let name = key.rsplit('/').next().unwrap_or("");
             let suffix = name.rsplit_once('.').map_or("", |(_, s)| s).to_owned();
             *out.other.entry(suffix).or_default() += 1;
             continue;
         }
-        let (stream, hour) = match place(root, &key) {
+        let (stream, hour) = match placed {
             Placed::Stream(s, h) => (s, Some(h)),
             Placed::Loose(s) => (s, None),
             Placed::Unknown => {
@@ -171,6 +186,16 @@ pub fn group_streams(objects: impl IntoIterator<Item = (String, u64)>, root: &Ro
         objects.sort_by(|a, b| (a.hour, &a.key).cmp(&(b.hour, &b.key)));
     }
     out
+}
+
+/// The folder below a capture root that holds a stream's hour folders: `{endpoint}/{variant}/`,
+/// or `{destination}/input/` for a batch transform stream.
+pub fn stream_prefix(stream: &StreamId) -> String {
+    if stream.variant == super::batch::BATCH_VARIANT {
+        format!("{}/{}/", stream.endpoint, super::batch::INPUT_FOLDER)
+    } else {
+        format!("{}/{}/", stream.endpoint, stream.variant)
+    }
 }
 
 #[cfg(test)]
