@@ -1563,6 +1563,82 @@ async fn replay_and_baseline_read_and_write_s3_as_they_do_folders() {
     }
 }
 
+/// Batch transform capture in S3: the manifests below the destination name the jobs' objects
+/// in another prefix (`s3://.../jobs/`); `replay --capture s3://.../loan-batch/` reads them as
+/// a folder copy of the same destination reads, giving the same windows and events.
+#[tokio::test]
+async fn replay_reads_batch_transform_capture_from_s3() {
+    let endpoint = emulator_or_skip!();
+    let aws = aws(&endpoint).await;
+    let bucket = aws.bucket("batch").await;
+    let mut spec = driftwatch_synth::example_spec();
+    spec.hours = 48;
+    let remote = spec.batch_transform(&format!("s3://{bucket}/jobs/"));
+    let puts = remote
+        .data
+        .iter()
+        .map(|(k, t)| (format!("jobs/{k}"), t))
+        .chain(remote.manifests.iter().map(|(k, t)| (format!("batch/loan-batch/{k}"), t)));
+    for (key, text) in puts {
+        aws.s3.put_object().bucket(&bucket).key(&key).body(text.clone().into_bytes().into()).send().await.unwrap();
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let local = spec.batch_transform(&format!("{}/", tmp.path().join("jobs").display()));
+    for (key, text) in &local.data {
+        let path = tmp.path().join("jobs").join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    for (key, text) in &local.manifests {
+        let path = tmp.path().join("batch/loan-batch").join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    std::fs::write(tmp.path().join("training.csv"), spec.baseline_csv(5000)).unwrap();
+    let baseline = tmp.path().join("baseline");
+    let out = driftwatch_on(
+        &endpoint,
+        &[
+            "baseline",
+            "--input",
+            tmp.path().join("training.csv").to_str().unwrap(),
+            "--output",
+            baseline.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = |capture: &str, name: &str| {
+        let (out, events) = (tmp.path().join(name), tmp.path().join(format!("{name}.jsonl")));
+        let o = driftwatch_on(
+            &endpoint,
+            &[
+                "replay",
+                "--capture",
+                capture,
+                "--baseline",
+                baseline.to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+                "--events",
+                events.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        (common::tree(&out), std::fs::read_to_string(events).unwrap())
+    };
+    let (s3_files, s3_events) = run(&format!("s3://{bucket}/batch/loan-batch/"), "from-s3");
+    let (local_files, local_events) = run(tmp.path().join("batch/loan-batch").to_str().unwrap(), "from-folder");
+    let windows = s3_files.keys().filter(|k| k.ends_with("statistics.json")).count();
+    assert_eq!(windows, 48, "one window a job hour");
+    for (key, bytes) in s3_files.iter().filter(|(k, _)| k.ends_with("statistics.json")) {
+        assert!(key.starts_with("loan-batch/BatchTransform/"), "{key}");
+        assert!(local_files.get(key) == Some(bytes), "{key} differs between S3 and the folder");
+    }
+    let strip =
+        |text: &str| -> Vec<Value> { text.lines().map(|l| comparable(&serde_json::from_str(l).unwrap())).collect() };
+    assert_eq!(strip(&s3_events), strip(&local_events));
+}
+
 /// Model quality from S3: the example's quality baseline and ground truth (Model Monitor's
 /// layout, one file per collection hour) read from `s3://` give the same model-quality files
 /// and the same account as from folders.
