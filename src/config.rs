@@ -170,6 +170,9 @@ pub struct MonitorSection {
     /// Monitor schedule whose alarms should keep working. Default: the data-quality schedule the
     /// baseline was found through, else `driftwatch-<endpoint>`.
     pub monitoring_schedule: Option<String>,
+    /// The `MonitoringSchedule` dimension of the model-quality CloudWatch metrics (the old
+    /// model-quality schedule's name). Default: `monitoring_schedule`'s value.
+    pub quality_monitoring_schedule: Option<String>,
     /// Window length (default `1h`).
     pub window: Option<String>,
     /// `earliest`, `now` (default) or an RFC 3339 time.
@@ -244,6 +247,8 @@ pub struct MonitorConfig {
     pub baseline: Option<String>,
     /// The metrics' `MonitoringSchedule` dimension, when the config names it.
     pub monitoring_schedule: Option<String>,
+    /// The model-quality metrics' `MonitoringSchedule`, when the config names it.
+    pub quality_monitoring_schedule: Option<String>,
     /// Window length.
     pub window: Duration,
     /// Where to start.
@@ -578,11 +583,14 @@ impl ConfigFile {
                 ));
             }
             let quality = monitor_quality(path, &m, &key)?;
-            if let Some(s) = &m.monitoring_schedule {
+            for (k, v) in [
+                ("monitoring_schedule", &m.monitoring_schedule),
+                ("quality_monitoring_schedule", &m.quality_monitoring_schedule),
+            ] {
                 // CloudWatch dimension values are 1 to 1,024 characters; SageMaker schedule
                 // names 1 to 63.
-                if s.is_empty() || s.len() > 1024 {
-                    return Err(invalid(&key("monitoring_schedule"), "must be 1 to 1024 characters".into()));
+                if v.as_ref().is_some_and(|s| s.is_empty() || s.len() > 1024) {
+                    return Err(invalid(&key(k), "must be 1 to 1024 characters".into()));
                 }
             }
             let mc = MonitorConfig {
@@ -591,6 +599,7 @@ impl ConfigFile {
                 capture: m.capture,
                 baseline: m.baseline,
                 monitoring_schedule: m.monitoring_schedule,
+                quality_monitoring_schedule: m.quality_monitoring_schedule,
                 window,
                 start,
                 poll_interval,

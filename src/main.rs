@@ -75,6 +75,10 @@ enum Command {
         /// driftwatch-<endpoint>); give the old schedule's name to match an existing alarm.
         #[arg(long, requires = "emf")]
         monitoring_schedule: Option<String>,
+        /// The MonitoringSchedule dimension of the --emf model-quality metrics (default: as
+        /// --monitoring-schedule).
+        #[arg(long, requires = "emf")]
+        quality_monitoring_schedule: Option<String>,
         /// Configuration file ([classifier] and [events] apply to replay).
         #[arg(long)]
         config: Option<PathBuf>,
@@ -376,6 +380,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             report,
             emf,
             monitoring_schedule,
+            quality_monitoring_schedule,
             config,
             threads,
             strict,
@@ -410,6 +415,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 output: output.clone(),
                 emf: emf.clone(),
                 monitoring_schedule,
+                quality_monitoring_schedule,
                 report: report.clone(),
                 classifier,
                 event_settings,

@@ -63,6 +63,8 @@ pub struct ReplayOptions {
     /// `--monitoring-schedule`: the `MonitoringSchedule` dimension of the `--emf` metrics
     /// (default `driftwatch-<endpoint>`).
     pub monitoring_schedule: Option<String>,
+    /// `--quality-monitoring-schedule`: that of the model-quality metrics (default: as above).
+    pub quality_monitoring_schedule: Option<String>,
     /// `--report FILE.html`.
     pub report: Option<PathBuf>,
     /// Classifier settings.
@@ -278,6 +280,7 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
             file: LineFile::create(p).map_err(|e| ReplayError::Usage(format!("--emf {e}")))?,
             baseline: baseline.clone(),
             schedule: opts.monitoring_schedule.clone(),
+            quality_schedule: opts.quality_monitoring_schedule.clone(),
         }),
         None => None,
     };
@@ -950,15 +953,28 @@ struct EmfFile {
     baseline: Arc<Baseline>,
     /// `--monitoring-schedule` (otherwise each endpoint's default).
     schedule: Option<String>,
+    /// `--quality-monitoring-schedule` (otherwise as the data metrics').
+    quality_schedule: Option<String>,
+}
+
+impl EmfFile {
+    fn schedule(&self, endpoint: &str) -> String {
+        self.schedule.clone().unwrap_or_else(|| crate::publish::emf::default_schedule(endpoint))
+    }
 }
 
 impl WindowSink for EmfFile {
     fn accept(&mut self, w: &JudgedWindow) -> Result<(), SinkError> {
-        let schedule = match &self.schedule {
-            Some(s) => s.clone(),
-            None => crate::publish::emf::default_schedule(&w.closed.stream.endpoint),
-        };
+        let schedule = self.schedule(&w.closed.stream.endpoint);
         for line in crate::publish::emf::window_lines(w, &self.baseline, &schedule) {
+            self.file.write_line(&line)?;
+        }
+        Ok(())
+    }
+
+    fn accept_quality(&mut self, q: &JudgedQuality) -> Result<(), SinkError> {
+        let schedule = self.quality_schedule.clone().unwrap_or_else(|| self.schedule(&q.stream.endpoint));
+        for line in crate::publish::emf::quality_lines(q, &schedule) {
             self.file.write_line(&line)?;
         }
         Ok(())

@@ -966,7 +966,7 @@ async fn serve_killed_repeatedly_reports_what_replay_reports() {
     let replayed = std::fs::read_to_string(&emf).unwrap();
     let printed_set: BTreeSet<&str> = printed.lines().collect();
     let replayed_set: BTreeSet<&str> = replayed.lines().collect();
-    assert_eq!(replayed_set.len(), 120, "one line a window");
+    assert_eq!(replayed_set.len(), 240, "a data-quality and a model-quality line a window");
     assert!(replayed.contains(&format!("\"MonitoringSchedule\":\"{schedule}\"")));
     assert!(
         printed_set == replayed_set,

@@ -501,9 +501,43 @@ fn replay_judges_model_quality_against_late_labels() {
 
     let out = replay_example(
         tmp.path(),
-        &[LABELLED, &["--output", "out", "--events", "events.jsonl", "--report", "q.html"]].concat(),
+        &[
+            LABELLED,
+            &["--output", "out", "--events", "events.jsonl", "--report", "q.html"],
+            &["--emf", "emf.jsonl", "--quality-monitoring-schedule", "loan-mq"],
+        ]
+        .concat(),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // The model-quality CloudWatch metrics: one line a window judged on labels, Model Monitor's
+    // names in its model-metrics namespace, the model-quality schedule's name; accuracy falls
+    // at the turn.
+    let (mut before, mut after, mut quality_lines) = (Vec::new(), Vec::new(), 0);
+    for line in std::fs::read_to_string(tmp.path().join("emf.jsonl")).unwrap().lines() {
+        driftwatch::publish::emf::check_line(line).unwrap();
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["_aws"]["CloudWatchMetrics"][0]["Namespace"] == driftwatch::publish::emf::MODEL_NAMESPACE {
+            assert_eq!(v["MonitoringSchedule"], "loan-mq");
+            let end = driftwatch::time::Timestamp::from_millis(v["_aws"]["Timestamp"].as_i64().unwrap());
+            let acc = v["accuracy"].as_f64().unwrap();
+            if end <= turn {
+                before.push(acc)
+            } else {
+                after.push(acc)
+            }
+            quality_lines += 1;
+        } else {
+            assert_eq!(v["MonitoringSchedule"], "driftwatch-loan-scoring-prod");
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    eprintln!(
+        "{quality_lines} model-quality lines; accuracy {:.3} before the turn, {:.3} after",
+        mean(&before),
+        mean(&after)
+    );
+    assert!(quality_lines >= 100, "{quality_lines}");
+    assert!(mean(&before) > mean(&after) + 0.2);
     let stdout = text(&out.stdout);
     let labelled = records - dropped;
     assert!(stdout.contains(&format!("model quality: {labelled} of {records} predictions labelled")), "{stdout}");

@@ -94,8 +94,8 @@ pub fn data_metrics(w: &JudgedWindow, baseline: &Baseline) -> Vec<Metric> {
 }
 
 /// Renders metrics as EMF lines (no newline) of at most [`MAX_METRICS_PER_LINE`] metrics each,
-/// in `namespace` with Model Monitor's dimensions. `variant` goes in as a property (searchable
-/// in CloudWatch Logs Insights, not a dimension: Model Monitor's metrics have none).
+/// in `namespace` with Model Monitor's data-quality dimensions. `variant` goes in as a property
+/// (searchable in CloudWatch Logs Insights, not a dimension: Model Monitor's metrics have none).
 pub fn lines(
     namespace: &str,
     endpoint: &str,
@@ -104,6 +104,20 @@ pub fn lines(
     timestamp_ms: i64,
     metrics: &[Metric],
 ) -> Vec<String> {
+    let dimensions = [("Endpoint", endpoint), ("Feature", FEATURE_DIMENSION_VALUE), ("MonitoringSchedule", schedule)];
+    lines_with(namespace, &dimensions, &[("Variant", variant)], timestamp_ms, metrics)
+}
+
+/// Renders metrics as EMF lines of at most [`MAX_METRICS_PER_LINE`] metrics each, with one
+/// dimension set (`dimensions`, names and values) and `properties` beside them.
+pub fn lines_with(
+    namespace: &str,
+    dimensions: &[(&str, &str)],
+    properties: &[(&str, &str)],
+    timestamp_ms: i64,
+    metrics: &[Metric],
+) -> Vec<String> {
+    let names: Vec<&str> = dimensions.iter().map(|(n, _)| *n).collect();
     metrics
         .chunks(MAX_METRICS_PER_LINE)
         .map(|chunk| {
@@ -115,21 +129,47 @@ pub fn lines(
                     "Timestamp": timestamp_ms,
                     "CloudWatchMetrics": [{
                         "Namespace": namespace,
-                        "Dimensions": [DIMENSIONS],
+                        "Dimensions": [names],
                         "Metrics": definitions,
                     }],
                 }),
             );
-            line.insert("Endpoint".into(), Value::from(endpoint));
-            line.insert("Feature".into(), Value::from(FEATURE_DIMENSION_VALUE));
-            line.insert("MonitoringSchedule".into(), Value::from(schedule));
-            line.insert("Variant".into(), Value::from(variant));
+            for (name, value) in dimensions.iter().chain(properties) {
+                line.insert((*name).to_owned(), Value::from(*value));
+            }
             for m in chunk {
                 line.insert(m.name.clone(), json!(m.value));
             }
             Value::Object(line).to_string()
         })
         .collect()
+}
+
+/// The namespace of Model Monitor's real-time model-quality metrics (the SDK's
+/// `model_quality_dashboard.py` queries it with `Endpoint` and `MonitoringSchedule`).
+pub const MODEL_NAMESPACE: &str = "aws/sagemaker/Endpoints/model-metrics";
+
+/// The EMF lines of one model-quality window, when it is judged against labels: each scalar
+/// metric of the labels it was judged on (those in by the judgement; the same whichever driver
+/// judges it), by its name in `statistics.json` (`accuracy`, `f1`, `auc`, `mae`, ...),
+/// dimensions `Endpoint` and `MonitoringSchedule`, at the window's end. None for a window
+/// judged on estimates (Model Monitor has no such metric), without labelled rows, or rendered
+/// again for late labels (Model Monitor publishes once per execution).
+pub fn quality_lines(q: &crate::publish::window::JudgedQuality, schedule: &str) -> Vec<String> {
+    let w = &q.quality;
+    let Some(stats) = w.judged_statistics.as_ref().filter(|_| !w.update && !w.estimated) else { return Vec::new() };
+    let metrics: Vec<Metric> = stats
+        .metrics
+        .iter()
+        .filter_map(|(name, entry)| match entry {
+            crate::quality::files::MetricEntry::Scalar { value, .. } if value.is_finite() => {
+                Some(Metric { name: name.clone(), unit: "None", value: *value })
+            }
+            _ => None,
+        })
+        .collect();
+    let dimensions = [("Endpoint", q.stream.endpoint.as_str()), ("MonitoringSchedule", schedule)];
+    lines_with(MODEL_NAMESPACE, &dimensions, &[("Variant", q.stream.variant.as_str())], w.window.end.millis(), &metrics)
 }
 
 /// The EMF lines of one closed window's data-quality metrics against `baseline`.

@@ -224,6 +224,8 @@ struct StreamRuntime {
     outbox: Vec<OutboxEntry>,
     /// The `MonitoringSchedule` dimension of its CloudWatch metrics (the monitor's).
     schedule: String,
+    /// The `MonitoringSchedule` dimension of its model-quality metrics.
+    quality_schedule: String,
 }
 
 struct MonitorRuntime<S> {
@@ -238,6 +240,8 @@ struct MonitorRuntime<S> {
     start: Timestamp,
     /// The `MonitoringSchedule` dimension of the stream's CloudWatch metrics.
     schedule: String,
+    /// The `MonitoringSchedule` dimension of its model-quality metrics.
+    quality_schedule: String,
 }
 
 /// A monitor's model quality: the path its streams judge with, where the prediction is in each
@@ -369,6 +373,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 .clone()
                 .or(found_schedule)
                 .unwrap_or_else(|| crate::publish::emf::default_schedule(&m.endpoint));
+            let quality_schedule = m.quality_monitoring_schedule.clone().unwrap_or_else(|| schedule.clone());
             if !baseline.unmatched_constraints.is_empty() {
                 tracing::warn!(endpoint = %m.endpoint, baseline = %baseline.source, features = ?baseline.unmatched_constraints, "constraints.json names features statistics.json does not have: they are not columns and are not checked (are the two files from the same baseline?)");
             }
@@ -388,6 +393,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 next_poll: now,
                 start,
                 schedule,
+                quality_schedule,
             });
         }
         let health = Arc::new(Health::default());
@@ -604,6 +610,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                     labels,
                     outbox: cp.outbox,
                     schedule: m.schedule.clone(),
+                    quality_schedule: m.quality_schedule.clone(),
                 })
             }
             None => {
@@ -626,6 +633,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                     labels: Cursor { next_hour: start, recent: BTreeMap::new() },
                     outbox: Vec::new(),
                     schedule: m.schedule.clone(),
+                    quality_schedule: m.quality_schedule.clone(),
                 })
             }
         }
@@ -1003,6 +1011,9 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             // its events are sent).
             if let Some(out) = &self.emf {
                 out.write_lines(&crate::publish::emf::window_lines(&judged, rt.path.baseline(), &rt.schedule));
+                for q in &judged.quality {
+                    out.write_lines(&crate::publish::emf::quality_lines(q, &rt.quality_schedule));
+                }
             }
             queue_events(rt, &judged, report);
         }
@@ -1033,6 +1044,9 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             put_all(store, files.take().into_iter().chain(tables.take())).await?;
         }
         for q in &qualities {
+            if let Some(out) = &self.emf {
+                out.write_lines(&crate::publish::emf::quality_lines(q, &rt.quality_schedule));
+            }
             queue_quality_events(rt, q, report);
         }
         self.note_quality(rt);

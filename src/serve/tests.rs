@@ -258,6 +258,7 @@ fn replay_folder(dir: &std::path::Path, spec: &StreamSpec, quality: Option<crate
         output: Some(dir.join("out").display().to_string()),
         emf: Some(dir.join("emf.jsonl")),
         monitoring_schedule: Some(SCHEDULE.into()),
+        quality_monitoring_schedule: None,
         report: None,
         classifier: Default::default(),
         event_settings: EventSettings::default(),
@@ -616,6 +617,8 @@ async fn the_service_judges_model_quality_as_replay_does() {
     let bus = MemoryBus::default();
     let cfg = quality_config(&spec, "5m");
     let mut s = service(&world, &cfg, &clock, &bus).await;
+    let emf = SharedBuf::default();
+    s.set_emf_output(Some(Box::new(emf.clone())));
     let id = StreamId::new(&spec.endpoint, &spec.variant);
     let mut first_quality_event = None;
     let mut label_files = 0;
@@ -671,6 +674,48 @@ async fn the_service_judges_model_quality_as_replay_does() {
     assert_eq!(compared, 3 * 96, "statistics, violations and labels of every window");
     let quality_tables = files.keys().filter(|k| k.starts_with("model_quality_metrics/")).count();
     assert_eq!(quality_tables, 96);
+    // The same CloudWatch metrics: each window's data-quality line and, once judged, its
+    // model-quality line (Model Monitor's names in aws/sagemaker/Endpoints/model-metrics), as
+    // sets (the service prints a window's quality when its labels are in).
+    let printed: std::collections::BTreeSet<String> = emf.text().lines().map(str::to_owned).collect();
+    let replayed_emf: std::collections::BTreeSet<String> =
+        std::fs::read_to_string(tmp.path().join("emf.jsonl")).unwrap().lines().map(str::to_owned).collect();
+    let only_printed: Vec<&String> = printed.difference(&replayed_emf).collect();
+    let only_replayed: Vec<&String> = replayed_emf.difference(&printed).collect();
+    let short = |v: &[&String]| {
+        v.iter()
+            .map(|l| {
+                let j: serde_json::Value = serde_json::from_str(l).unwrap();
+                format!("{} acc {} n/a", j["_aws"]["Timestamp"], j["accuracy"])
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        only_printed.is_empty() && only_replayed.is_empty(),
+        "{} lines only printed ({:?}), {} only replayed ({:?})",
+        only_printed.len(),
+        short(&only_printed),
+        only_replayed.len(),
+        short(&only_replayed)
+    );
+    let quality_lines: Vec<&String> =
+        printed.iter().filter(|l| l.contains(crate::publish::emf::MODEL_NAMESPACE)).collect();
+    assert_eq!(quality_lines.len(), 96, "one model-quality line a judged window");
+    let mut with_auc = 0;
+    for line in &quality_lines {
+        let values = crate::publish::emf::check_line(line).unwrap();
+        for m in ["accuracy", "f1", "precision", "recall", "false_positive_rate"] {
+            assert!(values.contains_key(m), "{m} missing: {line}");
+        }
+        // AUC is undefined (left out, not zero) for a window whose labels are all one class.
+        with_auc += usize::from(values.contains_key("auc"));
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            serde_json::json!([["Endpoint", "MonitoringSchedule"]])
+        );
+    }
+    assert!(with_auc > 80, "{with_auc} of 96 windows with an AUC");
     // The same events (data drift with their quality verdicts, model quality), as sets: the
     // service sends a window's quality events when its labels are in, replay with the next
     // window.

@@ -112,6 +112,9 @@ pub struct WindowQuality {
     pub counts: JoinCounts,
     /// The metrics of every labelled row (none without one).
     pub statistics: Option<QualityStatistics>,
+    /// When the window is judged (not on a re-render): the metrics of the rows labelled on time,
+    /// which it was judged on (whatever the driver read ahead, the same for every driver).
+    pub judged_statistics: Option<QualityStatistics>,
     /// Their violations of the baseline's constraints, by Model Monitor's rule.
     pub violations: Vec<QualityViolation>,
     /// The headline metrics against the baseline when the window was judged (estimates when

@@ -412,7 +412,9 @@ impl LabelLedger {
             w.estimate = judged.estimate;
             w.estimated = judged.estimated;
             w.dirty = false;
-            out.push(render(w, rules, constraints, false));
+            let mut rendered = render(w, rules, constraints, false);
+            rendered.judged_statistics = statistics;
+            out.push(rendered);
             settle(w, rules, &mut self.index);
         }
         for w in self.windows.iter_mut().filter(|w| w.dirty && w.judged_at.is_some()) {
@@ -628,6 +630,7 @@ fn render(w: &LedgerWindow, rules: &JoinRules, constraints: &QualityConstraints,
         window: w.window,
         counts,
         statistics,
+        judged_statistics: None,
         violations,
         judgements: w.judgements.clone(),
         estimate: w.estimate.clone(),
