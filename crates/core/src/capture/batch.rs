@@ -214,9 +214,36 @@ fn looks_like_id(s: &str) -> bool {
         && s.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit())
 }
 
+/// The fuzz target's body: any manifest text is read or refused, and any input and output
+/// text becomes one record per non-blank input line, each a capture record that decodes.
+#[doc(hidden)]
+pub fn fuzz_batch(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let _ = manifest_objects(&text);
+    let (input, output) = text.split_once('\u{0}').unwrap_or((&text, ""));
+    let mut out = String::new();
+    let c = transcode(input, Some(output), "fuzz", Timestamp::from_millis(0), &mut out);
+    let expected = input.lines().filter(|l| !l.strip_suffix('\r').unwrap_or(l).trim().is_empty()).count() as u64;
+    assert_eq!(c.records, expected);
+    assert_eq!(out.lines().count() as u64, c.records);
+    for line in out.lines() {
+        assert!(crate::capture::decode_line(line).is_ok(), "a transcoded record does not decode");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn every_input_line_is_one_record_that_decodes(
+            rows in proptest::collection::vec("[ -~]{0,40}", 0..20),
+            outs in proptest::collection::vec("[ -~]{0,40}", 0..20),
+        ) {
+            fuzz_batch(format!("{}\u{0}{}", rows.join("\n"), outs.join("\n")).as_bytes());
+        }
+    }
 
     #[test]
     fn manifests_name_their_objects() {
