@@ -449,6 +449,8 @@ fn batch_transform_capture_reads_as_the_real_time_capture_of_the_same_rows() {
             "batch.jsonl",
             "--output",
             "batch-out",
+            "--emf",
+            "batch-emf.jsonl",
         ],
     );
     assert!(run.status.success(), "{}", text(&run.stderr));
@@ -480,6 +482,17 @@ fn batch_transform_capture_reads_as_the_real_time_capture_of_the_same_rows() {
         .collect();
     assert_eq!(summary(&batch), summary(&real_time));
     eprintln!("batch transform: {:?}", summary(&batch));
+    // Its CloudWatch metrics are in Model Monitor's batch namespace, without an endpoint.
+    let emf = std::fs::read_to_string(tmp.path().join("batch-emf.jsonl")).unwrap();
+    assert_eq!(emf.lines().count(), 120);
+    for line in emf.lines() {
+        driftwatch::publish::emf::check_line(line).unwrap();
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let directive = &v["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "aws/sagemaker/ModelMonitoring/data-metrics");
+        assert_eq!(directive["Dimensions"], serde_json::json!([["Feature", "MonitoringSchedule"]]));
+        assert_eq!(v["MonitoringSchedule"], "driftwatch-loan-batch");
+    }
 }
 
 /// Asserts that two JSON documents are equal, numbers within a relative 1e-12 (floating-point

@@ -168,15 +168,51 @@ pub fn quality_lines(q: &crate::publish::window::JudgedQuality, schedule: &str) 
             _ => None,
         })
         .collect();
+    let end = w.window.end.millis();
+    if is_batch(&q.stream) {
+        let dimensions = [("MonitoringSchedule", schedule)];
+        return lines_with(
+            BATCH_MODEL_NAMESPACE,
+            &dimensions,
+            &[("Destination", q.stream.endpoint.as_str())],
+            end,
+            &metrics,
+        );
+    }
     let dimensions = [("Endpoint", q.stream.endpoint.as_str()), ("MonitoringSchedule", schedule)];
-    lines_with(MODEL_NAMESPACE, &dimensions, &[("Variant", q.stream.variant.as_str())], w.window.end.millis(), &metrics)
+    lines_with(MODEL_NAMESPACE, &dimensions, &[("Variant", q.stream.variant.as_str())], end, &metrics)
 }
 
-/// The EMF lines of one closed window's data-quality metrics against `baseline`.
+/// The namespace of Model Monitor's batch transform data-quality metrics (dimensions `Feature`
+/// and `MonitoringSchedule`: a transform job has no endpoint).
+pub const BATCH_DATA_NAMESPACE: &str = "aws/sagemaker/ModelMonitoring/data-metrics";
+/// The namespace of Model Monitor's batch transform model-quality metrics (dimension
+/// `MonitoringSchedule`).
+pub const BATCH_MODEL_NAMESPACE: &str = "aws/sagemaker/ModelMonitoring/model-metrics";
+
+/// Whether a stream is batch transform capture (its metrics go in the batch namespaces).
+fn is_batch(stream: &crate::capture::layout::StreamId) -> bool {
+    stream.variant == crate::capture::batch::BATCH_VARIANT
+}
+
+/// The EMF lines of one closed window's data-quality metrics against `baseline` (a batch
+/// transform stream's in Model Monitor's batch namespace, without `Endpoint`; its destination
+/// is the `Destination` property).
 pub fn window_lines(w: &JudgedWindow, baseline: &Baseline, schedule: &str) -> Vec<String> {
     let stream = &w.closed.stream;
     let metrics = data_metrics(w, baseline);
-    lines(DATA_NAMESPACE, &stream.endpoint, &stream.variant, schedule, w.closed.window.end.millis(), &metrics)
+    let end = w.closed.window.end.millis();
+    if is_batch(stream) {
+        let dimensions = [("Feature", FEATURE_DIMENSION_VALUE), ("MonitoringSchedule", schedule)];
+        return lines_with(
+            BATCH_DATA_NAMESPACE,
+            &dimensions,
+            &[("Destination", stream.endpoint.as_str())],
+            end,
+            &metrics,
+        );
+    }
+    lines(DATA_NAMESPACE, &stream.endpoint, &stream.variant, schedule, end, &metrics)
 }
 
 /// Checks one line against the embedded metric format's rules (the specification in the
