@@ -10,7 +10,7 @@
 //! names; this package adds the I/O (stores, checkpoints, the bus, discovery), the outputs
 //! (reports, the Parquet table, the HTML page) and the drivers.
 
-pub use driftwatch_core::{baseline, capture, classify, drift, payload, pipeline, profile, quality, time};
+pub use driftwatch_core::{baseline, bias, capture, classify, drift, payload, pipeline, profile, quality, time};
 
 #[cfg(feature = "aws")]
 pub mod aws;

@@ -42,6 +42,11 @@ enum Command {
         /// Folder or s3:// prefix to write statistics.json and constraints.json into.
         #[arg(long)]
         output: String,
+        /// Build a bias baseline instead: Clarify's analysis config (facet, label values,
+        /// group variable, probability threshold); writes analysis.json with Clarify's
+        /// post-training metrics. Needs --ground-truth-attribute and --probability-attribute.
+        #[arg(long, conflicts_with = "problem_type")]
+        bias_config: Option<PathBuf>,
         #[command(flatten)]
         quality: QualityArgs,
     },
@@ -134,17 +139,18 @@ struct QualityArgs {
     #[arg(long, value_parser = str::parse::<ProblemType>)]
     problem_type: Option<ProblemType>,
     /// The ground-truth column.
-    #[arg(long, requires = "problem_type")]
+    #[arg(long)]
     ground_truth_attribute: Option<String>,
     /// The predicted label (regression: the predicted value).
     #[arg(long, requires = "problem_type")]
     inference_attribute: Option<String>,
     /// The predicted probability of the positive class (binary).
-    #[arg(long, requires = "problem_type")]
+    #[arg(long)]
     probability_attribute: Option<String>,
-    /// A probability at or above it predicts the positive class.
-    #[arg(long, requires = "problem_type", default_value_t = driftwatch::quality::DEFAULT_PROBABILITY_THRESHOLD)]
-    probability_threshold_attribute: f64,
+    /// A probability at or above it predicts the positive class (default 0.5; with
+    /// --bias-config, above it, and the config's probability_threshold by default).
+    #[arg(long)]
+    probability_threshold_attribute: Option<f64>,
 }
 
 /// Replay's model-quality flags.
@@ -312,7 +318,7 @@ fn stores(runtime: &tokio::runtime::Runtime) -> Box<dyn StoreFactory<AnyStore>> 
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::Baseline { input, format, no_header, output, quality } => {
+        Command::Baseline { input, format, no_header, output, bias_config, quality } => {
             reject_s3("--input", &input)?;
             let format = match format.or_else(|| InputFormat::from_path(&input)) {
                 Some(f) => f,
@@ -323,7 +329,31 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     )))
                 }
             };
-            let (files, summary) = if let Some(problem) = quality.problem_type {
+            if quality.problem_type.is_none() && bias_config.is_none() {
+                let given = [
+                    ("--ground-truth-attribute", quality.ground_truth_attribute.is_some()),
+                    ("--probability-attribute", quality.probability_attribute.is_some()),
+                    ("--probability-threshold-attribute", quality.probability_threshold_attribute.is_some()),
+                ];
+                if let Some((flag, _)) = given.iter().find(|(_, g)| *g) {
+                    return Err(Failure::Usage(anyhow::anyhow!(
+                        "{flag} needs --problem-type (a model-quality baseline) or --bias-config (a bias baseline)"
+                    )));
+                }
+            }
+            let (files, summary) = if let Some(config) = &bias_config {
+                let (text, summary) = training::build_bias(
+                    &input,
+                    format,
+                    !no_header,
+                    config,
+                    quality.ground_truth_attribute.as_deref(),
+                    quality.probability_attribute.as_deref(),
+                    quality.probability_threshold_attribute,
+                )
+                .map_err(|e| Failure::Usage(anyhow::anyhow!("{e}")))?;
+                (Ok(vec![(driftwatch::bias::analysis::ANALYSIS_FILE, text)]), summary)
+            } else if let Some(problem) = quality.problem_type {
                 let Some(ground_truth) = quality.ground_truth_attribute else {
                     return Err(Failure::Usage(anyhow::anyhow!(
                         "--problem-type needs --ground-truth-attribute (the label column)"
@@ -333,7 +363,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     ground_truth,
                     inference: quality.inference_attribute,
                     probability: quality.probability_attribute,
-                    probability_threshold: quality.probability_threshold_attribute,
+                    probability_threshold: quality
+                        .probability_threshold_attribute
+                        .unwrap_or(driftwatch::quality::DEFAULT_PROBABILITY_THRESHOLD),
                 };
                 let built = training::build_quality(&input, format, !no_header, problem, attrs)
                     .map_err(|e| Failure::Usage(e.into()))?;
@@ -368,7 +400,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
             let output = output.trim_end_matches('/');
-            println!("{summary} -> {output}/statistics.json, {output}/constraints.json");
+            let written: Vec<String> = files.iter().map(|(name, _)| format!("{output}/{name}")).collect();
+            println!("{summary} -> {}", written.join(", "));
             Ok(())
         }
         Command::Replay {

@@ -75,6 +75,49 @@ pub fn build_quality(
     Ok(QualityBaseline::of(problem, collected, scores))
 }
 
+/// Builds a bias baseline (`analysis.json`'s text and a one-line summary) from a labelled
+/// training file and Clarify's analysis config at `config`: the label in `ground_truth`, the
+/// predicted probability in `probability` (`threshold` overrides the config's). Errors name the
+/// file and the flag.
+pub fn build_bias(
+    path: &Path,
+    format: InputFormat,
+    header: bool,
+    config: &Path,
+    ground_truth: Option<&str>,
+    probability: Option<&str>,
+    threshold: Option<f64>,
+) -> Result<(String, String), String> {
+    let shown = config.display().to_string();
+    let text = std::fs::read_to_string(config).map_err(|e| format!("--bias-config {shown}: {e}"))?;
+    let mut cfg = crate::bias::BiasConfig::from_json(&text, &shown).map_err(|e| e.to_string())?;
+    if let Some(t) = threshold {
+        if !(0.0..=1.0).contains(&t) {
+            return Err(format!("--probability-threshold-attribute {t}: not between 0 and 1"));
+        }
+        cfg.probability_threshold = t;
+    }
+    let label_from_config = cfg.label.as_ref().map(|c| c.name_in(&cfg.headers));
+    let Some(ground_truth) = ground_truth.map(str::to_owned).or(label_from_config) else {
+        return Err(
+            "--bias-config needs --ground-truth-attribute (the label column) or a \"label\" in the config".into()
+        );
+    };
+    let Some(probability) = probability else {
+        return Err("--bias-config needs --probability-attribute (the predicted probability column)".into());
+    };
+    let mut rows = crate::bias::analysis::BiasCollector::new(cfg, &ground_truth, probability);
+    read(path, format, header, &mut rows).map_err(|e| e.to_string())?;
+    let skipped: Vec<String> = rows.skipped.iter().map(|(r, n)| format!("{} {n}", r.as_str())).collect();
+    let counted = rows.rows;
+    let analysis = rows.finish(&path.display().to_string()).map_err(|e| e.to_string())?;
+    let text = serde_json::to_string_pretty(&analysis.to_json()).map_err(|e| e.to_string())? + "\n";
+    let facets: Vec<String> =
+        analysis.facets.iter().map(|(name, values)| format!("{name} ({} values)", values.len())).collect();
+    let skipped = if skipped.is_empty() { String::new() } else { format!(" (left out: {})", skipped.join(", ")) };
+    Ok((text, format!("bias of {} from {counted} rows{skipped}", facets.join(", "))))
+}
+
 /// Reads a training file in any input format into `sink`. `header` applies to CSV only.
 pub fn read(path: &Path, format: InputFormat, header: bool, sink: &mut impl RowSink) -> Result<(), BuildError> {
     match format {

@@ -364,6 +364,87 @@ fn baseline_command_writes_model_quality_files() {
     assert!(text(&out.stderr).contains("not a problem type"), "{}", text(&out.stderr));
 }
 
+/// `baseline --bias-config`: Clarify's post-training metrics of a labelled training table in
+/// Clarify's analysis.json, each equal to its definition computed by hand on the table.
+#[test]
+fn baseline_command_writes_a_bias_analysis() {
+    let tmp = tempfile::tempdir().unwrap();
+    // d = self-employed: TP1 FP1 FN1 TN1; a = salaried: TP2 FP1 FN1 TN2 (threshold 0.5).
+    let csv = "approved,score,employment,region\n1,0.9,self,n\n0,0.7,self,n\n1,0.2,self,s\n0,0.1,self,s\n\
+               1,0.8,salaried,n\n1,0.9,salaried,n\n0,0.6,salaried,n\n0,0.3,salaried,s\n0,0.2,salaried,s\n1,0.4,salaried,s\n";
+    std::fs::write(tmp.path().join("train.csv"), csv).unwrap();
+    let config = r#"{"dataset_type": "text/csv", "headers": ["approved", "score", "employment", "region"],
+        "label": "approved", "label_values_or_threshold": [1],
+        "facet": [{"name_or_index": "employment", "value_or_threshold": ["self"]}, {"name_or_index": "region"}],
+        "group_variable": "region", "probability_threshold": 0.5,
+        "methods": {"post_training_bias": {"methods": "all"}}}"#;
+    std::fs::write(tmp.path().join("analysis_config.json"), config).unwrap();
+    let args = [
+        "baseline",
+        "--bias-config",
+        "analysis_config.json",
+        "--input",
+        "train.csv",
+        "--probability-attribute",
+        "score",
+        "--output",
+        "bias",
+    ];
+    let out = driftwatch(tmp.path(), &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "bias of employment (1 values), region (2 values) from 10 rows -> bias/analysis.json"
+    );
+    let a: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("bias/analysis.json")).unwrap()).unwrap();
+    let post = &a["post_training_bias_metrics"];
+    assert_eq!(post["label"], "approved");
+    let employment = &post["facets"]["employment"][0];
+    assert_eq!(employment["value_or_threshold"], "self");
+    let value = |name: &str| {
+        employment["metrics"].as_array().unwrap().iter().find(|m| m["name"] == name).unwrap()["value"].as_f64().unwrap()
+    };
+    let by_hand = [
+        ("DPPL", 3.0 / 6.0 - 2.0 / 4.0),
+        ("DI", (2.0 / 4.0) / (3.0 / 6.0)),
+        ("DCA", 3.0 / 3.0 - 2.0 / 2.0),
+        ("DCR", 2.0 / 2.0 - 3.0 / 3.0),
+        ("RD", 2.0 / 3.0 - 1.0 / 2.0),
+        ("DAR", 2.0 / 3.0 - 1.0 / 2.0),
+        ("DRR", 1.0 / 2.0 - 2.0 / 3.0),
+        ("AD", 4.0 / 6.0 - 2.0 / 4.0),
+        ("TE", 1.0 / 1.0 - 1.0 / 1.0),
+        ("CDDPL", (5.0 * (0.0 - 2.0 / 5.0) + 5.0 * (2.0 / 5.0 - 0.0)) / 10.0),
+        ("GE", 4.0 / 20.0),
+    ];
+    for (name, want) in by_hand {
+        assert!((value(name) - want).abs() < 1e-12, "{name}: {} vs {want}", value(name));
+    }
+    // Each region value against the other: a facet value whose rows are all d.
+    let regions: Vec<&str> = post["facets"]["region"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["value_or_threshold"].as_str().unwrap())
+        .collect();
+    assert_eq!(regions, ["n", "s"]);
+    // Usage errors name the flag or the column.
+    let out = driftwatch(tmp.path(), &[&args[..5], &["--output", "x"]].concat());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("needs --probability-attribute"), "{}", text(&out.stderr));
+    let wrong = [&args[..5], &["--probability-attribute", "prob", "--output", "x"]].concat();
+    let out = driftwatch(tmp.path(), &wrong);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--probability-attribute \"prob\" is not a column"), "{}", text(&out.stderr));
+    let out = driftwatch(
+        tmp.path(),
+        &["baseline", "--input", "train.csv", "--probability-attribute", "score", "--output", "x"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("needs --problem-type"), "{}", text(&out.stderr));
+}
+
 #[test]
 fn replay_config_sets_envelope_and_sensitivity() {
     let tmp = tempfile::tempdir().unwrap();

@@ -8,6 +8,7 @@
 //! one and never the other way.
 
 pub mod baseline;
+pub mod bias;
 pub mod capture;
 pub mod classify;
 pub mod drift;

@@ -1,0 +1,243 @@
+//! Bias drift: Clarify's post-training bias metrics, from Clarify's analysis config, written and
+//! read as Clarify's `analysis.json`.
+//!
+//! - [`BiasConfig`]: the analysis config (`headers`, `label`, `label_values_or_threshold`,
+//!   `facet`, `group_variable`, `probability_threshold`), read as tolerantly as the other Model
+//!   Monitor files (unknown keys are Clarify's other settings and are ignored).
+//! - [`metrics`]: the metrics that need no model call, from mergeable counts.
+//! - [`analysis`]: `analysis.json` in Clarify's layout, and the baseline built from labelled rows.
+
+pub mod analysis;
+pub mod metrics;
+
+use serde::Deserialize;
+use serde_json::Value as Json;
+
+use crate::payload::Value;
+
+/// Clarify's default probability threshold: a probability above it predicts the favourable
+/// label.
+pub const DEFAULT_PROBABILITY_THRESHOLD: f64 = 0.5;
+
+/// A column named by name or by index (`name_or_index`, `label`, `group_variable`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Column {
+    /// By index (CSV captures have no header).
+    Index(usize),
+    /// By name.
+    Name(String),
+}
+
+impl Column {
+    /// Its index among `headers` (a name found there, or the index itself).
+    pub fn index_in(&self, headers: &[String]) -> Option<usize> {
+        match self {
+            Column::Index(i) => Some(*i),
+            Column::Name(n) => headers.iter().position(|h| h == n),
+        }
+    }
+
+    /// Its name: the name, or the header at the index, or `_c<i>`.
+    pub fn name_in(&self, headers: &[String]) -> String {
+        match self {
+            Column::Name(n) => n.clone(),
+            Column::Index(i) => headers.get(*i).cloned().unwrap_or_else(|| format!("_c{i}")),
+        }
+    }
+}
+
+/// One facet of the config as written.
+#[derive(Debug, Clone, Deserialize)]
+struct FacetFile {
+    name_or_index: Column,
+    #[serde(default)]
+    value_or_threshold: Option<Vec<Json>>,
+}
+
+/// The analysis config as written (Clarify's other keys: `dataset_type`, `methods`,
+/// `predictor`, `features`, ... are read past).
+#[derive(Debug, Clone, Deserialize)]
+struct ConfigFile {
+    #[serde(default)]
+    headers: Option<Vec<String>>,
+    #[serde(default)]
+    label: Option<Column>,
+    #[serde(default)]
+    label_values_or_threshold: Option<Vec<Json>>,
+    #[serde(default)]
+    facet: Vec<FacetFile>,
+    #[serde(default)]
+    group_variable: Option<Column>,
+    #[serde(default)]
+    probability_threshold: Option<f64>,
+}
+
+/// Which facet values are measured.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FacetValues {
+    /// Each of these values as one facet *d* (Clarify's `value_or_threshold` list): the metrics
+    /// of all of them together.
+    Listed(Vec<String>),
+    /// Every value seen, each its own facet *d* against the rest.
+    Each,
+}
+
+/// One facet: the sensitive attribute and the values measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Facet {
+    /// The column.
+    pub column: Column,
+    /// Its name in the files (the name, or the header at its index).
+    pub name: String,
+    /// The values measured.
+    pub values: FacetValues,
+}
+
+/// A validated analysis config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BiasConfig {
+    /// Column names (CSV captures have no header, so facets are found by name through these).
+    pub headers: Vec<String>,
+    /// The label column of the training data, when the config names it.
+    pub label: Option<Column>,
+    /// The label values that are the favourable outcome (their text).
+    pub label_values: Vec<String>,
+    /// The facets.
+    pub facets: Vec<Facet>,
+    /// The group variable (CDDPL), when there is one.
+    pub group: Option<Column>,
+    /// A probability above it predicts the favourable label.
+    pub probability_threshold: f64,
+}
+
+/// What is wrong with an analysis config.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {detail}")]
+pub struct ConfigError {
+    /// The file.
+    pub path: String,
+    /// What is wrong and how to fix it.
+    pub detail: String,
+}
+
+/// The text of a JSON scalar as a facet or label value (`1` and `"1"` alike).
+fn text_of(v: &Json) -> Option<String> {
+    match v {
+        Json::String(s) => Some(s.clone()),
+        Json::Number(n) => Some(n.to_string()),
+        Json::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+impl BiasConfig {
+    /// Reads an analysis config (`path` names it in errors).
+    pub fn from_json(text: &str, path: &str) -> Result<BiasConfig, ConfigError> {
+        let bad = |detail: String| ConfigError { path: path.to_owned(), detail };
+        let file: ConfigFile = serde_json::from_str(text).map_err(|e| bad(format!("not an analysis config: {e}")))?;
+        if file.facet.is_empty() {
+            return Err(bad(
+                "no \"facet\": name the sensitive attribute (\"facet\": [{\"name_or_index\": \"...\"}])".into()
+            ));
+        }
+        let headers = file.headers.unwrap_or_default();
+        let mut facets = Vec::new();
+        for f in file.facet {
+            if let (Column::Name(n), false) = (&f.name_or_index, headers.is_empty()) {
+                if !headers.contains(n) {
+                    return Err(bad(format!("facet {n:?} is not among \"headers\" ({})", headers.join(", "))));
+                }
+            }
+            let values = match f.value_or_threshold {
+                Some(list) if !list.is_empty() => FacetValues::Listed(
+                    list.iter()
+                        .map(|v| text_of(v).ok_or_else(|| bad(format!("facet value {v} is not a string or number"))))
+                        .collect::<Result<_, _>>()?,
+                ),
+                _ => FacetValues::Each,
+            };
+            facets.push(Facet { name: f.name_or_index.name_in(&headers), column: f.name_or_index, values });
+        }
+        let label_values = file
+            .label_values_or_threshold
+            .unwrap_or_else(|| vec![Json::from(1)])
+            .iter()
+            .map(|v| text_of(v).ok_or_else(|| bad(format!("label value {v} is not a string or number"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let probability_threshold = file.probability_threshold.unwrap_or(DEFAULT_PROBABILITY_THRESHOLD);
+        if !(0.0..=1.0).contains(&probability_threshold) {
+            return Err(bad(format!("probability_threshold {probability_threshold} is not between 0 and 1")));
+        }
+        Ok(BiasConfig {
+            headers,
+            label: file.label,
+            label_values,
+            facets,
+            group: file.group_variable,
+            probability_threshold,
+        })
+    }
+
+    /// Whether a label value is the favourable outcome: its text is one of the label values, or
+    /// both are numbers and equal.
+    pub fn favourable(&self, v: &Value<'_>) -> Option<bool> {
+        let text = value_text(v)?;
+        Some(self.label_values.iter().any(|l| same_value(l, &text)))
+    }
+
+    /// Whether a probability predicts the favourable label (above the threshold, as Clarify).
+    pub fn predicted(&self, probability: f64) -> bool {
+        probability > self.probability_threshold
+    }
+}
+
+/// The text of a present value (`None` when missing).
+pub fn value_text(v: &Value<'_>) -> Option<String> {
+    match v {
+        Value::Missing | Value::NonFinite => None,
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number { text, .. } => Some(text.to_string()),
+        Value::Text(t) => Some(t.to_string()),
+    }
+}
+
+/// Two value texts are the same value: equal text, or equal numbers (`1` and `1.0`).
+pub fn same_value(a: &str, b: &str) -> bool {
+    a == b || matches!((a.trim().parse::<f64>(), b.trim().parse::<f64>()), (Ok(x), Ok(y)) if x == y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_clarify_config() {
+        let text = r#"{
+            "dataset_type": "text/csv",
+            "headers": ["label", "age", "employment", "region"],
+            "label": "label",
+            "label_values_or_threshold": [1],
+            "facet": [{"name_or_index": "employment", "value_or_threshold": ["self-employed"]}, {"name_or_index": 3}],
+            "group_variable": "region",
+            "probability_threshold": 0.6,
+            "methods": {"post_training_bias": {"methods": "all"}},
+            "predictor": {"model_name": "m", "instance_type": "ml.m5.xlarge", "initial_instance_count": 1}
+        }"#;
+        let c = BiasConfig::from_json(text, "c.json").unwrap();
+        assert_eq!(c.facets[0].name, "employment");
+        assert_eq!(c.facets[0].values, FacetValues::Listed(vec!["self-employed".into()]));
+        assert_eq!(c.facets[1].name, "region");
+        assert_eq!(c.facets[1].values, FacetValues::Each);
+        assert_eq!(c.group, Some(Column::Name("region".into())));
+        assert_eq!(c.probability_threshold, 0.6);
+        assert!(c.predicted(0.61) && !c.predicted(0.6));
+        let one = Value::Number { value: 1.0, integral: false, text: "1.0".into() };
+        assert_eq!(c.favourable(&one), Some(true));
+        assert_eq!(c.favourable(&Value::Missing), None);
+        let e =
+            BiasConfig::from_json(r#"{"headers": ["a"], "facet": [{"name_or_index": "b"}]}"#, "c.json").unwrap_err();
+        assert!(e.to_string().contains("facet \"b\" is not among \"headers\""), "{e}");
+        assert!(BiasConfig::from_json("{}", "c.json").unwrap_err().to_string().contains("no \"facet\""));
+    }
+}
