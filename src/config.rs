@@ -696,6 +696,7 @@ fn monitor_quality(
         spec: PredictionSpec {
             inference: m.inference_attribute.as_deref().map(Attr::parse),
             probability: m.probability_attribute.as_deref().map(Attr::parse),
+            ..Default::default()
         },
         rules,
     }))

@@ -58,7 +58,7 @@ enum Command {
         capture: String,
         /// Folder or s3:// prefix holding statistics.json and constraints.json (the data-quality
         /// baseline); may be left out when --quality-baseline is given.
-        #[arg(long, required_unless_present = "quality_baseline")]
+        #[arg(long, required_unless_present_any = ["quality_baseline", "bias_config"])]
         baseline: Option<String>,
         /// Window length, 1m to 1d.
         #[arg(long, default_value = "1h", value_parser = parse_duration)]
@@ -170,12 +170,22 @@ struct ReplayQualityArgs {
     /// response column) or a JSON name or path.
     #[arg(long, requires = "quality_baseline")]
     inference_attribute: Option<String>,
-    /// The positive class's probability in each response (index or name, as above).
-    #[arg(long, requires = "quality_baseline")]
+    /// The positive class's probability in each response (index or name, as above); for
+    /// --quality-baseline and --bias-config.
+    #[arg(long)]
     probability_attribute: Option<String>,
-    /// A probability at or above it predicts the positive class.
-    #[arg(long, requires = "quality_baseline", default_value_t = driftwatch::quality::DEFAULT_PROBABILITY_THRESHOLD)]
-    probability_threshold_attribute: f64,
+    /// A probability at or above it predicts the positive class (default 0.5); with
+    /// --bias-config, above it (default: the config's probability_threshold).
+    #[arg(long)]
+    probability_threshold_attribute: Option<f64>,
+    /// Clarify's analysis config (facets, label values, group variable, probability
+    /// threshold): judge each window's bias (DPPL, DI, CDDPL) against --bias-baseline.
+    #[arg(long, requires = "bias_baseline")]
+    bias_config: Option<PathBuf>,
+    /// Folder or s3:// prefix of the bias baseline's analysis.json (`baseline --bias-config`'s,
+    /// or Clarify's).
+    #[arg(long, requires = "bias_config")]
+    bias_baseline: Option<String>,
     /// How long after a window's end its labels are waited for: the window is judged then, by
     /// the labels collected before (labels collected later update its files, counted late).
     #[arg(long, requires = "ground_truth", default_value = "24h", value_parser = parse_duration)]
@@ -191,8 +201,38 @@ struct ReplayQualityArgs {
 }
 
 impl ReplayQualityArgs {
+    /// The bias monitor's options (`--bias-config`), when given.
+    fn bias(&self) -> Result<Option<replay::BiasOptions>, Failure> {
+        let (Some(config), Some(baseline)) = (&self.bias_config, &self.bias_baseline) else { return Ok(None) };
+        let Some(probability) = &self.probability_attribute else {
+            return Err(Failure::Usage(anyhow::anyhow!(
+                "--bias-config needs --probability-attribute (where the predicted probability is in each response)"
+            )));
+        };
+        Ok(Some(replay::BiasOptions {
+            config: config.clone(),
+            baseline: baseline.clone(),
+            probability: driftwatch::pipeline::predictions::Attr::parse(probability),
+            threshold: self.probability_threshold_attribute,
+        }))
+    }
+
     fn options(self) -> Result<Option<replay::QualityOptions>, Failure> {
-        let Some(baseline) = self.quality_baseline else { return Ok(None) };
+        let Some(baseline) = self.quality_baseline else {
+            if self.bias_config.is_none() {
+                for (flag, given) in [
+                    ("--probability-attribute", self.probability_attribute.is_some()),
+                    ("--probability-threshold-attribute", self.probability_threshold_attribute.is_some()),
+                ] {
+                    if given {
+                        return Err(Failure::Usage(anyhow::anyhow!(
+                            "{flag} needs --quality-baseline or --bias-config"
+                        )));
+                    }
+                }
+            }
+            return Ok(None);
+        };
         let ground_truth = self.ground_truth;
         if self.inference_attribute.is_none() && self.probability_attribute.is_none() {
             return Err(Failure::Usage(anyhow::anyhow!(
@@ -206,8 +246,11 @@ impl ReplayQualityArgs {
             spec: PredictionSpec {
                 inference: self.inference_attribute.as_deref().map(Attr::parse),
                 probability: self.probability_attribute.as_deref().map(Attr::parse),
+                ..Default::default()
             },
-            probability_threshold: self.probability_threshold_attribute,
+            probability_threshold: self
+                .probability_threshold_attribute
+                .unwrap_or(driftwatch::quality::DEFAULT_PROBABILITY_THRESHOLD),
             delay: self.ground_truth_delay,
             enough_share: self.ground_truth_share,
             expiry: self.ground_truth_expiry,
@@ -421,6 +464,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             no_sketches,
             quality,
         } => {
+            let bias = quality.bias()?;
             let quality = quality.options()?;
             if let Some(e) = &events {
                 reject_s3("--events", e)?;
@@ -457,6 +501,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 max_record_bytes: (max_record_mib as usize) << 20,
                 report_sketches: sketches && !no_sketches,
                 quality,
+                bias,
             };
             let runtime = tool_runtime()?;
             let stores = stores(&runtime);

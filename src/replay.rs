@@ -82,6 +82,56 @@ pub struct ReplayOptions {
     pub report_sketches: bool,
     /// Model quality against ground truth (`--quality-baseline`, `--ground-truth`).
     pub quality: Option<QualityOptions>,
+    /// Bias against a bias baseline (`--bias-config`, `--bias-baseline`).
+    pub bias: Option<BiasOptions>,
+}
+
+/// `--bias-config` and what goes with it.
+#[derive(Debug, Clone)]
+pub struct BiasOptions {
+    /// Clarify's analysis config (a local file).
+    pub config: PathBuf,
+    /// Folder or `s3://` prefix of the baseline's `analysis.json` (or the file itself).
+    pub baseline: String,
+    /// Where the predicted probability is in each response.
+    pub probability: crate::pipeline::predictions::Attr,
+    /// Overrides the config's probability threshold.
+    pub threshold: Option<f64>,
+}
+
+/// Reads the bias config and baseline: the monitor, and the prediction spec that takes each
+/// record's probability and facet values.
+fn load_bias(
+    b: &BiasOptions,
+    io: &ReplayIo<'_>,
+) -> Result<(Arc<crate::bias::window::BiasMonitor>, PredictionSpec), ReplayError> {
+    let shown = b.config.display().to_string();
+    let text =
+        std::fs::read_to_string(&b.config).map_err(|e| ReplayError::Usage(format!("--bias-config {shown}: {e}")))?;
+    let mut config = crate::bias::BiasConfig::from_json(&text, &shown)
+        .map_err(|e| ReplayError::Usage(format!("--bias-config {e}")))?;
+    if let Some(t) = b.threshold {
+        config.probability_threshold = t;
+    }
+    let (dir, file) = if b.baseline.ends_with(".json") {
+        match b.baseline.rsplit_once('/') {
+            Some((d, f)) => (format!("{d}/"), f.to_owned()),
+            None => ("./".to_owned(), b.baseline.clone()),
+        }
+    } else {
+        (b.baseline.clone(), crate::bias::analysis::ANALYSIS_FILE.to_owned())
+    };
+    let store =
+        io.stores.open(&Location::parse(&dir)).map_err(|e| ReplayError::Usage(format!("--bias-baseline {e}")))?;
+    let bytes = io
+        .wait(store.get(&file))
+        .map_err(|e| ReplayError::Usage(format!("--bias-baseline {e}")))?
+        .ok_or_else(|| ReplayError::Usage(format!("--bias-baseline {}: not found", store.uri(&file))))?;
+    let baseline = crate::bias::analysis::BiasAnalysis::from_json(&String::from_utf8_lossy(&bytes), &store.uri(&file))
+        .map_err(|e| ReplayError::Usage(format!("--bias-baseline {e}")))?;
+    let (facets, group) = config.request_attrs();
+    let spec = PredictionSpec { probability: Some(b.probability.clone()), facets, group, ..Default::default() };
+    Ok((Arc::new(crate::bias::window::BiasMonitor { config, baseline }), spec))
 }
 
 /// `--quality-baseline` and what goes with it.
@@ -245,7 +295,9 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
     let threads = thread_count(opts.threads);
     let baseline = Arc::new(match &opts.baseline {
         Some(b) => load_baseline(b, io)?,
-        None if opts.quality.is_some() => Baseline::without_features("no --baseline: model quality only"),
+        None if opts.quality.is_some() || opts.bias.is_some() => {
+            Baseline::without_features("no --baseline: model quality or bias only")
+        }
         None => {
             return Err(ReplayError::Usage(
                 "--baseline or --quality-baseline is needed (what to judge the capture against)".into(),
@@ -296,11 +348,29 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
         None => None,
     };
     let mut quality_rows = QualityRows::default();
+    let bias = match &opts.bias {
+        Some(b) => Some(load_bias(b, io)?),
+        None => None,
+    };
+    // What each record's prediction keeps: the quality monitor's attributes, and the bias
+    // monitor's probability and facets.
+    let predict = match (opts.quality.as_ref().map(|q| q.spec.clone()), &bias) {
+        (Some(mut q), Some((_, b))) => {
+            q.probability = q.probability.or_else(|| b.probability.clone());
+            q.facets.clone_from(&b.facets);
+            q.group.clone_from(&b.group);
+            Some(q)
+        }
+        (q, b) => q.or_else(|| b.as_ref().map(|(_, s)| s.clone())),
+    };
     for (stream, files) in streams {
         bar.set_message(stream.to_string());
         let mut path =
             WindowPath::new(stream.clone(), baseline.clone(), opts.classifier.clone(), opts.event_settings.clone())
                 .with_report_sketches(opts.report_sketches);
+        if let Some((monitor, _)) = &bias {
+            path = path.with_bias(monitor.clone());
+        }
         if let Some(q) = &quality {
             path = path.with_quality(stream.clone(), q.path.clone());
             for f in &q.files {
@@ -309,7 +379,7 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
         }
         let mut ctx = StreamRun {
             path,
-            predict: opts.quality.as_ref().map(|q| q.spec.clone()),
+            predict: predict.clone(),
             reports: output.as_ref().map(|o| Reports { store: &o.store, io }),
             table: table.as_mut(),
             quality_table: output.as_ref().map(|_| &mut quality_rows),

@@ -114,6 +114,38 @@ pub struct RenderedReport {
 
 /// The folder of a window's model-quality files, below its report folder.
 pub const MODEL_QUALITY: &str = "model_quality";
+
+/// The folder of a window's bias files, below its report folder.
+pub const BIAS: &str = "bias";
+
+/// A window's bias files: `bias/analysis.json` (Clarify's layout, the label-free metrics, each
+/// with its `standard_error` and the baseline's value beside it) and
+/// `bias/constraint_violations.json` (`bias_drift_check`).
+pub fn render_bias(
+    prefix: &str,
+    monitor: &crate::bias::window::BiasMonitor,
+    bias: &crate::bias::window::BiasWindow,
+) -> Vec<(String, Vec<u8>)> {
+    let mut analysis = bias.analysis(&monitor.config, &monitor.baseline.label).to_json();
+    // Beside Clarify's keys: each metric's sampling error and the baseline's value.
+    if let Some(facets) = analysis.pointer_mut("/post_training_bias_metrics/facets").and_then(|f| f.as_object_mut()) {
+        for (name, entries) in facets.iter_mut() {
+            let readings = bias.facets.get(name);
+            for (entry, values) in entries.as_array_mut().into_iter().flatten().zip(readings.into_iter().flatten()) {
+                entry["rows"] = serde_json::json!({"facet": values.rows.0, "rest": values.rows.1});
+                for (m, r) in entry["metrics"].as_array_mut().into_iter().flatten().zip(&values.readings) {
+                    m["standard_error"] = serde_json::json!(r.standard_error);
+                    m["baseline"] = serde_json::json!(r.baseline);
+                }
+            }
+        }
+    }
+    let violations = serde_json::json!({"violations": bias.violations});
+    vec![
+        (format!("{prefix}/{BIAS}/analysis.json"), to_json(&analysis)),
+        (format!("{prefix}/{BIAS}/{VIOLATIONS}"), to_json(&violations)),
+    ]
+}
 /// The join's account of a window (driftwatch's; beside Model Monitor's two files).
 pub const LABELS: &str = "labels.json";
 /// A window's quality estimated without labels (driftwatch's).

@@ -44,6 +44,8 @@ pub struct JudgedWindow {
     /// The model-quality windows judged (or rendered again for late labels) when this window
     /// closed: its labels decide which (earlier windows, this one, or none).
     pub quality: Vec<JudgedQuality>,
+    /// The window's bias against the bias baseline, when the stream has a bias monitor.
+    pub bias: Option<crate::bias::window::BiasWindow>,
 }
 
 /// One window's model quality after the path: judged, or rendered again because labels came
@@ -172,9 +174,34 @@ pub struct WindowPath {
     quality: Option<(QualityPath, QualityState)>,
     /// Whether window reports carry KLL sketches (`[reports] sketches`).
     sketches: bool,
+    /// The bias monitor, when the stream has one.
+    bias: Option<Arc<crate::bias::window::BiasMonitor>>,
 }
 
 impl WindowPath {
+    /// Judges each window's bias against `monitor` too (its predictions must carry the
+    /// facets: the engine's prediction spec names them).
+    pub fn with_bias(mut self, monitor: Arc<crate::bias::window::BiasMonitor>) -> Self {
+        self.bias = Some(monitor);
+        self
+    }
+
+    /// A window's bias, and its files below the report folder when reports are written.
+    fn judge_bias(
+        &self,
+        closed: &ClosedWindow,
+        report: Option<&mut (RenderedReport, ReportUris)>,
+    ) -> Option<crate::bias::window::BiasWindow> {
+        let monitor = self.bias.as_ref()?;
+        let (counts, rows, skipped) = monitor.counts(&closed.predictions.rows);
+        let bias = monitor.judge(&counts, rows, skipped);
+        if let Some((rendered, _)) = report {
+            let prefix = crate::publish::report::window_prefix(&closed.stream, &closed.window);
+            rendered.files.extend(crate::publish::report::render_bias(&prefix, monitor, &bias));
+        }
+        Some(bias)
+    }
+
     /// The baseline windows are judged against.
     pub fn baseline(&self) -> &Arc<Baseline> {
         &self.baseline
@@ -188,7 +215,7 @@ impl WindowPath {
 
     /// A path that goes on with a classifier restored from a checkpoint.
     pub fn resume(baseline: Arc<Baseline>, classifier: StreamClassifier, settings: EventSettings) -> Self {
-        WindowPath { baseline, classifier, settings, resources: None, quality: None, sketches: true }
+        WindowPath { baseline, classifier, settings, resources: None, quality: None, sketches: true, bias: None }
     }
 
     /// Judges model quality too: each closed window's predictions wait in the stream's ledger
@@ -386,7 +413,10 @@ impl WindowPath {
                 e
             })
             .collect();
-        let mut judged = JudgedWindow { closed, drift, outcome, report, envelopes: Vec::new(), quality: Vec::new() };
+        let mut report = report;
+        let bias = self.judge_bias(&closed, report.as_mut());
+        let mut judged =
+            JudgedWindow { closed, drift, outcome, report, envelopes: Vec::new(), quality: Vec::new(), bias };
         judged.quality = self.close_quality(&mut judged.closed, reports, time);
         // The data-drift events say what the windows judged by now (this window's end) say
         // over their span.
@@ -424,13 +454,14 @@ impl WindowPath {
         reports: Option<&dyn ReportLocation>,
         time: EventTime,
     ) -> JudgedWindow {
-        let report = reports.map(|loc| {
+        let mut report = reports.map(|loc| {
             let prefix = crate::publish::report::window_prefix(&closed.stream, &closed.window);
             let statistics_key = format!("{prefix}/{}", crate::publish::report::STATISTICS);
             let violations_key = format!("{prefix}/{}", crate::publish::report::VIOLATIONS);
             let uris = ReportUris { statistics: loc.uri_of(&statistics_key), violations: loc.uri_of(&violations_key) };
             (RenderedReport { files: Vec::new(), statistics_key, violations_key }, uris)
         });
+        let bias = self.judge_bias(&closed, report.as_mut());
         let mut judged = JudgedWindow {
             closed,
             drift: WindowDrift { features: Vec::new(), violations: Vec::new(), missing_column: None },
@@ -438,6 +469,7 @@ impl WindowPath {
             report,
             envelopes: Vec::new(),
             quality: Vec::new(),
+            bias,
         };
         judged.quality = self.close_quality(&mut judged.closed, reports, time);
         judged

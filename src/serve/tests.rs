@@ -267,6 +267,7 @@ fn replay_folder(dir: &std::path::Path, spec: &StreamSpec, quality: Option<crate
         max_record_bytes: crate::pipeline::DEFAULT_MAX_RECORD_BYTES,
         report_sketches: true,
         quality,
+        bias: None,
     };
     let runtime = tokio::runtime::Handle::current();
     let stores = crate::store::AnyStore::open_local;
@@ -655,6 +656,7 @@ async fn the_service_judges_model_quality_as_replay_does() {
         spec: crate::pipeline::predictions::PredictionSpec {
             inference: None,
             probability: Some(crate::pipeline::predictions::Attr::Index(0)),
+            ..Default::default()
         },
         probability_threshold: 0.5,
         delay: hours(24),

@@ -132,15 +132,20 @@ impl FacetCounts {
         }
     }
 
-    /// The metrics of facet value(s) `d` (the rows of those values) against every other row.
-    pub fn metrics(&self, d_values: &[String]) -> Vec<(Metric, MetricValue)> {
+    /// The rows of every other value (*a*) and of facet value(s) `d_values` (*d*).
+    pub fn split(&self, d_values: &[String]) -> (GroupCounts, GroupCounts) {
         let mut d = GroupCounts::default();
         for v in d_values {
             if let Some(c) = self.by_value.get(v) {
                 d.add(c);
             }
         }
-        let a = self.all.minus(&d);
+        (self.all.minus(&d), d)
+    }
+
+    /// The metrics of facet value(s) `d` (the rows of those values) against every other row.
+    pub fn metrics(&self, d_values: &[String]) -> Vec<(Metric, MetricValue)> {
+        let (a, d) = self.split(d_values);
         let cddpl = (!self.by_group.is_empty()).then(|| {
             let groups: Vec<(GroupCounts, GroupCounts)> = self
                 .by_group

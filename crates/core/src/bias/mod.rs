@@ -9,11 +9,13 @@
 
 pub mod analysis;
 pub mod metrics;
+pub mod window;
 
 use serde::Deserialize;
 use serde_json::Value as Json;
 
 use crate::payload::Value;
+use crate::pipeline::predictions::Attr;
 
 /// Clarify's default probability threshold: a probability above it predicts the favourable
 /// label.
@@ -184,6 +186,22 @@ impl BiasConfig {
     pub fn favourable(&self, v: &Value<'_>) -> Option<bool> {
         let text = value_text(v)?;
         Some(self.label_values.iter().any(|l| same_value(l, &text)))
+    }
+
+    /// Where each facet, and the group variable, is in a captured request: by name in JSON
+    /// objects, else at its position among `headers` without the label (the capture's request
+    /// has the features only), or at the index the config gives.
+    pub fn request_attrs(&self) -> (Vec<Attr>, Option<Attr>) {
+        let label = self.label.as_ref().map(|l| l.name_in(&self.headers));
+        let features: Vec<&String> = self.headers.iter().filter(|h| Some(*h) != label.as_ref()).collect();
+        let attr = |c: &Column| match c {
+            Column::Index(i) => Attr::Index(*i),
+            Column::Name(n) => match features.iter().position(|h| *h == n) {
+                Some(i) => Attr::NameOrIndex(n.clone(), i),
+                None => Attr::Name(n.clone()),
+            },
+        };
+        (self.facets.iter().map(|f| attr(&f.column)).collect(), self.group.as_ref().map(attr))
     }
 
     /// Whether a probability predicts the favourable label (above the threshold, as Clarify).

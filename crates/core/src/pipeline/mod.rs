@@ -702,7 +702,7 @@ impl ObjectDecoder {
             // responses are read only when a prediction is wanted.
             self.mapper.get_or_insert_with(|| RowMapper::new(&self.baseline, Layout::Positional { output_cols: 0 }));
             slot.profile.records += 1;
-            self.keep_prediction(record, output, slot);
+            self.keep_prediction(record, input, output, slot);
             return Ok(());
         }
         let mapper = self.mapper.get_or_insert_with(|| {
@@ -715,7 +715,7 @@ impl ObjectDecoder {
         });
         let outcome = mapper.map_record(input, output, &mut slot.profile);
         slot.profile.records += 1;
-        self.keep_prediction(record, output, slot);
+        self.keep_prediction(record, input, output, slot);
         if outcome.unpaired > 0 {
             let why = match (&output_error, output) {
                 (Some(e), _) => format!("endpointOutput: {e}"),
@@ -756,13 +756,15 @@ impl ObjectDecoder {
     fn keep_prediction(
         &self,
         record: &crate::capture::CaptureRecord<'_>,
+        input: Option<&Table<'_>>,
         output: Option<&Table<'_>>,
         slot: &mut OpenWindow,
     ) {
         if let Some(spec) = &self.predict {
             let key = record.inference_id.as_deref().or(record.event_id.as_deref());
             let rows = output.map(|t| (t.row_count(), if t.row_count() > 0 { t.row(0) } else { &[] }));
-            slot.predictions.observe(spec, key, rows);
+            let request = input.filter(|t| t.row_count() > 0).map(|t| t.row(0));
+            slot.predictions.observe(spec, key, rows, request);
         }
     }
 }

@@ -23,6 +23,9 @@ pub enum Attr {
     Index(usize),
     /// The response row's cell of this name (JSON members).
     Name(String),
+    /// The cell of this name when the row's cells are named (JSON), else the cell at this
+    /// position (CSV): a bias facet named through the analysis config's `headers`.
+    NameOrIndex(String, usize),
 }
 
 impl Attr {
@@ -44,17 +47,30 @@ impl Attr {
         match self {
             Attr::Index(i) => row.get(*i).map(|c| &c.value),
             Attr::Name(n) => row.iter().find(|c| c.name.as_deref() == Some(n.as_str())).map(|c| &c.value),
+            Attr::NameOrIndex(n, i) => {
+                if row.iter().any(|c| c.name.is_some()) {
+                    Attr::Name(n.clone()).find(row)
+                } else {
+                    row.get(*i).map(|c| &c.value)
+                }
+            }
         }
     }
 }
 
-/// What to take from each captured response.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What to take from each captured response (and, for a bias monitor, request).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PredictionSpec {
     /// The predicted label or value.
     pub inference: Option<Attr>,
     /// The probability of the positive class.
     pub probability: Option<Attr>,
+    /// Bias monitors: the request's cells of each facet, in the analysis config's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub facets: Vec<Attr>,
+    /// Bias monitors: the request's cell of the group variable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<Attr>,
 }
 
 /// One captured record's prediction, waiting for its label.
@@ -68,6 +84,12 @@ pub struct Prediction {
     /// The probability attribute's text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probability: Option<String>,
+    /// Bias monitors: each facet's value in the request (the spec's facets, in order).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub facets: Vec<Option<String>>,
+    /// Bias monitors: the group variable's value in the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 /// Why a captured record gives no prediction to join.
@@ -119,8 +141,15 @@ impl Predictions {
         }
     }
 
-    /// Takes one record's prediction from its response table's rows.
-    pub fn observe(&mut self, spec: &PredictionSpec, key: Option<&str>, rows: Option<(usize, &[Cell<'_>])>) {
+    /// Takes one record's prediction from its response table's rows (and the facets from its
+    /// request's first row, when the spec names them).
+    pub fn observe(
+        &mut self,
+        spec: &PredictionSpec,
+        key: Option<&str>,
+        rows: Option<(usize, &[Cell<'_>])>,
+        request: Option<&[Cell<'_>]>,
+    ) {
         let skip = |s: &mut Self, r: PredictionSkip| *s.skipped.entry(r).or_default() += 1;
         let Some(key) = key.filter(|k| !k.is_empty()) else { return skip(self, PredictionSkip::NoId) };
         let row = match rows {
@@ -134,7 +163,10 @@ impl Predictions {
         if inference.is_none() && probability.is_none() {
             return skip(self, PredictionSkip::NoPrediction);
         }
-        self.rows.push(Prediction { key: key.to_owned(), inference, probability });
+        let request = request.unwrap_or(&[]);
+        let facets = spec.facets.iter().map(|a| a.find(request).and_then(value_text)).collect();
+        let group = spec.group.as_ref().and_then(|a| a.find(request)).and_then(value_text);
+        self.rows.push(Prediction { key: key.to_owned(), inference, probability, facets, group });
     }
 }
 
@@ -163,35 +195,66 @@ mod tests {
         assert_eq!(Attr::parse("0"), Attr::Index(0));
         assert_eq!(Attr::parse("score"), Attr::Name("score".into()));
         assert_eq!(Attr::parse("$.predictions[0].score"), Attr::Name("score".into()));
-        let spec = PredictionSpec { inference: Some(Attr::parse("1")), probability: Some(Attr::parse("0")) };
+        let spec = PredictionSpec {
+            inference: Some(Attr::parse("1")),
+            probability: Some(Attr::parse("0")),
+            ..Default::default()
+        };
         let mut p = Predictions::default();
         let csv = table("0.83,1", "text/csv");
-        p.observe(&spec, Some("e1"), Some((csv.row_count(), csv.row(0))));
+        p.observe(&spec, Some("e1"), Some((csv.row_count(), csv.row(0))), None);
         assert_eq!(
             p.rows[0],
-            Prediction { key: "e1".into(), inference: Some("1".into()), probability: Some("0.83".into()) }
+            Prediction {
+                key: "e1".into(),
+                inference: Some("1".into()),
+                probability: Some("0.83".into()),
+                facets: vec![],
+                group: None
+            }
         );
         let json = table(r#"{"predictions": [{"score": 0.25, "label": "no"}]}"#, "application/json");
         let spec = PredictionSpec {
             inference: Some(Attr::parse("predictions[0].label")),
             probability: Some(Attr::parse("score")),
+            ..Default::default()
         };
-        p.observe(&spec, Some("e2"), Some((json.row_count(), json.row(0))));
+        p.observe(&spec, Some("e2"), Some((json.row_count(), json.row(0))), None);
         assert_eq!(p.rows[1].probability.as_deref(), Some("0.25"));
         assert_eq!(p.rows[1].inference.as_deref(), Some("no"));
     }
 
     #[test]
+    fn bias_facets_are_read_from_the_request() {
+        let spec = PredictionSpec {
+            probability: Some(Attr::Index(0)),
+            facets: vec![Attr::NameOrIndex("employment".into(), 1), Attr::Index(7)],
+            group: Some(Attr::NameOrIndex("region".into(), 2)),
+            ..Default::default()
+        };
+        let mut p = Predictions::default();
+        let out = table("0.7", "text/csv");
+        let csv = table("41,self,north", "text/csv");
+        p.observe(&spec, Some("a"), Some((1, out.row(0))), Some(csv.row(0)));
+        let json = table(r#"{"age": 41, "region": "south", "employment": "salaried"}"#, "application/json");
+        p.observe(&spec, Some("b"), Some((1, out.row(0))), Some(json.row(0)));
+        assert_eq!(p.rows[0].facets, [Some("self".to_owned()), None]);
+        assert_eq!(p.rows[0].group.as_deref(), Some("north"));
+        assert_eq!(p.rows[1].facets, [Some("salaried".to_owned()), None]);
+        assert_eq!(p.rows[1].group.as_deref(), Some("south"));
+    }
+
+    #[test]
     fn records_that_cannot_be_joined_are_counted() {
-        let spec = PredictionSpec { inference: None, probability: Some(Attr::Index(0)) };
+        let spec = PredictionSpec { inference: None, probability: Some(Attr::Index(0)), ..Default::default() };
         let mut p = Predictions::default();
         let two = table("0.1\n0.2", "text/csv");
-        p.observe(&spec, Some("a"), Some((two.row_count(), two.row(0))));
-        p.observe(&spec, None, None);
-        p.observe(&spec, Some("b"), None);
+        p.observe(&spec, Some("a"), Some((two.row_count(), two.row(0))), None);
+        p.observe(&spec, None, None, None);
+        p.observe(&spec, Some("b"), None, None);
         let wide = table("x", "text/csv");
-        let spec_far = PredictionSpec { inference: None, probability: Some(Attr::Index(3)) };
-        p.observe(&spec_far, Some("c"), Some((1, wide.row(0))));
+        let spec_far = PredictionSpec { inference: None, probability: Some(Attr::Index(3)), ..Default::default() };
+        p.observe(&spec_far, Some("c"), Some((1, wide.row(0))), None);
         assert!(p.rows.is_empty());
         let counts: Vec<(PredictionSkip, u64)> = p.skipped.iter().map(|(k, n)| (*k, *n)).collect();
         assert_eq!(

@@ -27,7 +27,13 @@ fn predictions(keys: &[&str]) -> Predictions {
     Predictions {
         rows: keys
             .iter()
-            .map(|k| Prediction { key: (*k).into(), inference: None, probability: Some("0.9".into()) })
+            .map(|k| Prediction {
+                key: (*k).into(),
+                inference: None,
+                probability: Some("0.9".into()),
+                facets: vec![],
+                group: None,
+            })
             .collect(),
         skipped: BTreeMap::new(),
     }

@@ -1,0 +1,323 @@
+//! One window's bias against the bias baseline: the label-free metrics (DPPL, DI, CDDPL) from
+//! the window's captured predictions and facet values, each with its sampling error, and Model
+//! Monitor's `bias_drift_check` beyond that noise.
+//!
+//! Model Monitor's rule flags a metric further from its neutral value (0, or 1 for DI) than the
+//! baseline's. On live traffic a facet value may have a dozen rows in an hour, whose DPPL moves
+//! by tenths from sampling alone; so a window violates only when it is further out than the
+//! baseline by more than [`BIAS_NOISE_Z`] standard errors. CDDPL has no simple standard error
+//! and is reported, not checked.
+
+use std::collections::BTreeMap;
+
+use super::analysis::{BiasAnalysis, FacetValueMetrics};
+use super::metrics::{FacetCounts, GroupCounts, Metric, MetricValue};
+use super::{BiasConfig, FacetValues};
+use crate::pipeline::predictions::Prediction;
+
+/// A window is further from neutral than the baseline beyond noise when the excess is more than
+/// this many standard errors (three: about one false violation in 700 windows per metric and
+/// facet value from sampling alone, under the normal approximation).
+pub const BIAS_NOISE_Z: f64 = 3.0;
+
+/// A bias monitor: the analysis config and the baseline's analysis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BiasMonitor {
+    /// The analysis config.
+    pub config: BiasConfig,
+    /// The baseline (`analysis.json` of `driftwatch baseline --bias-config` or Clarify's).
+    pub baseline: BiasAnalysis,
+}
+
+/// One metric of a window: its value, sampling error and the baseline's value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    /// The metric.
+    pub metric: Metric,
+    /// The window's value.
+    pub value: MetricValue,
+    /// Its standard error (DPPL and DI).
+    pub standard_error: Option<f64>,
+    /// The baseline's value for the same facet value, when it has one.
+    pub baseline: Option<f64>,
+}
+
+/// The metrics of one facet value in a window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueReadings {
+    /// `value_or_threshold`, as in the baseline.
+    pub value_or_threshold: String,
+    /// Rows of the facet value (*d*) and of the rest (*a*).
+    pub rows: (u64, u64),
+    /// The metrics.
+    pub readings: Vec<Reading>,
+}
+
+/// A `bias_drift_check` violation, as Model Monitor writes it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BiasViolation {
+    /// The facet.
+    pub facet: String,
+    /// Its value.
+    pub facet_value: String,
+    /// The metric's code.
+    pub metric_name: String,
+    /// Always `bias_drift_check`.
+    pub constraint_check_type: &'static str,
+    /// What was seen against what.
+    pub description: String,
+}
+
+/// One window's bias.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BiasWindow {
+    /// Predictions counted (with a probability).
+    pub rows: u64,
+    /// Predictions without a probability or a facet value, not counted.
+    pub skipped: u64,
+    /// Per facet, its values' readings.
+    pub facets: BTreeMap<String, Vec<ValueReadings>>,
+    /// The violations.
+    pub violations: Vec<BiasViolation>,
+}
+
+/// The label-free metrics (those a window has before its labels come).
+pub const LABEL_FREE: [Metric; 3] = [Metric::Cddpl, Metric::Di, Metric::Dppl];
+
+impl BiasMonitor {
+    /// Counts a window's predictions per facet: each with a probability and the facet's value
+    /// (rows without either are skipped, counted). Returns the counts and (rows, skipped).
+    pub fn counts(&self, predictions: &[Prediction]) -> (Vec<FacetCounts>, u64, u64) {
+        let mut counts = vec![FacetCounts::default(); self.config.facets.len()];
+        let (mut rows, mut skipped) = (0, 0);
+        for p in predictions {
+            let Some(probability) = p.probability.as_deref().and_then(|t| t.trim().parse::<f64>().ok()) else {
+                skipped += 1;
+                continue;
+            };
+            let predicted = self.config.predicted(probability);
+            let mut counted = false;
+            for (k, c) in counts.iter_mut().enumerate() {
+                if let Some(Some(v)) = p.facets.get(k) {
+                    c.count(v, p.group.as_deref(), predicted, None);
+                    counted = true;
+                }
+            }
+            if counted {
+                rows += 1;
+            } else {
+                skipped += 1;
+            }
+        }
+        (counts, rows, skipped)
+    }
+
+    /// The window's readings and violations from its counts.
+    pub fn judge(&self, counts: &[FacetCounts], rows: u64, skipped: u64) -> BiasWindow {
+        let mut facets = BTreeMap::new();
+        let mut violations = Vec::new();
+        for (facet, c) in self.config.facets.iter().zip(counts) {
+            let entries: Vec<(String, Vec<String>)> = match &facet.values {
+                FacetValues::Listed(values) => {
+                    let d = c
+                        .by_value
+                        .keys()
+                        .filter(|seen| values.iter().any(|v| super::same_value(v, seen)))
+                        .cloned()
+                        .collect();
+                    vec![(values.join(","), d)]
+                }
+                FacetValues::Each => {
+                    // Every value seen now or in the baseline: a value that stopped appearing
+                    // is read as an empty facet.
+                    let mut values: Vec<String> = c.by_value.keys().cloned().collect();
+                    for e in self.baseline.facets.get(&facet.name).into_iter().flatten() {
+                        if !values.contains(&e.value_or_threshold) {
+                            values.push(e.value_or_threshold.clone());
+                        }
+                    }
+                    values.sort();
+                    values.into_iter().map(|v| (v.clone(), vec![v])).collect()
+                }
+            };
+            let mut out = Vec::new();
+            for (label, d_values) in entries {
+                let (a, d) = c.split(&d_values);
+                let baseline = self.baseline_entry(&facet.name, &label);
+                let readings: Vec<Reading> = c
+                    .metrics(&d_values)
+                    .into_iter()
+                    .filter(|(m, _)| LABEL_FREE.contains(m))
+                    .map(|(metric, value)| Reading {
+                        metric,
+                        standard_error: standard_error(metric, &a, &d),
+                        baseline: baseline
+                            .and_then(|b| b.metrics.iter().find(|(m, _)| *m == metric))
+                            .and_then(|(_, v)| v.value()),
+                        value,
+                    })
+                    .collect();
+                for r in &readings {
+                    if let Some(description) = violation(&facet.name, &label, r) {
+                        violations.push(BiasViolation {
+                            facet: facet.name.clone(),
+                            facet_value: label.clone(),
+                            metric_name: r.metric.code().to_owned(),
+                            constraint_check_type: "bias_drift_check",
+                            description,
+                        });
+                    }
+                }
+                out.push(ValueReadings { value_or_threshold: label, rows: (d.n, a.n), readings });
+            }
+            facets.insert(facet.name.clone(), out);
+        }
+        BiasWindow { rows, skipped, facets, violations }
+    }
+
+    fn baseline_entry(&self, facet: &str, value: &str) -> Option<&FacetValueMetrics> {
+        self.baseline.facets.get(facet)?.iter().find(|e| e.value_or_threshold == value)
+    }
+}
+
+impl BiasWindow {
+    /// The window's analysis in Clarify's layout (the label-free metrics).
+    pub fn analysis(&self, config: &BiasConfig, label: &str) -> BiasAnalysis {
+        let facets = self
+            .facets
+            .iter()
+            .map(|(name, values)| {
+                let entries = values
+                    .iter()
+                    .map(|v| FacetValueMetrics {
+                        value_or_threshold: v.value_or_threshold.clone(),
+                        metrics: v.readings.iter().map(|r| (r.metric, r.value.clone())).collect(),
+                    })
+                    .collect();
+                (name.clone(), entries)
+            })
+            .collect();
+        BiasAnalysis { label: label.to_owned(), label_value_or_threshold: config.label_values.join(","), facets }
+    }
+}
+
+/// The standard error of DPPL (difference of two proportions) and DI (their ratio, by the delta
+/// method), taken under "no change": both groups at the window's pooled positive rate, as the
+/// two-proportion test does. The plug-in error of each group's own rate would be zero for a
+/// facet value whose few rows all went one way, and such a window would page; `None` for other
+/// metrics, when a group is empty or has fewer than [`MIN_FACET_ROWS`] rows.
+fn standard_error(m: Metric, a: &GroupCounts, d: &GroupCounts) -> Option<f64> {
+    if a.n < MIN_FACET_ROWS || d.n < MIN_FACET_ROWS {
+        return None;
+    }
+    let p = (a.predicted_positive + d.predicted_positive) as f64 / (a.n + d.n) as f64;
+    let inv = 1.0 / a.n as f64 + 1.0 / d.n as f64;
+    match m {
+        Metric::Dppl => Some((p * (1.0 - p) * inv).sqrt()),
+        Metric::Di if p > 0.0 => Some(((1.0 - p) / p * inv).sqrt()),
+        _ => None,
+    }
+}
+
+/// A facet value (or the rest) with fewer rows in a window is reported but not checked: the
+/// normal approximation behind the standard error does not hold for a handful of rows.
+pub const MIN_FACET_ROWS: u64 = 30;
+
+/// Model Monitor's rule beyond noise: the window's value is further from neutral than the
+/// baseline's by more than [`BIAS_NOISE_Z`] standard errors. Returns the description.
+fn violation(facet: &str, value: &str, r: &Reading) -> Option<String> {
+    let (MetricValue::Value(v), Some(b), Some(se)) = (&r.value, r.baseline, r.standard_error) else { return None };
+    if !v.is_finite() || !b.is_finite() {
+        return None;
+    }
+    let neutral = r.metric.neutral();
+    let excess = (v - neutral).abs() - (b - neutral).abs();
+    (excess > BIAS_NOISE_Z * se).then(|| {
+        format!(
+            "Metric {} of facet {facet}={value}: {v:.4} +/- {se:.4} is further from {neutral} than the baseline's {b:.4}",
+            r.metric.code()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bias::metrics::MetricValue;
+
+    fn monitor(baseline_dppl: f64) -> BiasMonitor {
+        let config = BiasConfig::from_json(
+            r#"{"headers": ["employment"], "facet": [{"name_or_index": "employment", "value_or_threshold": ["self"]}]}"#,
+            "c.json",
+        )
+        .unwrap();
+        let mut baseline = BiasAnalysis::default();
+        baseline.facets.insert(
+            "employment".into(),
+            vec![FacetValueMetrics {
+                value_or_threshold: "self".into(),
+                metrics: vec![(Metric::Dppl, MetricValue::Value(baseline_dppl)), (Metric::Di, MetricValue::Value(1.0))],
+            }],
+        );
+        BiasMonitor { config, baseline }
+    }
+
+    fn predictions(rows: &[(&str, f64)]) -> Vec<Prediction> {
+        rows.iter()
+            .enumerate()
+            .map(|(i, (facet, p))| Prediction {
+                key: i.to_string(),
+                inference: None,
+                probability: Some(p.to_string()),
+                facets: vec![Some((*facet).to_owned())],
+                group: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_dozen_rows_do_not_page_and_a_thousand_do() {
+        let m = monitor(0.0);
+        // 12 self-employed rows, 4 approved (q̂d 1/3); 88 others, half approved: DPPL 0.17.
+        let mut rows: Vec<(&str, f64)> = (0..12).map(|i| ("self", if i < 4 { 0.9 } else { 0.1 })).collect();
+        rows.extend((0..88).map(|i| ("salaried", if i % 2 == 0 { 0.9 } else { 0.1 })));
+        let (c, n, skipped) = m.counts(&predictions(&rows));
+        assert_eq!((n, skipped), (100, 0));
+        let w = m.judge(&c, n, skipped);
+        let r = &w.facets["employment"][0];
+        assert_eq!(r.rows, (12, 88));
+        let dppl = r.readings.iter().find(|x| x.metric == Metric::Dppl).unwrap();
+        assert!((dppl.value.value().unwrap() - (0.5 - 1.0 / 3.0)).abs() < 1e-12);
+        assert_eq!(dppl.standard_error, None, "12 rows: reported, not checked");
+        assert!(w.violations.is_empty(), "12 rows are noise: {:?}", w.violations);
+        // 40 rows of the facet with the same shares: checked, and within noise.
+        let mut rows: Vec<(&str, f64)> = (0..40).map(|i| ("self", if i % 3 == 0 { 0.9 } else { 0.1 })).collect();
+        rows.extend((0..60).map(|i| ("salaried", if i % 2 == 0 { 0.9 } else { 0.1 })));
+        let (c, n, skipped) = m.counts(&predictions(&rows));
+        let w = m.judge(&c, n, skipped);
+        let dppl = w.facets["employment"][0].readings.iter().find(|x| x.metric == Metric::Dppl).unwrap().clone();
+        assert!(dppl.standard_error.unwrap() > 0.09, "{dppl:?}");
+        assert!(w.violations.is_empty(), "40 rows, DPPL 0.17: noise: {:?}", w.violations);
+        // The same shares over 1,000 rows are not.
+        let mut rows: Vec<(&str, f64)> = (0..120).map(|i| ("self", if i % 3 == 0 { 0.9 } else { 0.1 })).collect();
+        rows.extend((0..880).map(|i| ("salaried", if i % 2 == 0 { 0.9 } else { 0.1 })));
+        let (c, n, skipped) = m.counts(&predictions(&rows));
+        let w = m.judge(&c, n, skipped);
+        let names: Vec<&str> = w.violations.iter().map(|v| v.metric_name.as_str()).collect();
+        assert_eq!(names, ["DI", "DPPL"], "{:?}", w.violations);
+        assert!(w.violations[1].description.contains("facet employment=self"), "{}", w.violations[1].description);
+        // A window no further out than the baseline is not a violation.
+        let w = monitor(0.2).judge(&c, n, skipped);
+        assert!(!w.violations.iter().any(|v| v.metric_name == "DPPL"), "{:?}", w.violations);
+    }
+
+    #[test]
+    fn rows_without_a_probability_or_facet_are_counted_as_skipped() {
+        let m = monitor(0.0);
+        let mut p = predictions(&[("self", 0.9), ("salaried", 0.2)]);
+        p[0].probability = None;
+        p[1].facets = vec![None];
+        let (_, n, skipped) = m.counts(&p);
+        assert_eq!((n, skipped), (0, 2));
+    }
+}

@@ -1,0 +1,210 @@
+//! Bias drift as a user runs it: a bias baseline from labelled training rows (`baseline
+//! --bias-config`), then each window of the capture judged against it (`replay --bias-config
+//! --bias-baseline`), with Clarify's analysis config naming the facet by name through its
+//! `headers` (CSV captures have no header).
+
+#![allow(clippy::unwrap_used)] // tests: a panic is a failure with its message
+
+mod common;
+
+use std::path::Path;
+
+use common::{driftwatch, text};
+use driftwatch_synth::{example_spec, StreamSpec};
+
+/// The loan example, one row a request (predictions are joined one per record), five days.
+fn loan_stream() -> StreamSpec {
+    let mut spec = example_spec();
+    spec.max_rows = 1;
+    spec.hours = 120;
+    spec.changes.clear();
+    spec
+}
+
+const CONFIG: &str = r#"{
+  "dataset_type": "text/csv",
+  "headers": ["label", "loan_amount", "income", "term_months", "debt_to_income", "credit_lines", "home_ownership", "purpose"],
+  "label": "label",
+  "label_values_or_threshold": [1],
+  "facet": [{"name_or_index": "home_ownership"}],
+  "group_variable": "purpose",
+  "probability_threshold": 0.5,
+  "methods": {"post_training_bias": {"methods": "all"}}
+}"#;
+
+/// Writes the training rows with a label drawn from each score (a calibrated model), the
+/// config, the bias baseline and the capture below `dir`.
+fn setup(dir: &Path, spec: &StreamSpec) {
+    let csv = spec.baseline_csv(5000);
+    let mut lines = csv.lines();
+    let mut out = format!("{},label\n", lines.next().unwrap());
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for line in lines {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let u = (state >> 11) as f64 / (1u64 << 53) as f64;
+        let score: f64 = line.split(',').next().unwrap().parse().unwrap();
+        out.push_str(&format!("{line},{}\n", u8::from(u < score)));
+    }
+    std::fs::write(dir.join("train.csv"), out).unwrap();
+    std::fs::write(dir.join("analysis_config.json"), CONFIG).unwrap();
+    let run = driftwatch(
+        dir,
+        &[
+            "baseline",
+            "--bias-config",
+            "analysis_config.json",
+            "--input",
+            "train.csv",
+            "--ground-truth-attribute",
+            "label",
+            "--probability-attribute",
+            "score",
+            "--output",
+            "bias-baseline",
+        ],
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    spec.write_capture(&dir.join("capture")).unwrap();
+}
+
+/// Replays with the bias monitor; returns each window's violations (window folder, facet value,
+/// metric) in time order and the number of windows with bias files.
+fn replay(dir: &Path, window: &str) -> (Vec<(String, String, String)>, usize) {
+    let run = driftwatch(
+        dir,
+        &[
+            "replay",
+            "--window",
+            window,
+            "--capture",
+            "capture",
+            "--bias-config",
+            "analysis_config.json",
+            "--bias-baseline",
+            "bias-baseline",
+            "--probability-attribute",
+            "0",
+            "--output",
+            "out",
+        ],
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let mut found = Vec::new();
+    let mut windows = 0;
+    for (key, bytes) in common::tree(&dir.join("out")) {
+        if key.ends_with("bias/constraint_violations.json") {
+            windows += 1;
+            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            for x in v["violations"].as_array().unwrap() {
+                assert_eq!(x["constraint_check_type"], "bias_drift_check");
+                assert_eq!(x["facet"], "home_ownership");
+                let folder = key.trim_end_matches("/bias/constraint_violations.json").to_owned();
+                found.push((
+                    folder,
+                    x["facet_value"].as_str().unwrap().to_owned(),
+                    x["metric_name"].as_str().unwrap().to_owned(),
+                ));
+            }
+        }
+    }
+    found.sort();
+    (found, windows)
+}
+
+/// A stationary five days of traffic (with the example's daily cycle): every window gets
+/// Clarify's analysis.json with DPPL, DI and CDDPL per facet value and their sampling errors;
+/// violations beyond three standard errors are as rare as chance makes them (720 checks: about
+/// one expected).
+#[test]
+fn a_stationary_stream_has_no_bias_violation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = loan_stream();
+    setup(tmp.path(), &spec);
+    let baseline: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("bias-baseline/analysis.json")).unwrap()).unwrap();
+    let values: Vec<&str> = baseline["post_training_bias_metrics"]["facets"]["home_ownership"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["value_or_threshold"].as_str().unwrap())
+        .collect();
+    assert_eq!(values, ["MORTGAGE", "OWN", "RENT"]);
+    let (violations, windows) = replay(tmp.path(), "1h");
+    eprintln!("stationary: {windows} windows, {} violations {violations:?}", violations.len());
+    assert_eq!(windows, 120);
+    assert!(violations.len() <= 3, "{violations:?}");
+    let a: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(tmp.path().join("out/loan-scoring-prod/AllTraffic/2026/03/02/16/bias/analysis.json")).unwrap(),
+    )
+    .unwrap();
+    let rent = &a["post_training_bias_metrics"]["facets"]["home_ownership"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["value_or_threshold"] == "RENT")
+        .unwrap()
+        .clone();
+    let names: Vec<&str> = rent["metrics"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["CDDPL", "DI", "DPPL"]);
+    let dppl = rent["metrics"].as_array().unwrap().iter().find(|m| m["name"] == "DPPL").unwrap();
+    assert!(dppl["standard_error"].as_f64().unwrap() > 0.0, "{dppl}");
+    assert!(dppl["baseline"].is_number(), "{dppl}");
+    assert!(rent["rows"]["facet"].as_u64().unwrap() > 10, "{rent}");
+}
+
+/// Renters' scores creep down from day 2 (a third lower after two days). An hour of this
+/// traffic has about 30 renters, whose DPPL has a standard error near 0.12: the creep is below
+/// what one hourly window can tell from noise, as Clarify's daily bias jobs are run, so the
+/// windows here are a day long: DPPL and DI of home_ownership=RENT leave the baseline beyond
+/// noise within two days of the start of the creep, and the violations name the facet value and
+/// the metric.
+#[test]
+fn one_groups_scores_creeping_is_seen_within_two_days() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = loan_stream();
+    setup(tmp.path(), &spec);
+    // Rewrite the renters' scores: from 2026-03-02T00:00, lowered by up to a third over 48 h.
+    let start = driftwatch::time::Timestamp::from_civil(2026, 3, 2, 0, 0, 0).unwrap().millis();
+    for (key, _) in common::tree(&tmp.path().join("capture")) {
+        let path = tmp.path().join("capture").join(&key);
+        let mut out = String::new();
+        for line in std::fs::read_to_string(&path).unwrap().lines() {
+            let mut r: serde_json::Value = serde_json::from_str(line).unwrap();
+            let t = driftwatch::time::Timestamp::parse_rfc3339(r["eventMetadata"]["inferenceTime"].as_str().unwrap())
+                .unwrap();
+            let hours = (t.millis() - start) as f64 / 3_600_000.0;
+            let input = r["captureData"]["endpointInput"]["data"].as_str().unwrap().to_owned();
+            if hours > 0.0 && input.contains(",RENT,") {
+                let factor = 1.0 - (hours / 48.0).min(1.0) / 3.0;
+                let score: f64 = r["captureData"]["endpointOutput"]["data"].as_str().unwrap().parse().unwrap();
+                r["captureData"]["endpointOutput"]["data"] = format!("{:.6}", score * factor).into();
+            }
+            out.push_str(&r.to_string());
+            out.push('\n');
+        }
+        std::fs::write(&path, out).unwrap();
+    }
+    let (violations, windows) = replay(tmp.path(), "1d");
+    assert_eq!(windows, 5);
+    let rent: Vec<&(String, String, String)> = violations.iter().filter(|(_, v, _)| v == "RENT").collect();
+    let first =
+        rent.first().unwrap_or_else(|| panic!("no violation for renters' scores creeping down: {violations:?}"));
+    eprintln!(
+        "creep from 2026/03/02/00: first RENT violation {first:?}; {} RENT violations, {} others",
+        rent.len(),
+        violations.len() - rent.len()
+    );
+    assert!(rent.iter().any(|(_, _, metric)| metric == "DPPL") && rent.iter().any(|(_, _, metric)| metric == "DI"));
+    assert!(first.0.as_str() < "loan-scoring-prod/AllTraffic/2026/03/04/00", "later than two days: {first:?}");
+    assert!(first.0.as_str() >= "loan-scoring-prod/AllTraffic/2026/03/02/00", "before the creep: {first:?}");
+    // Every day from the second of the creep says so, in DPPL and DI.
+    let days = |metric: &str| -> Vec<String> {
+        rent.iter().filter(|(_, _, m)| m == metric).map(|(w, _, _)| w[w.len() - 13..w.len() - 3].to_owned()).collect()
+    };
+    eprintln!("days with a RENT violation: DPPL {:?}, DI {:?}", days("DPPL"), days("DI"));
+    for metric in ["DPPL", "DI"] {
+        assert_eq!(days(metric), ["2026/03/03", "2026/03/04", "2026/03/05"], "{metric}");
+    }
+}
