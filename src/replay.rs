@@ -369,7 +369,7 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
             WindowPath::new(stream.clone(), baseline.clone(), opts.classifier.clone(), opts.event_settings.clone())
                 .with_report_sketches(opts.report_sketches);
         if let Some((monitor, _)) = &bias {
-            path = path.with_bias(monitor.clone());
+            path = path.with_bias(stream.clone(), monitor.clone());
         }
         if let Some(q) = &quality {
             path = path.with_quality(stream.clone(), q.path.clone());
@@ -1004,6 +1004,9 @@ impl EventsFile {
 impl WindowSink for EventsFile {
     fn accept(&mut self, w: &JudgedWindow) -> Result<(), SinkError> {
         for e in &w.envelopes {
+            self.write(e)?;
+        }
+        for e in &w.bias_envelopes {
             self.write(e)?;
         }
         Ok(())

@@ -72,6 +72,12 @@ fn setup(dir: &Path, spec: &StreamSpec) {
 /// Replays with the bias monitor; returns each window's violations (window folder, facet value,
 /// metric) in time order and the number of windows with bias files.
 fn replay(dir: &Path, window: &str) -> (Vec<(String, String, String)>, usize) {
+    let (violations, windows, _) = replay_with_events(dir, window);
+    (violations, windows)
+}
+
+/// [`replay`], and the bias events (`detail-type`, kind, facet value, onset, detectedAt).
+fn replay_with_events(dir: &Path, window: &str) -> (Vec<(String, String, String)>, usize, Vec<[String; 5]>) {
     let run = driftwatch(
         dir,
         &[
@@ -88,9 +94,23 @@ fn replay(dir: &Path, window: &str) -> (Vec<(String, String, String)>, usize) {
             "0",
             "--output",
             "out",
+            "--events",
+            "events.jsonl",
         ],
     );
     assert!(run.status.success(), "{}", text(&run.stderr));
+    let events: Vec<[String; 5]> = std::fs::read_to_string(dir.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["detail"]["monitor"] == "bias")
+        .map(|e| {
+            let d = &e["detail"];
+            assert_eq!(d["facet"], "home_ownership");
+            [&e["detail-type"], &d["kind"], &d["facetValue"], &d["onset"], &d["detectedAt"]]
+                .map(|v| v.as_str().unwrap().to_owned())
+        })
+        .collect();
     let mut found = Vec::new();
     let mut windows = 0;
     for (key, bytes) in common::tree(&dir.join("out")) {
@@ -110,7 +130,7 @@ fn replay(dir: &Path, window: &str) -> (Vec<(String, String, String)>, usize) {
         }
     }
     found.sort();
-    (found, windows)
+    (found, windows, events)
 }
 
 /// A stationary five days of traffic (with the example's daily cycle): every window gets
@@ -131,7 +151,11 @@ fn a_stationary_stream_has_no_bias_violation() {
         .map(|e| e["value_or_threshold"].as_str().unwrap())
         .collect();
     assert_eq!(values, ["MORTGAGE", "OWN", "RENT"]);
-    let (violations, windows) = replay(tmp.path(), "1h");
+    let (violations, windows, events) = replay_with_events(tmp.path(), "1h");
+    assert!(events.is_empty(), "no bias event on stationary traffic: {events:?}");
+    let (_, six_hour_windows, events) = replay_with_events(tmp.path(), "6h");
+    assert_eq!(six_hour_windows, 20);
+    assert!(events.is_empty(), "no bias event in six-hour windows either: {events:?}");
     eprintln!("stationary: {windows} windows, {} violations {violations:?}", violations.len());
     assert_eq!(windows, 120);
     assert!(violations.len() <= 3, "{violations:?}");
@@ -206,5 +230,94 @@ fn one_groups_scores_creeping_is_seen_within_two_days() {
     eprintln!("days with a RENT violation: DPPL {:?}, DI {:?}", days("DPPL"), days("DI"));
     for metric in ["DPPL", "DI"] {
         assert_eq!(days(metric), ["2026/03/03", "2026/03/04", "2026/03/05"], "{metric}");
+    }
+}
+
+/// The same creep judged in six-hour windows (about 180 renters each, DPPL's error near 0.05):
+/// one `Bias Drift Detected` event, typed gradual (a ramp, not a step), naming the facet value,
+/// within two days of the start of the creep.
+#[test]
+fn a_creep_is_a_gradual_bias_event() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = loan_stream();
+    setup(tmp.path(), &spec);
+    lower_renters_scores(tmp.path(), |hours| if hours > 0.0 { 1.0 - (hours / 48.0).min(1.0) / 3.0 } else { 1.0 });
+    let (_, windows, events) = replay_with_events(tmp.path(), "6h");
+    assert_eq!(windows, 20);
+    eprintln!("creep from 2026-03-02T00:00 in 6 h windows: {events:?}");
+    let first = events.first().unwrap_or_else(|| panic!("no bias event for a creep"));
+    assert_eq!(first[0], "Bias Drift Detected");
+    assert_eq!(first[1], "gradual", "{events:?}");
+    assert_eq!(first[2], "RENT");
+    assert!(first[4].as_str() <= "2026-03-04T00:00:00Z", "decided later than two days: {first:?}");
+}
+
+/// The facet's encoding flips (`RENT` becomes `rent` from 2026-03-03T00:00): the baseline's
+/// value stops appearing in windows full of rows: a sudden event (investigate) within two hours.
+#[test]
+fn a_facet_value_that_stops_appearing_is_a_sudden_bias_event() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = loan_stream();
+    setup(tmp.path(), &spec);
+    let flip = driftwatch::time::Timestamp::from_civil(2026, 3, 3, 0, 0, 0).unwrap().millis();
+    for (key, _) in common::tree(&tmp.path().join("capture")) {
+        let path = tmp.path().join("capture").join(&key);
+        let mut out = String::new();
+        for line in std::fs::read_to_string(&path).unwrap().lines() {
+            let mut r: serde_json::Value = serde_json::from_str(line).unwrap();
+            let t = driftwatch::time::Timestamp::parse_rfc3339(r["eventMetadata"]["inferenceTime"].as_str().unwrap())
+                .unwrap();
+            if t.millis() >= flip {
+                let input = r["captureData"]["endpointInput"]["data"].as_str().unwrap().replace(",RENT,", ",rent,");
+                r["captureData"]["endpointInput"]["data"] = input.into();
+            }
+            out.push_str(&r.to_string());
+            out.push('\n');
+        }
+        std::fs::write(&path, out).unwrap();
+    }
+    let (_, _, events) = replay_with_events(tmp.path(), "1h");
+    eprintln!("encoding flip at 2026-03-03T00:00: {events:?}");
+    let rent: Vec<&[String; 5]> = events.iter().filter(|e| e[2] == "RENT").collect();
+    let first = rent.first().unwrap_or_else(|| panic!("no event for a facet value that stopped appearing: {events:?}"));
+    assert_eq!(first[..4], ["Bias Drift Detected", "sudden", "RENT", "2026-03-03T00:00:00Z"].map(String::from));
+    assert!(first[4].as_str() <= "2026-03-03T02:00:00Z", "{first:?}");
+    // The whole event, as a rule target receives it (golden file; the report URIs are the
+    // temporary folder's, so they are replaced by their keys). tests/check_rules.py puts it
+    // through deploy/rules.yaml's patterns.
+    let event: serde_json::Value = std::fs::read_to_string(tmp.path().join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["detail"]["monitor"] == "bias" && e["detail"]["facetValue"] == "RENT")
+        .unwrap();
+    let mut snap = event.clone();
+    for k in ["analysis", "violations"] {
+        let uri = snap["detail"]["reports"][k].as_str().unwrap().to_owned();
+        let key = &uri[uri.find("loan-scoring-prod").unwrap()..];
+        snap["detail"]["reports"][k] = format!("out/{key}").into();
+    }
+    insta::assert_json_snapshot!("bias_events", vec![snap]);
+}
+
+/// Multiplies the renters' scores by `factor(hours since 2026-03-02T00:00)`.
+fn lower_renters_scores(dir: &Path, factor: impl Fn(f64) -> f64) {
+    let start = driftwatch::time::Timestamp::from_civil(2026, 3, 2, 0, 0, 0).unwrap().millis();
+    for (key, _) in common::tree(&dir.join("capture")) {
+        let path = dir.join("capture").join(&key);
+        let mut out = String::new();
+        for line in std::fs::read_to_string(&path).unwrap().lines() {
+            let mut r: serde_json::Value = serde_json::from_str(line).unwrap();
+            let t = driftwatch::time::Timestamp::parse_rfc3339(r["eventMetadata"]["inferenceTime"].as_str().unwrap())
+                .unwrap();
+            let hours = (t.millis() - start) as f64 / 3_600_000.0;
+            if r["captureData"]["endpointInput"]["data"].as_str().unwrap().contains(",RENT,") {
+                let score: f64 = r["captureData"]["endpointOutput"]["data"].as_str().unwrap().parse().unwrap();
+                r["captureData"]["endpointOutput"]["data"] = format!("{:.6}", score * factor(hours)).into();
+            }
+            out.push_str(&r.to_string());
+            out.push('\n');
+        }
+        std::fs::write(&path, out).unwrap();
     }
 }

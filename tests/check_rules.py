@@ -31,13 +31,16 @@ Q_SUDDEN, Q_GRADUAL, Q_RECOVERED = (DEGRADED, "sudden", None), (DEGRADED, "gradu
 D_SUDDEN, D_RESOLVED = (SUDDEN, "sudden", "unmonitored"), (RESOLVED, "resolved", "unmonitored")
 # Gradual drift by what the labels say over it (detail.quality.verdict).
 D_GRADUAL = {v: (GRADUAL, "gradual", v) for v in ("unmonitored", "declining", "not_yet_known", "stable")}
+BIAS, BIAS_RESOLVED = "Bias Drift Detected", "Bias Drift Resolved"
+B_SUDDEN, B_GRADUAL, B_RESOLVED = (BIAS, "sudden", None), (BIAS, "gradual", None), (BIAS_RESOLVED, "resolved", None)
 # What each rule is for: (detail-type, kind, quality verdict) of the events it must receive.
 EXPECTED = {
+    "BiasRule": {B_SUDDEN, B_GRADUAL, B_RESOLVED},
     "GradualDriftRule": {D_GRADUAL["unmonitored"], D_GRADUAL["declining"], D_GRADUAL["not_yet_known"]},
     "SuddenShiftRule": {D_SUDDEN},
     "QualityInvestigateRule": {Q_SUDDEN},
     "QualityRetrainRule": {Q_GRADUAL},
-    "AuditRule": {D_SUDDEN, D_RESOLVED, *D_GRADUAL.values(), Q_SUDDEN, Q_GRADUAL, Q_RECOVERED},
+    "AuditRule": {D_SUDDEN, D_RESOLVED, *D_GRADUAL.values(), Q_SUDDEN, Q_GRADUAL, Q_RECOVERED, B_SUDDEN, B_GRADUAL, B_RESOLVED},
 }
 
 
@@ -98,7 +101,16 @@ def main():
         e = json.loads(json.dumps(gradual_d))
         e["detail"]["quality"] = {"verdict": verdict, "windowsJudged": 12, "estimated": False}
         with_labels.append(e)
-    events = events + with_labels + quality + [gradual_q, recovered_q]
+    # The bias event of tests/bias.rs (a facet value that stopped appearing: sudden), with its
+    # gradual and resolved forms.
+    bias = snapshot_events("bias__bias_events.snap")
+    assert [key(e) for e in bias] == [B_SUDDEN], [key(e) for e in bias]
+    gradual_b = json.loads(json.dumps(bias[0]))
+    gradual_b["detail"].update(kind="gradual", action="review", basis="ramp")
+    resolved_b = json.loads(json.dumps(bias[0]))
+    resolved_b["detail-type"] = BIAS_RESOLVED
+    resolved_b["detail"].update(kind="resolved", action="none", basis="quiet")
+    events = events + with_labels + quality + [gradual_q, recovered_q] + bias + [gradual_b, resolved_b]
     # driftwatch's events under another source must match nothing.
     stranger = dict(events[0], source="not-driftwatch")
 

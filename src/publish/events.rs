@@ -227,6 +227,100 @@ impl EventEnvelope<QualityEventDetail> {
     }
 }
 
+/// `detail` of a bias event (`Bias Drift Detected`, `Bias Drift Resolved`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BiasEventDetail {
+    /// `"1"`.
+    pub schema_version: &'static str,
+    /// Always `bias`.
+    pub monitor: &'static str,
+    /// Endpoint name.
+    pub endpoint: String,
+    /// Variant name.
+    pub variant: String,
+    /// `sudden`, `gradual` or `resolved`.
+    pub kind: &'static str,
+    /// `investigate` (sudden), `review` (gradual: a person reviews whether the population or
+    /// the model moved) or `none` (resolved).
+    pub action: &'static str,
+    /// Stable id of the episode.
+    pub episode_id: String,
+    /// End of the deciding window (data time).
+    pub detected_at: String,
+    /// Start of the first window of the change.
+    pub onset: String,
+    /// The facet (sensitive attribute).
+    pub facet: String,
+    /// Its value (or values, joined by `,`) whose bias moved.
+    pub facet_value: String,
+    /// DPPL and DI of the deciding window: baseline, value, sampling error, 95% interval, z.
+    pub metrics: Vec<crate::bias::decide::BiasJudgement>,
+    /// What decided the kind: `step`, `ramp`, `short_history`, `facet_break` or `quiet`.
+    pub basis: String,
+    /// The deciding window's `bias/analysis.json` and `bias/constraint_violations.json`.
+    pub reports: BiasEventReports,
+}
+
+/// `detail.reports` of a bias event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BiasEventReports {
+    /// The window's `bias/analysis.json`.
+    pub analysis: Option<String>,
+    /// The window's `bias/constraint_violations.json`.
+    pub violations: Option<String>,
+}
+
+/// Returns the `detail-type` of a bias decision's event.
+pub fn bias_detail_type(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Sudden | Kind::Gradual => "Bias Drift Detected",
+        Kind::Resolved => "Bias Drift Resolved",
+    }
+}
+
+impl EventEnvelope<BiasEventDetail> {
+    /// Builds the envelope of a bias decision about `stream`.
+    pub fn build_bias(
+        d: &crate::bias::decide::BiasDecision,
+        stream: &crate::capture::layout::StreamId,
+        reports: BiasEventReports,
+        settings: &EventSettings,
+        time: Timestamp,
+    ) -> Self {
+        EventEnvelope {
+            version: "0",
+            id: d.event_id.clone(),
+            detail_type: bias_detail_type(d.kind),
+            source: settings.source.clone(),
+            account: settings.account.clone(),
+            time: time.to_string(),
+            region: settings.region.clone(),
+            resources: vec![settings.endpoint_arn(&stream.endpoint)],
+            detail: BiasEventDetail {
+                schema_version: "1",
+                monitor: "bias",
+                endpoint: stream.endpoint.clone(),
+                variant: stream.variant.clone(),
+                kind: d.kind.as_str(),
+                action: match d.kind {
+                    Kind::Sudden => "investigate",
+                    Kind::Gradual => "review",
+                    Kind::Resolved => "none",
+                },
+                episode_id: d.episode_id.clone(),
+                detected_at: d.detected_at.to_string(),
+                onset: d.onset.to_string(),
+                facet: d.facet.clone(),
+                facet_value: d.facet_value.clone(),
+                metrics: d.metrics.clone(),
+                basis: d.basis.clone(),
+                reports,
+            },
+        }
+    }
+}
+
 /// `detail` of an event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -46,6 +46,8 @@ pub struct JudgedWindow {
     pub quality: Vec<JudgedQuality>,
     /// The window's bias against the bias baseline, when the stream has a bias monitor.
     pub bias: Option<crate::bias::window::BiasWindow>,
+    /// One envelope per bias decision (`Bias Drift Detected` / `Resolved`), in order.
+    pub bias_envelopes: Vec<EventEnvelope<crate::publish::events::BiasEventDetail>>,
 }
 
 /// One window's model quality after the path: judged, or rendered again because labels came
@@ -174,32 +176,56 @@ pub struct WindowPath {
     quality: Option<(QualityPath, QualityState)>,
     /// Whether window reports carry KLL sketches (`[reports] sketches`).
     sketches: bool,
-    /// The bias monitor, when the stream has one.
-    bias: Option<Arc<crate::bias::window::BiasMonitor>>,
+    /// The bias monitor and its episodes, when the stream has one.
+    bias: Option<(Arc<crate::bias::window::BiasMonitor>, crate::bias::decide::BiasClassifier)>,
 }
 
 impl WindowPath {
     /// Judges each window's bias against `monitor` too (its predictions must carry the
     /// facets: the engine's prediction spec names them).
-    pub fn with_bias(mut self, monitor: Arc<crate::bias::window::BiasMonitor>) -> Self {
-        self.bias = Some(monitor);
+    pub fn with_bias(mut self, stream: StreamId, monitor: Arc<crate::bias::window::BiasMonitor>) -> Self {
+        self.bias = Some((monitor, crate::bias::decide::BiasClassifier::new(stream)));
         self
     }
 
-    /// A window's bias, and its files below the report folder when reports are written.
+    /// A window's bias, its decisions' envelopes, and its files below the report folder when
+    /// reports are written.
     fn judge_bias(
-        &self,
+        &mut self,
         closed: &ClosedWindow,
         report: Option<&mut (RenderedReport, ReportUris)>,
-    ) -> Option<crate::bias::window::BiasWindow> {
-        let monitor = self.bias.as_ref()?;
+        reports: Option<&dyn ReportLocation>,
+        time: EventTime,
+    ) -> (Option<crate::bias::window::BiasWindow>, Vec<EventEnvelope<crate::publish::events::BiasEventDetail>>) {
+        let Some((monitor, classifier)) = self.bias.as_mut() else { return (None, Vec::new()) };
         let (counts, rows, skipped) = monitor.counts(&closed.predictions.rows);
         let bias = monitor.judge(&counts, rows, skipped);
+        let prefix = crate::publish::report::window_prefix(&closed.stream, &closed.window);
         if let Some((rendered, _)) = report {
-            let prefix = crate::publish::report::window_prefix(&closed.stream, &closed.window);
             rendered.files.extend(crate::publish::report::render_bias(&prefix, monitor, &bias));
         }
-        Some(bias)
+        let uri =
+            |file: &str| reports.map(|loc| loc.uri_of(&format!("{prefix}/{}/{file}", crate::publish::report::BIAS)));
+        let envelopes = classifier
+            .observe(closed.window, &bias)
+            .iter()
+            .map(|d| {
+                let at = match time {
+                    EventTime::DataTime => d.detected_at,
+                    EventTime::Now(now) => now,
+                };
+                let reports = crate::publish::events::BiasEventReports {
+                    analysis: uri("analysis.json"),
+                    violations: uri(crate::publish::report::VIOLATIONS),
+                };
+                let mut e = EventEnvelope::build_bias(d, &closed.stream, reports, &self.settings, at);
+                if let Some(r) = &self.resources {
+                    e.resources.clone_from(r);
+                }
+                e
+            })
+            .collect();
+        (Some(bias), envelopes)
     }
 
     /// The baseline windows are judged against.
@@ -414,9 +440,17 @@ impl WindowPath {
             })
             .collect();
         let mut report = report;
-        let bias = self.judge_bias(&closed, report.as_mut());
-        let mut judged =
-            JudgedWindow { closed, drift, outcome, report, envelopes: Vec::new(), quality: Vec::new(), bias };
+        let (bias, bias_envelopes) = self.judge_bias(&closed, report.as_mut(), reports, time);
+        let mut judged = JudgedWindow {
+            closed,
+            drift,
+            outcome,
+            report,
+            envelopes: Vec::new(),
+            quality: Vec::new(),
+            bias,
+            bias_envelopes,
+        };
         judged.quality = self.close_quality(&mut judged.closed, reports, time);
         // The data-drift events say what the windows judged by now (this window's end) say
         // over their span.
@@ -461,7 +495,7 @@ impl WindowPath {
             let uris = ReportUris { statistics: loc.uri_of(&statistics_key), violations: loc.uri_of(&violations_key) };
             (RenderedReport { files: Vec::new(), statistics_key, violations_key }, uris)
         });
-        let bias = self.judge_bias(&closed, report.as_mut());
+        let (bias, bias_envelopes) = self.judge_bias(&closed, report.as_mut(), reports, time);
         let mut judged = JudgedWindow {
             closed,
             drift: WindowDrift { features: Vec::new(), violations: Vec::new(), missing_column: None },
@@ -470,6 +504,7 @@ impl WindowPath {
             envelopes: Vec::new(),
             quality: Vec::new(),
             bias,
+            bias_envelopes,
         };
         judged.quality = self.close_quality(&mut judged.closed, reports, time);
         judged

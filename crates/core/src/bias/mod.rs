@@ -8,6 +8,7 @@
 //! - [`analysis`]: `analysis.json` in Clarify's layout, and the baseline built from labelled rows.
 
 pub mod analysis;
+pub mod decide;
 pub mod metrics;
 pub mod window;
 
