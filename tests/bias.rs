@@ -69,15 +69,18 @@ fn setup(dir: &Path, spec: &StreamSpec) {
     spec.write_capture(&dir.join("capture")).unwrap();
 }
 
+/// A violation: window folder, facet value, metric.
+type Violation = (String, String, String);
+
 /// Replays with the bias monitor; returns each window's violations (window folder, facet value,
 /// metric) in time order and the number of windows with bias files.
-fn replay(dir: &Path, window: &str) -> (Vec<(String, String, String)>, usize) {
+fn replay(dir: &Path, window: &str) -> (Vec<Violation>, usize) {
     let (violations, windows, _) = replay_with_events(dir, window);
     (violations, windows)
 }
 
 /// [`replay`], and the bias events (`detail-type`, kind, facet value, onset, detectedAt).
-fn replay_with_events(dir: &Path, window: &str) -> (Vec<(String, String, String)>, usize, Vec<[String; 5]>) {
+fn replay_with_events(dir: &Path, window: &str) -> (Vec<Violation>, usize, Vec<[String; 5]>) {
     let run = driftwatch(
         dir,
         &[
