@@ -1042,6 +1042,9 @@ impl WindowSink for EmfFile {
         for line in crate::publish::emf::window_lines(w, &self.baseline, &schedule) {
             self.file.write_line(&line)?;
         }
+        for line in crate::publish::emf::bias_lines(w, &schedule) {
+            self.file.write_line(&line)?;
+        }
         Ok(())
     }
 

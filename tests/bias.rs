@@ -81,6 +81,7 @@ fn replay(dir: &Path, window: &str) -> (Vec<Violation>, usize) {
 
 /// [`replay`], and the bias events (`detail-type`, kind, facet value, onset, detectedAt).
 fn replay_with_events(dir: &Path, window: &str) -> (Vec<Violation>, usize, Vec<[String; 5]>) {
+    let _ = std::fs::remove_dir_all(dir.join("out"));
     let run = driftwatch(
         dir,
         &[
@@ -99,6 +100,8 @@ fn replay_with_events(dir: &Path, window: &str) -> (Vec<Violation>, usize, Vec<[
             "out",
             "--events",
             "events.jsonl",
+            "--emf",
+            "emf.jsonl",
         ],
     );
     assert!(run.status.success(), "{}", text(&run.stderr));
@@ -156,9 +159,35 @@ fn a_stationary_stream_has_no_bias_violation() {
     assert_eq!(values, ["MORTGAGE", "OWN", "RENT"]);
     let (violations, windows, events) = replay_with_events(tmp.path(), "1h");
     assert!(events.is_empty(), "no bias event on stationary traffic: {events:?}");
-    let (_, six_hour_windows, events) = replay_with_events(tmp.path(), "6h");
-    assert_eq!(six_hour_windows, 20);
-    assert!(events.is_empty(), "no bias event in six-hour windows either: {events:?}");
+    // Clarify's CloudWatch metrics: a line per window and facet value, bias_metric_<CODE>.
+    let emf = std::fs::read_to_string(tmp.path().join("emf.jsonl")).unwrap();
+    let bias_lines: Vec<serde_json::Value> = emf
+        .lines()
+        .map(|l| {
+            driftwatch::publish::emf::check_line(l).unwrap();
+            serde_json::from_str::<serde_json::Value>(l).unwrap()
+        })
+        .filter(|v| v["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "aws/sagemaker/Endpoints/bias-metrics")
+        .collect();
+    assert_eq!(bias_lines.len(), 120 * 3);
+    let dims = &bias_lines[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0];
+    assert_eq!(
+        dims,
+        &serde_json::json!([
+            "Endpoint",
+            "MonitoringSchedule",
+            "BiasStage",
+            "Label",
+            "LabelValue",
+            "Facet",
+            "FacetValue"
+        ])
+    );
+    assert_eq!(
+        (bias_lines[0]["Facet"].as_str(), bias_lines[0]["Label"].as_str()),
+        (Some("home_ownership"), Some("label"))
+    );
+    assert!(bias_lines[0]["bias_metric_DPPL"].is_number(), "{}", bias_lines[0]);
     eprintln!("stationary: {windows} windows, {} violations {violations:?}", violations.len());
     assert_eq!(windows, 120);
     assert!(violations.len() <= 3, "{violations:?}");
@@ -179,6 +208,9 @@ fn a_stationary_stream_has_no_bias_violation() {
     assert!(dppl["standard_error"].as_f64().unwrap() > 0.0, "{dppl}");
     assert!(dppl["baseline"].is_number(), "{dppl}");
     assert!(rent["rows"]["facet"].as_u64().unwrap() > 10, "{rent}");
+    let (_, six_hour_windows, events) = replay_with_events(tmp.path(), "6h");
+    assert_eq!(six_hour_windows, 20);
+    assert!(events.is_empty(), "no bias event in six-hour windows either: {events:?}");
 }
 
 /// Renters' scores creep down from day 2 (a third lower after two days). An hour of this

@@ -215,6 +215,56 @@ pub fn window_lines(w: &JudgedWindow, baseline: &Baseline, schedule: &str) -> Ve
     lines(DATA_NAMESPACE, &stream.endpoint, &stream.variant, schedule, end, &metrics)
 }
 
+/// The namespace of Clarify's real-time bias metrics.
+pub const BIAS_NAMESPACE: &str = "aws/sagemaker/Endpoints/bias-metrics";
+
+/// How Clarify publishes an infinite metric (CloudWatch takes no infinity).
+pub const BIAS_INFINITY: f64 = 2.348543e108;
+
+/// The EMF lines of one window's bias, as Clarify's bias monitor names them: one line per facet
+/// value with `bias_metric_<CODE>` of each defined metric, dimensions `Endpoint`,
+/// `MonitoringSchedule`, `BiasStage` (`post_training`), `Label`, `LabelValue`, `Facet`,
+/// `FacetValue`; an infinite value as ±[`BIAS_INFINITY`]; at the window's end.
+pub fn bias_lines(w: &JudgedWindow, schedule: &str) -> Vec<String> {
+    let Some(bias) = &w.bias else { return Vec::new() };
+    let stream = &w.closed.stream;
+    let mut out = Vec::new();
+    for (facet, values) in &bias.facets {
+        for v in values {
+            let metrics: Vec<Metric> = v
+                .readings
+                .iter()
+                .filter_map(|r| {
+                    let x = r.value.value()?;
+                    let x = if x.is_infinite() { BIAS_INFINITY.copysign(x) } else { x };
+                    x.is_finite().then(|| Metric {
+                        name: format!("bias_metric_{}", r.metric.code()),
+                        unit: "None",
+                        value: x,
+                    })
+                })
+                .collect();
+            let dimensions = [
+                ("Endpoint", stream.endpoint.as_str()),
+                ("MonitoringSchedule", schedule),
+                ("BiasStage", "post_training"),
+                ("Label", bias.label.as_str()),
+                ("LabelValue", bias.label_values.as_str()),
+                ("Facet", facet.as_str()),
+                ("FacetValue", v.value_or_threshold.as_str()),
+            ];
+            out.extend(lines_with(
+                BIAS_NAMESPACE,
+                &dimensions,
+                &[("Variant", stream.variant.as_str())],
+                w.closed.window.end.millis(),
+                &metrics,
+            ));
+        }
+    }
+    out
+}
+
 /// Checks one line against the embedded metric format's rules (the specification in the
 /// CloudWatch User Guide, "Specification: Embedded metric format"): a JSON object whose `_aws`
 /// has an integer `Timestamp` and a `CloudWatchMetrics` array of directives, each with a

@@ -1011,6 +1011,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             // its events are sent).
             if let Some(out) = &self.emf {
                 out.write_lines(&crate::publish::emf::window_lines(&judged, rt.path.baseline(), &rt.schedule));
+                out.write_lines(&crate::publish::emf::bias_lines(&judged, &rt.schedule));
                 for q in &judged.quality {
                     out.write_lines(&crate::publish::emf::quality_lines(q, &rt.quality_schedule));
                 }

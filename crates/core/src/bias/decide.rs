@@ -312,7 +312,14 @@ mod tests {
                 readings: vec![reading(Metric::Dppl, dppl, 0.02), reading(Metric::Di, 1.0 - dppl, 0.98)],
             }],
         );
-        BiasWindow { rows: rows + 400, skipped: 0, facets, violations: Vec::new() }
+        BiasWindow {
+            label: "y".into(),
+            label_values: "1".into(),
+            rows: rows + 400,
+            skipped: 0,
+            facets,
+            violations: Vec::new(),
+        }
     }
 
     fn run(series: &[(f64, u64)]) -> Vec<(i64, Kind, String)> {

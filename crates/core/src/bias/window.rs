@@ -71,6 +71,10 @@ pub struct BiasViolation {
 /// One window's bias.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BiasWindow {
+    /// The label's name (the baseline's).
+    pub label: String,
+    /// The favourable label values, joined by `,`.
+    pub label_values: String,
     /// Predictions counted (with a probability).
     pub rows: u64,
     /// Predictions without a probability or a facet value, not counted.
@@ -172,7 +176,14 @@ impl BiasMonitor {
             }
             facets.insert(facet.name.clone(), out);
         }
-        BiasWindow { rows, skipped, facets, violations }
+        BiasWindow {
+            label: self.baseline.label.clone(),
+            label_values: self.config.label_values.join(","),
+            rows,
+            skipped,
+            facets,
+            violations,
+        }
     }
 
     fn baseline_entry(&self, facet: &str, value: &str) -> Option<&FacetValueMetrics> {
