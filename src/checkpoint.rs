@@ -47,6 +47,10 @@ pub struct StreamCheckpoint {
     /// Model quality, when the stream's monitor judges it (format 3 on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<QualityCheckpoint>,
+    /// Bias episodes, when the stream's monitor judges bias (an addition to format 3: absent in
+    /// older checkpoints, which then start without episodes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bias: Option<crate::bias::decide::BiasClassifier>,
 }
 
 /// A stream's model-quality state: the quality classifier, the ledger of predictions and
@@ -189,6 +193,7 @@ mod tests {
             classifier: StreamClassifier::new(id.clone(), &baseline, Default::default()),
             outbox: vec![],
             quality: None,
+            bias: None,
         };
         let store = MemoryStore::default();
         let cps = CheckpointStore::new(store.clone());
@@ -216,6 +221,7 @@ mod tests {
             classifier: StreamClassifier::new(id.clone(), &baseline, Default::default()),
             outbox: vec![],
             quality: None,
+            bias: None,
         };
         // A v1 object as the previous release wrote it: no cycle state in the classifier.
         let mut v1 = serde_json::to_value(Checkpoint::V3(Box::new(cp))).unwrap();

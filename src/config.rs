@@ -208,6 +208,26 @@ pub struct MonitorSection {
     /// How long after a window's end late labels still update its files, and how long a label
     /// waits for its prediction (default: three times the delay).
     pub ground_truth_expiry: Option<String>,
+    /// Clarify's analysis config (a file or `s3://` object: facets, label values, group
+    /// variable, probability threshold): judge each window's bias too. Needs `bias_baseline`
+    /// and `probability_attribute`.
+    pub bias_config: Option<String>,
+    /// Folder or `s3://` prefix of the bias baseline's `analysis.json` (`driftwatch baseline
+    /// --bias-config`'s or Clarify's).
+    pub bias_baseline: Option<String>,
+}
+
+/// A validated monitor's bias drift.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorBias {
+    /// The analysis config's location.
+    pub config: String,
+    /// The bias baseline's location.
+    pub baseline: String,
+    /// Where the probability is in each response.
+    pub probability: crate::pipeline::predictions::Attr,
+    /// Overrides the config's probability threshold.
+    pub threshold: Option<f64>,
 }
 
 /// A validated monitor's model quality.
@@ -261,6 +281,8 @@ pub struct MonitorConfig {
     pub max_record_bytes: usize,
     /// Model quality, when the monitor judges it.
     pub quality: Option<MonitorQuality>,
+    /// Bias drift, when the monitor judges it.
+    pub bias: Option<MonitorBias>,
 }
 
 /// Validated events settings.
@@ -582,7 +604,8 @@ impl ConfigFile {
                     format!("{max_record_mib} is out of range; use 1 to 4096"),
                 ));
             }
-            let quality = monitor_quality(path, &m, &key)?;
+            let bias = monitor_bias(path, &m, &key)?;
+            let quality = monitor_quality(path, &m, &key, bias.is_some())?;
             for (k, v) in [
                 ("monitoring_schedule", &m.monitoring_schedule),
                 ("quality_monitoring_schedule", &m.quality_monitoring_schedule),
@@ -606,6 +629,7 @@ impl ConfigFile {
                 settle,
                 max_record_bytes: (max_record_mib as usize) << 20,
                 quality,
+                bias,
             };
             if monitors.iter().any(|o: &MonitorConfig| o.endpoint == mc.endpoint && o.variant == mc.variant) {
                 return Err(invalid(&key("endpoint"), "the same endpoint and variant are listed twice".into()));
@@ -626,10 +650,43 @@ impl ConfigFile {
 }
 
 /// The model-quality keys of one monitor, validated (none without `quality_baseline`).
+/// The bias keys of one monitor, validated (none without `bias_config`).
+fn monitor_bias(
+    path: &str,
+    m: &MonitorSection,
+    key: &dyn Fn(&str) -> String,
+) -> Result<Option<MonitorBias>, ConfigError> {
+    let invalid = |k: &str, message: String| ConfigError::Invalid { path: path.to_owned(), key: key(k), message };
+    match (&m.bias_config, &m.bias_baseline) {
+        (None, None) => Ok(None),
+        (Some(_), None) => {
+            Err(invalid("bias_config", "needs bias_baseline (the analysis.json to judge against)".into()))
+        }
+        (None, Some(_)) => Err(invalid("bias_baseline", "needs bias_config (Clarify's analysis config)".into())),
+        (Some(config), Some(baseline)) => {
+            check_uri(config).map_err(|msg| invalid("bias_config", msg))?;
+            check_uri(baseline).map_err(|msg| invalid("bias_baseline", msg))?;
+            let Some(probability) = &m.probability_attribute else {
+                return Err(invalid(
+                    "bias_config",
+                    "needs probability_attribute (where the predicted probability is in each response)".into(),
+                ));
+            };
+            Ok(Some(MonitorBias {
+                config: config.clone(),
+                baseline: baseline.clone(),
+                probability: crate::pipeline::predictions::Attr::parse(probability),
+                threshold: m.probability_threshold_attribute,
+            }))
+        }
+    }
+}
+
 fn monitor_quality(
     path: &str,
     m: &MonitorSection,
     key: &dyn Fn(&str) -> String,
+    bias: bool,
 ) -> Result<Option<MonitorQuality>, ConfigError> {
     use crate::pipeline::predictions::{Attr, PredictionSpec};
     use crate::quality::join::{JoinRules, DEFAULT_GROUND_TRUTH_DELAY};
@@ -638,8 +695,8 @@ fn monitor_quality(
         let set = [
             ("ground_truth", m.ground_truth.is_some()),
             ("inference_attribute", m.inference_attribute.is_some()),
-            ("probability_attribute", m.probability_attribute.is_some()),
-            ("probability_threshold_attribute", m.probability_threshold_attribute.is_some()),
+            ("probability_attribute", m.probability_attribute.is_some() && !bias),
+            ("probability_threshold_attribute", m.probability_threshold_attribute.is_some() && !bias),
             ("ground_truth_delay", m.ground_truth_delay.is_some()),
             ("ground_truth_share", m.ground_truth_share.is_some()),
             ("ground_truth_expiry", m.ground_truth_expiry.is_some()),
@@ -759,6 +816,28 @@ mod tests {
         let r = Config::from_toml(&example("replay.toml"), "replay.toml", std::iter::empty()).unwrap();
         assert_eq!(r.classifier.min_rows, 50);
         assert!(r.monitors.is_empty());
+    }
+
+    #[test]
+    fn bias_keys_are_checked_together() {
+        let monitor = |keys: &str| {
+            let text = format!("[state]\nuri = \"s\"\n[[monitor]]\nendpoint = \"ep\"\n{keys}");
+            Config::from_toml(&text, "t.toml", std::iter::empty())
+        };
+        let ok = monitor("bias_config = \"c.json\"\nbias_baseline = \"b/\"\nprobability_attribute = \"0\"\n").unwrap();
+        let b = ok.monitors[0].bias.as_ref().unwrap();
+        assert_eq!((b.config.as_str(), b.baseline.as_str()), ("c.json", "b/"));
+        assert!(ok.monitors[0].quality.is_none(), "probability_attribute serves the bias monitor alone");
+        let cases = [
+            ("bias_config = \"c.json\"\nprobability_attribute = \"0\"\n", "bias_config: needs bias_baseline"),
+            ("bias_baseline = \"b/\"\n", "bias_baseline: needs bias_config"),
+            ("bias_config = \"c.json\"\nbias_baseline = \"b/\"\n", "bias_config: needs probability_attribute"),
+            ("probability_attribute = \"0\"\n", "probability_attribute: needs quality_baseline"),
+        ];
+        for (keys, want) in cases {
+            let err = monitor(keys).unwrap_err().to_string();
+            assert!(err.contains(want), "{keys}: {err}");
+        }
     }
 
     #[test]

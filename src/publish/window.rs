@@ -259,6 +259,19 @@ impl WindowPath {
         self
     }
 
+    /// Goes on with bias episodes restored from a checkpoint (after [`WindowPath::with_bias`]).
+    pub fn resume_bias(mut self, classifier: crate::bias::decide::BiasClassifier) -> Self {
+        if let Some((_, c)) = &mut self.bias {
+            *c = classifier;
+        }
+        self
+    }
+
+    /// The bias episodes (for checkpoints), when the stream has a bias monitor.
+    pub fn bias_classifier(&self) -> Option<&crate::bias::decide::BiasClassifier> {
+        self.bias.as_ref().map(|(_, c)| c)
+    }
+
     /// The model-quality state (for checkpoints), when the stream has a quality monitor.
     pub fn quality_state(&self) -> Option<&QualityState> {
         self.quality.as_ref().map(|(_, s)| s)

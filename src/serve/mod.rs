@@ -242,6 +242,11 @@ struct MonitorRuntime<S> {
     schedule: String,
     /// The `MonitoringSchedule` dimension of its model-quality metrics.
     quality_schedule: String,
+    /// The bias monitor, when the monitor judges bias.
+    bias: Option<Arc<crate::bias::window::BiasMonitor>>,
+    /// What each record's prediction keeps (the quality monitor's attributes, the bias
+    /// monitor's probability and facets); none without either monitor.
+    predict: Option<PredictionSpec>,
 }
 
 /// A monitor's model quality: the path its streams judge with, where the prediction is in each
@@ -378,6 +383,20 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 tracing::warn!(endpoint = %m.endpoint, baseline = %baseline.source, features = ?baseline.unmatched_constraints, "constraints.json names features statistics.json does not have: they are not columns and are not checked (are the two files from the same baseline?)");
             }
             let quality = load_quality(m, factory.as_ref()).await?;
+            let bias = match &m.bias {
+                Some(b) => Some(load_bias(&m.endpoint, b, factory.as_ref()).await?),
+                None => None,
+            };
+            let predict = match (quality.as_ref().map(|q| q.spec.clone()), &bias) {
+                (Some(mut q), Some((_, b))) => {
+                    q.probability = q.probability.or_else(|| b.probability.clone());
+                    q.facets.clone_from(&b.facets);
+                    q.group.clone_from(&b.group);
+                    Some(q)
+                }
+                (q, b) => q.or_else(|| b.as_ref().map(|(_, s)| s.clone())),
+            };
+            let bias = bias.map(|(monitor, _)| monitor);
             let start = match m.start {
                 StartAt::Earliest => Timestamp::from_millis(0),
                 StartAt::Now => now.floor(Duration::from_hours(1)),
@@ -394,6 +413,8 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 start,
                 schedule,
                 quality_schedule,
+                bias,
+                predict,
             });
         }
         let health = Arc::new(Health::default());
@@ -602,6 +623,13 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                     }
                     (None, None) => {}
                 }
+                engine.set_predictions(m.predict.clone());
+                if let Some(b) = &m.bias {
+                    path = path.with_bias(id.clone(), b.clone());
+                    if let Some(saved) = cp.bias {
+                        path = path.resume_bias(saved);
+                    }
+                }
                 Ok(StreamRuntime {
                     id,
                     engine,
@@ -622,8 +650,11 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                         .with_resources(resources)
                         .with_report_sketches(shared.sketches);
                 if let Some(q) = &m.quality {
-                    engine.set_predictions(Some(q.spec.clone()));
                     path = path.with_quality(id.clone(), q.path.clone());
+                }
+                engine.set_predictions(m.predict.clone());
+                if let Some(b) = &m.bias {
+                    path = path.with_bias(id.clone(), b.clone());
                 }
                 Ok(StreamRuntime {
                     engine,
@@ -1076,6 +1107,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
                 .path
                 .quality_state()
                 .map(|state| QualityCheckpoint { state: state.clone(), labels: rt.labels.clone() }),
+            bias: rt.path.bias_classifier().cloned(),
         };
         self.state.save(cp).await?;
         Ok(())
@@ -1154,6 +1186,10 @@ fn queue_events(rt: &mut StreamRuntime, judged: &JudgedWindow, report: &mut Poll
         tracing::info!(stream = %rt.id, kind = d.kind.as_str(), episode = %d.episode_id, detected_at = %d.detected_at, "drift decision");
         queue(rt, &d.event_id, envelope.bus_entry(), report);
     }
+    for e in &judged.bias_envelopes {
+        tracing::info!(stream = %rt.id, kind = e.detail.kind, facet = %e.detail.facet, facet_value = %e.detail.facet_value, episode = %e.detail.episode_id, "bias decision");
+        queue(rt, &e.id, e.bus_entry(), report);
+    }
     for q in &judged.quality {
         queue_quality_events(rt, q, report);
     }
@@ -1215,6 +1251,42 @@ fn split_object_uri(uri: &str) -> (Location, String) {
         Some((dir, file)) => (Location::parse(&format!("{dir}/")), file.to_owned()),
         None => (Location::parse("."), trimmed.to_owned()),
     }
+}
+
+/// Reads a monitor's bias config and baseline: the monitor, and the prediction spec that takes
+/// each record's probability and facet values.
+async fn load_bias<S: ObjectStore>(
+    endpoint: &str,
+    b: &crate::config::MonitorBias,
+    factory: &dyn StoreFactory<S>,
+) -> Result<(Arc<crate::bias::window::BiasMonitor>, PredictionSpec), ServeError> {
+    let bad = |what: &str, detail: String| ServeError::Config(format!("endpoint {endpoint}: {what}: {detail}"));
+    let read = |(loc, key): (Location, String)| async move {
+        let store = factory.open(&loc)?;
+        let uri = store.uri(&key);
+        let bytes = store.get(&key).await?;
+        Ok::<_, ServeError>((uri, bytes))
+    };
+    let (config_uri, bytes) = read(split_object_uri(&b.config)).await?;
+    let text = bytes.ok_or_else(|| bad("bias_config", format!("{config_uri} not found")))?;
+    let mut config = crate::bias::BiasConfig::from_json(&String::from_utf8_lossy(&text), &config_uri)
+        .map_err(|e| bad("bias_config", e.to_string()))?;
+    if let Some(t) = b.threshold {
+        config.probability_threshold = t;
+    }
+    let at = if b.baseline.ends_with(".json") {
+        split_object_uri(&b.baseline)
+    } else {
+        (Location::parse(&b.baseline), crate::bias::analysis::ANALYSIS_FILE.to_owned())
+    };
+    let (baseline_uri, bytes) = read(at).await?;
+    let text = bytes.ok_or_else(|| bad("bias_baseline", format!("{baseline_uri} not found")))?;
+    let baseline = crate::bias::analysis::BiasAnalysis::from_json(&String::from_utf8_lossy(&text), &baseline_uri)
+        .map_err(|e| bad("bias_baseline", e.to_string()))?;
+    let (facets, group) = config.request_attrs();
+    let spec = PredictionSpec { probability: Some(b.probability.clone()), facets, group, ..Default::default() };
+    tracing::info!(endpoint, baseline = %baseline_uri, facets = config.facets.len(), "bias monitor ready");
+    Ok((Arc::new(crate::bias::window::BiasMonitor { config, baseline }), spec))
 }
 
 async fn load_baseline<S: ObjectStore, D: Discovery>(
@@ -1324,6 +1396,18 @@ fn entry_of(e: &EventEnvelope, detail: &crate::publish::events::EventDetail) -> 
         detail_type: e.detail_type.to_owned(),
         detail: serde_json::to_string(detail).unwrap_or_else(|_| "{}".to_owned()),
         resources: e.resources.clone(),
+    }
+}
+
+impl EventEnvelope<crate::publish::events::BiasEventDetail> {
+    /// Returns the PutEvents entry of a bias event.
+    pub fn bus_entry(&self) -> BusEntry {
+        BusEntry {
+            source: self.source.clone(),
+            detail_type: self.detail_type.to_owned(),
+            detail: serde_json::to_string(&self.detail).unwrap_or_else(|_| "{}".to_owned()),
+            resources: self.resources.clone(),
+        }
     }
 }
 

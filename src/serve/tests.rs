@@ -248,6 +248,16 @@ fn replayed_events(dir: &std::path::Path) -> Vec<serde_json::Value> {
 /// Replays `dir/capture` against `spec`'s baseline (written to `dir/baseline`) into `dir/out`
 /// and `dir/events.jsonl`, waiting on the runtime from its own thread as `main` does.
 fn replay_folder(dir: &std::path::Path, spec: &StreamSpec, quality: Option<crate::replay::QualityOptions>) {
+    replay_folder_with(dir, spec, quality, None);
+}
+
+/// [`replay_folder`] with a bias monitor too.
+fn replay_folder_with(
+    dir: &std::path::Path,
+    spec: &StreamSpec,
+    quality: Option<crate::replay::QualityOptions>,
+    bias: Option<crate::replay::BiasOptions>,
+) {
     let built = build_csv(spec.baseline_csv(5000).as_bytes(), true, "t").unwrap();
     crate::baseline::build::write_dir(&built, &dir.join("baseline")).unwrap();
     let opts = crate::replay::ReplayOptions {
@@ -267,7 +277,7 @@ fn replay_folder(dir: &std::path::Path, spec: &StreamSpec, quality: Option<crate
         max_record_bytes: crate::pipeline::DEFAULT_MAX_RECORD_BYTES,
         report_sketches: true,
         quality,
-        bias: None,
+        bias,
     };
     let runtime = tokio::runtime::Handle::current();
     let stores = crate::store::AnyStore::open_local;
@@ -739,6 +749,87 @@ async fn the_service_judges_model_quality_as_replay_does() {
     let quality = cp.quality.unwrap();
     assert_eq!(quality.state.ledger.labels_waiting(), 0);
     assert_eq!(quality.state.ledger.totals().duplicates, 0);
+}
+
+/// Clarify's analysis config of the loan example: home_ownership's values, grouped by purpose.
+const BIAS_CONFIG: &str = r#"{"headers": ["label", "loan_amount", "income", "term_months", "debt_to_income",
+  "credit_lines", "home_ownership", "purpose"], "label": "label", "label_values_or_threshold": [1],
+  "facet": [{"name_or_index": "home_ownership"}], "group_variable": "purpose", "probability_threshold": 0.5}"#;
+
+/// The bias baseline of `spec`'s training rows, labelled from their scores.
+fn bias_baseline(spec: &StreamSpec) -> String {
+    let csv = spec.baseline_csv(5000);
+    let mut lines = csv.lines();
+    let mut table = format!("{},label\n", lines.next().unwrap());
+    for (i, line) in lines.enumerate() {
+        let score: f64 = line.split(',').next().unwrap().parse().unwrap();
+        let u = (crate::profile::hll::mix64(i as u64) >> 11) as f64 / (1u64 << 53) as f64;
+        table.push_str(&format!("{line},{}\n", u8::from(u < score)));
+    }
+    let config = crate::bias::BiasConfig::from_json(BIAS_CONFIG, "c.json").unwrap();
+    let mut rows = crate::bias::analysis::BiasCollector::new(config, "label", "score");
+    crate::baseline::build::read_csv(table.as_bytes(), "t.csv", true, &mut rows).unwrap();
+    serde_json::to_string(&rows.finish("t.csv").unwrap().to_json()).unwrap()
+}
+
+/// A bias monitor in the service (restarted halfway, its episodes carried by the checkpoint)
+/// writes replay's bias files and sends replay's bias events: home_ownership's codes are
+/// renamed at hour 48, so every value of the baseline stops appearing (sudden, investigate).
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn the_service_judges_bias_as_replay_does() {
+    let world = World::default();
+    let mut spec = small_example();
+    spec.max_rows = 1;
+    spec.changes = vec![driftwatch_synth::Change::CategoryRename { feature: 5, at: 48.0 }];
+    world.load(&spec).await;
+    let analysis = bias_baseline(&spec);
+    let b = world.store("bias");
+    b.put("analysis_config.json", BIAS_CONFIG.as_bytes().to_vec()).await.unwrap();
+    b.put("analysis.json", analysis.clone().into_bytes()).await.unwrap();
+    let cfg = config_with(
+        &spec,
+        "5m",
+        "bias_config = \"bias/analysis_config.json\"\nbias_baseline = \"bias\"\nprobability_attribute = \"0\"\n",
+    );
+    let clock = ManualClock::new(spec.start + hours(50));
+    let bus = MemoryBus::default();
+    service(&world, &cfg, &clock, &bus).await.poll(true).await;
+    // A restart: the episodes go on from the checkpoint.
+    clock.set(spec.start + hours(200));
+    let (reports, failed) = service(&world, &cfg, &clock, &bus).await.poll(true).await;
+    assert_eq!(failed, 0);
+    assert!(reports.values().all(|r| r.windows > 0));
+
+    let tmp = tempfile::tempdir().unwrap();
+    spec.write_capture(&tmp.path().join("capture")).unwrap();
+    std::fs::write(tmp.path().join("analysis_config.json"), BIAS_CONFIG).unwrap();
+    std::fs::create_dir_all(tmp.path().join("bias")).unwrap();
+    std::fs::write(tmp.path().join("bias/analysis.json"), &analysis).unwrap();
+    let bias = crate::replay::BiasOptions {
+        config: tmp.path().join("analysis_config.json"),
+        baseline: tmp.path().join("bias").display().to_string(),
+        probability: crate::pipeline::predictions::Attr::Index(0),
+        threshold: None,
+    };
+    replay_folder_with(tmp.path(), &spec, None, Some(bias));
+    let (files, events) = outputs(&world, &bus);
+    let mut compared = 0;
+    for (key, bytes) in files.iter().filter(|(k, _)| k.contains("/bias/")) {
+        let replayed =
+            std::fs::read(tmp.path().join("out").join(key)).unwrap_or_else(|_| panic!("replay has no {key}"));
+        assert!(bytes == &replayed, "{key} differs");
+        compared += 1;
+    }
+    assert_eq!(compared, 2 * 96, "analysis and violations of every window");
+    let bias_events: Vec<&serde_json::Value> = events.iter().filter(|e| e["detail"]["monitor"] == "bias").collect();
+    let kinds: Vec<(String, String)> = bias_events
+        .iter()
+        .map(|e| {
+            (e["detail"]["facetValue"].as_str().unwrap().to_owned(), e["detail"]["kind"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    assert!(kinds.contains(&("RENT".to_owned(), "sudden".to_owned())), "{kinds:?}");
+    assert_eq!(events, replayed_events(tmp.path()), "the same events, bias ones included");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
