@@ -164,7 +164,9 @@ struct ReplayQualityArgs {
     /// Folder or s3:// prefix of the ground truth (Model Monitor's layout: yyyy/mm/dd/hh/*.jsonl
     /// by collection time, records joined on inferenceId, else eventId). Without it, binary
     /// quality is estimated from the calibrated probabilities.
-    #[arg(long, requires = "quality_baseline")]
+    /// (With --bias-config alone it is accepted; bias's label-dependent metrics do not read it
+    /// yet.)
+    #[arg(long)]
     ground_truth: Option<String>,
     /// The predicted label or value in each response: a CSV column index (0 is the first
     /// response column) or a JSON name or path.
@@ -203,12 +205,15 @@ struct ReplayQualityArgs {
 impl ReplayQualityArgs {
     /// The bias monitor's options (`--bias-config`), when given.
     fn bias(&self) -> Result<Option<replay::BiasOptions>, Failure> {
+        if self.ground_truth.is_some() && self.quality_baseline.is_none() && self.bias_config.is_none() {
+            return Err(Failure::Usage(anyhow::anyhow!("--ground-truth needs --quality-baseline or --bias-config")));
+        }
         let (Some(config), Some(baseline)) = (&self.bias_config, &self.bias_baseline) else { return Ok(None) };
-        let Some(probability) = &self.probability_attribute else {
-            return Err(Failure::Usage(anyhow::anyhow!(
-                "--bias-config needs --probability-attribute (where the predicted probability is in each response)"
-            )));
-        };
+        if self.ground_truth.is_some() && self.quality_baseline.is_none() {
+            tracing::warn!("--ground-truth: bias's label-dependent metrics (DCA, RD, AD, ...) are not computed per window yet; the labels are not read");
+        }
+        // The first response column by default, as the command line of the bias monitor has it.
+        let probability = self.probability_attribute.as_deref().unwrap_or("0");
         Ok(Some(replay::BiasOptions {
             config: config.clone(),
             baseline: baseline.clone(),

@@ -94,8 +94,8 @@ fn replay_with_events(dir: &Path, window: &str) -> (Vec<Violation>, usize, Vec<[
             "analysis_config.json",
             "--bias-baseline",
             "bias-baseline",
-            "--probability-attribute",
-            "0",
+            // The probability is the first response column by default (the contract's form
+            // leaves --probability-attribute out).
             "--output",
             "out",
             "--events",
