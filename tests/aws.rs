@@ -875,9 +875,16 @@ async fn serve_killed_repeatedly_reports_what_replay_reports() {
     };
     let schedule = aws.schedule(&ep, &uris, false).await;
 
+    // A bias monitor too: its config and baseline in S3.
+    common::write_bias_baseline(tmp.path(), &driftwatch_synth::example_spec());
+    aws.put_file(&bucket, "bias/analysis_config.json", &tmp.path().join("analysis_config.json")).await;
+    aws.put_file(&bucket, "bias/analysis.json", &tmp.path().join("bias-baseline/analysis.json")).await;
+    let bias_keys =
+        format!("bias_config = \"s3://{bucket}/bias/analysis_config.json\"\nbias_baseline = \"s3://{bucket}/bias/\"\n");
+
     let port = free_port();
     // Capture and baseline from SageMaker: the monitor names neither.
-    let config = agent_config(tmp.path(), &bucket, &bus, &ep, port, "", "");
+    let config = agent_config(tmp.path(), &bucket, &bus, &ep, port, "", &bias_keys);
 
     // Kill it at uneven moments while it works, then let it finish.
     let log = tmp.path().join("serve.log");
@@ -955,6 +962,13 @@ async fn serve_killed_repeatedly_reports_what_replay_reports() {
     let emf = tmp.path().join("replay-emf.jsonl");
     let mut args = labelled_args();
     args.extend(["--emf".into(), emf.display().to_string(), "--monitoring-schedule".into(), schedule.clone()]);
+    let local = |f: &str| tmp.path().join(f).display().to_string();
+    args.extend([
+        "--bias-config".into(),
+        local("analysis_config.json"),
+        "--bias-baseline".into(),
+        local("bias-baseline"),
+    ]);
     let (out, want) = replay(tmp.path(), &ep, &files, &args);
     assert_eq!(want.len(), 4, "the example's three data-drift events and Model Quality Degraded");
     assert_equals_replay(&aws, &bucket, &ep, &queue, &out, &want, 120).await;
@@ -966,7 +980,17 @@ async fn serve_killed_repeatedly_reports_what_replay_reports() {
     let replayed = std::fs::read_to_string(&emf).unwrap();
     let printed_set: BTreeSet<&str> = printed.lines().collect();
     let replayed_set: BTreeSet<&str> = replayed.lines().collect();
-    assert_eq!(replayed_set.len(), 240, "a data-quality and a model-quality line a window");
+    let in_namespace =
+        |ns: &str| replayed_set.iter().filter(|l| l.contains(&format!("\"Namespace\":\"{ns}\""))).count();
+    assert_eq!(
+        (in_namespace("aws/sagemaker/Endpoints/data-metrics"), in_namespace("aws/sagemaker/Endpoints/model-metrics")),
+        (120, 120),
+        "a data-quality and a model-quality line a window"
+    );
+    // A bias line a window and facet value, but for a value without a defined metric in a
+    // quiet night window (no row of it among the single-row requests).
+    let bias_lines = in_namespace("aws/sagemaker/Endpoints/bias-metrics");
+    assert!((300..=3 * 120).contains(&bias_lines), "{bias_lines} bias lines");
     assert!(replayed.contains(&format!("\"MonitoringSchedule\":\"{schedule}\"")));
     assert!(
         printed_set == replayed_set,

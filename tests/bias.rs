@@ -21,51 +21,9 @@ fn loan_stream() -> StreamSpec {
     spec
 }
 
-const CONFIG: &str = r#"{
-  "dataset_type": "text/csv",
-  "headers": ["label", "loan_amount", "income", "term_months", "debt_to_income", "credit_lines", "home_ownership", "purpose"],
-  "label": "label",
-  "label_values_or_threshold": [1],
-  "facet": [{"name_or_index": "home_ownership"}],
-  "group_variable": "purpose",
-  "probability_threshold": 0.5,
-  "methods": {"post_training_bias": {"methods": "all"}}
-}"#;
-
-/// Writes the training rows with a label drawn from each score (a calibrated model), the
-/// config, the bias baseline and the capture below `dir`.
+/// Writes the config, the bias baseline and the capture below `dir`.
 fn setup(dir: &Path, spec: &StreamSpec) {
-    let csv = spec.baseline_csv(5000);
-    let mut lines = csv.lines();
-    let mut out = format!("{},label\n", lines.next().unwrap());
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    for line in lines {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let u = (state >> 11) as f64 / (1u64 << 53) as f64;
-        let score: f64 = line.split(',').next().unwrap().parse().unwrap();
-        out.push_str(&format!("{line},{}\n", u8::from(u < score)));
-    }
-    std::fs::write(dir.join("train.csv"), out).unwrap();
-    std::fs::write(dir.join("analysis_config.json"), CONFIG).unwrap();
-    let run = driftwatch(
-        dir,
-        &[
-            "baseline",
-            "--bias-config",
-            "analysis_config.json",
-            "--input",
-            "train.csv",
-            "--ground-truth-attribute",
-            "label",
-            "--probability-attribute",
-            "score",
-            "--output",
-            "bias-baseline",
-        ],
-    );
-    assert!(run.status.success(), "{}", text(&run.stderr));
+    common::write_bias_baseline(dir, spec);
     spec.write_capture(&dir.join("capture")).unwrap();
 }
 
