@@ -60,6 +60,8 @@ fn replay_with_events(dir: &Path, window: &str) -> (Vec<Violation>, usize, Vec<[
             "events.jsonl",
             "--emf",
             "emf.jsonl",
+            "--report",
+            "report.html",
         ],
     );
     assert!(run.status.success(), "{}", text(&run.stderr));
@@ -243,6 +245,14 @@ fn a_creep_is_a_gradual_bias_event() {
     assert_eq!(first[1], "gradual", "{events:?}");
     assert_eq!(first[2], "RENT");
     assert!(first[4].as_str() <= "2026-03-04T00:00:00Z", "decided later than two days: {first:?}");
+    // The report's bias section: each facet value's metrics over time, and the events.
+    let page = std::fs::read_to_string(tmp.path().join("report.html")).unwrap();
+    assert!(page.contains("<h3>Bias drift</h3>"), "no bias section");
+    // The page is XML too (its tests read it with an XML parser).
+    roxmltree::Document::parse_with_options(&page, roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() })
+        .unwrap();
+    assert!(page.contains("DPPL of home_ownership=RENT: per window"), "no RENT DPPL chart");
+    assert!(page.contains("home_ownership=RENT") && page.contains("Bias Drift Detected"), "no event row");
 }
 
 /// The facet's encoding flips (`RENT` becomes `rent` from 2026-03-03T00:00): the baseline's

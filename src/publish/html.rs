@@ -261,6 +261,102 @@ impl QualitySeries {
     }
 }
 
+/// One metric of one facet value in the bias section, per window.
+#[derive(Debug, Clone, Default)]
+struct BiasMetricSeries {
+    facet: String,
+    value: String,
+    metric: String,
+    window: Vec<(i64, f64)>,
+    low: Vec<(i64, f64)>,
+    high: Vec<(i64, f64)>,
+    baseline: Vec<(i64, f64)>,
+    violations: Vec<(i64, f64)>,
+}
+
+/// A bias event as the page lists it.
+#[derive(Debug, Clone)]
+struct BiasDecisionView {
+    detail_type: &'static str,
+    kind: &'static str,
+    action: &'static str,
+    detected_at: String,
+    onset: String,
+    facet: String,
+    basis: String,
+    metrics: String,
+}
+
+/// The bias section of a stream (when it has a bias monitor).
+#[derive(Debug, Clone, Default)]
+struct BiasSeries {
+    series: Vec<BiasMetricSeries>,
+    decisions: Vec<BiasDecisionView>,
+}
+
+impl BiasSeries {
+    fn observe(&mut self, w: &JudgedWindow) {
+        let Some(bias) = &w.bias else { return };
+        let start = w.closed.window.start.millis();
+        for (facet, values) in &bias.facets {
+            for v in values {
+                for r in &v.readings {
+                    let Some(x) = r.value.value().filter(|x| x.is_finite()) else { continue };
+                    let i = match self.series.iter().position(|s| {
+                        s.facet == *facet && s.value == v.value_or_threshold && s.metric == r.metric.code()
+                    }) {
+                        Some(i) => i,
+                        None => {
+                            self.series.push(BiasMetricSeries {
+                                facet: facet.clone(),
+                                value: v.value_or_threshold.clone(),
+                                metric: r.metric.code().to_owned(),
+                                ..Default::default()
+                            });
+                            self.series.len() - 1
+                        }
+                    };
+                    let s = &mut self.series[i];
+                    s.window.push((start, x));
+                    if let Some(se) = r.standard_error {
+                        s.low.push((start, x - 1.96 * se));
+                        s.high.push((start, x + 1.96 * se));
+                    }
+                    if let Some(b) = r.baseline.filter(|b| b.is_finite()) {
+                        s.baseline.push((start, b));
+                    }
+                    let violated = bias.violations.iter().any(|viol| {
+                        viol.facet == *facet
+                            && viol.facet_value == v.value_or_threshold
+                            && viol.metric_name == r.metric.code()
+                    });
+                    if violated {
+                        s.violations.push((start, x));
+                    }
+                }
+            }
+        }
+        for e in &w.bias_envelopes {
+            let d = &e.detail;
+            let metrics: Vec<String> = d
+                .metrics
+                .iter()
+                .map(|m| format!("{} {} (baseline {})", m.name, opt(m.value), opt(m.baseline)))
+                .collect();
+            self.decisions.push(BiasDecisionView {
+                detail_type: e.detail_type,
+                kind: d.kind,
+                action: d.action,
+                detected_at: d.detected_at.clone(),
+                onset: d.onset.clone(),
+                facet: format!("{}={}", d.facet, d.facet_value),
+                basis: d.basis.clone(),
+                metrics: metrics.join(", "),
+            });
+        }
+    }
+}
+
 /// Everything the page shows of one stream.
 #[derive(Debug, Clone)]
 pub struct StreamReport {
@@ -272,6 +368,8 @@ pub struct StreamReport {
     decisions: Vec<DecisionView>,
     /// Model quality, when the stream has a quality monitor.
     quality: Option<QualitySeries>,
+    /// Bias, when the stream has a bias monitor.
+    bias: Option<BiasSeries>,
     /// The replay's summary of the stream (windows, rows, skips, episodes), at the end.
     summary: StreamSummary,
 }
@@ -305,6 +403,7 @@ impl StreamReport {
                 .collect(),
             decisions: Vec::new(),
             quality: None,
+            bias: None,
             summary: StreamSummary::default(),
         }
     }
@@ -400,6 +499,9 @@ impl StreamReport {
 impl WindowSink for StreamReport {
     fn accept(&mut self, w: &JudgedWindow) -> Result<(), SinkError> {
         self.observe(&w.closed, &w.drift, &w.outcome.extras, &w.envelopes);
+        if w.bias.is_some() {
+            self.bias.get_or_insert_with(BiasSeries::default).observe(w);
+        }
         Ok(())
     }
 
@@ -669,6 +771,9 @@ fn stream_section(report: &HtmlReport, s: &StreamReport) -> Markup {
             @if let Some(q) = &s.quality {
                 (quality_section(q, (lo, hi)))
             }
+            @if let Some(b) = &s.bias {
+                (bias_section(b, (lo, hi)))
+            }
             @if s.features.is_empty() {
                 h3 { "Data quality" }
                 p class="muted" { "Not monitored: the replay had no data-quality baseline (--baseline)." }
@@ -806,6 +911,77 @@ fn quality_section(q: &QualitySeries, range: (i64, i64)) -> Markup {
                         td { (d.onset.to_string()) }
                         td { (d.metrics) }
                         td { (target_of(d.kind)) }
+                        td { (d.basis) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The bias section: each facet value's DPPL and DI (and CDDPL) per window with its 95%
+/// interval and the baseline's value, windows violating `bias_drift_check` as dots, the bias
+/// episodes' onsets and decisions; the bias events.
+fn bias_section(b: &BiasSeries, range: (i64, i64)) -> Markup {
+    let down = |v: &[(i64, f64)]| svg::downsample(v, DRAWN_POINTS);
+    let markers_of = |facet: &str| -> Vec<Marker> {
+        let mut markers = Vec::new();
+        for d in b.decisions.iter().filter(|d| d.facet == facet) {
+            let class = match d.kind {
+                "sudden" => "sudden",
+                "gradual" => "gradual",
+                _ => "resolved",
+            };
+            let at = |t: &str| Timestamp::parse_rfc3339(t).map(|t| t.millis());
+            if d.kind != "resolved" {
+                if let Some(t) = at(&d.onset) {
+                    markers.push(Marker { at: t, label: "onset".into(), class });
+                }
+            }
+            if let Some(t) = at(&d.detected_at) {
+                let label = if d.kind == "resolved" { "resolved".to_owned() } else { format!("{} decided", d.kind) };
+                markers.push(Marker { at: t, label, class });
+            }
+        }
+        markers
+    };
+    html! {
+        h3 { "Bias drift" }
+        p class="sub" { "Clarify's post-training metrics per facet value (d) against the other rows; the band is the window's 95% interval, the dashed line the baseline's value, dots are windows further from neutral than the baseline beyond noise." }
+        @for s in &b.series {
+            (svg::time_chart(&TimeChart {
+                y_label: s.metric.clone(),
+                title: format!("{} of {}={}: per window, with its interval and the baseline's value", s.metric, s.facet, s.value),
+                y_cap: None,
+                x_range: range,
+                lines: vec![
+                    Line { label: "window".into(), class: "c1", dashed: false, points: down(&s.window) },
+                    Line { label: "95% interval".into(), class: "muted", dashed: true, points: down(&s.low) },
+                    Line { label: "".into(), class: "muted", dashed: true, points: down(&s.high) },
+                    Line { label: "baseline".into(), class: "alert", dashed: true, points: down(&s.baseline) },
+                ],
+                dots: down(&s.violations),
+                dots_label: "bias_drift_check".into(),
+                markers: markers_of(&format!("{}={}", s.facet, s.value)),
+                height: 160.0,
+            }))
+        }
+        @if b.decisions.is_empty() {
+            p class="muted" { "No bias episode." }
+        } @else {
+            table class="decisions" {
+                tr { th { "detected" } th { "event" } th { "facet" } th { "onset" } th { "metrics" } th { "what decided it" } }
+                @for d in &b.decisions {
+                    tr {
+                        td { (d.detected_at) }
+                        td {
+                            span class=(format!("kind {}", d.kind)) { (d.detail_type) }
+                            (void("<br/>"))
+                            span class="sub" { (d.action) }
+                        }
+                        td { (d.facet) }
+                        td { (d.onset) }
+                        td { (d.metrics) }
                         td { (d.basis) }
                     }
                 }
