@@ -354,15 +354,7 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
     };
     // What each record's prediction keeps: the quality monitor's attributes, and the bias
     // monitor's probability and facets.
-    let predict = match (opts.quality.as_ref().map(|q| q.spec.clone()), &bias) {
-        (Some(mut q), Some((_, b))) => {
-            q.probability = q.probability.or_else(|| b.probability.clone());
-            q.facets.clone_from(&b.facets);
-            q.group.clone_from(&b.group);
-            Some(q)
-        }
-        (q, b) => q.or_else(|| b.as_ref().map(|(_, s)| s.clone())),
-    };
+    let predict = PredictionSpec::merged(opts.quality.as_ref().map(|q| &q.spec), bias.as_ref().map(|(_, s)| s));
     for (stream, files) in streams {
         bar.set_message(stream.to_string());
         let mut path =

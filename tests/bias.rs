@@ -184,27 +184,8 @@ fn one_groups_scores_creeping_is_seen_within_two_days() {
     let tmp = tempfile::tempdir().unwrap();
     let spec = loan_stream();
     setup(tmp.path(), &spec);
-    // Rewrite the renters' scores: from 2026-03-02T00:00, lowered by up to a third over 48 h.
-    let start = driftwatch::time::Timestamp::from_civil(2026, 3, 2, 0, 0, 0).unwrap().millis();
-    for (key, _) in common::tree(&tmp.path().join("capture")) {
-        let path = tmp.path().join("capture").join(&key);
-        let mut out = String::new();
-        for line in std::fs::read_to_string(&path).unwrap().lines() {
-            let mut r: serde_json::Value = serde_json::from_str(line).unwrap();
-            let t = driftwatch::time::Timestamp::parse_rfc3339(r["eventMetadata"]["inferenceTime"].as_str().unwrap())
-                .unwrap();
-            let hours = (t.millis() - start) as f64 / 3_600_000.0;
-            let input = r["captureData"]["endpointInput"]["data"].as_str().unwrap().to_owned();
-            if hours > 0.0 && input.contains(",RENT,") {
-                let factor = 1.0 - (hours / 48.0).min(1.0) / 3.0;
-                let score: f64 = r["captureData"]["endpointOutput"]["data"].as_str().unwrap().parse().unwrap();
-                r["captureData"]["endpointOutput"]["data"] = format!("{:.6}", score * factor).into();
-            }
-            out.push_str(&r.to_string());
-            out.push('\n');
-        }
-        std::fs::write(&path, out).unwrap();
-    }
+    // The renters' scores: from 2026-03-02T00:00, lowered by up to a third over 48 h.
+    lower_renters_scores(tmp.path(), |hours| if hours > 0.0 { 1.0 - (hours / 48.0).min(1.0) / 3.0 } else { 1.0 });
     let (violations, windows) = replay(tmp.path(), "1d");
     assert_eq!(windows, 5);
     let rent: Vec<&(String, String, String)> = violations.iter().filter(|(_, v, _)| v == "RENT").collect();
@@ -263,22 +244,12 @@ fn a_facet_value_that_stops_appearing_is_a_sudden_bias_event() {
     let spec = loan_stream();
     setup(tmp.path(), &spec);
     let flip = driftwatch::time::Timestamp::from_civil(2026, 3, 3, 0, 0, 0).unwrap().millis();
-    for (key, _) in common::tree(&tmp.path().join("capture")) {
-        let path = tmp.path().join("capture").join(&key);
-        let mut out = String::new();
-        for line in std::fs::read_to_string(&path).unwrap().lines() {
-            let mut r: serde_json::Value = serde_json::from_str(line).unwrap();
-            let t = driftwatch::time::Timestamp::parse_rfc3339(r["eventMetadata"]["inferenceTime"].as_str().unwrap())
-                .unwrap();
-            if t.millis() >= flip {
-                let input = r["captureData"]["endpointInput"]["data"].as_str().unwrap().replace(",RENT,", ",rent,");
-                r["captureData"]["endpointInput"]["data"] = input.into();
-            }
-            out.push_str(&r.to_string());
-            out.push('\n');
+    rewrite_records(tmp.path(), |r, t| {
+        if t >= flip {
+            let input = r["captureData"]["endpointInput"]["data"].as_str().unwrap().replace(",RENT,", ",rent,");
+            r["captureData"]["endpointInput"]["data"] = input.into();
         }
-        std::fs::write(&path, out).unwrap();
-    }
+    });
     let (_, _, events) = replay_with_events(tmp.path(), "1h");
     eprintln!("encoding flip at 2026-03-03T00:00: {events:?}");
     let rent: Vec<&[String; 5]> = events.iter().filter(|e| e[2] == "RENT").collect();
@@ -306,6 +277,17 @@ fn a_facet_value_that_stops_appearing_is_a_sudden_bias_event() {
 /// Multiplies the renters' scores by `factor(hours since 2026-03-02T00:00)`.
 fn lower_renters_scores(dir: &Path, factor: impl Fn(f64) -> f64) {
     let start = driftwatch::time::Timestamp::from_civil(2026, 3, 2, 0, 0, 0).unwrap().millis();
+    rewrite_records(dir, |r, t| {
+        if r["captureData"]["endpointInput"]["data"].as_str().unwrap().contains(",RENT,") {
+            let score: f64 = r["captureData"]["endpointOutput"]["data"].as_str().unwrap().parse().unwrap();
+            let hours = (t - start) as f64 / 3_600_000.0;
+            r["captureData"]["endpointOutput"]["data"] = format!("{:.6}", score * factor(hours)).into();
+        }
+    });
+}
+
+/// Rewrites every capture record below `dir/capture` with `edit(record, inferenceTime in ms)`.
+fn rewrite_records(dir: &Path, edit: impl Fn(&mut serde_json::Value, i64)) {
     for (key, _) in common::tree(&dir.join("capture")) {
         let path = dir.join("capture").join(&key);
         let mut out = String::new();
@@ -313,11 +295,7 @@ fn lower_renters_scores(dir: &Path, factor: impl Fn(f64) -> f64) {
             let mut r: serde_json::Value = serde_json::from_str(line).unwrap();
             let t = driftwatch::time::Timestamp::parse_rfc3339(r["eventMetadata"]["inferenceTime"].as_str().unwrap())
                 .unwrap();
-            let hours = (t.millis() - start) as f64 / 3_600_000.0;
-            if r["captureData"]["endpointInput"]["data"].as_str().unwrap().contains(",RENT,") {
-                let score: f64 = r["captureData"]["endpointOutput"]["data"].as_str().unwrap().parse().unwrap();
-                r["captureData"]["endpointOutput"]["data"] = format!("{:.6}", score * factor(hours)).into();
-            }
+            edit(&mut r, t.millis());
             out.push_str(&r.to_string());
             out.push('\n');
         }

@@ -127,6 +127,30 @@ pub struct EventEnvelope<D = EventDetail> {
     pub detail: D,
 }
 
+impl<D> EventEnvelope<D> {
+    /// An envelope about `endpoint` (its ARN the one resource), sent by `settings`' source.
+    fn about(
+        id: &str,
+        detail_type: &'static str,
+        endpoint: &str,
+        settings: &EventSettings,
+        time: Timestamp,
+        detail: D,
+    ) -> Self {
+        EventEnvelope {
+            version: "0",
+            id: id.to_owned(),
+            detail_type,
+            source: settings.source.clone(),
+            account: settings.account.clone(),
+            time: time.to_string(),
+            region: settings.region.clone(),
+            resources: vec![settings.endpoint_arn(endpoint)],
+            detail,
+        }
+    }
+}
+
 /// `detail` of a model-quality event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -197,16 +221,13 @@ impl EventEnvelope<QualityEventDetail> {
         settings: &EventSettings,
         time: Timestamp,
     ) -> Self {
-        EventEnvelope {
-            version: "0",
-            id: d.event_id.clone(),
-            detail_type: quality_detail_type(d.kind),
-            source: settings.source.clone(),
-            account: settings.account.clone(),
-            time: time.to_string(),
-            region: settings.region.clone(),
-            resources: vec![settings.endpoint_arn(&stream.endpoint)],
-            detail: QualityEventDetail {
+        EventEnvelope::about(
+            &d.event_id,
+            quality_detail_type(d.kind),
+            &stream.endpoint,
+            settings,
+            time,
+            QualityEventDetail {
                 schema_version: "1",
                 monitor: "model_quality",
                 endpoint: stream.endpoint.clone(),
@@ -223,7 +244,7 @@ impl EventEnvelope<QualityEventDetail> {
                 basis: d.basis,
                 reports,
             },
-        }
+        )
     }
 }
 
@@ -288,16 +309,13 @@ impl EventEnvelope<BiasEventDetail> {
         settings: &EventSettings,
         time: Timestamp,
     ) -> Self {
-        EventEnvelope {
-            version: "0",
-            id: d.event_id.clone(),
-            detail_type: bias_detail_type(d.kind),
-            source: settings.source.clone(),
-            account: settings.account.clone(),
-            time: time.to_string(),
-            region: settings.region.clone(),
-            resources: vec![settings.endpoint_arn(&stream.endpoint)],
-            detail: BiasEventDetail {
+        EventEnvelope::about(
+            &d.event_id,
+            bias_detail_type(d.kind),
+            &stream.endpoint,
+            settings,
+            time,
+            BiasEventDetail {
                 schema_version: "1",
                 monitor: "bias",
                 endpoint: stream.endpoint.clone(),
@@ -317,7 +335,7 @@ impl EventEnvelope<BiasEventDetail> {
                 basis: d.basis.clone(),
                 reports,
             },
-        }
+        )
     }
 }
 

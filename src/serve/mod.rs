@@ -387,15 +387,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 Some(b) => Some(load_bias(&m.endpoint, b, factory.as_ref()).await?),
                 None => None,
             };
-            let predict = match (quality.as_ref().map(|q| q.spec.clone()), &bias) {
-                (Some(mut q), Some((_, b))) => {
-                    q.probability = q.probability.or_else(|| b.probability.clone());
-                    q.facets.clone_from(&b.facets);
-                    q.group.clone_from(&b.group);
-                    Some(q)
-                }
-                (q, b) => q.or_else(|| b.as_ref().map(|(_, s)| s.clone())),
-            };
+            let predict = PredictionSpec::merged(quality.as_ref().map(|q| &q.spec), bias.as_ref().map(|(_, s)| s));
             let bias = bias.map(|(monitor, _)| monitor);
             let start = match m.start {
                 StartAt::Earliest => Timestamp::from_millis(0),
@@ -1399,27 +1391,27 @@ fn entry_of(e: &EventEnvelope, detail: &crate::publish::events::EventDetail) -> 
     }
 }
 
+/// The PutEvents entry of an envelope whose detail is sent whole (model-quality and bias
+/// events: a few kilobytes, a handful of metrics, no series).
+fn whole_entry<D: serde::Serialize>(e: &EventEnvelope<D>) -> BusEntry {
+    BusEntry {
+        source: e.source.clone(),
+        detail_type: e.detail_type.to_owned(),
+        detail: serde_json::to_string(&e.detail).unwrap_or_else(|_| "{}".to_owned()),
+        resources: e.resources.clone(),
+    }
+}
+
 impl EventEnvelope<crate::publish::events::BiasEventDetail> {
     /// Returns the PutEvents entry of a bias event.
     pub fn bus_entry(&self) -> BusEntry {
-        BusEntry {
-            source: self.source.clone(),
-            detail_type: self.detail_type.to_owned(),
-            detail: serde_json::to_string(&self.detail).unwrap_or_else(|_| "{}".to_owned()),
-            resources: self.resources.clone(),
-        }
+        whole_entry(self)
     }
 }
 
 impl EventEnvelope<crate::publish::events::QualityEventDetail> {
-    /// Returns the PutEvents entry of a model-quality event (its detail is a few kilobytes: a
-    /// handful of metrics, no series).
+    /// Returns the PutEvents entry of a model-quality event.
     pub fn bus_entry(&self) -> BusEntry {
-        BusEntry {
-            source: self.source.clone(),
-            detail_type: self.detail_type.to_owned(),
-            detail: serde_json::to_string(&self.detail).unwrap_or_else(|_| "{}".to_owned()),
-            resources: self.resources.clone(),
-        }
+        whole_entry(self)
     }
 }

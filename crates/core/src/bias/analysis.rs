@@ -312,16 +312,7 @@ impl RowSink for BiasCollector {
     }
 
     fn value(&mut self, col: usize, value: &Value, _string_column: bool) {
-        let owned = match value {
-            Value::Missing => Value::Missing,
-            Value::NonFinite => Value::NonFinite,
-            Value::Bool(b) => Value::Bool(*b),
-            Value::Number { value, integral, text } => {
-                Value::Number { value: *value, integral: *integral, text: std::borrow::Cow::Owned(text.to_string()) }
-            }
-            Value::Text(t) => Value::Text(std::borrow::Cow::Owned(t.to_string())),
-        };
-        self.cells.insert(col, owned);
+        self.cells.insert(col, value.to_static());
     }
 
     fn absent(&mut self, _col: usize) {}

@@ -24,20 +24,14 @@ use crate::profile::hll::{fnv1a, mix64};
 use crate::time::{Timestamp, Window};
 
 /// Sampling errors beyond the baseline's distance from neutral for a window to count as biased
-/// (three, as model quality's: quiet over hundreds of windows, facet values and metrics).
-pub const Z_BIASED: f64 = 3.0;
-/// Biased windows in a row before an episode opens.
-pub const CONFIRM_WINDOWS: u32 = 2;
-/// Quiet windows before an episode resolves.
-pub const RESOLVE_WINDOWS: u32 = 3;
-/// Sampling errors within which a metric counts as back at its baseline.
-pub const Z_QUIET: f64 = 1.5;
-/// Windows kept for the shape of an episode.
-pub const HISTORY_WINDOWS: usize = 48;
-/// Quiet windows right before a biased run that make the change a step.
-pub const QUIET_BEFORE_STEP: usize = 3;
-/// How much better the step must fit than the ramp to call it sudden.
-pub const STEP_OVER_RAMP: f64 = 2.0;
+/// (model quality's [`Z_DEGRADED`]: quiet over hundreds of windows, facet values and metrics).
+pub const Z_BIASED: f64 = Z_DEGRADED;
+// The rest of the episode rules are model quality's, one machinery: confirmation, resolution,
+// quiet level, history and the step-or-ramp thresholds.
+use crate::quality::decide::Z_DEGRADED;
+pub use crate::quality::decide::{
+    CONFIRM_WINDOWS, HISTORY_WINDOWS, QUIET_BEFORE_STEP, RESOLVE_WINDOWS, STEP_OVER_RAMP, Z_QUIET,
+};
 /// Fewest windows the step-or-ramp fit needs.
 const MIN_FIT_POINTS: usize = 6;
 /// The variance of a deviation that could not be measured: it weighs nothing in the fit.

@@ -55,6 +55,19 @@ impl<'a> Value<'a> {
         Self::classify(raw, Cow::Borrowed)
     }
 
+    /// The same value, owning its text (to keep past the body it was read from).
+    pub fn to_static(&self) -> Value<'static> {
+        match self {
+            Value::Missing => Value::Missing,
+            Value::NonFinite => Value::NonFinite,
+            Value::Bool(b) => Value::Bool(*b),
+            Value::Number { value, integral, text } => {
+                Value::Number { value: *value, integral: *integral, text: Cow::Owned(text.to_string()) }
+            }
+            Value::Text(t) => Value::Text(Cow::Owned(t.to_string())),
+        }
+    }
+
     /// Like [`Value::from_text`] for an owned string.
     pub fn from_owned_text(raw: String) -> Value<'static> {
         match Value::from_text(&raw) {

@@ -73,6 +73,23 @@ pub struct PredictionSpec {
     pub group: Option<Attr>,
 }
 
+impl PredictionSpec {
+    /// What a stream's predictions keep for both monitors: the quality monitor's attributes
+    /// and the bias monitor's facets (its probability when the quality monitor names none);
+    /// `None` when neither monitor wants predictions.
+    pub fn merged(quality: Option<&PredictionSpec>, bias: Option<&PredictionSpec>) -> Option<PredictionSpec> {
+        match (quality, bias) {
+            (Some(q), Some(b)) => Some(PredictionSpec {
+                inference: q.inference.clone(),
+                probability: q.probability.clone().or_else(|| b.probability.clone()),
+                facets: b.facets.clone(),
+                group: b.group.clone(),
+            }),
+            (q, b) => q.or(b).cloned(),
+        }
+    }
+}
+
 /// One captured record's prediction, waiting for its label.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prediction {

@@ -203,15 +203,7 @@ pub struct RowCollector {
 }
 
 fn owned(v: &Value) -> Value<'static> {
-    match v {
-        Value::Missing => Value::Missing,
-        Value::NonFinite => Value::NonFinite,
-        Value::Bool(b) => Value::Bool(*b),
-        Value::Number { value, integral, text } => {
-            Value::Number { value: *value, integral: *integral, text: std::borrow::Cow::Owned(text.to_string()) }
-        }
-        Value::Text(t) => Value::Text(std::borrow::Cow::Owned(t.to_string())),
-    }
+    v.to_static()
 }
 
 impl RowCollector {
