@@ -164,8 +164,8 @@ struct ReplayQualityArgs {
     /// Folder or s3:// prefix of the ground truth (Model Monitor's layout: yyyy/mm/dd/hh/*.jsonl
     /// by collection time, records joined on inferenceId, else eventId). Without it, binary
     /// quality is estimated from the calibrated probabilities.
-    /// (With --bias-config alone it is accepted; bias's label-dependent metrics do not read it
-    /// yet.)
+    /// (With --bias-config it gives bias's label-dependent metrics through the model-quality
+    /// monitor's join, so with --quality-baseline; with --bias-config alone it is not read.)
     #[arg(long)]
     ground_truth: Option<String>,
     /// The predicted label or value in each response: a CSV column index (0 is the first
@@ -210,7 +210,7 @@ impl ReplayQualityArgs {
         }
         let (Some(config), Some(baseline)) = (&self.bias_config, &self.bias_baseline) else { return Ok(None) };
         if self.ground_truth.is_some() && self.quality_baseline.is_none() {
-            tracing::warn!("--ground-truth: bias's label-dependent metrics (DCA, RD, AD, ...) are not computed per window yet; the labels are not read");
+            tracing::warn!("--ground-truth without --quality-baseline: bias's label-dependent metrics (DCA, RD, AD, ...) are computed when the model-quality monitor joins the labels; the labels are not read");
         }
         // The first response column by default, as the command line of the bias monitor has it.
         let probability = self.probability_attribute.as_deref().unwrap_or("0");

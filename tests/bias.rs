@@ -302,3 +302,57 @@ fn rewrite_records(dir: &Path, edit: impl Fn(&mut serde_json::Value, i64)) {
         std::fs::write(&path, out).unwrap();
     }
 }
+
+/// With ground truth joined (the model-quality monitor's ledger: the same labels, delay and
+/// judgement), each judged window also gets every metric over its labelled predictions, the
+/// label-dependent ones included, in `bias/analysis_with_labels.json`.
+#[test]
+fn judged_windows_get_the_label_dependent_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    common::write_bias_baseline(tmp.path(), &driftwatch_synth::example_spec());
+    let root = common::root();
+    let (capture, gt, qb) = (
+        root.join("examples/capture"),
+        root.join("examples/ground-truth"),
+        root.join("baselines/loan-scoring-quality"),
+    );
+    let run = driftwatch(
+        tmp.path(),
+        &[
+            "replay",
+            "--capture",
+            capture.to_str().unwrap(),
+            "--quality-baseline",
+            qb.to_str().unwrap(),
+            "--ground-truth",
+            gt.to_str().unwrap(),
+            "--probability-attribute",
+            "0",
+            "--bias-config",
+            "analysis_config.json",
+            "--bias-baseline",
+            "bias-baseline",
+            "--output",
+            "out",
+        ],
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let files: Vec<(String, Vec<u8>)> = common::tree(&tmp.path().join("out"))
+        .into_iter()
+        .filter(|(k, _)| k.ends_with("bias/analysis_with_labels.json"))
+        .collect();
+    assert_eq!(files.len(), 120, "one a judged window");
+    let mut with_every_metric = 0;
+    for (key, bytes) in &files {
+        let a: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        for entry in a["post_training_bias_metrics"]["facets"]["home_ownership"].as_array().unwrap() {
+            let names: Vec<&str> =
+                entry["metrics"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+            assert_eq!(names, ["AD", "CDDPL", "DAR", "DCA", "DCR", "DI", "DPPL", "DRR", "GE", "RD", "TE"], "{key}");
+            let numbers = entry["metrics"].as_array().unwrap().iter().filter(|m| m["value"].is_number()).count();
+            with_every_metric += usize::from(numbers == 11);
+        }
+    }
+    eprintln!("{} windows; {with_every_metric} facet values with all eleven metrics defined", files.len());
+    assert!(with_every_metric > 100, "{with_every_metric}");
+}

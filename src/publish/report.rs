@@ -118,6 +118,15 @@ pub const MODEL_QUALITY: &str = "model_quality";
 /// The folder of a window's bias files, below its report folder.
 pub const BIAS: &str = "bias";
 
+/// The file of a window's bias over its labelled predictions.
+pub const BIAS_LABELLED: &str = "analysis_with_labels.json";
+
+/// `bias/analysis_with_labels.json`: every metric (the label-dependent ones too) over the
+/// window's predictions labelled when it was judged, in Clarify's layout.
+pub fn render_bias_labelled(prefix: &str, analysis: &crate::bias::analysis::BiasAnalysis) -> (String, Vec<u8>) {
+    (format!("{prefix}/{BIAS}/{BIAS_LABELLED}"), to_json(&analysis.to_json()))
+}
+
 /// A window's bias files: `bias/analysis.json` (Clarify's layout, the label-free metrics, each
 /// with its `standard_error` and the baseline's value beside it) and
 /// `bias/constraint_violations.json` (`bias_drift_check`).

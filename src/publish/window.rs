@@ -321,6 +321,10 @@ impl WindowPath {
         let stream = state.classifier.stream().clone();
         let classifier = &mut state.classifier;
         let mut decisions: Vec<(Timestamp, QualityDecision)> = Vec::new();
+        // A bias monitor reads the predictions labelled by each judgement: every metric,
+        // label-dependent ones included, over them.
+        let bias_monitor = self.bias.as_ref().map(|(m, _)| m.clone());
+        let mut bias_labelled: Vec<(Timestamp, crate::bias::analysis::BiasAnalysis)> = Vec::new();
         let labelled = q.labelled;
         let calibration = q.calibration.clone();
         let qualities = state.ledger.due(t, &q.rules, &q.constraints, &mut |j| {
@@ -338,15 +342,23 @@ impl WindowPath {
                 d.judged_at = j.judged_at;
                 decisions.push((j.window.start, d));
             }
+            if let (Some(m), true) = (&bias_monitor, labelled) {
+                bias_labelled.push((j.window.start, m.labelled_analysis(j.labelled)));
+            }
             Judged { judgements, estimate: estimate_beside, estimated: !labelled }
         });
         let mut out = Vec::with_capacity(qualities.len());
         for quality in qualities {
             let prefix = crate::publish::report::window_prefix(&stream, &quality.window);
-            let files = match reports {
+            let mut files = match reports {
                 Some(_) => crate::publish::report::render_quality(&prefix, &quality),
                 None => Vec::new(),
             };
+            if let (Some(_), false) = (reports, quality.update) {
+                if let Some((_, a)) = bias_labelled.iter().find(|(s, _)| *s == quality.window.start) {
+                    files.push(crate::publish::report::render_bias_labelled(&prefix, a));
+                }
+            }
             let uri = |file: &str| {
                 reports.map(|loc| loc.uri_of(&format!("{prefix}/{}/{file}", crate::publish::report::MODEL_QUALITY)))
             };

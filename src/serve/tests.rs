@@ -626,7 +626,15 @@ async fn the_service_judges_model_quality_as_replay_does() {
     let (gt_dir, qb_dir) = world.load_labels(&spec, tmp.path()).await;
     let clock = ManualClock::new(spec.start);
     let bus = MemoryBus::default();
-    let cfg = quality_config(&spec, "5m");
+    // A bias monitor too: its label-dependent metrics come with each judgement.
+    let b = world.store("bias");
+    b.put("analysis_config.json", BIAS_CONFIG.as_bytes().to_vec()).await.unwrap();
+    b.put("analysis.json", bias_baseline(&spec).into_bytes()).await.unwrap();
+    let cfg = config_with(
+        &spec,
+        "5m",
+        "quality_baseline = \"qb\"\nground_truth = \"gt\"\nprobability_attribute = \"0\"\nbias_config = \"bias/analysis_config.json\"\nbias_baseline = \"bias\"\n",
+    );
     let mut s = service(&world, &cfg, &clock, &bus).await;
     let emf = SharedBuf::default();
     s.set_emf_output(Some(Box::new(emf.clone())));
@@ -673,7 +681,16 @@ async fn the_service_judges_model_quality_as_replay_does() {
         enough_share: crate::quality::join::DEFAULT_ENOUGH_SHARE,
         expiry: None,
     };
-    replay_folder(tmp.path(), &spec, Some(quality));
+    std::fs::write(tmp.path().join("analysis_config.json"), BIAS_CONFIG).unwrap();
+    std::fs::create_dir_all(tmp.path().join("bias")).unwrap();
+    std::fs::write(tmp.path().join("bias/analysis.json"), bias_baseline(&spec)).unwrap();
+    let bias = crate::replay::BiasOptions {
+        config: tmp.path().join("analysis_config.json"),
+        baseline: tmp.path().join("bias").display().to_string(),
+        probability: crate::pipeline::predictions::Attr::Index(0),
+        threshold: None,
+    };
+    replay_folder_with(tmp.path(), &spec, Some(quality), Some(bias));
 
     let (files, events) = outputs(&world, &bus);
     let mut compared = 0;
@@ -684,6 +701,15 @@ async fn the_service_judges_model_quality_as_replay_does() {
         compared += 1;
     }
     assert_eq!(compared, 3 * 96, "statistics, violations and labels of every window");
+    // The bias files, those of each judgement with the label-dependent metrics among them.
+    let mut bias_files = 0;
+    for (key, bytes) in files.iter().filter(|(k, _)| k.contains("/bias/")) {
+        let replayed =
+            std::fs::read(tmp.path().join("out").join(key)).unwrap_or_else(|_| panic!("replay has no {key}"));
+        assert!(bytes == &replayed, "{key} differs");
+        bias_files += 1;
+    }
+    assert_eq!(bias_files, 3 * 96, "analysis, violations and analysis with labels of every window");
     let quality_tables = files.keys().filter(|k| k.starts_with("model_quality_metrics/")).count();
     assert_eq!(quality_tables, 96);
     // The same CloudWatch metrics: each window's data-quality line and, once judged, its

@@ -116,6 +116,24 @@ impl BiasMonitor {
         (counts, rows, skipped)
     }
 
+    /// Every metric (label-dependent ones too) over a judged window's labelled predictions:
+    /// predicted from the probability, favourable from the label's value. Predictions without a
+    /// probability or a usable label are left out.
+    pub fn labelled_analysis(&self, rows: &[crate::quality::ledger::LabelledPrediction<'_>]) -> BiasAnalysis {
+        let mut counts = vec![FacetCounts::default(); self.config.facets.len()];
+        for r in rows {
+            let Some(probability) = r.probability.and_then(|t| t.trim().parse::<f64>().ok()) else { continue };
+            let Some(label) = self.config.favourable(&crate::payload::Value::from_text(r.label)) else { continue };
+            let predicted = self.config.predicted(probability);
+            for (k, c) in counts.iter_mut().enumerate() {
+                if let Some(Some(v)) = r.facets.get(k) {
+                    c.count(v, r.group, predicted, Some(label));
+                }
+            }
+        }
+        BiasAnalysis::of(&self.config, &self.baseline.label, &counts)
+    }
+
     /// The window's readings and violations from its counts.
     pub fn judge(&self, counts: &[FacetCounts], rows: u64, skipped: u64) -> BiasWindow {
         let mut facets = BTreeMap::new();

@@ -81,6 +81,24 @@ struct Row {
     /// joined (kept so that the index is rebuilt the same after a checkpoint).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     repeated: bool,
+    /// Bias monitors: the request's facet values and group (for the label-dependent metrics).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    facets: Vec<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    group: Option<String>,
+}
+
+/// A labelled prediction as a bias monitor reads it when its window is judged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelledPrediction<'a> {
+    /// The probability's text.
+    pub probability: Option<&'a str>,
+    /// The label's text.
+    pub label: &'a str,
+    /// The request's facet values.
+    pub facets: &'a [Option<String>],
+    /// The request's group.
+    pub group: Option<&'a str>,
 }
 
 /// A closed window's predictions, judged or waiting to be.
@@ -234,6 +252,8 @@ pub struct Judging<'a> {
     pub statistics: Option<&'a QualityStatistics>,
     /// (score, predicted label) of each prediction with a usable probability, for estimates.
     pub scored: &'a [(f64, bool)],
+    /// The predictions labelled by then, with their facets (for a bias monitor).
+    pub labelled: &'a [LabelledPrediction<'a>],
 }
 
 /// What the classifier made of a window.
@@ -353,7 +373,14 @@ impl LabelLedger {
             settled: None,
         };
         for p in predictions.rows {
-            let mut row = Row { key: p.key, inference: p.inference, probability: p.probability, ..Default::default() };
+            let mut row = Row {
+                key: p.key,
+                inference: p.inference,
+                probability: p.probability,
+                facets: p.facets,
+                group: p.group,
+                ..Default::default()
+            };
             row.repeated = self.index.contains_key(&row.key);
             if !row.repeated {
                 self.index.insert(row.key.clone(), (window.start, w.rows.len() as u32));
@@ -401,12 +428,26 @@ impl LabelLedger {
             let (on_time, _) = labelled_rows(w, rules, |r| !r.late);
             let statistics = (!on_time.is_empty()).then(|| super::statistics(rules.problem, &on_time));
             let scored = scored(w, rules.probability_threshold);
+            let labelled: Vec<LabelledPrediction<'_>> = w
+                .rows
+                .iter()
+                .filter(|r| !r.late && !r.repeated)
+                .filter_map(|r| {
+                    Some(LabelledPrediction {
+                        probability: r.probability.as_deref(),
+                        label: r.label.as_deref()?,
+                        facets: &r.facets,
+                        group: r.group.as_deref(),
+                    })
+                })
+                .collect();
             let judged = judge(&Judging {
                 window: w.window,
                 judged_at: at,
                 rows: &on_time,
                 statistics: statistics.as_ref(),
                 scored: &scored,
+                labelled: &labelled,
             });
             w.judgements = judged.judgements;
             w.estimate = judged.estimate;
