@@ -100,38 +100,23 @@ pub struct BiasOptions {
 }
 
 /// Reads the bias config and baseline: the monitor, and the prediction spec that takes each
-/// record's probability and facet values.
+/// Reads the bias config and baseline ([`crate::store::baseline::read_bias`], as the service
+/// does): the monitor, and the prediction spec that takes each record's probability and facets.
 fn load_bias(
     b: &BiasOptions,
     io: &ReplayIo<'_>,
 ) -> Result<(Arc<crate::bias::window::BiasMonitor>, PredictionSpec), ReplayError> {
-    let shown = b.config.display().to_string();
-    let text =
-        std::fs::read_to_string(&b.config).map_err(|e| ReplayError::Usage(format!("--bias-config {shown}: {e}")))?;
-    let mut config = crate::bias::BiasConfig::from_json(&text, &shown)
-        .map_err(|e| ReplayError::Usage(format!("--bias-config {e}")))?;
-    if let Some(t) = b.threshold {
-        config.probability_threshold = t;
-    }
-    let (dir, file) = if b.baseline.ends_with(".json") {
-        match b.baseline.rsplit_once('/') {
-            Some((d, f)) => (format!("{d}/"), f.to_owned()),
-            None => ("./".to_owned(), b.baseline.clone()),
-        }
-    } else {
-        (b.baseline.clone(), crate::bias::analysis::ANALYSIS_FILE.to_owned())
-    };
-    let store =
-        io.stores.open(&Location::parse(&dir)).map_err(|e| ReplayError::Usage(format!("--bias-baseline {e}")))?;
-    let bytes = io
-        .wait(store.get(&file))
-        .map_err(|e| ReplayError::Usage(format!("--bias-baseline {e}")))?
-        .ok_or_else(|| ReplayError::Usage(format!("--bias-baseline {}: not found", store.uri(&file))))?;
-    let baseline = crate::bias::analysis::BiasAnalysis::from_json(&String::from_utf8_lossy(&bytes), &store.uri(&file))
-        .map_err(|e| ReplayError::Usage(format!("--bias-baseline {e}")))?;
-    let (facets, group) = config.request_attrs();
-    let spec = PredictionSpec { probability: Some(b.probability.clone()), facets, group, ..Default::default() };
-    Ok((Arc::new(crate::bias::window::BiasMonitor { config, baseline }), spec))
+    use crate::store::baseline::BiasFilesError;
+    let config = b.config.display().to_string();
+    let read = crate::store::baseline::read_bias(io.stores, &config, &b.baseline, b.probability.clone(), b.threshold);
+    let (monitor, spec) = io.wait(read).map_err(|e| {
+        let (what, detail) = match e {
+            BiasFilesError::Store { what, source } => (what, source.to_string()),
+            BiasFilesError::File { what, detail } => (what, detail),
+        };
+        ReplayError::Usage(format!("--{} {detail}", what.replace('_', "-")))
+    })?;
+    Ok((Arc::new(monitor), spec))
 }
 
 /// `--quality-baseline` and what goes with it.
@@ -763,13 +748,7 @@ fn open(
     file: &CaptureObject,
     io: &ReplayIo<'_>,
 ) -> Result<Result<Box<dyn std::io::BufRead + Send>, String>, ReplayError> {
-    let opened = if source.is_batch_key(&file.key) {
-        io.wait(source.read_batch(&file.key, io.stores))
-            .map(|bytes| Box::new(std::io::Cursor::new(bytes)) as Box<dyn std::io::BufRead + Send>)
-    } else {
-        io.wait(source.open(&file.key))
-    };
-    match opened {
+    match io.wait(source.open_object(&file.key, io.stores)) {
         Ok(reader) => Ok(Ok(reader)),
         Err(e @ SourceError::Batch { .. }) => Ok(Err(e.to_string())),
         Err(e @ (SourceError::Gone { .. } | SourceError::Store(StoreError::Io { .. }))) => Ok(Err(e.to_string())),
@@ -1031,10 +1010,7 @@ impl EmfFile {
 impl WindowSink for EmfFile {
     fn accept(&mut self, w: &JudgedWindow) -> Result<(), SinkError> {
         let schedule = self.schedule(&w.closed.stream.endpoint);
-        for line in crate::publish::emf::window_lines(w, &self.baseline, &schedule) {
-            self.file.write_line(&line)?;
-        }
-        for line in crate::publish::emf::bias_lines(w, &schedule) {
+        for line in crate::publish::emf::closed_window_lines(w, &self.baseline, &schedule) {
             self.file.write_line(&line)?;
         }
         Ok(())

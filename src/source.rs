@@ -218,9 +218,33 @@ impl<S: ObjectStore> CaptureSource<S> {
         self.store.uri(key)
     }
 
+    /// Reads one listed capture object whole: a batch transform input manifest as the capture
+    /// records of the objects it names (opened through `linked`), anything else as it is.
+    pub async fn read_object(&self, key: &str, linked: &dyn StoreFactory<S>) -> Result<Vec<u8>, SourceError> {
+        if self.is_batch_key(key) {
+            self.read_batch(key, linked).await
+        } else {
+            self.read(key).await
+        }
+    }
+
+    /// Opens one listed capture object as a stream of lines ([`CaptureSource::open`]); a batch
+    /// transform input manifest is read whole as the capture records of the objects it names.
+    pub async fn open_object(
+        &self,
+        key: &str,
+        linked: &dyn StoreFactory<S>,
+    ) -> Result<Box<dyn std::io::BufRead + Send>, SourceError> {
+        if self.is_batch_key(key) {
+            Ok(Box::new(std::io::Cursor::new(self.read_batch(key, linked).await?)))
+        } else {
+            self.open(key).await
+        }
+    }
+
     /// Whether `key` is in the input folder of a batch transform capture destination (read with
     /// [`CaptureSource::read_batch`]).
-    pub fn is_batch_key(&self, key: &str) -> bool {
+    fn is_batch_key(&self, key: &str) -> bool {
         matches!(
             crate::capture::layout::place(&self.root, key),
             crate::capture::layout::Placed::Stream(s, _) if s.variant == batch::INPUT_FOLDER
@@ -289,10 +313,10 @@ impl<S: ObjectStore> CaptureSource<S> {
 
 /// Reads an object a batch manifest names (`s3://bucket/key` or a local path) as text.
 async fn fetch_linked<S: ObjectStore>(uri: &str, linked: &dyn StoreFactory<S>) -> Result<String, String> {
-    let (dir, name) = uri.rsplit_once('/').map_or(("", uri), |(d, n)| (d, n));
-    let store = linked.open(&Location::parse(&format!("{dir}/"))).map_err(|e| format!("{uri}: {e}"))?;
+    let (dir, name) = crate::store::split_object_uri(uri);
+    let store = linked.open(&dir).map_err(|e| format!("{uri}: {e}"))?;
     let bytes = store
-        .get(name)
+        .get(&name)
         .await
         .map_err(|e| format!("{uri}: {e}"))?
         .ok_or_else(|| format!("{uri}: named by the manifest but not found"))?;

@@ -104,7 +104,8 @@ pub fn lines(
     timestamp_ms: i64,
     metrics: &[Metric],
 ) -> Vec<String> {
-    let dimensions = [("Endpoint", endpoint), ("Feature", FEATURE_DIMENSION_VALUE), ("MonitoringSchedule", schedule)];
+    let [e, f, m] = DIMENSIONS;
+    let dimensions = [(e, endpoint), (f, FEATURE_DIMENSION_VALUE), (m, schedule)];
     lines_with(namespace, &dimensions, &[("Variant", variant)], timestamp_ms, metrics)
 }
 
@@ -213,6 +214,15 @@ pub fn window_lines(w: &JudgedWindow, baseline: &Baseline, schedule: &str) -> Ve
         );
     }
     lines(DATA_NAMESPACE, &stream.endpoint, &stream.variant, schedule, end, &metrics)
+}
+
+/// The EMF lines of a closed window when it closes: its data-quality metrics against
+/// `baseline`, then its bias metrics (its model quality's come with each judgement:
+/// [`quality_lines`]). What `serve` prints and `replay --emf` writes.
+pub fn closed_window_lines(w: &JudgedWindow, baseline: &Baseline, schedule: &str) -> Vec<String> {
+    let mut out = window_lines(w, baseline, schedule);
+    out.extend(bias_lines(w, schedule));
+    out
 }
 
 /// The namespace of Clarify's real-time bias metrics.

@@ -228,11 +228,6 @@ impl WindowPath {
         (Some(bias), envelopes)
     }
 
-    /// The baseline windows are judged against.
-    pub fn baseline(&self) -> &Arc<Baseline> {
-        &self.baseline
-    }
-
     /// A path for a new stream.
     pub fn new(stream: StreamId, baseline: Arc<Baseline>, config: ClassifierConfig, settings: EventSettings) -> Self {
         let classifier = StreamClassifier::new(stream, &baseline, config);

@@ -35,7 +35,7 @@ use crate::publish::events::{EventEnvelope, EventSettings};
 use crate::publish::metrics_table::{QualityTables, WindowTables};
 use crate::publish::window::{deliver, EventTime, JudgedWindow, QualityPath, ReportFiles, ReportLocation, WindowPath};
 use crate::source::{CaptureSource, GroundTruthSource, SourceError};
-use crate::store::{read_baseline_files, Location, ObjectStore, StoreError, StoreFactory};
+use crate::store::{read_baseline_files, split_object_uri, Location, ObjectStore, StoreError, StoreFactory};
 use crate::telemetry;
 use crate::time::{Duration, Timestamp};
 
@@ -222,10 +222,6 @@ struct StreamRuntime {
     /// Ground-truth folders read (a stream whose monitor judges model quality against labels).
     labels: Cursor,
     outbox: Vec<OutboxEntry>,
-    /// The `MonitoringSchedule` dimension of its CloudWatch metrics (the monitor's).
-    schedule: String,
-    /// The `MonitoringSchedule` dimension of its model-quality metrics.
-    quality_schedule: String,
 }
 
 struct MonitorRuntime<S> {
@@ -317,7 +313,8 @@ struct Shared<S, B> {
     classifier: ClassifierConfig,
     /// Whether window reports carry KLL sketches.
     sketches: bool,
-    /// Opens the objects batch transform manifests name (other prefixes, other buckets).
+    /// The service's store factory: it opens the objects batch transform manifests name (other
+    /// prefixes, other buckets), and the Lambda handler reuses it.
     linked: Arc<dyn StoreFactory<S>>,
     /// Where each closed window's CloudWatch metrics are printed (EMF lines; standard output
     /// unless `[cloudwatch] emf = false`).
@@ -334,7 +331,6 @@ pub struct Service<S, B> {
     monitors: Vec<MonitorRuntime<S>>,
     shared: Shared<S, B>,
     health: Arc<Health>,
-    factory: Arc<dyn StoreFactory<S>>,
 }
 
 impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
@@ -422,7 +418,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 settings,
                 classifier: config.classifier.clone(),
                 sketches: config.report_sketches,
-                linked: linked.clone(),
+                linked,
                 emf: config.emf.then(EmfOutput::stdout),
                 retries: (3, StdDuration::from_millis(200)),
                 deadline: None,
@@ -430,7 +426,6 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 slowest_folder_ms: std::sync::atomic::AtomicI64::new(0),
             },
             health,
-            factory: linked,
         })
     }
 
@@ -467,7 +462,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
 
     /// Returns the store factory (the Lambda handler reuses it).
     pub fn factory(&self) -> &dyn StoreFactory<S> {
-        self.factory.as_ref()
+        self.shared.linked.as_ref()
     }
 
     /// Returns the service's clock.
@@ -622,16 +617,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                         path = path.resume_bias(saved);
                     }
                 }
-                Ok(StreamRuntime {
-                    id,
-                    engine,
-                    path,
-                    cursor: cp.cursor,
-                    labels,
-                    outbox: cp.outbox,
-                    schedule: m.schedule.clone(),
-                    quality_schedule: m.quality_schedule.clone(),
-                })
+                Ok(StreamRuntime { id, engine, path, cursor: cp.cursor, labels, outbox: cp.outbox })
             }
             None => {
                 let start = (m.start.millis() > 0).then_some(m.start);
@@ -655,8 +641,6 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                     cursor,
                     labels: Cursor { next_hour: start, recent: BTreeMap::new() },
                     outbox: Vec::new(),
-                    schedule: m.schedule.clone(),
-                    quality_schedule: m.quality_schedule.clone(),
                 })
             }
         }
@@ -789,13 +773,13 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             }
             let keys = &folders[&hour];
             let closed = rt.engine.advance_to_folder(Some(hour));
-            self.handle_closed(rt, closed, &mut report).await?;
+            self.handle_closed(m, rt, closed, &mut report).await?;
             if !self.ingest_objects(m, rt, hour, keys).await? {
                 report.stopped_early = true;
                 return Ok((report, Ended::MidFolder));
             }
             let closed = rt.engine.close_through(hour + Duration::from_hours(1));
-            self.handle_closed(rt, closed, &mut report).await?;
+            self.handle_closed(m, rt, closed, &mut report).await?;
             rt.cursor.next_hour = Some(hour + Duration::from_hours(1));
             rt.cursor.recent.insert(hour, keys.iter().cloned().collect());
             while rt.cursor.recent.len() > LATE_SCAN_FOLDERS {
@@ -821,10 +805,10 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
                 rt.cursor.next_hour = Some(settled_end);
             }
             let closed = rt.engine.close_through(settled_end);
-            self.handle_closed(rt, closed, &mut report).await?;
+            self.handle_closed(m, rt, closed, &mut report).await?;
             // Labels keep coming for an endpoint with no traffic: windows still waiting for
             // theirs are judged as the data time passes, and late labels are written.
-            self.advance_quality(rt, settled_end, &mut report).await?;
+            self.advance_quality(m, rt, settled_end, &mut report).await?;
         }
         if let Some(t) = rt.engine.closed_through() {
             let lag = (self.clock.now().millis() - t.millis()) as f64 / 1000.0;
@@ -947,7 +931,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
                 return Ok(false);
             }
             let key = &keys[next];
-            let bytes = self.read_object(capture, key).await?;
+            let bytes = capture.read_object(key, self.linked.as_ref()).await?;
             let mut sample = IssueSample::new(LOGGED_ISSUES);
             let before = rt.engine.totals().rows;
             rt.engine.ingest(key, Some(hour), &bytes[..], &mut |i| sample.record(i)).map_err(|e| read_error(key, e))?;
@@ -960,7 +944,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             .map(|key| {
                 let mut decoder = decoder.clone();
                 async move {
-                    let bytes = self.read_object(capture, key).await?;
+                    let bytes = capture.read_object(key, self.linked.as_ref()).await?;
                     let size = bytes.len() as u64;
                     let owned_key = key.clone();
                     let result = tokio::task::spawn_blocking(move || {
@@ -992,16 +976,6 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         Ok(true)
     }
 
-    /// Reads one listed capture object: a batch transform input manifest as the capture records
-    /// of the objects it names, anything else as it is.
-    async fn read_object(&self, capture: &CaptureSource<S>, key: &str) -> Result<Vec<u8>, ServeError> {
-        Ok(if capture.is_batch_key(key) {
-            capture.read_batch(key, self.linked.as_ref()).await?
-        } else {
-            capture.read(key).await?
-        })
-    }
-
     fn count_object(&self, label: &str, bytes: u64, rows: u64) {
         metrics::counter!(telemetry::OBJECTS, "stream" => label.to_owned()).increment(1);
         metrics::counter!(telemetry::BYTES, "stream" => label.to_owned()).increment(bytes);
@@ -1010,6 +984,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
 
     async fn handle_closed(
         &self,
+        m: &MonitorRuntime<S>,
         rt: &mut StreamRuntime,
         closed: Vec<ClosedWindow>,
         report: &mut PollReport,
@@ -1033,10 +1008,9 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             // again after a crash before its checkpoint prints them again (at least once, as
             // its events are sent).
             if let Some(out) = &self.emf {
-                out.write_lines(&crate::publish::emf::window_lines(&judged, rt.path.baseline(), &rt.schedule));
-                out.write_lines(&crate::publish::emf::bias_lines(&judged, &rt.schedule));
+                out.write_lines(&crate::publish::emf::closed_window_lines(&judged, &m.baseline, &m.schedule));
                 for q in &judged.quality {
-                    out.write_lines(&crate::publish::emf::quality_lines(q, &rt.quality_schedule));
+                    out.write_lines(&crate::publish::emf::quality_lines(q, &m.quality_schedule));
                 }
             }
             queue_events(rt, &judged, report);
@@ -1049,6 +1023,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
     /// its events.
     async fn advance_quality(
         &self,
+        m: &MonitorRuntime<S>,
         rt: &mut StreamRuntime,
         t: Timestamp,
         report: &mut PollReport,
@@ -1069,7 +1044,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         }
         for q in &qualities {
             if let Some(out) = &self.emf {
-                out.write_lines(&crate::publish::emf::quality_lines(q, &rt.quality_schedule));
+                out.write_lines(&crate::publish::emf::quality_lines(q, &m.quality_schedule));
             }
             queue_quality_events(rt, q, report);
         }
@@ -1236,49 +1211,23 @@ fn reserve() -> Duration {
     Duration::from_millis(DEADLINE_RESERVE.as_millis() as i64)
 }
 
-/// Splits an object URI (`s3://bucket/dir/file` or a path) into its folder and file name.
-fn split_object_uri(uri: &str) -> (Location, String) {
-    let trimmed = uri.trim_end_matches('/');
-    match trimmed.rsplit_once('/') {
-        Some((dir, file)) => (Location::parse(&format!("{dir}/")), file.to_owned()),
-        None => (Location::parse("."), trimmed.to_owned()),
-    }
-}
-
-/// Reads a monitor's bias config and baseline: the monitor, and the prediction spec that takes
-/// each record's probability and facet values.
+/// Reads a monitor's bias config and baseline ([`crate::store::baseline::read_bias`]): a store
+/// that does not answer is a store error (retried at start), a wrong file a config error.
 async fn load_bias<S: ObjectStore>(
     endpoint: &str,
     b: &crate::config::MonitorBias,
     factory: &dyn StoreFactory<S>,
 ) -> Result<(Arc<crate::bias::window::BiasMonitor>, PredictionSpec), ServeError> {
-    let bad = |what: &str, detail: String| ServeError::Config(format!("endpoint {endpoint}: {what}: {detail}"));
-    let read = |(loc, key): (Location, String)| async move {
-        let store = factory.open(&loc)?;
-        let uri = store.uri(&key);
-        let bytes = store.get(&key).await?;
-        Ok::<_, ServeError>((uri, bytes))
-    };
-    let (config_uri, bytes) = read(split_object_uri(&b.config)).await?;
-    let text = bytes.ok_or_else(|| bad("bias_config", format!("{config_uri} not found")))?;
-    let mut config = crate::bias::BiasConfig::from_json(&String::from_utf8_lossy(&text), &config_uri)
-        .map_err(|e| bad("bias_config", e.to_string()))?;
-    if let Some(t) = b.threshold {
-        config.probability_threshold = t;
-    }
-    let at = if b.baseline.ends_with(".json") {
-        split_object_uri(&b.baseline)
-    } else {
-        (Location::parse(&b.baseline), crate::bias::analysis::ANALYSIS_FILE.to_owned())
-    };
-    let (baseline_uri, bytes) = read(at).await?;
-    let text = bytes.ok_or_else(|| bad("bias_baseline", format!("{baseline_uri} not found")))?;
-    let baseline = crate::bias::analysis::BiasAnalysis::from_json(&String::from_utf8_lossy(&text), &baseline_uri)
-        .map_err(|e| bad("bias_baseline", e.to_string()))?;
-    let (facets, group) = config.request_attrs();
-    let spec = PredictionSpec { probability: Some(b.probability.clone()), facets, group, ..Default::default() };
-    tracing::info!(endpoint, baseline = %baseline_uri, facets = config.facets.len(), "bias monitor ready");
-    Ok((Arc::new(crate::bias::window::BiasMonitor { config, baseline }), spec))
+    use crate::store::baseline::BiasFilesError;
+    let (monitor, spec) =
+        crate::store::baseline::read_bias(factory, &b.config, &b.baseline, b.probability.clone(), b.threshold)
+            .await
+            .map_err(|e| match e {
+                BiasFilesError::Store { source, .. } => ServeError::Store(source),
+                e @ BiasFilesError::File { .. } => ServeError::Config(format!("endpoint {endpoint}: {e}")),
+            })?;
+    tracing::info!(endpoint, baseline = %b.baseline, facets = monitor.config.facets.len(), "bias monitor ready");
+    Ok((Arc::new(monitor), spec))
 }
 
 async fn load_baseline<S: ObjectStore, D: Discovery>(

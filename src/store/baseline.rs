@@ -3,7 +3,7 @@
 //! ([`Baseline::load_dir`], [`write_dir`](crate::baseline::build::write_dir)), which check the
 //! folder's shape.
 
-use super::{ObjectStore, StoreError};
+use super::{split_object_uri, Location, ObjectStore, StoreError, StoreFactory};
 use crate::baseline::{Baseline, BaselineError, CONSTRAINTS_FILE, STATISTICS_FILE};
 use crate::quality::estimate::Calibration;
 use crate::quality::{QualityConstraints, QualityError, QualityStatistics};
@@ -133,4 +133,73 @@ mod tests {
         assert_eq!(b.features.len(), 2);
         assert_eq!(b.source, "s3://b/baselines/v1/");
     }
+}
+
+/// Why a bias monitor's files cannot be read: which one (`bias_config` or `bias_baseline`, the
+/// config's key; replay's flag is the same with a dash), and what.
+#[derive(Debug, thiserror::Error)]
+pub enum BiasFilesError {
+    /// The store did not answer (may pass), or cannot be opened.
+    #[error("{what}: {source}")]
+    Store {
+        /// `bias_config` or `bias_baseline`.
+        what: &'static str,
+        /// The store's error (it names the object).
+        source: StoreError,
+    },
+    /// The file is missing or is not what it should be.
+    #[error("{what}: {detail}")]
+    File {
+        /// `bias_config` or `bias_baseline`.
+        what: &'static str,
+        /// What is wrong, naming the file.
+        detail: String,
+    },
+}
+
+/// Reads a bias monitor, for `serve` and `replay` alike: Clarify's analysis config at `config`
+/// (a file or an `s3://` object) and the bias baseline at `baseline` (its `analysis.json`, or a
+/// folder or prefix holding one), opened through `factory`; `threshold` overrides the config's
+/// probability threshold. Returns the monitor and the prediction spec that takes each record's
+/// probability (at `probability`) and facet values.
+pub async fn read_bias<S: ObjectStore>(
+    factory: &dyn StoreFactory<S>,
+    config: &str,
+    baseline: &str,
+    probability: crate::pipeline::predictions::Attr,
+    threshold: Option<f64>,
+) -> Result<(crate::bias::window::BiasMonitor, crate::pipeline::predictions::PredictionSpec), BiasFilesError> {
+    async fn read<S: ObjectStore>(
+        factory: &dyn StoreFactory<S>,
+        what: &'static str,
+        (at, key): (Location, String),
+    ) -> Result<(String, String), BiasFilesError> {
+        let store = factory.open(&at).map_err(|source| BiasFilesError::Store { what, source })?;
+        let uri = store.uri(&key);
+        let bytes = store.get(&key).await.map_err(|source| BiasFilesError::Store { what, source })?;
+        let bytes = bytes.ok_or_else(|| BiasFilesError::File { what, detail: format!("{uri}: not found") })?;
+        Ok((uri, String::from_utf8_lossy(&bytes).into_owned()))
+    }
+    let (config_uri, text) = read(factory, "bias_config", split_object_uri(config)).await?;
+    let mut config = crate::bias::BiasConfig::from_json(&text, &config_uri)
+        .map_err(|e| BiasFilesError::File { what: "bias_config", detail: e.to_string() })?;
+    if let Some(t) = threshold {
+        config.probability_threshold = t;
+    }
+    let at = if baseline.ends_with(".json") {
+        split_object_uri(baseline)
+    } else {
+        (Location::parse(baseline), crate::bias::analysis::ANALYSIS_FILE.to_owned())
+    };
+    let (baseline_uri, text) = read(factory, "bias_baseline", at).await?;
+    let baseline = crate::bias::analysis::BiasAnalysis::from_json(&text, &baseline_uri)
+        .map_err(|e| BiasFilesError::File { what: "bias_baseline", detail: e.to_string() })?;
+    let (facets, group) = config.request_attrs();
+    let spec = crate::pipeline::predictions::PredictionSpec {
+        probability: Some(probability),
+        facets,
+        group,
+        ..Default::default()
+    };
+    Ok((crate::bias::window::BiasMonitor { config, baseline }, spec))
 }

@@ -319,6 +319,15 @@ impl<S, F: Fn(&Location) -> Result<S, StoreError> + Send + Sync> StoreFactory<S>
     }
 }
 
+/// Splits an object URI (`s3://bucket/dir/file` or a path) into its folder and file name.
+pub fn split_object_uri(uri: &str) -> (Location, String) {
+    let trimmed = uri.trim_end_matches('/');
+    match trimmed.rsplit_once('/') {
+        Some((dir, file)) => (Location::parse(&format!("{dir}/")), file.to_owned()),
+        None => (Location::parse("."), trimmed.to_owned()),
+    }
+}
+
 /// A store chosen at run time from a location.
 #[derive(Debug, Clone)]
 pub enum AnyStore {

@@ -28,14 +28,10 @@ use crate::time::{Timestamp, Window};
 pub const Z_BIASED: f64 = Z_DEGRADED;
 // The rest of the episode rules are model quality's, one machinery: confirmation, resolution,
 // quiet level, history and the step-or-ramp thresholds.
-use crate::quality::decide::Z_DEGRADED;
+use crate::quality::decide::{episode_shape, Point, UNKNOWN_VARIANCE, Z_DEGRADED};
 pub use crate::quality::decide::{
     CONFIRM_WINDOWS, HISTORY_WINDOWS, QUIET_BEFORE_STEP, RESOLVE_WINDOWS, STEP_OVER_RAMP, Z_QUIET,
 };
-/// Fewest windows the step-or-ramp fit needs.
-const MIN_FIT_POINTS: usize = 6;
-/// The variance of a deviation that could not be measured: it weighs nothing in the fit.
-const UNKNOWN_VARIANCE: f64 = 1e12;
 /// The metrics episodes follow (those with a sampling error).
 const JUDGED: [Metric; 2] = [Metric::Di, Metric::Dppl];
 
@@ -80,13 +76,6 @@ pub struct BiasDecision {
     pub metrics: Vec<BiasJudgement>,
     /// What decided the kind: `step`, `ramp`, `short_history`, `facet_break` or `quiet`.
     pub basis: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Point {
-    start: Timestamp,
-    quiet: bool,
-    devs: Vec<(f64, f64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -245,38 +234,15 @@ fn assess(
     (judged, devs, broken)
 }
 
-/// The kind, onset and basis of an episode opening at `window`.
+/// The kind, onset and basis of an episode opening at `window`: a break is a step; otherwise
+/// model quality's rules over both metrics.
 fn shape(s: &Series, window: Window, broken: bool) -> (Kind, Timestamp, &'static str) {
-    let first = s.history.len().saturating_sub(s.biased_run as usize);
-    let fallback = s.history.get(first).map_or(window.start, |p| p.start);
     if broken {
-        return (Kind::Sudden, fallback, "facet_break");
+        let first = s.history.len().saturating_sub(s.biased_run as usize);
+        return (Kind::Sudden, s.history.get(first).map_or(window.start, |p| p.start), "facet_break");
     }
-    let quiet_before = first >= QUIET_BEFORE_STEP && s.history.range(first - QUIET_BEFORE_STEP..first).all(|p| p.quiet);
-    if s.history.len() < MIN_FIT_POINTS {
-        return (Kind::Sudden, fallback, "short_history");
-    }
-    if quiet_before {
-        return (Kind::Sudden, fallback, "step");
-    }
-    let members: Vec<Vec<(f64, f64, f64)>> = (0..JUDGED.len())
-        .map(|k| {
-            s.history
-                .iter()
-                .map(|p| {
-                    let (dev, var) = p.devs.get(k).copied().unwrap_or((0.0, UNKNOWN_VARIANCE));
-                    ((p.start.millis() - window.start.millis()) as f64 / 3_600_000.0, dev, 1.0 / var)
-                })
-                .collect()
-        })
-        .collect();
-    match crate::classify::shape::fit_group(&members) {
-        Some(fit) if fit.step_over_ramp() > STEP_OVER_RAMP => {
-            (Kind::Sudden, s.history.get(fit.tau_step).map_or(fallback, |p| p.start), "step")
-        }
-        Some(fit) => (Kind::Gradual, s.history.get(fit.tau_hinge).map_or(fallback, |p| p.start), "ramp"),
-        None => (Kind::Sudden, fallback, "short_history"),
-    }
+    let members: Vec<usize> = (0..JUDGED.len()).collect();
+    episode_shape(&s.history, s.biased_run as usize, window, &members)
 }
 
 #[cfg(test)]

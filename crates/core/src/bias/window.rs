@@ -95,19 +95,7 @@ impl BiasMonitor {
         let mut counts = vec![FacetCounts::default(); self.config.facets.len()];
         let (mut rows, mut skipped) = (0, 0);
         for p in predictions {
-            let Some(probability) = p.probability.as_deref().and_then(|t| t.trim().parse::<f64>().ok()) else {
-                skipped += 1;
-                continue;
-            };
-            let predicted = self.config.predicted(probability);
-            let mut counted = false;
-            for (k, c) in counts.iter_mut().enumerate() {
-                if let Some(Some(v)) = p.facets.get(k) {
-                    c.count(v, p.group.as_deref(), predicted, None);
-                    counted = true;
-                }
-            }
-            if counted {
+            if self.count(&mut counts, p.probability.as_deref(), &p.facets, p.group.as_deref(), None) {
                 rows += 1;
             } else {
                 skipped += 1;
@@ -116,20 +104,36 @@ impl BiasMonitor {
         (counts, rows, skipped)
     }
 
+    /// Counts one prediction in each facet it has a value of (predicted from its probability,
+    /// with its label when known); `false` when it has no usable probability or no facet value.
+    fn count(
+        &self,
+        counts: &mut [FacetCounts],
+        probability: Option<&str>,
+        facets: &[Option<String>],
+        group: Option<&str>,
+        label: Option<bool>,
+    ) -> bool {
+        let Some(probability) = probability.and_then(|t| t.trim().parse::<f64>().ok()) else { return false };
+        let predicted = self.config.predicted(probability);
+        let mut counted = false;
+        for (c, v) in counts.iter_mut().zip(facets) {
+            if let Some(v) = v {
+                c.count(v, group, predicted, label);
+                counted = true;
+            }
+        }
+        counted
+    }
+
     /// Every metric (label-dependent ones too) over a judged window's labelled predictions:
     /// predicted from the probability, favourable from the label's value. Predictions without a
     /// probability or a usable label are left out.
     pub fn labelled_analysis(&self, rows: &[crate::quality::ledger::LabelledPrediction<'_>]) -> BiasAnalysis {
         let mut counts = vec![FacetCounts::default(); self.config.facets.len()];
         for r in rows {
-            let Some(probability) = r.probability.and_then(|t| t.trim().parse::<f64>().ok()) else { continue };
             let Some(label) = self.config.favourable(&crate::payload::Value::from_text(r.label)) else { continue };
-            let predicted = self.config.predicted(probability);
-            for (k, c) in counts.iter_mut().enumerate() {
-                if let Some(Some(v)) = r.facets.get(k) {
-                    c.count(v, r.group, predicted, Some(label));
-                }
-            }
+            self.count(&mut counts, r.probability, r.facets, r.group, Some(label));
         }
         BiasAnalysis::of(&self.config, &self.baseline.label, &counts)
     }

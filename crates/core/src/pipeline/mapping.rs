@@ -224,7 +224,8 @@ impl RowMapper {
         for (pos, c) in in_row.iter().chain(out_row.unwrap_or(&[])).enumerate() {
             let name = c.name.as_deref();
             // A free-text field watched by its length (`X.length`), beside or instead of itself.
-            let length = name.and_then(|n| self.length_of.get(n).copied());
+            // (Most baselines have none: no lookup per cell then.)
+            let length = name.filter(|_| !self.length_of.is_empty()).and_then(|n| self.length_of.get(n).copied());
             if let Some(l) = length.filter(|l| !self.seen[*l]) {
                 self.seen[l] = true;
                 self.observe(l, &text_length(&c.value), w, out);

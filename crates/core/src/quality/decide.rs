@@ -65,7 +65,49 @@ const BOUNDED_ERROR_FLOOR: f64 = 1.0;
 const MIN_FIT_POINTS: usize = 6;
 /// The variance of a deviation that could not be measured (the metric was undefined in that
 /// window): so large that the point weighs nothing in the fit, yet finite.
-const UNKNOWN_VARIANCE: f64 = 1e12;
+pub(crate) const UNKNOWN_VARIANCE: f64 = 1e12;
+
+/// The kind, onset and basis of an episode opening at `window` after `run` windows beyond
+/// noise in a row, from the deviations of the metrics at `members` (indexes into each point's
+/// `devs`) over `history`: sudden when the history is too short for a ramp, when quiet windows
+/// came right before the run, or when a step fits better than a ramp; gradual otherwise. Model
+/// quality and bias episodes alike.
+pub(crate) fn episode_shape(
+    history: &VecDeque<Point>,
+    run: usize,
+    window: Window,
+    members: &[usize],
+) -> (Kind, Timestamp, &'static str) {
+    let first = history.len().saturating_sub(run);
+    let fallback = history.get(first).map_or(window.start, |p| p.start);
+    // Quiet windows right before the run: the change came in one step.
+    let quiet_before = first >= QUIET_BEFORE_STEP && history.range(first - QUIET_BEFORE_STEP..first).all(|p| p.quiet);
+    if history.len() < MIN_FIT_POINTS {
+        return (Kind::Sudden, fallback, "short_history");
+    }
+    if quiet_before {
+        return (Kind::Sudden, fallback, "step");
+    }
+    let series: Vec<Vec<(f64, f64, f64)>> = members
+        .iter()
+        .map(|&k| {
+            history
+                .iter()
+                .map(|p| {
+                    let (dev, var) = p.devs.get(k).copied().unwrap_or((0.0, UNKNOWN_VARIANCE));
+                    ((p.start.millis() - window.start.millis()) as f64 / 3_600_000.0, dev, 1.0 / var)
+                })
+                .collect()
+        })
+        .collect();
+    match crate::classify::shape::fit_group(&series) {
+        Some(fit) if fit.step_over_ramp() > STEP_OVER_RAMP => {
+            (Kind::Sudden, history.get(fit.tau_step).map_or(fallback, |p| p.start), "step")
+        }
+        Some(fit) => (Kind::Gradual, history.get(fit.tau_hinge).map_or(fallback, |p| p.start), "ramp"),
+        None => (Kind::Sudden, fallback, "short_history"),
+    }
+}
 
 /// One metric of one window against the baseline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,12 +158,12 @@ pub struct QualityDecision {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Point {
-    start: Timestamp,
+pub(crate) struct Point {
+    pub(crate) start: Timestamp,
     /// Every headline metric within [`Z_QUIET`] of the baseline.
-    quiet: bool,
+    pub(crate) quiet: bool,
     /// Per headline metric: (deviation in the worse direction, its variance).
-    devs: Vec<(f64, f64)>,
+    pub(crate) devs: Vec<(f64, f64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -363,42 +405,12 @@ impl QualityClassifier {
 
     fn open(&mut self, window: Window, judged: &[MetricJudgement], labelled: u64, estimated: bool) -> QualityDecision {
         // The degraded metrics' deviations over the history, one member each.
-        let members: Vec<Vec<(f64, f64, f64)>> = judged
+        let members: Vec<usize> = judged
             .iter()
-            .enumerate()
-            .filter(|(_, m)| m.degraded)
-            .map(|(_, m)| {
-                let k = self.headline.iter().position(|h| h.0 == m.name).unwrap_or(0);
-                self.history
-                    .iter()
-                    .map(|p| {
-                        let (dev, var) = p.devs.get(k).copied().unwrap_or((0.0, UNKNOWN_VARIANCE));
-                        let x = (p.start.millis() - window.start.millis()) as f64 / 3_600_000.0;
-                        (x, dev, 1.0 / var)
-                    })
-                    .collect()
-            })
+            .filter(|m| m.degraded)
+            .map(|m| self.headline.iter().position(|h| h.0 == m.name).unwrap_or(0))
             .collect();
-        let first_degraded = self.history.len().saturating_sub(self.degraded_run as usize);
-        let fallback_onset = self.history.get(first_degraded).map_or(window.start, |p| p.start);
-        // Quiet windows right before the degraded run: the change came in one step.
-        let quiet_before = first_degraded >= QUIET_BEFORE_STEP
-            && self.history.range(first_degraded - QUIET_BEFORE_STEP..first_degraded).all(|p| p.quiet);
-        let (kind, onset, basis) = if self.history.len() < MIN_FIT_POINTS {
-            (Kind::Sudden, fallback_onset, "short_history")
-        } else if quiet_before {
-            (Kind::Sudden, fallback_onset, "step")
-        } else {
-            match crate::classify::shape::fit_group(&members) {
-                Some(fit) if fit.step_over_ramp() > STEP_OVER_RAMP => {
-                    (Kind::Sudden, self.history.get(fit.tau_step).map_or(fallback_onset, |p| p.start), "step")
-                }
-                Some(fit) => {
-                    (Kind::Gradual, self.history.get(fit.tau_hinge).map_or(fallback_onset, |p| p.start), "ramp")
-                }
-                None => (Kind::Sudden, fallback_onset, "short_history"),
-            }
-        };
+        let (kind, onset, basis) = episode_shape(&self.history, self.degraded_run as usize, window, &members);
         let h = mix(hash(&self.stream.to_string()) ^ mix(onset.millis() as u64) ^ 0x6d71);
         let ep = Episode { id: uuid_from(h, mix(h)), kind, onset, quiet: 0 };
         self.episode = Some(ep.clone());
