@@ -51,6 +51,9 @@ pub struct StreamCheckpoint {
     /// older checkpoints, which then start without episodes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bias: Option<crate::bias::decide::BiasClassifier>,
+    /// Bias episodes over labelled predictions (an addition to format 3 like `bias`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bias_labels: Option<crate::bias::decide::BiasClassifier>,
 }
 
 /// A stream's model-quality state: the quality classifier, the ledger of predictions and
@@ -194,6 +197,7 @@ mod tests {
             outbox: vec![],
             quality: None,
             bias: None,
+            bias_labels: None,
         };
         let store = MemoryStore::default();
         let cps = CheckpointStore::new(store.clone());
@@ -222,6 +226,7 @@ mod tests {
             outbox: vec![],
             quality: None,
             bias: None,
+            bias_labels: None,
         };
         // A v1 object as the previous release wrote it: no cycle state in the classifier.
         let mut v1 = serde_json::to_value(Checkpoint::V3(Box::new(cp))).unwrap();

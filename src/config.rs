@@ -233,8 +233,9 @@ pub struct MonitorBias {
 /// A validated monitor's model quality.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MonitorQuality {
-    /// The model-quality baseline's location.
-    pub baseline: String,
+    /// The model-quality baseline's location (none: ground truth joined for the bias monitor's
+    /// label-dependent metrics only).
+    pub baseline: Option<String>,
     /// The ground truth's location; none: estimate from calibrated probabilities.
     pub ground_truth: Option<String>,
     /// Where the prediction is in each response.
@@ -691,7 +692,10 @@ fn monitor_quality(
     use crate::pipeline::predictions::{Attr, PredictionSpec};
     use crate::quality::join::{JoinRules, DEFAULT_GROUND_TRUTH_DELAY};
     let invalid = |k: &str, message: String| ConfigError::Invalid { path: path.to_owned(), key: key(k), message };
-    let Some(baseline) = &m.quality_baseline else {
+    // Ground truth beside a bias monitor and no quality baseline: labels joined for bias's
+    // label-dependent metrics only.
+    let labels_only = m.quality_baseline.is_none() && bias && m.ground_truth.is_some();
+    if m.quality_baseline.is_none() && !labels_only {
         let set = [
             ("ground_truth", m.ground_truth.is_some()),
             ("inference_attribute", m.inference_attribute.is_some()),
@@ -705,8 +709,16 @@ fn monitor_quality(
             return Err(invalid(k, "needs quality_baseline (the model-quality baseline to judge against)".into()));
         }
         return Ok(None);
-    };
-    check_uri(baseline).map_err(|msg| invalid("quality_baseline", msg))?;
+    }
+    if labels_only && m.inference_attribute.is_some() {
+        return Err(invalid(
+            "inference_attribute",
+            "needs quality_baseline (the model-quality baseline to judge against)".into(),
+        ));
+    }
+    if let Some(baseline) = &m.quality_baseline {
+        check_uri(baseline).map_err(|msg| invalid("quality_baseline", msg))?;
+    }
     if let Some(g) = &m.ground_truth {
         check_uri(g).map_err(|msg| invalid("ground_truth", msg))?;
     } else if let Some((k, _)) = [
@@ -719,7 +731,7 @@ fn monitor_quality(
     {
         return Err(invalid(k, "needs ground_truth (the labels it is about)".into()));
     }
-    if m.inference_attribute.is_none() && m.probability_attribute.is_none() {
+    if !labels_only && m.inference_attribute.is_none() && m.probability_attribute.is_none() {
         return Err(invalid(
             "quality_baseline",
             "needs inference_attribute or probability_attribute (where the prediction is in each response)".into(),
@@ -747,16 +759,17 @@ fn monitor_quality(
         "ground_truth_delay"
     };
     rules.check().map_err(|msg| invalid(blame, msg))?;
-    Ok(Some(MonitorQuality {
-        baseline: baseline.clone(),
-        ground_truth: m.ground_truth.clone(),
-        spec: PredictionSpec {
+    // The bias monitor's own spec names the probability when labels are joined for it only.
+    let spec = if labels_only {
+        PredictionSpec::default()
+    } else {
+        PredictionSpec {
             inference: m.inference_attribute.as_deref().map(Attr::parse),
             probability: m.probability_attribute.as_deref().map(Attr::parse),
             ..Default::default()
-        },
-        rules,
-    }))
+        }
+    };
+    Ok(Some(MonitorQuality { baseline: m.quality_baseline.clone(), ground_truth: m.ground_truth.clone(), spec, rules }))
 }
 
 fn valid_endpoint_name(s: &str) -> bool {
@@ -828,6 +841,16 @@ mod tests {
         let b = ok.monitors[0].bias.as_ref().unwrap();
         assert_eq!((b.config.as_str(), b.baseline.as_str()), ("c.json", "b/"));
         assert!(ok.monitors[0].quality.is_none(), "probability_attribute serves the bias monitor alone");
+        // Ground truth beside the bias monitor alone: labels joined for its label-dependent
+        // metrics (no quality baseline; the bias monitor's spec names the probability).
+        let bias = "bias_config = \"c.json\"\nbias_baseline = \"b/\"\nprobability_attribute = \"0\"\n";
+        let labels =
+            monitor(&format!("{bias}ground_truth = \"s3://gt-bucket/gt/\"\nground_truth_delay = \"2h\"\n")).unwrap();
+        let q = labels.monitors[0].quality.as_ref().unwrap();
+        assert_eq!((q.baseline.as_deref(), q.ground_truth.as_deref()), (None, Some("s3://gt-bucket/gt/")));
+        assert_eq!((q.rules.delay, q.spec.probability.clone()), (Duration::from_hours(2), None));
+        let err = monitor(&format!("{bias}ground_truth = \"g/\"\ninference_attribute = \"1\"\n")).unwrap_err();
+        assert!(err.to_string().contains("inference_attribute: needs quality_baseline"), "{err}");
         let cases = [
             ("bias_config = \"c.json\"\nprobability_attribute = \"0\"\n", "bias_config: needs bias_baseline"),
             ("bias_baseline = \"b/\"\n", "bias_baseline: needs bias_config"),

@@ -209,9 +209,6 @@ impl ReplayQualityArgs {
             return Err(Failure::Usage(anyhow::anyhow!("--ground-truth needs --quality-baseline or --bias-config")));
         }
         let (Some(config), Some(baseline)) = (&self.bias_config, &self.bias_baseline) else { return Ok(None) };
-        if self.ground_truth.is_some() && self.quality_baseline.is_none() {
-            tracing::warn!("--ground-truth without --quality-baseline: bias's label-dependent metrics (DCA, RD, AD, ...) are computed when the model-quality monitor joins the labels; the labels are not read");
-        }
         // The first response column by default, as the command line of the bias monitor has it.
         let probability = self.probability_attribute.as_deref().unwrap_or("0");
         Ok(Some(replay::BiasOptions {
@@ -223,7 +220,21 @@ impl ReplayQualityArgs {
     }
 
     fn options(self) -> Result<Option<replay::QualityOptions>, Failure> {
+        use driftwatch::pipeline::predictions::{Attr, PredictionSpec};
         let Some(baseline) = self.quality_baseline else {
+            if self.bias_config.is_some() && self.ground_truth.is_some() {
+                // Labels joined for the bias monitor's label-dependent metrics only (its own
+                // spec names the probability).
+                return Ok(Some(replay::QualityOptions {
+                    baseline: None,
+                    ground_truth: self.ground_truth,
+                    spec: PredictionSpec::default(),
+                    probability_threshold: driftwatch::quality::DEFAULT_PROBABILITY_THRESHOLD,
+                    delay: self.ground_truth_delay,
+                    enough_share: self.ground_truth_share,
+                    expiry: self.ground_truth_expiry,
+                }));
+            }
             if self.bias_config.is_none() {
                 for (flag, given) in [
                     ("--probability-attribute", self.probability_attribute.is_some()),
@@ -244,9 +255,8 @@ impl ReplayQualityArgs {
                 "--quality-baseline needs --inference-attribute or --probability-attribute (where the prediction is in each response)"
             )));
         }
-        use driftwatch::pipeline::predictions::{Attr, PredictionSpec};
         Ok(Some(replay::QualityOptions {
-            baseline,
+            baseline: Some(baseline),
             ground_truth,
             spec: PredictionSpec {
                 inference: self.inference_attribute.as_deref().map(Attr::parse),

@@ -26,8 +26,8 @@ use crate::publish::events::{EventEnvelope, EventSettings};
 use crate::publish::html::{HtmlReport, StreamReport};
 use crate::publish::metrics_table::{MetricsTable, QualityRows};
 use crate::publish::window::{
-    deliver, deliver_quality, EventTime, JudgedQuality, JudgedWindow, QualityPath, ReportLocation, SinkError,
-    WindowPath, WindowSink,
+    deliver, deliver_labels, EventTime, JudgedLabelledBias, JudgedQuality, JudgedWindow, LabelJudgements, QualityPath,
+    ReportLocation, SinkError, WindowPath, WindowSink,
 };
 use crate::quality::ground_truth::{collection_hour, LabelFile};
 use crate::quality::join::JoinRules;
@@ -99,7 +99,6 @@ pub struct BiasOptions {
     pub threshold: Option<f64>,
 }
 
-/// Reads the bias config and baseline: the monitor, and the prediction spec that takes each
 /// Reads the bias config and baseline ([`crate::store::baseline::read_bias`], as the service
 /// does): the monitor, and the prediction spec that takes each record's probability and facets.
 fn load_bias(
@@ -122,8 +121,9 @@ fn load_bias(
 /// `--quality-baseline` and what goes with it.
 #[derive(Debug, Clone)]
 pub struct QualityOptions {
-    /// Folder or `s3://` prefix of the model-quality `statistics.json` and `constraints.json`.
-    pub baseline: String,
+    /// Folder or `s3://` prefix of the model-quality `statistics.json` and `constraints.json`
+    /// (none: the labels are joined for the bias monitor only).
+    pub baseline: Option<String>,
     /// Folder or `s3://` prefix of the ground truth (`yyyy/mm/dd/hh/*.jsonl` by collection time);
     /// without it, binary quality is estimated from the calibrated probabilities.
     pub ground_truth: Option<String>,
@@ -371,9 +371,8 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
         summary.unreadable.append(&mut ctx.unreadable);
         // The labels' time runs on past the capture: every window still waiting is judged.
         let reports = ctx.reports.as_ref().map(|r| r.store as &dyn ReportLocation);
-        for q in ctx.path.finish_quality(reports, EventTime::DataTime) {
-            ctx.deliver_quality(&q)?;
-        }
+        let judged = ctx.path.finish_quality(reports, EventTime::DataTime);
+        ctx.deliver_labels(&judged)?;
         let totals = engine.totals();
         ctx.summary.records = totals.records;
         ctx.summary.rows = totals.rows;
@@ -464,15 +463,22 @@ fn load_quality(q: &QualityOptions, io: &ReplayIo<'_>) -> Result<LoadedQuality, 
     let open = |flag: &str, location: &str| {
         io.stores.open(&Location::parse(location)).map_err(|e| ReplayError::Usage(format!("{flag} {e}")))
     };
-    let store = open("--quality-baseline", &q.baseline)?;
-    let files = io
-        .wait(crate::store::baseline::read_quality_baseline(&store))
-        .map_err(|e| ReplayError::Quality(format!("--quality-baseline {e}")))?;
     let labelled = q.ground_truth.is_some();
-    let path = QualityPath::new(files, &q.spec, q.rules(), labelled, &store.uri("")).map_err(|e| {
-        let flag = if labelled { "--quality-baseline" } else { "--quality-baseline without --ground-truth" };
-        ReplayError::Usage(format!("{flag}: {e}"))
-    })?;
+    let path = match &q.baseline {
+        Some(baseline) => {
+            let store = open("--quality-baseline", baseline)?;
+            let files = io
+                .wait(crate::store::baseline::read_quality_baseline(&store))
+                .map_err(|e| ReplayError::Quality(format!("--quality-baseline {e}")))?;
+            QualityPath::new(files, &q.spec, q.rules(), labelled, &store.uri("")).map_err(|e| {
+                let flag = if labelled { "--quality-baseline" } else { "--quality-baseline without --ground-truth" };
+                ReplayError::Usage(format!("{flag}: {e}"))
+            })?
+        }
+        None => {
+            QualityPath::labels_for_bias(q.rules()).map_err(|e| ReplayError::Usage(format!("--ground-truth: {e}")))?
+        }
+    };
     let Some(ground_truth) = &q.ground_truth else {
         return Ok(LoadedQuality { path, files: Vec::new(), summary: GroundTruthSummary::default() });
     };
@@ -642,9 +648,9 @@ impl StreamRun<'_> {
         self.with_sinks(|sinks| deliver(judged, sinks))
     }
 
-    /// Hands a model quality judged after the capture ended to every sink.
-    fn deliver_quality(&mut self, q: &JudgedQuality) -> Result<(), ReplayError> {
-        self.with_sinks(|sinks| deliver_quality(q, sinks))
+    /// Hands what the label join judged after the capture ended to every sink.
+    fn deliver_labels(&mut self, l: &LabelJudgements) -> Result<(), ReplayError> {
+        self.with_sinks(|sinks| deliver_labels(l, sinks))
     }
 }
 
@@ -666,6 +672,13 @@ impl WindowSink for Reports<'_> {
 
     fn accept_quality(&mut self, q: &JudgedQuality) -> Result<(), SinkError> {
         for (key, bytes) in &q.files {
+            self.io.wait(self.store.put(key, bytes.clone()))?;
+        }
+        Ok(())
+    }
+
+    fn accept_labelled_bias(&mut self, b: &JudgedLabelledBias) -> Result<(), SinkError> {
+        for (key, bytes) in &b.files {
             self.io.wait(self.store.put(key, bytes.clone()))?;
         }
         Ok(())
@@ -989,6 +1002,13 @@ impl WindowSink for EventsFile {
         }
         Ok(())
     }
+
+    fn accept_labelled_bias(&mut self, b: &JudgedLabelledBias) -> Result<(), SinkError> {
+        for e in &b.envelopes {
+            self.write(e)?;
+        }
+        Ok(())
+    }
 }
 
 /// `--emf FILE`: each window's CloudWatch metrics, as the service prints them to its log.
@@ -1019,6 +1039,14 @@ impl WindowSink for EmfFile {
     fn accept_quality(&mut self, q: &JudgedQuality) -> Result<(), SinkError> {
         let schedule = self.quality_schedule.clone().unwrap_or_else(|| self.schedule(&q.stream.endpoint));
         for line in crate::publish::emf::quality_lines(q, &schedule) {
+            self.file.write_line(&line)?;
+        }
+        Ok(())
+    }
+
+    fn accept_labelled_bias(&mut self, b: &JudgedLabelledBias) -> Result<(), SinkError> {
+        let schedule = self.schedule(&b.stream.endpoint);
+        for line in crate::publish::emf::labelled_bias_lines(b, &schedule) {
             self.file.write_line(&line)?;
         }
         Ok(())

@@ -356,3 +356,226 @@ fn judged_windows_get_the_label_dependent_metrics() {
     eprintln!("{} windows; {with_every_metric} facet values with all eleven metrics defined", files.len());
     assert!(with_every_metric > 100, "{with_every_metric}");
 }
+
+/// Writes ground truth for the capture below `dir/capture` to `dir/ground-truth`, in Model
+/// Monitor's layout (one label a record, in the hour folder two hours after its inference):
+/// `favourable(renter, inferenceTime in ms, a stable draw in [0, 1), score)` decides each label.
+fn write_ground_truth(dir: &Path, favourable: impl Fn(bool, i64, f64, f64) -> bool) -> u64 {
+    use driftwatch::time::{Duration, Timestamp};
+    let mut folders: std::collections::BTreeMap<String, String> = Default::default();
+    let mut labels = 0;
+    for (key, bytes) in common::tree(&dir.join("capture")) {
+        assert!(key.ends_with(".jsonl"), "{key}");
+        for line in text(&bytes).lines() {
+            let r: serde_json::Value = serde_json::from_str(line).unwrap();
+            let id = r["eventMetadata"]["eventId"].as_str().unwrap();
+            let at = Timestamp::parse_rfc3339(r["eventMetadata"]["inferenceTime"].as_str().unwrap()).unwrap();
+            let score: f64 = r["captureData"]["endpointOutput"]["data"].as_str().unwrap().parse().unwrap();
+            let renter = r["captureData"]["endpointInput"]["data"].as_str().unwrap().contains(",RENT,");
+            let label = favourable(renter, at.millis(), driftwatch_synth::labels::unit_of(id), score);
+            let folder =
+                driftwatch::capture::layout::hour_path((at + Duration::from_hours(2)).floor(Duration::from_hours(1)));
+            let rec = serde_json::json!({
+                "groundTruthData": {"data": u8::from(label).to_string(), "encoding": "CSV"},
+                "eventMetadata": {"eventId": id},
+                "eventVersion": "0"
+            });
+            let text = folders.entry(folder).or_default();
+            text.push_str(&rec.to_string());
+            text.push('\n');
+            labels += 1;
+        }
+    }
+    for (folder, text) in folders {
+        let d = dir.join("ground-truth").join(folder);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("labels.jsonl"), text).unwrap();
+    }
+    labels
+}
+
+/// Replays with the bias monitor and ground truth but no model-quality monitor (the issue's
+/// `replay --bias-config --bias-baseline --ground-truth` form); returns the bias events
+/// (`judgedOn`, kind, facet value, onset, detectedAt, metric names) and the labelled bias
+/// violations (window folder, facet value, metric).
+#[allow(clippy::type_complexity)]
+fn replay_with_labels(dir: &Path, window: &str) -> (Vec<[String; 6]>, Vec<Violation>, usize) {
+    let _ = std::fs::remove_dir_all(dir.join("out"));
+    let run = driftwatch(
+        dir,
+        &[
+            "replay",
+            "--window",
+            window,
+            "--capture",
+            "capture",
+            "--bias-config",
+            "analysis_config.json",
+            "--bias-baseline",
+            "bias-baseline",
+            "--ground-truth",
+            "ground-truth",
+            "--output",
+            "out",
+            "--events",
+            "events.jsonl",
+            "--emf",
+            "emf.jsonl",
+        ],
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let events = std::fs::read_to_string(dir.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|e| {
+            let d = &e["detail"];
+            assert_eq!(d["monitor"], "bias", "no model-quality monitor, no data-quality event here: {e}");
+            let names: Vec<&str> =
+                d["metrics"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+            [
+                d["judgedOn"].as_str().unwrap().to_owned(),
+                d["kind"].as_str().unwrap().to_owned(),
+                d["facetValue"].as_str().unwrap().to_owned(),
+                d["onset"].as_str().unwrap().to_owned(),
+                d["detectedAt"].as_str().unwrap().to_owned(),
+                names.join(","),
+            ]
+        })
+        .collect();
+    let tree = common::tree(&dir.join("out"));
+    assert!(!tree.keys().any(|k| k.contains("model_quality")), "no model-quality files without its monitor");
+    let mut found = Vec::new();
+    let mut judged = 0;
+    for (key, bytes) in &tree {
+        if key.ends_with("bias/constraint_violations_with_labels.json") {
+            judged += 1;
+            let v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+            for x in v["violations"].as_array().unwrap() {
+                let folder = key.trim_end_matches("/bias/constraint_violations_with_labels.json").to_owned();
+                found.push((
+                    folder,
+                    x["facet_value"].as_str().unwrap().to_owned(),
+                    x["metric_name"].as_str().unwrap().to_owned(),
+                ));
+            }
+        }
+    }
+    found.sort();
+    (events, found, judged)
+}
+
+/// Ground truth beside the bias monitor alone: labels as calibrated as the scores for five
+/// days give every judged window the label-dependent metrics and no bias event; renters whose
+/// outcomes turn worse than their unchanged scores say (a lender's collections changed, say)
+/// give a `Bias Drift Detected` judged on labels, naming RENT and the label-dependent metrics,
+/// while the predictions alone (DPPL, DI) see nothing.
+#[test]
+fn labels_without_a_quality_monitor_judge_the_label_dependent_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = loan_stream();
+    setup(tmp.path(), &spec);
+    let labels = write_ground_truth(tmp.path(), |_, _, u, score| u < score);
+    let (events, violations, judged) = replay_with_labels(tmp.path(), "6h");
+    let checks = judged * 3 * 4;
+    eprintln!("calibrated labels ({labels}): {judged} judged windows, {} label-dependent violations in {checks} checks, events {events:?}", violations.len());
+    assert_eq!(judged, 20);
+    assert!(events.is_empty(), "{events:?}");
+    assert!(violations.len() <= 2, "{violations:?}");
+    let emf = std::fs::read_to_string(tmp.path().join("emf.jsonl")).unwrap();
+    assert!(
+        emf.contains("\"bias_metric_AD\"") && emf.contains("\"bias_metric_RD\""),
+        "label-dependent metrics published"
+    );
+
+    // From 2026-03-03T00:00, renters repay half as often as their scores say.
+    let turn = driftwatch::time::Timestamp::from_civil(2026, 3, 3, 0, 0, 0).unwrap().millis();
+    std::fs::remove_dir_all(tmp.path().join("ground-truth")).unwrap();
+    write_ground_truth(tmp.path(), |renter, t, u, score| if renter && t >= turn { u < score * 0.5 } else { u < score });
+    let (events, violations, _) = replay_with_labels(tmp.path(), "6h");
+    eprintln!("renters' outcomes halved from 2026-03-03T00:00: events {events:?}");
+    eprintln!("violations {violations:?}");
+    // Each facet value is measured against all the others (Clarify's one-versus-rest), so the
+    // renters' turn moves the other values' comparisons too: RENT is named, others may be.
+    let rent = events.iter().find(|e| e[2] == "RENT");
+    let first = rent.unwrap_or_else(|| panic!("no event for renters' outcomes turning: {events:?} {violations:?}"));
+    assert_eq!(first[..2], ["labels", "sudden"].map(String::from), "{events:?}");
+    assert!(first[3].as_str() >= "2026-03-03T00:00:00Z" && first[4].as_str() <= "2026-03-04T00:00:00Z", "{first:?}");
+    assert!(events.iter().all(|e| e[0] == "labels"), "the predictions did not move: {events:?}");
+    assert!(
+        violations.iter().all(|(w, _, _)| w.as_str() >= "loan-scoring-prod/AllTraffic/2026/03/03/00"),
+        "{violations:?}"
+    );
+}
+
+/// A facet given as one number over a continuous column is a threshold, as Clarify reads it:
+/// `driftwatch baseline` writes its interval `(threshold, max]`, and each window measures every
+/// value above the threshold under that name.
+#[test]
+fn a_continuous_facet_is_measured_above_its_threshold() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = loan_stream();
+    setup(tmp.path(), &spec);
+    let config = common::LOAN_BIAS_CONFIG.replace(
+        r#""facet": [{"name_or_index": "home_ownership"}]"#,
+        r#""facet": [{"name_or_index": "income", "value_or_threshold": [90000]}]"#,
+    );
+    assert!(config.contains("90000"));
+    std::fs::write(tmp.path().join("analysis_config.json"), config).unwrap();
+    let run = driftwatch(
+        tmp.path(),
+        &[
+            "baseline",
+            "--bias-config",
+            "analysis_config.json",
+            "--input",
+            "train.csv",
+            "--ground-truth-attribute",
+            "label",
+            "--probability-attribute",
+            "score",
+            "--output",
+            "income-baseline",
+        ],
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let a: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("income-baseline/analysis.json")).unwrap()).unwrap();
+    let entries = a["post_training_bias_metrics"]["facets"]["income"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "one interval, not a value per income: {entries:?}");
+    let label = entries[0]["value_or_threshold"].as_str().unwrap().to_owned();
+    assert!(label.starts_with("(90000.0, ") && label.ends_with(']'), "{label}");
+    let run = driftwatch(
+        tmp.path(),
+        &[
+            "replay",
+            "--window",
+            "1d",
+            "--capture",
+            "capture",
+            "--bias-config",
+            "analysis_config.json",
+            "--bias-baseline",
+            "income-baseline",
+            "--output",
+            "out",
+        ],
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let mut days = 0;
+    for (key, bytes) in common::tree(&tmp.path().join("out")) {
+        if !key.ends_with("bias/analysis.json") {
+            continue;
+        }
+        days += 1;
+        let w: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let e = &w["post_training_bias_metrics"]["facets"]["income"];
+        assert_eq!(e.as_array().unwrap().len(), 1, "{key}");
+        assert_eq!(e[0]["value_or_threshold"], label.as_str(), "{key}");
+        let (above, rest) = (e[0]["rows"]["facet"].as_u64().unwrap(), e[0]["rows"]["rest"].as_u64().unwrap());
+        assert!(above > 50 && rest > above, "{key}: {above} above 90,000, {rest} not");
+        let dppl = e[0]["metrics"].as_array().unwrap().iter().find(|m| m["name"] == "DPPL").unwrap();
+        assert!(dppl["value"].is_number() && dppl["baseline"].is_number(), "{dppl}");
+    }
+    assert_eq!(days, 5);
+}

@@ -237,13 +237,31 @@ pub const BIAS_INFINITY: f64 = 2.348543e108;
 /// `FacetValue`; an infinite value as ±[`BIAS_INFINITY`]; at the window's end.
 pub fn bias_lines(w: &JudgedWindow, schedule: &str) -> Vec<String> {
     let Some(bias) = &w.bias else { return Vec::new() };
-    let stream = &w.closed.stream;
+    bias_window_lines(&w.closed.stream, bias, w.closed.window.end, schedule, &|_| true)
+}
+
+/// The EMF lines of a window's bias over its labelled predictions: the label-dependent
+/// metrics, named as [`bias_lines`] names them, at the window's end (DPPL, DI and CDDPL are
+/// published once, over every prediction, when the window closes: a second datapoint of the
+/// same metric over the labelled rows would mix two populations).
+pub fn labelled_bias_lines(b: &crate::publish::window::JudgedLabelledBias, schedule: &str) -> Vec<String> {
+    bias_window_lines(&b.stream, &b.bias, b.window.end, schedule, &|m| !crate::bias::window::LABEL_FREE.contains(&m))
+}
+
+fn bias_window_lines(
+    stream: &crate::capture::layout::StreamId,
+    bias: &crate::bias::window::BiasWindow,
+    end: crate::time::Timestamp,
+    schedule: &str,
+    publish: &dyn Fn(crate::bias::metrics::Metric) -> bool,
+) -> Vec<String> {
     let mut out = Vec::new();
     for (facet, values) in &bias.facets {
         for v in values {
             let metrics: Vec<Metric> = v
                 .readings
                 .iter()
+                .filter(|r| publish(r.metric))
                 .filter_map(|r| {
                     let x = r.value.value()?;
                     let x = if x.is_infinite() { BIAS_INFINITY.copysign(x) } else { x };
@@ -267,7 +285,7 @@ pub fn bias_lines(w: &JudgedWindow, schedule: &str) -> Vec<String> {
                 BIAS_NAMESPACE,
                 &dimensions,
                 &[("Variant", stream.variant.as_str())],
-                w.closed.window.end.millis(),
+                end.millis(),
                 &metrics,
             ));
         }

@@ -275,20 +275,25 @@ pub struct BiasEventDetail {
     pub facet: String,
     /// Its value (or values, joined by `,`) whose bias moved.
     pub facet_value: String,
-    /// DPPL and DI of the deciding window: baseline, value, sampling error, 95% interval, z.
+    /// What the metrics were judged on: `predictions` (each window as it closes: DPPL and DI)
+    /// or `labels` (each window's predictions labelled when the label join judged it: AD,
+    /// DAR, DRR and RD).
+    pub judged_on: &'static str,
+    /// The metrics of the deciding window: baseline, value, sampling error, 95% interval, z.
     pub metrics: Vec<crate::bias::decide::BiasJudgement>,
     /// What decided the kind: `step`, `ramp`, `short_history`, `facet_break` or `quiet`.
     pub basis: String,
-    /// The deciding window's `bias/analysis.json` and `bias/constraint_violations.json`.
+    /// The deciding window's bias files (`analysis.json` and `constraint_violations.json`, or
+    /// their `_with_labels` pair when judged on labels).
     pub reports: BiasEventReports,
 }
 
 /// `detail.reports` of a bias event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BiasEventReports {
-    /// The window's `bias/analysis.json`.
+    /// The window's bias analysis.
     pub analysis: Option<String>,
-    /// The window's `bias/constraint_violations.json`.
+    /// The window's bias violations.
     pub violations: Option<String>,
 }
 
@@ -331,6 +336,7 @@ impl EventEnvelope<BiasEventDetail> {
                 onset: d.onset.to_string(),
                 facet: d.facet.clone(),
                 facet_value: d.facet_value.clone(),
+                judged_on: d.stage.as_str(),
                 metrics: d.metrics.clone(),
                 basis: d.basis.clone(),
                 reports,

@@ -295,12 +295,21 @@ struct BiasSeries {
 }
 
 impl BiasSeries {
-    fn observe(&mut self, w: &JudgedWindow) {
-        let Some(bias) = &w.bias else { return };
-        let start = w.closed.window.start.millis();
+    /// Takes a window's bias (`labels`: over its labelled predictions, whose label-dependent
+    /// metrics are drawn; DPPL and DI are drawn over every prediction) and its decisions.
+    fn observe(
+        &mut self,
+        bias: &crate::bias::window::BiasWindow,
+        start: i64,
+        envelopes: &[crate::publish::events::EventEnvelope<crate::publish::events::BiasEventDetail>],
+        labels: bool,
+    ) {
         for (facet, values) in &bias.facets {
             for v in values {
                 for r in &v.readings {
+                    if labels == crate::bias::window::LABEL_FREE.contains(&r.metric) {
+                        continue;
+                    }
                     let Some(x) = r.value.value().filter(|x| x.is_finite()) else { continue };
                     let i = match self.series.iter().position(|s| {
                         s.facet == *facet && s.value == v.value_or_threshold && s.metric == r.metric.code()
@@ -336,7 +345,7 @@ impl BiasSeries {
                 }
             }
         }
-        for e in &w.bias_envelopes {
+        for e in envelopes {
             let d = &e.detail;
             let metrics: Vec<String> = d
                 .metrics
@@ -499,14 +508,21 @@ impl StreamReport {
 impl WindowSink for StreamReport {
     fn accept(&mut self, w: &JudgedWindow) -> Result<(), SinkError> {
         self.observe(&w.closed, &w.drift, &w.outcome.extras, &w.envelopes);
-        if w.bias.is_some() {
-            self.bias.get_or_insert_with(BiasSeries::default).observe(w);
+        if let Some(bias) = &w.bias {
+            let series = self.bias.get_or_insert_with(BiasSeries::default);
+            series.observe(bias, w.closed.window.start.millis(), &w.bias_envelopes, false);
         }
         Ok(())
     }
 
     fn accept_quality(&mut self, q: &JudgedQuality) -> Result<(), SinkError> {
         self.quality.get_or_insert_with(QualitySeries::default).observe(q);
+        Ok(())
+    }
+
+    fn accept_labelled_bias(&mut self, b: &crate::publish::window::JudgedLabelledBias) -> Result<(), SinkError> {
+        let series = self.bias.get_or_insert_with(BiasSeries::default);
+        series.observe(&b.bias, b.window.start.millis(), &b.envelopes, true);
         Ok(())
     }
 }

@@ -118,22 +118,31 @@ pub const MODEL_QUALITY: &str = "model_quality";
 /// The folder of a window's bias files, below its report folder.
 pub const BIAS: &str = "bias";
 
-/// The file of a window's bias over its labelled predictions.
-pub const BIAS_LABELLED: &str = "analysis_with_labels.json";
-
-/// `bias/analysis_with_labels.json`: every metric (the label-dependent ones too) over the
-/// window's predictions labelled when it was judged, in Clarify's layout.
-pub fn render_bias_labelled(prefix: &str, analysis: &crate::bias::analysis::BiasAnalysis) -> (String, Vec<u8>) {
-    (format!("{prefix}/{BIAS}/{BIAS_LABELLED}"), to_json(&analysis.to_json()))
+/// The names of a window's two bias files, below its `bias/` folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BiasFiles {
+    /// The analysis in Clarify's layout.
+    pub analysis: &'static str,
+    /// The `bias_drift_check` violations.
+    pub violations: &'static str,
 }
 
-/// A window's bias files: `bias/analysis.json` (Clarify's layout, the label-free metrics, each
-/// with its `standard_error` and the baseline's value beside it) and
-/// `bias/constraint_violations.json` (`bias_drift_check`).
+impl BiasFiles {
+    /// Over the window's predictions when it closes (DPPL, DI, CDDPL): Clarify's names.
+    pub const PREDICTIONS: BiasFiles = BiasFiles { analysis: "analysis.json", violations: VIOLATIONS };
+    /// Over its predictions labelled when the label join judged it (every metric).
+    pub const LABELS: BiasFiles =
+        BiasFiles { analysis: "analysis_with_labels.json", violations: "constraint_violations_with_labels.json" };
+}
+
+/// A window's bias files (`files` names them): the analysis in Clarify's layout, each metric
+/// with its `standard_error` and the baseline's value beside it and each facet value's rows,
+/// and the `bias_drift_check` violations.
 pub fn render_bias(
     prefix: &str,
     monitor: &crate::bias::window::BiasMonitor,
     bias: &crate::bias::window::BiasWindow,
+    files: BiasFiles,
 ) -> Vec<(String, Vec<u8>)> {
     let mut analysis = bias.analysis(&monitor.config, &monitor.baseline.label).to_json();
     // Beside Clarify's keys: each metric's sampling error and the baseline's value.
@@ -151,8 +160,8 @@ pub fn render_bias(
     }
     let violations = serde_json::json!({"violations": bias.violations});
     vec![
-        (format!("{prefix}/{BIAS}/analysis.json"), to_json(&analysis)),
-        (format!("{prefix}/{BIAS}/{VIOLATIONS}"), to_json(&violations)),
+        (format!("{prefix}/{BIAS}/{}", files.analysis), to_json(&analysis)),
+        (format!("{prefix}/{BIAS}/{}", files.violations), to_json(&violations)),
     ]
 }
 /// The join's account of a window (driftwatch's; beside Model Monitor's two files).

@@ -48,6 +48,44 @@ pub struct JudgedWindow {
     pub bias: Option<crate::bias::window::BiasWindow>,
     /// One envelope per bias decision (`Bias Drift Detected` / `Resolved`), in order.
     pub bias_envelopes: Vec<EventEnvelope<crate::publish::events::BiasEventDetail>>,
+    /// The bias over the labelled predictions of the windows judged when this window closed
+    /// (with [`JudgedWindow::quality`]'s judgements, or alone when labels are joined for the
+    /// bias monitor only).
+    pub labelled_bias: Vec<JudgedLabelledBias>,
+}
+
+/// One window's bias over its predictions labelled when the label join judged it: every
+/// metric, the label-dependent ones checked beyond their sampling errors, and their episodes.
+#[derive(Debug)]
+pub struct JudgedLabelledBias {
+    /// The stream.
+    pub stream: StreamId,
+    /// The window.
+    pub window: crate::time::Window,
+    /// Its bias over the labelled predictions.
+    pub bias: crate::bias::window::BiasWindow,
+    /// One envelope per decision of the labels' bias episodes.
+    pub envelopes: Vec<EventEnvelope<crate::publish::events::BiasEventDetail>>,
+    /// `bias/analysis_with_labels.json` and `bias/constraint_violations_with_labels.json`,
+    /// when the driver writes reports.
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+/// What one move of the label join's time judged: model-quality windows (with a quality
+/// monitor) and the bias over each judged window's labelled predictions (with a bias monitor).
+#[derive(Debug, Default)]
+pub struct LabelJudgements {
+    /// Model-quality judgements and late-label updates, in window order.
+    pub quality: Vec<JudgedQuality>,
+    /// Labelled bias, in window order.
+    pub bias: Vec<JudgedLabelledBias>,
+}
+
+impl LabelJudgements {
+    /// Nothing was judged.
+    pub fn is_empty(&self) -> bool {
+        self.quality.is_empty() && self.bias.is_empty()
+    }
 }
 
 /// One window's model quality after the path: judged, or rendered again because labels came
@@ -82,6 +120,9 @@ pub struct QualityPath {
     pub calibration: Option<Arc<Calibration>>,
     /// Ground truth comes (labels are joined); without, quality is estimated.
     pub labelled: bool,
+    /// The stream has a model-quality monitor; without one, labels are joined for the bias
+    /// monitor's label-dependent metrics only (no model-quality files, metrics or events).
+    pub monitored: bool,
 }
 
 impl QualityPath {
@@ -129,6 +170,22 @@ impl QualityPath {
             statistics: Arc::new(files.statistics),
             calibration: files.calibration.map(Arc::new),
             labelled,
+            monitored: true,
+        })
+    }
+
+    /// The label join of a stream with no model-quality monitor: ground truth joined for its
+    /// bias monitor's label-dependent metrics, with the same reader, delay and judgement.
+    pub fn labels_for_bias(rules: JoinRules) -> Result<QualityPath, String> {
+        rules.check()?;
+        let problem = crate::quality::ProblemType::BinaryClassification;
+        Ok(QualityPath {
+            rules: JoinRules { problem, ..rules },
+            constraints: Arc::new(QualityConstraints { problem, constraints: Vec::new() }),
+            statistics: Arc::new(QualityStatistics { problem, item_count: 0, metrics: Vec::new() }),
+            calibration: None,
+            labelled: true,
+            monitored: false,
         })
     }
 }
@@ -177,14 +234,29 @@ pub struct WindowPath {
     /// Whether window reports carry KLL sketches (`[reports] sketches`).
     sketches: bool,
     /// The bias monitor and its episodes, when the stream has one.
-    bias: Option<(Arc<crate::bias::window::BiasMonitor>, crate::bias::decide::BiasClassifier)>,
+    bias: Option<BiasState>,
+}
+
+/// A stream's bias monitor and its two episode classifiers.
+#[derive(Debug, Clone)]
+struct BiasState {
+    monitor: Arc<crate::bias::window::BiasMonitor>,
+    /// Over each window's predictions as it closes.
+    predictions: crate::bias::decide::BiasClassifier,
+    /// Over each window's labelled predictions when the label join judges it.
+    labels: crate::bias::decide::BiasClassifier,
 }
 
 impl WindowPath {
     /// Judges each window's bias against `monitor` too (its predictions must carry the
     /// facets: the engine's prediction spec names them).
     pub fn with_bias(mut self, stream: StreamId, monitor: Arc<crate::bias::window::BiasMonitor>) -> Self {
-        self.bias = Some((monitor, crate::bias::decide::BiasClassifier::new(stream)));
+        use crate::bias::decide::{BiasClassifier, Stage};
+        self.bias = Some(BiasState {
+            monitor,
+            predictions: BiasClassifier::at(stream.clone(), Stage::Predictions),
+            labels: BiasClassifier::at(stream, Stage::Labels),
+        });
         self
     }
 
@@ -197,34 +269,25 @@ impl WindowPath {
         reports: Option<&dyn ReportLocation>,
         time: EventTime,
     ) -> (Option<crate::bias::window::BiasWindow>, Vec<EventEnvelope<crate::publish::events::BiasEventDetail>>) {
-        let Some((monitor, classifier)) = self.bias.as_mut() else { return (None, Vec::new()) };
-        let (counts, rows, skipped) = monitor.counts(&closed.predictions.rows);
-        let bias = monitor.judge(&counts, rows, skipped);
-        let prefix = crate::publish::report::window_prefix(&closed.stream, &closed.window);
+        let Some(state) = self.bias.as_mut() else { return (None, Vec::new()) };
+        let (counts, rows, skipped) = state.monitor.counts(&closed.predictions.rows);
+        let bias = state.monitor.judge(&counts, rows, skipped);
+        let files = crate::publish::report::BiasFiles::PREDICTIONS;
         if let Some((rendered, _)) = report {
-            rendered.files.extend(crate::publish::report::render_bias(&prefix, monitor, &bias));
+            let prefix = crate::publish::report::window_prefix(&closed.stream, &closed.window);
+            rendered.files.extend(crate::publish::report::render_bias(&prefix, &state.monitor, &bias, files));
         }
-        let uri =
-            |file: &str| reports.map(|loc| loc.uri_of(&format!("{prefix}/{}/{file}", crate::publish::report::BIAS)));
-        let envelopes = classifier
-            .observe(closed.window, &bias)
-            .iter()
-            .map(|d| {
-                let at = match time {
-                    EventTime::DataTime => d.detected_at,
-                    EventTime::Now(now) => now,
-                };
-                let reports = crate::publish::events::BiasEventReports {
-                    analysis: uri("analysis.json"),
-                    violations: uri(crate::publish::report::VIOLATIONS),
-                };
-                let mut e = EventEnvelope::build_bias(d, &closed.stream, reports, &self.settings, at);
-                if let Some(r) = &self.resources {
-                    e.resources.clone_from(r);
-                }
-                e
-            })
-            .collect();
+        let decisions = state.predictions.observe(closed.window, &bias);
+        let envelopes = bias_envelopes(
+            &decisions,
+            &closed.stream,
+            &closed.window,
+            files,
+            reports,
+            &self.settings,
+            self.resources.as_ref(),
+            time,
+        );
         (Some(bias), envelopes)
     }
 
@@ -254,17 +317,24 @@ impl WindowPath {
         self
     }
 
-    /// Goes on with bias episodes restored from a checkpoint (after [`WindowPath::with_bias`]).
-    pub fn resume_bias(mut self, classifier: crate::bias::decide::BiasClassifier) -> Self {
-        if let Some((_, c)) = &mut self.bias {
-            *c = classifier;
+    /// Goes on with bias episodes restored from a checkpoint (after [`WindowPath::with_bias`]):
+    /// each classifier replaces the one of its stage.
+    pub fn resume_bias(mut self, classifiers: Vec<crate::bias::decide::BiasClassifier>) -> Self {
+        use crate::bias::decide::Stage;
+        if let Some(state) = &mut self.bias {
+            for c in classifiers {
+                match c.stage() {
+                    Stage::Predictions => state.predictions = c,
+                    Stage::Labels => state.labels = c,
+                }
+            }
         }
         self
     }
 
-    /// The bias episodes (for checkpoints), when the stream has a bias monitor.
-    pub fn bias_classifier(&self) -> Option<&crate::bias::decide::BiasClassifier> {
-        self.bias.as_ref().map(|(_, c)| c)
+    /// The bias episodes of both stages (for checkpoints), when the stream has a bias monitor.
+    pub fn bias_classifiers(&self) -> Vec<crate::bias::decide::BiasClassifier> {
+        self.bias.iter().flat_map(|s| [s.predictions.clone(), s.labels.clone()]).collect()
     }
 
     /// The model-quality state (for checkpoints), when the stream has a quality monitor.
@@ -282,7 +352,7 @@ impl WindowPath {
 
     /// The end of a replay: every window still waiting is judged with the labels there are.
     /// Labels no window took are counted unmatched.
-    pub fn finish_quality(&mut self, reports: Option<&dyn ReportLocation>, time: EventTime) -> Vec<JudgedQuality> {
+    pub fn finish_quality(&mut self, reports: Option<&dyn ReportLocation>, time: EventTime) -> LabelJudgements {
         let out = self.quality_due(None, reports, time);
         if let Some((_, s)) = &mut self.quality {
             s.ledger.finish();
@@ -299,7 +369,7 @@ impl WindowPath {
         t: Timestamp,
         reports: Option<&dyn ReportLocation>,
         time: EventTime,
-    ) -> Vec<JudgedQuality> {
+    ) -> LabelJudgements {
         self.quality_due(Some(t), reports, time)
     }
 
@@ -311,18 +381,24 @@ impl WindowPath {
         t: Option<Timestamp>,
         reports: Option<&dyn ReportLocation>,
         time: EventTime,
-    ) -> Vec<JudgedQuality> {
-        let Some((q, state)) = &mut self.quality else { return Vec::new() };
+    ) -> LabelJudgements {
+        let Some((q, state)) = &mut self.quality else { return LabelJudgements::default() };
         let stream = state.classifier.stream().clone();
         let classifier = &mut state.classifier;
         let mut decisions: Vec<(Timestamp, QualityDecision)> = Vec::new();
         // A bias monitor reads the predictions labelled by each judgement: every metric,
         // label-dependent ones included, over them.
-        let bias_monitor = self.bias.as_ref().map(|(m, _)| m.clone());
-        let mut bias_labelled: Vec<(Timestamp, crate::bias::analysis::BiasAnalysis)> = Vec::new();
-        let labelled = q.labelled;
+        let bias_monitor = self.bias.as_ref().map(|b| b.monitor.clone());
+        let mut bias_labelled: Vec<(crate::time::Window, crate::bias::window::BiasWindow)> = Vec::new();
+        let (labelled, monitored) = (q.labelled, q.monitored);
         let calibration = q.calibration.clone();
         let qualities = state.ledger.due(t, &q.rules, &q.constraints, &mut |j| {
+            if let (Some(m), true) = (&bias_monitor, labelled) {
+                bias_labelled.push((j.window, m.judge_labelled(j.labelled)));
+            }
+            if !monitored {
+                return Judged::default();
+            }
             let estimates = calibration.as_ref().map(|c| estimate(c, j.scored));
             let (judgements, decision, estimate_beside) = if labelled {
                 let (judgements, decision) = classifier.observe(j.window, j.rows, j.statistics);
@@ -337,23 +413,40 @@ impl WindowPath {
                 d.judged_at = j.judged_at;
                 decisions.push((j.window.start, d));
             }
-            if let (Some(m), true) = (&bias_monitor, labelled) {
-                bias_labelled.push((j.window.start, m.labelled_analysis(j.labelled)));
-            }
             Judged { judgements, estimate: estimate_beside, estimated: !labelled }
         });
-        let mut out = Vec::with_capacity(qualities.len());
+        let mut out = LabelJudgements::default();
+        if let Some(b) = &mut self.bias {
+            let files = crate::publish::report::BiasFiles::LABELS;
+            for (window, bias) in bias_labelled {
+                let decisions = b.labels.observe(window, &bias);
+                let envelopes = bias_envelopes(
+                    &decisions,
+                    &stream,
+                    &window,
+                    files,
+                    reports,
+                    &self.settings,
+                    self.resources.as_ref(),
+                    time,
+                );
+                let prefix = crate::publish::report::window_prefix(&stream, &window);
+                let rendered = match reports {
+                    Some(_) => crate::publish::report::render_bias(&prefix, &b.monitor, &bias, files),
+                    None => Vec::new(),
+                };
+                out.bias.push(JudgedLabelledBias { stream: stream.clone(), window, bias, envelopes, files: rendered });
+            }
+        }
+        if !monitored {
+            return out;
+        }
         for quality in qualities {
             let prefix = crate::publish::report::window_prefix(&stream, &quality.window);
-            let mut files = match reports {
+            let files = match reports {
                 Some(_) => crate::publish::report::render_quality(&prefix, &quality),
                 None => Vec::new(),
             };
-            if let (Some(_), false) = (reports, quality.update) {
-                if let Some((_, a)) = bias_labelled.iter().find(|(s, _)| *s == quality.window.start) {
-                    files.push(crate::publish::report::render_bias_labelled(&prefix, a));
-                }
-            }
             let uri = |file: &str| {
                 reports.map(|loc| loc.uri_of(&format!("{prefix}/{}/{file}", crate::publish::report::MODEL_QUALITY)))
             };
@@ -384,7 +477,7 @@ impl WindowPath {
                     judged.decisions.push(d.clone());
                 }
             }
-            out.push(judged);
+            out.quality.push(judged);
         }
         out
     }
@@ -470,11 +563,14 @@ impl WindowPath {
             quality: Vec::new(),
             bias,
             bias_envelopes,
+            labelled_bias: Vec::new(),
         };
-        judged.quality = self.close_quality(&mut judged.closed, reports, time);
+        let labels = self.close_quality(&mut judged.closed, reports, time);
+        judged.quality = labels.quality;
+        judged.labelled_bias = labels.bias;
         // The data-drift events say what the windows judged by now (this window's end) say
         // over their span.
-        if let Some((q, state)) = &self.quality {
+        if let Some((q, state)) = self.quality.as_ref().filter(|(q, _)| q.monitored) {
             for (e, d) in envelopes.iter_mut().zip(&judged.outcome.decisions) {
                 let (verdict, windows_judged) = state.classifier.verdict(d.onset);
                 e.detail.quality = DriftQuality { verdict, windows_judged, estimated: !q.labelled };
@@ -491,8 +587,8 @@ impl WindowPath {
         closed: &mut ClosedWindow,
         reports: Option<&dyn ReportLocation>,
         time: EventTime,
-    ) -> Vec<JudgedQuality> {
-        let Some((q, state)) = &mut self.quality else { return Vec::new() };
+    ) -> LabelJudgements {
+        let Some((q, state)) = &mut self.quality else { return LabelJudgements::default() };
         state.ledger.push(closed.window, std::mem::take(&mut closed.predictions), &q.rules);
         self.quality_due(Some(closed.window.end), reports, time)
     }
@@ -525,10 +621,47 @@ impl WindowPath {
             quality: Vec::new(),
             bias,
             bias_envelopes,
+            labelled_bias: Vec::new(),
         };
-        judged.quality = self.close_quality(&mut judged.closed, reports, time);
+        let labels = self.close_quality(&mut judged.closed, reports, time);
+        judged.quality = labels.quality;
+        judged.labelled_bias = labels.bias;
         judged
     }
+}
+
+/// The envelopes of a stream's bias decisions, pointing at the deciding window's bias files.
+#[allow(clippy::too_many_arguments)]
+fn bias_envelopes(
+    decisions: &[crate::bias::decide::BiasDecision],
+    stream: &StreamId,
+    window: &crate::time::Window,
+    files: crate::publish::report::BiasFiles,
+    reports: Option<&dyn ReportLocation>,
+    settings: &EventSettings,
+    resources: Option<&Vec<String>>,
+    time: EventTime,
+) -> Vec<EventEnvelope<crate::publish::events::BiasEventDetail>> {
+    let prefix = crate::publish::report::window_prefix(stream, window);
+    let uri = |file: &str| reports.map(|loc| loc.uri_of(&format!("{prefix}/{}/{file}", crate::publish::report::BIAS)));
+    decisions
+        .iter()
+        .map(|d| {
+            let at = match time {
+                EventTime::DataTime => d.detected_at,
+                EventTime::Now(now) => now,
+            };
+            let reports = crate::publish::events::BiasEventReports {
+                analysis: uri(files.analysis),
+                violations: uri(files.violations),
+            };
+            let mut e = EventEnvelope::build_bias(d, stream, reports, settings, at);
+            if let Some(r) = resources {
+                e.resources.clone_from(r);
+            }
+            e
+        })
+        .collect()
 }
 
 /// Why a sink could not take a window.
@@ -563,6 +696,11 @@ pub trait WindowSink {
     fn accept_quality(&mut self, _q: &JudgedQuality) -> Result<(), SinkError> {
         Ok(())
     }
+
+    /// Takes one window's bias over its labelled predictions (the default ignores it).
+    fn accept_labelled_bias(&mut self, _b: &JudgedLabelledBias) -> Result<(), SinkError> {
+        Ok(())
+    }
 }
 
 impl<S: WindowSink + ?Sized> WindowSink for Option<&mut S> {
@@ -579,6 +717,13 @@ impl<S: WindowSink + ?Sized> WindowSink for Option<&mut S> {
             None => Ok(()),
         }
     }
+
+    fn accept_labelled_bias(&mut self, b: &JudgedLabelledBias) -> Result<(), SinkError> {
+        match self {
+            Some(s) => s.accept_labelled_bias(b),
+            None => Ok(()),
+        }
+    }
 }
 
 impl<S: WindowSink + ?Sized> WindowSink for &mut S {
@@ -589,16 +734,23 @@ impl<S: WindowSink + ?Sized> WindowSink for &mut S {
     fn accept_quality(&mut self, q: &JudgedQuality) -> Result<(), SinkError> {
         (**self).accept_quality(q)
     }
+
+    fn accept_labelled_bias(&mut self, b: &JudgedLabelledBias) -> Result<(), SinkError> {
+        (**self).accept_labelled_bias(b)
+    }
 }
 
-/// Hands a window, then the model qualities judged when it closed, to every sink, in order
-/// (the first error stops).
+/// Hands a window, then the model qualities and labelled bias judged when it closed, to
+/// every sink, in order (the first error stops).
 pub fn deliver(w: &JudgedWindow, sinks: &mut [&mut dyn WindowSink]) -> Result<(), SinkError> {
     for s in sinks.iter_mut() {
         s.accept(w)?;
     }
     for q in &w.quality {
         deliver_quality(q, sinks)?;
+    }
+    for b in &w.labelled_bias {
+        deliver_labelled_bias(b, sinks)?;
     }
     Ok(())
 }
@@ -607,6 +759,25 @@ pub fn deliver(w: &JudgedWindow, sinks: &mut [&mut dyn WindowSink]) -> Result<()
 pub fn deliver_quality(q: &JudgedQuality, sinks: &mut [&mut dyn WindowSink]) -> Result<(), SinkError> {
     for s in sinks.iter_mut() {
         s.accept_quality(q)?;
+    }
+    Ok(())
+}
+
+/// Hands one labelled bias to every sink, in order (the first error stops).
+pub fn deliver_labelled_bias(b: &JudgedLabelledBias, sinks: &mut [&mut dyn WindowSink]) -> Result<(), SinkError> {
+    for s in sinks.iter_mut() {
+        s.accept_labelled_bias(b)?;
+    }
+    Ok(())
+}
+
+/// Hands what one move of the label join judged to every sink: model quality, then bias.
+pub fn deliver_labels(l: &LabelJudgements, sinks: &mut [&mut dyn WindowSink]) -> Result<(), SinkError> {
+    for q in &l.quality {
+        deliver_quality(q, sinks)?;
+    }
+    for b in &l.bias {
+        deliver_labelled_bias(b, sinks)?;
     }
     Ok(())
 }
@@ -737,7 +908,12 @@ impl WindowSink for StreamSummary {
         for v in &w.drift.violations {
             *self.violations_by_feature.entry(v.feature_name.clone()).or_default() += 1;
         }
-        self.events += w.envelopes.len() as u64;
+        self.events += (w.envelopes.len() + w.bias_envelopes.len()) as u64;
+        Ok(())
+    }
+
+    fn accept_labelled_bias(&mut self, b: &JudgedLabelledBias) -> Result<(), SinkError> {
+        self.events += b.envelopes.len() as u64;
         Ok(())
     }
 
@@ -780,6 +956,11 @@ impl WindowSink for ReportFiles {
 
     fn accept_quality(&mut self, q: &JudgedQuality) -> Result<(), SinkError> {
         self.files.extend(q.files.iter().cloned());
+        Ok(())
+    }
+
+    fn accept_labelled_bias(&mut self, b: &JudgedLabelledBias) -> Result<(), SinkError> {
+        self.files.extend(b.files.iter().cloned());
         Ok(())
     }
 }

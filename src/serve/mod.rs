@@ -613,9 +613,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 engine.set_predictions(m.predict.clone());
                 if let Some(b) = &m.bias {
                     path = path.with_bias(id.clone(), b.clone());
-                    if let Some(saved) = cp.bias {
-                        path = path.resume_bias(saved);
-                    }
+                    path = path.resume_bias(cp.bias.into_iter().chain(cp.bias_labels).collect());
                 }
                 Ok(StreamRuntime { id, engine, path, cursor: cp.cursor, labels, outbox: cp.outbox })
             }
@@ -1009,10 +1007,8 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             // its events are sent).
             if let Some(out) = &self.emf {
                 out.write_lines(&crate::publish::emf::closed_window_lines(&judged, &m.baseline, &m.schedule));
-                for q in &judged.quality {
-                    out.write_lines(&crate::publish::emf::quality_lines(q, &m.quality_schedule));
-                }
             }
+            self.emit_label_metrics(m, &judged.quality, &judged.labelled_bias);
             queue_events(rt, &judged, report);
         }
         self.note_quality(rt);
@@ -1029,27 +1025,42 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         report: &mut PollReport,
     ) -> Result<(), ServeError> {
         let location = self.reports.as_ref().map(|s| s as &dyn ReportLocation);
-        let qualities = rt.path.advance_quality(t, location, EventTime::Now(self.clock.now()));
-        if qualities.is_empty() {
+        let judged = rt.path.advance_quality(t, location, EventTime::Now(self.clock.now()));
+        if judged.is_empty() {
             return Ok(());
         }
         if let Some(store) = &self.reports {
             let mut files = ReportFiles::default();
             let mut tables = QualityTables::default();
-            for q in &qualities {
-                crate::publish::window::deliver_quality(q, &mut [&mut files, &mut tables])
-                    .map_err(|e| ServeError::Report(e.to_string()))?;
-            }
+            crate::publish::window::deliver_labels(&judged, &mut [&mut files, &mut tables])
+                .map_err(|e| ServeError::Report(e.to_string()))?;
             put_all(store, files.take().into_iter().chain(tables.take())).await?;
         }
-        for q in &qualities {
-            if let Some(out) = &self.emf {
-                out.write_lines(&crate::publish::emf::quality_lines(q, &m.quality_schedule));
-            }
+        self.emit_label_metrics(m, &judged.quality, &judged.bias);
+        for q in &judged.quality {
             queue_quality_events(rt, q, report);
+        }
+        for b in &judged.bias {
+            queue_bias_events(rt, &b.envelopes, report);
         }
         self.note_quality(rt);
         Ok(())
+    }
+
+    /// Prints the CloudWatch metric lines of model-quality judgements and labelled bias.
+    fn emit_label_metrics(
+        &self,
+        m: &MonitorRuntime<S>,
+        quality: &[crate::publish::window::JudgedQuality],
+        bias: &[crate::publish::window::JudgedLabelledBias],
+    ) {
+        let Some(out) = &self.emf else { return };
+        for q in quality {
+            out.write_lines(&crate::publish::emf::quality_lines(q, &m.quality_schedule));
+        }
+        for b in bias {
+            out.write_lines(&crate::publish::emf::labelled_bias_lines(b, &m.schedule));
+        }
     }
 
     /// Sets the stream's model-quality gauges and counts its labels by outcome.
@@ -1062,6 +1073,8 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
     }
 
     async fn checkpoint(&self, baseline_source: &str, rt: &StreamRuntime) -> Result<(), ServeError> {
+        use crate::bias::decide::Stage;
+        let bias = rt.path.bias_classifiers();
         let cp = StreamCheckpoint {
             stream: rt.id.clone(),
             window: rt.engine.window(),
@@ -1074,7 +1087,8 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
                 .path
                 .quality_state()
                 .map(|state| QualityCheckpoint { state: state.clone(), labels: rt.labels.clone() }),
-            bias: rt.path.bias_classifier().cloned(),
+            bias: bias.iter().find(|c| c.stage() == Stage::Predictions).cloned(),
+            bias_labels: bias.into_iter().find(|c| c.stage() == Stage::Labels),
         };
         self.state.save(cp).await?;
         Ok(())
@@ -1153,12 +1167,24 @@ fn queue_events(rt: &mut StreamRuntime, judged: &JudgedWindow, report: &mut Poll
         tracing::info!(stream = %rt.id, kind = d.kind.as_str(), episode = %d.episode_id, detected_at = %d.detected_at, "drift decision");
         queue(rt, &d.event_id, envelope.bus_entry(), report);
     }
-    for e in &judged.bias_envelopes {
-        tracing::info!(stream = %rt.id, kind = e.detail.kind, facet = %e.detail.facet, facet_value = %e.detail.facet_value, episode = %e.detail.episode_id, "bias decision");
-        queue(rt, &e.id, e.bus_entry(), report);
-    }
+    queue_bias_events(rt, &judged.bias_envelopes, report);
     for q in &judged.quality {
         queue_quality_events(rt, q, report);
+    }
+    for b in &judged.labelled_bias {
+        queue_bias_events(rt, &b.envelopes, report);
+    }
+}
+
+/// Queues bias decisions' events.
+fn queue_bias_events(
+    rt: &mut StreamRuntime,
+    envelopes: &[EventEnvelope<crate::publish::events::BiasEventDetail>],
+    report: &mut PollReport,
+) {
+    for e in envelopes {
+        tracing::info!(stream = %rt.id, kind = e.detail.kind, judged_on = e.detail.judged_on, facet = %e.detail.facet, facet_value = %e.detail.facet_value, episode = %e.detail.episode_id, "bias decision");
+        queue(rt, &e.id, e.bus_entry(), report);
     }
 }
 
@@ -1187,22 +1213,27 @@ async fn load_quality<S: ObjectStore>(
 ) -> Result<Option<MonitorQualityRuntime<S>>, ServeError> {
     let Some(q) = &m.quality else { return Ok(None) };
     let err = |key: &str, e: String| ServeError::Config(format!("[[monitor]] {}: {key}: {e}", m.endpoint));
-    let store = factory.open(&Location::parse(&q.baseline))?;
-    let files = crate::store::baseline::read_quality_baseline(&store).await.map_err(|e| match e {
-        // The store did not answer: may pass (retried at start), unlike a file that is wrong.
-        crate::store::baseline::QualityBaselineError::Read(BaselineError::Io { path, source }) => {
-            ServeError::Store(StoreError::Remote { uri: path, detail: source.to_string() })
-        }
-        e => err("quality_baseline", e.to_string()),
-    })?;
     let labelled = q.ground_truth.is_some();
-    let path = QualityPath::new(files, &q.spec, q.rules.clone(), labelled, &q.baseline)
-        .map_err(|e| err("quality_baseline", e))?;
+    let path = match &q.baseline {
+        Some(baseline) => {
+            let store = factory.open(&Location::parse(baseline))?;
+            let files = crate::store::baseline::read_quality_baseline(&store).await.map_err(|e| match e {
+                // The store did not answer: may pass (retried at start), unlike a file that is wrong.
+                crate::store::baseline::QualityBaselineError::Read(BaselineError::Io { path, source }) => {
+                    ServeError::Store(StoreError::Remote { uri: path, detail: source.to_string() })
+                }
+                e => err("quality_baseline", e.to_string()),
+            })?;
+            QualityPath::new(files, &q.spec, q.rules.clone(), labelled, baseline)
+                .map_err(|e| err("quality_baseline", e))?
+        }
+        None => QualityPath::labels_for_bias(q.rules.clone()).map_err(|e| err("ground_truth", e))?,
+    };
     let ground_truth = match &q.ground_truth {
         Some(uri) => Some(GroundTruthSource::new(factory.open(&Location::parse(uri))?)),
         None => None,
     };
-    tracing::info!(endpoint = %m.endpoint, quality_baseline = %q.baseline, problem = path.rules.problem.as_str(), ground_truth = ?q.ground_truth, "model quality ready");
+    tracing::info!(endpoint = %m.endpoint, quality_baseline = ?q.baseline, problem = path.rules.problem.as_str(), ground_truth = ?q.ground_truth, "model quality ready");
     Ok(Some(MonitorQualityRuntime { path, spec: q.spec.clone(), ground_truth }))
 }
 

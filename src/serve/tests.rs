@@ -669,7 +669,7 @@ async fn the_service_judges_model_quality_as_replay_does() {
 
     // The same objects through replay.
     let quality = crate::replay::QualityOptions {
-        baseline: qb_dir.display().to_string(),
+        baseline: Some(qb_dir.display().to_string()),
         ground_truth: Some(gt_dir.display().to_string()),
         spec: crate::pipeline::predictions::PredictionSpec {
             inference: None,
@@ -709,7 +709,11 @@ async fn the_service_judges_model_quality_as_replay_does() {
         assert!(bytes == &replayed, "{key} differs");
         bias_files += 1;
     }
-    assert_eq!(bias_files, 3 * 96, "analysis, violations and analysis with labels of every window");
+    assert_eq!(
+        bias_files,
+        4 * 96,
+        "analysis and violations of every window, over its predictions and its labelled ones"
+    );
     let quality_tables = files.keys().filter(|k| k.starts_with("model_quality_metrics/")).count();
     assert_eq!(quality_tables, 96);
     // The same CloudWatch metrics: each window's data-quality line and, once judged, its
@@ -856,6 +860,79 @@ async fn the_service_judges_bias_as_replay_does() {
         .collect();
     assert!(kinds.contains(&("RENT".to_owned(), "sudden".to_owned())), "{kinds:?}");
     assert_eq!(events, replayed_events(tmp.path()), "the same events, bias ones included");
+}
+
+/// Ground truth beside a bias monitor alone (no quality baseline): the service joins the labels
+/// for the label-dependent metrics, with a restart between, and writes what replay writes: each
+/// window's bias files over its predictions and over its labelled ones, the same events, the
+/// same bias metric lines; no model-quality file, metric or event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn the_service_joins_labels_for_bias_alone_as_replay_does() {
+    let spec = small_example();
+    let tmp = tempfile::tempdir().unwrap();
+    let world = World::default();
+    world.load(&spec).await;
+    let (gt_dir, _) = world.load_labels(&spec, tmp.path()).await;
+    let b = world.store("bias");
+    b.put("analysis_config.json", BIAS_CONFIG.as_bytes().to_vec()).await.unwrap();
+    b.put("analysis.json", bias_baseline(&spec).into_bytes()).await.unwrap();
+    let cfg = config_with(
+        &spec,
+        "5m",
+        "ground_truth = \"gt\"\nground_truth_delay = \"6h\"\nprobability_attribute = \"0\"\nbias_config = \"bias/analysis_config.json\"\nbias_baseline = \"bias\"\n",
+    );
+    let clock = ManualClock::new(spec.start);
+    let bus = MemoryBus::default();
+    let emf = SharedBuf::default();
+    for (from, to) in [(1, 60), (61, 130)] {
+        // A restart halfway: the ledger and both bias classifiers go on from the checkpoint.
+        let mut s = service(&world, &cfg, &clock, &bus).await;
+        s.set_emf_output(Some(Box::new(emf.clone())));
+        for h in from..=to {
+            clock.set(spec.start + hours(h) + Duration::from_mins(6));
+            let (_, failed) = s.poll(true).await;
+            assert_eq!(failed, 0);
+        }
+    }
+    let quality = crate::replay::QualityOptions {
+        baseline: None,
+        ground_truth: Some(gt_dir.display().to_string()),
+        spec: crate::pipeline::predictions::PredictionSpec::default(),
+        probability_threshold: 0.5,
+        delay: hours(6),
+        enough_share: crate::quality::join::DEFAULT_ENOUGH_SHARE,
+        expiry: None,
+    };
+    std::fs::write(tmp.path().join("analysis_config.json"), BIAS_CONFIG).unwrap();
+    std::fs::create_dir_all(tmp.path().join("bias")).unwrap();
+    std::fs::write(tmp.path().join("bias/analysis.json"), bias_baseline(&spec)).unwrap();
+    let bias = crate::replay::BiasOptions {
+        config: tmp.path().join("analysis_config.json"),
+        baseline: tmp.path().join("bias").display().to_string(),
+        probability: crate::pipeline::predictions::Attr::Index(0),
+        threshold: None,
+    };
+    replay_folder_with(tmp.path(), &spec, Some(quality), Some(bias));
+    let (files, events) = outputs(&world, &bus);
+    assert!(!files.keys().any(|k| k.contains("model_quality")), "no model-quality files without its monitor");
+    let mut compared = 0;
+    for (key, bytes) in files.iter().filter(|(k, _)| k.contains("/bias/")) {
+        let replayed =
+            std::fs::read(tmp.path().join("out").join(key)).unwrap_or_else(|_| panic!("replay has no {key}"));
+        assert!(bytes == &replayed, "{key} differs");
+        compared += 1;
+    }
+    let labelled = files.keys().filter(|k| k.ends_with("analysis_with_labels.json")).count();
+    eprintln!("{compared} bias files equal replay's, {labelled} windows judged on labels");
+    assert_eq!(labelled, 96, "every window of the service's time judged on its labels");
+    assert_eq!(compared, 4 * 96);
+    assert_eq!(events, replayed_events(tmp.path()), "the same events");
+    let lines: std::collections::BTreeSet<String> = emf.text().lines().map(str::to_owned).collect();
+    let replayed: std::collections::BTreeSet<String> =
+        std::fs::read_to_string(tmp.path().join("emf.jsonl")).unwrap().lines().map(str::to_owned).collect();
+    assert!(lines.iter().any(|l| l.contains("bias_metric_AD")), "label-dependent metrics printed");
+    assert!(!lines.iter().any(|l| l.contains("model-metrics")), "no model-quality metrics");
+    assert!(lines.is_subset(&replayed), "every printed line is one replay writes");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]

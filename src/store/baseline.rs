@@ -201,5 +201,5 @@ pub async fn read_bias<S: ObjectStore>(
         group,
         ..Default::default()
     };
-    Ok((crate::bias::window::BiasMonitor { config, baseline }, spec))
+    Ok((crate::bias::window::BiasMonitor::new(config, baseline), spec))
 }

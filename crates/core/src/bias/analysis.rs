@@ -17,6 +17,7 @@ use serde_json::{json, Value as Json};
 
 use super::metrics::{FacetCounts, Metric, MetricValue};
 use super::{value_text, BiasConfig, Column, FacetValues};
+
 use crate::baseline::build::{push_column, BuildError, RowSink};
 use crate::payload::Value;
 
@@ -49,26 +50,11 @@ impl BiasAnalysis {
     pub fn of(config: &BiasConfig, label: &str, counts: &[FacetCounts]) -> BiasAnalysis {
         let mut facets = BTreeMap::new();
         for (facet, c) in config.facets.iter().zip(counts) {
-            let entries: Vec<FacetValueMetrics> = match &facet.values {
-                FacetValues::Listed(values) => {
-                    // The rows whose value is one of the listed ones (by text or number).
-                    let d: Vec<String> = c
-                        .by_value
-                        .keys()
-                        .filter(|seen| values.iter().any(|v| super::same_value(v, seen)))
-                        .cloned()
-                        .collect();
-                    vec![FacetValueMetrics { value_or_threshold: values.join(","), metrics: c.metrics(&d) }]
-                }
-                FacetValues::Each => c
-                    .by_value
-                    .keys()
-                    .map(|v| FacetValueMetrics {
-                        value_or_threshold: v.clone(),
-                        metrics: c.metrics(std::slice::from_ref(v)),
-                    })
-                    .collect(),
-            };
+            let entries: Vec<FacetValueMetrics> = facet
+                .entries(c.by_value.keys(), std::iter::empty())
+                .into_iter()
+                .map(|(value_or_threshold, d)| FacetValueMetrics { value_or_threshold, metrics: c.metrics(&d) })
+                .collect();
             facets.insert(facet.name.clone(), entries);
         }
         BiasAnalysis { label: label.to_owned(), label_value_or_threshold: config.label_values.join(","), facets }
@@ -275,7 +261,7 @@ impl BiasCollector {
 
     /// The analysis of what was collected, or which named column the table lacks (`path` names
     /// the input).
-    pub fn finish(self, path: &str) -> Result<BiasAnalysis, super::ConfigError> {
+    pub fn finish(mut self, path: &str) -> Result<BiasAnalysis, super::ConfigError> {
         let missing = |what: &str, name: &str| super::ConfigError {
             path: path.to_owned(),
             detail: format!("{what} {name:?} is not a column (columns: {})", self.names.join(", ")),
@@ -297,6 +283,18 @@ impl BiasCollector {
                 path: path.to_owned(),
                 detail: "no row with a label and a probability".into(),
             });
+        }
+        // A single numeric value over a continuous column is a threshold (Clarify's rule).
+        for (facet, c) in self.config.facets.iter_mut().zip(&self.counts) {
+            let Some(threshold) = facet.single_number() else { continue };
+            if !super::is_continuous(c.by_value.iter().map(|(v, g)| (v.as_str(), g.n))) {
+                continue;
+            }
+            let numbers = c.by_value.keys().filter_map(|v| v.trim().parse::<f64>().ok());
+            let max = numbers.fold(f64::NEG_INFINITY, f64::max);
+            let integer_column = c.by_value.keys().all(|v| v.trim().parse::<i64>().is_ok());
+            let label = super::threshold_label(threshold, max, integer_column);
+            facet.values = FacetValues::Threshold { threshold, label };
         }
         Ok(BiasAnalysis::of(&self.config, &self.ground_truth, &self.counts))
     }
@@ -400,5 +398,28 @@ mod tests {
         let out = a.to_json().to_string();
         assert!(out.contains(r#""value":"Infinity""#) && out.contains(r#""error":"Facet set is empty""#), "{out}");
         assert!(BiasAnalysis::from_json("{}", "a.json").is_err());
+    }
+
+    #[test]
+    fn a_single_number_over_a_continuous_column_is_a_threshold() {
+        let config = BiasConfig::from_json(
+            r#"{"headers": ["y", "p", "age"], "label": "y", "facet": [{"name_or_index": "age", "value_or_threshold": [40]}]}"#,
+            "c.json",
+        )
+        .unwrap();
+        let mut csv = String::from("y,p,age\n");
+        for age in 20..80 {
+            // Older applicants approved less often.
+            let p = if age > 40 { 0.3 } else { 0.7 };
+            csv.push_str(&format!("{},{p},{age}\n", u8::from(age % 3 == 0)));
+        }
+        let mut c = BiasCollector::new(config, "y", "p");
+        read_csv(csv.as_bytes(), "t.csv", true, &mut c).unwrap();
+        let a = c.finish("t.csv").unwrap();
+        let entries = &a.facets["age"];
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].value_or_threshold, "(40, 79]");
+        let dppl = entries[0].metrics.iter().find(|(m, _)| *m == Metric::Dppl).unwrap().1.value().unwrap();
+        assert!((dppl - 1.0).abs() < 1e-12, "everyone up to 40 approved, no one above: {dppl}");
     }
 }

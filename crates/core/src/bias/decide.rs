@@ -3,9 +3,10 @@
 //! stopped appearing or changed its encoding: investigate) or slowly (one group's scores
 //! creeping: review)?
 //!
-//! The machinery of model-quality episodes (`quality::decide`), per facet value: each window's
-//! deviation of DPPL and DI from the baseline in the worse direction (further from neutral),
-//! with its sampling error; a window is biased when a deviation exceeds [`Z_BIASED`] errors, or
+//! The machinery of model-quality episodes (`quality::decide`), per facet value and per
+//! [`Stage`]: each window's deviation of its stage's metrics (DPPL and DI as it closes; AD, DAR,
+//! DRR and RD once its labels are judged) from the baseline in the worse direction (further
+//! from neutral), with its sampling error; a window is biased when a deviation exceeds [`Z_BIASED`] errors, or
 //! when a baseline facet value has no row in a window that has plenty (a break). An episode
 //! opens after [`CONFIRM_WINDOWS`] biased windows in a row; its kind comes from the same
 //! step-or-ramp fit over the last windows (a break, or quiet windows right before the run, is a
@@ -32,14 +33,43 @@ use crate::quality::decide::{episode_shape, Point, UNKNOWN_VARIANCE, Z_DEGRADED}
 pub use crate::quality::decide::{
     CONFIRM_WINDOWS, HISTORY_WINDOWS, QUIET_BEFORE_STEP, RESOLVE_WINDOWS, STEP_OVER_RAMP, Z_QUIET,
 };
-/// The metrics episodes follow (those with a sampling error).
-const JUDGED: [Metric; 2] = [Metric::Di, Metric::Dppl];
+/// What a bias classifier follows: the predictions of each window as it closes, or the
+/// predictions labelled by each window's model-quality judgement (its labels' delay later).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// DPPL and DI of every prediction, when the window closes.
+    #[default]
+    Predictions,
+    /// The label-dependent metrics with a sampling error (AD, DAR, DRR, RD), when the window's
+    /// labels are judged.
+    Labels,
+}
+
+impl Stage {
+    /// The metrics its episodes follow (those with a sampling error; DPPL and DI once, at the
+    /// predictions stage).
+    pub fn judged(self) -> &'static [Metric] {
+        match self {
+            Stage::Predictions => &[Metric::Di, Metric::Dppl],
+            Stage::Labels => &[Metric::Ad, Metric::Dar, Metric::Drr, Metric::Rd],
+        }
+    }
+
+    /// Its name in events (`judgedOn`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Predictions => "predictions",
+            Stage::Labels => "labels",
+        }
+    }
+}
 
 /// One metric of one facet value in one window, against the baseline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BiasJudgement {
-    /// The metric's code (`DPPL`, `DI`).
+    /// The metric's code (`DPPL`, `DI`; `AD`, `DAR`, `DRR`, `RD` judged on labels).
     pub name: String,
     /// The baseline's value.
     pub baseline: Option<f64>,
@@ -76,6 +106,9 @@ pub struct BiasDecision {
     pub metrics: Vec<BiasJudgement>,
     /// What decided the kind: `step`, `ramp`, `short_history`, `facet_break` or `quiet`.
     pub basis: String,
+    /// What the metrics were judged on.
+    #[serde(default)]
+    pub stage: Stage,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,6 +140,9 @@ pub const BREAK_EXPECTED_ROWS: f64 = 8.0;
 pub struct BiasClassifier {
     stream: StreamId,
     series: BTreeMap<String, Series>,
+    /// What it follows (checkpoints from before labels were followed hold predictions').
+    #[serde(default)]
+    stage: Stage,
 }
 
 fn hash(s: &str) -> u64 {
@@ -114,9 +150,19 @@ fn hash(s: &str) -> u64 {
 }
 
 impl BiasClassifier {
-    /// No episodes yet.
+    /// No episodes yet, following each window's predictions as it closes.
     pub fn new(stream: StreamId) -> Self {
-        BiasClassifier { stream, series: BTreeMap::new() }
+        BiasClassifier::at(stream, Stage::Predictions)
+    }
+
+    /// No episodes yet, following `stage`.
+    pub fn at(stream: StreamId, stage: Stage) -> Self {
+        BiasClassifier { stream, series: BTreeMap::new(), stage }
+    }
+
+    /// What it follows.
+    pub fn stage(&self) -> Stage {
+        self.stage
     }
 
     /// Takes one window's bias; returns the decisions it makes, facet value by facet value.
@@ -126,7 +172,7 @@ impl BiasClassifier {
             for v in values {
                 let key = format!("{facet}\u{0}{}", v.value_or_threshold);
                 let usual = self.series.get(&key).filter(|s| s.share_windows > 0).map(|s| s.share);
-                let (judged, devs, broken) = assess(v, bias.rows, usual);
+                let (judged, devs, broken) = assess(v, bias.rows, usual, self.stage);
                 let biased = broken || judged.iter().any(|j| j.biased);
                 let measured = broken || judged.iter().any(|j| j.z.is_some());
                 let quiet = !broken && judged.iter().all(|j| j.z.is_none_or(|z| z < Z_QUIET)) && measured;
@@ -147,8 +193,12 @@ impl BiasClassifier {
                             s.biased_run = if biased { s.biased_run + 1 } else { 0 };
                         }
                         (s.biased_run >= CONFIRM_WINDOWS).then(|| {
-                            let (kind, onset, basis) = shape(s, window, broken);
-                            let h = hash(&stream) ^ hash(&key) ^ mix64(onset.millis() as u64) ^ 0x6269_6173;
+                            let (kind, onset, basis) = shape(s, window, broken, self.stage);
+                            let salt = match self.stage {
+                                Stage::Predictions => 0x6269_6173,
+                                Stage::Labels => 0x6269_6173_6c61_6273,
+                            };
+                            let h = hash(&stream) ^ hash(&key) ^ mix64(onset.millis() as u64) ^ salt;
                             let ep = Episode { id: uuid_from(h, mix64(h)), onset, quiet: 0 };
                             s.episode = Some(ep.clone());
                             (ep, kind, basis)
@@ -180,6 +230,7 @@ impl BiasClassifier {
                         facet_value: v.value_or_threshold.clone(),
                         metrics: judged,
                         basis: basis.to_owned(),
+                        stage: self.stage,
                     });
                 }
             }
@@ -191,19 +242,25 @@ impl BiasClassifier {
 /// The window's judgements of one facet value, the deviations (for the shape fit), and whether
 /// the value broke: in the baseline, absent from a window where its usual share would have
 /// given it [`BREAK_EXPECTED_ROWS`] rows (without a usual share yet: [`MIN_FACET_ROWS`] twice).
+/// Breaks are the predictions stage's (a value absent from the labelled rows is absent from
+/// the predictions, seen there first).
 fn assess(
     v: &super::window::ValueReadings,
     window_rows: u64,
     usual_share: Option<f64>,
+    stage: Stage,
 ) -> (Vec<BiasJudgement>, Vec<(f64, f64)>, bool) {
     let expected_plenty = match usual_share {
         Some(share) => share * window_rows as f64 >= BREAK_EXPECTED_ROWS,
         None => window_rows >= 2 * MIN_FACET_ROWS,
     };
-    let broken = v.rows.0 == 0 && expected_plenty && v.readings.iter().any(|r| r.baseline.is_some());
+    let broken = stage == Stage::Predictions
+        && v.rows.0 == 0
+        && expected_plenty
+        && v.readings.iter().any(|r| r.baseline.is_some());
     let mut judged = Vec::new();
     let mut devs = Vec::new();
-    for m in JUDGED {
+    for &m in stage.judged() {
         let Some(r) = v.readings.iter().find(|r| r.metric == m) else {
             devs.push((0.0, UNKNOWN_VARIANCE));
             continue;
@@ -235,13 +292,13 @@ fn assess(
 }
 
 /// The kind, onset and basis of an episode opening at `window`: a break is a step; otherwise
-/// model quality's rules over both metrics.
-fn shape(s: &Series, window: Window, broken: bool) -> (Kind, Timestamp, &'static str) {
+/// model quality's rules over the stage's metrics.
+fn shape(s: &Series, window: Window, broken: bool, stage: Stage) -> (Kind, Timestamp, &'static str) {
     if broken {
         let first = s.history.len().saturating_sub(s.biased_run as usize);
         return (Kind::Sudden, s.history.get(first).map_or(window.start, |p| p.start), "facet_break");
     }
-    let members: Vec<usize> = (0..JUDGED.len()).collect();
+    let members: Vec<usize> = (0..stage.judged().len()).collect();
     episode_shape(&s.history, s.biased_run as usize, window, &members)
 }
 
@@ -313,5 +370,37 @@ mod tests {
         let gone: Vec<(f64, u64)> = (0..20).map(|i| if i < 12 { (0.02, 100) } else { (0.0, 0) }).collect();
         let got = run(&gone);
         assert_eq!(got[0], (13, Kind::Sudden, "facet_break".to_owned()), "{got:?}");
+    }
+
+    #[test]
+    fn the_labels_stage_follows_the_label_dependent_metrics() {
+        // A ramp in AD over labelled windows: gradual, judged on labels; no break from an
+        // empty labelled window (the predictions stage reports breaks).
+        let labelled = |ad: f64, rows: u64| {
+            let mut b = bias(0.0, rows);
+            let readings = &mut b.facets.get_mut("employment").unwrap()[0].readings;
+            readings.push(Reading {
+                metric: Metric::Ad,
+                value: MetricValue::Value(ad),
+                standard_error: (rows > 0).then_some(0.05),
+                baseline: Some(0.01),
+            });
+            b
+        };
+        let mut c = BiasClassifier::at(StreamId::new("ep", "v"), Stage::Labels);
+        let mut got = Vec::new();
+        for h in 0..48i64 {
+            let ad = 0.01 + 0.012 * (h as f64 - 10.0).max(0.0);
+            for d in c.observe(window(h), &labelled(ad, 100)) {
+                got.push((h, d.kind, d.stage, d.metrics.iter().map(|m| m.name.clone()).collect::<Vec<_>>()));
+            }
+        }
+        assert_eq!(got[0].1, Kind::Gradual, "{got:?}");
+        assert_eq!(got[0].2, Stage::Labels);
+        assert_eq!(got[0].3, ["AD"], "the metrics of the stage the window has");
+        let mut c = BiasClassifier::at(StreamId::new("ep", "v"), Stage::Labels);
+        let none: Vec<_> =
+            (0..20).flat_map(|h| c.observe(window(h), &labelled(0.01, if h < 12 { 100 } else { 0 }))).collect();
+        assert!(none.is_empty(), "{none:?}");
     }
 }

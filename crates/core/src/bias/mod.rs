@@ -84,6 +84,96 @@ pub enum FacetValues {
     Listed(Vec<String>),
     /// Every value seen, each its own facet *d* against the rest.
     Each,
+    /// A continuous facet (Clarify's rule, [`is_continuous`]): *d* is every value above the
+    /// threshold; `label` is its `value_or_threshold` in the files (Clarify's interval
+    /// `(threshold, max]`, the max of the data it was first measured on).
+    Threshold {
+        /// The threshold.
+        threshold: f64,
+        /// `value_or_threshold` as written.
+        label: String,
+    },
+}
+
+/// Clarify reads an integer facet column as continuous when at least this share of its values
+/// are distinct (smclarify's `series_datatype`: "more than 5% of unique values"); a column with
+/// any fractional value is continuous, text is categorical.
+pub const CONTINUOUS_UNIQUE_SHARE: f64 = 0.05;
+
+/// Whether a facet column is continuous by Clarify's rule, from its values' texts and counts.
+pub fn is_continuous<'a>(values: impl Iterator<Item = (&'a str, u64)>) -> bool {
+    let (mut distinct, mut rows, mut fractional) = (0u64, 0u64, false);
+    for (v, n) in values {
+        let t = v.trim();
+        if t.parse::<i64>().is_err() {
+            if t.parse::<f64>().is_err() {
+                return false;
+            }
+            fractional = true;
+        }
+        distinct += 1;
+        rows += n;
+    }
+    rows > 0 && (fractional || distinct as f64 / rows as f64 >= CONTINUOUS_UNIQUE_SHARE)
+}
+
+/// Clarify's `value_or_threshold` of a threshold facet: pandas' interval `(threshold, max]`,
+/// integers when the column and the threshold are integers, else Python's float text (`100.0`).
+pub fn threshold_label(threshold: f64, max: f64, integer_column: bool) -> String {
+    let integers = integer_column && threshold.fract() == 0.0 && max.fract() == 0.0;
+    if integers {
+        format!("({}, {}]", threshold as i64, max as i64)
+    } else {
+        format!("({threshold:?}, {max:?}]")
+    }
+}
+
+/// The threshold of an interval label `(threshold, max]`, when `label` is one.
+pub fn threshold_of_label(label: &str) -> Option<f64> {
+    let inner = label.trim().strip_prefix('(')?.strip_suffix(']')?;
+    let (lo, _) = inner.split_once(',')?;
+    lo.trim().parse().ok()
+}
+
+impl Facet {
+    /// The single number of `value_or_threshold`, when the config gives one (a threshold if
+    /// the column turns out continuous).
+    pub fn single_number(&self) -> Option<f64> {
+        match &self.values {
+            FacetValues::Listed(v) if v.len() == 1 => v[0].trim().parse::<f64>().ok().filter(|x| x.is_finite()),
+            _ => None,
+        }
+    }
+
+    /// What is measured over a facet's counts: each `(value_or_threshold, the seen values that
+    /// are d)`. `also` are values reported even when unseen (a baseline's values that stopped
+    /// appearing), for a facet measured value by value.
+    pub fn entries<'a>(
+        &self,
+        seen: impl Iterator<Item = &'a String>,
+        also: impl Iterator<Item = &'a str>,
+    ) -> Vec<(String, Vec<String>)> {
+        match &self.values {
+            FacetValues::Listed(values) => {
+                let d = seen.filter(|s| values.iter().any(|v| same_value(v, s))).cloned().collect();
+                vec![(values.join(","), d)]
+            }
+            FacetValues::Threshold { threshold, label } => {
+                let d = seen.filter(|s| s.trim().parse::<f64>().is_ok_and(|x| x > *threshold)).cloned().collect();
+                vec![(label.clone(), d)]
+            }
+            FacetValues::Each => {
+                let mut values: Vec<String> = seen.cloned().collect();
+                for v in also {
+                    if !values.iter().any(|s| s == v) {
+                        values.push(v.to_owned());
+                    }
+                }
+                values.sort();
+                values.into_iter().map(|v| (v.clone(), vec![v])).collect()
+            }
+        }
+    }
 }
 
 /// One facet: the sensitive attribute and the values measured.
@@ -258,5 +348,20 @@ mod tests {
             BiasConfig::from_json(r#"{"headers": ["a"], "facet": [{"name_or_index": "b"}]}"#, "c.json").unwrap_err();
         assert!(e.to_string().contains("facet \"b\" is not among \"headers\""), "{e}");
         assert!(BiasConfig::from_json("{}", "c.json").unwrap_err().to_string().contains("no \"facet\""));
+    }
+
+    #[test]
+    fn continuous_columns_and_interval_labels_follow_clarify() {
+        // Any fractional value: continuous. Integers: continuous from 5% distinct values.
+        assert!(is_continuous([("1.5", 10), ("2", 10)].into_iter()));
+        assert!(!is_continuous([("0", 500), ("1", 500)].into_iter()));
+        let ages: Vec<(String, u64)> = (18..80).map(|a| (a.to_string(), 10)).collect();
+        assert!(is_continuous(ages.iter().map(|(a, n)| (a.as_str(), *n))));
+        assert!(!is_continuous([("RENT", 10), ("OWN", 10)].into_iter()));
+        assert_eq!(threshold_label(40.0, 79.0, true), "(40, 79]");
+        assert_eq!(threshold_label(100.0, 2278.0, false), "(100.0, 2278.0]");
+        assert_eq!(threshold_label(2.5, 3.0, true), "(2.5, 3.0]");
+        assert_eq!(threshold_of_label("(100.0, 2278.0]"), Some(100.0));
+        assert_eq!(threshold_of_label("RENT"), None);
     }
 }
