@@ -579,3 +579,54 @@ fn a_continuous_facet_is_measured_above_its_threshold() {
     }
     assert_eq!(days, 5);
 }
+
+/// Requests of several rows (a client scoring a batch per call): each row's prediction counts
+/// for the label-free metrics with its own request row's facet value; the day's rows in
+/// `analysis.json` are every row of the capture.
+#[test]
+fn every_row_of_a_batch_request_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut spec = loan_stream();
+    spec.max_rows = 4;
+    setup(tmp.path(), &spec);
+    let mut rows_by_day: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut batches = 0;
+    for (_, bytes) in common::tree(&tmp.path().join("capture")) {
+        for line in text(&bytes).lines() {
+            let r: serde_json::Value = serde_json::from_str(line).unwrap();
+            let n = r["captureData"]["endpointInput"]["data"].as_str().unwrap().trim().lines().count() as u64;
+            batches += u64::from(n > 1);
+            let day = r["eventMetadata"]["inferenceTime"].as_str().unwrap()[..10].replace('-', "/");
+            *rows_by_day.entry(day).or_default() += n;
+        }
+    }
+    assert!(batches > 100, "{batches} batch requests");
+    let run = driftwatch(
+        tmp.path(),
+        &[
+            "replay",
+            "--window",
+            "1d",
+            "--capture",
+            "capture",
+            "--bias-config",
+            "analysis_config.json",
+            "--bias-baseline",
+            "bias-baseline",
+            "--output",
+            "out",
+        ],
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let mut counted: std::collections::BTreeMap<String, u64> = Default::default();
+    for (key, bytes) in common::tree(&tmp.path().join("out")) {
+        if let Some(folder) = key.strip_suffix("/00/bias/analysis.json") {
+            let a: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            let e = &a["post_training_bias_metrics"]["facets"]["home_ownership"][0]["rows"];
+            let day = folder[folder.len() - 10..].to_owned();
+            counted.insert(day, e["facet"].as_u64().unwrap() + e["rest"].as_u64().unwrap());
+        }
+    }
+    eprintln!("{batches} batch requests; rows per day {rows_by_day:?}, counted {counted:?}");
+    assert_eq!(counted, rows_by_day);
+}

@@ -270,7 +270,7 @@ impl WindowPath {
         time: EventTime,
     ) -> (Option<crate::bias::window::BiasWindow>, Vec<EventEnvelope<crate::publish::events::BiasEventDetail>>) {
         let Some(state) = self.bias.as_mut() else { return (None, Vec::new()) };
-        let (counts, rows, skipped) = state.monitor.counts(&closed.predictions.rows);
+        let (counts, rows, skipped) = state.monitor.counts(closed.predictions.unlabelled());
         let bias = state.monitor.judge(&counts, rows, skipped);
         let files = crate::publish::report::BiasFiles::PREDICTIONS;
         if let Some((rendered, _)) = report {

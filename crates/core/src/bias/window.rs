@@ -113,7 +113,7 @@ impl BiasMonitor {
 
     /// Counts a window's predictions per facet: each with a probability and the facet's value
     /// (rows without either are skipped, counted). Returns the counts and (rows, skipped).
-    pub fn counts(&self, predictions: &[Prediction]) -> (Vec<FacetCounts>, u64, u64) {
+    pub fn counts<'a>(&self, predictions: impl IntoIterator<Item = &'a Prediction>) -> (Vec<FacetCounts>, u64, u64) {
         let mut counts = vec![FacetCounts::default(); self.config.facets.len()];
         let (mut rows, mut skipped) = (0, 0);
         for p in predictions {

@@ -762,9 +762,7 @@ impl ObjectDecoder {
     ) {
         if let Some(spec) = &self.predict {
             let key = record.inference_id.as_deref().or(record.event_id.as_deref());
-            let rows = output.map(|t| (t.row_count(), if t.row_count() > 0 { t.row(0) } else { &[] }));
-            let request = input.filter(|t| t.row_count() > 0).map(|t| t.row(0));
-            slot.predictions.observe(spec, key, rows, request);
+            slot.predictions.observe(spec, key, output, input);
         }
     }
 }

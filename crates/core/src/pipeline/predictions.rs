@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::payload::Table;
 use crate::payload::{Cell, Value};
 
 /// Where in the response a prediction is.
@@ -138,6 +139,12 @@ impl PredictionSkip {
 pub struct Predictions {
     /// One per joinable record.
     pub rows: Vec<Prediction>,
+    /// Each row of the records with several rows, when the spec names facets (a bias monitor's
+    /// DPPL and DI need no label): its prediction and its request row's facets, keyed
+    /// `{key}#{row}`. Never joined to labels (one label per inference cannot be matched to
+    /// several rows), so the records are also counted in `skipped` as `several_rows`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batch_rows: Vec<Prediction>,
     /// Records without one, by reason.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub skipped: BTreeMap<PredictionSkip, u64>,
@@ -146,45 +153,73 @@ pub struct Predictions {
 impl Predictions {
     /// Whether nothing was recorded (a stream without a quality monitor).
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty() && self.skipped.is_empty()
+        self.rows.is_empty() && self.skipped.is_empty() && self.batch_rows.is_empty()
+    }
+
+    /// Every prediction a monitor without labels can read: the joinable ones, then the rows of
+    /// records with several rows.
+    pub fn unlabelled(&self) -> impl Iterator<Item = &Prediction> {
+        self.rows.iter().chain(&self.batch_rows)
     }
 
     /// Appends `other` (objects merge in capture order, so the result is the same however
     /// objects were decoded).
     pub fn merge(&mut self, other: Predictions) {
         self.rows.extend(other.rows);
+        self.batch_rows.extend(other.batch_rows);
         for (k, n) in other.skipped {
             *self.skipped.entry(k).or_default() += n;
         }
     }
 
-    /// Takes one record's prediction from its response table's rows (and the facets from its
-    /// request's first row, when the spec names them).
+    /// Takes one record's prediction from its response table (and the facets from its
+    /// request's first row, when the spec names them). A record with several rows gives no
+    /// joinable prediction; when the spec names facets and the request has as many rows as the
+    /// response, each row's prediction is kept in [`Predictions::batch_rows`].
     pub fn observe(
         &mut self,
         spec: &PredictionSpec,
         key: Option<&str>,
-        rows: Option<(usize, &[Cell<'_>])>,
-        request: Option<&[Cell<'_>]>,
+        response: Option<&Table<'_>>,
+        request: Option<&Table<'_>>,
     ) {
         let skip = |s: &mut Self, r: PredictionSkip| *s.skipped.entry(r).or_default() += 1;
         let Some(key) = key.filter(|k| !k.is_empty()) else { return skip(self, PredictionSkip::NoId) };
-        let row = match rows {
-            Some((1, row)) => row,
-            Some((n, _)) if n > 1 => return skip(self, PredictionSkip::SeveralRows),
-            _ => return skip(self, PredictionSkip::NoPrediction),
-        };
-        let text = |a: &Option<Attr>| a.as_ref().and_then(|a| a.find(row)).and_then(value_text);
-        let inference = text(&spec.inference);
-        let probability = text(&spec.probability);
-        if inference.is_none() && probability.is_none() {
+        let Some(response) = response.filter(|t| t.row_count() > 0) else {
             return skip(self, PredictionSkip::NoPrediction);
+        };
+        let request_row = |i: usize| request.filter(|t| t.row_count() > i).map_or(&[][..], |t| t.row(i));
+        let n = response.row_count();
+        if n > 1 {
+            skip(self, PredictionSkip::SeveralRows);
+            if !spec.facets.is_empty() && request.is_some_and(|t| t.row_count() == n) {
+                for i in 0..n {
+                    if let Some(p) = prediction(spec, format!("{key}#{i}"), response.row(i), request_row(i)) {
+                        self.batch_rows.push(p);
+                    }
+                }
+            }
+            return;
         }
-        let request = request.unwrap_or(&[]);
-        let facets = spec.facets.iter().map(|a| a.find(request).and_then(value_text)).collect();
-        let group = spec.group.as_ref().and_then(|a| a.find(request)).and_then(value_text);
-        self.rows.push(Prediction { key: key.to_owned(), inference, probability, facets, group });
+        match prediction(spec, key.to_owned(), response.row(0), request_row(0)) {
+            Some(p) => self.rows.push(p),
+            None => skip(self, PredictionSkip::NoPrediction),
+        }
     }
+}
+
+/// One row's prediction: the spec's attributes in the response row and its facets in the
+/// request row; none when the row has neither the inference nor the probability.
+fn prediction(spec: &PredictionSpec, key: String, row: &[Cell<'_>], request: &[Cell<'_>]) -> Option<Prediction> {
+    let text = |a: &Option<Attr>| a.as_ref().and_then(|a| a.find(row)).and_then(value_text);
+    let inference = text(&spec.inference);
+    let probability = text(&spec.probability);
+    if inference.is_none() && probability.is_none() {
+        return None;
+    }
+    let facets = spec.facets.iter().map(|a| a.find(request).and_then(value_text)).collect();
+    let group = spec.group.as_ref().and_then(|a| a.find(request)).and_then(value_text);
+    Some(Prediction { key, inference, probability, facets, group })
 }
 
 fn value_text(v: &Value<'_>) -> Option<String> {
@@ -219,7 +254,7 @@ mod tests {
         };
         let mut p = Predictions::default();
         let csv = table("0.83,1", "text/csv");
-        p.observe(&spec, Some("e1"), Some((csv.row_count(), csv.row(0))), None);
+        p.observe(&spec, Some("e1"), Some(&csv), None);
         assert_eq!(
             p.rows[0],
             Prediction {
@@ -236,7 +271,7 @@ mod tests {
             probability: Some(Attr::parse("score")),
             ..Default::default()
         };
-        p.observe(&spec, Some("e2"), Some((json.row_count(), json.row(0))), None);
+        p.observe(&spec, Some("e2"), Some(&json), None);
         assert_eq!(p.rows[1].probability.as_deref(), Some("0.25"));
         assert_eq!(p.rows[1].inference.as_deref(), Some("no"));
     }
@@ -252,13 +287,34 @@ mod tests {
         let mut p = Predictions::default();
         let out = table("0.7", "text/csv");
         let csv = table("41,self,north", "text/csv");
-        p.observe(&spec, Some("a"), Some((1, out.row(0))), Some(csv.row(0)));
+        p.observe(&spec, Some("a"), Some(&out), Some(&csv));
         let json = table(r#"{"age": 41, "region": "south", "employment": "salaried"}"#, "application/json");
-        p.observe(&spec, Some("b"), Some((1, out.row(0))), Some(json.row(0)));
+        p.observe(&spec, Some("b"), Some(&out), Some(&json));
         assert_eq!(p.rows[0].facets, [Some("self".to_owned()), None]);
         assert_eq!(p.rows[0].group.as_deref(), Some("north"));
         assert_eq!(p.rows[1].facets, [Some("salaried".to_owned()), None]);
         assert_eq!(p.rows[1].group.as_deref(), Some("south"));
+        // A batch of three rows: no joinable prediction, but each row's for the facets.
+        let out = table("0.7\n0.2\n0.9", "text/csv");
+        let csv = table("41,self,north\n30,salaried,south\n52,self,east", "text/csv");
+        p.observe(&spec, Some("c"), Some(&out), Some(&csv));
+        assert_eq!(p.rows.len(), 2);
+        assert_eq!(p.skipped[&PredictionSkip::SeveralRows], 1);
+        let batch: Vec<(&str, Option<&str>, Option<&str>)> =
+            p.batch_rows.iter().map(|b| (b.key.as_str(), b.probability.as_deref(), b.facets[0].as_deref())).collect();
+        assert_eq!(
+            batch,
+            [
+                ("c#0", Some("0.7"), Some("self")),
+                ("c#1", Some("0.2"), Some("salaried")),
+                ("c#2", Some("0.9"), Some("self"))
+            ]
+        );
+        assert_eq!(p.unlabelled().count(), 5);
+        // Rows that cannot be paired (two requests, three answers) are not guessed.
+        let two = table("41,self,north\n30,salaried,south", "text/csv");
+        p.observe(&spec, Some("d"), Some(&out), Some(&two));
+        assert_eq!((p.batch_rows.len(), p.skipped[&PredictionSkip::SeveralRows]), (3, 2));
     }
 
     #[test]
@@ -266,12 +322,12 @@ mod tests {
         let spec = PredictionSpec { inference: None, probability: Some(Attr::Index(0)), ..Default::default() };
         let mut p = Predictions::default();
         let two = table("0.1\n0.2", "text/csv");
-        p.observe(&spec, Some("a"), Some((two.row_count(), two.row(0))), None);
+        p.observe(&spec, Some("a"), Some(&two), None);
         p.observe(&spec, None, None, None);
         p.observe(&spec, Some("b"), None, None);
         let wide = table("x", "text/csv");
         let spec_far = PredictionSpec { inference: None, probability: Some(Attr::Index(3)), ..Default::default() };
-        p.observe(&spec_far, Some("c"), Some((1, wide.row(0))), None);
+        p.observe(&spec_far, Some("c"), Some(&wide), None);
         assert!(p.rows.is_empty());
         let counts: Vec<(PredictionSkip, u64)> = p.skipped.iter().map(|(k, n)| (*k, *n)).collect();
         assert_eq!(

@@ -35,7 +35,7 @@ fn predictions(keys: &[&str]) -> Predictions {
                 group: None,
             })
             .collect(),
-        skipped: BTreeMap::new(),
+        ..Default::default()
     }
 }
 
