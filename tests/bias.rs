@@ -99,14 +99,15 @@ fn replay_with_events(dir: &Path, window: &str) -> (Vec<Violation>, usize, Vec<[
     (found, windows, events)
 }
 
-/// A stationary five days of traffic (with the example's daily cycle): every window gets
-/// Clarify's analysis.json with DPPL, DI and CDDPL per facet value and their sampling errors;
-/// violations beyond three standard errors are as rare as chance makes them (720 checks: about
-/// one expected).
+/// A stationary week of traffic (with the example's daily cycle): every window gets Clarify's
+/// analysis.json with DPPL, DI and CDDPL per facet value and their sampling errors; violations
+/// beyond three standard errors are as rare as chance makes them (1,008 checks: about 1.4
+/// expected); no event in hourly or six-hour windows.
 #[test]
 fn a_stationary_stream_has_no_bias_violation() {
     let tmp = tempfile::tempdir().unwrap();
-    let spec = loan_stream();
+    let mut spec = loan_stream();
+    spec.hours = 168;
     setup(tmp.path(), &spec);
     let baseline: serde_json::Value =
         serde_json::from_slice(&std::fs::read(tmp.path().join("bias-baseline/analysis.json")).unwrap()).unwrap();
@@ -129,7 +130,7 @@ fn a_stationary_stream_has_no_bias_violation() {
         })
         .filter(|v| v["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "aws/sagemaker/Endpoints/bias-metrics")
         .collect();
-    assert_eq!(bias_lines.len(), 120 * 3);
+    assert_eq!(bias_lines.len(), 168 * 3);
     let dims = &bias_lines[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0];
     assert_eq!(
         dims,
@@ -149,8 +150,8 @@ fn a_stationary_stream_has_no_bias_violation() {
     );
     assert!(bias_lines[0]["bias_metric_DPPL"].is_number(), "{}", bias_lines[0]);
     eprintln!("stationary: {windows} windows, {} violations {violations:?}", violations.len());
-    assert_eq!(windows, 120);
-    assert!(violations.len() <= 3, "{violations:?}");
+    assert_eq!(windows, 168);
+    assert!(violations.len() <= 4, "{violations:?}");
     let a: serde_json::Value = serde_json::from_slice(
         &std::fs::read(tmp.path().join("out/loan-scoring-prod/AllTraffic/2026/03/02/16/bias/analysis.json")).unwrap(),
     )
@@ -169,7 +170,7 @@ fn a_stationary_stream_has_no_bias_violation() {
     assert!(dppl["baseline"].is_number(), "{dppl}");
     assert!(rent["rows"]["facet"].as_u64().unwrap() > 10, "{rent}");
     let (_, six_hour_windows, events) = replay_with_events(tmp.path(), "6h");
-    assert_eq!(six_hour_windows, 20);
+    assert_eq!(six_hour_windows, 28);
     assert!(events.is_empty(), "no bias event in six-hour windows either: {events:?}");
 }
 
@@ -465,21 +466,22 @@ fn replay_with_labels(dir: &Path, window: &str) -> (Vec<[String; 6]>, Vec<Violat
     (events, found, judged)
 }
 
-/// Ground truth beside the bias monitor alone: labels as calibrated as the scores for five
-/// days give every judged window the label-dependent metrics and no bias event; renters whose
+/// Ground truth beside the bias monitor alone: labels as calibrated as the scores for a week
+/// give every judged window the label-dependent metrics and no bias event; renters whose
 /// outcomes turn worse than their unchanged scores say (a lender's collections changed, say)
 /// give a `Bias Drift Detected` judged on labels, naming RENT and the label-dependent metrics,
 /// while the predictions alone (DPPL, DI) see nothing.
 #[test]
 fn labels_without_a_quality_monitor_judge_the_label_dependent_metrics() {
     let tmp = tempfile::tempdir().unwrap();
-    let spec = loan_stream();
+    let mut spec = loan_stream();
+    spec.hours = 168;
     setup(tmp.path(), &spec);
     let labels = write_ground_truth(tmp.path(), |_, _, u, score| u < score);
     let (events, violations, judged) = replay_with_labels(tmp.path(), "6h");
     let checks = judged * 3 * 4;
     eprintln!("calibrated labels ({labels}): {judged} judged windows, {} label-dependent violations in {checks} checks, events {events:?}", violations.len());
-    assert_eq!(judged, 20);
+    assert_eq!(judged, 28);
     assert!(events.is_empty(), "{events:?}");
     assert!(violations.len() <= 2, "{violations:?}");
     let emf = std::fs::read_to_string(tmp.path().join("emf.jsonl")).unwrap();
