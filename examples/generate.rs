@@ -1,7 +1,7 @@
 //! Writes a synthetic Data Capture stream, its training data and its baseline, for benchmarks:
 //!
 //! ```text
-//! cargo run --release --example generate -- --out DIR [--mb 100] [--features 12] [--max-rows 4] [--peak 20000] [--payload csv|json]
+//! cargo run --release --example generate -- --out DIR [--mb 100] [--features 12] [--max-rows 4] [--peak 20000] [--payload csv|json] [--object-kb N]
 //! ```
 //!
 //! The stream is stationary: `--features` mixed columns (`synth::bench_features`: numbers,
@@ -11,7 +11,9 @@
 //! data (score first, then the features, with a header) and `DIR/baseline/` its Model Monitor
 //! baseline; `DIR/capture/` is the capture root. `--payload json` writes JSON objects by name
 //! (`{"instances": [...]}` in, `{"predictions": [{"score": ...}]}` out) and training data
-//! without the score, as a framework container's endpoint has.
+//! without the score, as a framework container's endpoint has. `--object-kb N` splits each
+//! object (about ten minutes of traffic) into objects of about N KB, keys in the same order, as
+//! low-traffic and many-instance endpoints write them: the same records in more, smaller objects.
 
 use std::path::PathBuf;
 
@@ -27,6 +29,7 @@ fn main() -> anyhow::Result<()> {
     let features: usize = get("--features").map(|v| v.parse()).transpose()?.unwrap_or(12);
     let max_rows: u32 = get("--max-rows").map(|v| v.parse()).transpose()?.unwrap_or(4);
     let peak: f64 = get("--peak").map(|v| v.parse()).transpose()?.unwrap_or(20_000.0);
+    let object_kb: Option<u64> = get("--object-kb").map(|v| v.parse()).transpose()?;
     anyhow::ensure!((1..=2000).contains(&features), "--features {features}: between 1 and 2000");
     anyhow::ensure!(max_rows >= 1, "--max-rows {max_rows}: at least 1");
     let payload = match get("--payload").as_deref() {
@@ -58,13 +61,61 @@ fn main() -> anyhow::Result<()> {
         bytes += spec(hours).write_capture(&capture)?;
         hours += 1;
     }
+    let mut objects = 0u64;
+    if let Some(kb) = object_kb {
+        anyhow::ensure!(kb >= 1, "--object-kb {kb}: at least 1");
+        objects = split_objects(&capture, kb * 1000)?;
+    }
     let training = spec(0).baseline_csv(20_000);
     std::fs::write(out.join("training.csv"), &training)?;
     let built = build_csv(training.as_bytes(), true, "training.csv")?;
     write_dir(&built, &out.join("baseline"))?;
+    let split = if objects > 0 { format!(" in {objects} objects") } else { String::new() };
     println!(
-        "wrote {bytes} bytes of capture ({hours} hours, {features} features) to {}, training.csv and baseline/",
+        "wrote {bytes} bytes of capture{split} ({hours} hours, {features} features) to {}, training.csv and baseline/",
         capture.display()
     );
     Ok(())
+}
+
+/// Splits every `.jsonl` object below `dir` into parts of about `bytes` each (whole lines),
+/// named `{stem}-{part:04}.jsonl` so that keys keep the records' order. Returns the objects.
+fn split_objects(dir: &std::path::Path, bytes: u64) -> anyhow::Result<u64> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)? {
+            let p = e?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "jsonl") {
+                files.push(p);
+            }
+        }
+    }
+    let mut objects = 0;
+    for f in files {
+        let text = std::fs::read_to_string(&f)?;
+        let stem = f.file_stem().and_then(|s| s.to_str()).unwrap_or("part").to_owned();
+        let (mut part, mut chunk) = (0u32, String::new());
+        let mut flush = |chunk: &mut String, part: &mut u32| -> std::io::Result<()> {
+            if !chunk.is_empty() {
+                std::fs::write(f.with_file_name(format!("{stem}-{part:04}.jsonl")), &chunk)?;
+                chunk.clear();
+                *part += 1;
+                objects += 1;
+            }
+            Ok(())
+        };
+        for line in text.lines() {
+            chunk.push_str(line);
+            chunk.push('\n');
+            if chunk.len() as u64 >= bytes {
+                flush(&mut chunk, &mut part)?;
+            }
+        }
+        flush(&mut chunk, &mut part)?;
+        std::fs::remove_file(&f)?;
+    }
+    Ok(objects)
 }
