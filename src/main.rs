@@ -99,6 +99,10 @@ enum Command {
         /// record_too_large: a record is decoded whole, in about twelve times its size.
         #[arg(long, default_value_t = (driftwatch::pipeline::DEFAULT_MAX_RECORD_BYTES >> 20) as u64, value_parser = clap::value_parser!(u64).range(1..=4096))]
         max_record_mib: u64,
+        /// Objects of an s3:// capture requested ahead of decoding, in key order (fewer for
+        /// large objects: at most 64 MiB of them wait). Results do not depend on it.
+        #[arg(long, default_value_t = driftwatch::replay::DEFAULT_FETCH_AHEAD, value_parser = parse_fetch_ahead)]
+        fetch_ahead: usize,
         /// Leave the KLL sketches out of each window's statistics.json (most of its size on wide
         /// baselines; the buckets stay). Also `[reports] sketches = false` in --config.
         #[arg(long)]
@@ -476,6 +480,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             threads,
             strict,
             max_record_mib,
+            fetch_ahead,
             no_sketches,
             quality,
         } => {
@@ -514,6 +519,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 progress: true,
                 threads,
                 max_record_bytes: (max_record_mib as usize) << 20,
+                fetch_ahead,
                 report_sketches: sketches && !no_sketches,
                 quality,
                 bias,
@@ -597,5 +603,12 @@ fn init_logging(json_by_default: bool) {
         // Colour only for a terminal: a log file or a CI capture gets plain text.
         use std::io::IsTerminal as _;
         builder.compact().with_ansi(std::io::stderr().is_terminal()).init();
+    }
+}
+
+fn parse_fetch_ahead(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?}: requests ahead, from 1 to 1024")),
     }
 }

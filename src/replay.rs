@@ -76,6 +76,9 @@ pub struct ReplayOptions {
     /// Threads that read and decode capture files (0: one per core). Results are the same
     /// whatever the number.
     pub threads: usize,
+    /// Objects of a remote capture (`s3://`) requested ahead of decoding, in key order
+    /// ([`DEFAULT_FETCH_AHEAD`]); fewer when the objects are large ([`FETCH_AHEAD_BUDGET`]).
+    pub fetch_ahead: usize,
     /// Capture records longer than this are skipped and counted (`record_too_large`).
     pub max_record_bytes: usize,
     /// Whether each window's `statistics.json` carries KLL sketches.
@@ -366,6 +369,7 @@ pub fn run(opts: &ReplayOptions, io: &ReplayIo<'_>) -> Result<ReplaySummary, Rep
             page: page.as_ref().map(|_| StreamReport::new(stream.clone(), &baseline)),
             unreadable: Vec::new(),
             max_record_bytes: opts.max_record_bytes,
+            fetch_ahead: opts.fetch_ahead,
         };
         let engine = replay_stream(stream, &source, files, &baseline, window, threads, &bar, io, &mut ctx)?;
         summary.unreadable.append(&mut ctx.unreadable);
@@ -623,6 +627,8 @@ struct StreamRun<'a> {
     unreadable: Vec<(String, String)>,
     /// Longer capture records are skipped.
     max_record_bytes: usize,
+    /// Objects of a remote capture requested ahead ([`ReplayOptions::fetch_ahead`]).
+    fetch_ahead: usize,
 }
 
 impl StreamRun<'_> {
@@ -683,6 +689,22 @@ impl WindowSink for Reports<'_> {
         }
         Ok(())
     }
+}
+
+/// Objects of a remote capture requested ahead of decoding, in key order: S3 answers a GET in
+/// tens of milliseconds whatever the object's size, so one request at a time reads a few dozen
+/// small objects a second; 64 in flight hide that latency behind decoding (`scripts/bench
+/// --s3-latency` measures 1, 8, 32 and 64 behind a 30 ms proxy).
+pub const DEFAULT_FETCH_AHEAD: usize = 64;
+/// Bytes of fetched objects waiting to be decoded, at most: large objects get fewer requests
+/// ahead (never fewer than one), so memory does not grow with the objects' size.
+pub const FETCH_AHEAD_BUDGET: u64 = 64 << 20;
+
+/// How many objects to request ahead for `files` (their mean size against the budget).
+fn fetch_ahead(requested: usize, files: &[CaptureObject]) -> usize {
+    let mean = files.iter().map(|f| f.size).sum::<u64>() / (files.len().max(1) as u64);
+    let by_budget = usize::try_from(FETCH_AHEAD_BUDGET / mean.max(1)).unwrap_or(usize::MAX);
+    requested.min(by_budget).max(1)
 }
 
 /// At most this many decoded objects per decoding thread wait to be merged: enough to keep
@@ -769,13 +791,46 @@ fn open(
     }
 }
 
+/// A capture object as a decoding thread gets it: opened there (a local file, streamed), or
+/// already fetched whole by the prefetcher (a remote one).
+enum Input {
+    /// Open it now.
+    Lazy,
+    /// Fetched ahead: its bytes, or why it could not be read (as [`open`] says).
+    Fetched(Result<Result<Vec<u8>, String>, ReplayError>),
+}
+
+/// Reads one capture object whole (the prefetcher's request), with [`open`]'s split between
+/// what is this object's fault (`Ok(Err(why))`: skipped) and what stops the replay.
+async fn fetch(
+    source: &CaptureSource<AnyStore>,
+    file: &CaptureObject,
+    stores: &dyn crate::store::StoreFactory<AnyStore>,
+) -> Result<Result<Vec<u8>, String>, ReplayError> {
+    match source.read_object(&file.key, stores).await {
+        Ok(bytes) => Ok(Ok(bytes)),
+        Err(e @ SourceError::Batch { .. }) => Ok(Err(e.to_string())),
+        Err(
+            e @ (SourceError::Gone { .. } | SourceError::Store(StoreError::Io { .. }) | SourceError::Compressed { .. }),
+        ) => Ok(Err(e.to_string())),
+        Err(e) => Err(ReplayError::Fetch(e)),
+    }
+}
+
 fn decode_file(
     decoder: &mut ObjectDecoder,
     source: &CaptureSource<AnyStore>,
     file: &CaptureObject,
+    input: Input,
     io: &ReplayIo<'_>,
 ) -> Result<Decoded, ReplayError> {
-    let reader = match open(source, file, io)? {
+    let opened = match input {
+        Input::Lazy => open(source, file, io)?,
+        Input::Fetched(fetched) => {
+            fetched?.map(|bytes| Box::new(std::io::Cursor::new(bytes)) as Box<dyn std::io::BufRead + Send>)
+        }
+    };
+    let reader = match opened {
         Ok(r) => r,
         Err(why) => return Ok(Decoded::Unreadable(why)),
     };
@@ -805,7 +860,10 @@ fn replay_stream(
     // One by one until the column layout is decided (by the first decodable record), then,
     // with more than one thread, decoded in parallel and merged in order.
     let mut next = 0;
-    while next < files.len() && (threads <= 1 || engine.layout().is_none()) {
+    // A remote capture is fetched ahead whatever the number of threads (the decoded objects
+    // are merged in order either way, with the same result as reading them one by one).
+    let remote = source.is_remote();
+    while next < files.len() && ((threads <= 1 && !remote) || engine.layout().is_none()) {
         let file = &files[next];
         for closed in engine.advance_to_folder(file.hour) {
             handle_window(closed, ctx)?;
@@ -823,8 +881,14 @@ fn replay_stream(
     }
     if let Some(decoder) = engine.decoder().filter(|_| next < files.len()) {
         let in_flight = in_flight(threads, baseline.features.len());
-        let decode = |decoder: &mut ObjectDecoder, file: &CaptureObject| decode_file(decoder, source, file, io);
-        decode_in_parallel(&files[next..], &decoder, threads, in_flight, decode, |file, decoded| {
+        let decode = |decoder: &mut ObjectDecoder, file: &CaptureObject, input: Input| {
+            decode_file(decoder, source, file, input, io)
+        };
+        let rest = &files[next..];
+        let ahead = remote.then(|| fetch_ahead(ctx.fetch_ahead, rest));
+        let feed = |i: usize| fetch(source, &rest[i], io.stores);
+        let prefetch = ahead.map(|n| (n, &feed as &(dyn Fn(usize) -> _ + Sync), io));
+        decode_in_parallel(rest, &decoder, threads, in_flight, prefetch, decode, |file, decoded| {
             for closed in engine.advance_to_folder(file.hour) {
                 handle_window(closed, ctx)?;
             }
@@ -855,16 +919,24 @@ fn replay_stream(
 
 /// Decodes `files` with `decode` on `threads` threads and hands each result to `merge` in
 /// file order, on the calling thread. At most `in_flight` files are decoded but not yet merged
-/// at any time. The first error (reading a file, or from `merge`) stops the work.
-fn decode_in_parallel(
+/// at any time. With `prefetch` (`(ahead, fetch, io)`), a thread of its own requests the files
+/// in order, `ahead` at a time, with `fetch` on the runtime, and the decoding threads take
+/// them as they come; without, each decoding thread opens its file. The first error (reading
+/// a file, or from `merge`) stops the work.
+#[allow(clippy::type_complexity)]
+fn decode_in_parallel<'f, F>(
     files: &[CaptureObject],
     decoder: &ObjectDecoder,
     threads: usize,
     in_flight: usize,
-    decode: impl Fn(&mut ObjectDecoder, &CaptureObject) -> Result<Decoded, ReplayError> + Sync,
+    prefetch: Option<(usize, &(dyn Fn(usize) -> F + Sync), &ReplayIo<'_>)>,
+    decode: impl Fn(&mut ObjectDecoder, &CaptureObject, Input) -> Result<Decoded, ReplayError> + Sync,
     mut merge: impl FnMut(&CaptureObject, Decoded) -> Result<(), ReplayError>,
-) -> Result<(), ReplayError> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+) -> Result<(), ReplayError>
+where
+    F: std::future::Future<Output = Result<Result<Vec<u8>, String>, ReplayError>> + Send + 'f,
+{
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::mpsc;
     use std::sync::Mutex;
 
@@ -876,13 +948,49 @@ fn decode_in_parallel(
         let _ = credit_tx.send(());
     }
     let credit_rx = Mutex::new(credit_rx);
+    // Fetched files, in order, for the decoding threads (with a prefetcher).
+    type Fetched = (usize, Result<Result<Vec<u8>, String>, ReplayError>);
+    let (fetched_tx, fetched_rx) = mpsc::sync_channel::<Fetched>(prefetch.map_or(1, |(ahead, _, _)| ahead));
+    let fetched_rx = Mutex::new(fetched_rx);
+    let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
         // Owned here, so that leaving early (an error) drops it before the threads are joined
         // and wakes the ones waiting for a credit.
         let credit_tx = credit_tx;
+        if let Some((ahead, fetch, io)) = prefetch {
+            let (fetched_tx, stop) = (fetched_tx, &stop);
+            scope.spawn(move || {
+                use futures_util::StreamExt as _;
+                io.wait(async {
+                    let mut requests =
+                        futures_util::stream::iter(0..files.len()).map(fetch).buffered(ahead).enumerate();
+                    while let Some((i, bytes)) = requests.next().await {
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        // A full queue: the decoders are behind; wait off the runtime's workers.
+                        let mut item = (i, bytes);
+                        loop {
+                            match fetched_tx.try_send(item) {
+                                Ok(()) => break,
+                                Err(mpsc::TrySendError::Full(back)) if !stop.load(Ordering::Relaxed) => {
+                                    item = back;
+                                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                                }
+                                Err(_) => return,
+                            }
+                        }
+                    }
+                });
+            });
+        } else {
+            drop(fetched_tx);
+        }
+        let lazy = prefetch.is_none();
         let (done_tx, done_rx) = mpsc::channel::<(usize, Result<Decoded, ReplayError>)>();
         for _ in 0..threads {
-            let (credit_rx, next, done_tx, decode) = (&credit_rx, &next, done_tx.clone(), &decode);
+            let (credit_rx, next, done_tx, decode, fetched_rx) =
+                (&credit_rx, &next, done_tx.clone(), &decode, &fetched_rx);
             let mut decoder = decoder.clone();
             scope.spawn(move || loop {
                 let credit = match credit_rx.lock() {
@@ -892,40 +1000,64 @@ fn decode_in_parallel(
                 if credit.is_err() {
                     return;
                 }
-                let i = next.fetch_add(1, Ordering::SeqCst);
+                let (i, input) = if lazy {
+                    (next.fetch_add(1, Ordering::SeqCst), Input::Lazy)
+                } else {
+                    let got = match fetched_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    match got {
+                        Ok((i, bytes)) => (i, Input::Fetched(bytes)),
+                        Err(_) => return,
+                    }
+                };
                 let Some(file) = files.get(i) else { return };
-                let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode(&mut decoder, file)))
-                    .unwrap_or_else(|_| {
-                        Err(ReplayError::Decode { path: file.key.clone(), detail: "the decoder panicked".into() })
-                    });
+                let decoded =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode(&mut decoder, file, input)))
+                        .unwrap_or_else(|_| {
+                            Err(ReplayError::Decode { path: file.key.clone(), detail: "the decoder panicked".into() })
+                        });
                 if done_tx.send((i, decoded)).is_err() {
                     return;
                 }
             });
         }
         drop(done_tx);
-        let mut waiting: BTreeMap<usize, Result<Decoded, ReplayError>> = BTreeMap::new();
-        for (i, file) in files.iter().enumerate() {
-            let decoded = loop {
-                if let Some(d) = waiting.remove(&i) {
-                    break d;
-                }
-                match done_rx.recv() {
-                    Ok((j, d)) => {
-                        waiting.insert(j, d);
+        let result = (|| {
+            let mut waiting: BTreeMap<usize, Result<Decoded, ReplayError>> = BTreeMap::new();
+            for (i, file) in files.iter().enumerate() {
+                let decoded = loop {
+                    if let Some(d) = waiting.remove(&i) {
+                        break d;
                     }
-                    Err(_) => {
-                        return Err(ReplayError::Decode {
-                            path: file.key.clone(),
-                            detail: "every decoding thread stopped".into(),
-                        })
+                    match done_rx.recv() {
+                        Ok((j, d)) => {
+                            waiting.insert(j, d);
+                        }
+                        Err(_) => {
+                            return Err(ReplayError::Decode {
+                                path: file.key.clone(),
+                                detail: "every decoding thread stopped".into(),
+                            })
+                        }
                     }
-                }
-            };
-            merge(file, decoded?)?;
-            let _ = credit_tx.send(());
+                };
+                merge(file, decoded?)?;
+                let _ = credit_tx.send(());
+            }
+            Ok(())
+        })();
+        // Leaving (done or an error): the prefetcher stops, the decoders' queues close.
+        stop.store(true, Ordering::Relaxed);
+        drop(credit_tx);
+        if let Ok(mut rx) = fetched_rx.lock() {
+            // Unblocks a prefetcher waiting on a full queue and decoders waiting on it.
+            while rx.try_recv().is_ok() {}
+            let (_, closed) = mpsc::sync_channel::<Fetched>(1);
+            *rx = closed;
         }
-        Ok(())
+        result
     })
 }
 

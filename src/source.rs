@@ -218,6 +218,12 @@ impl<S: ObjectStore> CaptureSource<S> {
         self.store.uri(key)
     }
 
+    /// Whether the capture is remote (`s3://`): each object read is a request with its own
+    /// latency, worth requesting ahead of decoding.
+    pub fn is_remote(&self) -> bool {
+        self.store.uri("").starts_with("s3://")
+    }
+
     /// Reads one listed capture object whole: a batch transform input manifest as the capture
     /// records of the objects it names (opened through `linked`), anything else as it is.
     pub async fn read_object(&self, key: &str, linked: &dyn StoreFactory<S>) -> Result<Vec<u8>, SourceError> {

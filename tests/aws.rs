@@ -1546,6 +1546,33 @@ async fn replay_and_baseline_read_and_write_s3_as_they_do_folders() {
         .collect();
     assert!(!events.is_empty());
     assert_eq!(events, local_events, "the same events from S3 as from a folder");
+    // Objects requested ahead in key order, whatever the threads and the requests in flight.
+    for (threads, ahead) in [("1", "1"), ("2", "3"), ("1", "64")] {
+        let again = tmp.path().join(format!("s3-events-{threads}-{ahead}.jsonl"));
+        let out = driftwatch_on(
+            &endpoint,
+            &[
+                "replay",
+                "--capture",
+                &format!("s3://{bucket}/datacapture/{ep}"),
+                "--baseline",
+                &format!("s3://{bucket}/baselines/loan/"),
+                "--events",
+                again.to_str().unwrap(),
+                "--threads",
+                threads,
+                "--fetch-ahead",
+                ahead,
+            ],
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let got: Vec<Value> = std::fs::read_to_string(&again)
+            .unwrap()
+            .lines()
+            .map(|l| comparable(&serde_json::from_str(l).unwrap()))
+            .collect();
+        assert_eq!(got, local_events, "--threads {threads} --fetch-ahead {ahead}");
+    }
 
     // The same objects as the folder's files, with the same contents (but the baseline's name,
     // which is where it was read from).

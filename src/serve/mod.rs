@@ -8,8 +8,9 @@
 //!
 //! Streams are polled concurrently ([`STREAM_CONCURRENCY`]) over one shared borrow of what does
 //! not change during a poll (stores, bus, clock, settings); each stream owns its engine, cursor
-//! and outbox. Objects are fetched and decoded ahead in order ([`FETCH_CONCURRENCY`]), decoding
-//! on tokio's blocking pool, and merged in key order, so results do not depend on timing. A
+//! and outbox. Objects are requested ahead in key order ([`FETCH_AHEAD`], within
+//! [`FETCH_AHEAD_BUDGET`]), decoded ahead on tokio's blocking pool ([`DECODE_AHEAD`]), and
+//! merged in key order, so results do not depend on timing. A
 //! stop (SIGTERM) or a near deadline (read on the [`Clock`]) is checked between objects; a
 //! stream stopped inside a folder drops its in-memory state and goes on from its checkpoint.
 
@@ -41,12 +42,18 @@ use crate::time::{Duration, Timestamp};
 
 /// Folders re-listed after they settled, to find objects that land late.
 pub const LATE_SCAN_FOLDERS: usize = 3;
-/// Capture objects of one stream fetched and decoded ahead of the merge: enough to hide S3's
-/// latency (tens of milliseconds an object) behind decoding; memory is bounded by this many
-/// objects per stream.
-pub const FETCH_CONCURRENCY: usize = 8;
+/// Capture objects of one stream requested ahead of decoding, in key order: S3 answers a GET in
+/// tens of milliseconds whatever the object's size, so a few requests at a time read a few
+/// hundred small objects a second; 64 in flight hide that latency behind decoding.
+pub const FETCH_AHEAD: usize = crate::replay::DEFAULT_FETCH_AHEAD;
+/// Bytes of one stream's fetched objects waiting to be decoded, at most (by the listing's mean
+/// object size): large objects get fewer requests ahead, never fewer than one.
+pub const FETCH_AHEAD_BUDGET: u64 = 16 << 20;
+/// Objects of one stream decoded ahead of the merge, on the blocking pool: enough to keep the
+/// cores busy while the merge runs; each holds a partial profile until merged.
+pub const DECODE_AHEAD: usize = 4;
 /// Streams polled at once. Each one's CPU work runs on the blocking pool, so this bounds memory
-/// ([`FETCH_CONCURRENCY`] objects each) and connections, not cores.
+/// ([`FETCH_AHEAD_BUDGET`] and [`DECODE_AHEAD`] objects each) and connections, not cores.
 pub const STREAM_CONCURRENCY: usize = 4;
 /// Report objects of one window written at once: a window's nine or so objects (reports,
 /// metrics tables) take one round trip instead of nine, and one slow or retried PUT does not
@@ -720,13 +727,14 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         };
         // List from the oldest folder still watched for late objects.
         let list_from = rt.cursor.recent.keys().next().copied().into_iter().chain(rt.cursor.next_hour).min();
-        let folders: BTreeMap<Timestamp, Vec<String>> = m
-            .capture
-            .hour_folders(&rt.id, list_from)
-            .await?
-            .into_iter()
-            .map(|(h, objects)| (h, objects.into_iter().map(|o| o.key).collect()))
+        let listed = m.capture.hour_folders(&rt.id, list_from).await?;
+        // Each folder's mean object size: how many objects to request ahead.
+        let mean_sizes: BTreeMap<Timestamp, u64> = listed
+            .iter()
+            .map(|(h, objects)| (*h, objects.iter().map(|o| o.size).sum::<u64>() / objects.len().max(1) as u64))
             .collect();
+        let folders: BTreeMap<Timestamp, Vec<String>> =
+            listed.into_iter().map(|(h, objects)| (h, objects.into_iter().map(|o| o.key).collect())).collect();
         // Objects that landed in folders already read: their records are late.
         let late: Vec<(Timestamp, String)> = folders
             .iter()
@@ -738,7 +746,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             .collect();
         for (hour, key) in late {
             tracing::warn!(stream = %stream_label, key = %key, "object landed after its hour folder settled; its records count as late");
-            if !self.ingest_objects(m, rt, hour, std::slice::from_ref(&key)).await? {
+            if !self.ingest_objects(m, rt, hour, std::slice::from_ref(&key), 0).await? {
                 report.stopped_early = true;
                 return Ok((report, Ended::MidFolder));
             }
@@ -772,7 +780,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             let keys = &folders[&hour];
             let closed = rt.engine.advance_to_folder(Some(hour));
             self.handle_closed(m, rt, closed, &mut report).await?;
-            if !self.ingest_objects(m, rt, hour, keys).await? {
+            if !self.ingest_objects(m, rt, hour, keys, mean_sizes[&hour]).await? {
                 report.stopped_early = true;
                 return Ok((report, Ended::MidFolder));
             }
@@ -892,9 +900,10 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         Ok(true)
     }
 
-    /// Reads the objects of one folder in key order into the engine: fetched and decoded up to
-    /// [`FETCH_CONCURRENCY`] objects ahead (decoding on the blocking pool, off the async
-    /// workers), merged in order. Returns `false` when it stopped between two objects
+    /// Reads the objects of one folder in key order into the engine: requested up to
+    /// [`FETCH_AHEAD`] objects ahead (fewer when `mean_size` is large: [`FETCH_AHEAD_BUDGET`]),
+    /// decoded up to [`DECODE_AHEAD`] ahead (on the blocking pool, off the async workers),
+    /// merged in order. Returns `false` when it stopped between two objects
     /// ([`Shared::must_stop`]); the engine then holds part of the folder.
     async fn ingest_objects(
         &self,
@@ -902,6 +911,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         rt: &mut StreamRuntime,
         hour: Timestamp,
         keys: &[String],
+        mean_size: u64,
     ) -> Result<bool, ServeError> {
         use futures_util::StreamExt as _;
         let label = rt.id.to_string();
@@ -938,11 +948,14 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             next += 1;
         }
         let Some(decoder) = rt.engine.decoder() else { return Ok(true) };
+        let ahead = usize::try_from(FETCH_AHEAD_BUDGET / mean_size.max(1)).unwrap_or(usize::MAX).clamp(1, FETCH_AHEAD);
         let mut decoded = futures_util::stream::iter(&keys[next..])
-            .map(|key| {
+            .map(|key| async move { capture.read_object(key, self.linked.as_ref()).await.map(|bytes| (key, bytes)) })
+            .buffered(ahead)
+            .map(|fetched| {
                 let mut decoder = decoder.clone();
                 async move {
-                    let bytes = capture.read_object(key, self.linked.as_ref()).await?;
+                    let (key, bytes) = fetched?;
                     let size = bytes.len() as u64;
                     let owned_key = key.clone();
                     let result = tokio::task::spawn_blocking(move || {
@@ -956,7 +969,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
                     result.map(|d| (d, size)).map_err(|e| read_error(key, e))
                 }
             })
-            .buffered(FETCH_CONCURRENCY);
+            .buffered(DECODE_AHEAD);
         let mut left = keys.len() - next;
         while let Some(item) = decoded.next().await {
             let ((object, sample), size) = item?;
