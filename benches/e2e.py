@@ -49,20 +49,20 @@ def run_measured(cmd):
     return wall, usage.ru_maxrss, text
 
 
-def generate(generator, data_dir, name, mb, features, peak):
+def generate(generator, data_dir, name, mb, features, peak, object_kb=None):
     d = data_dir / name
     stamp = d / "params.json"
-    params = {"mb": mb, "features": features, "peak": peak, "max_rows": 4}
+    params = {"mb": mb, "features": features, "peak": peak, "max_rows": 4, "object_kb": object_kb}
     if stamp.exists() and json.loads(stamp.read_text()) == params:
         return d
     print(f"generating {name}: {mb} MB, {features} features, peak {peak} requests/h", flush=True)
     if d.exists():
         shutil.rmtree(d)
     d.mkdir(parents=True)
-    subprocess.run(
-        [generator, "--out", d, "--mb", str(mb), "--features", str(features), "--peak", str(peak), "--max-rows", "4"],
-        check=True,
-    )
+    cmd = [generator, "--out", d, "--mb", str(mb), "--features", str(features), "--peak", str(peak), "--max-rows", "4"]
+    if object_kb:
+        cmd += ["--object-kb", str(object_kb)]
+    subprocess.run(cmd, check=True)
     stamp.write_text(json.dumps(params))
     return d
 
@@ -130,8 +130,10 @@ def main():
     ap.add_argument("--busy-mb", type=int, default=200)
     ap.add_argument("--small-mb", type=int, default=20)
     ap.add_argument("--wide-mb", type=int, default=1000)
+    ap.add_argument("--wider-mb", type=int, default=100, help="the 1,000-feature stream")
     ap.add_argument("--slice-mb", type=int, default=10, help="the slice the slow peers (and driftwatch, for the ratio) read")
     ap.add_argument("--python", default=sys.executable, help="the peers' interpreter")
+    ap.add_argument("--driftwatch-only", action="store_true", help="leave the Python peers out")
     args = ap.parse_args()
 
     target = Path(args.target_dir)
@@ -143,6 +145,11 @@ def main():
         "busy": generate(generator, data, "busy", args.busy_mb, 12, 20000),
         "small": generate(generator, data, "small", args.small_mb, 12, 300),
         "wide": generate(generator, data, "wide", args.wide_mb, 100, 20000),
+        # The busy stream's records in objects of about 200 KB and 20 KB (as low-traffic and
+        # many-instance endpoints write them): throughput should not depend on object size.
+        "busy-200kb": generate(generator, data, "busy-200kb", args.busy_mb, 12, 20000, object_kb=200),
+        "busy-20kb": generate(generator, data, "busy-20kb", args.busy_mb, 12, 20000, object_kb=20),
+        "wide-1000": generate(generator, data, "wide-1000", args.wider_mb, 1000, 2000),
     }
     results = {"date": datetime.date.today().isoformat(), "cpus": os.cpu_count(), "machine": platform.machine(), "rows": []}
     table = results["rows"]
@@ -167,11 +174,11 @@ def main():
         print(json.dumps(row), flush=True)
         return row
 
-    for name in ["busy", "small", "wide"]:
+    for name in ["busy", "busy-200kb", "busy-20kb", "small", "wide", "wide-1000"]:
         d = sets[name]
         for threads in [1, 2]:
             add(name, d / "capture", "driftwatch", threads, driftwatch(binary, d / "capture", d / "baseline", threads, args.runs))
-    for name in ["busy", "small"]:
+    for name in [] if args.driftwatch_only else ["busy", "small"]:
         d = sets[name]
         for tool in ["json", "whylogs"]:
             add(name, d / "capture", tool, 1, peer(args.python, tool, d / "capture", d / "training.csv", args.peer_runs))
