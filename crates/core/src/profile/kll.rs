@@ -15,6 +15,11 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_K: u32 = 2048;
 /// Deequ's default shrinking factor (`KLLSketch.DEFAULT_SHRINKING_FACTOR`).
 pub const DEFAULT_C: f64 = 0.64;
+/// Items level 0 of a sketch reserves at its first value: a capture object's partial profile
+/// holds a few dozen to a few hundred values of a feature, and growing a vector from four items
+/// by doubling took six reallocations per feature and object (about 6% of a replay of 20 KB
+/// objects, by `perf`). 2 KB per numeric feature; the level grows past it as before.
+const FIRST_LEVEL_RESERVE: usize = 256;
 
 /// A mergeable quantile sketch over finite `f64` values.
 #[derive(Debug, Serialize, Deserialize)]
@@ -105,7 +110,12 @@ impl Kll {
     pub fn update(&mut self, value: f64) {
         debug_assert!(value.is_finite());
         self.cdf.take();
-        self.levels[0].items.push(value);
+        let first = &mut self.levels[0].items;
+        if first.capacity() == 0 {
+            // One allocation for a small object's values instead of doubling from four.
+            first.reserve(FIRST_LEVEL_RESERVE);
+        }
+        first.push(value);
         self.actual += 1;
         if self.actual > self.total_capacity {
             self.condense();
