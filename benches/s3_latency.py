@@ -37,6 +37,24 @@ def free_port():
         return s.getsockname()[1]
 
 
+def serve_in_background(client):
+    """Serves `client(reader, writer)` on a free loopback port from an event loop on a daemon
+    thread; returns the port once it listens."""
+    port = free_port()
+    ready = threading.Event()
+
+    def run():
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        server = loop.run_until_complete(asyncio.start_server(client, "127.0.0.1", port))
+        ready.set()
+        loop.run_until_complete(server.serve_forever())
+
+    threading.Thread(target=run, daemon=True).start()
+    ready.wait()
+    return port
+
+
 class LatencyProxy:
     """A TCP proxy on loopback: each chunk the client sends (an HTTP request, or a part of a
     large one) reaches the server `delay` seconds later, in order; answers pass at once."""
@@ -44,17 +62,7 @@ class LatencyProxy:
     def __init__(self, upstream_port, delay):
         self.upstream_port = upstream_port
         self.delay = delay
-        self.port = free_port()
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        threading.Thread(target=self._run, daemon=True).start()
-        self.ready.wait()
-
-    def _run(self):
-        asyncio.set_event_loop(self.loop)
-        server = self.loop.run_until_complete(asyncio.start_server(self._client, "127.0.0.1", self.port))
-        self.ready.set()
-        self.loop.run_until_complete(server.serve_forever())
+        self.port = serve_in_background(self._client)
 
     async def _client(self, reader, writer):
         try:
@@ -95,17 +103,7 @@ class MemoryS3:
         self.objects = dict(sorted(objects.items()))
         self.keys = list(self.objects)
         self.delay = delay
-        self.port = free_port()
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        threading.Thread(target=self._run, daemon=True).start()
-        self.ready.wait()
-
-    def _run(self):
-        asyncio.set_event_loop(self.loop)
-        server = self.loop.run_until_complete(asyncio.start_server(self._client, "127.0.0.1", self.port))
-        self.ready.set()
-        self.loop.run_until_complete(server.serve_forever())
+        self.port = serve_in_background(self._client)
 
     def _list(self, q):
         import bisect

@@ -1521,56 +1521,32 @@ async fn replay_and_baseline_read_and_write_s3_as_they_do_folders() {
     let tmp = tempfile::tempdir().unwrap();
     let (local_out, local_events) = replay(tmp.path(), &ep, &files, &[]);
 
-    let s3_events = tmp.path().join("s3-events.jsonl");
-    let out = driftwatch_on(
-        &endpoint,
-        &[
-            "replay",
-            "--capture",
-            &format!("s3://{bucket}/datacapture/{ep}"),
-            "--baseline",
-            &format!("s3://{bucket}/baselines/loan/"),
-            "--output",
-            &format!("s3://{bucket}/replayed"),
-            "--events",
-            s3_events.to_str().unwrap(),
-        ],
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains(&format!("metrics: s3://{bucket}/replayed/drift_metrics.parquet")), "{stdout}");
-    let events: Vec<Value> = std::fs::read_to_string(&s3_events)
-        .unwrap()
-        .lines()
-        .map(|l| comparable(&serde_json::from_str(l).unwrap()))
-        .collect();
-    assert!(!events.is_empty());
-    assert_eq!(events, local_events, "the same events from S3 as from a folder");
-    // Objects requested ahead in key order, whatever the threads and the requests in flight.
-    for (threads, ahead) in [("1", "1"), ("2", "3"), ("1", "64")] {
-        let again = tmp.path().join(format!("s3-events-{threads}-{ahead}.jsonl"));
-        let out = driftwatch_on(
-            &endpoint,
-            &[
-                "replay",
-                "--capture",
-                &format!("s3://{bucket}/datacapture/{ep}"),
-                "--baseline",
-                &format!("s3://{bucket}/baselines/loan/"),
-                "--events",
-                again.to_str().unwrap(),
-                "--threads",
-                threads,
-                "--fetch-ahead",
-                ahead,
-            ],
-        );
+    // replay --capture s3://..., --baseline s3://..., more flags; returns its events.
+    let replay_s3 = |name: &str, extra: &[&str]| {
+        let events = tmp.path().join(name);
+        let capture = format!("s3://{bucket}/datacapture/{ep}");
+        let baseline = format!("s3://{bucket}/baselines/loan/");
+        let mut args =
+            vec!["replay", "--capture", &capture, "--baseline", &baseline, "--events", events.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = driftwatch_on(&endpoint, &args);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let got: Vec<Value> = std::fs::read_to_string(&again)
+        let events: Vec<Value> = std::fs::read_to_string(&events)
             .unwrap()
             .lines()
             .map(|l| comparable(&serde_json::from_str(l).unwrap()))
             .collect();
+        (events, String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let output = format!("s3://{bucket}/replayed");
+    let (events, stdout) = replay_s3("s3-events.jsonl", &["--output", &output]);
+    assert!(stdout.contains(&format!("metrics: s3://{bucket}/replayed/drift_metrics.parquet")), "{stdout}");
+    assert!(!events.is_empty());
+    assert_eq!(events, local_events, "the same events from S3 as from a folder");
+    // Objects requested ahead in key order, whatever the threads and the requests in flight.
+    for (threads, ahead) in [("1", "1"), ("2", "3"), ("1", "64")] {
+        let (got, _) =
+            replay_s3(&format!("s3-events-{threads}-{ahead}.jsonl"), &["--threads", threads, "--fetch-ahead", ahead]);
         assert_eq!(got, local_events, "--threads {threads} --fetch-ahead {ahead}");
     }
 

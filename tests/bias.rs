@@ -77,26 +77,32 @@ fn replay_with_events(dir: &Path, window: &str) -> (Vec<Violation>, usize, Vec<[
                 .map(|v| v.as_str().unwrap().to_owned())
         })
         .collect();
+    let (found, windows) = violations(&common::tree(&dir.join("out")), "constraint_violations.json");
+    (found, windows, events)
+}
+
+/// The `bias_drift_check` violations of every window's `bias/{file}` below a report tree
+/// (window folder, facet value, metric), in order, and the number of windows with the file.
+fn violations(tree: &std::collections::BTreeMap<String, Vec<u8>>, file: &str) -> (Vec<Violation>, usize) {
+    let suffix = format!("/bias/{file}");
     let mut found = Vec::new();
     let mut windows = 0;
-    for (key, bytes) in common::tree(&dir.join("out")) {
-        if key.ends_with("bias/constraint_violations.json") {
-            windows += 1;
-            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-            for x in v["violations"].as_array().unwrap() {
-                assert_eq!(x["constraint_check_type"], "bias_drift_check");
-                assert_eq!(x["facet"], "home_ownership");
-                let folder = key.trim_end_matches("/bias/constraint_violations.json").to_owned();
-                found.push((
-                    folder,
-                    x["facet_value"].as_str().unwrap().to_owned(),
-                    x["metric_name"].as_str().unwrap().to_owned(),
-                ));
-            }
+    for (key, bytes) in tree {
+        let Some(folder) = key.strip_suffix(&suffix) else { continue };
+        windows += 1;
+        let v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        for x in v["violations"].as_array().unwrap() {
+            assert_eq!(x["constraint_check_type"], "bias_drift_check");
+            assert_eq!(x["facet"], "home_ownership");
+            found.push((
+                folder.to_owned(),
+                x["facet_value"].as_str().unwrap().to_owned(),
+                x["metric_name"].as_str().unwrap().to_owned(),
+            ));
         }
     }
     found.sort();
-    (found, windows, events)
+    (found, windows)
 }
 
 /// A stationary week of traffic (with the example's daily cycle): every window gets Clarify's
@@ -446,23 +452,7 @@ fn replay_with_labels(dir: &Path, window: &str) -> (Vec<[String; 6]>, Vec<Violat
         .collect();
     let tree = common::tree(&dir.join("out"));
     assert!(!tree.keys().any(|k| k.contains("model_quality")), "no model-quality files without its monitor");
-    let mut found = Vec::new();
-    let mut judged = 0;
-    for (key, bytes) in &tree {
-        if key.ends_with("bias/constraint_violations_with_labels.json") {
-            judged += 1;
-            let v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
-            for x in v["violations"].as_array().unwrap() {
-                let folder = key.trim_end_matches("/bias/constraint_violations_with_labels.json").to_owned();
-                found.push((
-                    folder,
-                    x["facet_value"].as_str().unwrap().to_owned(),
-                    x["metric_name"].as_str().unwrap().to_owned(),
-                ));
-            }
-        }
-    }
-    found.sort();
+    let (found, judged) = violations(&tree, "constraint_violations_with_labels.json");
     (events, found, judged)
 }
 
@@ -524,23 +514,7 @@ fn a_continuous_facet_is_measured_above_its_threshold() {
     );
     assert!(config.contains("90000"));
     std::fs::write(tmp.path().join("analysis_config.json"), config).unwrap();
-    let run = driftwatch(
-        tmp.path(),
-        &[
-            "baseline",
-            "--bias-config",
-            "analysis_config.json",
-            "--input",
-            "train.csv",
-            "--ground-truth-attribute",
-            "label",
-            "--probability-attribute",
-            "score",
-            "--output",
-            "income-baseline",
-        ],
-    );
-    assert!(run.status.success(), "{}", text(&run.stderr));
+    common::build_bias_baseline(tmp.path(), "income-baseline");
     let a: serde_json::Value =
         serde_json::from_slice(&std::fs::read(tmp.path().join("income-baseline/analysis.json")).unwrap()).unwrap();
     let entries = a["post_training_bias_metrics"]["facets"]["income"].as_array().unwrap();

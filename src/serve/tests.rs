@@ -251,6 +251,38 @@ fn replay_folder(dir: &std::path::Path, spec: &StreamSpec, quality: Option<crate
     replay_folder_with(dir, spec, quality, None);
 }
 
+/// Puts the bias config and the bias baseline of `spec` in the world's `bias` store.
+async fn put_bias(world: &World, spec: &StreamSpec) {
+    let b = world.store("bias");
+    b.put("analysis_config.json", BIAS_CONFIG.as_bytes().to_vec()).await.unwrap();
+    b.put("analysis.json", bias_baseline(spec).into_bytes()).await.unwrap();
+}
+
+/// Writes the same bias config and baseline below `dir` for replay; returns its bias options.
+fn local_bias(dir: &std::path::Path, spec: &StreamSpec) -> crate::replay::BiasOptions {
+    std::fs::write(dir.join("analysis_config.json"), BIAS_CONFIG).unwrap();
+    std::fs::create_dir_all(dir.join("bias")).unwrap();
+    std::fs::write(dir.join("bias/analysis.json"), bias_baseline(spec)).unwrap();
+    crate::replay::BiasOptions {
+        config: dir.join("analysis_config.json"),
+        baseline: dir.join("bias").display().to_string(),
+        probability: crate::pipeline::predictions::Attr::Index(0),
+        threshold: None,
+    }
+}
+
+/// Checks that every bias file the service wrote is byte-equal to replay's below `dir/out`;
+/// returns how many there were.
+fn bias_files_equal_replay(files: &BTreeMap<String, Vec<u8>>, dir: &std::path::Path) -> usize {
+    let mut compared = 0;
+    for (key, bytes) in files.iter().filter(|(k, _)| k.contains("/bias/")) {
+        let replayed = std::fs::read(dir.join("out").join(key)).unwrap_or_else(|_| panic!("replay has no {key}"));
+        assert!(bytes == &replayed, "{key} differs");
+        compared += 1;
+    }
+    compared
+}
+
 /// [`replay_folder`] with a bias monitor too.
 fn replay_folder_with(
     dir: &std::path::Path,
@@ -628,9 +660,7 @@ async fn the_service_judges_model_quality_as_replay_does() {
     let clock = ManualClock::new(spec.start);
     let bus = MemoryBus::default();
     // A bias monitor too: its label-dependent metrics come with each judgement.
-    let b = world.store("bias");
-    b.put("analysis_config.json", BIAS_CONFIG.as_bytes().to_vec()).await.unwrap();
-    b.put("analysis.json", bias_baseline(&spec).into_bytes()).await.unwrap();
+    put_bias(&world, &spec).await;
     let cfg = config_with(
         &spec,
         "5m",
@@ -682,15 +712,7 @@ async fn the_service_judges_model_quality_as_replay_does() {
         enough_share: crate::quality::join::DEFAULT_ENOUGH_SHARE,
         expiry: None,
     };
-    std::fs::write(tmp.path().join("analysis_config.json"), BIAS_CONFIG).unwrap();
-    std::fs::create_dir_all(tmp.path().join("bias")).unwrap();
-    std::fs::write(tmp.path().join("bias/analysis.json"), bias_baseline(&spec)).unwrap();
-    let bias = crate::replay::BiasOptions {
-        config: tmp.path().join("analysis_config.json"),
-        baseline: tmp.path().join("bias").display().to_string(),
-        probability: crate::pipeline::predictions::Attr::Index(0),
-        threshold: None,
-    };
+    let bias = local_bias(tmp.path(), &spec);
     replay_folder_with(tmp.path(), &spec, Some(quality), Some(bias));
 
     let (files, events) = outputs(&world, &bus);
@@ -813,10 +835,7 @@ async fn the_service_judges_bias_as_replay_does() {
     spec.max_rows = 1;
     spec.changes = vec![driftwatch_synth::Change::CategoryRename { feature: 5, at: 48.0 }];
     world.load(&spec).await;
-    let analysis = bias_baseline(&spec);
-    let b = world.store("bias");
-    b.put("analysis_config.json", BIAS_CONFIG.as_bytes().to_vec()).await.unwrap();
-    b.put("analysis.json", analysis.clone().into_bytes()).await.unwrap();
+    put_bias(&world, &spec).await;
     let cfg = config_with(
         &spec,
         "5m",
@@ -833,24 +852,10 @@ async fn the_service_judges_bias_as_replay_does() {
 
     let tmp = tempfile::tempdir().unwrap();
     spec.write_capture(&tmp.path().join("capture")).unwrap();
-    std::fs::write(tmp.path().join("analysis_config.json"), BIAS_CONFIG).unwrap();
-    std::fs::create_dir_all(tmp.path().join("bias")).unwrap();
-    std::fs::write(tmp.path().join("bias/analysis.json"), &analysis).unwrap();
-    let bias = crate::replay::BiasOptions {
-        config: tmp.path().join("analysis_config.json"),
-        baseline: tmp.path().join("bias").display().to_string(),
-        probability: crate::pipeline::predictions::Attr::Index(0),
-        threshold: None,
-    };
+    let bias = local_bias(tmp.path(), &spec);
     replay_folder_with(tmp.path(), &spec, None, Some(bias));
     let (files, events) = outputs(&world, &bus);
-    let mut compared = 0;
-    for (key, bytes) in files.iter().filter(|(k, _)| k.contains("/bias/")) {
-        let replayed =
-            std::fs::read(tmp.path().join("out").join(key)).unwrap_or_else(|_| panic!("replay has no {key}"));
-        assert!(bytes == &replayed, "{key} differs");
-        compared += 1;
-    }
+    let compared = bias_files_equal_replay(&files, tmp.path());
     assert_eq!(compared, 2 * 96, "analysis and violations of every window");
     let bias_events: Vec<&serde_json::Value> = events.iter().filter(|e| e["detail"]["monitor"] == "bias").collect();
     let kinds: Vec<(String, String)> = bias_events
@@ -874,9 +879,7 @@ async fn the_service_joins_labels_for_bias_alone_as_replay_does() {
     let world = World::default();
     world.load(&spec).await;
     let (gt_dir, _) = world.load_labels(&spec, tmp.path()).await;
-    let b = world.store("bias");
-    b.put("analysis_config.json", BIAS_CONFIG.as_bytes().to_vec()).await.unwrap();
-    b.put("analysis.json", bias_baseline(&spec).into_bytes()).await.unwrap();
+    put_bias(&world, &spec).await;
     let cfg = config_with(
         &spec,
         "5m",
@@ -904,25 +907,11 @@ async fn the_service_joins_labels_for_bias_alone_as_replay_does() {
         enough_share: crate::quality::join::DEFAULT_ENOUGH_SHARE,
         expiry: None,
     };
-    std::fs::write(tmp.path().join("analysis_config.json"), BIAS_CONFIG).unwrap();
-    std::fs::create_dir_all(tmp.path().join("bias")).unwrap();
-    std::fs::write(tmp.path().join("bias/analysis.json"), bias_baseline(&spec)).unwrap();
-    let bias = crate::replay::BiasOptions {
-        config: tmp.path().join("analysis_config.json"),
-        baseline: tmp.path().join("bias").display().to_string(),
-        probability: crate::pipeline::predictions::Attr::Index(0),
-        threshold: None,
-    };
+    let bias = local_bias(tmp.path(), &spec);
     replay_folder_with(tmp.path(), &spec, Some(quality), Some(bias));
     let (files, events) = outputs(&world, &bus);
     assert!(!files.keys().any(|k| k.contains("model_quality")), "no model-quality files without its monitor");
-    let mut compared = 0;
-    for (key, bytes) in files.iter().filter(|(k, _)| k.contains("/bias/")) {
-        let replayed =
-            std::fs::read(tmp.path().join("out").join(key)).unwrap_or_else(|_| panic!("replay has no {key}"));
-        assert!(bytes == &replayed, "{key} differs");
-        compared += 1;
-    }
+    let compared = bias_files_equal_replay(&files, tmp.path());
     let labelled = files.keys().filter(|k| k.ends_with("analysis_with_labels.json")).count();
     eprintln!("{compared} bias files equal replay's, {labelled} windows judged on labels");
     assert_eq!(labelled, 96, "every window of the service's time judged on its labels");

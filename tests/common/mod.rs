@@ -80,6 +80,12 @@ pub fn write_bias_baseline(dir: &Path, spec: &driftwatch_synth::StreamSpec) {
     }
     std::fs::write(dir.join("train.csv"), out).unwrap();
     std::fs::write(dir.join("analysis_config.json"), LOAN_BIAS_CONFIG).unwrap();
+    build_bias_baseline(dir, "bias-baseline");
+}
+
+/// `driftwatch baseline --bias-config analysis_config.json` over `dir/train.csv` (label `label`,
+/// probability `score`) into `dir/output`.
+pub fn build_bias_baseline(dir: &Path, output: &str) {
     let run = driftwatch(
         dir,
         &[
@@ -93,7 +99,7 @@ pub fn write_bias_baseline(dir: &Path, spec: &driftwatch_synth::StreamSpec) {
             "--probability-attribute",
             "score",
             "--output",
-            "bias-baseline",
+            output,
         ],
     );
     assert!(run.status.success(), "{}", text(&run.stderr));
