@@ -37,34 +37,38 @@ fn replay(dir: &Path, window: &str) -> (Vec<Violation>, usize) {
     (violations, windows)
 }
 
+/// `replay --window W --capture capture --bias-config analysis_config.json --bias-baseline
+/// bias-baseline --output out --events events.jsonl --emf emf.jsonl` and `extra` below `dir`
+/// (its previous `out` removed); fails the test when it fails.
+fn run_bias_replay(dir: &Path, window: &str, extra: &[&str]) {
+    let _ = std::fs::remove_dir_all(dir.join("out"));
+    let mut args = vec![
+        "replay",
+        "--window",
+        window,
+        "--capture",
+        "capture",
+        "--bias-config",
+        "analysis_config.json",
+        "--bias-baseline",
+        "bias-baseline",
+        "--output",
+        "out",
+        "--events",
+        "events.jsonl",
+        "--emf",
+        "emf.jsonl",
+    ];
+    args.extend_from_slice(extra);
+    let run = driftwatch(dir, &args);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+}
+
 /// [`replay`], and the bias events (`detail-type`, kind, facet value, onset, detectedAt).
 fn replay_with_events(dir: &Path, window: &str) -> (Vec<Violation>, usize, Vec<[String; 5]>) {
-    let _ = std::fs::remove_dir_all(dir.join("out"));
-    let run = driftwatch(
-        dir,
-        &[
-            "replay",
-            "--window",
-            window,
-            "--capture",
-            "capture",
-            "--bias-config",
-            "analysis_config.json",
-            "--bias-baseline",
-            "bias-baseline",
-            // The probability is the first response column by default (the contract's form
-            // leaves --probability-attribute out).
-            "--output",
-            "out",
-            "--events",
-            "events.jsonl",
-            "--emf",
-            "emf.jsonl",
-            "--report",
-            "report.html",
-        ],
-    );
-    assert!(run.status.success(), "{}", text(&run.stderr));
+    // The probability is the first response column by default (the contract's form leaves
+    // --probability-attribute out).
+    run_bias_replay(dir, window, &["--report", "report.html"]);
     let events: Vec<[String; 5]> = std::fs::read_to_string(dir.join("events.jsonl"))
         .unwrap()
         .lines()
@@ -407,30 +411,7 @@ fn write_ground_truth(dir: &Path, favourable: impl Fn(bool, i64, f64, f64) -> bo
 /// violations (window folder, facet value, metric).
 #[allow(clippy::type_complexity)]
 fn replay_with_labels(dir: &Path, window: &str) -> (Vec<[String; 6]>, Vec<Violation>, usize) {
-    let _ = std::fs::remove_dir_all(dir.join("out"));
-    let run = driftwatch(
-        dir,
-        &[
-            "replay",
-            "--window",
-            window,
-            "--capture",
-            "capture",
-            "--bias-config",
-            "analysis_config.json",
-            "--bias-baseline",
-            "bias-baseline",
-            "--ground-truth",
-            "ground-truth",
-            "--output",
-            "out",
-            "--events",
-            "events.jsonl",
-            "--emf",
-            "emf.jsonl",
-        ],
-    );
-    assert!(run.status.success(), "{}", text(&run.stderr));
+    run_bias_replay(dir, window, &["--ground-truth", "ground-truth"]);
     let events = std::fs::read_to_string(dir.join("events.jsonl"))
         .unwrap()
         .lines()
@@ -514,30 +495,14 @@ fn a_continuous_facet_is_measured_above_its_threshold() {
     );
     assert!(config.contains("90000"));
     std::fs::write(tmp.path().join("analysis_config.json"), config).unwrap();
-    common::build_bias_baseline(tmp.path(), "income-baseline");
+    common::build_bias_baseline(tmp.path(), "bias-baseline");
     let a: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(tmp.path().join("income-baseline/analysis.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(tmp.path().join("bias-baseline/analysis.json")).unwrap()).unwrap();
     let entries = a["post_training_bias_metrics"]["facets"]["income"].as_array().unwrap();
     assert_eq!(entries.len(), 1, "one interval, not a value per income: {entries:?}");
     let label = entries[0]["value_or_threshold"].as_str().unwrap().to_owned();
     assert!(label.starts_with("(90000.0, ") && label.ends_with(']'), "{label}");
-    let run = driftwatch(
-        tmp.path(),
-        &[
-            "replay",
-            "--window",
-            "1d",
-            "--capture",
-            "capture",
-            "--bias-config",
-            "analysis_config.json",
-            "--bias-baseline",
-            "income-baseline",
-            "--output",
-            "out",
-        ],
-    );
-    assert!(run.status.success(), "{}", text(&run.stderr));
+    run_bias_replay(tmp.path(), "1d", &[]);
     let mut days = 0;
     for (key, bytes) in common::tree(&tmp.path().join("out")) {
         if !key.ends_with("bias/analysis.json") {
@@ -577,23 +542,7 @@ fn every_row_of_a_batch_request_counts() {
         }
     }
     assert!(batches > 100, "{batches} batch requests");
-    let run = driftwatch(
-        tmp.path(),
-        &[
-            "replay",
-            "--window",
-            "1d",
-            "--capture",
-            "capture",
-            "--bias-config",
-            "analysis_config.json",
-            "--bias-baseline",
-            "bias-baseline",
-            "--output",
-            "out",
-        ],
-    );
-    assert!(run.status.success(), "{}", text(&run.stderr));
+    run_bias_replay(tmp.path(), "1d", &[]);
     let mut counted: std::collections::BTreeMap<String, u64> = Default::default();
     for (key, bytes) in common::tree(&tmp.path().join("out")) {
         if let Some(folder) = key.strip_suffix("/00/bias/analysis.json") {
