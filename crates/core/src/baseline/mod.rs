@@ -348,25 +348,24 @@ impl Baseline {
                 detail: "not a folder (pass the folder that holds statistics.json and constraints.json)".into(),
             });
         }
-        let read = |name: &str| -> Result<(PathBuf, String), BaselineError> {
+        // Parsed as they are read: a wide baseline's statistics.json (88 MB for 1,000 features
+        // with their KLL sketches) is never held as text beside its parsed form.
+        let open = |name: &str| -> Result<(PathBuf, std::io::BufReader<std::fs::File>), BaselineError> {
             let p = dir.join(name);
-            match std::fs::read_to_string(&p) {
-                Ok(s) => Ok((p, s)),
+            match std::fs::File::open(&p) {
+                Ok(f) => Ok((p, std::io::BufReader::with_capacity(1 << 20, f))),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     Err(BaselineError::Missing { path: p.display().to_string() })
                 }
                 Err(e) => Err(BaselineError::Io { path: p.display().to_string(), source: e }),
             }
         };
-        let (sp, stats) = read(STATISTICS_FILE)?;
-        let (cp, constraints) = read(CONSTRAINTS_FILE)?;
-        Baseline::from_json(
-            &stats,
-            &sp.display().to_string(),
-            &constraints,
-            &cp.display().to_string(),
-            &dir.display().to_string(),
-        )
+        let (sp, stats) = open(STATISTICS_FILE)?;
+        let (cp, constraints) = open(CONSTRAINTS_FILE)?;
+        let (sp, cp) = (sp.display().to_string(), cp.display().to_string());
+        let stats: StatisticsFile = parse_json_reader(stats, &sp)?;
+        let cons: ConstraintsFile = parse_json_reader(constraints, &cp)?;
+        Baseline::from_files(stats, &sp, cons, &cp, &dir.display().to_string())
     }
 
     /// Builds a baseline from the two files' text; paths are used in error messages.
@@ -436,12 +435,24 @@ impl Baseline {
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(text: &str, path: &str) -> Result<T, BaselineError> {
-    serde_json::from_str(text).map_err(|e| BaselineError::Parse {
+    serde_json::from_str(text).map_err(|e| parse_error(&e, path))
+}
+
+/// [`parse_json`] from a reader (a read error is an I/O error naming the file).
+fn parse_json_reader<T: serde::de::DeserializeOwned>(r: impl std::io::Read, path: &str) -> Result<T, BaselineError> {
+    serde_json::from_reader(r).map_err(|e| match e.classify() {
+        serde_json::error::Category::Io => BaselineError::Io { path: path.to_owned(), source: e.into() },
+        _ => parse_error(&e, path),
+    })
+}
+
+fn parse_error(e: &serde_json::Error, path: &str) -> BaselineError {
+    BaselineError::Parse {
         path: path.to_owned(),
         line: e.line(),
         column: e.column(),
         message: e.to_string().split(" at line ").next().unwrap_or("").to_owned(),
-    })
+    }
 }
 
 fn build_feature(
