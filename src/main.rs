@@ -101,7 +101,7 @@ enum Command {
         max_record_mib: u64,
         /// Objects of an s3:// capture requested ahead of decoding, in key order (fewer for
         /// large objects: at most 64 MiB of them wait). Results do not depend on it.
-        #[arg(long, default_value_t = driftwatch::replay::DEFAULT_FETCH_AHEAD, value_parser = parse_fetch_ahead)]
+        #[arg(long, default_value_t = driftwatch::source::DEFAULT_FETCH_AHEAD, value_parser = parse_fetch_ahead)]
         fetch_ahead: usize,
         /// Leave the KLL sketches out of each window's statistics.json (most of its size on wide
         /// baselines; the buckets stay). Also `[reports] sketches = false` in --config.

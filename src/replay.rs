@@ -77,7 +77,8 @@ pub struct ReplayOptions {
     /// whatever the number.
     pub threads: usize,
     /// Objects of a remote capture (`s3://`) requested ahead of decoding, in key order
-    /// ([`DEFAULT_FETCH_AHEAD`]); fewer when the objects are large ([`FETCH_AHEAD_BUDGET`]).
+    /// ([`crate::source::DEFAULT_FETCH_AHEAD`]); fewer when the objects are large
+    /// ([`FETCH_AHEAD_BUDGET`]).
     pub fetch_ahead: usize,
     /// Capture records longer than this are skipped and counted (`record_too_large`).
     pub max_record_bytes: usize,
@@ -691,21 +692,9 @@ impl WindowSink for Reports<'_> {
     }
 }
 
-/// Objects of a remote capture requested ahead of decoding, in key order: S3 answers a GET in
-/// tens of milliseconds whatever the object's size, so one request at a time reads a few dozen
-/// small objects a second; 64 in flight hide that latency behind decoding (`scripts/bench
-/// --s3-latency` measures 1, 8, 32 and 64 behind a 30 ms proxy).
-pub const DEFAULT_FETCH_AHEAD: usize = 64;
 /// Bytes of fetched objects waiting to be decoded, at most: large objects get fewer requests
 /// ahead (never fewer than one), so memory does not grow with the objects' size.
 pub const FETCH_AHEAD_BUDGET: u64 = 64 << 20;
-
-/// How many objects to request ahead for `files` (their mean size against the budget).
-fn fetch_ahead(requested: usize, files: &[CaptureObject]) -> usize {
-    let mean = files.iter().map(|f| f.size).sum::<u64>() / (files.len().max(1) as u64);
-    let by_budget = usize::try_from(FETCH_AHEAD_BUDGET / mean.max(1)).unwrap_or(usize::MAX);
-    requested.min(by_budget).max(1)
-}
 
 /// At most this many decoded objects per decoding thread wait to be merged: enough to keep
 /// every thread busy while the merge or one file is slow.
@@ -773,11 +762,22 @@ enum Decoded {
     Unreadable(String),
 }
 
-/// Reads one capture object whole (a Data Capture object is a few megabytes at most).
-/// Opens one capture object as a stream (a local file is read as it is decoded, never whole).
-/// A file that this object alone is wrong about (unreadable locally, gone since the listing) is
-/// `Ok(Err(why))`: counted, named and skipped; anything else (the network, S3) stops the
+/// What an error reading one capture object means for the replay: an error this object alone
+/// is wrong about (unreadable locally, gone since the listing, a broken batch manifest or gzip
+/// stream) is `Ok(why)`: counted, named and skipped; anything else (the network, S3) stops the
 /// replay.
+fn skip_or_stop(e: SourceError) -> Result<String, ReplayError> {
+    match e {
+        e @ (SourceError::Batch { .. }
+        | SourceError::Gone { .. }
+        | SourceError::Compressed { .. }
+        | SourceError::Store(StoreError::Io { .. })) => Ok(e.to_string()),
+        e => Err(ReplayError::Fetch(e)),
+    }
+}
+
+/// Opens one capture object as a stream (a local file is read as it is decoded, never whole);
+/// `Ok(Err(why))` when it is skipped ([`skip_or_stop`]).
 fn open(
     source: &CaptureSource<AnyStore>,
     file: &CaptureObject,
@@ -785,9 +785,7 @@ fn open(
 ) -> Result<Result<Box<dyn std::io::BufRead + Send>, String>, ReplayError> {
     match io.wait(source.open_object(&file.key, io.stores)) {
         Ok(reader) => Ok(Ok(reader)),
-        Err(e @ SourceError::Batch { .. }) => Ok(Err(e.to_string())),
-        Err(e @ (SourceError::Gone { .. } | SourceError::Store(StoreError::Io { .. }))) => Ok(Err(e.to_string())),
-        Err(e) => Err(ReplayError::Fetch(e)),
+        Err(e) => skip_or_stop(e).map(Err),
     }
 }
 
@@ -800,8 +798,8 @@ enum Input {
     Fetched(Result<Result<Vec<u8>, String>, ReplayError>),
 }
 
-/// Reads one capture object whole (the prefetcher's request), with [`open`]'s split between
-/// what is this object's fault (`Ok(Err(why))`: skipped) and what stops the replay.
+/// Reads one capture object whole (the prefetcher's request); `Ok(Err(why))` when it is
+/// skipped ([`skip_or_stop`]).
 async fn fetch(
     source: &CaptureSource<AnyStore>,
     file: &CaptureObject,
@@ -809,11 +807,7 @@ async fn fetch(
 ) -> Result<Result<Vec<u8>, String>, ReplayError> {
     match source.read_object(&file.key, stores).await {
         Ok(bytes) => Ok(Ok(bytes)),
-        Err(e @ SourceError::Batch { .. }) => Ok(Err(e.to_string())),
-        Err(
-            e @ (SourceError::Gone { .. } | SourceError::Store(StoreError::Io { .. }) | SourceError::Compressed { .. }),
-        ) => Ok(Err(e.to_string())),
-        Err(e) => Err(ReplayError::Fetch(e)),
+        Err(e) => skip_or_stop(e).map(Err),
     }
 }
 
@@ -885,7 +879,8 @@ fn replay_stream(
             decode_file(decoder, source, file, input, io)
         };
         let rest = &files[next..];
-        let ahead = remote.then(|| fetch_ahead(ctx.fetch_ahead, rest));
+        let ahead = remote
+            .then(|| crate::source::requests_ahead(ctx.fetch_ahead, FETCH_AHEAD_BUDGET, rest.iter().map(|f| f.size)));
         let feed = |i: usize| fetch(source, &rest[i], io.stores);
         let prefetch = ahead.map(|n| (n, &feed as &(dyn Fn(usize) -> _ + Sync), io));
         decode_in_parallel(rest, &decoder, threads, in_flight, prefetch, decode, |file, decoded| {
@@ -936,7 +931,7 @@ fn decode_in_parallel<'f, F>(
 where
     F: std::future::Future<Output = Result<Result<Vec<u8>, String>, ReplayError>> + Send + 'f,
 {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::mpsc;
     use std::sync::Mutex;
 
@@ -950,35 +945,23 @@ where
     let credit_rx = Mutex::new(credit_rx);
     // Fetched files, in order, for the decoding threads (with a prefetcher).
     type Fetched = (usize, Result<Result<Vec<u8>, String>, ReplayError>);
-    let (fetched_tx, fetched_rx) = mpsc::sync_channel::<Fetched>(prefetch.map_or(1, |(ahead, _, _)| ahead));
+    let (fetched_tx, fetched_rx) = tokio::sync::mpsc::channel::<Fetched>(prefetch.map_or(1, |(ahead, _, _)| ahead));
     let fetched_rx = Mutex::new(fetched_rx);
-    let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
         // Owned here, so that leaving early (an error) drops it before the threads are joined
         // and wakes the ones waiting for a credit.
         let credit_tx = credit_tx;
         if let Some((ahead, fetch, io)) = prefetch {
-            let (fetched_tx, stop) = (fetched_tx, &stop);
             scope.spawn(move || {
                 use futures_util::StreamExt as _;
                 io.wait(async {
                     let mut requests =
                         futures_util::stream::iter(0..files.len()).map(fetch).buffered(ahead).enumerate();
-                    while let Some((i, bytes)) = requests.next().await {
-                        if stop.load(Ordering::Relaxed) {
+                    // Waits while the queue is full (the decoders are behind); stops when the
+                    // merge closed it (done, or an error).
+                    while let Some(item) = requests.next().await {
+                        if fetched_tx.send(item).await.is_err() {
                             return;
-                        }
-                        // A full queue: the decoders are behind; wait off the runtime's workers.
-                        let mut item = (i, bytes);
-                        loop {
-                            match fetched_tx.try_send(item) {
-                                Ok(()) => break,
-                                Err(mpsc::TrySendError::Full(back)) if !stop.load(Ordering::Relaxed) => {
-                                    item = back;
-                                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-                                }
-                                Err(_) => return,
-                            }
                         }
                     }
                 });
@@ -1004,12 +987,12 @@ where
                     (next.fetch_add(1, Ordering::SeqCst), Input::Lazy)
                 } else {
                     let got = match fetched_rx.lock() {
-                        Ok(rx) => rx.recv(),
+                        Ok(mut rx) => rx.blocking_recv(),
                         Err(_) => return,
                     };
                     match got {
-                        Ok((i, bytes)) => (i, Input::Fetched(bytes)),
-                        Err(_) => return,
+                        Some((i, bytes)) => (i, Input::Fetched(bytes)),
+                        None => return,
                     }
                 };
                 let Some(file) = files.get(i) else { return };
@@ -1048,14 +1031,12 @@ where
             }
             Ok(())
         })();
-        // Leaving (done or an error): the prefetcher stops, the decoders' queues close.
-        stop.store(true, Ordering::Relaxed);
+        // Leaving (done or an error): no more credits, and the queue closed and emptied, which
+        // stops the prefetcher at its next item and the decoders waiting on it.
         drop(credit_tx);
         if let Ok(mut rx) = fetched_rx.lock() {
-            // Unblocks a prefetcher waiting on a full queue and decoders waiting on it.
+            rx.close();
             while rx.try_recv().is_ok() {}
-            let (_, closed) = mpsc::sync_channel::<Fetched>(1);
-            *rx = closed;
         }
         result
     })

@@ -88,6 +88,22 @@ pub struct Listed {
     pub other: BTreeMap<String, u64>,
 }
 
+/// Capture objects requested ahead of decoding, in key order, by default (`replay
+/// --fetch-ahead`, the service per stream): S3 answers a GET in tens of milliseconds whatever
+/// the object's size, so one request at a time reads a few dozen small objects a second; 64 in
+/// flight hide that latency behind decoding (`scripts/bench --s3-latency` measures 1, 8, 32
+/// and 64 behind a 30 ms proxy).
+pub const DEFAULT_FETCH_AHEAD: usize = 64;
+
+/// How many of the objects of `sizes` to request ahead: `requested`, fewer when their mean size
+/// would keep more than `budget` bytes waiting to be decoded, never fewer than one.
+pub fn requests_ahead(requested: usize, budget: u64, sizes: impl ExactSizeIterator<Item = u64>) -> usize {
+    let n = sizes.len().max(1) as u64;
+    let mean = sizes.sum::<u64>() / n;
+    let by_budget = usize::try_from(budget / mean.max(1)).unwrap_or(usize::MAX);
+    requested.min(by_budget).max(1)
+}
+
 /// Capture objects below a root of a store.
 #[derive(Debug, Clone)]
 pub struct CaptureSource<S> {
@@ -461,6 +477,16 @@ pub fn open_local_folder(path: &Path) -> Result<CaptureSource<LocalStore>, Sourc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn large_objects_get_fewer_requests_ahead() {
+        // 20 KB objects: as many as asked; 16 MB objects within 64 MiB: four; one larger than
+        // the budget: one; no object: as asked (nothing to fetch).
+        assert_eq!(requests_ahead(64, 64 << 20, [20_000u64; 100].into_iter()), 64);
+        assert_eq!(requests_ahead(64, 64 << 20, [16u64 << 20; 10].into_iter()), 4);
+        assert_eq!(requests_ahead(64, 64 << 20, [1u64 << 30].into_iter()), 1);
+        assert_eq!(requests_ahead(8, 64 << 20, std::iter::empty::<u64>()), 8);
+    }
     use crate::store::{AnyStore, MemoryStore};
 
     fn touch(root: &Path, rel: &str) {

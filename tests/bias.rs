@@ -195,8 +195,7 @@ fn one_groups_scores_creeping_is_seen_within_two_days() {
     let tmp = tempfile::tempdir().unwrap();
     let spec = loan_stream();
     setup(tmp.path(), &spec);
-    // The renters' scores: from 2026-03-02T00:00, lowered by up to a third over 48 h.
-    lower_renters_scores(tmp.path(), |hours| if hours > 0.0 { 1.0 - (hours / 48.0).min(1.0) / 3.0 } else { 1.0 });
+    creep_renters_scores(tmp.path());
     let (violations, windows) = replay(tmp.path(), "1d");
     assert_eq!(windows, 5);
     let rent: Vec<&(String, String, String)> = violations.iter().filter(|(_, v, _)| v == "RENT").collect();
@@ -228,7 +227,7 @@ fn a_creep_is_a_gradual_bias_event() {
     let tmp = tempfile::tempdir().unwrap();
     let spec = loan_stream();
     setup(tmp.path(), &spec);
-    lower_renters_scores(tmp.path(), |hours| if hours > 0.0 { 1.0 - (hours / 48.0).min(1.0) / 3.0 } else { 1.0 });
+    creep_renters_scores(tmp.path());
     let (_, windows, events) = replay_with_events(tmp.path(), "6h");
     assert_eq!(windows, 20);
     eprintln!("creep from 2026-03-02T00:00 in 6 h windows: {events:?}");
@@ -285,9 +284,10 @@ fn a_facet_value_that_stops_appearing_is_a_sudden_bias_event() {
     insta::assert_json_snapshot!("bias_events", vec![snap]);
 }
 
-/// Multiplies the renters' scores by `factor(hours since 2026-03-02T00:00)`.
-fn lower_renters_scores(dir: &Path, factor: impl Fn(f64) -> f64) {
+/// The renters' scores creep down: from 2026-03-02T00:00, lowered by up to a third over 48 h.
+fn creep_renters_scores(dir: &Path) {
     let start = driftwatch::time::Timestamp::from_civil(2026, 3, 2, 0, 0, 0).unwrap().millis();
+    let factor = |hours: f64| if hours > 0.0 { 1.0 - (hours / 48.0).min(1.0) / 3.0 } else { 1.0 };
     rewrite_records(dir, |r, t| {
         if r["captureData"]["endpointInput"]["data"].as_str().unwrap().contains(",RENT,") {
             let score: f64 = r["captureData"]["endpointOutput"]["data"].as_str().unwrap().parse().unwrap();

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use crate::baseline::Baseline;
+use crate::bias::decide::Stage;
 use crate::publish::window::JudgedWindow;
 
 /// The namespace Model Monitor's real-time data-quality jobs publish to, spelled as the
@@ -237,7 +238,7 @@ pub const BIAS_INFINITY: f64 = 2.348543e108;
 /// `FacetValue`; an infinite value as ±[`BIAS_INFINITY`]; at the window's end.
 pub fn bias_lines(w: &JudgedWindow, schedule: &str) -> Vec<String> {
     let Some(bias) = &w.bias else { return Vec::new() };
-    bias_window_lines(&w.closed.stream, bias, w.closed.window.end, schedule, &|_| true)
+    bias_window_lines(&w.closed.stream, bias, w.closed.window.end, schedule, Stage::Predictions)
 }
 
 /// The EMF lines of a window's bias over its labelled predictions: the label-dependent
@@ -245,7 +246,7 @@ pub fn bias_lines(w: &JudgedWindow, schedule: &str) -> Vec<String> {
 /// published once, over every prediction, when the window closes: a second datapoint of the
 /// same metric over the labelled rows would mix two populations).
 pub fn labelled_bias_lines(b: &crate::publish::window::JudgedLabelledBias, schedule: &str) -> Vec<String> {
-    bias_window_lines(&b.stream, &b.bias, b.window.end, schedule, &|m| !crate::bias::window::LABEL_FREE.contains(&m))
+    bias_window_lines(&b.stream, &b.bias, b.window.end, schedule, Stage::Labels)
 }
 
 fn bias_window_lines(
@@ -253,7 +254,7 @@ fn bias_window_lines(
     bias: &crate::bias::window::BiasWindow,
     end: crate::time::Timestamp,
     schedule: &str,
-    publish: &dyn Fn(crate::bias::metrics::Metric) -> bool,
+    stage: Stage,
 ) -> Vec<String> {
     let mut out = Vec::new();
     for (facet, values) in &bias.facets {
@@ -261,7 +262,7 @@ fn bias_window_lines(
             let metrics: Vec<Metric> = v
                 .readings
                 .iter()
-                .filter(|r| publish(r.metric))
+                .filter(|r| stage.publishes(r.metric))
                 .filter_map(|r| {
                     let x = r.value.value()?;
                     let x = if x.is_infinite() { BIAS_INFINITY.copysign(x) } else { x };

@@ -295,19 +295,19 @@ struct BiasSeries {
 }
 
 impl BiasSeries {
-    /// Takes a window's bias (`labels`: over its labelled predictions, whose label-dependent
-    /// metrics are drawn; DPPL and DI are drawn over every prediction) and its decisions.
+    /// Takes a window's bias judged at `stage` (the metrics that stage publishes are drawn) and
+    /// its decisions.
     fn observe(
         &mut self,
         bias: &crate::bias::window::BiasWindow,
         start: i64,
         envelopes: &[crate::publish::events::EventEnvelope<crate::publish::events::BiasEventDetail>],
-        labels: bool,
+        stage: crate::bias::decide::Stage,
     ) {
         for (facet, values) in &bias.facets {
             for v in values {
                 for r in &v.readings {
-                    if labels == crate::bias::window::LABEL_FREE.contains(&r.metric) {
+                    if !stage.publishes(r.metric) {
                         continue;
                     }
                     let Some(x) = r.value.value().filter(|x| x.is_finite()) else { continue };
@@ -510,7 +510,12 @@ impl WindowSink for StreamReport {
         self.observe(&w.closed, &w.drift, &w.outcome.extras, &w.envelopes);
         if let Some(bias) = &w.bias {
             let series = self.bias.get_or_insert_with(BiasSeries::default);
-            series.observe(bias, w.closed.window.start.millis(), &w.bias_envelopes, false);
+            series.observe(
+                bias,
+                w.closed.window.start.millis(),
+                &w.bias_envelopes,
+                crate::bias::decide::Stage::Predictions,
+            );
         }
         Ok(())
     }
@@ -522,7 +527,7 @@ impl WindowSink for StreamReport {
 
     fn accept_labelled_bias(&mut self, b: &crate::publish::window::JudgedLabelledBias) -> Result<(), SinkError> {
         let series = self.bias.get_or_insert_with(BiasSeries::default);
-        series.observe(&b.bias, b.window.start.millis(), &b.envelopes, true);
+        series.observe(&b.bias, b.window.start.millis(), &b.envelopes, crate::bias::decide::Stage::Labels);
         Ok(())
     }
 }

@@ -221,15 +221,84 @@ pub enum EventTime {
     Now(Timestamp),
 }
 
+/// The envelope of a bias event.
+type BiasEnvelope = EventEnvelope<crate::publish::events::BiasEventDetail>;
+
+/// How a stream's events are addressed: the envelope settings, and the `resources` when the
+/// driver knows them better than the settings (the service's discovered endpoint ARN; empty
+/// when no account is known).
+#[derive(Debug, Clone)]
+struct EventTarget {
+    settings: EventSettings,
+    resources: Option<Vec<String>>,
+}
+
+impl EventTarget {
+    /// The envelope `build` makes for a decision detected at `detected_at`: at that data time
+    /// or the driver's now (`time`), with the driver's resources when it has them.
+    fn envelope<D>(
+        &self,
+        time: EventTime,
+        detected_at: Timestamp,
+        build: impl FnOnce(&EventSettings, Timestamp) -> EventEnvelope<D>,
+    ) -> EventEnvelope<D> {
+        let at = match time {
+            EventTime::DataTime => detected_at,
+            EventTime::Now(now) => now,
+        };
+        let mut e = build(&self.settings, at);
+        if let Some(r) = &self.resources {
+            e.resources.clone_from(r);
+        }
+        e
+    }
+
+    /// A bias judgement of `window` (`bias`, over what `files` say) through `classifier`: its
+    /// files below the window's report folder (when reports are written) and the envelopes of
+    /// its decisions, which point at them.
+    #[allow(clippy::too_many_arguments)]
+    fn bias_judgement(
+        &self,
+        monitor: &crate::bias::window::BiasMonitor,
+        classifier: &mut crate::bias::decide::BiasClassifier,
+        stream: &StreamId,
+        window: crate::time::Window,
+        bias: &crate::bias::window::BiasWindow,
+        files: crate::publish::report::BiasFiles,
+        reports: Option<&dyn ReportLocation>,
+        time: EventTime,
+    ) -> (Vec<(String, Vec<u8>)>, Vec<BiasEnvelope>) {
+        let prefix = crate::publish::report::window_prefix(stream, &window);
+        let rendered = match reports {
+            Some(_) => crate::publish::report::render_bias(&prefix, monitor, bias, files),
+            None => Vec::new(),
+        };
+        let uri =
+            |file: &str| reports.map(|loc| loc.uri_of(&format!("{prefix}/{}/{file}", crate::publish::report::BIAS)));
+        let envelopes = classifier
+            .observe(window, bias)
+            .iter()
+            .map(|d| {
+                let reports = crate::publish::events::BiasEventReports {
+                    analysis: uri(files.analysis),
+                    violations: uri(files.violations),
+                };
+                self.envelope(time, d.detected_at, |settings, at| {
+                    EventEnvelope::build_bias(d, stream, reports, settings, at)
+                })
+            })
+            .collect();
+        (rendered, envelopes)
+    }
+}
+
 /// The per-stream state of the path: the baseline it compares with and the classifier.
 #[derive(Debug, Clone)]
 pub struct WindowPath {
     baseline: Arc<Baseline>,
     classifier: StreamClassifier,
-    settings: EventSettings,
-    /// `resources` of the stream's events when the driver knows them better than the settings
-    /// (the service's discovered endpoint ARN; empty when no account is known).
-    resources: Option<Vec<String>>,
+    /// How the stream's events are addressed.
+    events: EventTarget,
     quality: Option<(QualityPath, QualityState)>,
     /// Whether window reports carry KLL sketches (`[reports] sketches`).
     sketches: bool,
@@ -272,22 +341,19 @@ impl WindowPath {
         let Some(state) = self.bias.as_mut() else { return (None, Vec::new()) };
         let (counts, rows, skipped) = state.monitor.counts(closed.predictions.unlabelled());
         let bias = state.monitor.judge(&counts, rows, skipped);
-        let files = crate::publish::report::BiasFiles::PREDICTIONS;
-        if let Some((rendered, _)) = report {
-            let prefix = crate::publish::report::window_prefix(&closed.stream, &closed.window);
-            rendered.files.extend(crate::publish::report::render_bias(&prefix, &state.monitor, &bias, files));
-        }
-        let decisions = state.predictions.observe(closed.window, &bias);
-        let envelopes = bias_envelopes(
-            &decisions,
+        let (files, envelopes) = self.events.bias_judgement(
+            &state.monitor,
+            &mut state.predictions,
             &closed.stream,
-            &closed.window,
-            files,
+            closed.window,
+            &bias,
+            crate::publish::report::BiasFiles::PREDICTIONS,
             reports,
-            &self.settings,
-            self.resources.as_ref(),
             time,
         );
+        if let Some((rendered, _)) = report {
+            rendered.files.extend(files);
+        }
         (Some(bias), envelopes)
     }
 
@@ -299,7 +365,14 @@ impl WindowPath {
 
     /// A path that goes on with a classifier restored from a checkpoint.
     pub fn resume(baseline: Arc<Baseline>, classifier: StreamClassifier, settings: EventSettings) -> Self {
-        WindowPath { baseline, classifier, settings, resources: None, quality: None, sketches: true, bias: None }
+        WindowPath {
+            baseline,
+            classifier,
+            events: EventTarget { settings, resources: None },
+            quality: None,
+            sketches: true,
+            bias: None,
+        }
     }
 
     /// Judges model quality too: each closed window's predictions wait in the stream's ledger
@@ -417,25 +490,18 @@ impl WindowPath {
         });
         let mut out = LabelJudgements::default();
         if let Some(b) = &mut self.bias {
-            let files = crate::publish::report::BiasFiles::LABELS;
             for (window, bias) in bias_labelled {
-                let decisions = b.labels.observe(window, &bias);
-                let envelopes = bias_envelopes(
-                    &decisions,
+                let (files, envelopes) = self.events.bias_judgement(
+                    &b.monitor,
+                    &mut b.labels,
                     &stream,
-                    &window,
-                    files,
+                    window,
+                    &bias,
+                    crate::publish::report::BiasFiles::LABELS,
                     reports,
-                    &self.settings,
-                    self.resources.as_ref(),
                     time,
                 );
-                let prefix = crate::publish::report::window_prefix(&stream, &window);
-                let rendered = match reports {
-                    Some(_) => crate::publish::report::render_bias(&prefix, &b.monitor, &bias, files),
-                    None => Vec::new(),
-                };
-                out.bias.push(JudgedLabelledBias { stream: stream.clone(), window, bias, envelopes, files: rendered });
+                out.bias.push(JudgedLabelledBias { stream: stream.clone(), window, bias, envelopes, files });
             }
         }
         if !monitored {
@@ -455,10 +521,6 @@ impl WindowPath {
             if !judged.quality.update {
                 let start = judged.quality.window.start;
                 for (_, d) in decisions.iter().filter(|(s, _)| *s == start) {
-                    let at = match time {
-                        EventTime::DataTime => d.detected_at,
-                        EventTime::Now(now) => now,
-                    };
                     let window = QualityEventWindow {
                         start: judged.quality.window.start.to_string(),
                         end: judged.quality.window.end.to_string(),
@@ -469,10 +531,9 @@ impl WindowPath {
                         statistics: uri(crate::publish::report::STATISTICS),
                         violations: uri(crate::publish::report::VIOLATIONS),
                     };
-                    let mut e = EventEnvelope::build_quality(d, &stream, &window, reports, &self.settings, at);
-                    if let Some(r) = &self.resources {
-                        e.resources.clone_from(r);
-                    }
+                    let e = self.events.envelope(time, d.detected_at, |settings, at| {
+                        EventEnvelope::build_quality(d, &stream, &window, reports, settings, at)
+                    });
                     judged.envelopes.push(e);
                     judged.decisions.push(d.clone());
                 }
@@ -490,7 +551,7 @@ impl WindowPath {
 
     /// Sets the events' `resources` (replacing the ARN built from the settings).
     pub fn with_resources(mut self, resources: Vec<String>) -> Self {
-        self.resources = Some(resources);
+        self.events.resources = Some(resources);
         self
     }
 
@@ -541,15 +602,9 @@ impl WindowPath {
             .decisions
             .iter()
             .map(|d| {
-                let at = match time {
-                    EventTime::DataTime => d.detected_at,
-                    EventTime::Now(now) => now,
-                };
-                let mut e = EventEnvelope::build(d, &closed, report.as_ref().map(|r| &r.1), &self.settings, at);
-                if let Some(r) = &self.resources {
-                    e.resources.clone_from(r);
-                }
-                e
+                self.events.envelope(time, d.detected_at, |settings, at| {
+                    EventEnvelope::build(d, &closed, report.as_ref().map(|r| &r.1), settings, at)
+                })
             })
             .collect();
         let mut report = report;
@@ -565,9 +620,7 @@ impl WindowPath {
             bias_envelopes,
             labelled_bias: Vec::new(),
         };
-        let labels = self.close_quality(&mut judged.closed, reports, time);
-        judged.quality = labels.quality;
-        judged.labelled_bias = labels.bias;
+        self.close_quality(&mut judged, reports, time);
         // The data-drift events say what the windows judged by now (this window's end) say
         // over their span.
         if let Some((q, state)) = self.quality.as_ref().filter(|(q, _)| q.monitored) {
@@ -580,17 +633,15 @@ impl WindowPath {
         judged
     }
 
-    /// Hands a closed window's predictions to the stream's ledger and judges what is due at
-    /// its end.
-    fn close_quality(
-        &mut self,
-        closed: &mut ClosedWindow,
-        reports: Option<&dyn ReportLocation>,
-        time: EventTime,
-    ) -> LabelJudgements {
-        let Some((q, state)) = &mut self.quality else { return LabelJudgements::default() };
+    /// Hands a closed window's predictions to the stream's ledger and gives the window what is
+    /// judged at its end (model quality and labelled bias).
+    fn close_quality(&mut self, judged: &mut JudgedWindow, reports: Option<&dyn ReportLocation>, time: EventTime) {
+        let Some((q, state)) = &mut self.quality else { return };
+        let closed = &mut judged.closed;
         state.ledger.push(closed.window, std::mem::take(&mut closed.predictions), &q.rules);
-        self.quality_due(Some(closed.window.end), reports, time)
+        let labels = self.quality_due(Some(closed.window.end), reports, time);
+        judged.quality = labels.quality;
+        judged.labelled_bias = labels.bias;
     }
 }
 
@@ -623,45 +674,9 @@ impl WindowPath {
             bias_envelopes,
             labelled_bias: Vec::new(),
         };
-        let labels = self.close_quality(&mut judged.closed, reports, time);
-        judged.quality = labels.quality;
-        judged.labelled_bias = labels.bias;
+        self.close_quality(&mut judged, reports, time);
         judged
     }
-}
-
-/// The envelopes of a stream's bias decisions, pointing at the deciding window's bias files.
-#[allow(clippy::too_many_arguments)]
-fn bias_envelopes(
-    decisions: &[crate::bias::decide::BiasDecision],
-    stream: &StreamId,
-    window: &crate::time::Window,
-    files: crate::publish::report::BiasFiles,
-    reports: Option<&dyn ReportLocation>,
-    settings: &EventSettings,
-    resources: Option<&Vec<String>>,
-    time: EventTime,
-) -> Vec<EventEnvelope<crate::publish::events::BiasEventDetail>> {
-    let prefix = crate::publish::report::window_prefix(stream, window);
-    let uri = |file: &str| reports.map(|loc| loc.uri_of(&format!("{prefix}/{}/{file}", crate::publish::report::BIAS)));
-    decisions
-        .iter()
-        .map(|d| {
-            let at = match time {
-                EventTime::DataTime => d.detected_at,
-                EventTime::Now(now) => now,
-            };
-            let reports = crate::publish::events::BiasEventReports {
-                analysis: uri(files.analysis),
-                violations: uri(files.violations),
-            };
-            let mut e = EventEnvelope::build_bias(d, stream, reports, settings, at);
-            if let Some(r) = resources {
-                e.resources.clone_from(r);
-            }
-            e
-        })
-        .collect()
 }
 
 /// Why a sink could not take a window.

@@ -45,7 +45,7 @@ pub const LATE_SCAN_FOLDERS: usize = 3;
 /// Capture objects of one stream requested ahead of decoding, in key order: S3 answers a GET in
 /// tens of milliseconds whatever the object's size, so a few requests at a time read a few
 /// hundred small objects a second; 64 in flight hide that latency behind decoding.
-pub const FETCH_AHEAD: usize = crate::replay::DEFAULT_FETCH_AHEAD;
+pub const FETCH_AHEAD: usize = crate::source::DEFAULT_FETCH_AHEAD;
 /// Bytes of one stream's fetched objects waiting to be decoded, at most (by the listing's mean
 /// object size): large objects get fewer requests ahead, never fewer than one.
 pub const FETCH_AHEAD_BUDGET: u64 = 16 << 20;
@@ -728,10 +728,12 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         // List from the oldest folder still watched for late objects.
         let list_from = rt.cursor.recent.keys().next().copied().into_iter().chain(rt.cursor.next_hour).min();
         let listed = m.capture.hour_folders(&rt.id, list_from).await?;
-        // Each folder's mean object size: how many objects to request ahead.
-        let mean_sizes: BTreeMap<Timestamp, u64> = listed
+        // How many of each folder's objects to request ahead (by their sizes).
+        let ahead: BTreeMap<Timestamp, usize> = listed
             .iter()
-            .map(|(h, objects)| (*h, objects.iter().map(|o| o.size).sum::<u64>() / objects.len().max(1) as u64))
+            .map(|(h, objects)| {
+                (*h, crate::source::requests_ahead(FETCH_AHEAD, FETCH_AHEAD_BUDGET, objects.iter().map(|o| o.size)))
+            })
             .collect();
         let folders: BTreeMap<Timestamp, Vec<String>> =
             listed.into_iter().map(|(h, objects)| (h, objects.into_iter().map(|o| o.key).collect())).collect();
@@ -746,7 +748,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             .collect();
         for (hour, key) in late {
             tracing::warn!(stream = %stream_label, key = %key, "object landed after its hour folder settled; its records count as late");
-            if !self.ingest_objects(m, rt, hour, std::slice::from_ref(&key), 0).await? {
+            if !self.ingest_objects(m, rt, hour, std::slice::from_ref(&key), 1).await? {
                 report.stopped_early = true;
                 return Ok((report, Ended::MidFolder));
             }
@@ -780,7 +782,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             let keys = &folders[&hour];
             let closed = rt.engine.advance_to_folder(Some(hour));
             self.handle_closed(m, rt, closed, &mut report).await?;
-            if !self.ingest_objects(m, rt, hour, keys, mean_sizes[&hour]).await? {
+            if !self.ingest_objects(m, rt, hour, keys, ahead[&hour]).await? {
                 report.stopped_early = true;
                 return Ok((report, Ended::MidFolder));
             }
@@ -901,7 +903,8 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
     }
 
     /// Reads the objects of one folder in key order into the engine: requested up to
-    /// [`FETCH_AHEAD`] objects ahead (fewer when `mean_size` is large: [`FETCH_AHEAD_BUDGET`]),
+    /// `ahead` objects ahead (at most [`FETCH_AHEAD`], fewer for large objects:
+    /// [`FETCH_AHEAD_BUDGET`]),
     /// decoded up to [`DECODE_AHEAD`] ahead (on the blocking pool, off the async workers),
     /// merged in order. Returns `false` when it stopped between two objects
     /// ([`Shared::must_stop`]); the engine then holds part of the folder.
@@ -911,7 +914,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         rt: &mut StreamRuntime,
         hour: Timestamp,
         keys: &[String],
-        mean_size: u64,
+        ahead: usize,
     ) -> Result<bool, ServeError> {
         use futures_util::StreamExt as _;
         let label = rt.id.to_string();
@@ -948,7 +951,6 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             next += 1;
         }
         let Some(decoder) = rt.engine.decoder() else { return Ok(true) };
-        let ahead = usize::try_from(FETCH_AHEAD_BUDGET / mean_size.max(1)).unwrap_or(usize::MAX).clamp(1, FETCH_AHEAD);
         let mut decoded = futures_util::stream::iter(&keys[next..])
             .map(|key| async move { capture.read_object(key, self.linked.as_ref()).await.map(|bytes| (key, bytes)) })
             .buffered(ahead)

@@ -307,7 +307,7 @@ fn replay_folder_with(
         progress: false,
         threads: 2,
         max_record_bytes: crate::pipeline::DEFAULT_MAX_RECORD_BYTES,
-        fetch_ahead: crate::replay::DEFAULT_FETCH_AHEAD,
+        fetch_ahead: crate::source::DEFAULT_FETCH_AHEAD,
         report_sketches: true,
         quality,
         bias,

@@ -56,6 +56,13 @@ impl Stage {
         }
     }
 
+    /// Whether `metric` is published from a window judged at this stage: DPPL, DI and CDDPL over
+    /// every prediction as windows close, the label-dependent ones over the labelled
+    /// predictions (one datapoint per metric and window, never two populations under one name).
+    pub fn publishes(self, metric: Metric) -> bool {
+        super::window::LABEL_FREE.contains(&metric) == (self == Stage::Predictions)
+    }
+
     /// Its name in events (`judgedOn`).
     pub fn as_str(self) -> &'static str {
         match self {
