@@ -44,6 +44,16 @@ EXPECTED = {
 }
 
 
+def variant(event, detail_type=None, **detail):
+    """A copy of `event` with another detail-type and detail fields (the forms a snapshot's
+    event takes when its episode turns gradual or resolves)."""
+    e = json.loads(json.dumps(event))
+    if detail_type:
+        e["detail-type"] = detail_type
+    e["detail"].update(detail)
+    return e
+
+
 def snapshot_events(name):
     return json.loads((ROOT / "tests/snapshots" / name).read_text().split("---", 2)[2])
 
@@ -88,28 +98,20 @@ def main():
     assert kinds == sorted({SUDDEN, GRADUAL, RESOLVED}), kinds
     quality = snapshot_events("cli__quality_events.snap")
     assert [key(e) for e in quality] == [Q_SUDDEN], [key(e) for e in quality]
-    gradual_q = json.loads(json.dumps(quality[0]))
-    gradual_q["detail"].update(kind="gradual", action="retrain", basis="ramp")
-    recovered_q = json.loads(json.dumps(quality[0]))
-    recovered_q["detail-type"] = RECOVERED
-    recovered_q["detail"].update(kind="resolved", action="none", basis="quiet")
+    gradual_q = variant(quality[0], kind="gradual", action="retrain", basis="ramp")
+    recovered_q = variant(quality[0], RECOVERED, kind="resolved", action="none", basis="quiet")
     # The example's gradual drift as it reads when the labels say declining, not yet known, stable.
     gradual_d = next(e for e in events if e["detail-type"] == GRADUAL)
     assert key(gradual_d) == D_GRADUAL["unmonitored"], key(gradual_d)
     with_labels = []
     for verdict in ("declining", "not_yet_known", "stable"):
-        e = json.loads(json.dumps(gradual_d))
-        e["detail"]["quality"] = {"verdict": verdict, "windowsJudged": 12, "estimated": False}
-        with_labels.append(e)
+        with_labels.append(variant(gradual_d, quality={"verdict": verdict, "windowsJudged": 12, "estimated": False}))
     # The bias event of tests/bias.rs (a facet value that stopped appearing: sudden), with its
     # gradual and resolved forms.
     bias = snapshot_events("bias__bias_events.snap")
     assert [key(e) for e in bias] == [B_SUDDEN], [key(e) for e in bias]
-    gradual_b = json.loads(json.dumps(bias[0]))
-    gradual_b["detail"].update(kind="gradual", action="review", basis="ramp")
-    resolved_b = json.loads(json.dumps(bias[0]))
-    resolved_b["detail-type"] = BIAS_RESOLVED
-    resolved_b["detail"].update(kind="resolved", action="none", basis="quiet")
+    gradual_b = variant(bias[0], kind="gradual", action="review", basis="ramp")
+    resolved_b = variant(bias[0], BIAS_RESOLVED, kind="resolved", action="none", basis="quiet")
     events = events + with_labels + quality + [gradual_q, recovered_q] + bias + [gradual_b, resolved_b]
     # driftwatch's events under another source must match nothing.
     stranger = dict(events[0], source="not-driftwatch")

@@ -607,20 +607,7 @@ impl WindowPath {
                 })
             })
             .collect();
-        let mut report = report;
-        let (bias, bias_envelopes) = self.judge_bias(&closed, report.as_mut(), reports, time);
-        let mut judged = JudgedWindow {
-            closed,
-            drift,
-            outcome,
-            report,
-            envelopes: Vec::new(),
-            quality: Vec::new(),
-            bias,
-            bias_envelopes,
-            labelled_bias: Vec::new(),
-        };
-        self.close_quality(&mut judged, reports, time);
+        let mut judged = self.with_other_monitors(closed, drift, outcome, report, reports, time);
         // The data-drift events say what the windows judged by now (this window's end) say
         // over their span.
         if let Some((q, state)) = self.quality.as_ref().filter(|(q, _)| q.monitored) {
@@ -655,18 +642,34 @@ impl WindowPath {
         reports: Option<&dyn ReportLocation>,
         time: EventTime,
     ) -> JudgedWindow {
-        let mut report = reports.map(|loc| {
+        let report = reports.map(|loc| {
             let prefix = crate::publish::report::window_prefix(&closed.stream, &closed.window);
             let statistics_key = format!("{prefix}/{}", crate::publish::report::STATISTICS);
             let violations_key = format!("{prefix}/{}", crate::publish::report::VIOLATIONS);
             let uris = ReportUris { statistics: loc.uri_of(&statistics_key), violations: loc.uri_of(&violations_key) };
             (RenderedReport { files: Vec::new(), statistics_key, violations_key }, uris)
         });
+        let drift = WindowDrift { features: Vec::new(), violations: Vec::new(), missing_column: None };
+        self.with_other_monitors(closed, drift, WindowOutcome::default(), report, reports, time)
+    }
+
+    /// The judged window (its data-drift envelopes still to be set) with what the other monitors
+    /// add: its bias (files into `report`), then the model quality and labelled bias judged at
+    /// its end.
+    fn with_other_monitors(
+        &mut self,
+        closed: ClosedWindow,
+        drift: WindowDrift,
+        outcome: WindowOutcome,
+        mut report: Option<(RenderedReport, ReportUris)>,
+        reports: Option<&dyn ReportLocation>,
+        time: EventTime,
+    ) -> JudgedWindow {
         let (bias, bias_envelopes) = self.judge_bias(&closed, report.as_mut(), reports, time);
         let mut judged = JudgedWindow {
             closed,
-            drift: WindowDrift { features: Vec::new(), violations: Vec::new(), missing_column: None },
-            outcome: WindowOutcome::default(),
+            drift,
+            outcome,
             report,
             envelopes: Vec::new(),
             quality: Vec::new(),
