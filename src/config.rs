@@ -19,6 +19,12 @@ use crate::classify::ClassifierConfig;
 use crate::publish::events::EventSettings;
 use crate::time::{Duration, Timestamp};
 
+/// How far behind the latest record a window may still get records, by default: Data Capture
+/// writes a file about every minute per instance and delivers it within "a couple of minutes"
+/// (sagemaker-formats.md), so records two minutes past a window's end mean the instances have
+/// moved on.
+pub const DEFAULT_LATENESS: Duration = Duration::from_mins(2);
+
 /// The file as written.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -179,8 +185,13 @@ pub struct MonitorSection {
     pub start: Option<String>,
     /// How often to list new objects (default `60s`).
     pub poll_interval: Option<String>,
-    /// How long an hour folder may still grow after the hour (default `5m`).
+    /// How long Data Capture may take to deliver a record (default `5m`): windows ending this
+    /// long ago (wall clock) close even when no later record came.
     pub settle: Option<String>,
+    /// Allowed lateness in data time (default `2m`): a window closes as soon as records this
+    /// far past its end have been read, without waiting for `settle`. Not used by monitors that
+    /// join ground truth (they close on settled hours).
+    pub lateness: Option<String>,
     /// Capture records (lines) longer than this many MiB are skipped and counted as
     /// `record_too_large` (default 16): a record is decoded whole, in about twelve times its size.
     pub max_record_mib: Option<u64>,
@@ -276,8 +287,11 @@ pub struct MonitorConfig {
     pub start: StartAt,
     /// Poll interval.
     pub poll_interval: Duration,
-    /// Settling time of an hour folder.
+    /// Data Capture's delivery delay: windows ending this long ago (wall clock) close.
     pub settle: Duration,
+    /// Allowed lateness in data time: windows ending this far behind the latest record read
+    /// close.
+    pub lateness: Duration,
     /// Longer capture records are skipped and counted.
     pub max_record_bytes: usize,
     /// Model quality, when the monitor judges it.
@@ -583,6 +597,7 @@ impl ConfigFile {
                 return Err(invalid(&key("poll_interval"), format!("{poll_interval}: use at least 1s")));
             }
             let settle = duration(path, &key("settle"), m.settle.as_deref(), Duration::from_mins(5))?;
+            let lateness = duration(path, &key("lateness"), m.lateness.as_deref(), DEFAULT_LATENESS)?;
             let start = match m.start.as_deref() {
                 None | Some("now") => StartAt::Now,
                 Some("earliest") => StartAt::Earliest,
@@ -628,6 +643,7 @@ impl ConfigFile {
                 start,
                 poll_interval,
                 settle,
+                lateness,
                 max_record_bytes: (max_record_mib as usize) << 20,
                 quality,
                 bias,

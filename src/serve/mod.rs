@@ -715,6 +715,11 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             report.stopped_early = true;
             return Ok((report, Ended::Clean));
         }
+        // Without labels to join, windows close on data time; a monitor that joins labels
+        // reads whole settled hours (its ledger applies labels by collection hour).
+        if m.quality.is_none() {
+            return self.poll_as_landed(m, rt, report).await;
+        }
         let stream_label = rt.id.to_string();
         let source = &m.baseline.source;
         // The ground truth is read just ahead of the capture: before windows ending at `t`
@@ -821,6 +826,107 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         if let Some(t) = rt.engine.closed_through() {
             let lag = (self.clock.now().millis() - t.millis()) as f64 / 1000.0;
             metrics::gauge!(telemetry::POLL_LAG, "stream" => stream_label.clone()).set(lag);
+        }
+        self.checkpoint(source, rt).await?;
+        report.events_sent += self.flush_outbox(source, rt).await?;
+        Ok((report, Ended::Clean))
+    }
+
+    /// One poll of a stream whose monitor joins no labels: its capture is read as it lands and
+    /// its windows close on data time (`pipeline/design.md`, "Closing on data time"). Every
+    /// listed folder from the cursor on is read (the keys not read yet, in key order); a window
+    /// closes once the latest record read is `lateness` past its end, or once its end is
+    /// `settle` behind the listing (every record invoked before then has landed). Windows of an
+    /// hour or less that divide it take records from one folder each, so a later folder is read
+    /// while an earlier one may still grow, in the merge order replay has; longer windows read
+    /// a folder only once every earlier one is closed.
+    async fn poll_as_landed(
+        &self,
+        m: &MonitorRuntime<S>,
+        rt: &mut StreamRuntime,
+        mut report: PollReport,
+    ) -> Result<(PollReport, Ended), ServeError> {
+        let hour = Duration::from_hours(1);
+        let stream_label = rt.id.to_string();
+        let source = &m.baseline.source;
+        let window = rt.engine.window();
+        let one_folder_each = hour.millis() % window.millis() == 0;
+        let list_from = rt.cursor.recent.keys().next().copied().into_iter().chain(rt.cursor.next_hour).min();
+        let listed_at = self.clock.now();
+        let listed = m.capture.hour_folders(&rt.id, list_from).await?;
+        let ahead: BTreeMap<Timestamp, usize> = listed
+            .iter()
+            .map(|(h, objects)| {
+                (*h, crate::source::requests_ahead(FETCH_AHEAD, FETCH_AHEAD_BUDGET, objects.iter().map(|o| o.size)))
+            })
+            .collect();
+        let folders: BTreeMap<Timestamp, Vec<String>> =
+            listed.into_iter().map(|(h, objects)| (h, objects.into_iter().map(|o| o.key).collect())).collect();
+        let next = rt.cursor.next_hour;
+        // Objects that landed in folders already closed: their records are late.
+        let late: Vec<(Timestamp, String)> = folders
+            .iter()
+            .filter(|(h, _)| next.is_some_and(|n| **h < n) && rt.cursor.recent.contains_key(h))
+            .flat_map(|(h, objs)| {
+                let seen = &rt.cursor.recent[h];
+                objs.iter().filter(|k| !seen.contains(*k)).map(|k| (*h, k.clone())).collect::<Vec<_>>()
+            })
+            .collect();
+        for (hour, key) in late {
+            tracing::warn!(stream = %stream_label, key = %key, "object landed after its windows closed; its records count as late");
+            if !self.ingest_objects(m, rt, hour, std::slice::from_ref(&key), 1).await? {
+                report.stopped_early = true;
+                return Ok((report, Ended::MidFolder));
+            }
+            if let Some(set) = rt.cursor.recent.get_mut(&hour) {
+                set.insert(key);
+            }
+            report.objects += 1;
+        }
+        // Where windows may close: behind the latest record by `lateness`, behind the listing
+        // by `settle`.
+        let horizon = |engine: &StreamEngine| {
+            let by_wall = listed_at - m.cfg.settle;
+            engine.latest().map_or(by_wall, |t| by_wall.max(t - m.cfg.lateness))
+        };
+        // The first listed folder not read in this poll bounds what may close.
+        let mut unread: Option<Timestamp> = None;
+        let reading = folders.iter().filter(|(h, _)| next.is_none_or(|n| **h >= n));
+        for (i, (&h, keys)) in reading.enumerate() {
+            let earlier_closed =
+                (i == 0 && next.is_none_or(|n| h <= n)) || rt.engine.closed_through().is_some_and(|c| c >= h);
+            if !self.time_for_a_folder() {
+                report.stopped_early = true;
+                unread = Some(h);
+                break;
+            }
+            if !one_folder_each && !earlier_closed {
+                unread = Some(h);
+                break;
+            }
+            let seen = rt.cursor.recent.entry(h).or_default();
+            let new: Vec<String> = keys.iter().filter(|k| !seen.contains(*k)).cloned().collect();
+            if !new.is_empty() {
+                if !self.ingest_objects(m, rt, h, &new, ahead[&h]).await? {
+                    report.stopped_early = true;
+                    return Ok((report, Ended::MidFolder));
+                }
+                report.objects += new.len() as u64;
+                rt.cursor.recent.entry(h).or_default().extend(new);
+            }
+            // Later folders are not read yet: windows past this folder's end stay open.
+            let closed = rt.engine.close_through(horizon(&rt.engine).min(h + hour));
+            self.handle_closed(m, rt, closed, &mut report).await?;
+            folders_done(rt, &mut report);
+            self.checkpoint(source, rt).await?;
+        }
+        let through = unread.map_or(horizon(&rt.engine), |u| horizon(&rt.engine).min(u));
+        let closed = rt.engine.close_through(through);
+        self.handle_closed(m, rt, closed, &mut report).await?;
+        folders_done(rt, &mut report);
+        if let Some(t) = rt.engine.closed_through() {
+            let lag = (self.clock.now().millis() - t.millis()) as f64 / 1000.0;
+            metrics::gauge!(telemetry::POLL_LAG, "stream" => stream_label).set(lag);
         }
         self.checkpoint(source, rt).await?;
         report.events_sent += self.flush_outbox(source, rt).await?;
@@ -1177,6 +1283,21 @@ impl EmfOutput {
 
 /// Queues a judged window's events in the stream's outbox: its data-drift decisions, then the
 /// model-quality decisions judged when it closed.
+/// Moves the cursor past the hour folders whose windows have all closed (their keys kept for the
+/// last [`LATE_SCAN_FOLDERS`], to find objects that land late); counts them in `report`.
+fn folders_done(rt: &mut StreamRuntime, report: &mut PollReport) {
+    let Some(done) = rt.engine.closed_through().map(|t| t.floor(Duration::from_hours(1))) else { return };
+    let next = rt.cursor.next_hour;
+    if next.is_some_and(|n| n >= done) {
+        return;
+    }
+    report.folders += rt.cursor.recent.range(..done).filter(|(h, _)| next.is_none_or(|n| **h >= n)).count() as u64;
+    rt.cursor.next_hour = Some(done);
+    while rt.cursor.recent.range(..done).count() > LATE_SCAN_FOLDERS {
+        rt.cursor.recent.pop_first();
+    }
+}
+
 fn queue_events(rt: &mut StreamRuntime, judged: &JudgedWindow, report: &mut PollReport) {
     for (d, envelope) in judged.outcome.decisions.iter().zip(&judged.envelopes) {
         tracing::info!(stream = %rt.id, kind = d.kind.as_str(), episode = %d.episode_id, detected_at = %d.detected_at, "drift decision");

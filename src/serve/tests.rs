@@ -28,9 +28,28 @@ struct FlakyStore {
     fail_put_in: Arc<AtomicUsize>,
     fail_get_in: Arc<AtomicUsize>,
     on_get: GetHook,
+    /// When set, listings show only the objects that have landed by the clock's time (see
+    /// [`landed_at`]), as a Data Capture destination fills up over time.
+    landing: Arc<Mutex<Option<ManualClock>>>,
+}
+
+/// When the synthetic stream's object `key` lands: its file holds the ten minutes from the
+/// minute in its name, is written at their end and delivered a minute later.
+fn landed_at(key: &str) -> Option<Timestamp> {
+    let parts: Vec<&str> = key.rsplitn(6, '/').collect();
+    let (name, hour) = (parts.first()?, parts.get(1..5)?);
+    let hour: Vec<&str> = hour.iter().rev().copied().collect();
+    let hour = crate::capture::layout::parse_hour(&hour)?;
+    let minute: i64 = name.get(..2)?.parse().ok()?;
+    Some(hour + Duration::from_mins(minute + 10 + 1))
 }
 
 impl FlakyStore {
+    /// Lists only what has landed by `clock`'s time from now on.
+    fn land_by(&self, clock: &ManualClock) {
+        *self.landing.lock().unwrap() = Some(clock.clone());
+    }
+
     fn at_get(&self, n: usize, hook: impl FnOnce() + Send + 'static) {
         *self.on_get.lock().unwrap() = Some((n, Box::new(hook)));
     }
@@ -72,7 +91,12 @@ impl ObjectStore for FlakyStore {
         self.inner.get(key).await
     }
     async fn list(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {
-        self.inner.list(prefix, start_after).await
+        let mut listed = self.inner.list(prefix, start_after).await?;
+        if let Some(clock) = self.landing.lock().unwrap().as_ref() {
+            let now = clock.now();
+            listed.retain(|o| landed_at(&o.key).is_none_or(|t| t <= now));
+        }
+        Ok(listed)
     }
     async fn folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         self.inner.folders(prefix).await
@@ -487,40 +511,55 @@ async fn the_service_reads_batch_transform_capture_as_replay_does() {
     assert!(!events.is_empty(), "the example's episodes");
 }
 
+/// Objects are read as they land, and a window closes on data time: once records `lateness`
+/// (2 minutes) past its end have been read, long before `settle` (here 30 minutes) would close
+/// it; a quiet stream's window closes `settle` after its end; an object landing after its
+/// window closed is read and its records count as late.
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-async fn folders_are_read_once_settled_and_late_objects_count_as_late() {
+async fn objects_are_read_as_they_land_and_windows_close_on_data_time() {
     let world = World::default();
     let mut spec = small_example();
     spec.hours = 6;
     spec.changes.clear();
     let keys = world.load(&spec).await;
-    let clock = ManualClock::new(spec.start + Duration::from_mins(70));
+    let clock = ManualClock::new(spec.start + Duration::from_mins(35));
+    world.store("capture").land_by(&clock);
     let bus = MemoryBus::default();
-    let cfg = config(&spec, "10m");
+    let cfg = config(&spec, "30m");
     let mut s = service(&world, &cfg, &clock, &bus).await;
     let id = StreamId::new("loan-scoring-prod", "AllTraffic");
-    // 01:10: folder 00 ended 70 minutes ago but settles at 01:10 exactly (hour + 1h + 10m).
+    let landed = |t: Timestamp| keys.iter().filter(|(_, k)| landed_at(k).unwrap() <= t).count() as u64;
+    // 00:35: the files written at 00:10, 00:20 and 00:30 have landed; the hour's window is open.
     let (r, _) = s.poll(true).await;
-    assert_eq!(r[&id].folders, 1);
-    clock.set(spec.start + Duration::from_mins(69 + 60));
+    assert_eq!((r[&id].objects, r[&id].windows), (landed(clock.now()), 0));
+    assert_eq!(r[&id].objects, 3);
+    // 01:05: folder 00 is complete, but no record is two minutes past 01:00 yet.
+    clock.set(spec.start + Duration::from_mins(65));
     let (r, _) = s.poll(true).await;
-    assert_eq!(r[&id].folders, 0, "folder 01 settles at 02:10");
-    clock.set(spec.start + Duration::from_mins(130));
+    assert_eq!((r[&id].objects, r[&id].windows), (3, 0));
+    // 01:12: folder 01's first file (01:00 to 01:10) closes window 00, 18 minutes before settle would.
+    clock.set(spec.start + Duration::from_mins(72));
     let (r, _) = s.poll(true).await;
-    assert_eq!((r[&id].folders, r[&id].windows), (1, 1));
-    // A file lands in folder 01 after it settled: read on the next poll, its records late.
-    let (_, late_key) = keys.iter().find(|(h, _)| *h == spec.start + hours(1)).unwrap();
+    assert_eq!((r[&id].objects, r[&id].windows, r[&id].folders), (1, 1, 1));
+    // A file lands in folder 00 after its window closed: read on the next poll, its records late.
+    let (_, late_key) = keys.iter().find(|(h, _)| *h == spec.start).unwrap();
     let capture = world.store("capture");
     let body = capture.get(late_key).await.unwrap().unwrap();
     let late = late_key.replace(".jsonl", "-late.jsonl");
     capture.put(&late, body.clone()).await.unwrap();
-    clock.set(spec.start + Duration::from_mins(190));
+    clock.set(spec.start + Duration::from_mins(75));
     let (r, _) = s.poll(true).await;
-    let folder2 = keys.iter().filter(|(h, _)| *h == spec.start + hours(2)).count() as u64;
-    assert_eq!(r[&id].objects, 1 + folder2, "the late object and folder 02's");
+    assert_eq!((r[&id].objects, r[&id].windows), (1, 0), "the late object alone");
+    // The traffic stops after 06:00: the last window closes `settle` after its end.
+    clock.set(spec.start + Duration::from_mins(6 * 60 + 29));
+    let (r, _) = s.poll(true).await;
+    assert_eq!(r[&id].windows, 4, "windows 01 to 04 close on data time; 05 waits for settle");
+    clock.set(spec.start + Duration::from_mins(6 * 60 + 30));
+    let (r, _) = s.poll(true).await;
+    assert_eq!(r[&id].windows, 1);
     let records = body.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as u64;
     let drift: serde_json::Value = serde_json::from_slice(
-        &world.store("reports").get("loan-scoring-prod/AllTraffic/2026/03/01/02/drift.json").await.unwrap().unwrap(),
+        &world.store("reports").get("loan-scoring-prod/AllTraffic/2026/03/01/01/drift.json").await.unwrap().unwrap(),
     )
     .unwrap();
     assert_eq!(drift["skipped"]["late_record"], records, "{}", drift["skipped"]);
@@ -575,6 +614,7 @@ async fn crashes_give_the_same_outputs(quality: bool, failure: Failure) {
     let reference = World::default();
     load(reference.clone()).await;
     let clock = ManualClock::new(spec.start);
+    reference.store("capture").land_by(&clock);
     let bus = MemoryBus::default();
     let mut s = service(&reference, &cfg, &clock, &bus).await;
     for h in 1..=polls {
@@ -589,6 +629,7 @@ async fn crashes_give_the_same_outputs(quality: bool, failure: Failure) {
     let world = World::default();
     load(world.clone()).await;
     let clock = ManualClock::new(spec.start);
+    world.store("capture").land_by(&clock);
     let bus = MemoryBus::default();
     let mut s = service(&world, &cfg, &clock, &bus).await;
     let mut rng = driftwatch_synth::Rng::new(5);

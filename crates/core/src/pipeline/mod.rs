@@ -184,6 +184,9 @@ pub struct EngineState {
     closed_through: Option<Timestamp>,
     pending: OpenWindow,
     totals: StreamTotals,
+    /// The latest record time applied (an addition: absent in older checkpoints).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    latest: Option<Timestamp>,
 }
 
 /// The state of one stream: open windows, the column layout, totals.
@@ -200,6 +203,9 @@ pub struct StreamEngine {
     /// to the next window that closes.
     pending: OpenWindow,
     totals: StreamTotals,
+    /// The latest `inferenceTime` among the records applied: the data time the stream has
+    /// reached (the service closes windows `lateness` behind it).
+    latest: Option<Timestamp>,
     /// What to take from responses for the model-quality join (none: no quality monitor).
     predict: Option<Arc<PredictionSpec>>,
     /// Longer lines are skipped and counted (`record_too_large`).
@@ -219,6 +225,7 @@ impl StreamEngine {
             closed_through: None,
             pending: OpenWindow::new(n),
             totals: StreamTotals::default(),
+            latest: None,
             predict: None,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
         }
@@ -244,6 +251,7 @@ impl StreamEngine {
             closed_through: self.closed_through,
             pending: self.pending.clone(),
             totals: self.totals.clone(),
+            latest: self.latest,
         }
     }
 
@@ -269,6 +277,7 @@ impl StreamEngine {
             closed_through: state.closed_through,
             pending,
             totals: state.totals,
+            latest: state.latest,
             predict: None,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
         })
@@ -297,6 +306,11 @@ impl StreamEngine {
     /// Returns the column layout, once decided.
     pub fn layout(&self) -> Option<Layout> {
         self.mapper.as_ref().map(RowMapper::layout)
+    }
+
+    /// Returns the latest record time applied (`inferenceTime`), if any record was dated.
+    pub fn latest(&self) -> Option<Timestamp> {
+        self.latest
     }
 
     /// Returns the start of the earliest open window.
@@ -352,7 +366,8 @@ impl StreamEngine {
     /// the issues of its records that came after their window closed (named by file and line,
     /// for the driver to log; they are counted and kept with the next window either way).
     pub fn apply(&mut self, decoded: DecodedObject) -> Vec<RecordIssue> {
-        let DecodedObject { key, hour, mut windows, undated, lines, bytes, layout } = decoded;
+        let DecodedObject { key, hour, mut windows, undated, lines, bytes, layout, latest } = decoded;
+        self.latest = self.latest.max(latest);
         if self.mapper.is_none() {
             if let Some(l) = layout {
                 self.mapper = Some(RowMapper::new(&self.baseline, l));
@@ -479,6 +494,8 @@ pub struct DecodedObject {
     lines: u64,
     bytes: u64,
     layout: Option<Layout>,
+    /// The latest record time in the object.
+    latest: Option<Timestamp>,
 }
 
 impl DecodedObject {
@@ -531,6 +548,7 @@ impl ObjectDecoder {
         let mut line_no = 0u64;
         let mut bytes = 0u64;
         let mut lines = 0u64;
+        let mut latest: Option<Timestamp> = None;
         loop {
             buf.clear();
             let (n, cut) = read_line_bounded(&mut reader, &mut buf, self.max_record_bytes)?;
@@ -593,6 +611,7 @@ impl ObjectDecoder {
                     continue;
                 }
             };
+            latest = latest.max(Some(record.time));
             let start = record.time.floor(self.window);
             let slot = partial.entry(start).or_insert_with(|| OpenWindow::new(n_features));
             slot.first_line.get_or_insert(line_no);
@@ -608,7 +627,7 @@ impl ObjectDecoder {
             }
         }
         let layout = self.mapper.as_ref().map(RowMapper::layout);
-        Ok(DecodedObject { key: key.to_owned(), hour, windows: partial, undated, lines, bytes, layout })
+        Ok(DecodedObject { key: key.to_owned(), hour, windows: partial, undated, lines, bytes, layout, latest })
     }
 
     /// Decodes a record's bodies and maps its rows into `slot`. Errors that drop the record are
