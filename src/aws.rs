@@ -46,6 +46,12 @@ pub fn eventbridge(conf: &SdkConfig) -> aws_sdk_eventbridge::Client {
     aws_sdk_eventbridge::Client::from_conf(b.build())
 }
 
+/// An SQS client (object notifications).
+pub fn sqs(conf: &SdkConfig) -> aws_sdk_sqs::Client {
+    let b = aws_sdk_sqs::config::Builder::from(conf).interceptor(CallCounter { service: "sqs" });
+    aws_sdk_sqs::Client::from_conf(b.build())
+}
+
 /// A SageMaker client (discovery only).
 pub fn sagemaker(conf: &SdkConfig) -> aws_sdk_sagemaker::Client {
     let b = aws_sdk_sagemaker::config::Builder::from(conf).interceptor(CallCounter { service: "sagemaker" });

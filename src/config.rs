@@ -41,9 +41,36 @@ pub struct ConfigFile {
     pub classifier: Option<ClassifierSection>,
     /// CloudWatch metrics with Model Monitor's names.
     pub cloudwatch: Option<CloudWatchSection>,
+    /// S3 object notifications on an SQS queue (`serve`): new capture is read within seconds of
+    /// landing instead of at the next listing.
+    pub notifications: Option<NotificationsSection>,
+    /// Several `serve` processes sharing `[state]`: one owner per stream at a time.
+    pub workers: Option<WorkersSection>,
     /// Endpoints to watch.
     #[serde(default, rename = "monitor")]
     pub monitors: Vec<MonitorSection>,
+}
+
+/// `[notifications]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsSection {
+    /// The SQS queue (name or URL) that receives the capture bucket's `s3:ObjectCreated:*`
+    /// notifications, directly, through EventBridge or through SNS.
+    pub queue: String,
+    /// How often every stream is still listed, for notifications that never came and for the
+    /// objects from before the queue existed (default `5m`; replaces the monitors'
+    /// `poll_interval`).
+    pub sweep: Option<String>,
+}
+
+/// `[workers]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkersSection {
+    /// How long a stream's ownership lasts without renewal (default `60s`): a worker that dies
+    /// hands its streams over this long after its last renewal.
+    pub lease: Option<String>,
 }
 
 /// `[state]`.
@@ -353,9 +380,33 @@ pub struct Config {
     pub server: ServerConfig,
     /// Classifier.
     pub classifier: ClassifierConfig,
+    /// Object notifications, when `[notifications]` names a queue.
+    pub notifications: Option<NotificationsConfig>,
+    /// Stream ownership among workers.
+    pub workers: WorkersConfig,
     /// Monitors.
     pub monitors: Vec<MonitorConfig>,
 }
+
+/// Validated `[notifications]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotificationsConfig {
+    /// The queue's name or URL.
+    pub queue: String,
+    /// How often streams are listed anyway.
+    pub sweep: Duration,
+}
+
+/// Validated `[workers]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkersConfig {
+    /// How long ownership of a stream lasts without renewal.
+    pub lease: Duration,
+}
+
+/// How long a stream's ownership lasts by default: a few polls' worth, so a slow poll does not
+/// lose it, and a dead worker's streams move within a minute.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 
 /// A configuration error, naming the file, the key and the fix.
 #[derive(Debug, thiserror::Error)]
@@ -388,7 +439,8 @@ pub enum ConfigError {
     },
 }
 
-const SECTIONS: [&str; 6] = ["state", "events", "reports", "server", "classifier", "cloudwatch"];
+const SECTIONS: [&str; 8] =
+    ["state", "events", "reports", "server", "classifier", "cloudwatch", "notifications", "workers"];
 const NOT_CONFIG: [&str; 4] =
     ["DRIFTWATCH_LOG", "DRIFTWATCH_LOG_FORMAT", "DRIFTWATCH_CONFIG", "DRIFTWATCH_CONFIG_TEXT"];
 
@@ -506,6 +558,28 @@ impl ConfigFile {
             if let Some(u) = uri {
                 check_uri(u).map_err(|m| invalid(key, m))?;
             }
+        }
+        let notifications = match self.notifications {
+            Some(n) => {
+                if n.queue.trim().is_empty() {
+                    return Err(invalid("[notifications] queue", "an SQS queue name or URL is required".into()));
+                }
+                let sweep = duration(path, "[notifications] sweep", n.sweep.as_deref(), Duration::from_mins(5))?;
+                if sweep < Duration::from_secs(1) {
+                    return Err(invalid("[notifications] sweep", format!("{sweep}: use at least 1s")));
+                }
+                Some(NotificationsConfig { queue: n.queue, sweep })
+            }
+            None => None,
+        };
+        let lease = duration(
+            path,
+            "[workers] lease",
+            self.workers.as_ref().and_then(|w| w.lease.as_deref()),
+            DEFAULT_LEASE,
+        )?;
+        if lease < Duration::from_secs(5) {
+            return Err(invalid("[workers] lease", format!("{lease}: use at least 5s")));
         }
         let c = self.classifier.unwrap_or_default();
         let d = ClassifierConfig::default();
@@ -661,6 +735,8 @@ impl ConfigFile {
             reports: self.reports.and_then(|r| r.uri),
             server: ServerConfig { listen, unhealthy_after },
             classifier,
+            notifications,
+            workers: WorkersConfig { lease },
             monitors,
         })
     }

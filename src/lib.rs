@@ -18,6 +18,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod discovery;
 pub mod lambda;
+pub mod notify;
 pub mod publish;
 pub mod replay;
 pub mod serve;

@@ -1,6 +1,13 @@
 //! Every metric driftwatch emits, in one place, with its description. Labels are kept to the
 //! stream (`endpoint/variant`), a skip reason or an outcome: low cardinality by construction.
 
+/// Seconds since the oldest notification in the latest batch was sent to the queue.
+pub const QUEUE_LAG: &str = "driftwatch_queue_lag_seconds";
+/// Notifications taken from the queue, by outcome: `routed` (to a monitored stream),
+/// `ignored` (a test message, another event, an object no monitor watches), `unreadable`.
+pub const NOTIFICATIONS: &str = "driftwatch_notifications_total";
+/// Notifications deleted once their objects were recorded.
+pub const NOTIFICATIONS_DELETED: &str = "driftwatch_notifications_deleted_total";
 /// Capture objects read.
 pub const OBJECTS: &str = "driftwatch_objects_read_total";
 /// Bytes of capture objects read.
@@ -72,4 +79,7 @@ pub fn describe() {
     describe_counter!(QUALITY_JUDGED, Unit::Count, "Model-quality windows judged.");
     describe_gauge!(PREDICTIONS_HELD, Unit::Count, "Predictions held for their labels.");
     describe_gauge!(LABELS_WAITING, Unit::Count, "Labels waiting for their prediction's window.");
+    describe_gauge!(QUEUE_LAG, Unit::Seconds, "Seconds since the oldest notification of the latest batch was sent.");
+    describe_counter!(NOTIFICATIONS, Unit::Count, "Notifications taken, by outcome: routed, ignored, unreadable.");
+    describe_counter!(NOTIFICATIONS_DELETED, Unit::Count, "Notifications deleted once their objects were recorded.");
 }

@@ -37,6 +37,7 @@ use crate::publish::metrics_table::{QualityTables, WindowTables};
 use crate::publish::window::{deliver, EventTime, JudgedWindow, QualityPath, ReportFiles, ReportLocation, WindowPath};
 use crate::source::{CaptureSource, GroundTruthSource, SourceError};
 use crate::store::{read_baseline_files, split_object_uri, Location, ObjectStore, StoreError, StoreFactory};
+use crate::notify::{Queue, QueueMessage};
 use crate::telemetry;
 use crate::time::{Duration, Timestamp};
 
@@ -163,6 +164,9 @@ pub enum ServeError {
         /// What went wrong.
         detail: String,
     },
+    /// The notification queue cannot be opened.
+    #[error("[notifications] queue: {0}")]
+    Notifications(String),
 }
 
 impl ServeError {
@@ -176,6 +180,7 @@ impl ServeError {
                 | ServeError::Source(SourceError::Store(_))
                 | ServeError::Discovery(DiscoveryError::Api { .. })
                 | ServeError::Baseline { source: BaselineError::Io { .. }, .. }
+                | ServeError::Notifications(_)
         )
     }
 }
@@ -235,6 +240,8 @@ struct MonitorRuntime<S> {
     cfg: MonitorConfig,
     /// The endpoint's capture destination (its streams are `{endpoint}/{variant}/` below it).
     capture: CaptureSource<S>,
+    /// Where that is (notifications name a bucket and a key).
+    capture_at: Location,
     baseline: Arc<Baseline>,
     /// Model quality, when the monitor judges it.
     quality: Option<MonitorQualityRuntime<S>>,
@@ -338,6 +345,19 @@ pub struct Service<S, B> {
     monitors: Vec<MonitorRuntime<S>>,
     shared: Shared<S, B>,
     health: Arc<Health>,
+    /// Object notifications, when the service reads them (`[notifications]`).
+    queue: Option<Arc<dyn Queue>>,
+    /// Notifications received and not deleted yet, by message id: deleted once what they
+    /// announce is in a checkpoint.
+    held: BTreeMap<String, Held>,
+}
+
+/// A notification waiting for its objects to be recorded.
+struct Held {
+    /// The latest delivery's receipt (a message delivered again gets a new one).
+    receipt: String,
+    /// Its objects: monitor, stream, hour folder, key below the capture destination.
+    objects: Vec<(usize, StreamId, Timestamp, String)>,
 }
 
 impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
@@ -401,6 +421,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
             monitors.push(MonitorRuntime {
                 cfg: m.clone(),
                 capture,
+                capture_at: Location::parse(&capture_uri),
                 baseline: Arc::new(baseline),
                 quality,
                 streams: BTreeMap::new(),
@@ -433,7 +454,117 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 slowest_folder_ms: std::sync::atomic::AtomicI64::new(0),
             },
             health,
+            queue: None,
+            held: BTreeMap::new(),
         })
+    }
+
+    /// Reads object notifications from `queue` (`[notifications]`): a notified stream is
+    /// polled at once, and every stream is still listed every `sweep`.
+    pub fn set_notifications(&mut self, queue: Arc<dyn Queue>, sweep: Duration) {
+        for m in &mut self.monitors {
+            m.cfg.poll_interval = sweep;
+        }
+        self.queue = Some(queue);
+    }
+
+    /// The notification queue, when there is one.
+    pub fn queue(&self) -> Option<Arc<dyn Queue>> {
+        self.queue.clone()
+    }
+
+    /// Takes notifications: the monitors of the streams they name are due at once, and each
+    /// message is held until its objects are recorded ([`Service::recorded`]). Returns the
+    /// receipts of messages that announce nothing to read (S3's test message, other events,
+    /// objects outside every monitor's capture), to delete now. A message that cannot be read is
+    /// neither held nor deleted: the queue delivers it again and, after its redrive policy's
+    /// receive count, moves it to the dead-letter queue.
+    pub fn route(&mut self, messages: Vec<QueueMessage>) -> Vec<String> {
+        use crate::notify::{parse_message, Notice};
+        let now = self.shared.clock.now();
+        let mut delete = Vec::new();
+        for msg in messages {
+            if let Some(sent) = msg.sent_ms {
+                let age = (now.millis() - sent).max(0) as f64 / 1000.0;
+                metrics::gauge!(telemetry::QUEUE_LAG).set(age);
+            }
+            let created = match parse_message(&msg.body) {
+                Ok(Notice::Created(c)) => c,
+                Ok(Notice::Ignored(why)) => {
+                    tracing::debug!(message = %msg.id, why, "notification ignored");
+                    metrics::counter!(telemetry::NOTIFICATIONS, "outcome" => "ignored").increment(1);
+                    delete.push(msg.receipt);
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(message = %msg.id, error = %e, "unreadable notification: left for the queue's dead-letter queue");
+                    metrics::counter!(telemetry::NOTIFICATIONS, "outcome" => "unreadable").increment(1);
+                    continue;
+                }
+            };
+            let mut objects = Vec::new();
+            for o in &created {
+                match self.place(&o.bucket, &o.key) {
+                    Some((i, stream, hour, key)) => {
+                        self.monitors[i].next_poll = now;
+                        objects.push((i, stream, hour, key));
+                    }
+                    None => tracing::debug!(bucket = %o.bucket, key = %o.key, "not capture of a monitored stream"),
+                }
+            }
+            let outcome = if objects.is_empty() { "ignored" } else { "routed" };
+            metrics::counter!(telemetry::NOTIFICATIONS, "outcome" => outcome).increment(1);
+            if objects.is_empty() {
+                delete.push(msg.receipt);
+                continue;
+            }
+            // A message delivered again (its visibility timeout passed) keeps one entry, with
+            // the newest receipt.
+            self.held.insert(msg.id, Held { receipt: msg.receipt, objects });
+        }
+        delete
+    }
+
+    /// Which monitor's stream an object belongs to: its monitor, stream, hour folder and key
+    /// below the monitor's capture destination.
+    fn place(&self, bucket: &str, key: &str) -> Option<(usize, StreamId, Timestamp, String)> {
+        self.monitors.iter().enumerate().find_map(|(i, m)| {
+            let rel = match &m.capture_at {
+                Location::S3 { bucket: b, prefix } if b == bucket => key.strip_prefix(prefix.as_str())?,
+                _ => return None,
+            };
+            let grouped = crate::capture::layout::group_streams([(rel.to_owned(), 0)], &RootPath::default());
+            let (stream, objects) = grouped.streams.into_iter().next()?;
+            let hour = objects.first()?.hour?;
+            let wanted = stream.endpoint == m.cfg.endpoint && m.cfg.variant.as_ref().is_none_or(|v| *v == stream.variant);
+            wanted.then(|| (i, stream, hour, rel.to_owned()))
+        })
+    }
+
+    /// The receipts of held notifications whose objects are all recorded in their streams'
+    /// checkpoints (read, or in a folder closed so long ago that it is no longer listed); they
+    /// are forgotten here and are to be deleted. A stream that joins labels reads whole settled
+    /// hours: its notification is recorded once its checkpointed cursor is sure to list the
+    /// object (its folder not read yet), as the sweep would.
+    pub fn recorded(&mut self) -> Vec<String> {
+        let monitors = &self.monitors;
+        let is_recorded = |(i, stream, hour, key): &(usize, StreamId, Timestamp, String)| {
+            let m = &monitors[*i];
+            let Some(rt) = m.streams.get(stream) else { return false };
+            let c = &rt.cursor;
+            let read = c.recent.get(hour).is_some_and(|keys| keys.contains(key));
+            let unlisted = c.next_hour.is_some_and(|n| *hour < n) && !c.recent.contains_key(hour);
+            let listed_later = m.quality.is_some() && c.next_hour.is_some_and(|n| *hour >= n);
+            read || unlisted || listed_later
+        };
+        let done: Vec<String> =
+            self.held.iter().filter(|(_, h)| h.objects.iter().all(is_recorded)).map(|(id, _)| id.clone()).collect();
+        done.into_iter().filter_map(|id| self.held.remove(&id)).map(|h| h.receipt).collect()
+    }
+
+    /// Notifications held.
+    pub fn held_notifications(&self) -> usize {
+        self.held.len()
     }
 
     /// From now on, polls start another folder only while twice the slowest folder so far plus
@@ -1424,6 +1555,51 @@ async fn load_baseline<S: ObjectStore, D: Discovery>(
 /// Runs polls until `stop` resolves, then flushes within `shutdown_timeout`. A poll under way
 /// when `stop` resolves stops at the next object (a folder it was inside is read again after
 /// the restart, from the last checkpoint).
+/// Batches of notifications taken ahead of the polls that read their objects.
+const NOTIFICATION_BATCHES_AHEAD: usize = 64;
+/// Messages per receive (SQS's largest) and its long-polling wait (SQS's longest).
+const RECEIVE_MAX: usize = 10;
+const RECEIVE_WAIT: StdDuration = StdDuration::from_secs(20);
+/// After a failed receive, the next waits this long (doubling up to a minute).
+const RECEIVE_BACKOFF: StdDuration = StdDuration::from_secs(1);
+
+/// Takes notifications from `queue` until the service stops, handing each batch to `tx`.
+async fn receive_notifications(
+    queue: Arc<dyn Queue>,
+    tx: tokio::sync::mpsc::Sender<Vec<QueueMessage>>,
+    stop: StopSignal,
+) {
+    let mut backoff = RECEIVE_BACKOFF;
+    while !stop.is_stopped() {
+        match queue.receive(RECEIVE_MAX, RECEIVE_WAIT).await {
+            Ok(batch) if batch.is_empty() => {}
+            Ok(batch) => {
+                backoff = RECEIVE_BACKOFF;
+                if tx.send(batch).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, pause_s = backoff.as_secs(), "cannot receive notifications; the listing sweep goes on");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(StdDuration::from_secs(60));
+            }
+        }
+    }
+}
+
+/// Deletes notifications (their objects are recorded, or they announced nothing to read).
+async fn delete_notifications(queue: &dyn Queue, receipts: Vec<String>) {
+    if receipts.is_empty() {
+        return;
+    }
+    match queue.delete(&receipts).await {
+        Ok(()) => metrics::counter!(telemetry::NOTIFICATIONS_DELETED).increment(receipts.len() as u64),
+        // Delivered again after their visibility timeout: one more listing, nothing counted twice.
+        Err(e) => tracing::warn!(error = %e, "cannot delete notifications; they will be delivered again"),
+    }
+}
+
 pub async fn run<S: ObjectStore + 'static, B: EventBus>(
     mut service: Service<S, B>,
     stop: impl std::future::Future<Output = ()>,
@@ -1432,6 +1608,11 @@ pub async fn run<S: ObjectStore + 'static, B: EventBus>(
     tokio::pin!(stop);
     let signal = service.stop_signal();
     let clock = service.clock();
+    // Notifications are taken on a task of their own (long polling) and handed over here.
+    let queue = service.queue();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<QueueMessage>>(NOTIFICATION_BATCHES_AHEAD);
+    let receiver = queue.clone().map(|q| tokio::spawn(receive_notifications(q, tx, signal.clone())));
+    let mut rx = receiver.as_ref().map(|_| rx);
     loop {
         let stopping = {
             let poll = service.poll(false);
@@ -1449,12 +1630,26 @@ pub async fn run<S: ObjectStore + 'static, B: EventBus>(
         if stopping {
             break;
         }
+        if let Some(q) = &queue {
+            delete_notifications(q.as_ref(), service.recorded()).await;
+        }
         let now = clock.now();
         let wait = service.next_due().map(|t| (t.millis() - now.millis()).max(0)).unwrap_or(60_000);
-        tokio::select! {
+        let batch = tokio::select! {
             _ = &mut stop => break,
-            _ = tokio::time::sleep(StdDuration::from_millis(wait as u64)) => {}
+            _ = tokio::time::sleep(StdDuration::from_millis(wait as u64)) => None,
+            Some(batch) = async { rx.as_mut()?.recv().await }, if rx.is_some() => Some(batch),
+        };
+        if let (Some(mut batch), Some(q), Some(rx)) = (batch, &queue, rx.as_mut()) {
+            // Everything that has arrived meanwhile goes into the same poll.
+            while let Ok(more) = rx.try_recv() {
+                batch.extend(more);
+            }
+            delete_notifications(q.as_ref(), service.route(batch)).await;
         }
+    }
+    if let Some(r) = receiver {
+        r.abort();
     }
     tracing::info!(timeout_s = shutdown_timeout.as_secs(), "stopping: writing checkpoints and sending the outbox");
     match tokio::time::timeout(shutdown_timeout, service.flush()).await {

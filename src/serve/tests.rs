@@ -125,7 +125,13 @@ impl World {
 
     /// Puts a stream's capture files (as a Data Capture destination would) and its baseline.
     async fn load(&self, spec: &StreamSpec) -> Vec<(Timestamp, String)> {
-        let capture = self.store("capture");
+        self.load_at(spec, "capture").await
+    }
+
+    /// [`World::load`] with the capture in store `capture` (`s3://bucket/prefix` for a
+    /// destination that notifications name).
+    async fn load_at(&self, spec: &StreamSpec, capture: &str) -> Vec<(Timestamp, String)> {
+        let capture = self.store(capture);
         let mut keys = Vec::new();
         let mut files = Vec::new();
         spec.generate(|hour, fs| files.push((hour, fs)));
@@ -1247,4 +1253,133 @@ fn only_errors_that_may_pass_are_retried_at_start() {
     assert!(ServeError::Source(SourceError::Store(remote())).is_transient());
     assert!(!ServeError::Config("[[monitor]] x: window out of range".into()).is_transient());
     assert!(!ServeError::Report("cannot render".into()).is_transient());
+}
+
+
+/// An S3 notification of `key` below the destination `s3://cap/capture/`, as S3 sends it
+/// (the key form-encoded).
+fn s3_notification(key: &str) -> String {
+    let full = format!("capture/{key}");
+    let encoded: String = full
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    serde_json::json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": "cap"}, "object": {"key": encoded, "size": 1, "eTag": "\"e\""}}}]})
+    .to_string()
+}
+
+/// Notifications wake the stream they name (the sweep is an hour here), duplicates and
+/// reordered ones change nothing, a missed one is made up by the next listing, a message is
+/// deleted only once its object is in the checkpoint, and one delivered again after a crash
+/// counts nothing twice; the reports equal those of a service that only listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn notifications_wake_streams_and_are_deleted_once_recorded() {
+    use crate::notify::{MemoryQueue, Queue as _};
+    let mut spec = small_example();
+    spec.hours = 8;
+    let world = World::default();
+    let keys = world.load_at(&spec, "s3://cap/capture").await;
+    let clock = ManualClock::new(spec.start);
+    world.store("s3://cap/capture").land_by(&clock);
+    let text = |c: &Config| c.clone();
+    let mut cfg = config_with(&spec, "5m", "");
+    cfg.monitors[0].capture = Some("s3://cap/capture/".into());
+    let cfg = text(&cfg);
+    let bus = MemoryBus::default();
+    let queue = MemoryQueue::default();
+    let start = |world: &World, bus: &MemoryBus, queue: &MemoryQueue| {
+        let (world, cfg, clock, bus, queue) = (world.clone(), cfg.clone(), clock.clone(), bus.clone(), queue.clone());
+        async move {
+            let mut s = service(&world, &cfg, &clock, &bus).await;
+            s.set_notifications(Arc::new(queue), hours(1));
+            s
+        }
+    };
+    let mut s = start(&world, &bus, &queue).await;
+    let id = StreamId::new(&spec.endpoint, &spec.variant);
+    let (r, _) = s.poll(true).await;
+    assert_eq!(r[&id].objects, 0, "nothing has landed");
+    let take = |q: &MemoryQueue| {
+        let q = q.clone();
+        async move { q.receive(10, StdDuration::ZERO).await.unwrap() }
+    };
+    let key_landing = |minute: i64| {
+        keys.iter().find(|(_, k)| landed_at(k) == Some(spec.start + Duration::from_mins(minute))).unwrap().1.clone()
+    };
+    // 00:12: the 00:11 object is notified twice, with S3's test message.
+    clock.set(spec.start + Duration::from_mins(12));
+    queue.send(r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"cap"}"#);
+    queue.send(s3_notification(&key_landing(11)));
+    queue.send(s3_notification(&key_landing(11)));
+    let ignored = s.route(take(&queue).await);
+    assert_eq!(ignored.len(), 1, "the test message");
+    queue.delete(&ignored).await.unwrap();
+    let (r, _) = s.poll(false).await;
+    assert_eq!(r[&id].objects, 1, "read at once, though the sweep is an hour away");
+    let done = s.recorded();
+    assert_eq!(done.len(), 2);
+    queue.delete(&done).await.unwrap();
+    assert!(queue.is_empty());
+    // 00:22: the 00:21 object's notification is lost; the 00:31 one, at 00:32, finds both.
+    clock.set(spec.start + Duration::from_mins(22));
+    let (r, _) = s.poll(false).await;
+    assert!(r.is_empty(), "not due: no notification, no sweep");
+    clock.set(spec.start + Duration::from_mins(32));
+    queue.send(s3_notification(&key_landing(31)));
+    s.route(take(&queue).await);
+    let (r, _) = s.poll(false).await;
+    assert_eq!(r[&id].objects, 2);
+    queue.delete(&s.recorded()).await.unwrap();
+    // 00:42: the service dies after reading the notified object, before deleting the message.
+    clock.set(spec.start + Duration::from_mins(42));
+    queue.send(s3_notification(&key_landing(41)));
+    s.route(take(&queue).await);
+    let (r, _) = s.poll(false).await;
+    assert_eq!(r[&id].objects, 1);
+    drop(s);
+    let mut s = start(&world, &bus, &queue).await;
+    queue.expire_in_flight();
+    s.route(take(&queue).await);
+    let (r, _) = s.poll(false).await;
+    assert_eq!(r[&id].objects, 0, "already in the checkpoint");
+    let done = s.recorded();
+    assert_eq!(done.len(), 1, "so the message is deleted");
+    queue.delete(&done).await.unwrap();
+    // The rest of the day, notified in reverse order, one poll per ten minutes.
+    let mut minute = 42;
+    while minute < 8 * 60 + 20 {
+        minute += 10;
+        clock.set(spec.start + Duration::from_mins(minute));
+        let mut landed: Vec<&String> = keys
+            .iter()
+            .map(|(_, k)| k)
+            .filter(|k| landed_at(k).is_some_and(|t| t > spec.start + Duration::from_mins(minute - 10) && t <= clock.now()))
+            .collect();
+        landed.reverse();
+        for k in landed {
+            queue.send(s3_notification(k));
+        }
+        s.route(take(&queue).await);
+        s.poll(false).await;
+        let done = s.recorded();
+        queue.delete(&done).await.unwrap();
+    }
+    assert!(queue.is_empty(), "{} messages left", queue.len());
+    assert_eq!(s.held_notifications(), 0);
+    // No traffic after 08:00: the last window closes at the sweep (settle after its end).
+    s.poll(true).await;
+    // The same objects, listed by a service without notifications: the same reports.
+    let reference = World::default();
+    reference.load_at(&spec, "s3://cap/capture").await;
+    let ref_bus = MemoryBus::default();
+    let mut r = service(&reference, &cfg, &clock, &ref_bus).await;
+    r.poll(true).await;
+    let (want, got) = (outputs(&reference, &ref_bus), outputs(&world, &bus));
+    assert_eq!(want.0.len(), got.0.len());
+    assert!(want.0 == got.0, "reports differ");
+    assert_eq!(want.1, got.1);
 }

@@ -10,6 +10,7 @@ use aws_config::SdkConfig;
 
 use super::{http, run, Clock, ServeError, Service, SystemClock};
 use crate::config::Config;
+use crate::notify::Queue as _;
 use crate::discovery::SageMakerDiscovery;
 use crate::publish::eventbridge::EventBridgeBus;
 use crate::store::{AnyStore, Location, ObjectStore, StoreError};
@@ -57,7 +58,15 @@ pub async fn aws_service(
         tracing::warn!("no account known (set [events] account or give the bus as an ARN): events carry no resources");
     }
     let factory = Box::new(move |loc: &Location| -> Result<AnyStore, StoreError> { AnyStore::open(loc, Some(&s3)) });
-    Service::start(config, &discovery, factory, bus, clock, settings).await
+    let mut service = Service::start(config, &discovery, factory, bus, clock, settings).await?;
+    if let Some(n) = &config.notifications {
+        let queue = crate::notify::sqs::SqsQueue::open(crate::aws::sqs(sdk), &n.queue)
+            .await
+            .map_err(|e| ServeError::Notifications(e.to_string()))?;
+        tracing::info!(queue = %queue.name(), sweep = %n.sweep, "reading object notifications");
+        service.set_notifications(Arc::new(queue), n.sweep);
+    }
+    Ok(service)
 }
 
 /// Start attempts when S3, SageMaker or the network fail in a way that may pass (throttled, cut
