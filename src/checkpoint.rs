@@ -14,7 +14,7 @@ use crate::classify::StreamClassifier;
 use crate::pipeline::EngineState;
 use crate::profile::hll::hash_bytes;
 use crate::publish::bus::OutboxEntry;
-use crate::store::{ObjectStore, StoreError};
+use crate::store::{ObjectStore, StoreError, WriteIf};
 use crate::time::{Duration, Timestamp};
 
 /// How far a stream has read.
@@ -104,8 +104,9 @@ pub enum CheckpointError {
 #[derive(Debug)]
 pub struct CheckpointStore<S> {
     store: S,
-    /// Hash of each stream's last checkpoint read or written (streams save concurrently).
-    last: std::sync::Mutex<BTreeMap<StreamId, u64>>,
+    /// Hash and version tag of each stream's last checkpoint read or written (streams save
+    /// concurrently).
+    last: std::sync::Mutex<BTreeMap<StreamId, (u64, Option<String>)>>,
 }
 
 /// The key of a stream's checkpoint.
@@ -134,34 +135,50 @@ impl<S: ObjectStore> CheckpointStore<S> {
         if !self.store.list(&k, None).await?.iter().any(|o| o.key == k) {
             return Ok(None);
         }
-        let Some(bytes) = self.store.get(&k).await? else { return Ok(None) };
+        let Some((bytes, tag)) = self.store.get_tagged(&k).await? else { return Ok(None) };
         let cp: Checkpoint = serde_json::from_slice(&bytes)
             .map_err(|e| CheckpointError::Corrupt { uri: self.store.uri(&k), detail: e.to_string() })?;
-        self.remember(stream.clone(), hash_bytes(&bytes));
+        self.remember(stream.clone(), hash_bytes(&bytes), Some(tag));
         let (Checkpoint::V1(mut cp) | Checkpoint::V2(mut cp) | Checkpoint::V3(mut cp)) = cp;
         cp.classifier.rebuild();
         Ok(Some(*cp))
     }
 
     /// Writes a stream's checkpoint unless it equals the last one read or written; returns
-    /// whether it wrote.
+    /// whether it wrote. The write is fenced: it succeeds only if the object is still the
+    /// version this store last read or wrote (or, for a stream that had none, if there is still
+    /// none), so of two writers that started from the same checkpoint only the first goes on;
+    /// the other gets [`StoreError::Conflict`] and must reload.
     pub async fn save(&self, cp: StreamCheckpoint) -> Result<bool, CheckpointError> {
         let stream = cp.stream.clone();
         let k = key(&stream);
         let bytes = serde_json::to_vec(&Checkpoint::V3(Box::new(cp)))
             .map_err(|e| CheckpointError::Corrupt { uri: self.store.uri(&k), detail: e.to_string() })?;
         let h = hash_bytes(&bytes);
-        if self.last.lock().is_ok_and(|last| last.get(&stream) == Some(&h)) {
+        let known = self.last.lock().ok().and_then(|last| last.get(&stream).cloned());
+        if known.as_ref().is_some_and(|(hash, _)| *hash == h) {
             return Ok(false);
         }
-        self.store.put(&k, bytes).await?;
-        self.remember(stream, h);
+        let cond = match known.as_ref().and_then(|(_, tag)| tag.as_deref()) {
+            Some(tag) => WriteIf::Matches(tag),
+            None => WriteIf::Absent,
+        };
+        let tag = self.store.put_if(&k, bytes, cond).await?;
+        self.remember(stream, h, Some(tag));
         Ok(true)
     }
 
-    fn remember(&self, stream: StreamId, hash: u64) {
+    /// Forgets what was read or written of `stream` (it is no longer this worker's: a later
+    /// [`CheckpointStore::load`] starts over).
+    pub fn forget(&self, stream: &StreamId) {
         if let Ok(mut last) = self.last.lock() {
-            last.insert(stream, hash);
+            last.remove(stream);
+        }
+    }
+
+    fn remember(&self, stream: StreamId, hash: u64, tag: Option<String>) {
+        if let Ok(mut last) = self.last.lock() {
+            last.insert(stream, (hash, tag));
         }
     }
 }
@@ -209,6 +226,22 @@ mod tests {
         assert_eq!(back.cursor, cp.cursor);
         let restored = StreamEngine::restore(id.clone(), baseline, back.engine).unwrap();
         assert_eq!(restored.snapshot(), engine.snapshot());
+
+        // Two writers from the same checkpoint: the first goes on, the second is refused and
+        // must reload; one that never saw a checkpoint cannot overwrite one.
+        let (a, b) = (CheckpointStore::new(fresh.store().clone()), CheckpointStore::new(fresh.store().clone()));
+        a.load(&id).await.unwrap();
+        b.load(&id).await.unwrap();
+        let mut next = cp.clone();
+        next.cursor.next_hour = Some(Timestamp::from_millis(7_200_000));
+        assert!(a.save(next.clone()).await.unwrap());
+        next.cursor.next_hour = Some(Timestamp::from_millis(10_800_000));
+        let refused = b.save(next.clone()).await.unwrap_err();
+        assert!(matches!(refused, CheckpointError::Store(StoreError::Conflict { .. })), "{refused}");
+        assert_eq!(b.load(&id).await.unwrap().unwrap().cursor.next_hour, Some(Timestamp::from_millis(7_200_000)));
+        assert!(b.save(next.clone()).await.unwrap());
+        let blind = CheckpointStore::new(fresh.store().clone());
+        assert!(matches!(blind.save(cp.clone()).await, Err(CheckpointError::Store(StoreError::Conflict { .. }))));
     }
 
     #[tokio::test]

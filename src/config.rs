@@ -382,8 +382,8 @@ pub struct Config {
     pub classifier: ClassifierConfig,
     /// Object notifications, when `[notifications]` names a queue.
     pub notifications: Option<NotificationsConfig>,
-    /// Stream ownership among workers.
-    pub workers: WorkersConfig,
+    /// Stream ownership among workers, when `[workers]` is given.
+    pub workers: Option<WorkersConfig>,
     /// Monitors.
     pub monitors: Vec<MonitorConfig>,
 }
@@ -572,15 +572,16 @@ impl ConfigFile {
             }
             None => None,
         };
-        let lease = duration(
-            path,
-            "[workers] lease",
-            self.workers.as_ref().and_then(|w| w.lease.as_deref()),
-            DEFAULT_LEASE,
-        )?;
-        if lease < Duration::from_secs(5) {
-            return Err(invalid("[workers] lease", format!("{lease}: use at least 5s")));
-        }
+        let workers = match &self.workers {
+            Some(w) => {
+                let lease = duration(path, "[workers] lease", w.lease.as_deref(), DEFAULT_LEASE)?;
+                if lease < Duration::from_secs(5) {
+                    return Err(invalid("[workers] lease", format!("{lease}: use at least 5s")));
+                }
+                Some(WorkersConfig { lease })
+            }
+            None => None,
+        };
         let c = self.classifier.unwrap_or_default();
         let d = ClassifierConfig::default();
         let classifier = ClassifierConfig {
@@ -736,7 +737,7 @@ impl ConfigFile {
             server: ServerConfig { listen, unhealthy_after },
             classifier,
             notifications,
-            workers: WorkersConfig { lease },
+            workers,
             monitors,
         })
     }

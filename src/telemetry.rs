@@ -8,6 +8,10 @@ pub const QUEUE_LAG: &str = "driftwatch_queue_lag_seconds";
 pub const NOTIFICATIONS: &str = "driftwatch_notifications_total";
 /// Notifications deleted once their objects were recorded.
 pub const NOTIFICATIONS_DELETED: &str = "driftwatch_notifications_deleted_total";
+/// Workers alive (heartbeats unexpired), as this worker counted them.
+pub const WORKERS_LIVE: &str = "driftwatch_workers_live";
+/// Stream ownership changes of this worker: `taken`, `released`, `lost`.
+pub const OWNERSHIP_CHANGES: &str = "driftwatch_ownership_changes_total";
 /// Capture objects read.
 pub const OBJECTS: &str = "driftwatch_objects_read_total";
 /// Bytes of capture objects read.
@@ -81,5 +85,7 @@ pub fn describe() {
     describe_gauge!(LABELS_WAITING, Unit::Count, "Labels waiting for their prediction's window.");
     describe_gauge!(QUEUE_LAG, Unit::Seconds, "Seconds since the oldest notification of the latest batch was sent.");
     describe_counter!(NOTIFICATIONS, Unit::Count, "Notifications taken, by outcome: routed, ignored, unreadable.");
+    describe_gauge!(WORKERS_LIVE, Unit::Count, "Workers alive, as this worker counted them.");
+    describe_counter!(OWNERSHIP_CHANGES, Unit::Count, "Stream ownership changes: taken, released, lost.");
     describe_counter!(NOTIFICATIONS_DELETED, Unit::Count, "Notifications deleted once their objects were recorded.");
 }

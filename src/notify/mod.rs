@@ -59,6 +59,9 @@ pub trait Queue: Send + Sync {
     fn receive(&self, max: usize, wait: std::time::Duration) -> QueueFuture<'_, Vec<QueueMessage>>;
     /// Deletes the deliveries whose receipts are given.
     fn delete<'a>(&'a self, receipts: &'a [String]) -> QueueFuture<'a, ()>;
+    /// Makes the deliveries whose receipts are given visible again after `after` (SQS
+    /// `ChangeMessageVisibility`): for another worker to take.
+    fn release<'a>(&'a self, receipts: &'a [String], after: std::time::Duration) -> QueueFuture<'a, ()>;
     /// The queue's name or URL, for logs.
     fn name(&self) -> &str;
 }
@@ -260,6 +263,18 @@ impl Queue for MemoryQueue {
             for r in receipts {
                 if g.in_flight.remove(r).is_some() {
                     g.deleted += 1;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn release<'a>(&'a self, receipts: &'a [String], _after: std::time::Duration) -> QueueFuture<'a, ()> {
+        Box::pin(async move {
+            let mut g = self.lock();
+            for r in receipts {
+                if let Some(m) = g.in_flight.remove(r) {
+                    g.visible.push_back(m);
                 }
             }
             Ok(())

@@ -8,6 +8,8 @@ use super::{Queue, QueueError, QueueFuture, QueueMessage};
 const SQS_BATCH: usize = 10;
 /// SQS long polling waits at most 20 seconds.
 const SQS_MAX_WAIT_S: u64 = 20;
+/// SQS's longest visibility timeout (12 hours).
+const SQS_MAX_VISIBILITY_S: u64 = 43_200;
 
 /// An SQS queue, by URL.
 #[derive(Debug, Clone)]
@@ -95,6 +97,22 @@ impl Queue for SqsQueue {
                 for f in out.failed() {
                     tracing::warn!(queue = %self.url, code = %f.code(), "a message was not deleted; it will be delivered again");
                 }
+            }
+            Ok(())
+        })
+    }
+
+    fn release<'a>(&'a self, receipts: &'a [String], after: std::time::Duration) -> QueueFuture<'a, ()> {
+        Box::pin(async move {
+            for r in receipts {
+                self.client
+                    .change_message_visibility()
+                    .queue_url(&self.url)
+                    .receipt_handle(r)
+                    .visibility_timeout(after.as_secs().min(SQS_MAX_VISIBILITY_S) as i32)
+                    .send()
+                    .await
+                    .map_err(|e| self.error("ChangeMessageVisibility", crate::aws::error_text(&e)))?;
             }
             Ok(())
         })

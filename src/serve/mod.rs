@@ -16,6 +16,7 @@
 
 #[cfg(feature = "aws")]
 pub mod http;
+pub mod lease;
 #[cfg(feature = "aws")]
 pub mod wiring;
 
@@ -350,6 +351,10 @@ pub struct Service<S, B> {
     /// Notifications received and not deleted yet, by message id: deleted once what they
     /// announce is in a checkpoint.
     held: BTreeMap<String, Held>,
+    /// Stream ownership, when several workers share the state store (`[workers]`).
+    leases: Option<Arc<lease::Leases>>,
+    /// Every stream seen, owned or not (to know this worker's share).
+    streams_seen: std::collections::BTreeSet<StreamId>,
 }
 
 /// A notification waiting for its objects to be recorded.
@@ -456,9 +461,58 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
             health,
             queue: None,
             held: BTreeMap::new(),
+            leases: None,
+            streams_seen: Default::default(),
         })
     }
 
+    /// Shares the streams with the other workers on the same state store (`[workers]`): this
+    /// worker polls only the streams whose lease it holds ([`lease`]).
+    pub fn set_workers(&mut self, leases: lease::Leases) {
+        tracing::info!(worker = %leases.me(), "sharing streams with the other workers on the state store");
+        self.leases = Some(Arc::new(leases));
+    }
+
+    /// How long the run loop may sleep before leases need renewing (none without `[workers]`).
+    pub fn lease_tick(&self) -> Option<StdDuration> {
+        self.leases.as_ref().map(|l| StdDuration::from_millis(l.term().millis().max(3_000) as u64 / 3))
+    }
+
+    /// Renews the leases of the streams this worker holds (a stream another worker took is
+    /// dropped, its checkpoint forgotten) and writes the heartbeat.
+    async fn keep_leases(&mut self) -> Result<(), ServeError> {
+        let Some(leases) = self.leases.clone() else { return Ok(()) };
+        let store = self.shared.state.store();
+        let now = self.shared.clock.now();
+        leases.heartbeat(store, now).await?;
+        for m in &mut self.monitors {
+            let ids: Vec<StreamId> = m.streams.keys().cloned().collect();
+            for id in ids {
+                if leases.claim(store, &id, now, false).await? == lease::Claim::Taken {
+                    m.streams.remove(&id);
+                    self.shared.state.forget(&id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives up the streams above this worker's share (their checkpoints are current: every
+    /// poll ends with one), so that workers that joined take them.
+    async fn give_up_extra(&mut self) -> Result<(), ServeError> {
+        let Some(leases) = self.leases.clone() else { return Ok(()) };
+        let share = leases.share(self.streams_seen.len());
+        let mut held = leases.held();
+        while held.len() > share {
+            let Some(id) = held.pop() else { break };
+            for m in &mut self.monitors {
+                m.streams.remove(&id);
+            }
+            self.shared.state.forget(&id);
+            leases.release(self.shared.state.store(), &id).await?;
+        }
+        Ok(())
+    }
     /// Reads object notifications from `queue` (`[notifications]`): a notified stream is
     /// polled at once, and every stream is still listed every `sweep`.
     pub fn set_notifications(&mut self, queue: Arc<dyn Queue>, sweep: Duration) {
@@ -547,6 +601,24 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
     /// hours: its notification is recorded once its checkpointed cursor is sure to list the
     /// object (its folder not read yet), as the sweep would.
     pub fn recorded(&mut self) -> Vec<String> {
+        self.sort_held().0
+    }
+
+    /// [`Service::recorded`], and the receipts of held notifications for streams another
+    /// worker owns (`[workers]`): to be made visible again for the owner to take
+    /// ([`Queue::release`]); they are forgotten here too.
+    pub fn sort_held(&mut self) -> (Vec<String>, Vec<String>) {
+        let elsewhere: Vec<String> = match &self.leases {
+            Some(leases) => self
+                .held
+                .iter()
+                .filter(|(_, h)| h.objects.iter().any(|(_, stream, _, _)| !leases.holds(stream)))
+                .map(|(id, _)| id.clone())
+                .collect(),
+            None => Vec::new(),
+        };
+        let elsewhere: Vec<String> =
+            elsewhere.into_iter().filter_map(|id| self.held.remove(&id)).map(|h| h.receipt).collect();
         let monitors = &self.monitors;
         let is_recorded = |(i, stream, hour, key): &(usize, StreamId, Timestamp, String)| {
             let m = &monitors[*i];
@@ -559,7 +631,8 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         };
         let done: Vec<String> =
             self.held.iter().filter(|(_, h)| h.objects.iter().all(is_recorded)).map(|(id, _)| id.clone()).collect();
-        done.into_iter().filter_map(|id| self.held.remove(&id)).map(|h| h.receipt).collect()
+        let done = done.into_iter().filter_map(|id| self.held.remove(&id)).map(|h| h.receipt).collect();
+        (done, elsewhere)
     }
 
     /// Notifications held.
@@ -622,6 +695,9 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         let now = self.shared.clock.now();
         let due: Vec<usize> = (0..self.monitors.len()).filter(|&i| all || self.monitors[i].next_poll <= now).collect();
         let mut failed_monitors = std::collections::BTreeSet::new();
+        if let Err(e) = self.keep_leases().await {
+            tracing::error!(error = %e, "cannot renew leases; streams are polled while their leases last");
+        }
         for &i in &due {
             if let Err(e) = self.discover_streams(i).await {
                 tracing::error!(endpoint = %self.monitors[i].cfg.endpoint, error = %e, "poll failed");
@@ -671,6 +747,9 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 self.health.poll_succeeded(&m.cfg.endpoint, self.shared.clock.now());
             }
         }
+        if let Err(e) = self.give_up_extra().await {
+            tracing::error!(error = %e, "cannot give up streams above this worker's share");
+        }
         (reports, failed_monitors.len())
     }
 
@@ -694,6 +773,17 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         };
         for v in variants {
             let id = StreamId::new(&endpoint, &v);
+            self.streams_seen.insert(id.clone());
+            if let Some(leases) = self.leases.clone() {
+                let may_take = leases.held().len() < leases.share(self.streams_seen.len());
+                let now = self.shared.clock.now();
+                if leases.claim(self.shared.state.store(), &id, now, may_take).await? == lease::Claim::Taken {
+                    if self.monitors[i].streams.remove(&id).is_some() {
+                        self.shared.state.forget(&id);
+                    }
+                    continue;
+                }
+            }
             if self.monitors[i].streams.contains_key(&id) {
                 continue;
             }
@@ -796,6 +886,14 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 self.shared.checkpoint(&source, rt).await?;
                 self.shared.flush_outbox(&source, rt).await?;
             }
+        }
+        // Checkpoints written: the other workers may take the streams at once.
+        if let Some(leases) = &self.leases {
+            let store = self.shared.state.store();
+            for id in leases.held() {
+                leases.release(store, &id).await?;
+            }
+            leases.retire(store).await?;
         }
         Ok(())
     }
@@ -1555,6 +1653,9 @@ async fn load_baseline<S: ObjectStore, D: Discovery>(
 /// Runs polls until `stop` resolves, then flushes within `shutdown_timeout`. A poll under way
 /// when `stop` resolves stops at the next object (a folder it was inside is read again after
 /// the restart, from the last checkpoint).
+/// A notification for a stream another worker owns is made visible again after this long (for
+/// the owner to take; a short pause, so that a message whose owner just died does not spin).
+const NOT_MINE_DELAY: StdDuration = StdDuration::from_secs(1);
 /// Batches of notifications taken ahead of the polls that read their objects.
 const NOTIFICATION_BATCHES_AHEAD: usize = 64;
 /// Messages per receive (SQS's largest) and its long-polling wait (SQS's longest).
@@ -1631,10 +1732,19 @@ pub async fn run<S: ObjectStore + 'static, B: EventBus>(
             break;
         }
         if let Some(q) = &queue {
-            delete_notifications(q.as_ref(), service.recorded()).await;
+            let (done, elsewhere) = service.sort_held();
+            delete_notifications(q.as_ref(), done).await;
+            if !elsewhere.is_empty() {
+                if let Err(e) = q.release(&elsewhere, NOT_MINE_DELAY).await {
+                    tracing::warn!(error = %e, "cannot hand notifications back; they return after their visibility timeout");
+                }
+            }
         }
         let now = clock.now();
-        let wait = service.next_due().map(|t| (t.millis() - now.millis()).max(0)).unwrap_or(60_000);
+        let mut wait = service.next_due().map(|t| (t.millis() - now.millis()).max(0)).unwrap_or(60_000);
+        if let Some(tick) = service.lease_tick() {
+            wait = wait.min(tick.as_millis() as i64);
+        }
         let batch = tokio::select! {
             _ = &mut stop => break,
             _ = tokio::time::sleep(StdDuration::from_millis(wait as u64)) => None,

@@ -1383,3 +1383,89 @@ async fn notifications_wake_streams_and_are_deleted_once_recorded() {
     assert!(want.0 == got.0, "reports differ");
     assert_eq!(want.1, got.1);
 }
+
+/// Three workers on one state store share six streams (each polled by one worker at a time);
+/// one is killed (its leases expire and the others take its streams) and a new one joins
+/// later (the others give streams up to it): the reports and events equal one worker's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn workers_share_streams_and_take_over_from_a_dead_one() {
+    use super::lease::Leases;
+    let spec = small_example();
+    let variants = ["AllTraffic", "Shadow-1", "Shadow-2", "Shadow-3", "Shadow-4", "Shadow-5"];
+    let load = |world: World| {
+        let spec = spec.clone();
+        async move {
+            for v in variants {
+                let mut s = spec.clone();
+                s.variant = v.into();
+                world.load(&s).await;
+            }
+        }
+    };
+    let cfg = config(&spec, "5m");
+    let polls = 100;
+    let reference = World::default();
+    load(reference.clone()).await;
+    let clock = ManualClock::new(spec.start);
+    reference.store("capture").land_by(&clock);
+    let bus = MemoryBus::default();
+    let mut s = service(&reference, &cfg, &clock, &bus).await;
+    for h in 1..=polls {
+        clock.set(spec.start + hours(h) + Duration::from_mins(6));
+        s.poll(true).await;
+    }
+    let want = outputs(&reference, &bus);
+    assert!(!want.1.is_empty());
+
+    let world = World::default();
+    load(world.clone()).await;
+    let clock = ManualClock::new(spec.start);
+    world.store("capture").land_by(&clock);
+    let bus = MemoryBus::default();
+    let worker = |name: &str| {
+        let (world, cfg, clock, bus, name) = (world.clone(), cfg.clone(), clock.clone(), bus.clone(), name.to_owned());
+        async move {
+            let mut s = service(&world, &cfg, &clock, &bus).await;
+            // Leases outlast the hour between these polls (the run loop renews every third
+            // of the term; here the polls are all there is).
+            s.set_workers(Leases::new(name, Duration::from_mins(90)));
+            s
+        }
+    };
+    let mut workers = vec![("a", worker("a").await), ("b", worker("b").await), ("c", worker("c").await)];
+    let mut held: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for h in 1..=polls {
+        clock.set(spec.start + hours(h) + Duration::from_mins(6));
+        if h == 30 {
+            // b dies: no flush, its leases simply stop being renewed.
+            workers.retain(|(n, _)| *n != "b");
+        }
+        if h == 60 {
+            workers.push(("d", worker("d").await));
+        }
+        for (name, w) in &mut workers {
+            // (A stream may be polled by two workers in one round: by one that then gives it
+            // up after its checkpoint, then by the one that takes it.)
+            let (_, failed) = w.poll(true).await;
+            assert_eq!(failed, 0, "{name} at hour {h}");
+            held.entry(name).or_default().push(w.leases.as_ref().unwrap().held().len());
+        }
+    }
+    // Everyone ended up with a share; the dead worker's streams moved; the newcomer got some.
+    assert_eq!(held["b"][5], 2, "{held:?}");
+    assert_eq!((held["a"][40], held["c"][40]), (3, 3), "b's streams moved: {held:?}");
+    assert_eq!((held["a"][99], held["c"][99], held["d"][39]), (2, 2, 2), "d got its share: {held:?}");
+    let got = outputs(&world, &bus);
+    assert_eq!(got.0.len(), want.0.len());
+    for (k, v) in &want.0 {
+        assert!(got.0.get(k) == Some(v), "{k} differs");
+    }
+    // Streams are polled in another order across workers: the same events, none twice.
+    let sorted = |v: &[serde_json::Value]| {
+        let mut s: Vec<String> = v.iter().map(|e| e.to_string()).collect();
+        s.sort();
+        s
+    };
+    assert_eq!(got.1.len(), want.1.len());
+    assert!(sorted(&got.1) == sorted(&want.1), "events differ");
+}

@@ -59,6 +59,9 @@ pub async fn aws_service(
     }
     let factory = Box::new(move |loc: &Location| -> Result<AnyStore, StoreError> { AnyStore::open(loc, Some(&s3)) });
     let mut service = Service::start(config, &discovery, factory, bus, clock, settings).await?;
+    if let Some(w) = &config.workers {
+        service.set_workers(super::lease::Leases::new(super::lease::Leases::worker_id(), w.lease));
+    }
     if let Some(n) = &config.notifications {
         let queue = crate::notify::sqs::SqsQueue::open(crate::aws::sqs(sdk), &n.queue)
             .await

@@ -23,6 +23,9 @@ pub async fn read_text<S: ObjectStore>(store: &S, key: &str) -> Result<String, B
             Err(BaselineError::Io { path: uri, source: std::io::Error::other(detail) })
         }
         Err(StoreError::Io { path, source }) => Err(BaselineError::Io { path, source }),
+        Err(e @ StoreError::Conflict { .. }) => {
+            Err(BaselineError::Io { path: store.uri(key), source: std::io::Error::other(e.to_string()) })
+        }
     }
 }
 

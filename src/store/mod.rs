@@ -34,6 +34,27 @@ pub enum StoreError {
         /// What went wrong.
         detail: String,
     },
+    /// A conditional write found the object changed (or present) since it was read: another
+    /// writer got there first.
+    #[error("{uri}: changed by another writer (conditional write refused)")]
+    Conflict {
+        /// The object.
+        uri: String,
+    },
+}
+
+/// The condition of a fenced write ([`ObjectStore::put_if`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteIf<'a> {
+    /// Only if there is no object under the key (S3 `If-None-Match: *`).
+    Absent,
+    /// Only if the object is still the version with this tag (S3 `If-Match: <ETag>`).
+    Matches(&'a str),
+}
+
+/// The version tag of `bytes` in stores that have no ETag of their own.
+fn content_tag(bytes: &[u8]) -> String {
+    format!("{:016x}", crate::profile::hll::hash_bytes(bytes))
 }
 
 /// One listed object.
@@ -64,6 +85,42 @@ pub trait ObjectStore: Send + Sync {
 
     /// Returns the object under `key`, or `None` when there is none.
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+
+    /// Returns the object under `key` with its version tag (S3's ETag), for a later
+    /// [`ObjectStore::put_if`]. By default the tag is a hash of the content.
+    fn get_tagged(&self, key: &str) -> impl Future<Output = Result<Option<(Vec<u8>, String)>, StoreError>> + Send {
+        async move {
+            Ok(self.get(key).await?.map(|b| {
+                let tag = content_tag(&b);
+                (b, tag)
+            }))
+        }
+    }
+
+    /// Writes `bytes` under `key` only if `cond` holds, atomically with the check on S3 and in
+    /// memory; returns the new version tag, or [`StoreError::Conflict`]. By default (a local
+    /// folder) it reads, compares and writes: fenced against other writers in the same process
+    /// only, so several workers need an S3 state store.
+    fn put_if(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        cond: WriteIf<'_>,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send {
+        async move {
+            let current = self.get_tagged(key).await?.map(|(_, t)| t);
+            let holds = match cond {
+                WriteIf::Absent => current.is_none(),
+                WriteIf::Matches(tag) => current.as_deref() == Some(tag),
+            };
+            if !holds {
+                return Err(StoreError::Conflict { uri: self.uri(key) });
+            }
+            let tag = content_tag(&bytes);
+            self.put(key, bytes).await?;
+            Ok(tag)
+        }
+    }
 
     /// Lists every object whose key starts with `prefix` and sorts after `start_after` (when
     /// given), in key order, following pagination to the end.
@@ -284,6 +341,22 @@ impl ObjectStore for MemoryStore {
         Ok(())
     }
 
+    async fn put_if(&self, key: &str, bytes: Vec<u8>, cond: WriteIf<'_>) -> Result<String, StoreError> {
+        let mut m = self.lock(key)?;
+        let full = format!("{}{key}", self.prefix);
+        let current = m.get(&full).map(|b| content_tag(b));
+        let holds = match cond {
+            WriteIf::Absent => current.is_none(),
+            WriteIf::Matches(tag) => current.as_deref() == Some(tag),
+        };
+        if !holds {
+            return Err(StoreError::Conflict { uri: self.uri(key) });
+        }
+        let tag = content_tag(&bytes);
+        m.insert(full, bytes);
+        Ok(tag)
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.lock(key)?.get(&format!("{}{key}", self.prefix)).cloned())
     }
@@ -387,6 +460,26 @@ impl ObjectStore for AnyStore {
             AnyStore::Memory(s) => s.get(key).await,
             #[cfg(feature = "aws")]
             AnyStore::S3(s) => s.get(key).await,
+        }
+    }
+
+    async fn get_tagged(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+        match self {
+            AnyStore::Local(s) => s.get_tagged(key).await,
+            #[cfg(any(test, feature = "testing"))]
+            AnyStore::Memory(s) => s.get_tagged(key).await,
+            #[cfg(feature = "aws")]
+            AnyStore::S3(s) => s.get_tagged(key).await,
+        }
+    }
+
+    async fn put_if(&self, key: &str, bytes: Vec<u8>, cond: WriteIf<'_>) -> Result<String, StoreError> {
+        match self {
+            AnyStore::Local(s) => s.put_if(key, bytes, cond).await,
+            #[cfg(any(test, feature = "testing"))]
+            AnyStore::Memory(s) => s.put_if(key, bytes, cond).await,
+            #[cfg(feature = "aws")]
+            AnyStore::S3(s) => s.put_if(key, bytes, cond).await,
         }
     }
 

@@ -2,7 +2,7 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 
-use super::{ObjectInfo, ObjectStore, StoreError};
+use super::{ObjectInfo, ObjectStore, StoreError, WriteIf};
 use crate::aws::error_text;
 
 /// GETs of one object whose body breaks off before its end, at most: a connection reset
@@ -64,6 +64,39 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|e| self.err(key, &e))?;
         Ok(())
+    }
+
+    async fn get_tagged(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+        match self.client.get_object().bucket(&self.bucket).key(self.full(key)).send().await {
+            Ok(out) => {
+                let tag = out.e_tag().unwrap_or_default().to_owned();
+                let data = out.body.collect().await.map_err(|e| self.err(key, &e))?;
+                Ok(Some((data.into_bytes().to_vec(), tag)))
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) => Err(self.err(key, &e)),
+        }
+    }
+
+    async fn put_if(&self, key: &str, bytes: Vec<u8>, cond: WriteIf<'_>) -> Result<String, StoreError> {
+        let req = self.client.put_object().bucket(&self.bucket).key(self.full(key)).body(ByteStream::from(bytes));
+        let req = match cond {
+            WriteIf::Absent => req.if_none_match("*"),
+            WriteIf::Matches(tag) => req.if_match(tag),
+        };
+        match req.send().await {
+            Ok(out) => Ok(out.e_tag().unwrap_or_default().to_owned()),
+            Err(e) => {
+                // 412: the condition failed; 409: a concurrent conditional write won; 404: an
+                // If-Match on an object deleted meanwhile.
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                if matches!(status, Some(412 | 409 | 404)) {
+                    Err(StoreError::Conflict { uri: self.uri(key) })
+                } else {
+                    Err(self.err(key, &e))
+                }
+            }
+        }
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
