@@ -1739,3 +1739,270 @@ async fn replay_judges_model_quality_from_labels_in_s3() {
     }
     assert_eq!(compared, 120 * 3, "statistics, violations and the account of every window");
 }
+
+/// The example's capture lands object by object in a bucket whose `s3:ObjectCreated:*`
+/// notifications go to an SQS queue read by two `serve` workers sharing one state prefix
+/// (`[notifications]`, `[workers]`). Windows close on data time only (`settle` is a year): the
+/// event of each deciding window is timed from the PUT of the object that closes it (the first
+/// object of the next hour) to its arrival through the rule. The worker that owns the stream is
+/// killed with SIGKILL half way; the other takes the stream over when the lease expires. The
+/// reports and events equal replay's (but for the last window, which no later record closes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notified_workers_close_windows_within_seconds_and_survive_a_kill() {
+    use aws_sdk_s3::types::{
+        Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
+        QueueConfiguration, S3KeyFilter,
+    };
+    let endpoint = emulator_or_skip!();
+    let aws = aws(&endpoint).await;
+    let bucket = aws.bucket("notified").await;
+    let (bus, sink) = aws.bus_to_queue("notified").await;
+    let ep = unique("loan");
+    let tmp = tempfile::tempdir().unwrap();
+
+    // The queue S3 notifies, for the capture prefix only.
+    let queue = aws.sqs.create_queue().queue_name(unique("capture")).send().await.unwrap().queue_url.unwrap();
+    let arn = aws
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    let filter = NotificationConfigurationFilter::builder()
+        .key(
+            S3KeyFilter::builder()
+                .filter_rules(FilterRule::builder().name(FilterRuleName::Prefix).value("datacapture/").build())
+                .build(),
+        )
+        .build();
+    let notify = QueueConfiguration::builder()
+        .queue_arn(arn)
+        .events(Event::from("s3:ObjectCreated:*"))
+        .filter(filter)
+        .build()
+        .unwrap();
+    aws.s3
+        .put_bucket_notification_configuration()
+        .bucket(&bucket)
+        .notification_configuration(NotificationConfiguration::builder().queue_configurations(notify).build())
+        .send()
+        .await
+        .unwrap();
+    for f in ["statistics.json", "constraints.json"] {
+        aws.put_file(&bucket, &format!("baselines/loan/{f}"), &baseline_dir().join(f)).await;
+    }
+
+    // Replay first: which windows decide events.
+    let files = example_files(&example_dir(), None);
+    let (out, want) = replay(tmp.path(), &ep, &files, &[]);
+    assert_eq!(want.len(), 3, "the example's three data-drift events");
+    let deciding: BTreeSet<String> = want.iter().map(|e| e["detail"]["detectedAt"].as_str().unwrap().to_owned()).collect();
+
+    let config = |port: u16| {
+        let path = tmp.path().join(format!("serve-{port}.toml"));
+        let text = format!(
+            r#"[state]
+uri = "s3://{bucket}/driftwatch/state/"
+[reports]
+uri = "s3://{bucket}/driftwatch/reports/"
+[events]
+bus = "arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{bus}"
+[server]
+listen = "127.0.0.1:{port}"
+[notifications]
+queue = "{queue}"
+sweep = "10m"
+[workers]
+lease = "10s"
+[[monitor]]
+endpoint = "{ep}"
+capture = "s3://{bucket}/datacapture/"
+baseline = "s3://{bucket}/baselines/loan/"
+start = "earliest"
+settle = "9000h"
+"#
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let cwd = tmp.path().join("cwd");
+    std::fs::create_dir(&cwd).unwrap();
+    let mut workers: Vec<Agent> = (0..2)
+        .map(|i| start_agent(&endpoint, &config(free_port()), &tmp.path().join(format!("worker{i}.log")), &cwd))
+        .collect();
+
+    // Events as they arrive at the rule's queue, with the instant each arrived.
+    let arrivals: Arc<std::sync::Mutex<Vec<(Instant, Value)>>> = Arc::default();
+    let watcher = {
+        let (arrivals, sqs, sink) = (arrivals.clone(), aws.sqs.clone(), sink.clone());
+        tokio::spawn(async move {
+            loop {
+                let got = sqs.receive_message().queue_url(&sink).max_number_of_messages(10).wait_time_seconds(1).send().await;
+                let Ok(got) = got else { continue };
+                let now = Instant::now();
+                for m in got.messages.unwrap_or_default() {
+                    let body: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+                    arrivals.lock().unwrap().push((now, body));
+                    let _ = sqs.delete_message().queue_url(&sink).receipt_handle(m.receipt_handle().unwrap()).send().await;
+                }
+            }
+        })
+    };
+    let lease_owner = || {
+        let s3 = aws.s3.clone();
+        let key = format!("driftwatch/state/leases/{ep}/AllTraffic.json");
+        let bucket = bucket.clone();
+        async move {
+            let got = s3.get_object().bucket(&bucket).key(&key).send().await.ok()?;
+            let body: Value = serde_json::from_slice(&got.body.collect().await.ok()?.into_bytes()).ok()?;
+            Some(body["owner"].as_str()?.to_owned())
+        }
+    };
+    let queue_idle = || {
+        let (sqs, queue) = (aws.sqs.clone(), queue.clone());
+        async move {
+            use aws_sdk_sqs::types::QueueAttributeName as A;
+            let got = sqs
+                .get_queue_attributes()
+                .queue_url(&queue)
+                .attribute_names(A::ApproximateNumberOfMessages)
+                .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+                .send()
+                .await
+                .unwrap();
+            let attrs = got.attributes.unwrap_or_default();
+            let n = |a: A| attrs.get(&a).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            n(A::ApproximateNumberOfMessages) + n(A::ApproximateNumberOfMessagesNotVisible) == 0
+        }
+    };
+
+    // The capture lands in key order; before each object that closes a deciding window the
+    // workers are let catch up (the queue drained), so the time measured is the reaction.
+    let example = example_dir();
+    let mut closing_put: Vec<(String, Instant)> = Vec::new();
+    let mut killed = None;
+    let started = Instant::now();
+    let mut last_hour = String::new();
+    for rel in &files {
+        let hour_dir = rel.parent().unwrap().display().to_string();
+        let first_of_hour = hour_dir != last_hour;
+        last_hour = hour_dir.clone();
+        let hour_start = {
+            let p: Vec<&str> = hour_dir.split('/').collect();
+            format!("{}-{}-{}T{}:00:00Z", p[0], p[1], p[2], p[3])
+        };
+        let closes = first_of_hour && deciding.contains(&hour_start);
+        if closes {
+            let wait = Instant::now();
+            while !queue_idle().await {
+                assert!(wait.elapsed() < Duration::from_secs(60), "the workers did not drain the queue");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        aws.put_file(&bucket, &format!("datacapture/{ep}/AllTraffic/{}", rel.display()), &example.join(rel)).await;
+        if closes {
+            closing_put.push((hour_start.clone(), Instant::now()));
+        }
+        // Half way, the owner of the stream dies.
+        if killed.is_none() && hour_start.as_str() >= "2026-03-03T12:00:00Z" {
+            let owner = lease_owner().await.expect("a worker holds the stream");
+            let i = workers.iter().position(|w| owner.contains(&format!("-{}-", w.child.id()))).unwrap();
+            workers[i].child.kill().unwrap();
+            workers[i].child.wait().unwrap();
+            let at = Instant::now();
+            let mut took = None;
+            while took.is_none() {
+                assert!(at.elapsed() < Duration::from_secs(60), "no worker took the stream over");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                took = lease_owner().await.filter(|o| *o != owner).map(|_| at.elapsed());
+            }
+            killed = Some((i, took.unwrap()));
+        }
+    }
+    eprintln!("uploaded {} objects in {:.1} s", files.len(), started.elapsed().as_secs_f64());
+    // Every deciding window's event, timed.
+    let wait = Instant::now();
+    loop {
+        let got = arrivals.lock().unwrap().len();
+        if got >= want.len() {
+            break;
+        }
+        assert!(
+            wait.elapsed() < Duration::from_secs(60),
+            "{got} events of {}; logs:\n{}\n{}",
+            want.len(),
+            workers[0].log_tail(),
+            workers[1].log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut latencies: Vec<f64> = closing_put
+        .iter()
+        .map(|(hour, put)| {
+            let arrivals = arrivals.lock().unwrap();
+            let (at, _) = arrivals
+                .iter()
+                .find(|(_, e)| e["detail"]["detectedAt"].as_str() == Some(hour))
+                .unwrap_or_else(|| panic!("no event decided at {hour}"));
+            at.duration_since(*put).as_secs_f64()
+        })
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    let (i, takeover) = killed.unwrap();
+    eprintln!(
+        "closing object PUT to event in the rule's queue, {} deciding windows: median {:.2} s, max {:.2} s; worker {i} killed, the stream taken over after {:.1} s (lease 10 s)",
+        latencies.len(),
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() - 1],
+        takeover.as_secs_f64()
+    );
+    assert!(latencies[latencies.len() - 1] < 10.0, "{latencies:?}");
+
+    // Reports equal replay's for every window a later record closed (all but the last).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let reports = S3Store::new(aws.s3.clone(), &bucket, "driftwatch/reports/");
+    let theirs: Vec<String> = files_below(&out.join(&ep))
+        .into_iter()
+        .map(|f| format!("{ep}/{}", f.display()))
+        .filter(|k| k.ends_with(".json") && !k.contains("/2026/03/05/23/"))
+        .collect();
+    assert_eq!(theirs.len(), 119 * 3, "three report files a window");
+    for k in &theirs {
+        let ours = reports.get(k).await.unwrap().unwrap_or_else(|| panic!("the workers did not write {k}"));
+        let mine = std::fs::read(out.join(k)).unwrap();
+        if k.ends_with("drift.json") {
+            let strip = |b: &[u8]| {
+                let mut v: Value = serde_json::from_slice(b).unwrap();
+                v.as_object_mut().unwrap().remove("baseline");
+                v
+            };
+            assert_eq!(strip(&ours), strip(&mine), "{k}");
+        } else {
+            assert!(ours == mine, "{k} differs");
+        }
+    }
+    watcher.abort();
+    let mut unique_events: Vec<Value> = Vec::new();
+    for (_, e) in arrivals.lock().unwrap().iter() {
+        let c = comparable(e);
+        let key = |v: &Value| (v["detail"]["episodeId"].clone(), v["detail-type"].clone());
+        if !unique_events.iter().any(|u| key(u) == key(&c)) {
+            unique_events.push(c);
+        }
+    }
+    let order = |e: &Value| e["detail"]["detectedAt"].to_string();
+    unique_events.sort_by_key(order);
+    let mut want_sorted = want.clone();
+    want_sorted.sort_by_key(order);
+    assert_eq!(unique_events, want_sorted);
+    for w in &mut workers {
+        let _ = w.child.kill();
+        let _ = w.child.wait();
+    }
+}
