@@ -1801,7 +1801,8 @@ async fn notified_workers_close_windows_within_seconds_and_survive_a_kill() {
     let files = example_files(&example_dir(), None);
     let (out, want) = replay(tmp.path(), &ep, &files, &[]);
     assert_eq!(want.len(), 3, "the example's three data-drift events");
-    let deciding: BTreeSet<String> = want.iter().map(|e| e["detail"]["detectedAt"].as_str().unwrap().to_owned()).collect();
+    let deciding: BTreeSet<String> =
+        want.iter().map(|e| e["detail"]["detectedAt"].as_str().unwrap().to_owned()).collect();
 
     let config = |port: u16| {
         let path = tmp.path().join(format!("serve-{port}.toml"));
@@ -1842,13 +1843,15 @@ settle = "9000h"
         let (arrivals, sqs, sink) = (arrivals.clone(), aws.sqs.clone(), sink.clone());
         tokio::spawn(async move {
             loop {
-                let got = sqs.receive_message().queue_url(&sink).max_number_of_messages(10).wait_time_seconds(1).send().await;
+                let got =
+                    sqs.receive_message().queue_url(&sink).max_number_of_messages(10).wait_time_seconds(1).send().await;
                 let Ok(got) = got else { continue };
                 let now = Instant::now();
                 for m in got.messages.unwrap_or_default() {
                     let body: Value = serde_json::from_str(m.body().unwrap()).unwrap();
                     arrivals.lock().unwrap().push((now, body));
-                    let _ = sqs.delete_message().queue_url(&sink).receipt_handle(m.receipt_handle().unwrap()).send().await;
+                    let _ =
+                        sqs.delete_message().queue_url(&sink).receipt_handle(m.receipt_handle().unwrap()).send().await;
                 }
             }
         })

@@ -327,7 +327,8 @@ mod tests {
         assert!(parse_message("{}").unwrap_err().0.contains("neither Records"));
         let no_key = r#"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{}}}]}"#;
         assert!(parse_message(no_key).unwrap_err().0.contains("Records[0].s3.object.key"));
-        let bad = r#"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"%G1"}}}]}"#;
+        let bad =
+            r#"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"%G1"}}}]}"#;
         assert!(parse_message(bad).unwrap_err().0.contains("bad encoding"));
     }
 

@@ -137,9 +137,12 @@ impl Leases {
         now: Timestamp,
         may_take: bool,
     ) -> Result<Claim, StoreError> {
-        let fresh = self.held.lock().ok().and_then(|h| h.get(stream).map(|(_, exp)| *exp)).is_some_and(|exp| {
-            exp.millis() - now.millis() > self.term.millis() / 2
-        });
+        let fresh = self
+            .held
+            .lock()
+            .ok()
+            .and_then(|h| h.get(stream).map(|(_, exp)| *exp))
+            .is_some_and(|exp| exp.millis() - now.millis() > self.term.millis() / 2);
         if fresh {
             return Ok(Claim::Owned);
         }
@@ -168,7 +171,8 @@ impl Leases {
         let body = LeaseBody { owner: self.me.clone(), expires_ms: expires.millis() };
         match store.put_if(&k, to_bytes(&body), cond).await {
             Ok(tag) => {
-                let took = self.held.lock().map(|mut h| h.insert(stream.clone(), (tag, expires)).is_none()).unwrap_or(false);
+                let took =
+                    self.held.lock().map(|mut h| h.insert(stream.clone(), (tag, expires)).is_none()).unwrap_or(false);
                 if took {
                     tracing::info!(stream = %stream, worker = %self.me, "took ownership");
                     metrics::counter!(telemetry::OWNERSHIP_CHANGES, "change" => "taken").increment(1);
@@ -225,7 +229,8 @@ mod tests {
     #[tokio::test]
     async fn one_owner_at_a_time_and_an_expired_lease_moves() {
         let store = MemoryStore::default();
-        let (a, b) = (Leases::new("a".into(), Duration::from_secs(60)), Leases::new("b".into(), Duration::from_secs(60)));
+        let (a, b) =
+            (Leases::new("a".into(), Duration::from_secs(60)), Leases::new("b".into(), Duration::from_secs(60)));
         let s = StreamId::new("ep", "v");
         let t0 = Timestamp::from_millis(1_000_000);
         assert_eq!(a.claim(&store, &s, t0, true).await.unwrap(), Claim::Owned);

@@ -1,10 +1,16 @@
 //! `driftwatch serve`: the long-running agent (and, one pass at a time, the Lambda handler).
 //!
-//! Per stream, each poll: list the capture objects from the cursor on; read every hour folder
-//! that has *settled* (its hour ended `settle` ago), in key order, exactly as `replay` does;
-//! close the windows those folders complete; write their reports; queue their events in the
-//! outbox; checkpoint; then send the outbox. Objects that land in a folder after it settled are
-//! found by re-listing the last few folders and counted as late. See `pipeline/design.md`.
+//! Per stream, each poll: list the capture objects from the cursor on; read the objects not read
+//! yet, folder by folder in key order, exactly as `replay` orders them; close the windows that
+//! data time has passed (records `lateness` past their end, or `settle` behind the listing);
+//! write their reports; queue their events in the outbox; checkpoint; then send the outbox.
+//! Objects that land in a folder after its windows closed are found by re-listing the last few
+//! folders and counted as late. Monitors that join ground truth read whole hour folders once
+//! they settle. See `pipeline/design.md`.
+//!
+//! A poll starts every `poll_interval`, or at once when an object notification names one of the
+//! monitor's streams ([`crate::notify`]; the interval is then the `sweep`). With `[workers]`,
+//! a worker polls only the streams whose lease it holds ([`lease`]).
 //!
 //! Streams are polled concurrently ([`STREAM_CONCURRENCY`]) over one shared borrow of what does
 //! not change during a poll (stores, bus, clock, settings); each stream owns its engine, cursor
@@ -30,6 +36,7 @@ use crate::checkpoint::{CheckpointError, CheckpointStore, Cursor, QualityCheckpo
 use crate::classify::ClassifierConfig;
 use crate::config::{Config, MonitorConfig, StartAt};
 use crate::discovery::{Discovery, DiscoveryError};
+use crate::notify::{Queue, QueueMessage};
 use crate::pipeline::predictions::PredictionSpec;
 use crate::pipeline::{ClosedWindow, IssueSample, StreamEngine};
 use crate::publish::bus::{publish, BusEntry, EventBus, OutboxEntry};
@@ -38,7 +45,6 @@ use crate::publish::metrics_table::{QualityTables, WindowTables};
 use crate::publish::window::{deliver, EventTime, JudgedWindow, QualityPath, ReportFiles, ReportLocation, WindowPath};
 use crate::source::{CaptureSource, GroundTruthSource, SourceError};
 use crate::store::{read_baseline_files, split_object_uri, Location, ObjectStore, StoreError, StoreFactory};
-use crate::notify::{Queue, QueueMessage};
 use crate::telemetry;
 use crate::time::{Duration, Timestamp};
 
@@ -590,7 +596,8 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
             let grouped = crate::capture::layout::group_streams([(rel.to_owned(), 0)], &RootPath::default());
             let (stream, objects) = grouped.streams.into_iter().next()?;
             let hour = objects.first()?.hour?;
-            let wanted = stream.endpoint == m.cfg.endpoint && m.cfg.variant.as_ref().is_none_or(|v| *v == stream.variant);
+            let wanted =
+                stream.endpoint == m.cfg.endpoint && m.cfg.variant.as_ref().is_none_or(|v| *v == stream.variant);
             wanted.then(|| (i, stream, hour, rel.to_owned()))
         })
     }

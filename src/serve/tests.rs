@@ -1255,7 +1255,6 @@ fn only_errors_that_may_pass_are_retried_at_start() {
     assert!(!ServeError::Report("cannot render".into()).is_transient());
 }
 
-
 /// An S3 notification of `key` below the destination `s3://cap/capture/`, as S3 sends it
 /// (the key form-encoded).
 fn s3_notification(key: &str) -> String {
@@ -1357,7 +1356,9 @@ async fn notifications_wake_streams_and_are_deleted_once_recorded() {
         let mut landed: Vec<&String> = keys
             .iter()
             .map(|(_, k)| k)
-            .filter(|k| landed_at(k).is_some_and(|t| t > spec.start + Duration::from_mins(minute - 10) && t <= clock.now()))
+            .filter(|k| {
+                landed_at(k).is_some_and(|t| t > spec.start + Duration::from_mins(minute - 10) && t <= clock.now())
+            })
             .collect();
         landed.reverse();
         for k in landed {

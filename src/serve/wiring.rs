@@ -10,8 +10,8 @@ use aws_config::SdkConfig;
 
 use super::{http, run, Clock, ServeError, Service, SystemClock};
 use crate::config::Config;
-use crate::notify::Queue as _;
 use crate::discovery::SageMakerDiscovery;
+use crate::notify::Queue as _;
 use crate::publish::eventbridge::EventBridgeBus;
 use crate::store::{AnyStore, Location, ObjectStore, StoreError};
 
