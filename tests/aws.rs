@@ -171,6 +171,30 @@ impl Aws {
         files
     }
 
+    /// Uploads the example's capture objects (as [`Aws::upload_example`], baseline included) that
+    /// have landed by `through`: each holds the ten minutes from the minute in its name, is
+    /// written at their end and delivered a minute later. `done` keeps what was uploaded.
+    async fn upload_landed(&self, bucket: &str, endpoint: &str, through: Timestamp, done: &mut BTreeSet<PathBuf>) {
+        let example = example_dir();
+        for f in ["statistics.json", "constraints.json"] {
+            self.put_file(bucket, &format!("baselines/loan/{f}"), &baseline_dir().join(f)).await;
+        }
+        for rel in example_files(&example, None) {
+            let p: Vec<String> = rel.iter().map(|s| s.to_string_lossy().into_owned()).collect();
+            let hour = at(&format!("{}-{}-{}T{}:00:00Z", p[0], p[1], p[2], p[3]));
+            let minute: i64 = p[4][..2].parse().unwrap();
+            let landed = hour + driftwatch::time::Duration::from_mins(minute + 11);
+            if landed <= through && done.insert(rel.clone()) {
+                self.put_file(
+                    bucket,
+                    &format!("datacapture/{endpoint}/AllTraffic/{}", rel.display()),
+                    &example.join(&rel),
+                )
+                .await;
+            }
+        }
+    }
+
     /// Every message in the queue (deleted as read), bodies parsed.
     async fn drain(&self, queue_url: &str) -> Vec<Value> {
         let mut out = Vec::new();
@@ -529,8 +553,8 @@ settle = "10m"
     Config::from_toml(&text, "test.toml", std::iter::empty()).unwrap()
 }
 
-/// The service on S3 with a clock the test moves: it reads hour folders once they settle, counts
-/// an object that lands in a folder already read as late, keeps events in its outbox while the
+/// The service on S3 with a clock the test moves and capture landing as it passes: it closes
+/// windows on data time, counts an object that lands in a folder already closed as late, keeps events in its outbox while the
 /// bus does not exist and delivers them once it does; and it measures how long one settled
 /// folder takes from the poll to the event in the queue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -539,7 +563,9 @@ async fn service_on_s3_counts_late_objects_and_holds_events_until_the_bus_exists
     let aws = aws(&endpoint).await;
     let bucket = aws.bucket("late").await;
     let ep = unique("loan");
-    aws.upload_example(&bucket, &ep).await;
+    // The capture lands as the clock moves: windows close on data time.
+    let mut landed = BTreeSet::new();
+    aws.upload_landed(&bucket, &ep, at("2026-03-02T12:10:00Z"), &mut landed).await;
     let bus = unique("later");
     let cfg = s3_config(&bucket, &bus, &ep, "");
     let s3 = aws.s3.clone();
@@ -558,6 +584,7 @@ async fn service_on_s3_counts_late_objects_and_holds_events_until_the_bus_exists
     assert_eq!((failed, r[&id].folders, r[&id].events_queued), (0, 36, 0));
     // 17:10: the unit change at 16:00 is decided; the bus does not exist, the event waits.
     clock.set(at("2026-03-02T17:10:00Z"));
+    aws.upload_landed(&bucket, &ep, clock.now(), &mut landed).await;
     let (r, failed) = service.poll(true).await;
     assert_eq!((failed, r[&id].folders, r[&id].events_queued, r[&id].events_sent), (0, 5, 1, 0));
     assert_eq!(service.outbox_len(), 1);
@@ -592,6 +619,7 @@ async fn service_on_s3_counts_late_objects_and_holds_events_until_the_bus_exists
 
     // 00:05: the late object, folders 17 to 22, and the waiting event delivered.
     clock.set(at("2026-03-03T00:05:00Z"));
+    aws.upload_landed(&bucket, &ep, clock.now(), &mut landed).await;
     let (r, failed) = service.poll(true).await;
     assert_eq!((failed, r[&id].folders, r[&id].events_sent), (0, 6, 1));
     assert_eq!(service.outbox_len(), 0);
@@ -606,9 +634,10 @@ async fn service_on_s3_counts_late_objects_and_holds_events_until_the_bus_exists
     .unwrap();
     assert_eq!(drift["skipped"]["late_record"], records, "{}", drift["skipped"]);
 
-    // 00:10: folder 23 settles; the window it completes resolves the episode. Latency from the
+    // 00:10: window 23 is `settle` behind; closing it resolves the episode. Latency from the
     // poll that finds the folder to the event in the queue:
     clock.set(at("2026-03-03T00:10:00Z"));
+    aws.upload_landed(&bucket, &ep, clock.now(), &mut landed).await;
     let t0 = Instant::now();
     let (r, _) = service.poll(true).await;
     let polled = t0.elapsed();
@@ -618,7 +647,7 @@ async fn service_on_s3_counts_late_objects_and_holds_events_until_the_bus_exists
     assert_eq!((r[&id].folders, r[&id].events_sent), (1, 1));
     assert_eq!(body["detail-type"], "Data Drift Resolved");
     eprintln!(
-        "one settled folder: poll {:.0} ms; the event in the queue {:.0} ms after the poll began",
+        "window 23 closed by settle: poll {:.0} ms; the event in the queue {:.0} ms after the poll began",
         polled.as_secs_f64() * 1e3,
         delivered.as_secs_f64() * 1e3
     );
