@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::capture::layout::StreamId;
+use crate::notify::QueueMessage;
 use crate::publish::bus::EventBus;
 use crate::serve::{PollReport, Service};
 use crate::store::ObjectStore;
@@ -36,6 +37,38 @@ pub struct InvocationSummary {
     pub outbox: usize,
     /// Monitors whose pass failed (listed in the logs; the invocation then fails).
     pub failed_monitors: usize,
+    /// With an SQS event source: the notifications whose objects are not in a checkpoint yet
+    /// (or that belong to a stream another invocation owns, or that cannot be read); the event
+    /// source mapping (with `ReportBatchItemFailures`) delivers them again and deletes the rest.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub batch_item_failures: Vec<BatchItemFailure>,
+}
+
+/// One message the event source mapping should deliver again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchItemFailure {
+    /// The message id.
+    pub item_identifier: String,
+}
+
+/// The messages of an SQS event (`Records[]` with `eventSource: "aws:sqs"`), none for any other
+/// payload (a schedule's).
+pub fn sqs_messages(payload: &serde_json::Value) -> Vec<QueueMessage> {
+    let Some(records) = payload.get("Records").and_then(|r| r.as_array()) else { return Vec::new() };
+    records
+        .iter()
+        .filter(|r| r.get("eventSource").and_then(|s| s.as_str()) == Some("aws:sqs"))
+        .filter_map(|r| {
+            let text = |f: &str| r.get(f).and_then(|v| v.as_str()).map(str::to_owned);
+            Some(QueueMessage {
+                id: text("messageId")?,
+                receipt: text("receiptHandle")?,
+                body: text("body").unwrap_or_default(),
+                sent_ms: r.pointer("/attributes/SentTimestamp").and_then(|v| v.as_str()).and_then(|s| s.parse().ok()),
+            })
+        })
+        .collect()
 }
 
 /// One stream's part of an invocation.
@@ -69,16 +102,31 @@ pub enum InvocationError {
     },
 }
 
-/// One pass over every monitor, stopping in time for `deadline`.
+/// One pass over every monitor, stopping in time for `deadline`. `payload` is the invocation's
+/// event: a schedule's is ignored; an SQS event's notifications are routed as `serve` routes
+/// them, and those not recorded by the end of the pass are returned as batch item failures.
 pub async fn invoke<S: ObjectStore + 'static, B: EventBus>(
     service: &mut Service<S, B>,
     deadline: Timestamp,
+    payload: &serde_json::Value,
 ) -> Result<InvocationSummary, InvocationError> {
     service.reload_from_checkpoints();
     service.set_deadline(Some(deadline));
+    let messages = sqs_messages(payload);
+    let ids: Vec<(String, String)> = messages.iter().map(|m| (m.id.clone(), m.receipt.clone())).collect();
+    let ignored = service.route(messages);
     let (reports, failed) = service.poll(true).await;
     service.set_deadline(None);
-    let summary = summarize(&reports, failed, service.outbox_len());
+    let (recorded, _elsewhere) = service.sort_held();
+    service.forget_held();
+    // The next invocation (maybe another instance) takes the streams at once.
+    service.release_leases().await;
+    let mut summary = summarize(&reports, failed, service.outbox_len());
+    summary.batch_item_failures = ids
+        .into_iter()
+        .filter(|(_, receipt)| !ignored.contains(receipt) && !recorded.contains(receipt))
+        .map(|(id, _)| BatchItemFailure { item_identifier: id })
+        .collect();
     tracing::info!(
         streams = summary.streams.len(),
         stopped_early = summary.stopped_early,
@@ -108,6 +156,7 @@ fn summarize(reports: &BTreeMap<StreamId, PollReport>, failed: usize, outbox: us
         stopped_early: reports.values().any(|r| r.stopped_early),
         outbox,
         failed_monitors: failed,
+        batch_item_failures: Vec::new(),
     }
 }
 
@@ -157,7 +206,7 @@ mod runtime {
                 let mut s = service.lock().await;
                 // The deadline on the service's clock, which every check reads.
                 let deadline = s.clock().now() + crate::time::Duration::from_millis(left.as_millis() as i64);
-                super::invoke(&mut s, deadline).await
+                super::invoke(&mut s, deadline, &event.payload).await
             }
         }))
         .await

@@ -642,6 +642,24 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         (done, elsewhere)
     }
 
+    /// Forgets the notifications held (the Lambda event source mapping delivers them again).
+    pub fn forget_held(&mut self) {
+        self.held.clear();
+    }
+
+    /// Writes the leases this worker holds expired (its checkpoints are current), so another
+    /// worker or invocation takes the streams at once (`[workers]`; the Lambda handler after
+    /// each pass).
+    pub async fn release_leases(&mut self) {
+        let Some(leases) = self.leases.clone() else { return };
+        let store = self.shared.state.store();
+        for id in leases.held() {
+            if let Err(e) = leases.release(store, &id).await {
+                tracing::warn!(stream = %id, error = %e, "cannot give the stream up; its lease expires by itself");
+            }
+        }
+    }
+
     /// Notifications held.
     pub fn held_notifications(&self) -> usize {
         self.held.len()

@@ -1139,11 +1139,12 @@ async fn lambda_passes(quality: bool) {
     let mut s = service(&world, &cfg, &clock, &bus).await;
     // Less time than the reserve: no folder is started, nothing is skipped.
     let soon = clock.now() + Duration::from_millis(DEADLINE_RESERVE.as_millis() as i64 / 2);
-    let summary = crate::lambda::invoke(&mut s, soon).await.unwrap();
+    let summary = crate::lambda::invoke(&mut s, soon, &serde_json::Value::Null).await.unwrap();
     assert!(summary.stopped_early);
     assert_eq!(summary.streams.iter().map(|r| r.folders).sum::<u64>(), 0);
     // The next invocation (from the checkpoints, as a fresh instance would) does the rest.
-    let summary = crate::lambda::invoke(&mut s, clock.now() + Duration::from_hours(1)).await.unwrap();
+    let summary =
+        crate::lambda::invoke(&mut s, clock.now() + Duration::from_hours(1), &serde_json::Value::Null).await.unwrap();
     assert!(!summary.stopped_early);
     let events = if quality { 4 } else { 3 };
     assert_eq!((summary.streams[0].folders, summary.streams[0].events_sent, summary.outbox), (96, events, 0));
@@ -1469,4 +1470,59 @@ async fn workers_share_streams_and_take_over_from_a_dead_one() {
     };
     assert_eq!(got.1.len(), want.1.len());
     assert!(sorted(&got.1) == sorted(&want.1), "events differ");
+}
+
+
+/// The Lambda handler fed by an SQS event source: the notifications are routed as `serve` routes
+/// them; those whose objects are in a checkpoint by the end of the pass (and S3's test message)
+/// succeed, the rest are batch item failures for the event source mapping to deliver again: a
+/// message that is not a notification, and one for a stream another invocation owns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn the_lambda_handler_takes_sqs_batches_and_fails_only_what_it_did_not_record() {
+    use super::lease::Leases;
+    let mut spec = small_example();
+    spec.hours = 4;
+    let world = World::default();
+    let keys = world.load_at(&spec, "s3://cap/capture").await;
+    let mut other = spec.clone();
+    other.variant = "Shadow-1".into();
+    let other_keys = world.load_at(&other, "s3://cap/capture").await;
+    let clock = ManualClock::new(spec.start + Duration::from_mins(40));
+    world.store("s3://cap/capture").land_by(&clock);
+    let mut cfg = config_with(&spec, "5m", "");
+    cfg.monitors[0].capture = Some("s3://cap/capture/".into());
+    let bus = MemoryBus::default();
+    // Another instance holds Shadow-1.
+    let held = Leases::new("other".into(), Duration::from_mins(10));
+    let shadow = StreamId::new(&spec.endpoint, "Shadow-1");
+    assert_eq!(held.claim(&world.store("state"), &shadow, clock.now(), true).await.unwrap(), lease::Claim::Owned);
+    let mut s = service(&world, &cfg, &clock, &bus).await;
+    s.set_workers(Leases::new("lambda".into(), Duration::from_mins(10)));
+    let landed = |ks: &[(Timestamp, String)]| {
+        ks.iter().filter(|(_, k)| landed_at(k).is_some_and(|t| t <= clock.now())).map(|(_, k)| k.clone()).collect::<Vec<_>>()
+    };
+    let record = |id: &str, body: String| {
+        serde_json::json!({"messageId": id, "receiptHandle": format!("rh-{id}"), "body": body, "eventSource": "aws:sqs",
+            "attributes": {"SentTimestamp": "1772323200000"}})
+    };
+    let mine = landed(&keys);
+    let payload = serde_json::json!({"Records": [
+        record("1", s3_notification(&mine[0])),
+        record("2", s3_notification(&mine[2])),
+        record("3", r#"{"Service":"Amazon S3","Event":"s3:TestEvent"}"#.into()),
+        record("4", "not json".into()),
+        record("5", s3_notification(&landed(&other_keys)[0])),
+    ]});
+    let summary = crate::lambda::invoke(&mut s, clock.now() + Duration::from_mins(10), &payload).await.unwrap();
+    let failed: Vec<&str> = summary.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(failed, ["4", "5"]);
+    let ours = summary.streams.iter().find(|r| r.stream.ends_with("/AllTraffic")).unwrap();
+    assert_eq!(ours.objects, mine.len() as u64);
+    assert!(summary.streams.iter().all(|r| !r.stream.ends_with("/Shadow-1")), "another instance's stream");
+    let json = serde_json::to_value(&summary).unwrap();
+    assert_eq!(json["batchItemFailures"], serde_json::json!([{"itemIdentifier": "4"}, {"itemIdentifier": "5"}]));
+    // The pass gave its streams up: another instance may take AllTraffic at once.
+    let next = Leases::new("next".into(), Duration::from_mins(10));
+    let id = StreamId::new(&spec.endpoint, &spec.variant);
+    assert_eq!(next.claim(&world.store("state"), &id, clock.now(), true).await.unwrap(), lease::Claim::Owned);
 }
