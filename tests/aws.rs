@@ -1770,12 +1770,14 @@ async fn replay_judges_model_quality_from_labels_in_s3() {
 }
 
 /// The example's capture lands object by object in a bucket whose `s3:ObjectCreated:*`
-/// notifications go to an SQS queue read by two `serve` workers sharing one state prefix
+/// notifications go to an SQS queue read by three `serve` workers sharing one state prefix
 /// (`[notifications]`, `[workers]`). Windows close on data time only (`settle` is a year): the
 /// event of each deciding window is timed from the PUT of the object that closes it (the first
 /// object of the next hour) to its arrival through the rule. The worker that owns the stream is
-/// killed with SIGKILL half way; the other takes the stream over when the lease expires. The
-/// reports and events equal replay's (but for the last window, which no later record closes).
+/// killed with SIGKILL half way; another takes the stream over when the lease expires. A
+/// duplicated notification changes nothing; the last object lands while the bucket sends no
+/// notifications and is found by the listing sweep. The reports and events equal replay's (but
+/// for the last window, which no later record closes).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notified_workers_close_windows_within_seconds_and_survive_a_kill() {
     use aws_sdk_s3::types::{
@@ -1846,7 +1848,7 @@ bus = "arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{bus}"
 listen = "127.0.0.1:{port}"
 [notifications]
 queue = "{queue}"
-sweep = "10m"
+sweep = "3s"
 [workers]
 lease = "10s"
 [[monitor]]
@@ -1862,7 +1864,7 @@ settle = "9000h"
     };
     let cwd = tmp.path().join("cwd");
     std::fs::create_dir(&cwd).unwrap();
-    let mut workers: Vec<Agent> = (0..2)
+    let mut workers: Vec<Agent> = (0..3)
         .map(|i| start_agent(&endpoint, &config(free_port()), &tmp.path().join(format!("worker{i}.log")), &cwd))
         .collect();
 
@@ -1920,7 +1922,8 @@ settle = "9000h"
     let mut killed = None;
     let started = Instant::now();
     let mut last_hour = String::new();
-    for rel in &files {
+    let (last, files) = files.split_last().unwrap();
+    for rel in files {
         let hour_dir = rel.parent().unwrap().display().to_string();
         let first_of_hour = hour_dir != last_hour;
         last_hour = hour_dir.clone();
@@ -1958,6 +1961,38 @@ settle = "9000h"
         }
     }
     eprintln!("uploaded {} objects in {:.1} s", files.len(), started.elapsed().as_secs_f64());
+    // A notification S3 sends twice (SQS delivers at least once).
+    let first_key = format!("datacapture/{ep}/AllTraffic/{}", files[0].display());
+    let duplicate = json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": bucket}, "object": {"key": first_key.replace('/', "%2F"), "size": 1, "eTag": "\"e\""}}}]});
+    aws.sqs.send_message().queue_url(&queue).message_body(duplicate.to_string()).send().await.unwrap();
+    // The last object lands unannounced: the bucket's notifications are off for it.
+    aws.s3
+        .put_bucket_notification_configuration()
+        .bucket(&bucket)
+        .notification_configuration(NotificationConfiguration::builder().build())
+        .send()
+        .await
+        .unwrap();
+    aws.put_file(&bucket, &format!("datacapture/{ep}/AllTraffic/{}", last.display()), &example.join(last)).await;
+    let swept = Instant::now();
+    let checkpoints = CheckpointStore::new(S3Store::new(aws.s3.clone(), &bucket, "driftwatch/state/"));
+    let stream = StreamId::new(&ep, "AllTraffic");
+    let last_key = format!("{ep}/AllTraffic/{}", last.display());
+    loop {
+        let cp = checkpoints.load(&stream).await.unwrap().unwrap();
+        if cp.cursor.recent.values().any(|keys| keys.contains(&last_key)) {
+            break;
+        }
+        assert!(swept.elapsed() < Duration::from_secs(30), "the sweep did not find the unannounced object");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!("the unannounced object was read {:.1} s after it landed (sweep 3 s)", swept.elapsed().as_secs_f64());
+    let wait = Instant::now();
+    while !queue_idle().await {
+        assert!(wait.elapsed() < Duration::from_secs(30), "notifications left in the queue");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     // Every deciding window's event, timed.
     let wait = Instant::now();
     loop {
@@ -1967,10 +2002,9 @@ settle = "9000h"
         }
         assert!(
             wait.elapsed() < Duration::from_secs(60),
-            "{got} events of {}; logs:\n{}\n{}",
+            "{got} events of {}; logs:\n{}",
             want.len(),
-            workers[0].log_tail(),
-            workers[1].log_tail()
+            workers.iter().map(Agent::log_tail).collect::<Vec<_>>().join("\n")
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
