@@ -1526,3 +1526,71 @@ async fn the_lambda_handler_takes_sqs_batches_and_fails_only_what_it_did_not_rec
     let id = StreamId::new(&spec.endpoint, &spec.variant);
     assert_eq!(next.claim(&world.store("state"), &id, clock.now(), true).await.unwrap(), lease::Claim::Owned);
 }
+
+
+/// 1, 2 and 4 workers on six streams, the first worker killed at hour 30 and a new one started
+/// at once (it waits for the dead one's leases to expire): the same reports and events as one
+/// worker that never stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn one_two_or_four_workers_with_a_kill_give_one_workers_answer() {
+    use super::lease::Leases;
+    let mut spec = small_example();
+    spec.hours = 72;
+    let variants = ["AllTraffic", "Shadow-1", "Shadow-2", "Shadow-3", "Shadow-4", "Shadow-5"];
+    let cfg = config(&spec, "5m");
+    let polls = 76;
+    let run = |workers: usize| {
+        let (spec, cfg) = (spec.clone(), cfg.clone());
+        async move {
+            let world = World::default();
+            for v in variants {
+                let mut s = spec.clone();
+                s.variant = v.into();
+                world.load(&s).await;
+            }
+            let clock = ManualClock::new(spec.start);
+            world.store("capture").land_by(&clock);
+            let bus = MemoryBus::default();
+            let start = |name: String| {
+                let (world, cfg, clock, bus) = (world.clone(), cfg.clone(), clock.clone(), bus.clone());
+                async move {
+                    let mut s = service(&world, &cfg, &clock, &bus).await;
+                    if workers > 0 {
+                        s.set_workers(Leases::new(name, Duration::from_mins(90)));
+                    }
+                    s
+                }
+            };
+            let mut running = Vec::new();
+            for i in 0..workers.max(1) {
+                running.push(start(format!("w{i}")).await);
+            }
+            for h in 1..=polls {
+                clock.set(spec.start + hours(h) + Duration::from_mins(6));
+                if workers > 0 && h == 30 {
+                    running.remove(0);
+                    running.push(start("replacement".into()).await);
+                }
+                for w in &mut running {
+                    let (_, failed) = w.poll(true).await;
+                    assert_eq!(failed, 0);
+                }
+            }
+            let (reports, mut events) = outputs(&world, &bus);
+            let mut sorted: Vec<String> = events.drain(..).map(|e| e.to_string()).collect();
+            sorted.sort();
+            (reports, sorted)
+        }
+    };
+    // 0: one service without [workers], never stopped.
+    let want = run(0).await;
+    assert!(!want.1.is_empty());
+    for n in [1, 2, 4] {
+        let got = run(n).await;
+        assert_eq!(got.0.len(), want.0.len(), "{n} workers");
+        for (k, v) in &want.0 {
+            assert!(got.0.get(k) == Some(v), "{n} workers: {k} differs");
+        }
+        assert!(got.1 == want.1, "{n} workers: events differ ({} vs {})", got.1.len(), want.1.len());
+    }
+}
