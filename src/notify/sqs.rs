@@ -1,6 +1,8 @@
 //! The SQS queue behind [`Queue`].
 
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, MessageSystemAttributeName,
+};
 
 use super::{Queue, QueueError, QueueFuture, QueueMessage};
 
@@ -104,15 +106,27 @@ impl Queue for SqsQueue {
 
     fn release<'a>(&'a self, receipts: &'a [String], after: std::time::Duration) -> QueueFuture<'a, ()> {
         Box::pin(async move {
-            for r in receipts {
+            let seconds = after.as_secs().min(SQS_MAX_VISIBILITY_S) as i32;
+            for chunk in receipts.chunks(SQS_BATCH) {
+                let entries = chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| {
+                        ChangeMessageVisibilityBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .receipt_handle(r)
+                            .visibility_timeout(seconds)
+                            .build()
+                            .map_err(|e| self.error("ChangeMessageVisibilityBatch", e.to_string()))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
                 self.client
-                    .change_message_visibility()
+                    .change_message_visibility_batch()
                     .queue_url(&self.url)
-                    .receipt_handle(r)
-                    .visibility_timeout(after.as_secs().min(SQS_MAX_VISIBILITY_S) as i32)
+                    .set_entries(Some(entries))
                     .send()
                     .await
-                    .map_err(|e| self.error("ChangeMessageVisibility", crate::aws::error_text(&e)))?;
+                    .map_err(|e| self.error("ChangeMessageVisibilityBatch", crate::aws::error_text(&e)))?;
             }
             Ok(())
         })

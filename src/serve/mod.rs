@@ -254,6 +254,8 @@ struct MonitorRuntime<S> {
     quality: Option<MonitorQualityRuntime<S>>,
     streams: BTreeMap<StreamId, StreamRuntime>,
     next_poll: Timestamp,
+    /// Streams a notification named since their last poll: polled at once, alone.
+    woken: std::collections::BTreeSet<StreamId>,
     start: Timestamp,
     /// The `MonitoringSchedule` dimension of the stream's CloudWatch metrics.
     schedule: String,
@@ -437,6 +439,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 quality,
                 streams: BTreeMap::new(),
                 next_poll: now,
+                woken: Default::default(),
                 start,
                 schedule,
                 quality_schedule,
@@ -563,18 +566,24 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                 }
             };
             let mut objects = Vec::new();
+            let mut recorded = 0;
             for o in &created {
                 match self.place(&o.bucket, &o.key) {
-                    Some((i, stream, hour, key)) => {
-                        self.monitors[i].next_poll = now;
-                        objects.push((i, stream, hour, key));
+                    Some(object) => {
+                        // Already in the checkpoint (read by a listing, or a repeat): nothing to wake.
+                        if self.is_recorded(&object) {
+                            recorded += 1;
+                        } else {
+                            self.monitors[object.0].woken.insert(object.1.clone());
+                        }
+                        objects.push(object);
                     }
                     None => tracing::debug!(bucket = %o.bucket, key = %o.key, "not capture of a monitored stream"),
                 }
             }
             let outcome = if objects.is_empty() { "ignored" } else { "routed" };
             metrics::counter!(telemetry::NOTIFICATIONS, "outcome" => outcome).increment(1);
-            if objects.is_empty() {
+            if objects.is_empty() || recorded == objects.len() {
                 delete.push(msg.receipt);
                 continue;
             }
@@ -614,6 +623,16 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
     /// [`Service::recorded`], and the receipts of held notifications for streams another
     /// worker owns (`[workers]`): to be made visible again for the owner to take
     /// ([`Queue::release`]); they are forgotten here too.
+    fn is_recorded(&self, (i, stream, hour, key): &(usize, StreamId, Timestamp, String)) -> bool {
+        let m = &self.monitors[*i];
+        let Some(rt) = m.streams.get(stream) else { return false };
+        let c = &rt.cursor;
+        let read = c.recent.get(hour).is_some_and(|keys| keys.contains(key));
+        let unlisted = c.next_hour.is_some_and(|n| *hour < n) && !c.recent.contains_key(hour);
+        let listed_later = m.quality.is_some() && c.next_hour.is_some_and(|n| *hour >= n);
+        read || unlisted || listed_later
+    }
+
     pub fn sort_held(&mut self) -> (Vec<String>, Vec<String>) {
         let elsewhere: Vec<String> = match &self.leases {
             Some(leases) => self
@@ -626,18 +645,12 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         };
         let elsewhere: Vec<String> =
             elsewhere.into_iter().filter_map(|id| self.held.remove(&id)).map(|h| h.receipt).collect();
-        let monitors = &self.monitors;
-        let is_recorded = |(i, stream, hour, key): &(usize, StreamId, Timestamp, String)| {
-            let m = &monitors[*i];
-            let Some(rt) = m.streams.get(stream) else { return false };
-            let c = &rt.cursor;
-            let read = c.recent.get(hour).is_some_and(|keys| keys.contains(key));
-            let unlisted = c.next_hour.is_some_and(|n| *hour < n) && !c.recent.contains_key(hour);
-            let listed_later = m.quality.is_some() && c.next_hour.is_some_and(|n| *hour >= n);
-            read || unlisted || listed_later
-        };
-        let done: Vec<String> =
-            self.held.iter().filter(|(_, h)| h.objects.iter().all(is_recorded)).map(|(id, _)| id.clone()).collect();
+        let done: Vec<String> = self
+            .held
+            .iter()
+            .filter(|(_, h)| h.objects.iter().all(|o| self.is_recorded(o)))
+            .map(|(id, _)| id.clone())
+            .collect();
         let done = done.into_iter().filter_map(|id| self.held.remove(&id)).map(|h| h.receipt).collect();
         (done, elsewhere)
     }
@@ -708,7 +721,8 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
 
     /// Returns the earliest time a monitor is due.
     pub fn next_due(&self) -> Option<Timestamp> {
-        self.monitors.iter().map(|m| m.next_poll).min()
+        let now = self.shared.clock.now();
+        self.monitors.iter().map(|m| if m.woken.is_empty() { m.next_poll } else { m.next_poll.min(now) }).min()
     }
 
     /// Polls every monitor that is due (all of them when `all`): up to [`STREAM_CONCURRENCY`]
@@ -718,20 +732,43 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
     pub async fn poll(&mut self, all: bool) -> (BTreeMap<StreamId, PollReport>, usize) {
         use futures_util::StreamExt as _;
         let now = self.shared.clock.now();
-        let due: Vec<usize> = (0..self.monitors.len()).filter(|&i| all || self.monitors[i].next_poll <= now).collect();
+        // Monitors due for their listing poll every stream; others, only those a notification
+        // woke.
+        let scheduled: Vec<bool> = self.monitors.iter().map(|m| all || m.next_poll <= now).collect();
+        let due: Vec<usize> =
+            (0..self.monitors.len()).filter(|&i| scheduled[i] || !self.monitors[i].woken.is_empty()).collect();
         let mut failed_monitors = std::collections::BTreeSet::new();
         if let Err(e) = self.keep_leases().await {
             tracing::error!(error = %e, "cannot renew leases; streams are polled while their leases last");
         }
         for &i in &due {
+            let m = &self.monitors[i];
+            // A woken stream not open yet (a new variant, or one this worker may take) needs a
+            // listing of the variants.
+            let discover = scheduled[i] || m.woken.iter().any(|s| !m.streams.contains_key(s));
+            if !discover {
+                continue;
+            }
             if let Err(e) = self.discover_streams(i).await {
                 tracing::error!(endpoint = %self.monitors[i].cfg.endpoint, error = %e, "poll failed");
                 self.monitor_failed(&mut failed_monitors, i);
             }
         }
-        // Each due monitor's streams, out of their maps for the poll and back after it.
-        let mut taken: Vec<(usize, BTreeMap<StreamId, StreamRuntime>)> =
-            due.iter().map(|&i| (i, std::mem::take(&mut self.monitors[i].streams))).collect();
+        // Each due monitor's streams (all of them, or the woken ones), out of their maps for the
+        // poll and back after it.
+        let mut taken: Vec<(usize, BTreeMap<StreamId, StreamRuntime>)> = due
+            .iter()
+            .map(|&i| {
+                let m = &mut self.monitors[i];
+                let woken = std::mem::take(&mut m.woken);
+                let streams = if scheduled[i] {
+                    std::mem::take(&mut m.streams)
+                } else {
+                    woken.iter().filter_map(|s| m.streams.remove(s).map(|rt| (s.clone(), rt))).collect()
+                };
+                (i, streams)
+            })
+            .collect();
         let results: Vec<(usize, StreamId, StreamPoll)> = {
             let shared = &self.shared;
             let monitors = &self.monitors;
@@ -766,8 +803,10 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         }
         for (i, streams) in taken {
             let m = &mut self.monitors[i];
-            m.streams = streams;
-            m.next_poll = now + m.cfg.poll_interval;
+            m.streams.extend(streams);
+            if scheduled[i] {
+                m.next_poll = now + m.cfg.poll_interval;
+            }
             if !failed_monitors.contains(&i) {
                 self.health.poll_succeeded(&m.cfg.endpoint, self.shared.clock.now());
             }
