@@ -50,6 +50,7 @@ def main():
     ap.add_argument("--workers", default="1,2,4")
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder (workers' logs)")
     args = ap.parse_args()
     import boto3
 
@@ -126,7 +127,8 @@ start = "earliest"
                     listen = f"[server]\nlisten = \"127.0.0.1:{free_port()}\"\n"
                     cfg.write_text(config.read_text().replace("[cloudwatch]", listen + "[cloudwatch]"))
                     workers_running.append(subprocess.Popen(
-                        [args.binary, "serve", "--config", cfg], env=env_for(url),
+                        [args.binary, "serve", "--config", cfg],
+                        env={**env_for(url), "DRIFTWATCH_LOG": "debug" if args.keep else "info"},
                         stdout=subprocess.DEVNULL, stderr=open(work / f"{bucket}-{i}.log", "w")))
                 while queue_depth(sqs, queue) > 0:
                     if time.perf_counter() - start > 600:
@@ -155,7 +157,10 @@ start = "earliest"
             p.kill()
         moto.terminate()
         moto.wait()
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"work folder: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

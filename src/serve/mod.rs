@@ -1717,11 +1717,15 @@ async fn load_baseline<S: ObjectStore, D: Discovery>(
 /// Runs polls until `stop` resolves, then flushes within `shutdown_timeout`. A poll under way
 /// when `stop` resolves stops at the next object (a folder it was inside is read again after
 /// the restart, from the last checkpoint).
-/// A notification for a stream another worker owns is made visible again after this long (for
-/// the owner to take; a short pause, so that a message whose owner just died does not spin).
-const NOT_MINE_DELAY: StdDuration = StdDuration::from_secs(1);
-/// Batches of notifications taken ahead of the polls that read their objects.
-const NOTIFICATION_BATCHES_AHEAD: usize = 64;
+/// A notification for a stream another worker owns is made visible again at once, for the owner
+/// to take: with N workers a message is received about N times before it reaches its owner (a
+/// pause here would add to every one of them). While an owner is dead and its lease not yet
+/// expired, its messages go round the live workers until one takes the stream over.
+const NOT_MINE_DELAY: StdDuration = StdDuration::ZERO;
+/// Batches of notifications taken ahead of the polls that read their objects: few, since a
+/// message taken is invisible to every other worker and comes back after its visibility timeout
+/// if it waits here longer than that (a backlog taken far ahead is taken again and again).
+const NOTIFICATION_BATCHES_AHEAD: usize = 2;
 /// Messages per receive (SQS's largest) and its long-polling wait (SQS's longest).
 const RECEIVE_MAX: usize = 10;
 const RECEIVE_WAIT: StdDuration = StdDuration::from_secs(20);

@@ -1472,7 +1472,6 @@ async fn workers_share_streams_and_take_over_from_a_dead_one() {
     assert!(sorted(&got.1) == sorted(&want.1), "events differ");
 }
 
-
 /// The Lambda handler fed by an SQS event source: the notifications are routed as `serve` routes
 /// them; those whose objects are in a checkpoint by the end of the pass (and S3's test message)
 /// succeed, the rest are batch item failures for the event source mapping to deliver again: a
@@ -1499,7 +1498,10 @@ async fn the_lambda_handler_takes_sqs_batches_and_fails_only_what_it_did_not_rec
     let mut s = service(&world, &cfg, &clock, &bus).await;
     s.set_workers(Leases::new("lambda".into(), Duration::from_mins(10)));
     let landed = |ks: &[(Timestamp, String)]| {
-        ks.iter().filter(|(_, k)| landed_at(k).is_some_and(|t| t <= clock.now())).map(|(_, k)| k.clone()).collect::<Vec<_>>()
+        ks.iter()
+            .filter(|(_, k)| landed_at(k).is_some_and(|t| t <= clock.now()))
+            .map(|(_, k)| k.clone())
+            .collect::<Vec<_>>()
     };
     let record = |id: &str, body: String| {
         serde_json::json!({"messageId": id, "receiptHandle": format!("rh-{id}"), "body": body, "eventSource": "aws:sqs",
@@ -1526,7 +1528,6 @@ async fn the_lambda_handler_takes_sqs_batches_and_fails_only_what_it_did_not_rec
     let id = StreamId::new(&spec.endpoint, &spec.variant);
     assert_eq!(next.claim(&world.store("state"), &id, clock.now(), true).await.unwrap(), lease::Claim::Owned);
 }
-
 
 /// 1, 2 and 4 workers on six streams, the first worker killed at hour 30 and a new one started
 /// at once (it waits for the dead one's leases to expire): the same reports and events as one
