@@ -107,9 +107,9 @@ impl Aws {
     }
 
     /// A bus whose one rule, with `pattern`, delivers to a new queue; returns the queue's URL.
-    async fn create_bus_with_rule(&self, bus: &str, pattern: Value) -> String {
-        self.events.create_event_bus().name(bus).send().await.unwrap();
-        let queue_url = self.sqs.create_queue().queue_name(unique("queue")).send().await.unwrap().queue_url.unwrap();
+    /// A new queue named after `base`: its URL and ARN.
+    async fn queue(&self, base: &str) -> (String, String) {
+        let queue_url = self.sqs.create_queue().queue_name(unique(base)).send().await.unwrap().queue_url.unwrap();
         let arn = self
             .sqs
             .get_queue_attributes()
@@ -121,6 +121,12 @@ impl Aws {
             .attributes
             .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
             .clone();
+        (queue_url, arn)
+    }
+
+    async fn create_bus_with_rule(&self, bus: &str, pattern: Value) -> String {
+        self.events.create_event_bus().name(bus).send().await.unwrap();
+        let (queue_url, arn) = self.queue("queue").await;
         let rule = unique("drift");
         self.events.put_rule().name(&rule).event_bus_name(bus).event_pattern(pattern.to_string()).send().await.unwrap();
         let target = aws_sdk_eventbridge::types::Target::builder().id("queue").arn(arn).build().unwrap();
@@ -809,6 +815,14 @@ fn start_agent(endpoint: &str, config: &Path, log: &Path, cwd: &Path) -> Agent {
         .spawn()
         .unwrap();
     Agent { child, log: log.to_owned() }
+}
+
+/// A test that fails leaves no worker running.
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Agent {
@@ -1792,18 +1806,7 @@ async fn notified_workers_close_windows_within_seconds_and_survive_a_kill() {
     let tmp = tempfile::tempdir().unwrap();
 
     // The queue S3 notifies, for the capture prefix only.
-    let queue = aws.sqs.create_queue().queue_name(unique("capture")).send().await.unwrap().queue_url.unwrap();
-    let arn = aws
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&queue)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
+    let (queue, arn) = aws.queue("capture").await;
     let filter = NotificationConfigurationFilter::builder()
         .key(
             S3KeyFilter::builder()

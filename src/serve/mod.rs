@@ -1035,25 +1035,9 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             .collect();
         let folders: BTreeMap<Timestamp, Vec<String>> =
             listed.into_iter().map(|(h, objects)| (h, objects.into_iter().map(|o| o.key).collect())).collect();
-        // Objects that landed in folders already read: their records are late.
-        let late: Vec<(Timestamp, String)> = folders
-            .iter()
-            .filter(|(h, _)| rt.cursor.recent.contains_key(h))
-            .flat_map(|(h, objs)| {
-                let seen = &rt.cursor.recent[h];
-                objs.iter().filter(|k| !seen.contains(*k)).map(|k| (*h, k.clone())).collect::<Vec<_>>()
-            })
-            .collect();
-        for (hour, key) in late {
-            tracing::warn!(stream = %stream_label, key = %key, "object landed after its hour folder settled; its records count as late");
-            if !self.ingest_objects(m, rt, hour, std::slice::from_ref(&key), 1).await? {
-                report.stopped_early = true;
-                return Ok((report, Ended::MidFolder));
-            }
-            if let Some(set) = rt.cursor.recent.get_mut(&hour) {
-                set.insert(key);
-            }
-            report.objects += 1;
+        if !self.read_late(m, rt, &folders, &mut report).await? {
+            report.stopped_early = true;
+            return Ok((report, Ended::MidFolder));
         }
         // New settled folders, in order.
         let due: Vec<Timestamp> = folders
@@ -1156,25 +1140,9 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         let folders: BTreeMap<Timestamp, Vec<String>> =
             listed.into_iter().map(|(h, objects)| (h, objects.into_iter().map(|o| o.key).collect())).collect();
         let next = rt.cursor.next_hour;
-        // Objects that landed in folders already closed: their records are late.
-        let late: Vec<(Timestamp, String)> = folders
-            .iter()
-            .filter(|(h, _)| next.is_some_and(|n| **h < n) && rt.cursor.recent.contains_key(h))
-            .flat_map(|(h, objs)| {
-                let seen = &rt.cursor.recent[h];
-                objs.iter().filter(|k| !seen.contains(*k)).map(|k| (*h, k.clone())).collect::<Vec<_>>()
-            })
-            .collect();
-        for (hour, key) in late {
-            tracing::warn!(stream = %stream_label, key = %key, "object landed after its windows closed; its records count as late");
-            if !self.ingest_objects(m, rt, hour, std::slice::from_ref(&key), 1).await? {
-                report.stopped_early = true;
-                return Ok((report, Ended::MidFolder));
-            }
-            if let Some(set) = rt.cursor.recent.get_mut(&hour) {
-                set.insert(key);
-            }
-            report.objects += 1;
+        if !self.read_late(m, rt, &folders, &mut report).await? {
+            report.stopped_early = true;
+            return Ok((report, Ended::MidFolder));
         }
         // Where windows may close: behind the latest record by `lateness`, behind the listing
         // by `settle`.
@@ -1224,6 +1192,38 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         self.checkpoint(source, rt).await?;
         report.events_sent += self.flush_outbox(source, rt).await?;
         Ok((report, Ended::Clean))
+    }
+
+    /// Reads the listed objects that landed in folders already closed (the last
+    /// [`LATE_SCAN_FOLDERS`] are listed again): their records count as late. Returns `false`
+    /// when it stopped between two objects ([`Shared::must_stop`]).
+    async fn read_late(
+        &self,
+        m: &MonitorRuntime<S>,
+        rt: &mut StreamRuntime,
+        folders: &BTreeMap<Timestamp, Vec<String>>,
+        report: &mut PollReport,
+    ) -> Result<bool, ServeError> {
+        let next = rt.cursor.next_hour;
+        let late: Vec<(Timestamp, String)> = folders
+            .iter()
+            .filter(|(h, _)| next.is_some_and(|n| **h < n) && rt.cursor.recent.contains_key(h))
+            .flat_map(|(h, objs)| {
+                let seen = &rt.cursor.recent[h];
+                objs.iter().filter(|k| !seen.contains(*k)).map(|k| (*h, k.clone())).collect::<Vec<_>>()
+            })
+            .collect();
+        for (hour, key) in late {
+            tracing::warn!(stream = %rt.id, key = %key, "object landed after its windows closed; its records count as late");
+            if !self.ingest_objects(m, rt, hour, std::slice::from_ref(&key), 1).await? {
+                return Ok(false);
+            }
+            if let Some(set) = rt.cursor.recent.get_mut(&hour) {
+                set.insert(key);
+            }
+            report.objects += 1;
+        }
+        Ok(true)
     }
 
     /// Lists the stream's ground-truth folders from its label cursor on and reads the objects

@@ -52,6 +52,17 @@ pub enum WriteIf<'a> {
     Matches(&'a str),
 }
 
+impl WriteIf<'_> {
+    /// Whether the condition holds for an object whose current tag is `current` (`None`: no
+    /// object).
+    pub fn holds(self, current: Option<&str>) -> bool {
+        match self {
+            WriteIf::Absent => current.is_none(),
+            WriteIf::Matches(tag) => current == Some(tag),
+        }
+    }
+}
+
 /// The version tag of `bytes` in stores that have no ETag of their own.
 fn content_tag(bytes: &[u8]) -> String {
     format!("{:016x}", crate::profile::hll::hash_bytes(bytes))
@@ -109,11 +120,7 @@ pub trait ObjectStore: Send + Sync {
     ) -> impl Future<Output = Result<String, StoreError>> + Send {
         async move {
             let current = self.get_tagged(key).await?.map(|(_, t)| t);
-            let holds = match cond {
-                WriteIf::Absent => current.is_none(),
-                WriteIf::Matches(tag) => current.as_deref() == Some(tag),
-            };
-            if !holds {
+            if !cond.holds(current.as_deref()) {
                 return Err(StoreError::Conflict { uri: self.uri(key) });
             }
             let tag = content_tag(&bytes);
@@ -345,11 +352,7 @@ impl ObjectStore for MemoryStore {
         let mut m = self.lock(key)?;
         let full = format!("{}{key}", self.prefix);
         let current = m.get(&full).map(|b| content_tag(b));
-        let holds = match cond {
-            WriteIf::Absent => current.is_none(),
-            WriteIf::Matches(tag) => current.as_deref() == Some(tag),
-        };
-        if !holds {
+        if !cond.holds(current.as_deref()) {
             return Err(StoreError::Conflict { uri: self.uri(key) });
         }
         let tag = content_tag(&bytes);
