@@ -1013,7 +1013,6 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         if m.quality.is_none() {
             return self.poll_as_landed(m, rt, report).await;
         }
-        let stream_label = rt.id.to_string();
         let source = &m.baseline.source;
         // The ground truth is read just ahead of the capture: before windows ending at `t`
         // close, every label collected before `t` is in, so each window is judged with the
@@ -1100,13 +1099,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             // theirs are judged as the data time passes, and late labels are written.
             self.advance_quality(m, rt, settled_end, &mut report).await?;
         }
-        if let Some(t) = rt.engine.closed_through() {
-            let lag = (self.clock.now().millis() - t.millis()) as f64 / 1000.0;
-            metrics::gauge!(telemetry::POLL_LAG, "stream" => stream_label.clone()).set(lag);
-        }
-        self.checkpoint(source, rt).await?;
-        report.events_sent += self.flush_outbox(source, rt).await?;
-        Ok((report, Ended::Clean))
+        self.finish_poll(source, rt, report).await
     }
 
     /// One poll of a stream whose monitor joins no labels: its capture is read as it lands and
@@ -1124,7 +1117,6 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         mut report: PollReport,
     ) -> Result<(PollReport, Ended), ServeError> {
         let hour = Duration::from_hours(1);
-        let stream_label = rt.id.to_string();
         let source = &m.baseline.source;
         let window = rt.engine.window();
         let one_folder_each = hour.millis() % window.millis() == 0;
@@ -1185,12 +1177,22 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         let closed = rt.engine.close_through(through);
         self.handle_closed(m, rt, closed, &mut report).await?;
         folders_done(rt, &mut report);
+        self.finish_poll(source, rt, report).await
+    }
+
+    /// The end of a stream's poll: its lag, its checkpoint, then its outbox sent.
+    async fn finish_poll(
+        &self,
+        baseline_source: &str,
+        rt: &mut StreamRuntime,
+        mut report: PollReport,
+    ) -> Result<(PollReport, Ended), ServeError> {
         if let Some(t) = rt.engine.closed_through() {
             let lag = (self.clock.now().millis() - t.millis()) as f64 / 1000.0;
-            metrics::gauge!(telemetry::POLL_LAG, "stream" => stream_label).set(lag);
+            metrics::gauge!(telemetry::POLL_LAG, "stream" => rt.id.to_string()).set(lag);
         }
-        self.checkpoint(source, rt).await?;
-        report.events_sent += self.flush_outbox(source, rt).await?;
+        self.checkpoint(baseline_source, rt).await?;
+        report.events_sent += self.flush_outbox(baseline_source, rt).await?;
         Ok((report, Ended::Clean))
     }
 
