@@ -241,6 +241,8 @@ struct StreamRuntime {
     /// Ground-truth folders read (a stream whose monitor judges model quality against labels).
     labels: Cursor,
     outbox: Vec<OutboxEntry>,
+    /// When this stream's checkpoint was last written inside a poll.
+    checkpointed_at: Option<Timestamp>,
 }
 
 struct MonitorRuntime<S> {
@@ -907,7 +909,15 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                     path = path.with_bias(id.clone(), b.clone());
                     path = path.resume_bias(cp.bias.into_iter().chain(cp.bias_labels).collect());
                 }
-                Ok(StreamRuntime { id, engine, path, cursor: cp.cursor, labels, outbox: cp.outbox })
+                Ok(StreamRuntime {
+                    id,
+                    engine,
+                    path,
+                    cursor: cp.cursor,
+                    labels,
+                    outbox: cp.outbox,
+                    checkpointed_at: None,
+                })
             }
             None => {
                 let start = (m.start.millis() > 0).then_some(m.start);
@@ -931,6 +941,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                     cursor,
                     labels: Cursor { next_hour: start, recent: BTreeMap::new() },
                     outbox: Vec::new(),
+                    checkpointed_at: None,
                 })
             }
         }
@@ -1171,7 +1182,13 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             let closed = rt.engine.close_through(horizon(&rt.engine).min(h + hour));
             self.handle_closed(m, rt, closed, &mut report).await?;
             folders_done(rt, &mut report);
-            self.checkpoint(source, rt).await?;
+            // A long backlog is checkpointed every few seconds, not after every folder (each
+            // checkpoint holds the classifier's history: one per folder dominated the time).
+            let now = self.clock.now();
+            if rt.checkpointed_at.is_none_or(|t| t + BACKLOG_CHECKPOINT_EVERY <= now) {
+                self.checkpoint(source, rt).await?;
+                rt.checkpointed_at = Some(now);
+            }
         }
         let through = unread.map_or(horizon(&rt.engine), |u| horizon(&rt.engine).min(u));
         let closed = rt.engine.close_through(through);
@@ -1724,6 +1741,10 @@ async fn load_baseline<S: ObjectStore, D: Discovery>(
 /// pause here would add to every one of them). While an owner is dead and its lease not yet
 /// expired, its messages go round the live workers until one takes the stream over.
 const NOT_MINE_DELAY: StdDuration = StdDuration::ZERO;
+/// Inside a poll that reads many folders (a backlog), the stream's checkpoint is written at most
+/// this often (and always at the poll's end): a restart then reads at most this much again.
+const BACKLOG_CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
+
 /// Batches of notifications taken ahead of the polls that read their objects: few, since a
 /// message taken is invisible to every other worker and comes back after its visibility timeout
 /// if it waits here longer than that (a backlog taken far ahead is taken again and again).
