@@ -1033,18 +1033,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             Some(gt) => Some(self.list_labels(gt, rt, &mut report).await?),
             None => None,
         };
-        // List from the oldest folder still watched for late objects.
-        let list_from = rt.cursor.recent.keys().next().copied().into_iter().chain(rt.cursor.next_hour).min();
-        let listed = m.capture.hour_folders(&rt.id, list_from).await?;
-        // How many of each folder's objects to request ahead (by their sizes).
-        let ahead: BTreeMap<Timestamp, usize> = listed
-            .iter()
-            .map(|(h, objects)| {
-                (*h, crate::source::requests_ahead(FETCH_AHEAD, FETCH_AHEAD_BUDGET, objects.iter().map(|o| o.size)))
-            })
-            .collect();
-        let folders: BTreeMap<Timestamp, Vec<String>> =
-            listed.into_iter().map(|(h, objects)| (h, objects.into_iter().map(|o| o.key).collect())).collect();
+        let (folders, ahead) = list_capture(m, rt).await?;
         if !self.read_late(m, rt, &folders, &mut report).await? {
             report.stopped_early = true;
             return Ok((report, Ended::MidFolder));
@@ -1131,17 +1120,8 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         let source = &m.baseline.source;
         let window = rt.engine.window();
         let one_folder_each = hour.millis() % window.millis() == 0;
-        let list_from = rt.cursor.recent.keys().next().copied().into_iter().chain(rt.cursor.next_hour).min();
         let listed_at = self.clock.now();
-        let listed = m.capture.hour_folders(&rt.id, list_from).await?;
-        let ahead: BTreeMap<Timestamp, usize> = listed
-            .iter()
-            .map(|(h, objects)| {
-                (*h, crate::source::requests_ahead(FETCH_AHEAD, FETCH_AHEAD_BUDGET, objects.iter().map(|o| o.size)))
-            })
-            .collect();
-        let folders: BTreeMap<Timestamp, Vec<String>> =
-            listed.into_iter().map(|(h, objects)| (h, objects.into_iter().map(|o| o.key).collect())).collect();
+        let (folders, ahead) = list_capture(m, rt).await?;
         let next = rt.cursor.next_hour;
         if !self.read_late(m, rt, &folders, &mut report).await? {
             report.stopped_early = true;
@@ -1595,6 +1575,24 @@ impl EmfOutput {
 
 /// Queues a judged window's events in the stream's outbox: its data-drift decisions, then the
 /// model-quality decisions judged when it closed.
+/// Lists a stream's capture from the oldest folder still watched for late objects: each hour
+/// folder's keys in key order, and how many of its objects to request ahead (by their sizes).
+async fn list_capture<S: ObjectStore>(
+    m: &MonitorRuntime<S>,
+    rt: &StreamRuntime,
+) -> Result<(BTreeMap<Timestamp, Vec<String>>, BTreeMap<Timestamp, usize>), ServeError> {
+    let list_from = rt.cursor.recent.keys().next().copied().into_iter().chain(rt.cursor.next_hour).min();
+    let listed = m.capture.hour_folders(&rt.id, list_from).await?;
+    let ahead = listed
+        .iter()
+        .map(|(h, objects)| {
+            (*h, crate::source::requests_ahead(FETCH_AHEAD, FETCH_AHEAD_BUDGET, objects.iter().map(|o| o.size)))
+        })
+        .collect();
+    let folders = listed.into_iter().map(|(h, objects)| (h, objects.into_iter().map(|o| o.key).collect())).collect();
+    Ok((folders, ahead))
+}
+
 /// Moves the cursor past the hour folders whose windows have all closed (their keys kept for the
 /// last [`LATE_SCAN_FOLDERS`], to find objects that land late); counts them in `report`.
 fn folders_done(rt: &mut StreamRuntime, report: &mut PollReport) {
