@@ -1063,7 +1063,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             let keys = &folders[&hour];
             let closed = rt.engine.advance_to_folder(Some(hour));
             self.handle_closed(m, rt, closed, &mut report).await?;
-            if !self.ingest_objects(m, rt, hour, keys, ahead[&hour]).await? {
+            if self.ingest_objects(m, rt, hour, keys, ahead[&hour]).await? < keys.len() {
                 report.stopped_early = true;
                 return Ok((report, Ended::MidFolder));
             }
@@ -1151,12 +1151,17 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             let seen = rt.cursor.recent.entry(h).or_default();
             let new: Vec<String> = keys.iter().filter(|k| !seen.contains(*k)).cloned().collect();
             if !new.is_empty() {
-                if !self.ingest_objects(m, rt, h, &new, ahead[&h]).await? {
+                let read = self.ingest_objects(m, rt, h, &new, ahead[&h]).await?;
+                report.objects += read as u64;
+                let stopped = read < new.len();
+                // The cursor records objects, not folders: a folder read in part is checkpointed
+                // as such and the next poll reads the rest of it.
+                rt.cursor.recent.entry(h).or_default().extend(new.into_iter().take(read));
+                if stopped {
                     report.stopped_early = true;
-                    return Ok((report, Ended::MidFolder));
+                    unread = Some(h);
+                    break;
                 }
-                report.objects += new.len() as u64;
-                rt.cursor.recent.entry(h).or_default().extend(new);
             }
             // Later folders are not read yet: windows past this folder's end stay open.
             let closed = rt.engine.close_through(horizon(&rt.engine).min(h + hour));
@@ -1214,7 +1219,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             .collect();
         for (hour, key) in late {
             tracing::warn!(stream = %rt.id, key = %key, "object landed after its windows closed; its records count as late");
-            if !self.ingest_objects(m, rt, hour, std::slice::from_ref(&key), 1).await? {
+            if self.ingest_objects(m, rt, hour, std::slice::from_ref(&key), 1).await? == 0 {
                 return Ok(false);
             }
             if let Some(set) = rt.cursor.recent.get_mut(&hour) {
@@ -1304,8 +1309,8 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
     /// `ahead` objects ahead (at most [`FETCH_AHEAD`], fewer for large objects:
     /// [`FETCH_AHEAD_BUDGET`]),
     /// decoded up to [`DECODE_AHEAD`] ahead (on the blocking pool, off the async workers),
-    /// merged in order. Returns `false` when it stopped between two objects
-    /// ([`Shared::must_stop`]); the engine then holds part of the folder.
+    /// merged in order. Returns how many of `keys` (the first ones) it read: fewer than all when
+    /// it stopped between two objects ([`Shared::must_stop`]).
     async fn ingest_objects(
         &self,
         m: &MonitorRuntime<S>,
@@ -1313,7 +1318,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         hour: Timestamp,
         keys: &[String],
         ahead: usize,
-    ) -> Result<bool, ServeError> {
+    ) -> Result<usize, ServeError> {
         use futures_util::StreamExt as _;
         let label = rt.id.to_string();
         let capture = &m.capture;
@@ -1337,7 +1342,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         let mut next = 0;
         while next < keys.len() && rt.engine.layout().is_none() {
             if self.stop_point().await {
-                return Ok(false);
+                return Ok(next);
             }
             let key = &keys[next];
             let bytes = capture.read_object(key, self.linked.as_ref()).await?;
@@ -1348,7 +1353,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             self.count_object(&label, bytes.len() as u64, rt.engine.totals().rows - before);
             next += 1;
         }
-        let Some(decoder) = rt.engine.decoder() else { return Ok(true) };
+        let Some(decoder) = rt.engine.decoder() else { return Ok(next) };
         let mut decoded = futures_util::stream::iter(&keys[next..])
             .map(|key| async move { capture.read_object(key, self.linked.as_ref()).await.map(|bytes| (key, bytes)) })
             .buffered(ahead)
@@ -1381,10 +1386,10 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             self.count_object(&label, size, rt.engine.totals().rows - before);
             left -= 1;
             if left > 0 && self.stop_point().await {
-                return Ok(false);
+                return Ok(keys.len() - left);
             }
         }
-        Ok(true)
+        Ok(keys.len())
     }
 
     fn count_object(&self, label: &str, bytes: u64, rows: u64) {
