@@ -5,13 +5,21 @@ against moto.
     python benches/workers.py --binary target/release/driftwatch --generator target/release/examples/generate
 
 Starts its own moto server (tests/moto_server.py), generates a capture of `--objects` objects of
-about `--object-kb` KB and copies it into `--streams` variants of one endpoint, uploads them with
-the bucket's notifications on (every object queued), then for each worker count starts that
-many workers on a fresh state prefix and times them from their start until the queue is empty
-(a message is deleted only once its object is in a checkpoint). Streams are the unit of work (a
-stream is one worker's at a time), so the streams should outnumber the workers. moto answers a
-few hundred requests a second from one process on this machine, which caps every run; the
-figure to read is the ratio between worker counts on the same emulator. Needs boto3 and
+about `--object-kb` KB and copies it into `--streams` variants of one endpoint. For each worker
+count, on a fresh bucket, queue and state prefix, with the bucket's notifications on the queue:
+
+- `--arrival live` (the default, what a deployment sees): the workers start first, then
+  `--uploaders` threads PUT the objects as fast as moto takes them, the streams' objects
+  interleaved in time order; timed from the first PUT until the queue is empty (a message is
+  deleted only once its object is in a checkpoint). A row with 0 workers is the upload alone:
+  the rate the machine and moto allow, which caps the others.
+- `--arrival backlog`: every object is uploaded (and queued) first, then the workers start.
+  moto's ReceiveMessage scans the whole queue (about 30 ms a call with 20 messages queued,
+  about 850 ms with 1,500 here), so this measures the emulator's queue more than the workers.
+
+Streams are the unit of work (a stream is one worker's at a time), so the streams should
+outnumber the workers. moto is one Python process on the same two cores as the workers and the
+uploader, so the figure to read is each row against the upload alone. Needs boto3 and
 moto[server] (tests/requirements.txt).
 """
 
@@ -23,7 +31,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -47,7 +57,9 @@ def main():
     ap.add_argument("--objects", type=int, default=200, help="objects per stream")
     ap.add_argument("--object-kb", type=int, default=20)
     ap.add_argument("--streams", type=int, default=8)
-    ap.add_argument("--workers", default="1,2,4")
+    ap.add_argument("--workers", default="0,1,2,4", help="worker counts (0: the upload alone, live only)")
+    ap.add_argument("--arrival", choices=["live", "backlog"], default="live")
+    ap.add_argument("--uploaders", type=int, default=4, help="threads that PUT the objects")
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (workers' logs)")
@@ -83,8 +95,38 @@ def main():
                   aws_secret_access_key="testing")
         s3, sqs = boto3.client("s3", **kw), boto3.client("sqs", **kw)
         rows = []
+        # The objects in the order capture lands: time first, the streams interleaved.
+        order = [(s, f) for f in files for s in range(args.streams)]
+        bodies = {f: f.read_bytes() for f in files}
+        total_bytes = sum(len(bodies[f]) for _, f in order)
+        objects = len(order)
+
+        def upload(bucket):
+            """PUTs every object from `--uploaders` threads; returns when the last is in."""
+            lock, nxt = threading.Lock(), [0]
+
+            def work():
+                s3t = boto3.client("s3", **kw)
+                while True:
+                    with lock:
+                        i = nxt[0]
+                        nxt[0] += 1
+                    if i >= len(order):
+                        return
+                    s, f = order[i]
+                    key = f"datacapture/{endpoint}/Stream-{s}/{f.relative_to(variant_dir)}"
+                    s3t.put_object(Bucket=bucket, Key=key, Body=bodies[f])
+
+            threads = [threading.Thread(target=work) for _ in range(args.uploaders)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+
         for n in [int(w) for w in args.workers.split(",")]:
-            walls = []
+            if n == 0 and args.arrival == "backlog":
+                continue
+            walls, drains, depths = [], [], []
             for run in range(args.runs):
                 bucket = f"bench-{n}-{run}"
                 s3.create_bucket(Bucket=bucket)
@@ -97,14 +139,6 @@ def main():
                         "Key": {"FilterRules": [{"Name": "prefix", "Value": "datacapture/"}]}}}]})
                 # S3's test message, sent when the configuration is set.
                 sqs.purge_queue(QueueUrl=queue)
-                total_bytes = 0
-                for s in range(args.streams):
-                    for f in files:
-                        rel = f.relative_to(variant_dir)
-                        body = f.read_bytes()
-                        total_bytes += len(body)
-                        s3.put_object(Bucket=bucket, Key=f"datacapture/{endpoint}/Stream-{s}/{rel}", Body=body)
-                objects = args.streams * len(files)
                 config = work / f"serve-{bucket}.toml"
                 config.write_text(f"""[state]
 uri = "s3://{bucket}/state/"
@@ -121,35 +155,80 @@ capture = "s3://{bucket}/datacapture/"
 baseline = "s3://{bucket}/baseline/"
 start = "earliest"
 """)
-                start = time.perf_counter()
-                for i in range(n):
-                    cfg = work / f"serve-{bucket}-{i}.toml"
-                    listen = f"[server]\nlisten = \"127.0.0.1:{free_port()}\"\n"
-                    cfg.write_text(config.read_text().replace("[cloudwatch]", listen + "[cloudwatch]"))
-                    workers_running.append(subprocess.Popen(
-                        [args.binary, "serve", "--config", cfg],
-                        env={**env_for(url), "DRIFTWATCH_LOG": "debug" if args.keep else "info"},
-                        stdout=subprocess.DEVNULL, stderr=open(work / f"{bucket}-{i}.log", "w")))
-                while queue_depth(sqs, queue) > 0:
-                    if time.perf_counter() - start > 600:
-                        raise SystemExit(f"{n} workers did not drain the queue in 10 minutes; logs in {work}")
+
+                def start_workers():
+                    ports = []
+                    for i in range(n):
+                        cfg = work / f"serve-{bucket}-{i}.toml"
+                        ports.append(free_port())
+                        listen = f"[server]\nlisten = \"127.0.0.1:{ports[-1]}\"\n"
+                        cfg.write_text(config.read_text().replace("[cloudwatch]", listen + "[cloudwatch]"))
+                        workers_running.append(subprocess.Popen(
+                            [args.binary, "serve", "--config", cfg],
+                            env={**env_for(url), "DRIFTWATCH_LOG": "debug" if args.keep else "info"},
+                            stdout=subprocess.DEVNULL, stderr=open(work / f"{bucket}-{i}.log", "w")))
+                    return ports
+
+                if args.arrival == "backlog":
+                    upload(bucket)
+                    start = time.perf_counter()
+                    start_workers()
+                    uploaded = start
+                else:
+                    # Every worker answers /healthz before the first PUT.
+                    for port in start_workers():
+                        for _ in range(300):
+                            try:
+                                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
+                                break
+                            except OSError:
+                                time.sleep(0.1)
+                    start = time.perf_counter()
+                    sampler_stop = threading.Event()
+                    deepest = [0]
+
+                    def sample():
+                        c = boto3.client("sqs", **kw)
+                        while not sampler_stop.wait(0.5):
+                            deepest[0] = max(deepest[0], queue_depth(c, queue))
+
+                    sampler = threading.Thread(target=sample)
+                    sampler.start()
+                    upload(bucket)
+                    uploaded = time.perf_counter()
+                    sampler_stop.set()
+                    sampler.join()
+                    depths.append(deepest[0])
+                while n > 0 and queue_depth(sqs, queue) > 0:
+                    if time.perf_counter() - start > 900:
+                        raise SystemExit(f"{n} workers did not drain the queue in 15 minutes; logs in {work}")
                     time.sleep(0.05)
-                wall = time.perf_counter() - start
-                walls.append(wall)
+                end = time.perf_counter()
+                walls.append(end - start)
+                drains.append(end - uploaded)
                 for p in workers_running:
                     p.terminate()
                 for p in workers_running:
                     p.wait()
                 workers_running.clear()
+                if n == 0:
+                    sqs.delete_queue(QueueUrl=queue)
             wall = statistics.median(walls)
-            rows.append({"workers": n, "streams": args.streams, "objects": objects, "mb": total_bytes / 1e6,
-                         "wall_s": wall, "objects_per_s": objects / wall, "walls": walls})
-            print(f"{n} workers, {args.streams} streams, {objects} objects of {total_bytes / objects / 1000:.1f} KB: "
-                  f"{wall:6.2f} s, {objects / wall:6.0f} objects/s, "
-                  f"{objects / wall / n:5.0f} per worker, {total_bytes / 1e6 / wall:5.1f} MB/s", flush=True)
-        base = rows[0]["objects_per_s"]
+            row = {"workers": n, "arrival": args.arrival, "streams": args.streams, "objects": objects,
+                   "mb": total_bytes / 1e6, "wall_s": wall, "objects_per_s": objects / wall, "walls": walls,
+                   "drain_after_last_put_s": statistics.median(drains), "deepest_queue": depths}
+            rows.append(row)
+            who = "upload alone" if n == 0 else f"{n} workers"
+            print(f"{who}, {args.streams} streams, {objects} objects of {total_bytes / objects / 1000:.1f} KB "
+                  f"({args.arrival}): {wall:6.2f} s, {objects / wall:6.0f} objects/s, "
+                  f"queue empty {row['drain_after_last_put_s']:.2f} s after the last PUT"
+                  + (f", deepest queue {max(depths)}" if depths else ""), flush=True)
+        base = next((r["objects_per_s"] for r in rows if r["workers"] == 1), None)
+        alone = next((r["objects_per_s"] for r in rows if r["workers"] == 0), None)
         for r in rows:
-            print(f"  {r['workers']} workers: {r['objects_per_s'] / base:.2f}x one")
+            if r["workers"] > 0 and base:
+                vs = f", {r['objects_per_s'] / alone:.2f}x the upload alone" if alone else ""
+                print(f"  {r['workers']} workers: {r['objects_per_s'] / base:.2f}x one{vs}")
         if args.json:
             Path(args.json).write_text(json.dumps(rows, indent=1))
     finally:

@@ -583,6 +583,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
                     None => tracing::debug!(bucket = %o.bucket, key = %o.key, "not capture of a monitored stream"),
                 }
             }
+            tracing::debug!(message = %msg.id, objects = objects.len(), recorded, "notification");
             let outcome = if objects.is_empty() { "ignored" } else { "routed" };
             metrics::counter!(telemetry::NOTIFICATIONS, "outcome" => outcome).increment(1);
             if objects.is_empty() || recorded == objects.len() {
@@ -733,6 +734,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
     /// failure.
     pub async fn poll(&mut self, all: bool) -> (BTreeMap<StreamId, PollReport>, usize) {
         use futures_util::StreamExt as _;
+        let started = std::time::Instant::now();
         let now = self.shared.clock.now();
         // Monitors due for their listing poll every stream; others, only those a notification
         // woke.
@@ -784,6 +786,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         for (i, id, result) in results {
             match result {
                 Ok((report, ended)) => {
+                    tracing::debug!(stream = %id, objects = report.objects, folders = report.folders, windows = report.windows, stopped_early = report.stopped_early, "stream polled");
                     if matches!(ended, Ended::MidFolder) {
                         if let Some((_, streams)) = taken.iter_mut().find(|(j, _)| *j == i) {
                             streams.remove(&id);
@@ -816,6 +819,9 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         if let Err(e) = self.give_up_extra().await {
             tracing::error!(error = %e, "cannot give up streams above this worker's share");
         }
+        let took = started.elapsed().as_secs_f64();
+        metrics::gauge!(telemetry::POLL_SECONDS).set(took);
+        tracing::debug!(streams = reports.len(), seconds = took, "poll done");
         (reports, failed_monitors.len())
     }
 
@@ -1123,6 +1129,8 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         let listed_at = self.clock.now();
         let (folders, ahead) = list_capture(m, rt).await?;
         let next = rt.cursor.next_hour;
+        let closed_before = rt.engine.closed_through();
+        let mut objects_at_checkpoint = 0;
         if !self.read_late(m, rt, &folders, &mut report).await? {
             report.stopped_early = true;
             return Ok((report, Ended::MidFolder));
@@ -1170,7 +1178,9 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             // A long backlog is checkpointed every few seconds, not after every folder (each
             // checkpoint holds the classifier's history: one per folder dominated the time).
             let now = self.clock.now();
-            if rt.checkpointed_at.is_none_or(|t| t + BACKLOG_CHECKPOINT_EVERY <= now) {
+            let read = report.objects > objects_at_checkpoint;
+            if read && rt.checkpointed_at.is_none_or(|t| t + BACKLOG_CHECKPOINT_EVERY <= now) {
+                objects_at_checkpoint = report.objects;
                 self.checkpoint(source, rt).await?;
                 rt.checkpointed_at = Some(now);
             }
@@ -1179,7 +1189,30 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         let closed = rt.engine.close_through(through);
         self.handle_closed(m, rt, closed, &mut report).await?;
         folders_done(rt, &mut report);
+        // A poll that read nothing and closed nothing changed nothing a checkpoint holds but
+        // the time through which windows are closed; what that decides (whether a record is
+        // late, which windows close) reads it by whole windows, so the checkpoint is written
+        // only once it passes a window's end. With many quiet streams, rewriting each one's
+        // checkpoint every poll was most of the poll.
+        let through_window = |t: Option<Timestamp>| t.map(|t| t.floor(window));
+        let unchanged = report.objects == 0
+            && report.windows == 0
+            && through_window(rt.engine.closed_through()) == through_window(closed_before)
+            && rt.cursor.next_hour == next;
+        if unchanged && rt.checkpointed_at.is_some() {
+            self.set_lag(rt);
+            report.events_sent += self.flush_outbox(source, rt).await?;
+            return Ok((report, Ended::Clean));
+        }
+        rt.checkpointed_at = Some(self.clock.now());
         self.finish_poll(source, rt, report).await
+    }
+
+    fn set_lag(&self, rt: &StreamRuntime) {
+        if let Some(t) = rt.engine.closed_through() {
+            let lag = (self.clock.now().millis() - t.millis()) as f64 / 1000.0;
+            metrics::gauge!(telemetry::POLL_LAG, "stream" => rt.id.to_string()).set(lag);
+        }
     }
 
     /// The end of a stream's poll: its lag, its checkpoint, then its outbox sent.
@@ -1189,10 +1222,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
         rt: &mut StreamRuntime,
         mut report: PollReport,
     ) -> Result<(PollReport, Ended), ServeError> {
-        if let Some(t) = rt.engine.closed_through() {
-            let lag = (self.clock.now().millis() - t.millis()) as f64 / 1000.0;
-            metrics::gauge!(telemetry::POLL_LAG, "stream" => rt.id.to_string()).set(lag);
-        }
+        self.set_lag(rt);
         self.checkpoint(baseline_source, rt).await?;
         report.events_sent += self.flush_outbox(baseline_source, rt).await?;
         Ok((report, Ended::Clean))
@@ -1736,9 +1766,6 @@ async fn load_baseline<S: ObjectStore, D: Discovery>(
     Ok((baseline, schedule))
 }
 
-/// Runs polls until `stop` resolves, then flushes within `shutdown_timeout`. A poll under way
-/// when `stop` resolves stops at the next object (a folder it was inside is read again after
-/// the restart, from the last checkpoint).
 /// A notification for a stream another worker owns is made visible again at once, for the owner
 /// to take: with N workers a message is received about N times before it reaches its owner (a
 /// pause here would add to every one of them). While an owner is dead and its lease not yet
@@ -1752,6 +1779,10 @@ const BACKLOG_CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 /// message taken is invisible to every other worker and comes back after its visibility timeout
 /// if it waits here longer than that (a backlog taken far ahead is taken again and again).
 const NOTIFICATION_BATCHES_AHEAD: usize = 2;
+/// Receives in flight at once: one receive brings at most [`RECEIVE_MAX`] messages per round
+/// trip (tens of milliseconds on SQS), so one receiver alone caps a worker at a few hundred
+/// notifications a second; everything received while a poll runs goes into the next one.
+const RECEIVERS: usize = 4;
 /// Messages per receive (SQS's largest) and its long-polling wait (SQS's longest).
 const RECEIVE_MAX: usize = 10;
 const RECEIVE_WAIT: StdDuration = StdDuration::from_secs(20);
@@ -1783,17 +1814,38 @@ async fn receive_notifications(
     }
 }
 
-/// Deletes notifications (their objects are recorded, or they announced nothing to read).
-async fn delete_notifications(queue: &dyn Queue, receipts: Vec<String>) {
+/// Deletes notifications (their objects are recorded, or they announced nothing to read), on a
+/// task of its own: the next poll does not wait for the queue's answer.
+fn delete_notifications(queue: &Arc<dyn Queue>, receipts: Vec<String>) {
     if receipts.is_empty() {
         return;
     }
-    match queue.delete(&receipts).await {
-        Ok(()) => metrics::counter!(telemetry::NOTIFICATIONS_DELETED).increment(receipts.len() as u64),
-        // Delivered again after their visibility timeout: one more listing, nothing counted twice.
-        Err(e) => tracing::warn!(error = %e, "cannot delete notifications; they will be delivered again"),
-    }
+    let queue = queue.clone();
+    tokio::spawn(async move {
+        match queue.delete(&receipts).await {
+            Ok(()) => metrics::counter!(telemetry::NOTIFICATIONS_DELETED).increment(receipts.len() as u64),
+            // Delivered again after their visibility timeout: recorded by then, deleted at once.
+            Err(e) => tracing::warn!(error = %e, "cannot delete notifications; they will be delivered again"),
+        }
+    });
 }
+
+/// Makes notifications for streams another worker owns visible again at once, on a task of its
+/// own.
+fn hand_back_notifications(queue: &Arc<dyn Queue>, receipts: Vec<String>) {
+    if receipts.is_empty() {
+        return;
+    }
+    let queue = queue.clone();
+    tokio::spawn(async move {
+        if let Err(e) = queue.release(&receipts, NOT_MINE_DELAY).await {
+            tracing::warn!(error = %e, "cannot hand notifications back; they return after their visibility timeout");
+        }
+    });
+}
+
+/// Runs polls until `stop` resolves, then flushes within `shutdown_timeout`. A poll under way
+/// when `stop` resolves stops at the next object and checkpoints what it read.
 
 pub async fn run<S: ObjectStore + 'static, B: EventBus>(
     mut service: Service<S, B>,
@@ -1806,8 +1858,14 @@ pub async fn run<S: ObjectStore + 'static, B: EventBus>(
     // Notifications are taken on a task of their own (long polling) and handed over here.
     let queue = service.queue();
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<QueueMessage>>(NOTIFICATION_BATCHES_AHEAD);
-    let receiver = queue.clone().map(|q| tokio::spawn(receive_notifications(q, tx, signal.clone())));
-    let mut rx = receiver.as_ref().map(|_| rx);
+    let receivers: Vec<_> = match &queue {
+        Some(q) => {
+            (0..RECEIVERS).map(|_| tokio::spawn(receive_notifications(q.clone(), tx.clone(), signal.clone()))).collect()
+        }
+        None => Vec::new(),
+    };
+    drop(tx);
+    let mut rx = queue.as_ref().map(|_| rx);
     loop {
         let stopping = {
             let poll = service.poll(false);
@@ -1827,12 +1885,8 @@ pub async fn run<S: ObjectStore + 'static, B: EventBus>(
         }
         if let Some(q) = &queue {
             let (done, elsewhere) = service.sort_held();
-            delete_notifications(q.as_ref(), done).await;
-            if !elsewhere.is_empty() {
-                if let Err(e) = q.release(&elsewhere, NOT_MINE_DELAY).await {
-                    tracing::warn!(error = %e, "cannot hand notifications back; they return after their visibility timeout");
-                }
-            }
+            delete_notifications(q, done);
+            hand_back_notifications(q, elsewhere);
         }
         let now = clock.now();
         let mut wait = service.next_due().map(|t| (t.millis() - now.millis()).max(0)).unwrap_or(60_000);
@@ -1849,10 +1903,10 @@ pub async fn run<S: ObjectStore + 'static, B: EventBus>(
             while let Ok(more) = rx.try_recv() {
                 batch.extend(more);
             }
-            delete_notifications(q.as_ref(), service.route(batch)).await;
+            delete_notifications(q, service.route(batch));
         }
     }
-    if let Some(r) = receiver {
+    for r in receivers {
         r.abort();
     }
     tracing::info!(timeout_s = shutdown_timeout.as_secs(), "stopping: writing checkpoints and sending the outbox");

@@ -31,6 +31,8 @@ struct FlakyStore {
     /// When set, listings show only the objects that have landed by the clock's time (see
     /// [`landed_at`]), as a Data Capture destination fills up over time.
     landing: Arc<Mutex<Option<ManualClock>>>,
+    /// The keys written so far, in order.
+    puts: Arc<Mutex<Vec<String>>>,
 }
 
 /// When the synthetic stream's object `key` lands: its file holds the ten minutes from the
@@ -57,6 +59,7 @@ impl FlakyStore {
 
 impl ObjectStore for FlakyStore {
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        self.puts.lock().unwrap().push(key.to_owned());
         let n = self.fail_put_in.load(Ordering::SeqCst);
         if n > 0 {
             self.fail_put_in.store(n - 1, Ordering::SeqCst);
@@ -1206,6 +1209,42 @@ async fn a_stop_inside_a_folder_ends_the_poll_between_objects_and_loses_nothing(
     let got = outputs(&world, &bus);
     assert!(got.0 == want.0, "reports differ");
     assert!(got.1 == want.1, "events differ: {} vs {}", got.1.len(), want.1.len());
+}
+
+/// A poll that reads nothing and closes nothing writes no checkpoint (with hundreds of quiet
+/// streams, rewriting each one's checkpoint every poll was most of the poll); one that reads
+/// an object writes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_poll_writes_no_checkpoint() {
+    let spec = small_example();
+    let cfg = config(&spec, "5m");
+    // Past 5:05 (windows end on the hour, settle is 5 minutes), well before 6:05.
+    let t0 = spec.start + hours(5) + Duration::from_mins(12);
+    let clock = ManualClock::new(t0);
+    let world = World::default();
+    let keys = world.load(&spec).await;
+    world.store("capture").land_by(&clock);
+    let bus = MemoryBus::default();
+    let mut s = service(&world, &cfg, &clock, &bus).await;
+    let state = world.store("state");
+    let (reports, _) = s.poll(true).await;
+    assert!(reports.values().all(|r| r.objects > 0));
+    let after_first = state.puts.lock().unwrap().clone();
+    assert!(!after_first.is_empty());
+    // Nothing lands in the next minute (objects land every ten).
+    let next = (1..=10).map(|m| t0 + Duration::from_mins(m)).find(|t| {
+        let landed = |at: Timestamp| keys.iter().filter(|(_, k)| landed_at(k).is_some_and(|l| l <= at)).count();
+        landed(*t) > landed(t0)
+    });
+    let quiet = next.expect("something lands within ten minutes") - Duration::from_secs(1);
+    clock.set(quiet);
+    let (reports, _) = s.poll(true).await;
+    assert!(reports.values().all(|r| r.objects == 0 && r.windows == 0), "{reports:?}");
+    assert_eq!(state.puts.lock().unwrap().clone(), after_first, "a quiet poll wrote");
+    clock.set(quiet + Duration::from_mins(1));
+    let (reports, _) = s.poll(true).await;
+    assert!(reports.values().all(|r| r.objects > 0));
+    assert!(state.puts.lock().unwrap().len() > after_first.len(), "an object read, no checkpoint written");
 }
 
 /// A monitor's streams are polled concurrently; each one's outputs are what it gives alone.
