@@ -1846,7 +1846,6 @@ fn hand_back_notifications(queue: &Arc<dyn Queue>, receipts: Vec<String>) {
 
 /// Runs polls until `stop` resolves, then flushes within `shutdown_timeout`. A poll under way
 /// when `stop` resolves stops at the next object and checkpoints what it read.
-
 pub async fn run<S: ObjectStore + 'static, B: EventBus>(
     mut service: Service<S, B>,
     stop: impl std::future::Future<Output = ()>,
