@@ -9,9 +9,10 @@ endpoints (`ep-000/AllTraffic/...`, hard links: no extra disk), writes a `serve`
 with one `[[monitor]]` per endpoint (local capture, baseline, state and reports; no bus), starts
 `serve` and reads its `/metrics` and `/proc`:
 
-- the first poll: every endpoint's history read from `start = "earliest"` (wall seconds until
-  every object is read and the poll has ended, as `driftwatch_poll_seconds` says);
-- a steady poll: the next one, when nothing new has landed (a listing per stream);
+- the first poll: every endpoint's history read from `start = "earliest"` (its wall seconds, as
+  `driftwatch_poll_seconds` gives them once `driftwatch_polls_total` is 1);
+- a steady poll: the median of the next `--steady` polls, when nothing new lands (a listing per
+  stream);
 - peak RSS (VmHWM) and RSS after the steady poll (VmRSS), CPU seconds.
 
 `--runs` repeats the whole measurement and prints medians.
@@ -85,30 +86,30 @@ emf = false
     p = subprocess.Popen([args.binary, "serve", "--config", config], env=env, stdout=subprocess.DEVNULL,
                          stderr=open(run / "serve.log", "w"))
     try:
-        first = None
-        while True:
+        seen = {}  # poll number -> its wall seconds, as sampled
+        while not seen or max(seen) < args.steady + 1:
             if p.poll() is not None:
                 raise SystemExit(f"serve exited with {p.returncode}; log: {run / 'serve.log'}")
             if time.perf_counter() - start > args.timeout:
-                raise SystemExit(f"the first poll did not end in {args.timeout} s; log: {run / 'serve.log'}")
+                raise SystemExit(f"polls did not end in {args.timeout} s; log: {run / 'serve.log'}")
             try:
                 m = metrics(port)
             except OSError:
-                time.sleep(0.2)
+                time.sleep(0.05)
                 continue
-            if m.get("driftwatch_objects_read_total", 0) >= objects and "driftwatch_poll_seconds" in m:
-                first = (time.perf_counter() - start, m["driftwatch_poll_seconds"])
-                break
-            time.sleep(0.2)
-        peak_first, _, cpu_first = proc_status(p.pid)
-        while True:
-            m = metrics(port)
-            if m["driftwatch_poll_seconds"] != first[1]:
-                steady = m["driftwatch_poll_seconds"]
-                break
-            if time.perf_counter() - start > args.timeout + args.poll_interval * 3:
-                raise SystemExit("no second poll")
-            time.sleep(0.2)
+            n = int(m.get("driftwatch_polls_total", 0))
+            if n >= 1 and n not in seen:
+                seen[n] = m["driftwatch_poll_seconds"]
+                if n == 1:
+                    to_first = time.perf_counter() - start
+                    peak_first, _, cpu_first = proc_status(p.pid)
+                    if m.get("driftwatch_objects_read_total", 0) < objects:
+                        raise SystemExit("the first poll did not read every object")
+            time.sleep(0.05)
+        if 1 not in seen:
+            raise SystemExit("the first poll's end was not seen (it ended between two samples)")
+        first = (to_first, seen[1])
+        steady = statistics.median([v for k, v in seen.items() if k > 1][: args.steady])
         peak, rss, cpu = proc_status(p.pid)
         windows = m.get("driftwatch_windows_closed_total", 0)
     finally:
@@ -129,7 +130,8 @@ def main():
     ap.add_argument("--mb", type=float, default=1.0, help="capture per endpoint")
     ap.add_argument("--peak", type=int, default=300, help="requests an hour at peak (300: a quiet endpoint)")
     ap.add_argument("--object-kb", type=int, default=20, help="size of the capture objects")
-    ap.add_argument("--poll-interval", type=int, default=10, help="seconds between polls")
+    ap.add_argument("--poll-interval", type=int, default=2, help="seconds between polls")
+    ap.add_argument("--steady", type=int, default=5, help="steady polls timed after the first")
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--timeout", type=int, default=900, help="seconds the first poll may take")
     ap.add_argument("--json", help="also write the results here")

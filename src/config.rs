@@ -895,7 +895,7 @@ mod tests {
     use super::*;
 
     fn example(name: &str) -> String {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/config").join(name);
+        let p = crate::testing::workspace_root().join("examples/config").join(name);
         std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
     }
 

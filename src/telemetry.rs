@@ -30,6 +30,8 @@ pub const EVENTS_FAILED: &str = "driftwatch_events_failed_total";
 pub const OUTBOX: &str = "driftwatch_outbox_events";
 /// Seconds between now and the data time through which windows are closed.
 pub const POLL_LAG: &str = "driftwatch_poll_lag_seconds";
+/// Polls done (each lists and reads every due stream).
+pub const POLLS: &str = "driftwatch_polls_total";
 /// Wall seconds the last poll took (every due stream listed, read and checkpointed).
 pub const POLL_SECONDS: &str = "driftwatch_poll_seconds";
 /// Polls that failed (listing, reading, writing).
@@ -72,6 +74,7 @@ pub fn describe() {
     describe_gauge!(OUTBOX, Unit::Count, "Events waiting in the outbox.");
     describe_gauge!(POLL_LAG, Unit::Seconds, "Seconds between now and the data time through which windows are closed.");
     describe_gauge!(POLL_SECONDS, Unit::Seconds, "Wall seconds the last poll took.");
+    describe_counter!(POLLS, Unit::Count, "Polls done.");
     describe_counter!(POLL_FAILURES, Unit::Count, "Polls that failed.");
     describe_counter!(AWS_CALLS, Unit::Count, "AWS calls made, per service.");
     describe_counter!(AWS_ATTEMPTS, Unit::Count, "AWS call attempts (one per call, one per retry), per service.");

@@ -498,11 +498,11 @@ async fn events_reach_a_rule_target_and_failures_are_per_entry() {
 }
 
 fn example_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/capture/loan-scoring-prod/AllTraffic")
+    common::root().join("examples/capture/loan-scoring-prod/AllTraffic")
 }
 
 fn baseline_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("baselines/loan-scoring")
+    common::root().join("baselines/loan-scoring")
 }
 
 fn at(s: &str) -> Timestamp {

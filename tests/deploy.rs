@@ -4,13 +4,21 @@
 #![cfg(feature = "aws")]
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::Command;
 
 use driftwatch::config::Config;
 
+/// The project folder, read at run time (a shared build folder may hold a test binary built from
+/// a checkout elsewhere).
+fn root() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 fn read(rel: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
+    std::fs::read_to_string(root().join(rel)).unwrap()
 }
 
 /// The JSON array after `instruction` in the Dockerfile (exec form).
@@ -86,7 +94,7 @@ fn the_eks_configmap_holds_a_valid_config() {
 /// present), or `docker build` fails.
 #[test]
 fn the_image_build_context_holds_what_the_manifest_needs() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = root();
     let dockerfile = read("deploy/Dockerfile");
     let ignore = read(".dockerignore");
     let allowed: Vec<&str> = ignore.lines().filter_map(|l| l.trim().strip_prefix('!')).collect();

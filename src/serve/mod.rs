@@ -821,6 +821,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         }
         let took = started.elapsed().as_secs_f64();
         metrics::gauge!(telemetry::POLL_SECONDS).set(took);
+        metrics::counter!(telemetry::POLLS).increment(1);
         tracing::debug!(streams = reports.len(), seconds = took, "poll done");
         (reports, failed_monitors.len())
     }

@@ -5,9 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The project folder.
+/// The project folder, read at run time (see `driftwatch_core::testing::workspace_root`: a
+/// shared build folder may hold a binary built from a checkout elsewhere).
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 /// Runs the binary in `cwd` with no AWS region and warnings-only logs.

@@ -29,9 +29,17 @@ fn skip_under(reason: &str, required: Option<&str>) -> Result<(), String> {
     }
 }
 
-/// The workspace's root folder (this package sits in `crates/core`).
+/// The workspace's root folder: the nearest folder with a `Cargo.lock` above the package
+/// whose tests run (cargo and nextest set `CARGO_MANIFEST_DIR` when they run a test), else
+/// above this package as it was built. Read at run time because a build folder shared between
+/// checkouts in different places (CI reuses one) keeps test binaries whose compile-time path
+/// names the other checkout.
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+    let built = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .and_then(|dir| dir.ancestors().find(|a| a.join("Cargo.lock").is_file()).map(PathBuf::from))
+        .unwrap_or(built)
 }
 
 /// Returns `../shared/fixtures/sagemaker` beside the project, when it exists.
