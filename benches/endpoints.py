@@ -31,7 +31,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from s3_latency import free_port  # noqa: E402
+from s3_latency import free_port, leave_work  # noqa: E402
 
 
 def metrics(port):
@@ -167,10 +167,7 @@ def main():
                                                    "mb": size * len(endpoints) / 1e6, "runs": runs,
                                                    "median": med}, indent=1))
     finally:
-        if args.keep:
-            print(f"work folder: {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        leave_work(work, args.keep)
 
 
 if __name__ == "__main__":

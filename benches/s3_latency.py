@@ -31,6 +31,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def leave_work(work, keep):
+    """Removes a benchmark's work folder, or says where it is when `keep`."""
+    if keep:
+        print(f"work folder: {work}")
+    else:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

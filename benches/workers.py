@@ -25,7 +25,6 @@ moto[server] (tests/requirements.txt).
 
 import argparse
 import json
-import shutil
 import socket
 import statistics
 import subprocess
@@ -37,7 +36,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from s3_latency import env_for, free_port  # noqa: E402
+from s3_latency import env_for, free_port, leave_work  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -236,10 +235,7 @@ start = "earliest"
             p.kill()
         moto.terminate()
         moto.wait()
-        if args.keep:
-            print(f"work folder: {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        leave_work(work, args.keep)
 
 
 if __name__ == "__main__":
