@@ -14,8 +14,9 @@ count, on a fresh bucket, queue and state prefix, with the bucket's notification
   deleted only once its object is in a checkpoint). A row with 0 workers is the upload alone:
   the rate the machine and moto allow, which caps the others.
 - `--arrival backlog`: every object is uploaded (and queued) first, then the workers start.
-  moto's ReceiveMessage scans the whole queue (about 30 ms a call with 20 messages queued,
-  about 850 ms with 1,500 here), so this measures the emulator's queue more than the workers.
+  moto's ReceiveMessage slows with the queue's depth (`--queue-probe`: about 30 ms a receive
+  and delete with 20 messages queued, about 900 ms with 1,500 here), so this measures the
+  emulator's queue more than the workers.
 
 Streams are the unit of work (a stream is one worker's at a time), so the streams should
 outnumber the workers. moto is one Python process on the same two cores as the workers and the
@@ -48,6 +49,27 @@ def queue_depth(sqs, url):
     return int(a["ApproximateNumberOfMessages"]) + int(a["ApproximateNumberOfMessagesNotVisible"])
 
 
+def queue_probe(sqs, depths=(20, 1500), taken=200):
+    """What one receive costs the emulator at a given queue depth: `depth` S3-notification-sized
+    messages queued, then receives of 10 and their deletes until `taken` (or all) are gone."""
+    body = json.dumps({"Records": [{"s3": {"bucket": {"name": "b"}, "object": {"key": "k" * 80}}}]}) + " " * 600
+    for depth in depths:
+        q = sqs.create_queue(QueueName=f"probe-{depth}-{time.time_ns()}")["QueueUrl"]
+        for _ in range(0, depth, 10):
+            sqs.send_message_batch(QueueUrl=q, Entries=[{"Id": str(j), "MessageBody": body} for j in range(10)])
+        start, n, calls = time.perf_counter(), 0, 0
+        while n < min(depth, taken):
+            got = sqs.receive_message(QueueUrl=q, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+            calls += 1
+            if got:
+                sqs.delete_message_batch(QueueUrl=q, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
+            n += len(got)
+        wall = time.perf_counter() - start
+        print(f"queue depth {depth}: {wall / calls * 1000:.0f} ms per receive and delete ({calls} receives)")
+        sqs.delete_queue(QueueUrl=q)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", required=True)
@@ -62,6 +84,8 @@ def main():
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (workers' logs)")
+    ap.add_argument("--queue-probe", action="store_true",
+                    help="only time moto's ReceiveMessage at queue depths of 20 and 1,500")
     args = ap.parse_args()
     import boto3
 
@@ -93,6 +117,9 @@ def main():
         kw = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
                   aws_secret_access_key="testing")
         s3, sqs = boto3.client("s3", **kw), boto3.client("sqs", **kw)
+        if args.queue_probe:
+            queue_probe(sqs)
+            return
         rows = []
         # The objects in the order capture lands: time first, the streams interleaved.
         order = [(s, f) for f in files for s in range(args.streams)]
