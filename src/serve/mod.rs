@@ -1781,8 +1781,8 @@ const BACKLOG_CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 /// if it waits here longer than that (a backlog taken far ahead is taken again and again).
 const NOTIFICATION_BATCHES_AHEAD: usize = 2;
 /// Receives in flight at once: one receive brings at most [`RECEIVE_MAX`] messages per round
-/// trip (tens of milliseconds on SQS), so one receiver alone caps a worker at a few hundred
-/// notifications a second; everything received while a poll runs goes into the next one.
+/// trip, so one receiver alone caps a worker at that many notifications per round trip to the
+/// queue; everything received while a poll runs goes into the next one.
 const RECEIVERS: usize = 4;
 /// Messages per receive (SQS's largest) and its long-polling wait (SQS's longest).
 const RECEIVE_MAX: usize = 10;
