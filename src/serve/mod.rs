@@ -241,7 +241,7 @@ struct StreamRuntime {
     /// Ground-truth folders read (a stream whose monitor judges model quality against labels).
     labels: Cursor,
     outbox: Vec<OutboxEntry>,
-    /// When this stream's checkpoint was last written inside a poll.
+    /// When a poll last wrote this stream's checkpoint (`None`: not yet since it was opened).
     checkpointed_at: Option<Timestamp>,
 }
 
@@ -623,9 +623,9 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         self.sort_held().0
     }
 
-    /// [`Service::recorded`], and the receipts of held notifications for streams another
-    /// worker owns (`[workers]`): to be made visible again for the owner to take
-    /// ([`Queue::release`]); they are forgotten here too.
+    /// Whether a notified object is in its stream's checkpointed cursor: read, in a folder
+    /// closed so long ago that it is no longer listed, or (a stream that joins labels) in a
+    /// folder not read yet, which its cursor is sure to list.
     fn is_recorded(&self, (i, stream, hour, key): &(usize, StreamId, Timestamp, String)) -> bool {
         let m = &self.monitors[*i];
         let Some(rt) = m.streams.get(stream) else { return false };
@@ -636,6 +636,9 @@ impl<S: ObjectStore + 'static, B: EventBus> Service<S, B> {
         read || unlisted || listed_later
     }
 
+    /// [`Service::recorded`], and the receipts of held notifications for streams another
+    /// worker owns (`[workers]`): to be made visible again for the owner to take
+    /// ([`Queue::release`]); they are forgotten here too.
     pub fn sort_held(&mut self) -> (Vec<String>, Vec<String>) {
         let elsewhere: Vec<String> = match &self.leases {
             Some(leases) => self
@@ -1106,7 +1109,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             // theirs are judged as the data time passes, and late labels are written.
             self.advance_quality(m, rt, settled_end, &mut report).await?;
         }
-        self.finish_poll(source, rt, report).await
+        self.finish_poll(source, rt, report, true).await
     }
 
     /// One poll of a stream whose monitor joins no labels: its capture is read as it lands and
@@ -1182,8 +1185,7 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             let read = report.objects > objects_at_checkpoint;
             if read && rt.checkpointed_at.is_none_or(|t| t + BACKLOG_CHECKPOINT_EVERY <= now) {
                 objects_at_checkpoint = report.objects;
-                self.checkpoint(source, rt).await?;
-                rt.checkpointed_at = Some(now);
+                self.checkpoint_in_poll(source, rt).await?;
             }
         }
         let through = unread.map_or(horizon(&rt.engine), |u| horizon(&rt.engine).min(u));
@@ -1200,33 +1202,34 @@ impl<S: ObjectStore + 'static, B: EventBus> Shared<S, B> {
             && report.windows == 0
             && through_window(rt.engine.closed_through()) == through_window(closed_before)
             && rt.cursor.next_hour == next;
-        if unchanged && rt.checkpointed_at.is_some() {
-            self.set_lag(rt);
-            report.events_sent += self.flush_outbox(source, rt).await?;
-            return Ok((report, Ended::Clean));
-        }
-        rt.checkpointed_at = Some(self.clock.now());
-        self.finish_poll(source, rt, report).await
+        let write = !unchanged || rt.checkpointed_at.is_none();
+        self.finish_poll(source, rt, report, write).await
     }
 
-    fn set_lag(&self, rt: &StreamRuntime) {
-        if let Some(t) = rt.engine.closed_through() {
-            let lag = (self.clock.now().millis() - t.millis()) as f64 / 1000.0;
-            metrics::gauge!(telemetry::POLL_LAG, "stream" => rt.id.to_string()).set(lag);
-        }
-    }
-
-    /// The end of a stream's poll: its lag, its checkpoint, then its outbox sent.
+    /// The end of a stream's poll: its lag, its checkpoint (when `write`), then its outbox sent.
     async fn finish_poll(
         &self,
         baseline_source: &str,
         rt: &mut StreamRuntime,
         mut report: PollReport,
+        write: bool,
     ) -> Result<(PollReport, Ended), ServeError> {
-        self.set_lag(rt);
-        self.checkpoint(baseline_source, rt).await?;
+        if let Some(t) = rt.engine.closed_through() {
+            let lag = (self.clock.now().millis() - t.millis()) as f64 / 1000.0;
+            metrics::gauge!(telemetry::POLL_LAG, "stream" => rt.id.to_string()).set(lag);
+        }
+        if write {
+            self.checkpoint_in_poll(baseline_source, rt).await?;
+        }
         report.events_sent += self.flush_outbox(baseline_source, rt).await?;
         Ok((report, Ended::Clean))
+    }
+
+    /// Writes the stream's checkpoint and notes when.
+    async fn checkpoint_in_poll(&self, baseline_source: &str, rt: &mut StreamRuntime) -> Result<(), ServeError> {
+        self.checkpoint(baseline_source, rt).await?;
+        rt.checkpointed_at = Some(self.clock.now());
+        Ok(())
     }
 
     /// Reads the listed objects that landed in folders already closed (the last
@@ -1609,8 +1612,6 @@ impl EmfOutput {
     }
 }
 
-/// Queues a judged window's events in the stream's outbox: its data-drift decisions, then the
-/// model-quality decisions judged when it closed.
 /// Lists a stream's capture from the oldest folder still watched for late objects: each hour
 /// folder's keys in key order, and how many of its objects to request ahead (by their sizes).
 async fn list_capture<S: ObjectStore>(
@@ -1644,6 +1645,8 @@ fn folders_done(rt: &mut StreamRuntime, report: &mut PollReport) {
     }
 }
 
+/// Queues a judged window's events in the stream's outbox: its data-drift decisions, then the
+/// model-quality decisions judged when it closed.
 fn queue_events(rt: &mut StreamRuntime, judged: &JudgedWindow, report: &mut PollReport) {
     for (d, envelope) in judged.outcome.decisions.iter().zip(&judged.envelopes) {
         tracing::info!(stream = %rt.id, kind = d.kind.as_str(), episode = %d.episode_id, detected_at = %d.detected_at, "drift decision");
@@ -1815,32 +1818,26 @@ async fn receive_notifications(
     }
 }
 
-/// Deletes notifications (their objects are recorded, or they announced nothing to read), on a
-/// task of its own: the next poll does not wait for the queue's answer.
-fn delete_notifications(queue: &Arc<dyn Queue>, receipts: Vec<String>) {
-    if receipts.is_empty() {
+/// Deletes the notifications in `delete` (their objects are recorded, or they announced nothing
+/// to read) and makes those in `hand_back` (streams another worker owns) visible again, on a
+/// task of its own: the next poll does not wait for the queue's answers.
+fn settle_notifications(queue: &Arc<dyn Queue>, delete: Vec<String>, hand_back: Vec<String>) {
+    if delete.is_empty() && hand_back.is_empty() {
         return;
     }
     let queue = queue.clone();
     tokio::spawn(async move {
-        match queue.delete(&receipts).await {
-            Ok(()) => metrics::counter!(telemetry::NOTIFICATIONS_DELETED).increment(receipts.len() as u64),
-            // Delivered again after their visibility timeout: recorded by then, deleted at once.
-            Err(e) => tracing::warn!(error = %e, "cannot delete notifications; they will be delivered again"),
+        if !delete.is_empty() {
+            match queue.delete(&delete).await {
+                Ok(()) => metrics::counter!(telemetry::NOTIFICATIONS_DELETED).increment(delete.len() as u64),
+                // Delivered again after their visibility timeout: recorded by then, deleted at once.
+                Err(e) => tracing::warn!(error = %e, "cannot delete notifications; they will be delivered again"),
+            }
         }
-    });
-}
-
-/// Makes notifications for streams another worker owns visible again at once, on a task of its
-/// own.
-fn hand_back_notifications(queue: &Arc<dyn Queue>, receipts: Vec<String>) {
-    if receipts.is_empty() {
-        return;
-    }
-    let queue = queue.clone();
-    tokio::spawn(async move {
-        if let Err(e) = queue.release(&receipts, NOT_MINE_DELAY).await {
-            tracing::warn!(error = %e, "cannot hand notifications back; they return after their visibility timeout");
+        if !hand_back.is_empty() {
+            if let Err(e) = queue.release(&hand_back, NOT_MINE_DELAY).await {
+                tracing::warn!(error = %e, "cannot hand notifications back; they return after their visibility timeout");
+            }
         }
     });
 }
@@ -1885,8 +1882,7 @@ pub async fn run<S: ObjectStore + 'static, B: EventBus>(
         }
         if let Some(q) = &queue {
             let (done, elsewhere) = service.sort_held();
-            delete_notifications(q, done);
-            hand_back_notifications(q, elsewhere);
+            settle_notifications(q, done, elsewhere);
         }
         let now = clock.now();
         let mut wait = service.next_due().map(|t| (t.millis() - now.millis()).max(0)).unwrap_or(60_000);
@@ -1903,7 +1899,7 @@ pub async fn run<S: ObjectStore + 'static, B: EventBus>(
             while let Ok(more) = rx.try_recv() {
                 batch.extend(more);
             }
-            delete_notifications(q, service.route(batch));
+            settle_notifications(q, service.route(batch), Vec::new());
         }
     }
     for r in receivers {
