@@ -4,18 +4,10 @@
 #![cfg(feature = "aws")]
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use driftwatch::config::Config;
-
-/// The project folder, read at run time (a shared build folder may hold a test binary built from
-/// a checkout elsewhere).
-fn root() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
-}
+use driftwatch::testing::workspace_root as root;
 
 fn read(rel: &str) -> String {
     std::fs::read_to_string(root().join(rel)).unwrap()

@@ -5,12 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The project folder, read at run time (see `driftwatch_core::testing::workspace_root`: a
-/// shared build folder may hold a binary built from a checkout elsewhere).
+/// The project folder, read at run time (`driftwatch::testing::workspace_root`: a shared build
+/// folder may hold a binary built from a checkout elsewhere).
 pub fn root() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+    driftwatch::testing::workspace_root()
 }
 
 /// Runs the binary in `cwd` with no AWS region and warnings-only logs.
