@@ -31,7 +31,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from s3_latency import free_port, leave_work  # noqa: E402
+from s3_latency import free_port, generate, leave_work  # noqa: E402
 
 
 def metrics(port):
@@ -140,8 +140,7 @@ def main():
 
     work = Path(tempfile.mkdtemp(prefix="driftwatch-endpoints-"))
     try:
-        subprocess.run([args.generator, "--out", work / "data", "--mb", str(args.mb), "--peak", str(args.peak),
-                        "--object-kb", str(args.object_kb)], check=True, stdout=subprocess.DEVNULL)
+        generate(args.generator, work / "data", args.mb, args.object_kb, "--peak", args.peak)
         variant_dir = next((work / "data/capture").glob("*/*"))
         files = sorted(variant_dir.rglob("*.jsonl"))
         endpoints = [f"ep-{i:03}" for i in range(args.endpoints)]

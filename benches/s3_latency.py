@@ -31,6 +31,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def generate(generator, out, mb, object_kb, *extra):
+    """Generates a capture stream and its baseline into `out` (examples/generate.rs)."""
+    subprocess.run([generator, "--out", out, "--mb", str(mb), "--object-kb", str(object_kb), *map(str, extra)],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def start_moto(python):
+    """Starts tests/moto_server.py on a free loopback port; returns the process and the port once
+    it listens."""
+    port = free_port()
+    moto = subprocess.Popen([python, ROOT / "tests/moto_server.py", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return moto, port
+
+
 def leave_work(work, keep):
     """Removes a benchmark's work folder, or says where it is when `keep`."""
     if keep:
@@ -218,11 +239,7 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="driftwatch-s3-latency-"))
     # About --objects objects of --object-kb KB.
     mb = args.objects * args.object_kb / 1000
-    subprocess.run(
-        [args.generator, "--out", work / "data", "--mb", str(mb), "--object-kb", str(args.object_kb)],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    generate(args.generator, work / "data", mb, args.object_kb)
     files = sorted((work / "data/capture").rglob("*.jsonl"))
     objects = {f"datacapture/{f.relative_to(work / 'data/capture')}": f.read_bytes() for f in files}
     total = sum(len(b) for b in objects.values())
@@ -231,19 +248,8 @@ def main():
     moto = None
     try:
         if args.backend == "moto":
-            moto_port = free_port()
-            moto = subprocess.Popen(
-                [args.python, ROOT / "tests/moto_server.py", "-H", "127.0.0.1", "-p", str(moto_port)],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            moto, moto_port = start_moto(args.python)
             direct = f"http://127.0.0.1:{moto_port}"
-            for _ in range(100):
-                try:
-                    socket.create_connection(("127.0.0.1", moto_port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
             s3 = boto3.client("s3", endpoint_url=direct, region_name="us-east-1",
                               aws_access_key_id="testing", aws_secret_access_key="testing")
             s3.create_bucket(Bucket="bench")

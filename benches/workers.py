@@ -26,7 +26,6 @@ moto[server] (tests/requirements.txt).
 
 import argparse
 import json
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,9 +36,8 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from s3_latency import env_for, free_port, leave_work  # noqa: E402
+from s3_latency import env_for, free_port, generate, leave_work, start_moto  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def queue_depth(sqs, url):
@@ -91,29 +89,14 @@ def main():
 
     work = Path(tempfile.mkdtemp(prefix="driftwatch-workers-"))
     mb = args.objects * args.object_kb / 1000
-    subprocess.run(
-        [args.generator, "--out", work / "data", "--mb", str(mb), "--object-kb", str(args.object_kb)],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    generate(args.generator, work / "data", mb, args.object_kb)
     variant_dir = next((work / "data/capture").glob("*/*"))
     endpoint = variant_dir.parent.name
     files = sorted(variant_dir.rglob("*.jsonl"))
-    moto_port = free_port()
-    moto = subprocess.Popen(
-        [args.python, ROOT / "tests/moto_server.py", "-H", "127.0.0.1", "-p", str(moto_port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    moto, moto_port = start_moto(args.python)
     url = f"http://127.0.0.1:{moto_port}"
     workers_running = []
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", moto_port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         kw = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
                   aws_secret_access_key="testing")
         s3, sqs = boto3.client("s3", **kw), boto3.client("sqs", **kw)
