@@ -942,7 +942,23 @@ async fn serve_killed_repeatedly_reports_what_replay_reports() {
     let mut agent = start_agent(&endpoint, &config, &log, &cwd);
     let mut kills = 0;
     let mut resumed_at = Vec::new();
-    for pause_ms in [500u64, 900, 400, 700, 600, 800] {
+    let mut last_cursor = None;
+    for pause_ms in [250u64, 450, 200, 350, 300, 400] {
+        // Each start is killed at an uneven moment after it has checkpointed progress of its own
+        // (a fixed pause from the start landed before the first checkpoint on a loaded machine).
+        let waiting = Instant::now();
+        loop {
+            let at = checkpoints.load(&stream).await.unwrap().and_then(|c| c.cursor.next_hour);
+            if at.is_some() && at != last_cursor {
+                break;
+            }
+            assert!(
+                waiting.elapsed() < Duration::from_secs(60),
+                "no progress after a start; log tail:\n{}",
+                agent.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         std::thread::sleep(Duration::from_millis(pause_ms));
         agent.child.kill().unwrap();
         agent.child.wait().unwrap();
@@ -951,6 +967,7 @@ async fn serve_killed_repeatedly_reports_what_replay_reports() {
         // Where the checkpoint says the capture and the labels are.
         let cp = cps.load(&stream).await.unwrap();
         let capture = cp.as_ref().and_then(|c| c.cursor.next_hour);
+        last_cursor = capture;
         let labels = cp.as_ref().and_then(|c| c.quality.as_ref()).and_then(|q| q.labels.next_hour);
         resumed_at.push(match (capture, labels) {
             (None, None) => "start".to_owned(),
